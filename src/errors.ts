@@ -1,0 +1,135 @@
+/**
+ * The one error type of the core. Codes and statuses follow Amazon S3's ErrorResponses table.
+ * Stores and blockstores never throw these: `toS3Error` maps their errors here, at one place.
+ */
+
+const STATUS: Record<string, number> = {
+  AccessDenied: 403,
+  AuthorizationHeaderMalformed: 400,
+  AuthorizationQueryParametersError: 400,
+  BadDigest: 400,
+  BucketAlreadyExists: 409,
+  BucketAlreadyOwnedByYou: 409,
+  BucketNotEmpty: 409,
+  EntityTooLarge: 400,
+  EntityTooSmall: 400,
+  ExpiredToken: 400,
+  IllegalLocationConstraintException: 400,
+  IncompleteBody: 400,
+  InternalError: 500,
+  InvalidAccessKeyId: 403,
+  InvalidArgument: 400,
+  InvalidBucketName: 400,
+  InvalidDigest: 400,
+  InvalidEncryptionAlgorithmError: 400,
+  InvalidObjectState: 403,
+  InvalidPart: 400,
+  InvalidPartOrder: 400,
+  InvalidRange: 416,
+  InvalidRequest: 400,
+  InvalidStorageClass: 400,
+  InvalidTag: 400,
+  InvalidLocationConstraint: 400,
+  KeyTooLongError: 400,
+  MalformedXML: 400,
+  MalformedPOSTRequest: 400,
+  MaxMessageLengthExceeded: 400,
+  MetadataTooLarge: 400,
+  MethodNotAllowed: 405,
+  MissingContentLength: 411,
+  MissingRequestBodyError: 400,
+  MissingSecurityHeader: 400,
+  NoSuchBucket: 404,
+  NoSuchKey: 404,
+  NoSuchUpload: 404,
+  NoSuchVersion: 404,
+  NoSuchTagSet: 404,
+  NoSuchBucketPolicy: 404,
+  NotImplemented: 501,
+  NotModified: 304,
+  PreconditionFailed: 412,
+  RequestTimeTooSkewed: 403,
+  RequestTimeout: 400,
+  ServiceUnavailable: 503,
+  SignatureDoesNotMatch: 403,
+  SlowDown: 503,
+  TooManyBuckets: 400,
+  UnexpectedContent: 400,
+  XAmzContentSHA256Mismatch: 400,
+  InvalidChunkSizeError: 403,
+}
+
+const DEFAULT_MESSAGE: Record<string, string> = {
+  AccessDenied: 'Access Denied',
+  BadDigest: 'The Content-MD5 or checksum value that you specified did not match what the server received.',
+  BucketAlreadyOwnedByYou: 'Your previous request to create the named bucket succeeded and you already own it.',
+  BucketNotEmpty: 'The bucket that you tried to delete is not empty.',
+  EntityTooLarge: 'Your proposed upload exceeds the maximum allowed size.',
+  IncompleteBody: 'You did not provide the number of bytes specified by the Content-Length HTTP header.',
+  InternalError: 'We encountered an internal error. Please try again.',
+  InvalidAccessKeyId: 'The AWS access key ID that you provided does not exist in our records.',
+  InvalidBucketName: 'The specified bucket is not valid.',
+  InvalidDigest: 'The Content-MD5 you specified is not valid.',
+  InvalidRange: 'The requested range is not satisfiable',
+  KeyTooLongError: 'Your key is too long.',
+  MalformedXML: 'The XML you provided was not well-formed or did not validate against our published schema.',
+  MetadataTooLarge: 'Your metadata headers exceed the maximum allowed metadata size.',
+  MethodNotAllowed: 'The specified method is not allowed against this resource.',
+  MissingContentLength: 'You must provide the Content-Length HTTP header.',
+  NoSuchBucket: 'The specified bucket does not exist.',
+  NoSuchKey: 'The specified key does not exist.',
+  NoSuchUpload: 'The specified multipart upload does not exist.',
+  NoSuchVersion: 'The specified version does not exist.',
+  NoSuchTagSet: 'The TagSet does not exist.',
+  NotImplemented: 'A header or query you provided implies functionality that is not implemented.',
+  NotModified: 'Not Modified',
+  PreconditionFailed: 'At least one of the preconditions you specified did not hold.',
+  RequestTimeTooSkewed: 'The difference between the request time and the server\'s time is too large.',
+  ServiceUnavailable: 'Service is unable to handle request.',
+  SignatureDoesNotMatch: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+  SlowDown: 'Please reduce your request rate.',
+  XAmzContentSHA256Mismatch: 'The provided \'x-amz-content-sha256\' header does not match what was computed.',
+}
+
+export class S3Error extends Error {
+  override readonly name = 'S3Error'
+  readonly code: string
+  readonly status: number
+  /** Extra elements rendered into the <Error> document (e.g. Key, BucketName, ArgumentName). */
+  readonly detail: Record<string, string>
+  /** Extra response headers (e.g. Allow for 405). */
+  readonly headers: Record<string, string>
+
+  constructor (code: string, message?: string, detail: Record<string, string> = {}, headers: Record<string, string> = {}) {
+    super(message ?? DEFAULT_MESSAGE[code] ?? code)
+    this.code = code
+    this.status = STATUS[code] ?? 400
+    this.detail = detail
+    this.headers = headers
+  }
+}
+
+/** Duck-typed check, so two copies of this module still recognise each other's errors. */
+export function isS3Error (err: unknown): err is S3Error {
+  return err != null && typeof err === 'object' && (err as { name?: unknown }).name === 'S3Error' &&
+    typeof (err as { code?: unknown }).code === 'string' && typeof (err as { status?: unknown }).status === 'number'
+}
+
+export function isAbortError (err: unknown): boolean {
+  const name = (err as { name?: unknown } | null)?.name
+  const code = (err as { code?: unknown } | null)?.code
+  return name === 'AbortError' || code === 'ABORT_ERR' || code === 'ERR_STREAM_PREMATURE_CLOSE'
+}
+
+/**
+ * The single mapping point from anything thrown below the operations to an S3 error.
+ * Returns `undefined` for errors that are genuinely unexpected (the caller logs them and answers
+ * InternalError).
+ */
+export function toS3Error (err: unknown): S3Error | undefined {
+  if (isS3Error(err)) return err
+  if (isAbortError(err)) return new S3Error('RequestTimeout', 'Your socket connection to the server was closed before the request completed.')
+  const name = (err as { name?: unknown } | null)?.name
+  if (name === 'NotFoundError') return new S3Error('InternalError', 'A block of this object is missing from the blockstore.')
+  return undefined
+}

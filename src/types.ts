@@ -1,0 +1,98 @@
+import type { Blockstore } from 'interface-blockstore'
+import type { MetadataStore } from './metadata/metadata-store.js'
+import type { CidProfileName } from './content/profiles.js'
+
+export interface AbortOptions {
+  signal?: AbortSignal
+}
+
+/**
+ * One HTTP request as the core sees it. Adapters build it from their host's request object and
+ * nothing else; the core never touches host objects.
+ */
+export interface S3Request {
+  /** Upper-case HTTP method. */
+  method: string
+  /**
+   * The request path exactly as the client sent it (still percent-encoded), mount prefix included,
+   * without the query string. Signatures are verified over this.
+   */
+  path: string
+  /** The mount prefix the adapter is mounted under ('' at the root, otherwise e.g. '/s3'). */
+  basePath: string
+  /** The raw query string without the leading '?', as the client sent it ('' when none). */
+  query: string
+  /** Header names lower-case; repeated headers joined with ',' as node does. */
+  headers: Record<string, string>
+  /** Host name the client addressed (from Host, or X-Forwarded-Host from a trusted proxy), no port. */
+  hostname?: string
+  /** Remote peer address, for logs and later for policies. */
+  remoteAddress?: string
+  /** True when the client reached us over TLS (directly or through a trusted proxy). */
+  secure?: boolean
+  /** Request body; an empty iterable when there is none. Consumed at most once. */
+  body: AsyncIterable<Uint8Array>
+  /** Aborts when the client disconnects. */
+  signal?: AbortSignal
+}
+
+export interface S3Response {
+  status: number
+  /** Header names lower-case. */
+  headers: Record<string, string>
+  /** Absent for HEAD, 204 and 304 replies. */
+  body?: Uint8Array | AsyncIterable<Uint8Array>
+}
+
+export interface Credentials {
+  secretAccessKey: string
+  /** Stable identity of the key's owner (the bucket owner id); defaults to the access key id. */
+  principal?: string
+  /** Display name shown in listings; defaults to the principal. */
+  displayName?: string
+}
+
+/** Resolves an access key id to its secret, or undefined when the key is unknown. */
+export type CredentialProvider = (accessKeyId: string) => Credentials | undefined | Promise<Credentials | undefined>
+
+export interface GatewayInit {
+  /** Where object bytes live, as UnixFS blocks. Default: an in-memory blockstore. */
+  blockstore?: Blockstore
+  /** Where buckets, object versions and references live. Default: in memory. */
+  metadata?: MetadataStore
+  /**
+   * Access keys: a map of access key id to secret, or a provider function. Default: one key pair,
+   * `S3IPFSEXAMPLEKEY` / `s3ipfs-example-secret`, for tests.
+   */
+  credentials?: Record<string, string> | CredentialProvider
+  /** Region this gateway signs for and reports. Default 'us-east-1'. */
+  region?: string
+  /** CID profile for new content. Default 'unixfs-v1-2025'. */
+  cidProfile?: CidProfileName
+  /**
+   * Base domains for virtual-hosted-style requests (`bucket.s3.example.com` with base domain
+   * `s3.example.com`). Path-style always works.
+   */
+  baseDomains?: string[]
+  /** Largest single PUT body in bytes. Default 5 GiB, as S3. */
+  maxObjectSize?: number
+  /** Clock, injectable for tests. */
+  now?: () => Date
+  /** Request id generator, injectable for tests. */
+  requestId?: () => string
+  /** Where unexpected errors are reported. Default: console.error. */
+  logger?: GatewayLogger
+}
+
+export interface GatewayLogger {
+  error(message: string, details?: Record<string, unknown>): void
+  warn?(message: string, details?: Record<string, unknown>): void
+}
+
+export interface Gateway {
+  /** Answers one request. Never rejects: every failure becomes an S3 error response. */
+  handle(request: S3Request): Promise<S3Response>
+  /** Closes the metadata store and blockstore where they hold resources. */
+  close(): Promise<void>
+  readonly region: string
+}

@@ -28,6 +28,9 @@ const STATUS: Record<string, number> = {
   InvalidRange: 416,
   InvalidRequest: 400,
   InvalidStorageClass: 400,
+  InvalidURI: 400,
+  InvalidPartNumber: 416,
+  BadRequest: 400,
   InvalidTag: 400,
   InvalidLocationConstraint: 400,
   KeyTooLongError: 400,
@@ -71,6 +74,8 @@ const DEFAULT_MESSAGE: Record<string, string> = {
   InvalidBucketName: 'The specified bucket is not valid.',
   InvalidDigest: 'The Content-MD5 you specified is not valid.',
   InvalidRange: 'The requested range is not satisfiable',
+  InvalidPartNumber: 'The requested partnumber is not satisfiable',
+  InvalidURI: 'Couldn\'t parse the specified URI.',
   KeyTooLongError: 'Your key is too long.',
   MalformedXML: 'The XML you provided was not well-formed or did not validate against our published schema.',
   MetadataTooLarge: 'Your metadata headers exceed the maximum allowed metadata size.',
@@ -130,6 +135,9 @@ export function toS3Error (err: unknown): S3Error | undefined {
   if (isS3Error(err)) return err
   if (isAbortError(err)) return new S3Error('RequestTimeout', 'Your socket connection to the server was closed before the request completed.')
   const name = (err as { name?: unknown } | null)?.name
+  if (name === 'BodyAlreadyConsumedError') {
+    return new S3Error('InternalError', 'The request body was already consumed by a body parser of the host application; mount the S3 gateway before any body parser.')
+  }
   if (name === 'NotFoundError') return new S3Error('InternalError', 'A block of this object is missing from the blockstore.')
   return undefined
 }

@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto'
+import { authenticate, type AuthContext } from './auth/sigv4.js'
+import { toCredentialProvider } from './auth/credentials.js'
+import { MemoryBlockstore } from './blockstores/memory.js'
+import { ContentStore } from './content/content-store.js'
+import { S3Error, toS3Error } from './errors.js'
+import { MemoryMetadataStore } from './metadata/memory.js'
+import { OPERATIONS } from './operations/index.js'
+import type { OperationContext } from './operations/context.js'
+import { address, route } from './router.js'
+import { renderXml } from './xml/render.js'
+import type { Gateway, GatewayInit, S3Request, S3Response } from './types.js'
+
+const FIVE_GIB = 5 * 1024 * 1024 * 1024
+
+function defaultId (): string {
+  return randomBytes(8).toString('hex').toUpperCase()
+}
+
+/** Time-ordered, URL-safe unique ids. */
+function defaultNewId (): string {
+  return Date.now().toString(36).padStart(9, '0') + randomBytes(12).toString('base64url')
+}
+
+/**
+ * Builds a gateway. With no options everything lives in memory (for unit tests of users' apps).
+ */
+export function createGateway (init: GatewayInit = {}): Gateway {
+  const blockstore = init.blockstore ?? new MemoryBlockstore()
+  const metadata = init.metadata ?? new MemoryMetadataStore()
+  const credentials = toCredentialProvider(init.credentials)
+  const region = init.region ?? 'us-east-1'
+  const content = new ContentStore({ blockstore, profile: init.cidProfile ?? 'unixfs-v1-2025' })
+  const now = init.now ?? (() => new Date())
+  const requestId = init.requestId ?? defaultId
+  const logger = init.logger ?? { error: (message: string, details?: Record<string, unknown>) => { console.error(message, details) } }
+  const baseDomains = (init.baseDomains ?? []).map(d => d.toLowerCase())
+  const maxObjectSize = init.maxObjectSize ?? FIVE_GIB
+  let closed = false
+
+  async function dispatch (req: S3Request, id: string): Promise<S3Response> {
+    const relative = req.path.slice(req.basePath.length) || '/'
+    const query = new URLSearchParams(req.query)
+    const target = address({ path: relative, hostname: req.hostname, baseDomains })
+    const auth: AuthContext = await authenticate(req, { credentials, region, now: now() })
+    if (auth.anonymous || auth.principal === undefined) throw new S3Error('AccessDenied')
+    const match = route(req.method, target, query, req.headers)
+    const ctx: OperationContext = {
+      req,
+      operation: match.operation,
+      bucket: match.bucket,
+      key: match.key,
+      query,
+      auth,
+      principal: auth.principal,
+      displayName: auth.displayName ?? auth.principal,
+      metadata,
+      content,
+      region,
+      maxObjectSize,
+      now,
+      newId: defaultNewId,
+      requestId: id,
+      signal: req.signal,
+    }
+    const operation = OPERATIONS[match.operation]
+    if (operation === undefined) throw new S3Error('NotImplemented')
+    return await operation(ctx)
+  }
+
+  function errorResponse (req: S3Request, id: string, err: S3Error): S3Response {
+    const headers: Record<string, string> = { 'x-amz-request-id': id, 'x-amz-id-2': id, ...err.headers }
+    if (req.method === 'HEAD' || err.status === 304) {
+      return { status: err.status, headers }
+    }
+    const resource = req.path.slice(req.basePath.length) || '/'
+    const body = renderXml('Error', {
+      Code: err.code,
+      Message: err.message,
+      ...err.detail,
+      Resource: resource,
+      RequestId: id,
+      HostId: id,
+    }, { namespace: false })
+    return {
+      status: err.status,
+      headers: { ...headers, 'content-type': 'application/xml', 'content-length': String(body.byteLength) },
+      body,
+    }
+  }
+
+  return {
+    region,
+    async handle (req: S3Request): Promise<S3Response> {
+      const id = requestId()
+      try {
+        if (closed) throw new S3Error('ServiceUnavailable')
+        const response = await dispatch(req, id)
+        response.headers['x-amz-request-id'] = id
+        response.headers['x-amz-id-2'] = id
+        if (req.method === 'HEAD') delete response.body
+        return response
+      } catch (err) {
+        const s3 = toS3Error(err)
+        if (s3 !== undefined) return errorResponse(req, id, s3)
+        logger.error('s3-ipfs-gateway: unexpected error', { requestId: id, method: req.method, path: req.path, error: err })
+        return errorResponse(req, id, new S3Error('InternalError'))
+      }
+    },
+    async close (): Promise<void> {
+      if (closed) return
+      closed = true
+      await metadata.close()
+      const closable = blockstore as { close?: () => Promise<void> | void }
+      if (typeof closable.close === 'function') await closable.close()
+    },
+  }
+}

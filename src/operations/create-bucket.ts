@@ -1,0 +1,43 @@
+import { S3Error } from '../errors.js'
+import { assertValidBucketName } from '../protocol/names.js'
+import { readSmallBody, openPayload } from '../protocol/payload.js'
+import { childText, parseXml } from '../xml/parse.js'
+import type { OperationContext } from './context.js'
+import { emptyResponse } from './common.js'
+
+const ACCEPTED_ACLS = new Set(['private', 'bucket-owner-full-control'])
+
+export async function createBucket (ctx: OperationContext) {
+  assertValidBucketName(ctx.bucket)
+  const acl = ctx.req.headers['x-amz-acl']
+  if (acl !== undefined && !ACCEPTED_ACLS.has(acl)) {
+    throw new S3Error('NotImplemented', `Canned ACL '${acl}' is not implemented by this gateway; buckets are private.`)
+  }
+  if (ctx.req.headers['x-amz-bucket-object-lock-enabled']?.toLowerCase() === 'true') {
+    throw new S3Error('NotImplemented', 'Object Lock is not implemented by this gateway.')
+  }
+  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: 64 * 1024 }), 64 * 1024)
+  if (body.byteLength > 0) {
+    const config = parseXml(body, 'CreateBucketConfiguration')
+    const location = childText(config, 'LocationConstraint')
+    if (location !== undefined && location !== '' && location !== ctx.region) {
+      throw new S3Error('IllegalLocationConstraintException',
+        `The ${location} location constraint is incompatible for the region specific endpoint this request was sent to.`)
+    }
+  }
+  const existing = await ctx.metadata.getBucket(ctx.bucket, { signal: ctx.signal })
+  const created = existing === undefined && await ctx.metadata.createBucket({
+    name: ctx.bucket,
+    owner: ctx.principal,
+    ownerDisplayName: ctx.displayName,
+    created: ctx.now(),
+    region: ctx.region,
+    versioning: 'Unversioned',
+  }, { signal: ctx.signal })
+  if (!created) {
+    const owner = existing?.owner ?? (await ctx.metadata.getBucket(ctx.bucket))?.owner
+    if (owner === ctx.principal) throw new S3Error('BucketAlreadyOwnedByYou', undefined, { BucketName: ctx.bucket })
+    throw new S3Error('BucketAlreadyExists', 'The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.', { BucketName: ctx.bucket })
+  }
+  return emptyResponse(200, { location: `/${ctx.bucket}` })
+}

@@ -1,0 +1,46 @@
+import { S3Error, toS3Error } from '../errors.js'
+import { MAX_KEY_BYTES } from '../protocol/names.js'
+import { openPayload, readSmallBody } from '../protocol/payload.js'
+import { MAX_XML_BYTES, childText, children, parseXml } from '../xml/parse.js'
+import type { XmlObject } from '../xml/render.js'
+import type { OperationContext } from './context.js'
+import { requireBucket, xmlResponse } from './common.js'
+
+const MAX_KEYS = 1000
+
+export async function deleteObjects (ctx: OperationContext) {
+  await requireBucket(ctx)
+  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_XML_BYTES }), MAX_XML_BYTES)
+  const doc = parseXml(body, 'Delete')
+  const quiet = (childText(doc, 'Quiet') ?? 'false').trim().toLowerCase() === 'true'
+  const objects = children(doc, 'Object')
+  if (objects.length === 0 || objects.length > MAX_KEYS) throw new S3Error('MalformedXML')
+  const requests = objects.map(o => {
+    const key = childText(o, 'Key')
+    if (key === undefined) throw new S3Error('MalformedXML')
+    return { key, versionId: childText(o, 'VersionId') }
+  })
+
+  const deleted: XmlObject[] = []
+  const errors: XmlObject[] = []
+  for (const { key, versionId } of requests) {
+    try {
+      if (key === '') throw new S3Error('InvalidArgument', 'Key cannot be empty')
+      if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw new S3Error('KeyTooLongError')
+      const result = await ctx.metadata.deleteObject(ctx.bucket, key, versionId ?? 'null', { signal: ctx.signal })
+      if (!quiet) {
+        deleted.push({
+          Key: key,
+          VersionId: versionId,
+          DeleteMarker: result.deleted?.deleteMarker === true ? true : undefined,
+          DeleteMarkerVersionId: result.deleted?.deleteMarker === true ? result.deleted.versionId : undefined,
+        })
+      }
+    } catch (err) {
+      const s3 = toS3Error(err)
+      if (s3 === undefined) throw err
+      errors.push({ Key: key, VersionId: versionId, Code: s3.code, Message: s3.message })
+    }
+  }
+  return xmlResponse('DeleteResult', { Deleted: deleted, Error: errors })
+}

@@ -1,0 +1,7 @@
+import type { OperationContext } from './context.js'
+import { emptyResponse, requireBucket } from './common.js'
+
+export async function headBucket (ctx: OperationContext) {
+  const bucket = await requireBucket(ctx)
+  return emptyResponse(200, { 'x-amz-bucket-region': bucket.region })
+}

@@ -1,0 +1,6 @@
+import type { OperationContext } from './context.js'
+import { readObject } from './object-read.js'
+
+export async function headObject (ctx: OperationContext) {
+  return await readObject(ctx, false)
+}

@@ -1,0 +1,39 @@
+import type { Operation } from './context.js'
+import { copyObject } from './copy-object.js'
+import { createBucket } from './create-bucket.js'
+import { deleteBucket } from './delete-bucket.js'
+import { deleteObject } from './delete-object.js'
+import { deleteObjectTagging } from './delete-object-tagging.js'
+import { deleteObjects } from './delete-objects.js'
+import { getBucketLocation } from './get-bucket-location.js'
+import { getBucketVersioning } from './get-bucket-versioning.js'
+import { getObject } from './get-object.js'
+import { getObjectTagging } from './get-object-tagging.js'
+import { headBucket } from './head-bucket.js'
+import { headObject } from './head-object.js'
+import { listBuckets } from './list-buckets.js'
+import { listObjects } from './list-objects.js'
+import { listObjectsV2 } from './list-objects-v2.js'
+import { putObject } from './put-object.js'
+import { putObjectTagging } from './put-object-tagging.js'
+
+/** Operation id (the AWS action name) → implementation. The router names the id. */
+export const OPERATIONS: Record<string, Operation> = {
+  ListBuckets: listBuckets,
+  CreateBucket: createBucket,
+  HeadBucket: headBucket,
+  DeleteBucket: deleteBucket,
+  GetBucketLocation: getBucketLocation,
+  GetBucketVersioning: getBucketVersioning,
+  ListObjects: listObjects,
+  ListObjectsV2: listObjectsV2,
+  PutObject: putObject,
+  GetObject: getObject,
+  HeadObject: headObject,
+  DeleteObject: deleteObject,
+  DeleteObjects: deleteObjects,
+  CopyObject: copyObject,
+  GetObjectTagging: getObjectTagging,
+  PutObjectTagging: putObjectTagging,
+  DeleteObjectTagging: deleteObjectTagging,
+}

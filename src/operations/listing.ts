@@ -1,0 +1,122 @@
+import { S3Error } from '../errors.js'
+import type { MetadataStore, ObjectVersion } from '../metadata/metadata-store.js'
+import type { XmlObject } from '../xml/render.js'
+import type { OperationContext } from './context.js'
+import { quoteEtag, urlEncodeIf } from './common.js'
+
+/** Where a listing page starts: strictly after a key, or at/after a seek key. */
+export interface Cursor {
+  after?: string
+  from?: string
+}
+
+export interface ListPageOptions {
+  prefix: string
+  delimiter?: string
+  maxKeys: number
+  cursor: Cursor
+  signal?: AbortSignal
+}
+
+export type ListEntry = { kind: 'key', key: string, version: ObjectVersion } | { kind: 'prefix', prefix: string }
+
+export interface ListPage {
+  entries: ListEntry[]
+  truncated: boolean
+}
+
+/**
+ * The smallest string greater than every string that starts with `prefix` (in code point order,
+ * which is UTF-8 byte order): the last code point incremented. Seeking there skips a whole common
+ * prefix in one step.
+ */
+export function prefixSuccessor (prefix: string): string | undefined {
+  const points = [...prefix]
+  while (points.length > 0) {
+    const last = points.pop() as string
+    let cp = (last.codePointAt(0) as number) + 1
+    if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xE000
+    if (cp <= 0x10FFFF) return points.join('') + String.fromCodePoint(cp)
+  }
+  return undefined
+}
+
+/** The common prefix a key rolls up into under `prefix` and `delimiter`, if any. */
+export function commonPrefixOf (key: string, prefix: string, delimiter: string | undefined): string | undefined {
+  if (delimiter === undefined || delimiter === '' || !key.startsWith(prefix)) return undefined
+  const at = key.indexOf(delimiter, prefix.length)
+  return at < 0 ? undefined : key.slice(0, at + delimiter.length)
+}
+
+/**
+ * The cursor for "after this marker" with delimiter roll-up: when the marker lies inside a common
+ * prefix, that prefix was already listed, so the page starts after all of it.
+ */
+export function cursorAfter (marker: string, prefix: string, delimiter: string | undefined): Cursor {
+  const cp = commonPrefixOf(marker, prefix, delimiter)
+  if (cp === undefined) return { after: marker }
+  const next = prefixSuccessor(cp)
+  return next === undefined ? { after: marker } : { from: next }
+}
+
+/**
+ * One page of a listing: at most `maxKeys` keys and common prefixes together. Each store call is a
+ * seek plus a bounded read; a common prefix costs one seek however many keys it holds.
+ */
+export async function listPage (store: MetadataStore, bucket: string, o: ListPageOptions): Promise<ListPage> {
+  const entries: ListEntry[] = []
+  if (o.maxKeys === 0) return { entries, truncated: false }
+  let cursor = o.cursor
+  for (;;) {
+    const need = o.maxKeys - entries.length + 1
+    const batch = await store.listObjects(bucket, { prefix: o.prefix, ...cursor, limit: need, signal: o.signal })
+    let reseek = false
+    for (const version of batch) {
+      const cp = commonPrefixOf(version.key, o.prefix, o.delimiter)
+      if (entries.length === o.maxKeys) return { entries, truncated: true }
+      if (cp !== undefined) {
+        entries.push({ kind: 'prefix', prefix: cp })
+        const next = prefixSuccessor(cp)
+        if (next === undefined) return { entries, truncated: false }
+        cursor = { from: next }
+        reseek = true
+        break
+      }
+      entries.push({ kind: 'key', key: version.key, version })
+      cursor = { after: version.key }
+    }
+    if (!reseek && batch.length < need) return { entries, truncated: false }
+  }
+}
+
+export function entryMarker (entry: ListEntry): string {
+  return entry.kind === 'key' ? entry.key : entry.prefix
+}
+
+export function contentsXml (v: ObjectVersion, encode: boolean, owner: boolean): XmlObject {
+  return {
+    Key: urlEncodeIf(encode, v.key),
+    LastModified: v.lastModified,
+    ETag: quoteEtag(v.etag),
+    ChecksumAlgorithm: v.checksum?.algorithm,
+    ChecksumType: v.checksum?.type,
+    Size: v.size,
+    StorageClass: v.storageClass ?? 'STANDARD',
+    Owner: owner ? { ID: v.owner, DisplayName: v.owner } : undefined,
+  }
+}
+
+export function listingParams (ctx: OperationContext): { prefix: string, delimiter?: string } {
+  const prefix = ctx.query.get('prefix') ?? ''
+  const delimiter = ctx.query.get('delimiter') ?? undefined
+  return { prefix, delimiter: delimiter === '' ? undefined : delimiter }
+}
+
+export function maxKeysParam (ctx: OperationContext): number {
+  const raw = ctx.query.get('max-keys')
+  if (raw === null || raw === '') return 1000
+  if (!/^\d+$/.test(raw)) {
+    throw new S3Error('InvalidArgument', 'Provided max-keys not an integer or within integer range', { ArgumentName: 'max-keys', ArgumentValue: raw })
+  }
+  return Math.min(Number(raw), 1000)
+}

@@ -1,0 +1,72 @@
+import { S3Error } from '../errors.js'
+import { contentHeaders, parseTaggingHeader, STORAGE_CLASSES, userMetadata } from '../protocol/headers.js'
+import type { ObjectVersion } from '../metadata/metadata-store.js'
+import { quoteEtag } from './common.js'
+
+/** Canned ACLs that only restate the default (owner-only) access this gateway gives. */
+const ACCEPTED_ACLS = new Set(['private', 'bucket-owner-full-control'])
+
+/**
+ * Request headers that ask for features this gateway does not have. Answering NotImplemented is
+ * honest; storing the object without the feature would be a silent wrong answer.
+ */
+export function rejectUnsupportedWriteHeaders (headers: Record<string, string>): void {
+  const acl = headers['x-amz-acl']
+  if (acl !== undefined && !ACCEPTED_ACLS.has(acl)) {
+    throw new S3Error('NotImplemented', `Canned ACL '${acl}' is not implemented by this gateway; objects are private to the bucket owner.`, { Header: 'x-amz-acl' })
+  }
+  for (const name of Object.keys(headers)) {
+    if (name.startsWith('x-amz-grant-') || name.startsWith('x-amz-server-side-encryption') ||
+      name.startsWith('x-amz-object-lock-') || name === 'x-amz-website-redirect-location') {
+      throw new S3Error('NotImplemented', `The '${name}' header is not implemented by this gateway.`, { Header: name })
+    }
+  }
+}
+
+export interface WriteAttributes {
+  headers: Record<string, string>
+  metadata: Record<string, string>
+  tags: Array<[string, string]>
+  storageClass?: string
+}
+
+/** Stored attributes of a new object from its write request's headers, validated. */
+export function writeAttributes (headers: Record<string, string>): WriteAttributes {
+  rejectUnsupportedWriteHeaders(headers)
+  const storageClass = headers['x-amz-storage-class']
+  if (storageClass !== undefined && !STORAGE_CLASSES.has(storageClass)) {
+    throw new S3Error('InvalidStorageClass', 'The storage class you specified is not valid', { StorageClassRequested: storageClass })
+  }
+  return {
+    headers: contentHeaders(headers),
+    metadata: userMetadata(headers),
+    tags: parseTaggingHeader(headers['x-amz-tagging']),
+    storageClass: storageClass === 'STANDARD' ? undefined : storageClass,
+  }
+}
+
+/** The headers GET and HEAD return for a stored version (not the body-dependent ones). */
+export function versionHeaders (v: ObjectVersion): Record<string, string> {
+  const out: Record<string, string> = {
+    etag: quoteEtag(v.etag),
+    'last-modified': v.lastModified.toUTCString(),
+    'content-type': 'binary/octet-stream',
+    'accept-ranges': 'bytes',
+  }
+  Object.assign(out, v.headers)
+  for (const [name, value] of Object.entries(v.metadata)) out[`x-amz-meta-${name}`] = value
+  out['x-amz-meta-cid'] = v.cid
+  out['x-ipfs-path'] = `/ipfs/${v.cid}`
+  if (v.versionId !== 'null') out['x-amz-version-id'] = v.versionId
+  if (v.tags.length > 0) out['x-amz-tagging-count'] = String(v.tags.length)
+  if (v.storageClass !== undefined) out['x-amz-storage-class'] = v.storageClass
+  if (v.partsCount !== undefined) out['x-amz-mp-parts-count'] = String(v.partsCount)
+  return out
+}
+
+export function checksumHeader (checksum: ObjectVersion['checksum']): Record<string, string> {
+  if (checksum === undefined) return {}
+  const out: Record<string, string> = { [`x-amz-checksum-${checksum.algorithm.toLowerCase()}`]: checksum.value }
+  out['x-amz-checksum-type'] = checksum.type
+  return out
+}

@@ -1,0 +1,66 @@
+import { S3Error } from '../errors.js'
+import { checkConditions } from '../protocol/conditional.js'
+import { RESPONSE_OVERRIDES } from '../protocol/headers.js'
+import { contentRange, parseRange, type ByteRange } from '../protocol/range.js'
+import type { S3Response } from '../types.js'
+import type { OperationContext } from './context.js'
+import { requireBucket, requireObject, versionIdParam } from './common.js'
+import { checksumHeader, versionHeaders } from './object-attributes.js'
+
+function partNumberParam (ctx: OperationContext): number | undefined {
+  const raw = ctx.query.get('partNumber')
+  if (raw === null) return undefined
+  const n = Number(raw)
+  if (!/^\d+$/.test(raw) || n < 1 || n > 10000) {
+    throw new S3Error('InvalidArgument', 'Part number must be an integer between 1 and 10000, inclusive', { ArgumentName: 'partNumber', ArgumentValue: raw })
+  }
+  return n
+}
+
+/** GetObject and HeadObject: one version, conditions, one range or part, and response overrides. */
+export async function readObject (ctx: OperationContext, withBody: boolean): Promise<S3Response> {
+  await requireBucket(ctx)
+  const version = await requireObject(ctx, ctx.bucket, ctx.key, versionIdParam(ctx))
+  const h = ctx.req.headers
+  checkConditions({
+    ifMatch: h['if-match'],
+    ifNoneMatch: h['if-none-match'],
+    ifModifiedSince: h['if-modified-since'],
+    ifUnmodifiedSince: h['if-unmodified-since'],
+  }, version)
+
+  const headers = versionHeaders(version)
+  for (const [param, header] of Object.entries(RESPONSE_OVERRIDES)) {
+    const value = ctx.query.get(param)
+    if (value !== null) headers[header] = value
+  }
+
+  const size = version.size
+  let range: ByteRange | undefined
+  const partNumber = partNumberParam(ctx)
+  if (partNumber !== undefined) {
+    if (h.range !== undefined) throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter')
+    if (version.partsCount !== undefined) {
+      throw new S3Error('NotImplemented', 'Reading one part of a multipart object is not implemented yet.')
+    }
+    if (partNumber !== 1) throw new S3Error('InvalidPartNumber', undefined, { PartNumberRequested: String(partNumber), ActualPartCount: '1' })
+    if (size > 0) range = { start: 0, end: size - 1 }
+  } else {
+    range = parseRange(h.range, size)
+  }
+
+  const offset = range?.start ?? 0
+  const length = range === undefined ? size : range.end - range.start + 1
+  headers['content-length'] = String(length)
+  if (range !== undefined) headers['content-range'] = contentRange(range, size)
+  if (range === undefined && h['x-amz-checksum-mode']?.toUpperCase() === 'ENABLED') {
+    Object.assign(headers, checksumHeader(version.checksum))
+  }
+  const status = range !== undefined ? 206 : 200
+  if (!withBody || length === 0) return { status, headers }
+  return {
+    status,
+    headers,
+    body: ctx.content.cat(version.cid, { offset, length, signal: ctx.signal }),
+  }
+}

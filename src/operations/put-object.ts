@@ -1,0 +1,43 @@
+import { S3Error } from '../errors.js'
+import { assertValidKey } from '../protocol/names.js'
+import { openPayload } from '../protocol/payload.js'
+import type { ObjectVersion } from '../metadata/metadata-store.js'
+import type { OperationContext } from './context.js'
+import { cidHeaders, emptyResponse, quoteEtag, requireBucket } from './common.js'
+import { checksumHeader, writeAttributes } from './object-attributes.js'
+import { checkWriteConditions } from './write-conditions.js'
+
+/**
+ * Streams the body through every check into the blockstore, then commits the version in one
+ * metadata transaction. Nothing is visible until every byte is stored, flushed and verified.
+ */
+export async function putObject (ctx: OperationContext) {
+  assertValidKey(ctx.key)
+  const bucket = await requireBucket(ctx)
+  const attributes = writeAttributes(ctx.req.headers)
+  await checkWriteConditions(ctx)
+  const payload = openPayload(ctx.req, ctx.auth, { maxSize: ctx.maxObjectSize })
+  const { cid, size } = await ctx.content.add(payload, { signal: ctx.signal })
+  const digests = payload.digests()
+  if (size !== digests.size) throw new S3Error('InternalError', 'Stored size differs from the received size.')
+  await checkWriteConditions(ctx)
+  const version: ObjectVersion = {
+    bucket: bucket.name,
+    key: ctx.key,
+    versionId: 'null',
+    deleteMarker: false,
+    cid: cid.toString(),
+    size,
+    etag: digests.md5,
+    lastModified: ctx.now(),
+    owner: ctx.principal,
+    ...attributes,
+    checksum: digests.checksum === undefined ? undefined : { ...digests.checksum, type: 'FULL_OBJECT' },
+  }
+  await ctx.metadata.putObject(version, { signal: ctx.signal })
+  return emptyResponse(200, {
+    etag: quoteEtag(version.etag),
+    ...cidHeaders(version.cid),
+    ...checksumHeader(version.checksum),
+  })
+}

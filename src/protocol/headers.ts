@@ -1,0 +1,97 @@
+import { S3Error } from '../errors.js'
+
+/** Content headers S3 stores with an object and returns on GET/HEAD. */
+export const CONTENT_HEADERS = ['content-type', 'content-encoding', 'content-disposition', 'content-language', 'cache-control', 'expires'] as const
+
+/** `response-*` query overrides on GetObject/HeadObject and the header each one sets. */
+export const RESPONSE_OVERRIDES: Record<string, string> = {
+  'response-content-type': 'content-type',
+  'response-content-language': 'content-language',
+  'response-expires': 'expires',
+  'response-cache-control': 'cache-control',
+  'response-content-disposition': 'content-disposition',
+  'response-content-encoding': 'content-encoding',
+}
+
+/** S3 limits user-defined metadata (names and values, UTF-8) to 2 KB per object. */
+export const MAX_USER_METADATA_BYTES = 2048
+
+export const STORAGE_CLASSES = new Set(['STANDARD', 'REDUCED_REDUNDANCY', 'STANDARD_IA', 'ONEZONE_IA', 'INTELLIGENT_TIERING',
+  'GLACIER', 'DEEP_ARCHIVE', 'OUTPOSTS', 'GLACIER_IR', 'SNOW', 'EXPRESS_ONEZONE'])
+
+export function parseHttpDate (value: string): Date | undefined {
+  const ms = Date.parse(value)
+  return Number.isNaN(ms) ? undefined : new Date(ms)
+}
+
+export function httpDate (date: Date): string {
+  return date.toUTCString()
+}
+
+/**
+ * The stored content headers of a write request. `aws-chunked` is transport framing, never a stored
+ * Content-Encoding.
+ */
+export function contentHeaders (headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const name of CONTENT_HEADERS) {
+    let value = headers[name]
+    if (value === undefined) continue
+    if (name === 'content-encoding') {
+      value = value.split(',').map(s => s.trim()).filter(s => s !== '' && s.toLowerCase() !== 'aws-chunked').join(',')
+      if (value === '') continue
+    }
+    out[name] = value
+  }
+  return out
+}
+
+/** `x-amz-meta-*` headers, prefix stripped, names lower-case; over 2 KB → MetadataTooLarge. */
+export function userMetadata (headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {}
+  let bytes = 0
+  for (const [name, value] of Object.entries(headers)) {
+    if (!name.startsWith('x-amz-meta-')) continue
+    const short = name.slice('x-amz-meta-'.length)
+    if (short === '') continue
+    out[short] = value
+    bytes += Buffer.byteLength(short) + Buffer.byteLength(value)
+  }
+  if (bytes > MAX_USER_METADATA_BYTES) {
+    throw new S3Error('MetadataTooLarge', undefined, { Size: String(bytes), MaxSizeAllowed: String(MAX_USER_METADATA_BYTES) })
+  }
+  return out
+}
+
+const MAX_TAGS = 10
+
+/** Validates a tag set as S3 does: at most 10 tags, keys 1..128 and values 0..256 characters, no repeats. */
+export function validateTags (tags: Array<[string, string]>): Array<[string, string]> {
+  if (tags.length > MAX_TAGS) throw new S3Error('InvalidTag', 'Object tags cannot be greater than 10')
+  const seen = new Set<string>()
+  for (const [key, value] of tags) {
+    if ([...key].length < 1 || [...key].length > 128) throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid')
+    if ([...value].length > 256) throw new S3Error('InvalidTag', 'The TagValue you have provided is invalid')
+    if (seen.has(key)) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key')
+    seen.add(key)
+  }
+  return tags
+}
+
+/** The `x-amz-tagging` header: a URL-encoded query string of key=value pairs. */
+export function parseTaggingHeader (value: string | undefined): Array<[string, string]> {
+  if (value === undefined || value === '') return []
+  const tags: Array<[string, string]> = []
+  for (const pair of value.split('&')) {
+    if (pair === '') continue
+    const eq = pair.indexOf('=')
+    const rawKey = eq < 0 ? pair : pair.slice(0, eq)
+    const rawValue = eq < 0 ? '' : pair.slice(eq + 1)
+    try {
+      tags.push([decodeURIComponent(rawKey.replace(/\+/g, ' ')), decodeURIComponent(rawValue.replace(/\+/g, ' '))])
+    } catch {
+      throw new S3Error('InvalidArgument', 'The header \'x-amz-tagging\' shall be encoded as UTF-8 then URLEncoded URL query parameters without tag name duplicates.')
+    }
+  }
+  return validateTags(tags)
+}

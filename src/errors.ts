@@ -135,9 +135,11 @@ export function toS3Error (err: unknown): S3Error | undefined {
   if (isS3Error(err)) return err
   if (isAbortError(err)) return new S3Error('RequestTimeout', 'Your socket connection to the server was closed before the request completed.')
   const name = (err as { name?: unknown } | null)?.name
+  const code = (err as { code?: unknown } | null)?.code
   if (name === 'BodyAlreadyConsumedError') {
     return new S3Error('InternalError', 'The request body was already consumed by a body parser of the host application; mount the S3 gateway before any body parser.')
   }
+  if (code === 'ERR_NO_SUCH_BUCKET') return new S3Error('NoSuchBucket')
   if (name === 'NotFoundError') return new S3Error('InternalError', 'A block of this object is missing from the blockstore.')
   return undefined
 }

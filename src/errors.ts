@@ -123,7 +123,7 @@ export function isS3Error (err: unknown): err is S3Error {
 export function isAbortError (err: unknown): boolean {
   const name = (err as { name?: unknown } | null)?.name
   const code = (err as { code?: unknown } | null)?.code
-  return name === 'AbortError' || code === 'ABORT_ERR' || code === 'ERR_STREAM_PREMATURE_CLOSE'
+  return name === 'AbortError' || code === 'ABORT_ERR' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET'
 }
 
 /**

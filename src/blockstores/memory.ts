@@ -1,0 +1,99 @@
+import { NotFoundError } from 'interface-store'
+import { base32 } from 'multiformats/bases/base32'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import * as Digest from 'multiformats/hashes/digest'
+import type { AbortOptions } from '../types.js'
+import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
+
+type BlockInput = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>
+
+/**
+ * Blocks in a Map, keyed by multihash as Kubo keys them: the same bytes under two codecs are one
+ * entry, and `getAll` yields CIDv1 raw CIDs. Stored bytes are not copied: callers must not mutate
+ * a block after putting it.
+ */
+export class MemoryBlockstore implements Blockstore {
+  private readonly blocks = new Map<string, Uint8Array>()
+
+  async put (cid: CID, bytes: BlockInput, options?: AbortOptions): Promise<CID> {
+    options?.signal?.throwIfAborted()
+    const block = bytes instanceof Uint8Array ? bytes : await concat(bytes, options)
+    options?.signal?.throwIfAborted()
+    const key = keyOf(cid)
+    if (!this.blocks.has(key)) this.blocks.set(key, block)
+    return cid
+  }
+
+  * get (cid: CID, options?: AbortOptions): Generator<Uint8Array> {
+    options?.signal?.throwIfAborted()
+    const block = this.blocks.get(keyOf(cid))
+    if (block === undefined) throw new NotFoundError(`Block ${cid} not found`)
+    yield block
+  }
+
+  has (cid: CID, options?: AbortOptions): boolean {
+    options?.signal?.throwIfAborted()
+    return this.blocks.has(keyOf(cid))
+  }
+
+  delete (cid: CID, options?: AbortOptions): void {
+    options?.signal?.throwIfAborted()
+    this.blocks.delete(keyOf(cid))
+  }
+
+  async * putMany (source: Iterable<InputPair> | AsyncIterable<InputPair>, options?: AbortOptions): AsyncGenerator<CID> {
+    for await (const { cid, bytes } of source) {
+      yield await this.put(cid, bytes, options)
+    }
+  }
+
+  async * getMany (source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncGenerator<Pair> {
+    for await (const cid of source) {
+      options?.signal?.throwIfAborted()
+      const block = this.blocks.get(keyOf(cid))
+      if (block === undefined) throw new NotFoundError(`Block ${cid} not found`)
+      yield { cid, bytes: once(block) }
+    }
+  }
+
+  async * deleteMany (source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncGenerator<CID> {
+    for await (const cid of source) {
+      this.delete(cid, options)
+      yield cid
+    }
+  }
+
+  * getAll (options?: AbortOptions): Generator<Pair> {
+    for (const [key, block] of this.blocks) {
+      options?.signal?.throwIfAborted()
+      yield { cid: CID.createV1(raw.code, Digest.decode(base32.baseDecode(key))), bytes: once(block) }
+    }
+  }
+}
+
+function keyOf (cid: CID): string {
+  return base32.baseEncode(cid.multihash.bytes)
+}
+
+function * once (block: Uint8Array): Generator<Uint8Array> {
+  yield block
+}
+
+async function concat (chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: AbortOptions): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  let length = 0
+  for await (const chunk of chunks) {
+    options?.signal?.throwIfAborted()
+    parts.push(chunk)
+    length += chunk.byteLength
+  }
+  if (parts.length === 1) return parts[0]
+  const out = new Uint8Array(length)
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.byteLength
+  }
+  return out
+}

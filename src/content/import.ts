@@ -1,0 +1,105 @@
+import { importByteStream } from 'ipfs-unixfs-importer'
+import { importerOptions } from './profiles.js'
+import type { CidProfileName } from './profiles.js'
+import type { AbortOptions } from '../types.js'
+import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
+
+/**
+ * What an import needs from a blockstore: `put`, and `flush` when the store can make blocks durable
+ * in a batch (FsBlockstore). Stores without `flush` are taken to be durable on `put`.
+ */
+export type ImportTarget = Pick<Blockstore, 'put'> & {
+  flush?: (cids: CID[], options?: AbortOptions) => Promise<void>
+}
+
+export interface ImportOptions extends AbortOptions {
+  profile: CidProfileName
+  /** Blocks written while the next ones are hashed (default 4). Memory is about this many chunks. */
+  writeConcurrency?: number
+}
+
+export interface ImportedContent {
+  cid: CID
+  /** Bytes of content read from the source (the file size, not the DAG size). */
+  size: number
+}
+
+/**
+ * Chunk `source` into a UnixFS file under `profile`, store its blocks and return the root CID:
+ * the CID `ipfs add` gives for the same bytes and profile. Resolves only after every block has
+ * been written and flushed. If `source` throws, rejects with that same error (blocks already
+ * written stay behind as garbage).
+ *
+ * Writes run behind hashing: `put` returns at once while fewer than `writeConcurrency` writes are
+ * in flight, so reading and hashing the next chunk overlaps writing the previous ones. The
+ * importer's own batching is turned off (it waits for a whole batch before reading on).
+ * Chunks of `source` must not be reused by the producer after they are yielded.
+ */
+export async function importContent (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, target: ImportTarget, options: ImportOptions): Promise<ImportedContent> {
+  const signal = options.signal
+  signal?.throwIfAborted()
+  const writer = new WriteBehind(target, options.writeConcurrency ?? 4, signal)
+  let size = 0
+  const counted = async function * (): AsyncGenerator<Uint8Array> {
+    for await (const chunk of source) {
+      signal?.throwIfAborted()
+      size += chunk.byteLength
+      yield chunk
+    }
+  }
+
+  let cid: CID
+  try {
+    const result = await importByteStream(counted(), writer, {
+      ...importerOptions(options.profile),
+      blockWriteConcurrency: 1
+    })
+    cid = result.cid
+    await writer.drain()
+  } catch (err) {
+    await writer.settle()
+    throw err
+  }
+  if (target.flush !== undefined) await target.flush(writer.cids, { signal })
+  return { cid, size }
+}
+
+/** A `put` that returns before the write finishes, with at most `limit` writes in flight. */
+class WriteBehind {
+  readonly cids: CID[] = []
+  private readonly inFlight = new Set<Promise<void>>()
+  private failure: { error: unknown } | undefined
+
+  constructor (private readonly target: ImportTarget, private readonly limit: number, private readonly signal?: AbortSignal) {}
+
+  async put (cid: CID, bytes: Uint8Array): Promise<CID> {
+    this.throwIfFailed()
+    while (this.inFlight.size >= this.limit) {
+      await Promise.race(this.inFlight)
+      this.throwIfFailed()
+    }
+    this.cids.push(cid)
+    const write = Promise.resolve()
+      .then(async () => { await this.target.put(cid, bytes, { signal: this.signal }) })
+      .catch(error => { this.failure ??= { error } })
+      .finally(() => { this.inFlight.delete(write) })
+    this.inFlight.add(write)
+    return cid
+  }
+
+  /** Wait for every write; reject with the first failure. */
+  async drain (): Promise<void> {
+    await this.settle()
+    this.throwIfFailed()
+  }
+
+  /** Wait for every write, ignoring failures. */
+  async settle (): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled(this.inFlight)
+  }
+
+  private throwIfFailed (): void {
+    if (this.failure !== undefined) throw this.failure.error
+  }
+}

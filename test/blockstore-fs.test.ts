@@ -1,0 +1,117 @@
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import { base32 } from 'multiformats/bases/base32'
+import { FsBlockstore } from '../src/blockstores/fs.js'
+import { bytesOf, makeBlock } from './compliance/blockstore.suite.js'
+import type { CID } from 'multiformats/cid'
+
+async function tempDir (t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 's3ipfs-fsbs-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  return dir
+}
+
+function expectedPath (root: string, cid: CID): string {
+  const name = base32.baseEncode(cid.multihash.bytes)
+  return join(root, name.slice(-3, -1), `${name}.data`)
+}
+
+test('a block is one file in a shard directory named by the next-to-last characters', async t => {
+  const root = join(await tempDir(t), 'blocks')
+  const store = new FsBlockstore({ path: root })
+  const { cid, bytes } = await makeBlock()
+  await store.put(cid, bytes)
+  t.is((await stat(expectedPath(root, cid))).size, bytes.byteLength)
+  const [shard] = await readdir(root)
+  t.deepEqual(await readdir(join(root, shard)), [`${base32.baseEncode(cid.multihash.bytes)}.data`], 'no temp file left behind')
+})
+
+test('blocks survive reopening the store', async t => {
+  const root = await tempDir(t)
+  const { cid, bytes } = await makeBlock(300_000)
+  const first = new FsBlockstore({ path: root })
+  await first.put(cid, bytes)
+  await first.flush([cid])
+  const second = new FsBlockstore({ path: root })
+  t.true(await second.has(cid))
+  t.deepEqual(await bytesOf(second.get(cid)), Buffer.from(bytes))
+})
+
+test('put of a present block does not rewrite its file', async t => {
+  const root = await tempDir(t)
+  const store = new FsBlockstore({ path: root })
+  const { cid, bytes } = await makeBlock()
+  await store.put(cid, bytes)
+  const before = await stat(expectedPath(root, cid))
+  await store.put(cid, bytes)
+  const after = await stat(expectedPath(root, cid))
+  t.is(after.ino, before.ino)
+})
+
+test('flush fsyncs listed blocks, tolerates duplicates, and rejects for a missing one', async t => {
+  const store = new FsBlockstore({ path: await tempDir(t) })
+  const a = await makeBlock()
+  const b = await makeBlock()
+  await store.put(a.cid, a.bytes)
+  await store.put(b.cid, b.bytes)
+  await t.notThrowsAsync(store.flush([a.cid, b.cid, a.cid]))
+  await t.notThrowsAsync(store.flush([]))
+  const missing = await makeBlock()
+  const err = await t.throwsAsync(store.flush([a.cid, missing.cid]))
+  t.is(err?.name, 'NotFoundError')
+})
+
+test('createIfMissing: false refuses to create the directory', async t => {
+  const root = join(await tempDir(t), 'absent')
+  const store = new FsBlockstore({ path: root, createIfMissing: false })
+  const { cid, bytes } = await makeBlock()
+  const err = await t.throwsAsync(store.put(cid, bytes))
+  t.is(err?.name, 'OpenFailedError')
+  t.false(await store.has(cid))
+  const missing = await t.throwsAsync(async () => bytesOf(store.get(cid)))
+  t.is(missing?.name, 'NotFoundError')
+})
+
+test('createIfMissing (default) creates nested directories', async t => {
+  const root = join(await tempDir(t), 'a', 'b', 'c')
+  const store = new FsBlockstore({ path: root })
+  const { cid, bytes } = await makeBlock()
+  await store.put(cid, bytes)
+  await store.flush([cid])
+  t.true(await store.has(cid))
+})
+
+test('getAll skips temp files and foreign files', async t => {
+  const root = await tempDir(t)
+  const store = new FsBlockstore({ path: root })
+  const { cid, bytes } = await makeBlock()
+  await store.put(cid, bytes)
+  const file = expectedPath(root, cid)
+  await writeFile(`${file}.abc123.tmp`, 'torn')
+  await writeFile(join(root, 'README'), 'not a shard')
+  await writeFile(join(root, file.split('/').at(-2)!, 'notes.data'), 'not base32 of a multihash!')
+  const all = []
+  for await (const pair of store.getAll()) all.push(pair.cid.toString())
+  t.deepEqual(all, [cid.toString()])
+})
+
+test('a shard directory removed behind the store is recreated on the next put', async t => {
+  const root = await tempDir(t)
+  const store = new FsBlockstore({ path: root })
+  const { cid, bytes } = await makeBlock()
+  await store.put(cid, bytes)
+  await rm(root, { recursive: true })
+  await store.put(cid, bytes)
+  t.deepEqual(await bytesOf(store.get(cid)), Buffer.from(bytes))
+})
+
+test('a block written from chunks equals their concatenation', async t => {
+  const store = new FsBlockstore({ path: await tempDir(t) })
+  const { cid, bytes } = await makeBlock(1 << 20)
+  const chunks = []
+  for (let i = 0; i < bytes.length; i += 100_000) chunks.push(bytes.subarray(i, i + 100_000))
+  await store.put(cid, chunks)
+  t.deepEqual(await bytesOf(store.get(cid)), Buffer.from(bytes))
+})

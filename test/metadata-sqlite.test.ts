@@ -82,3 +82,23 @@ test('SqliteMetadataStore: listing is one range query on the partial index', asy
     AND key >= ? AND key < ? ORDER BY key LIMIT ?`).all('b', 'a', 'b', 10) as Array<{ detail: string }>
   t.deepEqual(plan.map((p) => p.detail), ['SEARCH versions USING INDEX versions_listing (bucket=? AND key>? AND key<?)'])
 })
+
+test('SqliteMetadataStore: group commit acknowledges concurrent writes only once synced, and they persist', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 's3ipfs-sqlite-group-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const path = join(dir, 'meta.db')
+  const store = new SqliteMetadataStore({ path })
+  await store.createBucket({ name: 'b', owner: 'o', created: new Date(), region: 'us-east-1', versioning: 'Unversioned' })
+  const writes = Array.from({ length: 200 }, async (_, i) => await store.putObject({
+    bucket: 'b', key: `k${String(i).padStart(3, '0')}`, versionId: 'null', deleteMarker: false, cid: `cid${i % 7}`, size: i, etag: 'e',
+    lastModified: new Date(), owner: 'o', headers: {}, metadata: {}, tags: [],
+  }))
+  const results = await Promise.all(writes)
+  t.is(results.length, 200)
+  await store.close()
+  const reopened = new SqliteMetadataStore({ path })
+  t.teardown(async () => { await reopened.close() })
+  const listed = await reopened.listObjects('b', { limit: 1000 })
+  t.is(listed.length, 200)
+  t.is(await reopened.refCount('cid0'), 29)
+})

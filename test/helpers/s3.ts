@@ -1,0 +1,64 @@
+import { createCipheriv, createHash } from 'node:crypto'
+import { S3Client, S3ServiceException } from '@aws-sdk/client-s3'
+import { DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY } from '../../src/auth/credentials.js'
+
+export const credentials = { accessKeyId: DEFAULT_ACCESS_KEY_ID, secretAccessKey: DEFAULT_SECRET_ACCESS_KEY }
+
+/** An S3 client with the SDK's default settings (CRC32 checksums, aws-chunked trailers), path style. */
+export function s3Client (endpoint: string, options: { region?: string } = {}): S3Client {
+  return new S3Client({
+    endpoint,
+    region: options.region ?? 'us-east-1',
+    forcePathStyle: true,
+    credentials,
+    maxAttempts: 1,
+  })
+}
+
+/**
+ * Records the raw response headers of every request the client sends, so tests can see headers the
+ * SDK does not model (x-ipfs-path, x-amz-meta-cid on PUT).
+ */
+export function captureHeaders (client: S3Client): { last: () => Record<string, string> } {
+  let last: Record<string, string> = {}
+  client.middlewareStack.add((next) => async (args) => {
+    const result = await next(args)
+    last = (result.response as { headers?: Record<string, string> }).headers ?? {}
+    return result
+  }, { step: 'deserialize', name: 'captureHeaders' })
+  client.middlewareStack.add((next) => async (args) => {
+    try {
+      return await next(args)
+    } catch (err) {
+      const response = (err as { $response?: { headers?: Record<string, string> } }).$response
+      if (response?.headers !== undefined) last = response.headers
+      throw err
+    }
+  }, { step: 'deserialize', name: 'captureErrorHeaders', priority: 'high' })
+  return { last: () => last }
+}
+
+/** The error an SDK call rejected with, reduced to what S3 said. */
+export async function s3Error (promise: Promise<unknown>): Promise<{ code: string, status: number | undefined }> {
+  try {
+    await promise
+  } catch (err) {
+    const e = err as S3ServiceException
+    return { code: e.name, status: e.$metadata?.httpStatusCode }
+  }
+  throw new Error('expected the request to fail')
+}
+
+/** Kubo's deterministic test data: ChaCha20 keystream, key = sha256(seed), zero nonce. */
+export function deterministicBytes (seed: string, size: number): Buffer {
+  const key = createHash('sha256').update(seed).digest()
+  return createCipheriv('chacha20', key, Buffer.alloc(16)).update(Buffer.alloc(size))
+}
+
+export function md5Hex (data: Uint8Array | string): string {
+  return createHash('md5').update(data).digest('hex')
+}
+
+export function sha256Hex (data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex')
+}

@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join, resolve } from 'node:path'
+import type { Blockstore } from 'interface-blockstore'
+// The standalone server is a host like any other, so it mounts the gateway through the node adapter.
+import { createServer } from '../adapters/node.js'
+import type { TrustProxy } from '../adapters/node-io.js'
+import { FsBlockstore } from './blockstores/fs.js'
+import type { CidProfileName } from './content/profiles.js'
+import { createGateway } from './gateway.js'
+import type { MetadataStore } from './metadata/metadata-store.js'
+import { SqliteMetadataStore } from './metadata/sqlite.js'
+import type { Gateway, GatewayInit } from './types.js'
+
+export const DEFAULT_PORT = 9090
+export const DEFAULT_HOST = '127.0.0.1'
+export const DEFAULT_DATA_DIR = './.s3-ipfs'
+export const DEFAULT_SHUTDOWN_TIMEOUT = 10_000
+
+export interface ServerOptions {
+  /** TCP port; 0 picks a free one. Default 9090. */
+  port?: number
+  /** Interface to listen on. Default 127.0.0.1. */
+  host?: string
+  /** Holds `blocks/`, `meta.db` and `credentials.json`. Default ./.s3-ipfs */
+  dataDir?: string
+  /** Default 'us-east-1'. */
+  region?: string
+  /** Default 'unixfs-v1-2025'. */
+  cidProfile?: CidProfileName
+  /**
+   * The access key pair. When either is missing, the pair in `<dataDir>/credentials.json` is used,
+   * or generated and saved there (mode 0600) on first start.
+   */
+  accessKeyId?: string
+  secretAccessKey?: string
+  /** Mount prefix, e.g. '/s3'. Default: the root. */
+  basePath?: string
+  trustProxy?: TrustProxy
+  /** Replace the FsBlockstore under `<dataDir>/blocks` (e.g. a MemoryBlockstore in benchmarks). */
+  blockstore?: Blockstore
+  /** Replace the SQLite store at `<dataDir>/meta.db`. */
+  metadata?: MetadataStore
+  /** Further gateway settings (baseDomains, maxObjectSize, logger, ...). */
+  gateway?: Omit<GatewayInit, 'blockstore' | 'metadata' | 'credentials' | 'region' | 'cidProfile'>
+  /** How long `close()` lets in-flight requests run before cutting their connections, in ms. Default 10 s. */
+  shutdownTimeout?: number
+}
+
+export interface ServerCredentials {
+  accessKeyId: string
+  secretAccessKey: string
+}
+
+export interface RunningServer {
+  /** `http://host:port` plus the base path, for `--endpoint-url` / the SDK's `endpoint`. */
+  url: string
+  port: number
+  host: string
+  gateway: Gateway
+  credentials: ServerCredentials
+  server: Server
+  /**
+   * Stops accepting connections, lets in-flight requests finish (for at most `shutdownTimeout`,
+   * then destroys their sockets) and closes the gateway. Repeated calls return the same promise.
+   */
+  close(): Promise<void>
+}
+
+/** Starts the standalone gateway on node:http with FsBlockstore + SQLite under `dataDir`. */
+export async function startServer (options: ServerOptions = {}): Promise<RunningServer> {
+  const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR)
+  const host = options.host ?? DEFAULT_HOST
+  const port = options.port ?? DEFAULT_PORT
+  const region = options.region ?? 'us-east-1'
+  const shutdownTimeout = options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT
+
+  if ((options.accessKeyId === undefined) !== (options.secretAccessKey === undefined)) {
+    throw new TypeError('Set both the access key and the secret key, or neither (then a pair is generated and kept in the data directory)')
+  }
+  const credentials = options.accessKeyId !== undefined && options.secretAccessKey !== undefined
+    ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey }
+    : await loadOrCreateCredentials(dataDir)
+
+  if (options.blockstore === undefined || options.metadata === undefined) await mkdir(dataDir, { recursive: true })
+  const gateway = createGateway({
+    ...options.gateway,
+    blockstore: options.blockstore ?? new FsBlockstore({ path: join(dataDir, 'blocks') }),
+    metadata: options.metadata ?? new SqliteMetadataStore({ path: join(dataDir, 'meta.db') }),
+    credentials: { [credentials.accessKeyId]: credentials.secretAccessKey },
+    region,
+    cidProfile: options.cidProfile,
+  })
+
+  const server = createServer(gateway, { basePath: options.basePath, trustProxy: options.trustProxy })
+  try {
+    server.listen(port, host)
+    await Promise.race([
+      once(server, 'listening'),
+      once(server, 'error').then(([err]) => { throw err }),
+    ])
+  } catch (err) {
+    await gateway.close()
+    throw err
+  }
+
+  const address = server.address() as AddressInfo
+  const basePath = normalize(options.basePath)
+  let closing: Promise<void> | undefined
+  return {
+    url: `http://${urlHost(address.address)}:${address.port}${basePath}`,
+    port: address.port,
+    host: address.address,
+    gateway,
+    credentials,
+    server,
+    close: () => (closing ??= shutdown(server, gateway, shutdownTimeout)),
+  }
+}
+
+async function shutdown (server: Server, gateway: Gateway, timeoutMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+  server.closeIdleConnections()
+  // keep-alive connections that become idle after their last reply
+  const idle = setInterval(() => { server.closeIdleConnections() }, 100)
+  const timer = setTimeout(() => { server.closeAllConnections() }, timeoutMs)
+  try {
+    await closed
+  } finally {
+    clearInterval(idle)
+    clearTimeout(timer)
+  }
+  await gateway.close()
+}
+
+async function loadOrCreateCredentials (dataDir: string): Promise<ServerCredentials> {
+  const file = join(dataDir, 'credentials.json')
+  let saved: Partial<ServerCredentials> | undefined
+  try {
+    saved = JSON.parse(await readFile(file, 'utf8')) as Partial<ServerCredentials>
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'ENOENT') throw new Error(`Cannot read ${file}: ${(err as Error).message}`)
+  }
+  if (saved !== undefined) {
+    if (typeof saved.accessKeyId === 'string' && typeof saved.secretAccessKey === 'string') {
+      return { accessKeyId: saved.accessKeyId, secretAccessKey: saved.secretAccessKey }
+    }
+    throw new Error(`${file} lacks accessKeyId / secretAccessKey; fix or remove it`)
+  }
+  const generated = {
+    // 20 upper-case alphanumerics as AWS access key ids; 40 base64 characters as their secrets
+    accessKeyId: 'S3IPFS' + randomBytes(16).toString('hex').toUpperCase().slice(0, 14),
+    secretAccessKey: randomBytes(30).toString('base64'),
+  }
+  await mkdir(dataDir, { recursive: true })
+  await writeFile(file, JSON.stringify(generated, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
+  return generated
+}
+
+function normalize (basePath: string | undefined): string {
+  if (basePath === undefined || basePath === '' || basePath === '/') return ''
+  const b = basePath.startsWith('/') ? basePath : '/' + basePath
+  return b.replace(/\/+$/, '')
+}
+
+function urlHost (address: string): string {
+  if (address === '0.0.0.0' || address === '::') return '127.0.0.1'
+  return address.includes(':') ? `[${address}]` : address
+}

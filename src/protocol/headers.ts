@@ -35,15 +35,20 @@ export function httpDate (date: Date): string {
 export function contentHeaders (headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {}
   for (const name of CONTENT_HEADERS) {
-    let value = headers[name]
-    if (value === undefined) continue
-    if (name === 'content-encoding') {
-      value = value.split(',').map(s => s.trim()).filter(s => s !== '' && s.toLowerCase() !== 'aws-chunked').join(',')
-      if (value === '') continue
-    }
-    out[name] = value
+    const value = name === 'content-encoding' ? storedContentEncoding(headers[name]) : headers[name]
+    if (value !== undefined) out[name] = value
   }
   return out
+}
+
+/**
+ * The Content-Encoding to store for an object: S3 drops `aws-chunked`, which only describes the
+ * transfer. Undefined when nothing is left.
+ */
+export function storedContentEncoding (value: string | undefined): string | undefined {
+  if (value == null) return undefined
+  const rest = value.split(',').map(s => s.trim()).filter(s => s !== '' && s.toLowerCase() !== 'aws-chunked')
+  return rest.length > 0 ? rest.join(',') : undefined
 }
 
 /** `x-amz-meta-*` headers, prefix stripped, names lower-case; over 2 KB → MetadataTooLarge. */

@@ -253,13 +253,3 @@ export async function readSmallBody (payload: AsyncIterable<Uint8Array>, limit: 
   }
   return Buffer.concat(pieces, size)
 }
-
-/**
- * The Content-Encoding to store for an object: S3 drops `aws-chunked`, which only describes
- * the transfer. Undefined when nothing is left.
- */
-export function storedContentEncoding (value: string | undefined): string | undefined {
-  if (value == null) return undefined
-  const rest = value.split(',').map(s => s.trim()).filter(s => s !== '' && s.toLowerCase() !== 'aws-chunked')
-  return rest.length > 0 ? rest.join(',') : undefined
-}

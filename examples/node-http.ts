@@ -1,0 +1,37 @@
+// An S3 endpoint at http://127.0.0.1:3000/s3 on a plain node:http server, objects stored as IPFS blocks.
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { createGateway, FsBlockstore, SqliteMetadataStore } from 's3-ipfs-gateway'
+import { createNodeHandler } from 's3-ipfs-gateway/node'
+
+const dataDir = process.env.DATA_DIR ?? './data'
+const { S3_ACCESS_KEY, S3_SECRET_KEY } = process.env
+
+const gateway = createGateway({
+  blockstore: new FsBlockstore({ path: join(dataDir, 'blocks') }),
+  metadata: new SqliteMetadataStore({ path: join(dataDir, 'meta.db') }),
+  // unset: the library's example key pair (S3IPFSEXAMPLEKEY / s3ipfs-example-secret)
+  credentials: S3_ACCESS_KEY && S3_SECRET_KEY ? { [S3_ACCESS_KEY]: S3_SECRET_KEY } : undefined,
+})
+
+const s3 = createNodeHandler(gateway, { basePath: '/s3' })
+
+// node's default requestTimeout (5 minutes) would cut off large uploads
+const server = createServer({ requestTimeout: 0 }, (req, res) => {
+  // requests outside /s3 fall through to the rest of the application
+  s3(req, res, () => { res.end('S3 API at /s3\n') })
+})
+server.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => {
+  const { port } = server.address() as AddressInfo
+  console.log(`listening on http://127.0.0.1:${port}/s3`)
+})
+
+async function shutdown (): Promise<void> {
+  // stop accepting connections; in-flight requests finish first
+  await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+  await gateway.close()
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => { void shutdown() })
+}

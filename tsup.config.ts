@@ -12,7 +12,7 @@ export default defineConfig({
     node: 'adapters/node.ts',
     express: 'adapters/express.ts',
     fastify: 'adapters/fastify.ts',
-    cli: 'src/cli.ts',
+    cli: 'bin/cli.ts',
   },
   format: ['esm'],
   dts: true,

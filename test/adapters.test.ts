@@ -10,7 +10,7 @@ import test from 'ava'
 import express from 'express'
 import { Client, request } from 'undici'
 import { s3Middleware } from '../adapters/express.js'
-import { startServer } from '../src/server.js'
+import { startServer } from '../bin/server.js'
 import { hosts, FALLBACK_BODY, FALLBACK_STATUS } from './helpers/hosts.js'
 import type { S3Request, S3Response, Gateway } from '../src/types.js'
 

@@ -12,7 +12,7 @@ import type { ExecutionContext } from 'ava'
 import { deterministicBytes, md5Hex, s3Error } from './helpers/s3.js'
 
 /** The CLI entry point, relative to the repository root (the child's working directory). */
-const CLI = 'src/cli.ts'
+const CLI = 'bin/cli.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const START_TIMEOUT = 60_000

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import { CID_PROFILES, isCidProfileName } from './content/profiles.js'
+import { CID_PROFILES, isCidProfileName } from '../src/content/profiles.js'
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, startServer } from './server.js'
 import type { RunningServer, ServerOptions } from './server.js'
 
@@ -27,7 +27,7 @@ class UsageError extends Error {
 }
 
 function version (): string {
-  // package.json sits one level above both src/cli.ts and dist/cli.js
+  // package.json sits one level above both bin/cli.ts and dist/cli.js
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
   return pkg.version
 }

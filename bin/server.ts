@@ -8,12 +8,12 @@ import type { Blockstore } from 'interface-blockstore'
 // The standalone server is a host like any other, so it mounts the gateway through the node adapter.
 import { createServer } from '../adapters/node.js'
 import type { TrustProxy } from '../adapters/node-io.js'
-import { FsBlockstore } from './blockstores/fs.js'
-import type { CidProfileName } from './content/profiles.js'
-import { createGateway } from './gateway.js'
-import type { MetadataStore } from './metadata/metadata-store.js'
-import { SqliteMetadataStore } from './metadata/sqlite.js'
-import type { Gateway, GatewayInit } from './types.js'
+import { FsBlockstore } from '../src/blockstores/fs.js'
+import type { CidProfileName } from '../src/content/profiles.js'
+import { createGateway } from '../src/gateway.js'
+import type { MetadataStore } from '../src/metadata/metadata-store.js'
+import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
+import type { Gateway, GatewayInit } from '../src/types.js'
 
 export const DEFAULT_PORT = 9090
 export const DEFAULT_HOST = '127.0.0.1'

@@ -1,0 +1,207 @@
+/**
+ * The one S3 client every server under test is driven with: an undici Pool, requests signed with
+ * SigV4 by @smithy/signature-v4 (hashes through node:crypto). Buffer bodies are signed with their
+ * SHA-256 like the AWS SDK does; streamed bodies use UNSIGNED-PAYLOAD with an exact Content-Length.
+ * HEAD requests set `reset: false` (otherwise undici closes the connection after every HEAD).
+ */
+import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto'
+import type { Readable } from 'node:stream'
+import { Pool } from 'undici'
+import { SignatureV4 } from '@smithy/signature-v4'
+import type { Checksum, SourceData } from '@smithy/types'
+
+function toBuffer (data: SourceData): Buffer {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8')
+  if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+  return Buffer.from(data)
+}
+
+/** SHA-256 / HMAC-SHA-256 for the signer, on node:crypto. */
+class NodeSha256 implements Checksum {
+  private h: Hash | Hmac
+  private readonly secret: Buffer | undefined
+  constructor (secret?: SourceData) {
+    this.secret = secret === undefined ? undefined : toBuffer(secret)
+    this.h = this.fresh()
+  }
+
+  private fresh (): Hash | Hmac {
+    return this.secret === undefined ? createHash('sha256') : createHmac('sha256', this.secret)
+  }
+
+  update (data: Uint8Array): void { this.h.update(data) }
+  digest (): Promise<Uint8Array> { return Promise.resolve(new Uint8Array(this.h.digest())) }
+  reset (): void { this.h = this.fresh() }
+}
+
+/** RFC 3986 encoding, as SigV4 wants it. */
+export function encodeRfc3986 (s: string): string {
+  return encodeURIComponent(s).replace(/[!'()*]/g, c => '%' + c.charCodeAt(0).toString(16).toUpperCase())
+}
+
+export function objectPath (bucket: string, key?: string): string {
+  if (key === undefined) return '/' + encodeRfc3986(bucket)
+  return '/' + encodeRfc3986(bucket) + '/' + key.split('/').map(encodeRfc3986).join('/')
+}
+
+export interface ClientOptions {
+  /** e.g. http://127.0.0.1:9000 (only 127.0.0.1 is ever used by the benchmarks) */
+  endpoint: string
+  accessKeyId: string
+  secretAccessKey: string
+  region?: string
+  connections?: number
+  /** headers and body timeouts, ms */
+  timeoutMs?: number
+}
+
+export interface RequestSpec {
+  method: 'GET' | 'PUT' | 'HEAD' | 'DELETE' | 'POST'
+  bucket: string
+  key?: string
+  query?: Record<string, string>
+  headers?: Record<string, string>
+  /** a Buffer is signed with its SHA-256; a Readable needs `contentLength` and goes UNSIGNED-PAYLOAD */
+  body?: Buffer | Readable
+  contentLength?: number
+  signal?: AbortSignal
+}
+
+export interface RawResponse {
+  statusCode: number
+  headers: Record<string, string | string[] | undefined>
+  body: AsyncIterable<Uint8Array> & { dump(): Promise<void>, text(): Promise<string>, arrayBuffer(): Promise<ArrayBuffer> }
+}
+
+export class S3HttpError extends Error {
+  constructor (readonly statusCode: number, readonly method: string, readonly path: string, readonly detail: string) {
+    super(`${method} ${path} -> HTTP ${statusCode}: ${detail.slice(0, 300)}`)
+  }
+}
+
+const EMPTY_SHA256 = createHash('sha256').update('').digest('hex')
+
+export class BenchClient {
+  readonly pool: Pool
+  readonly host: string
+  private readonly hostname: string
+  private readonly port: number
+  private readonly signer: SignatureV4
+
+  constructor (readonly opts: ClientOptions) {
+    const url = new URL(opts.endpoint)
+    this.hostname = url.hostname
+    this.port = Number(url.port || 80)
+    this.host = url.host
+    const timeout = opts.timeoutMs ?? 120_000
+    this.pool = new Pool(url.origin, {
+      connections: opts.connections ?? 64,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+    })
+    this.signer = new SignatureV4({
+      service: 's3',
+      region: opts.region ?? 'us-east-1',
+      credentials: { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey },
+      sha256: NodeSha256,
+      uriEscapePath: false,
+      applyChecksum: true,
+    })
+  }
+
+  /** Signs and sends; the caller must consume or dump the body. */
+  async raw (spec: RequestSpec): Promise<RawResponse> {
+    const path = objectPath(spec.bucket, spec.key)
+    const query = spec.query ?? {}
+    const headers: Record<string, string> = { host: this.host, ...spec.headers }
+    let body: Buffer | Readable | undefined = spec.body
+    if (body === undefined) {
+      headers['x-amz-content-sha256'] = EMPTY_SHA256
+      if (spec.method === 'PUT' || spec.method === 'POST') headers['content-length'] = '0'
+    } else if (Buffer.isBuffer(body)) {
+      headers['x-amz-content-sha256'] = createHash('sha256').update(body).digest('hex')
+      headers['content-length'] = String(body.length)
+    } else {
+      if (spec.contentLength === undefined) throw new TypeError('a streamed body needs contentLength')
+      headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD'
+      headers['content-length'] = String(spec.contentLength)
+    }
+    const signed = await this.signer.sign({
+      method: spec.method,
+      protocol: 'http:',
+      hostname: this.hostname,
+      port: this.port,
+      path,
+      query,
+      headers,
+    })
+    const qs = Object.keys(query).sort().map(k => `${encodeRfc3986(k)}=${encodeRfc3986(query[k])}`).join('&')
+    const res = await this.pool.request({
+      method: spec.method,
+      path: qs === '' ? path : `${path}?${qs}`,
+      headers: signed.headers,
+      body,
+      signal: spec.signal,
+      reset: spec.method === 'HEAD' ? false : undefined,
+    })
+    return res as unknown as RawResponse
+  }
+
+  /** Sends, throws S3HttpError on a non-2xx status (reading a little of the error body). */
+  async ok (spec: RequestSpec): Promise<RawResponse> {
+    const res = await this.raw(spec)
+    if (res.statusCode >= 200 && res.statusCode < 300) return res
+    let detail = ''
+    try { detail = await res.body.text() } catch { /* ignore */ }
+    throw new S3HttpError(res.statusCode, spec.method, objectPath(spec.bucket, spec.key), detail)
+  }
+
+  async createBucket (bucket: string): Promise<void> {
+    const res = await this.raw({ method: 'PUT', bucket })
+    const text = await res.body.text()
+    // 409 BucketAlreadyOwnedByYou is fine for a re-run against a kept data dir
+    if (res.statusCode !== 200 && !(res.statusCode === 409 && text.includes('AlreadyOwnedByYou'))) {
+      throw new S3HttpError(res.statusCode, 'PUT', objectPath(bucket), text)
+    }
+  }
+
+  async put (bucket: string, key: string, body: Buffer | Readable, contentLength?: number): Promise<string | undefined> {
+    const res = await this.ok({ method: 'PUT', bucket, key, body, contentLength })
+    await res.body.dump()
+    const etag = res.headers.etag
+    return typeof etag === 'string' ? etag : undefined
+  }
+
+  /** GET, feeding every chunk to `onChunk`; returns the byte count. */
+  async get (bucket: string, key: string, onChunk?: (c: Uint8Array) => void): Promise<number> {
+    const res = await this.ok({ method: 'GET', bucket, key })
+    let n = 0
+    for await (const chunk of res.body) {
+      n += chunk.length
+      if (onChunk !== undefined) onChunk(chunk)
+    }
+    return n
+  }
+
+  /** HEAD; returns Content-Length. */
+  async head (bucket: string, key: string): Promise<number> {
+    const res = await this.ok({ method: 'HEAD', bucket, key })
+    await res.body.dump()
+    return Number(res.headers['content-length'] ?? NaN)
+  }
+
+  async listV2 (bucket: string, params: Record<string, string>): Promise<string> {
+    const res = await this.ok({ method: 'GET', bucket, query: { 'list-type': '2', ...params } })
+    return res.body.text()
+  }
+
+  async close (): Promise<void> {
+    await this.pool.close()
+  }
+
+  async destroy (): Promise<void> {
+    await this.pool.destroy()
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * In-process limits, measured in the same run as the servers: hashing (the PUT path's floor) and
+ * the disk. Nothing is dropped from the page cache (that needs root); the read figure is whatever
+ * the cache makes it, and is reported as such.
+ */
+import { createHash } from 'node:crypto'
+import { open, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { makeSlice, SLICE } from './pattern.js'
+
+export interface HashFigures { md5: number, sha256: number, both: number }
+
+/** MB/s (10^6 B) over `size` bytes fed in 1 MiB slices from a pre-generated ring of 16 slices. */
+export function measureHashing (size: number): HashFigures {
+  const ring: Buffer[] = []
+  for (let i = 0; i < 16; i++) ring.push(makeSlice(7, i))
+  const slices = Math.max(1, Math.floor(size / SLICE))
+  const run = (algos: string[], n = slices): number => {
+    const hs = algos.map(a => createHash(a))
+    const t0 = performance.now()
+    for (let i = 0; i < n; i++) {
+      const s = ring[i % ring.length]
+      for (const h of hs) h.update(s)
+    }
+    for (const h of hs) h.digest()
+    return (n * SLICE / 1e6) / ((performance.now() - t0) / 1000)
+  }
+  run(['md5', 'sha256'], 16) // warm-up
+  return { md5: run(['md5']), sha256: run(['sha256']), both: run(['md5', 'sha256']) }
+}
+
+export interface DiskFigures { writeFsync: number, read: number }
+
+/** Writes `size` bytes in 1 MiB writes + one fsync, then reads them back; MB/s each. */
+export async function measureDisk (dir: string, size: number): Promise<DiskFigures> {
+  const file = join(dir, 'disk-probe.bin')
+  const ring: Buffer[] = []
+  for (let i = 0; i < 16; i++) ring.push(makeSlice(11, i))
+  const slices = Math.max(1, Math.floor(size / SLICE))
+  try {
+    const fh = await open(file, 'w')
+    const t0 = performance.now()
+    try {
+      for (let i = 0; i < slices; i++) await fh.write(ring[i % ring.length])
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    const writeFsync = (slices * SLICE / 1e6) / ((performance.now() - t0) / 1000)
+    const rh = await open(file, 'r')
+    const buf = Buffer.allocUnsafe(SLICE)
+    const t1 = performance.now()
+    let total = 0
+    try {
+      for (let i = 0; i < slices; i++) {
+        const { bytesRead } = await rh.read(buf, 0, SLICE, null)
+        if (bytesRead === 0) break
+        total += bytesRead
+      }
+    } finally {
+      await rh.close()
+    }
+    const read = (total / 1e6) / ((performance.now() - t1) / 1000)
+    return { writeFsync, read }
+  } finally {
+    await rm(file, { force: true })
+  }
+}

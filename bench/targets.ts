@@ -1,0 +1,223 @@
+/**
+ * Starting (and stopping) each server under test as a child process on 127.0.0.1, each with a
+ * fresh temp data dir, so its memory is measured apart from the client's.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { once } from 'node:events'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export type TargetName = 'ours' | 's3rver' | 'limit'
+
+export const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)))
+
+export interface Target {
+  name: TargetName
+  endpoint: string
+  port: number
+  pid: number
+  accessKeyId: string
+  secretAccessKey: string
+  dataDir: string | undefined
+  /** current and peak resident set (MB, 10^6 bytes) read from /proc/<pid>/status */
+  memory (): { rssMB: number, hwmMB: number }
+  /** resets the kernel's peak-RSS counter (VmHWM); false if the kernel refused */
+  resetPeak (): boolean
+  /** last lines the child printed */
+  logTail (): string
+  alive (): boolean
+  stop (): Promise<void>
+}
+
+const children = new Set<ChildProcess>()
+const tempDirs = new Set<string>()
+
+/** Synchronous last-resort cleanup (process 'exit', signals). */
+export function cleanupSync (): void {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null && c.pid !== undefined) {
+      try { process.kill(c.pid, 'SIGKILL') } catch { /* gone */ }
+    }
+  }
+  children.clear()
+  for (const d of tempDirs) {
+    try { rmSync(d, { recursive: true, force: true }) } catch { /* ignore */ }
+  }
+  tempDirs.clear()
+}
+
+export function makeTempDir (label: string): string {
+  const d = mkdtempSync(join(tmpdir(), `s3ipfs-bench-${label}-`))
+  tempDirs.add(d)
+  return d
+}
+
+export function removeTempDir (d: string): void {
+  try { rmSync(d, { recursive: true, force: true }) } catch { /* ignore */ }
+  tempDirs.delete(d)
+}
+
+export async function freePort (): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = net.createServer()
+    s.once('error', rej)
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address()
+      const port = typeof a === 'object' && a !== null ? a.port : 0
+      s.close(() => res(port))
+    })
+  })
+}
+
+function canConnect (port: number): Promise<boolean> {
+  return new Promise(res => {
+    const sock = net.connect({ host: '127.0.0.1', port })
+    const done = (ok: boolean): void => { sock.destroy(); res(ok) }
+    sock.once('connect', () => done(true))
+    sock.once('error', () => done(false))
+    sock.setTimeout(1000, () => done(false))
+  })
+}
+
+function readStatusKB (pid: number, field: string): number {
+  try {
+    const s = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(s)
+    return m === null ? NaN : Number(m[1])
+  } catch {
+    return NaN
+  }
+}
+
+interface SpawnSpec {
+  name: TargetName
+  args: string[]
+  env?: Record<string, string>
+  port: number
+  dataDir: string | undefined
+  accessKeyId: string
+  secretAccessKey: string
+  startTimeoutMs?: number
+}
+
+async function spawnTarget (spec: SpawnSpec): Promise<Target> {
+  const child = spawn(process.execPath, spec.args, {
+    cwd: ROOT,
+    env: { ...process.env, ...spec.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  children.add(child)
+  let log = ''
+  const keep = (b: Buffer): void => { log = (log + b.toString('utf8')).slice(-4000) }
+  child.stdout!.on('data', keep)
+  child.stderr!.on('data', keep)
+  const exited = new Promise<void>(res => child.once('exit', () => { children.delete(child); res() }))
+  const isAlive = (): boolean => child.exitCode === null && child.signalCode === null
+
+  const deadline = Date.now() + (spec.startTimeoutMs ?? 30_000)
+  let up = false
+  while (Date.now() < deadline && isAlive()) {
+    if (await canConnect(spec.port)) { up = true; break }
+    await new Promise(r => setTimeout(r, 100))
+  }
+  if (!up) {
+    if (isAlive()) { child.kill('SIGKILL'); await exited }
+    throw new Error(`${spec.name} did not start on port ${spec.port} (exit ${child.exitCode ?? child.signalCode ?? 'timeout'}):\n${log.trim().split('\n').slice(-15).join('\n')}`)
+  }
+  const pid = child.pid!
+  return {
+    name: spec.name,
+    endpoint: `http://127.0.0.1:${spec.port}`,
+    port: spec.port,
+    pid,
+    accessKeyId: spec.accessKeyId,
+    secretAccessKey: spec.secretAccessKey,
+    dataDir: spec.dataDir,
+    memory: () => ({ rssMB: readStatusKB(pid, 'VmRSS') * 1024 / 1e6, hwmMB: readStatusKB(pid, 'VmHWM') * 1024 / 1e6 }),
+    resetPeak: () => {
+      try { writeFileSync(`/proc/${pid}/clear_refs`, '5'); return true } catch { return false }
+    },
+    logTail: () => log,
+    alive: isAlive,
+    stop: async () => {
+      if (isAlive()) {
+        child.kill('SIGTERM')
+        const t = setTimeout(() => { if (isAlive()) child.kill('SIGKILL') }, 3000)
+        await exited
+        clearTimeout(t)
+      }
+      if (spec.dataDir !== undefined) removeTempDir(spec.dataDir)
+    },
+  }
+}
+
+export const OURS_KEYS = { accessKeyId: 'BENCHACCESSKEY000001', secretAccessKey: 'bench-secret-key-not-for-production-0001' }
+
+export interface StartOptions {
+  region?: string
+  cidProfile?: string
+  /** run bin/cli.ts through tsx instead of the built dist/cli.js */
+  fromSource?: boolean
+}
+
+/** Builds dist/ with tsup, as a published package ships it. */
+export async function buildDist (): Promise<void> {
+  const child = spawn(process.execPath, [join(ROOT, 'node_modules', 'tsup', 'dist', 'cli-default.js')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
+  const [code] = await once(child, 'exit') as [number | null]
+  if (code !== 0) throw new Error(`tsup failed with exit code ${String(code)}`)
+}
+
+/** Our standalone server: node dist/cli.js serve --port P --data-dir D (or tsx bin/cli.ts) */
+export async function startOurs (opts: StartOptions = {}): Promise<Target> {
+  const port = await freePort()
+  const dataDir = makeTempDir('ours')
+  const entry = opts.fromSource === true ? ['--import', 'tsx', join(ROOT, 'bin', 'cli.ts')] : [join(ROOT, 'dist', 'cli.js')]
+  const args = [...entry, 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir]
+  if (opts.region !== undefined) args.push('--region', opts.region)
+  if (opts.cidProfile !== undefined) args.push('--cid-profile', opts.cidProfile)
+  return spawnTarget({
+    name: 'ours',
+    args,
+    env: { S3IPFS_ACCESS_KEY: OURS_KEYS.accessKeyId, S3IPFS_SECRET_KEY: OURS_KEYS.secretAccessKey },
+    port,
+    dataDir,
+    ...OURS_KEYS,
+  })
+}
+
+/** s3rver 3.7.1 (with the legacy OpenSSL provider, or multi-page listings fail with HTTP 500). */
+export async function startS3rver (): Promise<Target> {
+  const port = await freePort()
+  const dataDir = makeTempDir('s3rver')
+  return spawnTarget({
+    name: 's3rver',
+    args: ['--openssl-legacy-provider', join(ROOT, 'node_modules', 's3rver', 'bin', 's3rver.js'),
+      '-d', dataDir, '-a', '127.0.0.1', '-p', String(port), '--silent'],
+    port,
+    dataDir,
+    accessKeyId: 'S3RVER',
+    secretAccessKey: 'S3RVER',
+  })
+}
+
+/** The null handler (bench/null-server.ts). */
+export async function startLimit (): Promise<Target> {
+  const port = await freePort()
+  return spawnTarget({
+    name: 'limit',
+    args: ['--import', 'tsx', join(ROOT, 'bench', 'null-server.ts'), '--port', String(port), '--host', '127.0.0.1'],
+    port,
+    dataDir: undefined,
+    accessKeyId: 'NULL',
+    secretAccessKey: 'NULL',
+  })
+}
+
+export async function startTarget (name: TargetName, opts: StartOptions = {}): Promise<Target> {
+  if (name === 'ours') return startOurs(opts)
+  if (name === 's3rver') return startS3rver()
+  return startLimit()
+}

@@ -13,8 +13,12 @@ import type { Gateway, GatewayInit, S3Request, S3Response } from './types.js'
 
 const FIVE_GIB = 5 * 1024 * 1024 * 1024
 
+/** Request ids: a random per-process prefix and a counter (unique without a syscall per request). */
+const ID_PREFIX = randomBytes(4).toString('hex').toUpperCase()
+let idCounter = 0
 function defaultId (): string {
-  return randomBytes(8).toString('hex').toUpperCase()
+  idCounter = (idCounter + 1) % 0x100000000
+  return ID_PREFIX + idCounter.toString(16).toUpperCase().padStart(8, '0')
 }
 
 /** Time-ordered, URL-safe unique ids. */

@@ -1,9 +1,13 @@
+import * as dagPb from '@ipld/dag-pb'
+import { UnixFS } from 'ipfs-unixfs'
 import { importByteStream } from 'ipfs-unixfs-importer'
-import { importerOptions } from './profiles.js'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { cidProfile, importerOptions } from './profiles.js'
 import type { CidProfileName } from './profiles.js'
 import type { AbortOptions } from '../types.js'
 import type { Blockstore } from 'interface-blockstore'
-import type { CID } from 'multiformats/cid'
 
 /**
  * What an import needs from a blockstore: `put`, and `flush` when the store can make blocks durable
@@ -39,13 +43,41 @@ export interface ImportedContent {
 export async function importContent (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, target: ImportTarget, options: ImportOptions): Promise<ImportedContent> {
   const signal = options.signal
   signal?.throwIfAborted()
+  const { chunkSize } = cidProfile(options.profile)
+  // Read up to one chunk first: content that fits in one chunk is one block, built here without
+  // the importer's pipeline (most S3 objects are small). Larger content streams on unchanged.
+  const iterator = (Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]()) as AsyncIterator<Uint8Array> | Iterator<Uint8Array>
+  const head: Uint8Array[] = []
+  let headSize = 0
+  let ended = false
+  while (headSize <= chunkSize) {
+    const next = await iterator.next()
+    signal?.throwIfAborted()
+    if (next.done === true) { ended = true; break }
+    head.push(next.value)
+    headSize += next.value.byteLength
+  }
+  if (ended) {
+    const { cid, bytes } = await singleBlock(concat(head, headSize), options.profile)
+    await target.put(cid, bytes, { signal })
+    if (target.flush !== undefined) await target.flush([cid], { signal })
+    return { cid, size: headSize }
+  }
+
   const writer = new WriteBehind(target, options.writeConcurrency ?? 4, signal)
   let size = 0
   const counted = async function * (): AsyncGenerator<Uint8Array> {
-    for await (const chunk of source) {
-      signal?.throwIfAborted()
+    for (const chunk of head) {
       size += chunk.byteLength
       yield chunk
+    }
+    head.length = 0
+    for (;;) {
+      const next = await iterator.next()
+      if (next.done === true) return
+      signal?.throwIfAborted()
+      size += next.value.byteLength
+      yield next.value
     }
   }
 
@@ -63,6 +95,30 @@ export async function importContent (source: AsyncIterable<Uint8Array> | Iterabl
   }
   if (target.flush !== undefined) await target.flush(writer.cids, { signal })
   return { cid, size }
+}
+
+function concat (chunks: Uint8Array[], size: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]
+  const out = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    out.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return out
+}
+
+/**
+ * The one block of content no larger than a chunk, as the importer builds it: a raw leaf under
+ * raw-leaves profiles, otherwise a dag-pb node holding a UnixFS file with the bytes inline.
+ */
+async function singleBlock (bytes: Uint8Array, profileName: CidProfileName): Promise<{ cid: CID, bytes: Uint8Array }> {
+  const profile = cidProfile(profileName)
+  if (profile.rawLeaves) {
+    return { cid: CID.create(profile.cidVersion, raw.code, await sha256.digest(bytes)), bytes }
+  }
+  const block = dagPb.encode(dagPb.prepare({ Data: new UnixFS({ type: 'file', data: bytes }).marshal() }))
+  return { cid: CID.create(profile.cidVersion, dagPb.code, await sha256.digest(block)), bytes: block }
 }
 
 /** A `put` that returns before the write finishes, with at most `limit` writes in flight. */

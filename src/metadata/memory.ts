@@ -122,6 +122,22 @@ export class MemoryMetadataStore implements MetadataStore {
     return out
   }
 
+  async listKeys (bucket: string, options: ListOptions): Promise<string[]> {
+    options.signal?.throwIfAborted()
+    const state = this.buckets.get(bucket)
+    if (state === undefined || !(options.limit >= 1)) return []
+    const start = seekStart(options)
+    const limit = Math.floor(options.limit)
+    const { listed } = state
+    const out: string[] = []
+    for (let i = start === undefined ? 0 : lowerBound(listed, start); i < listed.length && out.length < limit; i++) {
+      const key = listed[i]
+      if (options.prefix !== undefined && !key.startsWith(options.prefix)) break
+      out.push(key)
+    }
+    return out
+  }
+
   async refCount (cid: string, options?: AbortOptions): Promise<number> {
     options?.signal?.throwIfAborted()
     return this.refs.get(cid) ?? 0

@@ -134,6 +134,12 @@ export interface MetadataStore {
    */
   listObjects(bucket: string, options: ListOptions): Promise<ObjectVersion[]>
 
+  /**
+   * The same keys `listObjects` would list, keys only. Cheap enough to probe one key at a time:
+   * listing seeks past each common prefix with it.
+   */
+  listKeys(bucket: string, options: ListOptions): Promise<string[]>
+
   /** How many versions (and, later, parts and uploads) reference this CID. 0 when none. */
   refCount(cid: string, options?: AbortOptions): Promise<number>
 

@@ -236,6 +236,17 @@ export class SqliteMetadataStore implements MetadataStore {
     return rows.map(toVersion)
   }
 
+  async listKeys (bucket: string, options: ListOptions): Promise<string[]> {
+    options.signal?.throwIfAborted()
+    if (!(options.limit >= 1)) return []
+    const start = seekStart(options) ?? ''
+    const end = options.prefix === undefined ? undefined : prefixSuccessor(options.prefix)
+    const limit = Math.min(Math.floor(options.limit), Number.MAX_SAFE_INTEGER)
+    return end === undefined
+      ? this.sql.listKeysFrom.all(bucket, start, limit)
+      : this.sql.listKeysRange.all(bucket, start, end, limit)
+  }
+
   async refCount (cid: string, options?: AbortOptions): Promise<number> {
     options?.signal?.throwIfAborted()
     return this.sql.getRef.get(cid)?.count ?? 0
@@ -331,7 +342,7 @@ function migrate (db: Database.Database): void {
 }
 
 function prepare (db: Database.Database) {
-  const list = (upper: string): string => `SELECT * FROM versions INDEXED BY versions_listing
+  const list = (upper: string, columns = '*'): string => `SELECT ${columns} FROM versions INDEXED BY versions_listing
     WHERE bucket = ? AND is_latest = 1 AND delete_marker = 0 AND key >= ? ${upper} ORDER BY key LIMIT ?`
   return {
     insertBucket: db.prepare(`INSERT INTO buckets (name, owner, owner_display_name, created, region, versioning)
@@ -354,6 +365,8 @@ function prepare (db: Database.Database) {
       (SELECT seq FROM versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1)`) as Statement<[string, string, string]>,
     listFrom: db.prepare(list('')) as Statement<[string, string, number], VersionRow>,
     listRange: db.prepare(list('AND key < ?')) as Statement<[string, string, string, number], VersionRow>,
+    listKeysFrom: db.prepare(list('', 'key')).pluck() as Statement<[string, string, number], string>,
+    listKeysRange: db.prepare(list('AND key < ?', 'key')).pluck() as Statement<[string, string, string, number], string>,
     getRef: db.prepare('SELECT count FROM refs WHERE cid = ?') as Statement<[string], { count: number }>,
     retain: db.prepare('INSERT INTO refs (cid, count) VALUES (?, 1) ON CONFLICT (cid) DO UPDATE SET count = count + 1') as Statement<[string]>,
     decrement: db.prepare('UPDATE refs SET count = count - 1 WHERE cid = ? AND count > 1') as Statement<[string]>,

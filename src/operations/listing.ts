@@ -70,22 +70,29 @@ export async function listPage (store: MetadataStore, bucket: string, o: ListPag
   for (;;) {
     const need = o.maxKeys - entries.length + 1
     const batch = await store.listObjects(bucket, { prefix: o.prefix, ...cursor, limit: need, signal: o.signal })
-    let reseek = false
+    let rolledUp: string | undefined
     for (const version of batch) {
-      const cp = commonPrefixOf(version.key, o.prefix, o.delimiter)
       if (entries.length === o.maxKeys) return { entries, truncated: true }
-      if (cp !== undefined) {
-        entries.push({ kind: 'prefix', prefix: cp })
-        const next = prefixSuccessor(cp)
-        if (next === undefined) return { entries, truncated: false }
-        cursor = { from: next }
-        reseek = true
-        break
-      }
+      rolledUp = commonPrefixOf(version.key, o.prefix, o.delimiter)
+      if (rolledUp !== undefined) break
       entries.push({ kind: 'key', key: version.key, version })
       cursor = { after: version.key }
     }
-    if (!reseek && batch.length < need) return { entries, truncated: false }
+    if (rolledUp === undefined) {
+      if (batch.length < need) return { entries, truncated: false }
+      continue
+    }
+    // Skip each common prefix with one keys-only seek, as long as the next key rolls up too.
+    while (rolledUp !== undefined) {
+      if (entries.length === o.maxKeys) return { entries, truncated: true }
+      entries.push({ kind: 'prefix', prefix: rolledUp })
+      const next = prefixSuccessor(rolledUp)
+      if (next === undefined) return { entries, truncated: false }
+      cursor = { from: next }
+      const [key] = await store.listKeys(bucket, { prefix: o.prefix, from: next, limit: 1, signal: o.signal })
+      if (key === undefined) return { entries, truncated: false }
+      rolledUp = commonPrefixOf(key, o.prefix, o.delimiter)
+    }
   }
 }
 

@@ -1,40 +1,68 @@
-import { create } from 'xmlbuilder2'
-
 const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/'
+const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 
 /** A value in an XML document: nested objects become elements, arrays repeat the element. */
 export type XmlValue = string | number | boolean | Date | undefined | null | XmlObject | XmlValue[]
 export interface XmlObject { [name: string]: XmlValue }
 
-function text (value: string | number | boolean | Date): string {
-  return value instanceof Date ? value.toISOString() : String(value)
+// Markup characters, and characters XML 1.0 cannot carry literally (C0 controls other than tab, LF
+// and CR, lone surrogates, U+FFFE/U+FFFF): these become character references, as S3 writes them.
+// eslint-disable-next-line no-control-regex
+const MAY_NEED_ESCAPE = /[&<>"\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/
+// eslint-disable-next-line no-control-regex
+const ESCAPE_ALL = /[&<>"\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
+
+function escapeChar (c: string): string {
+  switch (c) {
+    case '&': return '&amp;'
+    case '<': return '&lt;'
+    case '>': return '&gt;'
+    case '"': return '&quot;'
+    default: return `&#x${(c.codePointAt(0) as number).toString(16).toUpperCase()};`
+  }
 }
 
-function append (parent: ReturnType<typeof create>, name: string, value: XmlValue): void {
+export function escapeXml (text: string): string {
+  // The cheap test admits valid surrogate pairs too; the replace leaves those alone.
+  return MAY_NEED_ESCAPE.test(text) ? text.replace(ESCAPE_ALL, escapeChar) : text
+}
+
+function text (value: string | number | boolean | Date): string {
+  if (value instanceof Date) return value.toISOString()
+  return typeof value === 'string' ? escapeXml(value) : String(value)
+}
+
+function append (out: string[], name: string, value: XmlValue): void {
   if (value === undefined || value === null) return
   if (Array.isArray(value)) {
-    for (const item of value) append(parent, name, item)
+    for (const item of value) append(out, name, item)
     return
   }
-  const el = parent.ele(name)
   if (typeof value === 'object' && !(value instanceof Date)) {
-    for (const [child, v] of Object.entries(value)) append(el, child, v)
-  } else {
-    el.txt(text(value))
+    out.push(`<${name}>`)
+    for (const child in value) append(out, child, value[child])
+    out.push(`</${name}>`)
+    return
   }
+  const t = text(value)
+  out.push(t === '' ? `<${name}/>` : `<${name}>${t}</${name}>`)
 }
 
 /**
  * Renders one S3 XML document. `root` gets the S3 namespace unless `namespace` is false (S3's
- * <Error> document has none).
+ * <Error> document has none). A string body becomes the root's text. Element names are the
+ * constants of the S3 API, never user input; every text value is escaped.
+ *
+ * Written by hand rather than through a DOM builder: a 1,000-key listing page is built per request,
+ * and a string join is an order of magnitude cheaper than building and serialising a tree.
  */
 export function renderXml (root: string, body: XmlObject | string, options: { namespace?: boolean } = {}): Uint8Array {
-  const doc = create({ version: '1.0', encoding: 'UTF-8' })
-  const el = options.namespace === false ? doc.ele(root) : doc.ele(S3_NS, root)
+  const out: string[] = [DECLARATION, options.namespace === false ? `<${root}>` : `<${root} xmlns="${S3_NS}">`]
   if (typeof body === 'string') {
-    if (body !== '') el.txt(body)
+    out.push(escapeXml(body))
   } else {
-    for (const [name, value] of Object.entries(body)) append(el, name, value)
+    for (const name in body) append(out, name, body[name])
   }
-  return Buffer.from(doc.end({ prettyPrint: false }), 'utf8')
+  out.push(`</${root}>`)
+  return Buffer.from(out.join(''), 'utf8')
 }

@@ -38,9 +38,14 @@ function marker (key: string, versionId: string): ObjectVersion {
   return version(key, { versionId, deleteMarker: true, cid: '', etag: '', size: 0, headers: {} })
 }
 
+/** Keys listed by `listObjects`, checked to be exactly what `listKeys` gives for the same options. */
 async function listKeys (store: MetadataStore, options: { prefix?: string, after?: string, from?: string, limit?: number } = {}): Promise<string[]> {
-  const page = await store.listObjects(B, { limit: 1000, ...options })
-  return page.map((v) => v.key)
+  const page = (await store.listObjects(B, { limit: 1000, ...options })).map((v) => v.key)
+  const keysOnly = await store.listKeys(B, { limit: 1000, ...options })
+  if (JSON.stringify(keysOnly) !== JSON.stringify(page)) {
+    throw new Error(`listKeys ${JSON.stringify(keysOnly)} differs from listObjects ${JSON.stringify(page)} for ${JSON.stringify(options)}`)
+  }
+  return page
 }
 
 function byteOrder (keys: string[]): string[] {

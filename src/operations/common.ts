@@ -25,12 +25,14 @@ export async function requireBucket (ctx: OperationContext, name = ctx.bucket): 
 
 /**
  * The version addressed by a request: `versionId` (where `null` names the null version) or the latest.
- * A missing key is NoSuchKey; a missing explicit version is NoSuchVersion; a delete marker as latest is
+ * A missing bucket is NoSuchBucket; a missing key is NoSuchKey; a missing explicit version is NoSuchVersion; a delete marker as latest is
  * NoSuchKey with the marker header.
  */
 export async function requireObject (ctx: OperationContext, bucket: string, key: string, versionId: string | undefined): Promise<ObjectVersion> {
   const version = await ctx.metadata.getObject(bucket, key, versionId, { signal: ctx.signal })
   if (version === undefined) {
+    // A version exists only in an existing bucket, so the bucket is looked up only on a miss.
+    await requireBucket(ctx, bucket)
     if (versionId !== undefined) throw new S3Error('NoSuchVersion', undefined, { Key: key, VersionId: versionId })
     throw new S3Error('NoSuchKey', undefined, { Key: key })
   }

@@ -27,7 +27,6 @@ export async function copyObject (ctx: OperationContext) {
   assertValidKey(ctx.key)
   const target = await requireBucket(ctx)
   const source = parseCopySource(ctx.req.headers['x-amz-copy-source'])
-  await requireBucket(ctx, source.bucket)
   const from = await requireObject(ctx, source.bucket, source.key, source.versionId)
   checkCopySourceConditions(ctx.req.headers, from)
 

@@ -1,8 +1,7 @@
 import type { OperationContext } from './context.js'
-import { requireBucket, requireObject, versionIdParam, xmlResponse } from './common.js'
+import { requireObject, versionIdParam, xmlResponse } from './common.js'
 
 export async function getObjectTagging (ctx: OperationContext) {
-  await requireBucket(ctx)
   const version = await requireObject(ctx, ctx.bucket, ctx.key, versionIdParam(ctx))
   const headers: Record<string, string> = version.versionId === 'null' ? {} : { 'x-amz-version-id': version.versionId }
   return xmlResponse('Tagging', {

@@ -4,7 +4,7 @@ import { RESPONSE_OVERRIDES } from '../protocol/headers.js'
 import { contentRange, parseRange, type ByteRange } from '../protocol/range.js'
 import type { S3Response } from '../types.js'
 import type { OperationContext } from './context.js'
-import { requireBucket, requireObject, versionIdParam } from './common.js'
+import { requireObject, versionIdParam } from './common.js'
 import { checksumHeader, versionHeaders } from './object-attributes.js'
 
 function partNumberParam (ctx: OperationContext): number | undefined {
@@ -19,7 +19,6 @@ function partNumberParam (ctx: OperationContext): number | undefined {
 
 /** GetObject and HeadObject: one version, conditions, one range or part, and response overrides. */
 export async function readObject (ctx: OperationContext, withBody: boolean): Promise<S3Response> {
-  await requireBucket(ctx)
   const version = await requireObject(ctx, ctx.bucket, ctx.key, versionIdParam(ctx))
   const h = ctx.req.headers
   checkConditions({

@@ -3,12 +3,11 @@ import { validateTags } from '../protocol/headers.js'
 import { openPayload, readSmallBody } from '../protocol/payload.js'
 import { childText, children, parseXml } from '../xml/parse.js'
 import type { OperationContext } from './context.js'
-import { emptyResponse, requireBucket, requireObject, versionIdParam } from './common.js'
+import { emptyResponse, requireObject, versionIdParam } from './common.js'
 
 const MAX_TAGGING_XML = 64 * 1024
 
 export async function putObjectTagging (ctx: OperationContext) {
-  await requireBucket(ctx)
   const version = await requireObject(ctx, ctx.bucket, ctx.key, versionIdParam(ctx))
   const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_TAGGING_XML }), MAX_TAGGING_XML)
   const doc = parseXml(body, 'Tagging')

@@ -7,6 +7,7 @@ import {
   CHECKSUM_ALGORITHMS, checksumAlgorithmOfHeader, checksumHeaderName, createChecksumHasher, decodeChecksumValue,
   parseChecksumAlgorithm, toBase64, type ChecksumAlgorithm, type Hasher
 } from './checksums.js'
+import { createStreamDigest, type DigestAlgorithm } from './md5-worker.js'
 
 export interface PayloadDigests {
   /** Decoded object bytes. */
@@ -159,7 +160,10 @@ function queryChecksumAlgorithm (rawQuery: string): ChecksumAlgorithm | undefine
 }
 
 async function * readBody (req: S3Request, auth: AuthContext, plan: Plan, done: (d: PayloadDigests) => void): AsyncGenerator<Uint8Array, void, undefined> {
-  const sha256 = auth.payloadMode === 'SHA256' ? createHash('sha256') : undefined
+  const signedHash = auth.payloadMode === 'SHA256'
+  // Without aws-chunked framing the wire bytes are the object bytes: their SHA-256 is computed
+  // alongside the MD5, off the main thread. With framing it is taken of the wire, in-thread.
+  const sha256 = signedHash && plan.chunked ? createHash('sha256') : undefined
   const wire = sha256 == null ? req.body : tap(req.body, sha256)
   let trailers: Record<string, string> = {}
   const source = plan.chunked
@@ -172,30 +176,41 @@ async function * readBody (req: S3Request, auth: AuthContext, plan: Plan, done: 
     })
     : wire
 
-  const md5: Hash = createHash('md5')
+  const algorithms: DigestAlgorithm[] = signedHash && !plan.chunked ? ['md5', 'sha256'] : ['md5']
+  const digest = createStreamDigest(algorithms, { sizeHint: plan.declaredSize })
   const checksum: Hasher | undefined = plan.algorithm != null ? createChecksumHasher(plan.algorithm) : undefined
   const limit = Math.min(plan.maxSize, plan.declaredSize ?? Infinity)
   let size = 0
-  for await (const piece of source) {
-    req.signal?.throwIfAborted()
-    size += piece.length
-    if (size > limit) {
-      if (size > plan.maxSize) throw tooLarge(plan.maxSize)
-      throw new S3Error('IncompleteBody', 'The request body is longer than its declared length.')
+  let md5Hex: string
+  let payloadSha256: string | undefined
+  try {
+    for await (const piece of source) {
+      req.signal?.throwIfAborted()
+      size += piece.length
+      if (size > limit) {
+        if (size > plan.maxSize) throw tooLarge(plan.maxSize)
+        throw new S3Error('IncompleteBody', 'The request body is longer than its declared length.')
+      }
+      const wait = digest.update(piece)
+      checksum?.update(piece)
+      yield piece
+      if (wait !== undefined) await wait
     }
-    md5.update(piece)
-    checksum?.update(piece)
-    yield piece
+    if (plan.declaredSize != null && size !== plan.declaredSize) throw new S3Error('IncompleteBody')
+    const hex = await digest.digest()
+    md5Hex = hex[0]
+    payloadSha256 = hex[1]
+  } finally {
+    digest.abort() // no-op once digest() has resolved
   }
 
-  if (plan.declaredSize != null && size !== plan.declaredSize) throw new S3Error('IncompleteBody')
-  if (sha256 != null) {
-    const computed = sha256.digest('hex')
+  if (sha256 != null) payloadSha256 = sha256.digest('hex')
+  if (payloadSha256 != null) {
+    const computed = payloadSha256
     if (computed !== auth.payloadSha256) {
       throw new S3Error('XAmzContentSHA256Mismatch', undefined, { ClientComputedContentSHA256: auth.payloadSha256 ?? '', S3ComputedContentSHA256: computed })
     }
   }
-  const md5Hex = md5.digest('hex')
   if (plan.contentMd5 != null && plan.contentMd5 !== md5Hex) {
     throw new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.', {
       ExpectedDigest: Buffer.from(plan.contentMd5, 'hex').toString('base64'),

@@ -1,0 +1,327 @@
+import { createHash, type Hash } from 'node:crypto'
+import { Worker } from 'node:worker_threads'
+
+/**
+ * Streaming digests (MD5 for the ETag, optionally SHA-256 of the same bytes) computed off the main
+ * thread, so that they overlap the importer's SHA-256 and the block writes on the other core.
+ *
+ * The bytes fed to `update` are copied into 1 MiB batch buffers; a full batch is transferred (not
+ * copied) to one long-lived worker shared by every request, which hashes it and hands the buffer
+ * back for reuse. At most `MAX_IN_FLIGHT` batches per stream are queued: `update` returns a promise
+ * to wait on when that many are outstanding, so memory stays flat whatever the body size.
+ *
+ * A body that ends before its first batch is full never reaches the worker: it is hashed in-thread
+ * at `digest()` (a round trip costs more than hashing under 1 MiB). `createStreamDigest` with a
+ * `sizeHint` below the batch size skips the batch buffer altogether and hashes synchronously.
+ *
+ * If the worker dies, digests in flight reject, a warning is logged once, and every later stream
+ * hashes in-thread.
+ */
+export interface StreamDigest {
+  /**
+   * Feed the next bytes. The caller may reuse `piece` as soon as this returns. Returns a promise
+   * when too many bytes are queued for the worker: wait for it before feeding more.
+   */
+  update: (piece: Uint8Array) => Promise<void> | undefined
+  /** Lower-case hex digests, one per algorithm in the order asked for. Call once, after the last update. */
+  digest: () => Promise<string[]>
+  /** Discard the stream (the body failed or was abandoned). Safe to call at any time, repeatedly. */
+  abort: () => void
+}
+
+export type DigestAlgorithm = 'md5' | 'sha256'
+
+/** Bytes per message to the worker. */
+export const BATCH_SIZE = 1 << 20
+/** Batches one stream may have queued at the worker. */
+const MAX_IN_FLIGHT = 3
+/** Returned batch buffers kept for reuse, across all streams. */
+const MAX_POOLED = 8
+
+export interface StreamDigestOptions {
+  /** Expected body size, when known: under one batch, hashing stays in-thread. */
+  sizeHint?: number
+  /** Force in-thread hashing (tests, or hosts that forbid worker threads). */
+  inThread?: boolean
+}
+
+export function createStreamDigest (algorithms: readonly DigestAlgorithm[], options: StreamDigestOptions = {}): StreamDigest {
+  if (options.inThread === true || (options.sizeHint !== undefined && options.sizeHint < BATCH_SIZE) || workerDisabled) {
+    return inThreadDigest(algorithms)
+  }
+  return new WorkerDigest(algorithms)
+}
+
+function inThreadDigest (algorithms: readonly DigestAlgorithm[]): StreamDigest {
+  const hashes: Hash[] = algorithms.map(a => createHash(a))
+  let done = false
+  return {
+    update (piece) {
+      if (done) throw new Error('digest stream already finished')
+      for (const h of hashes) h.update(piece)
+      return undefined
+    },
+    async digest () {
+      if (done) throw new Error('digest stream already finished')
+      done = true
+      return hashes.map(h => h.digest('hex'))
+    },
+    abort () { done = true }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The worker. Plain JS run with `eval: true`, so that it needs no file of its own and works the
+// same from TypeScript sources (tsx) and from the bundled dist/. Dynamic import() works whether
+// the eval'd code runs as CommonJS or as an ES module; messages posted before it resolves wait
+// in the port's queue until the listener is attached.
+//
+// Messages in:  { t: 'data', id, buf: ArrayBuffer, len }   hash buf[0, len); buf is sent back
+//               { t: 'end', id, algs, buf?, len }          final bytes (optional), then digest
+//               { t: 'abort', id }
+// The first message of a stream carries `algs`. Messages out: { t: 'ack', id, buf } after data,
+// { t: 'digest', id, hex: string[] } after end, { t: 'error', id, message } on a bad request.
+const WORKER_SOURCE = `
+Promise.all([import('node:worker_threads'), import('node:crypto')]).then(([wt, crypto]) => {
+  const port = wt.parentPort
+  const streams = new Map()
+  const open = (m) => {
+    let hs = streams.get(m.id)
+    if (hs === undefined) {
+      hs = m.algs.map((a) => crypto.createHash(a))
+      streams.set(m.id, hs)
+    }
+    return hs
+  }
+  port.on('message', (m) => {
+    try {
+      if (m.t === 'data') {
+        const hs = open(m)
+        const view = new Uint8Array(m.buf, 0, m.len)
+        for (const h of hs) h.update(view)
+        port.postMessage({ t: 'ack', id: m.id, buf: m.buf }, [m.buf])
+      } else if (m.t === 'end') {
+        const hs = open(m)
+        streams.delete(m.id)
+        if (m.buf !== undefined) {
+          const view = new Uint8Array(m.buf, 0, m.len)
+          for (const h of hs) h.update(view)
+        }
+        port.postMessage({ t: 'digest', id: m.id, hex: hs.map((h) => h.digest('hex')) })
+      } else if (m.t === 'abort') {
+        streams.delete(m.id)
+      }
+    } catch (err) {
+      streams.delete(m.id)
+      port.postMessage({ t: 'error', id: m.id, message: String(err && err.message || err) })
+    }
+  })
+})
+`
+
+type WorkerReply =
+  | { t: 'ack', id: number, buf: ArrayBuffer }
+  | { t: 'digest', id: number, hex: string[] }
+  | { t: 'error', id: number, message: string }
+
+let workerDisabled = false
+let warned = false
+let shared: HashWorker | undefined
+const pool: ArrayBuffer[] = []
+
+function takeBuffer (): ArrayBuffer {
+  return pool.pop() ?? new ArrayBuffer(BATCH_SIZE)
+}
+
+function giveBuffer (buf: ArrayBuffer): void {
+  if (buf.byteLength === BATCH_SIZE && pool.length < MAX_POOLED) pool.push(buf)
+}
+
+class HashWorker {
+  private readonly worker: Worker
+  private readonly streams = new Map<number, WorkerDigest>()
+  private nextId = 1
+  private dead = false
+
+  constructor () {
+    // execArgv: [] keeps the parent's loader flags (tsx, --input-type) out of the worker.
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], name: 's3-ipfs-gateway digest' })
+    this.worker.unref()
+    this.worker.on('message', (m: WorkerReply) => {
+      const stream = this.streams.get(m.id)
+      if (stream !== undefined) stream.onReply(m)
+      else this.orphan(m)
+    })
+    this.worker.on('error', (err) => { this.die(err) })
+    this.worker.on('exit', (code) => { this.die(new Error(`digest worker exited with code ${code}`)) })
+  }
+
+  register (stream: WorkerDigest): number {
+    const id = this.nextId++
+    // Keep the process alive only while some stream waits on the worker.
+    if (this.streams.size === 0) this.worker.ref()
+    this.streams.set(id, stream)
+    return id
+  }
+
+  unregister (id: number): void {
+    if (this.streams.delete(id) && this.streams.size === 0 && !this.dead) this.worker.unref()
+  }
+
+  post (message: Record<string, unknown>, transfer?: ArrayBuffer[]): void {
+    if (this.dead) throw new Error('digest worker is not running')
+    this.worker.postMessage(message, transfer)
+  }
+
+  get alive (): boolean { return !this.dead }
+
+  /** A reply for a stream already aborted: recycle its buffer. */
+  private orphan (m: WorkerReply): void {
+    if (m.t === 'ack') giveBuffer(m.buf)
+  }
+
+  private die (err: Error): void {
+    if (this.dead) return
+    this.dead = true
+    if (shared === this) shared = undefined
+    workerDisabled = true
+    if (!warned) {
+      warned = true
+      console.error('s3-ipfs-gateway: the digest worker thread failed; hashing request bodies on the main thread from now on', err)
+    }
+    const streams = [...this.streams.values()]
+    this.streams.clear()
+    for (const s of streams) s.fail(err)
+    void this.worker.terminate().catch(() => {})
+  }
+}
+
+function sharedWorker (): HashWorker {
+  if (shared === undefined || !shared.alive) shared = new HashWorker()
+  return shared
+}
+
+class WorkerDigest implements StreamDigest {
+  private batch: Uint8Array | undefined
+  private filled = 0
+  private worker: HashWorker | undefined
+  private id = 0
+  private inFlight = 0
+  private waiter: { resolve: () => void, reject: (err: unknown) => void } | undefined
+  private final: { resolve: (hex: string[]) => void, reject: (err: unknown) => void } | undefined
+  private failure: Error | undefined
+  private finished = false
+  private completed = false
+
+  constructor (private readonly algorithms: readonly DigestAlgorithm[]) {}
+
+  update (piece: Uint8Array): Promise<void> | undefined {
+    if (this.finished) throw new Error('digest stream already finished')
+    if (this.failure !== undefined) throw this.failure
+    let offset = 0
+    while (offset < piece.byteLength) {
+      this.batch ??= new Uint8Array(takeBuffer())
+      const n = Math.min(piece.byteLength - offset, BATCH_SIZE - this.filled)
+      this.batch.set(n === piece.byteLength ? piece : piece.subarray(offset, offset + n), this.filled)
+      this.filled += n
+      offset += n
+      if (this.filled === BATCH_SIZE) this.send()
+    }
+    if (this.inFlight < MAX_IN_FLIGHT) return undefined
+    return new Promise((resolve, reject) => { this.waiter = { resolve, reject } })
+  }
+
+  async digest (): Promise<string[]> {
+    if (this.finished) throw new Error('digest stream already finished')
+    this.finished = true
+    if (this.failure !== undefined) throw this.failure
+    if (this.worker === undefined) {
+      // Never reached the worker: a small body, hashed here.
+      const view = this.batch?.subarray(0, this.filled) ?? new Uint8Array(0)
+      const hex = this.algorithms.map(a => createHash(a).update(view).digest('hex'))
+      this.release()
+      this.completed = true
+      return hex
+    }
+    const result = new Promise<string[]>((resolve, reject) => { this.final = { resolve, reject } })
+    const message: Record<string, unknown> = { t: 'end', id: this.id, algs: this.algorithms }
+    if (this.batch !== undefined && this.filled > 0) {
+      const buf = this.batch.buffer as ArrayBuffer
+      message.buf = buf
+      message.len = this.filled
+      this.batch = undefined
+      this.filled = 0
+      this.worker.post(message, [buf])
+    } else {
+      this.worker.post(message)
+    }
+    return result
+  }
+
+  abort (): void {
+    if (this.completed) return
+    if (this.worker !== undefined && this.failure === undefined && this.final === undefined) {
+      try { this.worker.post({ t: 'abort', id: this.id }) } catch { /* dead: nothing to free there */ }
+    }
+    this.finished = true
+    this.fail(new Error('digest stream aborted'))
+  }
+
+  onReply (m: WorkerReply): void {
+    if (m.t === 'ack') {
+      giveBuffer(m.buf)
+      this.inFlight--
+      const waiter = this.waiter
+      this.waiter = undefined
+      waiter?.resolve()
+    } else if (m.t === 'digest') {
+      const final = this.final
+      this.release()
+      this.completed = true
+      final?.resolve(m.hex)
+    } else {
+      this.fail(new Error(`digest worker: ${m.message}`))
+    }
+  }
+
+  fail (err: Error): void {
+    if (this.failure !== undefined) return
+    this.failure = err
+    const { waiter, final } = this
+    this.release()
+    waiter?.reject(err)
+    final?.reject(err)
+  }
+
+  private send (): void {
+    const buf = (this.batch as Uint8Array).buffer as ArrayBuffer
+    this.batch = undefined
+    this.filled = 0
+    if (this.worker === undefined) {
+      this.worker = sharedWorker()
+      this.id = this.worker.register(this)
+    }
+    this.inFlight++
+    this.worker.post({ t: 'data', id: this.id, algs: this.algorithms, buf, len: BATCH_SIZE }, [buf])
+  }
+
+  private release (): void {
+    if (this.batch !== undefined) giveBuffer(this.batch.buffer as ArrayBuffer)
+    this.batch = undefined
+    this.filled = 0
+    this.waiter = undefined
+    this.final = undefined
+    this.worker?.unregister(this.id)
+  }
+}
+
+/** For tests: whether hashing has fallen back to the main thread after a worker failure. */
+export function digestWorkerDisabled (): boolean {
+  return workerDisabled
+}
+
+/** For tests: terminate the shared worker as if it had crashed. */
+export async function crashDigestWorkerForTest (): Promise<void> {
+  const w = shared as unknown as { worker: Worker } | undefined
+  if (w !== undefined) await w.worker.terminate()
+}

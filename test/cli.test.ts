@@ -1,20 +1,17 @@
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { fileURLToPath } from 'node:url'
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
+import { REPO_ROOT, spawnChild, tempDir as makeTempDir } from './helpers/child.js'
+import type { Child } from './helpers/child.js'
 import { deterministicBytes, md5Hex, s3Error } from './helpers/s3.js'
 
 /** The CLI entry point, relative to the repository root (the child's working directory). */
 const CLI = 'bin/cli.ts'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const START_TIMEOUT = 60_000
 const EXIT_TIMEOUT = 20_000
 const HELLO = 'hello world'
@@ -22,75 +19,18 @@ const HELLO = 'hello world'
 const HELLO_CID_V1 = 'bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e'
 const HELLO_CID_V0 = 'Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD'
 
-interface Exit { code: number | null, signal: NodeJS.Signals | null }
-
-interface Child {
-  proc: ChildProcess
-  stdout(): string
-  stderr(): string
-  /** Resolves with the first match of `re` in the stream; rejects when the child exits first or after `ms`. */
-  waitFor(stream: 'stdout' | 'stderr', re: RegExp, ms?: number): Promise<RegExpMatchArray>
-  /** Resolves when the child has exited and its stdio closed; rejects after `ms`. */
-  exited(ms?: number): Promise<Exit>
-}
-
-const children = new Set<ChildProcess>()
-
-function kill (proc: ChildProcess): void {
-  if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
-}
-
-test.after.always(() => { for (const proc of children) kill(proc) })
-
 /** Runs `node --import tsx CLI ...args` without any inherited S3IPFS_* setting; killed in teardown whatever happens. */
 function cli (t: ExecutionContext, args: string[], env: Record<string, string> = {}): Child {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('S3IPFS_')))
-  const proc = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  children.add(proc)
-  t.teardown(() => { kill(proc); children.delete(proc) })
-
-  const text = { stdout: '', stderr: '' }
-  const listeners = new Set<() => void>()
-  for (const stream of ['stdout', 'stderr'] as const) {
-    proc[stream]?.setEncoding('utf8').on('data', (s: string) => { text[stream] += s; for (const l of listeners) l() })
-  }
-  const closed = new Promise<Exit>((resolve) => { proc.once('close', (code, signal) => { resolve({ code, signal }) }) })
-  const output = (): string => `stdout:\n${text.stdout}\nstderr:\n${text.stderr}`
-
-  return {
-    proc,
-    stdout: () => text.stdout,
-    stderr: () => text.stderr,
-    waitFor: async (stream, re, ms = START_TIMEOUT) => await new Promise((resolve, reject) => {
-      const check = (): void => {
-        const m = text[stream].match(re)
-        if (m !== null) { done(); resolve(m) }
-      }
-      const timer = setTimeout(() => { done(); reject(new Error(`no ${re} on ${stream} within ${ms} ms\n${output()}`)) }, ms)
-      const onExit = (): void => { done(); reject(new Error(`exited before printing ${re}\n${output()}`)) }
-      const done = (): void => { clearTimeout(timer); listeners.delete(check); proc.off('close', onExit) }
-      listeners.add(check)
-      proc.once('close', onExit)
-      check()
-    }),
-    exited: async (ms = EXIT_TIMEOUT) => {
-      let timer: NodeJS.Timeout | undefined
-      try {
-        return await Promise.race([
-          closed,
-          new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`still running ${ms} ms later\n${output()}`)) }, ms) }),
-        ])
-      } finally {
-        clearTimeout(timer)
-      }
-    },
-  }
+  return spawnChild(t, process.execPath, ['--import', 'tsx', CLI, ...args], {
+    cwd: REPO_ROOT,
+    env,
+    dropEnv: /^S3IPFS_/,
+    timeouts: { start: START_TIMEOUT, exit: EXIT_TIMEOUT },
+  })
 }
 
 async function tempDir (t: ExecutionContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 's3ipfs-cli-'))
-  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
-  return dir
+  return await makeTempDir(t, 's3ipfs-cli-')
 }
 
 interface Served {

@@ -1,13 +1,10 @@
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
+import { REPO_ROOT, spawnChild, tempDir } from './helpers/child.js'
+import type { Child } from './helpers/child.js'
 import { s3Client, s3Error } from './helpers/s3.js'
 
 /** The examples, relative to the repository root (the child's working directory, where tsconfig.json is). */
@@ -17,87 +14,27 @@ const EXAMPLES = {
   'node-http': 'examples/node-http.ts',
 } as const
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const START_TIMEOUT = 60_000
 const EXIT_TIMEOUT = 15_000
 // `ipfs add --cid-version 1 --raw-leaves` of "hello world" (no newline)
 const HELLO = 'hello world'
 const HELLO_CID = 'bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e'
 
-interface Exit { code: number | null, signal: NodeJS.Signals | null }
-
-interface Child {
-  proc: ChildProcess
-  output(): string
-  /** Resolves with the first match of `re` in stdout; rejects when the child exits first or after `ms`. */
-  waitFor(re: RegExp, ms?: number): Promise<RegExpMatchArray>
-  /** Resolves when the child has exited and its stdio closed; rejects after `ms`. */
-  exited(ms?: number): Promise<Exit>
-}
-
-const children = new Set<ChildProcess>()
-
-function kill (proc: ChildProcess): void {
-  if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
-}
-
-test.after.always(() => { for (const proc of children) kill(proc) })
-
-/** Runs `node --import tsx <file>`, killed in the test's teardown whatever happens. */
+/** Runs `node --import tsx <file>` without inherited S3IPFS_*, S3_*, PORT or DATA_DIR; killed in the test's teardown whatever happens. */
 function run (t: ExecutionContext, file: string, env: Record<string, string>): Child {
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(S3IPFS_|S3_|PORT$|DATA_DIR$)/.test(k)))
-  const proc = spawn(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  children.add(proc)
-  t.teardown(() => { kill(proc); children.delete(proc) })
-
-  let stdout = ''
-  let stderr = ''
-  const listeners = new Set<() => void>()
-  proc.stdout?.setEncoding('utf8').on('data', (s: string) => { stdout += s; for (const l of listeners) l() })
-  proc.stderr?.setEncoding('utf8').on('data', (s: string) => { stderr += s })
-  const closed = new Promise<Exit>((resolve) => { proc.once('close', (code, signal) => { resolve({ code, signal }) }) })
-  const output = (): string => `stdout:\n${stdout}\nstderr:\n${stderr}`
-
-  return {
-    proc,
-    output,
-    waitFor: async (re, ms = START_TIMEOUT) => await new Promise((resolve, reject) => {
-      const check = (): void => {
-        const m = stdout.match(re)
-        if (m !== null) { done(); resolve(m) }
-      }
-      const timer = setTimeout(() => { done(); reject(new Error(`no ${re} within ${ms} ms\n${output()}`)) }, ms)
-      const onExit = (): void => { done(); reject(new Error(`exited before printing ${re}\n${output()}`)) }
-      const done = (): void => { clearTimeout(timer); listeners.delete(check); proc.off('close', onExit) }
-      listeners.add(check)
-      proc.once('close', onExit)
-      check()
-    }),
-    exited: async (ms = EXIT_TIMEOUT) => {
-      let timer: NodeJS.Timeout | undefined
-      try {
-        return await Promise.race([
-          closed,
-          new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`still running ${ms} ms later\n${output()}`)) }, ms) }),
-        ])
-      } finally {
-        clearTimeout(timer)
-      }
-    },
-  }
-}
-
-async function tempDir (t: ExecutionContext): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 's3ipfs-example-'))
-  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
-  return dir
+  return spawnChild(t, process.execPath, ['--import', 'tsx', file], {
+    cwd: REPO_ROOT,
+    env,
+    dropEnv: /^(S3IPFS_|S3_|PORT$|DATA_DIR$)/,
+    timeouts: { start: START_TIMEOUT, exit: EXIT_TIMEOUT },
+  })
 }
 
 /** Starts an example and returns its endpoint, as printed. */
 async function start (t: ExecutionContext, file: string, env: Record<string, string> = {}): Promise<{ child: Child, endpoint: string, dataDir: string }> {
-  const dataDir = await tempDir(t)
+  const dataDir = await tempDir(t, 's3ipfs-example-')
   const child = run(t, file, { PORT: '0', DATA_DIR: dataDir, ...env })
-  const [, endpoint] = await child.waitFor(/^listening on (http:\/\/127\.0\.0\.1:(\d+)\/s3)$/m)
+  const [, endpoint] = await child.waitFor('stdout', /^listening on (http:\/\/127\.0\.0\.1:(\d+)\/s3)$/m)
   t.not(endpoint, 'http://127.0.0.1:0/s3', 'prints the port it got, not PORT=0')
   return { child, endpoint, dataDir }
 }

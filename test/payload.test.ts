@@ -3,13 +3,15 @@ import { Readable } from 'node:stream'
 import { createHash, createHmac } from 'node:crypto'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { HttpRequest } from '@smithy/protocol-http'
-import { S3Client, PutObjectCommand } from '@aws-sdk/client-s3'
+import { type S3Client, PutObjectCommand } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { authenticate, type AuthContext, type SigningContext } from '../src/auth/sigv4.js'
 import { toCredentialProvider } from '../src/auth/credentials.js'
 import { openPayload, readSmallBody, type Payload } from '../src/protocol/payload.js'
 import { storedContentEncoding } from '../src/protocol/headers.js'
 import type { S3Request } from '../src/types.js'
+import { amzDate, captureClient, toS3Request, type Captured } from './helpers/sdk-capture.js'
+import { Sha256 } from './helpers/sign.js'
 
 const AK = 'AKIDEXAMPLE'
 const SK = 'payload-test-secret'
@@ -200,18 +202,6 @@ test('content-encoding: aws-chunked alone selects chunked decoding', async t => 
 
 // ---- signed requests: smithy signer + independent chunk encoder ------------------------------
 
-class Sha256 {
-  private readonly h
-  constructor (secret?: string | ArrayBuffer | ArrayBufferView) {
-    if (secret == null) this.h = createHash('sha256')
-    else if (typeof secret === 'string') this.h = createHmac('sha256', secret)
-    else this.h = createHmac('sha256', ArrayBuffer.isView(secret) ? Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength) : Buffer.from(secret))
-  }
-
-  update (d: Uint8Array): void { this.h.update(d) }
-  async digest (): Promise<Uint8Array> { return new Uint8Array(this.h.digest()) }
-}
-
 const NOW = new Date('2025-06-01T12:00:00Z')
 
 async function signedRequest (headers: Record<string, string>): Promise<S3Request> {
@@ -273,43 +263,12 @@ test('signed header request with a wrong payload hash → XAmzContentSHA256Misma
 
 // ---- the real AWS SDK -------------------------------------------------------------------------
 
-interface Captured { request: HttpRequest, body: Buffer }
-
 function sdkClient (captured: Captured[]): S3Client {
-  const handler = {
-    async handle (request: HttpRequest) {
-      const chunks: Buffer[] = []
-      const b = request.body
-      if (typeof b === 'string' || b instanceof Uint8Array) chunks.push(Buffer.from(b))
-      else if (b != null) for await (const c of b) chunks.push(Buffer.from(c))
-      captured.push({ request, body: Buffer.concat(chunks) })
-      return { response: { statusCode: 200, headers: { etag: `"${HELLO_MD5}"` }, body: Readable.from([]) } }
-    },
-    updateHttpClientConfig () {},
-    httpHandlerConfigs () { return {} }
-  }
-  return new S3Client({ region: REGION, endpoint: 'http://localhost:9000/s3', forcePathStyle: true, credentials: { accessKeyId: AK, secretAccessKey: SK }, requestHandler: handler as any })
-}
-
-function encode (s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, c => '%' + c.charCodeAt(0).toString(16).toUpperCase())
+  return captureClient(captured, { accessKeyId: AK, secretAccessKey: SK, region: REGION, etag: HELLO_MD5 })
 }
 
 function fromCaptured ({ request, body }: Captured, pieceSize = 7): S3Request {
-  const query = Object.entries(request.query ?? {}).flatMap(([k, v]) => v == null ? [encode(k)] : (Array.isArray(v) ? v : [v]).map(one => `${encode(k)}=${encode(one)}`)).join('&')
-  return {
-    method: request.method,
-    path: request.path,
-    basePath: '/s3',
-    query,
-    headers: Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k.toLowerCase(), v])),
-    body: pieces(body, pieceSize)
-  }
-}
-
-function amzDate (value: string): Date {
-  const m = /(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(value)!
-  return new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]))
+  return toS3Request(request, body, { pieceSize })
 }
 
 test('AWS SDK PutObject, string body (SHA-256 + CRC32 header)', async t => {

@@ -3,11 +3,13 @@ import { Readable } from 'node:stream'
 import { createHash, createHmac } from 'node:crypto'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { HttpRequest } from '@smithy/protocol-http'
-import { S3Client, PutObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
+import { type S3Client, PutObjectCommand, GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { authenticate, parseQuery } from '../src/auth/sigv4.js'
 import { toCredentialProvider } from '../src/auth/credentials.js'
 import type { S3Request } from '../src/types.js'
+import { amzDate, captureClient, toS3Request, type Captured } from './helpers/sdk-capture.js'
+import { Sha256 } from './helpers/sign.js'
 
 const AK = 'AKIDEXAMPLE'
 const SK = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY'
@@ -16,48 +18,8 @@ const NOW = new Date('2025-03-04T05:06:07Z')
 const credentials = toCredentialProvider({ [AK]: SK })
 const EMPTY_SHA256 = createHash('sha256').update('').digest('hex')
 
-class Sha256 {
-  private readonly h
-  constructor (secret?: string | ArrayBuffer | ArrayBufferView) {
-    if (secret == null) this.h = createHash('sha256')
-    else if (typeof secret === 'string') this.h = createHmac('sha256', secret)
-    else this.h = createHmac('sha256', ArrayBuffer.isView(secret) ? Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength) : Buffer.from(secret))
-  }
-
-  update (d: Uint8Array): void { this.h.update(d) }
-  async digest (): Promise<Uint8Array> { return new Uint8Array(this.h.digest()) }
-}
-
 function signer (secret = SK, region = REGION): SignatureV4 {
   return new SignatureV4({ service: 's3', region, credentials: { accessKeyId: AK, secretAccessKey: secret }, sha256: Sha256, uriEscapePath: false })
-}
-
-function encode (s: string): string {
-  return encodeURIComponent(s).replace(/[!'()*]/g, c => '%' + c.charCodeAt(0).toString(16).toUpperCase())
-}
-
-function queryString (query: Record<string, string | string[] | null>): string {
-  const parts: string[] = []
-  for (const [k, v] of Object.entries(query)) {
-    if (v == null) parts.push(encode(k))
-    else for (const one of Array.isArray(v) ? v : [v]) parts.push(`${encode(k)}=${encode(one)}`)
-  }
-  return parts.join('&')
-}
-
-function lowerHeaders (headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]))
-}
-
-function toS3Request (r: { method: string, path: string, query?: Record<string, any>, headers: Record<string, string> }, body: Uint8Array = new Uint8Array()): S3Request {
-  return {
-    method: r.method,
-    path: r.path,
-    basePath: '/s3',
-    query: queryString(r.query ?? {}),
-    headers: lowerHeaders(r.headers),
-    body: (async function * () { if (body.length > 0) yield body })()
-  }
 }
 
 async function signed (opts: { method?: string, path?: string, query?: Record<string, string | string[]>, headers?: Record<string, string>, secret?: string, region?: string, date?: Date, payload?: string } = {}): Promise<S3Request> {
@@ -300,27 +262,12 @@ test('parseQuery keeps repeated names and flag parameters', t => {
 
 // ---- the real AWS SDK ------------------------------------------------------------------
 
-interface Captured { request: HttpRequest, body: Uint8Array }
-
-function sdkClient (captured: Captured[], endpoint = 'http://localhost:9000/s3'): S3Client {
-  const handler = {
-    async handle (request: HttpRequest) {
-      const chunks: Buffer[] = []
-      const b = request.body
-      if (typeof b === 'string' || b instanceof Uint8Array) chunks.push(Buffer.from(b))
-      else if (b != null) for await (const c of b) chunks.push(Buffer.from(c))
-      captured.push({ request, body: Buffer.concat(chunks) })
-      return { response: { statusCode: 200, headers: { etag: '"d41d8cd98f00b204e9800998ecf8427e"' }, body: Readable.from([]) } }
-    },
-    updateHttpClientConfig () {},
-    httpHandlerConfigs () { return {} }
-  }
-  return new S3Client({ region: REGION, endpoint, forcePathStyle: true, credentials: { accessKeyId: AK, secretAccessKey: SK }, requestHandler: handler as any })
+function sdkClient (captured: Captured[]): S3Client {
+  return captureClient(captured, { accessKeyId: AK, secretAccessKey: SK, region: REGION })
 }
 
 function signingTime (req: S3Request): Date {
-  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(req.headers['x-amz-date'])!
-  return new Date(Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]))
+  return amzDate(req.headers['x-amz-date'])
 }
 
 test('AWS SDK PutObject (string body, keys needing encoding) verifies', async t => {
@@ -351,8 +298,7 @@ test('AWS SDK presigned GET and PUT verify', async t => {
   for (const command of [new GetObjectCommand({ Bucket: 'bucket', Key: 'a b/c', ResponseContentDisposition: 'attachment; filename="x y"' }), new PutObjectCommand({ Bucket: 'bucket', Key: 'a b/c' })]) {
     const url = new URL(await getSignedUrl(client, command, { expiresIn: 600 }))
     const req: S3Request = { method: command instanceof GetObjectCommand ? 'GET' : 'PUT', path: url.pathname, basePath: '/s3', query: url.search.slice(1), headers: { host: url.host }, body: (async function * () {})() }
-    const date = /X-Amz-Date=(\d{8}T\d{6}Z)/.exec(req.query)![1]
-    const now = new Date(Date.UTC(+date.slice(0, 4), +date.slice(4, 6) - 1, +date.slice(6, 8), +date.slice(9, 11), +date.slice(11, 13), +date.slice(13, 15)))
+    const now = amzDate(url.searchParams.get('X-Amz-Date')!)
     const ctx = await authenticate(req, { ...opts, now })
     t.true(ctx.presigned)
     t.is(ctx.payloadMode, 'UNSIGNED-PAYLOAD')

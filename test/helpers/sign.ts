@@ -4,7 +4,8 @@ import { SignatureV4 } from '@smithy/signature-v4'
 import type { Checksum, SourceData } from '@smithy/types'
 import { credentials as defaultCredentials } from './s3.js'
 
-class NodeSha256 implements Checksum {
+/** SHA-256 (HMAC-SHA256 when given a secret) from node:crypto, for @smithy/signature-v4's `sha256` option. */
+export class Sha256 implements Checksum {
   private readonly hash
   constructor (secret?: SourceData) {
     this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', toBuffer(secret))
@@ -65,7 +66,7 @@ export async function signHeaders (o: SignOptions): Promise<Record<string, strin
       accessKeyId: o.accessKeyId ?? defaultCredentials.accessKeyId,
       secretAccessKey: o.secretAccessKey ?? defaultCredentials.secretAccessKey,
     },
-    sha256: NodeSha256,
+    sha256: Sha256,
     uriEscapePath: false,
   })
   const signed = await signer.sign(request, { signingDate: o.signingDate })

@@ -144,17 +144,36 @@ async function authenticateHeader (req: S3Request, query: QueryMap, authorizatio
     throw new S3Error('InvalidRequest', 'Missing required header for this request: x-amz-content-sha256')
   }
   const mode = parsePayloadMode(claimed)
-  const secret = await lookup(opts.credentials, scope.accessKeyId)
-  const signingKey = deriveSigningKey(secret.secretAccessKey, scope.date, scope.region, SERVICE)
-  const expected = computeSignature(req, query, signedHeaders, claimed.trim(), longDate, scope.scope, signingKey)
-  verify(expected, signature)
+  return {
+    ...await verified(req, query, opts, { scope, signedHeaders, payload: claimed.trim(), amzDate: longDate, signature }),
+    ...mode,
+  }
+}
+
+interface Claim {
+  scope: { accessKeyId: string, date: string, region: string, scope: string }
+  signedHeaders: string[]
+  /** The payload hash as it enters the canonical request. */
+  payload: string
+  amzDate: string
+  signature: string
+}
+
+/**
+ * Re-computes the signature for the claimed key and scope and compares it in constant time. The
+ * part of header and query authentication that is the same.
+ */
+async function verified (req: S3Request, query: QueryMap, opts: AuthenticateOptions, c: Claim): Promise<Omit<AuthContext, 'payloadMode'>> {
+  const secret = await lookup(opts.credentials, c.scope.accessKeyId)
+  const signingKey = deriveSigningKey(secret.secretAccessKey, c.scope.date, c.scope.region, SERVICE)
+  const expected = computeSignature(req, query, c.signedHeaders, c.payload, c.amzDate, c.scope.scope, signingKey)
+  verify(expected, c.signature)
   return {
     anonymous: false,
-    accessKeyId: scope.accessKeyId,
-    principal: secret.principal ?? scope.accessKeyId,
-    displayName: secret.displayName ?? secret.principal ?? scope.accessKeyId,
-    ...mode,
-    signing: { signingKey, seedSignature: signature.toLowerCase(), amzDate: longDate, scope: scope.scope }
+    accessKeyId: c.scope.accessKeyId,
+    principal: secret.principal ?? c.scope.accessKeyId,
+    displayName: secret.displayName ?? secret.principal ?? c.scope.accessKeyId,
+    signing: { signingKey, seedSignature: c.signature.toLowerCase(), amzDate: c.amzDate, scope: c.scope.scope },
   }
 }
 
@@ -220,18 +239,10 @@ async function authenticateQuery (req: S3Request, query: QueryMap, opts: Authent
   const queryClaim = getParam(query, 'X-Amz-Content-Sha256')
   const canonicalPayload = queryClaim ?? 'UNSIGNED-PAYLOAD'
   const mode = parsePayloadMode(queryClaim ?? req.headers['x-amz-content-sha256'] ?? 'UNSIGNED-PAYLOAD')
-  const secret = await lookup(opts.credentials, scope.accessKeyId)
-  const signingKey = deriveSigningKey(secret.secretAccessKey, scope.date, scope.region, SERVICE)
-  const expected = computeSignature(req, query, signedHeaders, canonicalPayload, amzDate, scope.scope, signingKey)
-  verify(expected, signature)
   return {
-    anonymous: false,
-    accessKeyId: scope.accessKeyId,
-    principal: secret.principal ?? scope.accessKeyId,
-    displayName: secret.displayName ?? secret.principal ?? scope.accessKeyId,
+    ...await verified(req, query, opts, { scope, signedHeaders, payload: canonicalPayload, amzDate, signature }),
     presigned: true,
     ...mode,
-    signing: { signingKey, seedSignature: signature.toLowerCase(), amzDate, scope: scope.scope }
   }
 }
 

@@ -14,7 +14,8 @@ import type { Blockstore } from 'interface-blockstore'
  * in a batch (FsBlockstore). Stores without `flush` are taken to be durable on `put`.
  */
 export type ImportTarget = Pick<Blockstore, 'put'> & {
-  flush?: (cids: CID[], options?: AbortOptions) => Promise<void>
+  /** `concurrency`, when given, caps how many blocks the call makes durable at once. */
+  flush?: (cids: CID[], options?: AbortOptions & { concurrency?: number }) => Promise<void>
 }
 
 export interface ImportOptions extends AbortOptions {
@@ -89,11 +90,11 @@ export async function importContent (source: AsyncIterable<Uint8Array> | Iterabl
     })
     cid = result.cid
     await writer.drain()
+    await writer.flushRest()
   } catch (err) {
     await writer.settle()
     throw err
   }
-  if (target.flush !== undefined) await target.flush(writer.cids, { signal })
   return { cid, size }
 }
 
@@ -121,10 +122,23 @@ async function singleBlock (bytes: Uint8Array, profileName: CidProfileName): Pro
   return { cid: CID.create(profile.cidVersion, dagPb.code, await sha256.digest(block)), bytes: block }
 }
 
-/** A `put` that returns before the write finishes, with at most `limit` writes in flight. */
+/**
+ * A `put` that returns before the write finishes, with at most `limit` writes in flight.
+ *
+ * Written blocks are flushed in the background in batches of `FLUSH_BATCH` while the import goes
+ * on, so that the fsyncs of a large object overlap receiving and hashing the rest of it instead
+ * of all running at the end. `flushRest` flushes what is left; every block is flushed once.
+ */
+const FLUSH_BATCH = 16
+const MAX_BACKGROUND_FLUSHES = 1
+/** fsyncs at once in a background flush: leaves libuv's pool threads free for the writes. */
+const BACKGROUND_FLUSH_CONCURRENCY = 2
+
 class WriteBehind {
-  readonly cids: CID[] = []
   private readonly inFlight = new Set<Promise<void>>()
+  private readonly flushing = new Set<Promise<void>>()
+  /** Written, not yet handed to `flush`. */
+  private unflushed: CID[] = []
   private failure: { error: unknown } | undefined
 
   constructor (private readonly target: ImportTarget, private readonly limit: number, private readonly signal?: AbortSignal) {}
@@ -135,9 +149,11 @@ class WriteBehind {
       await Promise.race(this.inFlight)
       this.throwIfFailed()
     }
-    this.cids.push(cid)
     const write = Promise.resolve()
-      .then(async () => { await this.target.put(cid, bytes, { signal: this.signal }) })
+      .then(async () => {
+        await this.target.put(cid, bytes, { signal: this.signal })
+        this.written(cid)
+      })
       .catch(error => { this.failure ??= { error } })
       .finally(() => { this.inFlight.delete(write) })
     this.inFlight.add(write)
@@ -150,9 +166,33 @@ class WriteBehind {
     this.throwIfFailed()
   }
 
-  /** Wait for every write, ignoring failures. */
+  /** After `drain`: flush the blocks not flushed yet, and wait for the background flushes. */
+  async flushRest (): Promise<void> {
+    if (this.target.flush !== undefined && this.unflushed.length > 0) {
+      const rest = this.unflushed
+      this.unflushed = []
+      await this.target.flush(rest, { signal: this.signal })
+    }
+    await this.settle()
+    this.throwIfFailed()
+  }
+
+  /** Wait for every write and background flush, ignoring failures. */
   async settle (): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled(this.inFlight)
+    while (this.inFlight.size > 0 || this.flushing.size > 0) await Promise.allSettled([...this.inFlight, ...this.flushing])
+  }
+
+  private written (cid: CID): void {
+    if (this.target.flush === undefined) return
+    this.unflushed.push(cid)
+    if (this.unflushed.length < FLUSH_BATCH || this.flushing.size >= MAX_BACKGROUND_FLUSHES || this.failure !== undefined) return
+    const batch = this.unflushed
+    this.unflushed = []
+    const flush = Promise.resolve()
+      .then(async () => { await this.target.flush?.(batch, { signal: this.signal, concurrency: BACKGROUND_FLUSH_CONCURRENCY }) })
+      .catch(error => { this.failure ??= { error } })
+      .finally(() => { this.flushing.delete(flush) })
+    this.flushing.add(flush)
   }
 
   private throwIfFailed (): void {

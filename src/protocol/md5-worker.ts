@@ -228,7 +228,11 @@ class WorkerDigest implements StreamDigest {
       if (this.filled === BATCH_SIZE) this.send()
     }
     if (this.inFlight < MAX_IN_FLIGHT) return undefined
-    return new Promise((resolve, reject) => { this.waiter = { resolve, reject } })
+    const wait = new Promise<void>((resolve, reject) => { this.waiter = { resolve, reject } })
+    // The caller may await it only later (after handing the bytes on): a failure meanwhile must
+    // not count as an unhandled rejection. The caller still sees it when it awaits.
+    wait.catch(() => {})
+    return wait
   }
 
   async digest (): Promise<string[]> {

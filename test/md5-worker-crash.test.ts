@@ -1,0 +1,34 @@
+import test from 'ava'
+import { createHash } from 'node:crypto'
+import { crashDigestWorkerForTest, createStreamDigest, digestWorkerDisabled } from '../src/protocol/md5-worker.js'
+
+const MiB = 1 << 20
+
+// Its own file (own process): a crash switches hashing to the main thread for good.
+test.serial('a worker crash fails the streams in flight, logs once, and later streams hash in-thread', async t => {
+  const data = Buffer.alloc(3 * MiB + 9, 7)
+  const errors: unknown[][] = []
+  const original = console.error
+  console.error = (...args: unknown[]) => { errors.push(args) }
+  try {
+    const inFlight = createStreamDigest(['md5'])
+    const wait = inFlight.update(data.subarray(0, 2 * MiB))
+    if (wait !== undefined) await wait
+    await crashDigestWorkerForTest()
+    await t.throwsAsync(async () => {
+      const w = inFlight.update(data.subarray(2 * MiB))
+      if (w !== undefined) await w
+      await inFlight.digest()
+    })
+    t.true(digestWorkerDisabled())
+
+    for (let i = 0; i < 2; i++) {
+      const next = createStreamDigest(['md5'])
+      next.update(data)
+      t.is((await next.digest())[0], createHash('md5').update(data).digest('hex'))
+    }
+    t.is(errors.length, 1)
+  } finally {
+    console.error = original
+  }
+})

@@ -1,5 +1,5 @@
 import type { AbortOptions } from '../types.js'
-import type { BucketRecord, DeleteResult, ListOptions, MetadataStore, ObjectVersion, WriteResult } from './metadata-store.js'
+import type { BucketRecord, DeleteResult, ListOptions, MetadataStore, ObjectVersion, WriteResult, ListedObject } from './metadata-store.js'
 import { compareKeys, lowerBound, seekStart } from './key-order.js'
 
 type StoredVersion = Omit<ObjectVersion, 'isLatest'>
@@ -106,18 +106,18 @@ export class MemoryMetadataStore implements MetadataStore {
     return true
   }
 
-  async listObjects (bucket: string, options: ListOptions): Promise<ObjectVersion[]> {
+  async listObjects (bucket: string, options: ListOptions): Promise<ListedObject[]> {
     options.signal?.throwIfAborted()
     const state = this.buckets.get(bucket)
     if (state === undefined || !(options.limit >= 1)) return []
     const start = seekStart(options)
     const limit = Math.floor(options.limit)
     const { listed, versions } = state
-    const out: ObjectVersion[] = []
+    const out: ListedObject[] = []
     for (let i = start === undefined ? 0 : lowerBound(listed, start); i < listed.length && out.length < limit; i++) {
       const key = listed[i]
       if (options.prefix !== undefined && !key.startsWith(options.prefix)) break
-      out.push(output((versions.get(key) as StoredVersion[])[0], true))
+      out.push(listedOf((versions.get(key) as StoredVersion[])[0]))
     }
     return out
   }
@@ -227,6 +227,22 @@ function copyVersion (version: ObjectVersion): StoredVersion {
   if (version.storageClass !== undefined) copy.storageClass = version.storageClass
   if (version.partsCount !== undefined) copy.partsCount = version.partsCount
   return copy
+}
+
+function listedOf (v: StoredVersion): ListedObject {
+  const listed: ListedObject = {
+    key: v.key,
+    versionId: v.versionId,
+    isLatest: true,
+    deleteMarker: v.deleteMarker,
+    size: v.size,
+    etag: v.etag,
+    lastModified: new Date(v.lastModified.getTime()),
+    owner: v.owner,
+  }
+  if (v.checksum !== undefined) listed.checksum = { ...v.checksum }
+  if (v.storageClass !== undefined) listed.storageClass = v.storageClass
+  return listed
 }
 
 function output (version: StoredVersion, isLatest: boolean): ObjectVersion {

@@ -51,6 +51,13 @@ export interface ObjectVersion {
   partsCount?: number
 }
 
+/**
+ * What a listing shows of a version: no content headers, user metadata or tags, so a store can
+ * answer a page from its listing index without reading whole version records.
+ */
+export type ListedObject = Pick<ObjectVersion, 'key' | 'versionId' | 'isLatest' | 'deleteMarker' | 'size' | 'etag' |
+  'lastModified' | 'owner' | 'checksum' | 'storageClass'>
+
 export interface ListOptions extends AbortOptions {
   /** Only keys starting with this. */
   prefix?: string
@@ -132,7 +139,7 @@ export interface MetadataStore {
    * seek position given by `after` / `from` and restricted to `prefix`; at most `limit` entries.
    * Costs O(log n + limit): the store seeks, it never scans the bucket.
    */
-  listObjects(bucket: string, options: ListOptions): Promise<ObjectVersion[]>
+  listObjects(bucket: string, options: ListOptions): Promise<ListedObject[]>
 
   /**
    * The same keys `listObjects` would list, keys only. Cheap enough to probe one key at a time:

@@ -3,7 +3,7 @@ import { open } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { AbortOptions } from '../types.js'
-import type { BucketRecord, DeleteResult, ListOptions, MetadataStore, ObjectVersion, Versioning, WriteResult } from './metadata-store.js'
+import type { BucketRecord, DeleteResult, ListOptions, MetadataStore, ObjectVersion, Versioning, WriteResult, ListedObject } from './metadata-store.js'
 import { prefixSuccessor, seekStart } from './key-order.js'
 
 export interface SqliteMetadataStoreInit {
@@ -97,6 +97,27 @@ interface VersionRow {
 }
 
 type Statement<P extends unknown[], R = unknown> = Database.Statement<P, R>
+
+/** The columns a listing reads: the large JSON columns stay on disk. */
+const LISTED_COLUMNS = 'key, version_id, delete_marker, size, etag, last_modified, owner, checksum, storage_class'
+type ListedRow = Pick<VersionRow, 'key' | 'version_id' | 'delete_marker' | 'size' | 'etag' | 'last_modified' | 'owner' | 'checksum' | 'storage_class'>
+
+/** Rows of the listing index are latest versions by construction. */
+function toListed (row: ListedRow): ListedObject {
+  const listed: ListedObject = {
+    key: row.key,
+    versionId: row.version_id,
+    isLatest: true,
+    deleteMarker: row.delete_marker === 1,
+    size: row.size,
+    etag: row.etag,
+    lastModified: new Date(row.last_modified),
+    owner: row.owner,
+  }
+  if (row.checksum !== null) listed.checksum = JSON.parse(row.checksum)
+  if (row.storage_class !== null) listed.storageClass = row.storage_class
+  return listed
+}
 
 /**
  * Metadata in one SQLite file (better-sqlite3, WAL). Every change is one immediate transaction, so
@@ -224,7 +245,7 @@ export class SqliteMetadataStore implements MetadataStore {
     return await this.durable(changes > 0)
   }
 
-  async listObjects (bucket: string, options: ListOptions): Promise<ObjectVersion[]> {
+  async listObjects (bucket: string, options: ListOptions): Promise<ListedObject[]> {
     options.signal?.throwIfAborted()
     if (!(options.limit >= 1)) return []
     const start = seekStart(options) ?? ''
@@ -233,7 +254,7 @@ export class SqliteMetadataStore implements MetadataStore {
     const rows = end === undefined
       ? this.sql.listFrom.all(bucket, start, limit)
       : this.sql.listRange.all(bucket, start, end, limit)
-    return rows.map(toVersion)
+    return rows.map(toListed)
   }
 
   async listKeys (bucket: string, options: ListOptions): Promise<string[]> {
@@ -363,8 +384,8 @@ function prepare (db: Database.Database) {
     setVersionTags: db.prepare('UPDATE versions SET tags = ? WHERE bucket = ? AND key = ? AND version_id = ?') as Statement<[string, string, string, string]>,
     setLatestTags: db.prepare(`UPDATE versions SET tags = ? WHERE seq =
       (SELECT seq FROM versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1)`) as Statement<[string, string, string]>,
-    listFrom: db.prepare(list('')) as Statement<[string, string, number], VersionRow>,
-    listRange: db.prepare(list('AND key < ?')) as Statement<[string, string, string, number], VersionRow>,
+    listFrom: db.prepare(list('', LISTED_COLUMNS)) as Statement<[string, string, number], ListedRow>,
+    listRange: db.prepare(list('AND key < ?', LISTED_COLUMNS)) as Statement<[string, string, string, number], ListedRow>,
     listKeysFrom: db.prepare(list('', 'key')).pluck() as Statement<[string, string, number], string>,
     listKeysRange: db.prepare(list('AND key < ?', 'key')).pluck() as Statement<[string, string, string, number], string>,
     getRef: db.prepare('SELECT count FROM refs WHERE cid = ?') as Statement<[string], { count: number }>,

@@ -1,5 +1,5 @@
 import { S3Error } from '../errors.js'
-import type { MetadataStore, ObjectVersion } from '../metadata/metadata-store.js'
+import type { ListedObject, MetadataStore } from '../metadata/metadata-store.js'
 import type { XmlObject } from '../xml/render.js'
 import type { OperationContext } from './context.js'
 import { quoteEtag, urlEncodeIf } from './common.js'
@@ -18,7 +18,7 @@ export interface ListPageOptions {
   signal?: AbortSignal
 }
 
-export type ListEntry = { kind: 'key', key: string, version: ObjectVersion } | { kind: 'prefix', prefix: string }
+export type ListEntry = { kind: 'key', key: string, version: ListedObject } | { kind: 'prefix', prefix: string }
 
 export interface ListPage {
   entries: ListEntry[]
@@ -100,7 +100,7 @@ export function entryMarker (entry: ListEntry): string {
   return entry.kind === 'key' ? entry.key : entry.prefix
 }
 
-export function contentsXml (v: ObjectVersion, encode: boolean, owner: boolean): XmlObject {
+export function contentsXml (v: ListedObject, encode: boolean, owner: boolean): XmlObject {
   return {
     Key: urlEncodeIf(encode, v.key),
     LastModified: v.lastModified,

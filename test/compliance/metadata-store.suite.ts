@@ -1,6 +1,6 @@
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
-import type { BucketRecord, MetadataStore, ObjectVersion } from '../../src/metadata/metadata-store.js'
+import type { BucketRecord, ListedObject, MetadataStore, ObjectVersion } from '../../src/metadata/metadata-store.js'
 
 export interface MetadataStoreFixture {
   store: MetadataStore
@@ -46,6 +46,17 @@ async function listKeys (store: MetadataStore, options: { prefix?: string, after
     throw new Error(`listKeys ${JSON.stringify(keysOnly)} differs from listObjects ${JSON.stringify(page)} for ${JSON.stringify(options)}`)
   }
   return page
+}
+
+/** The fields a listing shows of a version, as `listObjects` must return them. */
+function listedOf (v: ObjectVersion): ListedObject {
+  const listed: ListedObject = {
+    key: v.key, versionId: v.versionId, isLatest: v.isLatest, deleteMarker: v.deleteMarker, size: v.size, etag: v.etag,
+    lastModified: v.lastModified, owner: v.owner,
+  }
+  if (v.checksum !== undefined) listed.checksum = v.checksum
+  if (v.storageClass !== undefined) listed.storageClass = v.storageClass
+  return listed
 }
 
 function byteOrder (keys: string[]): string[] {
@@ -332,7 +343,7 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
     t.is((await store.listObjects(B, { limit: Infinity })).length, keys.length)
   })
 
-  withBucket('listObjects returns full latest versions, delete markers excluded', async (t, store) => {
+  withBucket('listObjects returns the listing fields of latest versions, delete markers excluded', async (t, store) => {
     await store.putObject(version('a', { versionId: 'v1' }))
     await store.putObject(version('b', { versionId: 'v1' }))
     await store.putObject(marker('b', 'v2'))
@@ -341,8 +352,8 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
     await store.putObject(version('d', { versionId: 'v2', cid: 'new' }))
     const page = await store.listObjects(B, { limit: 10 })
     t.deepEqual(page, [
-      { ...version('a', { versionId: 'v1' }), isLatest: true },
-      { ...version('d', { versionId: 'v2', cid: 'new' }), isLatest: true },
+      listedOf({ ...version('a', { versionId: 'v1' }), isLatest: true }),
+      listedOf({ ...version('d', { versionId: 'v2', cid: 'new' }), isLatest: true }),
     ])
     t.deepEqual(await listKeys(store, { limit: 1, after: 'a' }), ['d'], 'the limit counts listed keys only')
     t.true((await store.getObject(B, 'b'))?.deleteMarker)
@@ -439,8 +450,8 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
     t.deepEqual(await store.getObject(B, 'k'), expected)
 
     const [listed] = await store.listObjects(B, { limit: 1 })
-    listed.metadata.m = 'mutated'
-    listed.tags.length = 0
+    listed.lastModified.setTime(2)
+    if (listed.checksum !== undefined) listed.checksum.value = 'mutated'
     t.deepEqual(await store.getObject(B, 'k'), expected)
 
     const tags: Array<[string, string]> = [['a', 'b']]
@@ -543,7 +554,7 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
     const listed = await store.listObjects(B, { limit: 100 })
     for (const v of listed) {
       t.true(v.isLatest)
-      t.deepEqual(await store.getObject(B, v.key), v)
+      t.deepEqual(listedOf(await store.getObject(B, v.key) as ObjectVersion), v)
     }
   })
 

@@ -620,7 +620,7 @@ async function main (): Promise<void> {
       '(the hashes can overlap on 2 cores, so this floor is not a hard ceiling).')
   }
   const nullIdle = v('rss-idle', 'limit')
-  if (nullIdle !== undefined) console.log(`  The null handler's idle RSS (${fmtNum(nullIdle)} MB) is roughly node + tsx before any server code (a bare node:http server measured ~45 MB here, tsx's loader ~30 MB more); ours runs under tsx too.`)
+  if (nullIdle !== undefined) console.log(`  The null handler's idle RSS (${fmtNum(nullIdle)} MB) is roughly node + tsx before any server code (a bare node:http server measured ~45 MB here, tsx's loader ~30 MB more); ours runs from dist/ without tsx unless --from-source.`)
   for (const n of notes) console.log(`  - ${n}`)
 
   for (const l of live.values()) await l.c.destroy().catch(() => undefined)

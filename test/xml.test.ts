@@ -28,6 +28,7 @@ test('escapes markup and characters XML 1.0 cannot carry, and round-trips throug
   t.true(s.includes('😀'))
   const parsed = new XMLParser({ processEntities: true, htmlEntities: true, trimValues: false, isArray: () => true }).parse(s)
   t.is(parsed.Delete[0].Object[0].Key[0], 'a&b<c>d"e\'f')
+  t.is(parsed.Delete[0].Object[5].Key[0], 'cr\rlf\n', 'a CR survives the parser\'s line-end normalisation')
   const ours = parseXml(renderXml('Delete', { Object: [{ Key: 'x & y' }] }), 'Delete')
   t.is(childText(children(ours, 'Object')[0], 'Key'), 'x & y')
 })

@@ -54,6 +54,14 @@ export function versionIdParam (ctx: OperationContext): string | undefined {
   return v
 }
 
+/**
+ * Timestamps are kept to the second, as S3 keeps them, so a listing's LastModified, the
+ * Last-Modified header and conditional requests all agree.
+ */
+export function timestamp (ctx: OperationContext): Date {
+  return new Date(Math.floor(ctx.now().getTime() / 1000) * 1000)
+}
+
 export function quoteEtag (etag: string): string {
   return `"${etag}"`
 }

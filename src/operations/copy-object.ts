@@ -4,7 +4,7 @@ import { parseTaggingHeader } from '../protocol/headers.js'
 import { assertValidKey } from '../protocol/names.js'
 import type { ObjectVersion } from '../metadata/metadata-store.js'
 import type { OperationContext } from './context.js'
-import { cidHeaders, quoteEtag, requireBucket, requireObject, xmlResponse } from './common.js'
+import { cidHeaders, quoteEtag, requireBucket, requireObject, xmlResponse, timestamp } from './common.js'
 import { parseCopySource } from './copy-source.js'
 import { rejectUnsupportedWriteHeaders, writeAttributes } from './object-attributes.js'
 import { checkWriteConditions } from './write-conditions.js'
@@ -53,7 +53,7 @@ export async function copyObject (ctx: OperationContext) {
     cid: from.cid,
     size: from.size,
     etag: from.etag,
-    lastModified: ctx.now(),
+    lastModified: timestamp(ctx),
     owner: ctx.principal,
     headers: replaced?.headers ?? from.headers,
     metadata: replaced?.metadata ?? from.metadata,

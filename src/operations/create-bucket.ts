@@ -3,7 +3,7 @@ import { assertValidBucketName } from '../protocol/names.js'
 import { readSmallBody, openPayload } from '../protocol/payload.js'
 import { childText, parseXml } from '../xml/parse.js'
 import type { OperationContext } from './context.js'
-import { emptyResponse } from './common.js'
+import { emptyResponse, timestamp } from './common.js'
 
 const ACCEPTED_ACLS = new Set(['private', 'bucket-owner-full-control'])
 
@@ -30,7 +30,7 @@ export async function createBucket (ctx: OperationContext) {
     name: ctx.bucket,
     owner: ctx.principal,
     ownerDisplayName: ctx.displayName,
-    created: ctx.now(),
+    created: timestamp(ctx),
     region: ctx.region,
     versioning: 'Unversioned',
   }, { signal: ctx.signal })

@@ -3,7 +3,7 @@ import { assertValidKey } from '../protocol/names.js'
 import { openPayload } from '../protocol/payload.js'
 import type { ObjectVersion } from '../metadata/metadata-store.js'
 import type { OperationContext } from './context.js'
-import { cidHeaders, emptyResponse, quoteEtag, requireBucket } from './common.js'
+import { cidHeaders, emptyResponse, quoteEtag, requireBucket, timestamp } from './common.js'
 import { checksumHeader, writeAttributes } from './object-attributes.js'
 import { checkWriteConditions } from './write-conditions.js'
 
@@ -29,7 +29,7 @@ export async function putObject (ctx: OperationContext) {
     cid: cid.toString(),
     size,
     etag: digests.md5,
-    lastModified: ctx.now(),
+    lastModified: timestamp(ctx),
     owner: ctx.principal,
     ...attributes,
     checksum: digests.checksum === undefined ? undefined : { ...digests.checksum, type: 'FULL_OBJECT' },

@@ -5,12 +5,13 @@ const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 export type XmlValue = string | number | boolean | Date | undefined | null | XmlObject | XmlValue[]
 export interface XmlObject { [name: string]: XmlValue }
 
-// Markup characters, and characters XML 1.0 cannot carry literally (C0 controls other than tab, LF
-// and CR, lone surrogates, U+FFFE/U+FFFF): these become character references, as S3 writes them.
+// Markup characters, and characters XML 1.0 cannot carry literally (C0 controls other than tab and
+// LF, lone surrogates, U+FFFE/U+FFFF): these become character references, as S3 writes them. CR is
+// escaped too, since a parser would turn a literal CR into LF.
 // eslint-disable-next-line no-control-regex
-const MAY_NEED_ESCAPE = /[&<>"\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/
+const MAY_NEED_ESCAPE = /[&<>"\u0000-\u0008\u000B-\u001F\uD800-\uDFFF\uFFFE\uFFFF]/
 // eslint-disable-next-line no-control-regex
-const ESCAPE_ALL = /[&<>"\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
+const ESCAPE_ALL = /[&<>"\u0000-\u0008\u000B-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
 
 function escapeChar (c: string): string {
   switch (c) {

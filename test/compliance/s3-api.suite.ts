@@ -103,6 +103,8 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
     t.deepEqual(get.Metadata, { color: 'blue', 'two-words': 'a b', cid: HELLO_CID })
     t.is(seen.last()['x-ipfs-path'], `/ipfs/${HELLO_CID}`)
     t.true(get.LastModified instanceof Date && Math.abs(get.LastModified.getTime() - Date.now()) < 60_000)
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: b, Prefix: 'hello.txt' }))
+    t.is(listed.Contents?.[0].LastModified?.getTime(), get.LastModified?.getTime(), 'listing and GET agree to the second')
     const head = await s3.send(new HeadObjectCommand({ Bucket: b, Key: 'hello.txt' }))
     t.is(head.ContentLength, 11)
     t.is(head.Metadata?.cid, HELLO_CID)

@@ -266,16 +266,20 @@ async function sectionBig (): Promise<void> {
       const seed = 1000 + rep
       const key = `big/object-${rep}`
       try {
-        const { peakMB } = await withPeakRss(l.t, async () => {
-          let t0 = performance.now()
+        const putPeak = await withPeakRss(l.t, async () => {
+          const t0 = performance.now()
           await putPattern(l, 'bench-big', key, seed, size)
           ;(put[n] ??= []).push(size / 1e6 / ((performance.now() - t0) / 1000))
-          t0 = performance.now()
+        })
+        const getPeak = await withPeakRss(l.t, async () => {
+          const t0 = performance.now()
           await getPattern(n, l, 'bench-big', key, seed, size)
           ;(get[n] ??= []).push(size / 1e6 / ((performance.now() - t0) / 1000))
         })
+        const peakMB = Math.max(putPeak.peakMB, getPeak.peakMB)
         peaks[n] = Math.max(peaks[n] ?? 0, peakMB)
-        log(`${n} ${label} rep ${rep + 1}: PUT ${fmtNum(put[n].at(-1))} MB/s, GET ${fmtNum(get[n].at(-1))} MB/s, peak RSS ${fmtNum(peakMB)} MB`)
+        log(`${n} ${label} rep ${rep + 1}: PUT ${fmtNum(put[n].at(-1))} MB/s (peak RSS ${fmtNum(putPeak.peakMB)} MB), ` +
+          `GET ${fmtNum(get[n].at(-1))} MB/s (peak RSS ${fmtNum(getPeak.peakMB)} MB)`)
         await l.c.ok({ method: 'DELETE', bucket: 'bench-big', key }).then(r => r.body.dump()).catch(() => undefined)
       } catch (err) {
         failed(n, `${label} PUT/GET`, err)

@@ -1,6 +1,6 @@
 import { S3Error } from '../errors.js'
 import type { ListedObject, MetadataStore } from '../metadata/metadata-store.js'
-import type { XmlObject } from '../xml/render.js'
+import { XmlText, type XmlObject } from '../xml/render.js'
 import type { OperationContext } from './context.js'
 import { quoteEtag, urlEncodeIf } from './common.js'
 
@@ -104,7 +104,8 @@ export function contentsXml (v: ListedObject, encode: boolean, owner: boolean): 
   return {
     Key: urlEncodeIf(encode, v.key),
     LastModified: v.lastModified,
-    ETag: quoteEtag(v.etag),
+    // ETags are hex digits with an optional -N: only the quotes need escaping
+    ETag: /^[0-9a-f]*(-\d+)?$/.test(v.etag) ? new XmlText(`&quot;${v.etag}&quot;`) : quoteEtag(v.etag),
     ChecksumAlgorithm: v.checksum?.algorithm,
     ChecksumType: v.checksum?.type,
     Size: v.size,

@@ -1,8 +1,13 @@
 const S3_NS = 'http://s3.amazonaws.com/doc/2006-03-01/'
 const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>'
 
+/** Text that is already escaped XML (built from known-safe parts), emitted as it is. */
+export class XmlText {
+  constructor (readonly xml: string) {}
+}
+
 /** A value in an XML document: nested objects become elements, arrays repeat the element. */
-export type XmlValue = string | number | boolean | Date | undefined | null | XmlObject | XmlValue[]
+export type XmlValue = string | number | boolean | Date | XmlText | undefined | null | XmlObject | XmlValue[]
 export interface XmlObject { [name: string]: XmlValue }
 
 // Markup characters, and characters XML 1.0 cannot carry literally (C0 controls other than tab and
@@ -28,25 +33,27 @@ export function escapeXml (text: string): string {
   return MAY_NEED_ESCAPE.test(text) ? text.replace(ESCAPE_ALL, escapeChar) : text
 }
 
-function text (value: string | number | boolean | Date): string {
+function text (value: string | number | boolean | Date | XmlText): string {
+  if (typeof value === 'string') return escapeXml(value)
   if (value instanceof Date) return value.toISOString()
-  return typeof value === 'string' ? escapeXml(value) : String(value)
+  if (value instanceof XmlText) return value.xml
+  return String(value)
 }
 
-function append (out: string[], name: string, value: XmlValue): void {
-  if (value === undefined || value === null) return
+function element (name: string, value: XmlValue): string {
+  if (value === undefined || value === null) return ''
   if (Array.isArray(value)) {
-    for (const item of value) append(out, name, item)
-    return
+    let out = ''
+    for (const item of value) out += element(name, item)
+    return out
   }
-  if (typeof value === 'object' && !(value instanceof Date)) {
-    out.push(`<${name}>`)
-    for (const child in value) append(out, child, value[child])
-    out.push(`</${name}>`)
-    return
+  if (typeof value === 'object' && !(value instanceof Date) && !(value instanceof XmlText)) {
+    let out = `<${name}>`
+    for (const child in value) out += element(child, value[child])
+    return out + `</${name}>`
   }
   const t = text(value)
-  out.push(t === '' ? `<${name}/>` : `<${name}>${t}</${name}>`)
+  return t === '' ? `<${name}/>` : `<${name}>${t}</${name}>`
 }
 
 /**
@@ -58,12 +65,11 @@ function append (out: string[], name: string, value: XmlValue): void {
  * and a string join is an order of magnitude cheaper than building and serialising a tree.
  */
 export function renderXml (root: string, body: XmlObject | string, options: { namespace?: boolean } = {}): Uint8Array {
-  const out: string[] = [DECLARATION, options.namespace === false ? `<${root}>` : `<${root} xmlns="${S3_NS}">`]
+  let out = DECLARATION + (options.namespace === false ? `<${root}>` : `<${root} xmlns="${S3_NS}">`)
   if (typeof body === 'string') {
-    out.push(escapeXml(body))
+    out += escapeXml(body)
   } else {
-    for (const name in body) append(out, name, body[name])
+    for (const name in body) out += element(name, body[name])
   }
-  out.push(`</${root}>`)
-  return Buffer.from(out.join(''), 'utf8')
+  return Buffer.from(out + `</${root}>`, 'utf8')
 }

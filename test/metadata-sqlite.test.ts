@@ -71,12 +71,6 @@ test('SqliteMetadataStore: refuses a database from a newer schema', async (t) =>
   t.throws(() => new SqliteMetadataStore({ path }), { message: /newer/ })
 })
 
-test('SqliteMetadataStore: listing is one range query on the partial index', async (t) => {
-  const dir = await tempDir()
-  t.teardown(async () => rm(dir, { recursive: true, force: true }))
-  const path = join(dir, 'meta.db')
-  await new SqliteMetadataStore({ path }).close()
-  const db = new Database(path, { readonly: true })
   t.teardown(() => db.close())
   const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT * FROM versions WHERE bucket = ? AND is_latest = 1 AND delete_marker = 0
     AND key >= ? AND key < ? ORDER BY key LIMIT ?`).all('b', 'a', 'b', 10) as Array<{ detail: string }>
@@ -101,4 +95,40 @@ test('SqliteMetadataStore: group commit acknowledges concurrent writes only once
   const listed = await reopened.listObjects('b', { limit: 1000 })
   t.is(listed.length, 200)
   t.is(await reopened.refCount('cid0'), 29)
+})
+
+test('SqliteMetadataStore: a listing page reads the covering index alone, keys-only probes too', async (t) => {
+  const dir = await tempDir()
+  t.teardown(async () => rm(dir, { recursive: true, force: true }))
+  const path = join(dir, 'meta.db')
+  await new SqliteMetadataStore({ path }).close()
+  const db = new Database(path, { readonly: true })
+  t.teardown(() => db.close())
+  for (const columns of ['key, version_id, delete_marker, size, etag, last_modified, owner, checksum, storage_class', 'key']) {
+    const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT ${columns} FROM versions WHERE bucket = ? AND is_latest = 1 AND delete_marker = 0
+      AND key >= ? AND key < ? ORDER BY key LIMIT ?`).all('b', 'a', 'b', 10) as Array<{ detail: string }>
+    t.deepEqual(plan.map((p) => p.detail), ['SEARCH versions USING COVERING INDEX versions_listing (bucket=? AND key>? AND key<?)'])
+  }
+})
+
+test('SqliteMetadataStore: a schema 1 database is migrated in place and keeps its data', async (t) => {
+  const dir = await tempDir()
+  t.teardown(async () => rm(dir, { recursive: true, force: true }))
+  const path = join(dir, 'meta.db')
+  const store = new SqliteMetadataStore({ path })
+  await store.createBucket({ name: 'b', owner: 'o', created: new Date(0), region: 'us-east-1', versioning: 'Unversioned' })
+  await store.putObject({ bucket: 'b', key: 'k', versionId: 'null', deleteMarker: false, cid: 'c', size: 1, etag: 'e', lastModified: new Date(0), owner: 'o', headers: {}, metadata: {}, tags: [] })
+  await store.close()
+  // turn it back into a schema 1 database: the listing index of version 1, and its version number
+  const old = new Database(path)
+  old.exec('DROP INDEX versions_listing; CREATE INDEX versions_listing ON versions (bucket, key) WHERE is_latest = 1 AND delete_marker = 0; PRAGMA user_version = 1')
+  old.close()
+  const migrated = new SqliteMetadataStore({ path })
+  t.teardown(async () => { await migrated.close() })
+  t.deepEqual((await migrated.listObjects('b', { limit: 10 })).map((o) => o.key), ['k'])
+  const db = new Database(path, { readonly: true })
+  t.teardown(() => db.close())
+  t.is(db.pragma('user_version', { simple: true }), SQLITE_SCHEMA_VERSION)
+  const sql = (db.prepare("SELECT sql FROM sqlite_master WHERE name = 'versions_listing'").get() as { sql: string }).sql
+  t.regex(sql, /storage_class/)
 })

@@ -24,7 +24,7 @@ export interface SqliteMetadataStoreInit {
 }
 
 /** Version of the schema below, kept in `PRAGMA user_version`. */
-export const SQLITE_SCHEMA_VERSION = 1
+export const SQLITE_SCHEMA_VERSION = 2
 
 // Keys are TEXT with BINARY collation, which compares the UTF-8 bytes: S3's key order.
 const SCHEMA = `
@@ -59,7 +59,9 @@ CREATE TABLE versions (
   UNIQUE (bucket, key, version_id)
 );
 CREATE INDEX versions_by_key ON versions (bucket, key, seq);
-CREATE INDEX versions_listing ON versions (bucket, key) WHERE is_latest = 1 AND delete_marker = 0;
+-- Covers a listing page: the rows a listing shows are read from the index alone.
+CREATE INDEX versions_listing ON versions (bucket, key, version_id, delete_marker, size, etag, last_modified, owner, checksum, storage_class)
+  WHERE is_latest = 1 AND delete_marker = 0;
 
 CREATE TABLE refs (
   cid TEXT NOT NULL PRIMARY KEY,
@@ -348,6 +350,14 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 }
 
+/** Steps from each older schema version to the next; a new database gets SCHEMA directly. */
+const MIGRATIONS: Record<number, string> = {
+  // 1 → 2: the listing index covers the listing columns
+  1: `DROP INDEX versions_listing;
+CREATE INDEX versions_listing ON versions (bucket, key, version_id, delete_marker, size, etag, last_modified, owner, checksum, storage_class)
+  WHERE is_latest = 1 AND delete_marker = 0;`,
+}
+
 function migrate (db: Database.Database): void {
   const current = db.pragma('user_version', { simple: true }) as number
   if (current === SQLITE_SCHEMA_VERSION) return
@@ -356,8 +366,13 @@ function migrate (db: Database.Database): void {
   }
   db.transaction(() => {
     // Re-read inside the write lock: another process may have created the schema meanwhile.
-    if (db.pragma('user_version', { simple: true }) === SQLITE_SCHEMA_VERSION) return
-    db.exec(SCHEMA)
+    let version = db.pragma('user_version', { simple: true }) as number
+    if (version === SQLITE_SCHEMA_VERSION) return
+    if (version === 0) {
+      db.exec(SCHEMA)
+    } else {
+      for (; version < SQLITE_SCHEMA_VERSION; version++) db.exec(MIGRATIONS[version])
+    }
     db.pragma(`user_version = ${SQLITE_SCHEMA_VERSION}`)
   }).immediate()
 }

@@ -94,16 +94,19 @@ export function address (a: Addressing): { bucket: string, key: string } {
 
 export function route (method: string, addr: { bucket: string, key: string }, query: URLSearchParams, headers: Record<string, string>): RouteMatch {
   const target: Target = addr.bucket === '' ? 'service' : addr.key === '' ? 'bucket' : 'object'
+  const names = [...query.keys()]
   for (const r of ROUTES) {
     if (r.method !== method || r.target !== target) continue
     if (r.query !== undefined && !r.query.every(q => query.has(q))) continue
     if (r.header !== undefined && headers[r.header] === undefined) continue
-    const claimed = new Set(r.query ?? [])
-    const unclaimed = [...query.keys()].find(q => SUBRESOURCES.has(q) && !claimed.has(q))
-    if (unclaimed !== undefined) break
+    if (names.length > 0) {
+      const claimed = r.query ?? []
+      const unclaimed = names.find(q => SUBRESOURCES.has(q) && !claimed.includes(q))
+      if (unclaimed !== undefined) break
+    }
     return { operation: r.operation, bucket: addr.bucket, key: addr.key }
   }
-  const what = [...query.keys()].find(q => SUBRESOURCES.has(q))
+  const what = names.find(q => SUBRESOURCES.has(q))
   if (what !== undefined || ['GET', 'HEAD', 'PUT', 'POST', 'DELETE'].includes(method)) {
     throw new S3Error('NotImplemented', what !== undefined
       ? `The '${what}' subresource is not implemented by this gateway for ${method} requests.`

@@ -91,6 +91,39 @@ test('SqliteMetadataStore: group commit acknowledges concurrent writes only once
   t.is(await reopened.refCount('cid0'), 29)
 })
 
+test('SqliteMetadataStore: in a commit group a failing change rolls back alone, and changes apply in call order', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 's3ipfs-sqlite-group-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const path = join(dir, 'meta.db')
+  const store = new SqliteMetadataStore({ path })
+  t.teardown(async () => { await store.close() })
+  await store.createBucket({ name: 'b', owner: 'o', created: new Date(), region: 'us-east-1', versioning: 'Unversioned' })
+  const version = (bucket: string, key: string, cid: string) => ({
+    bucket, key, versionId: 'null', deleteMarker: false, cid, size: 1, etag: 'e',
+    lastModified: new Date(), owner: 'o', headers: {}, metadata: {}, tags: [] as Array<[string, string]>,
+  })
+  // Issued together, so they share one group.
+  const first = store.putObject(version('b', 'k1', 'c1'))
+  const missing = store.putObject(version('nope', 'k2', 'c2'))
+  const replaced = store.putObject(version('b', 'k1', 'c3'))
+  const deleted = store.deleteObject('b', 'k1')
+  const created = store.createBucket({ name: 'b', owner: 'o', created: new Date(), region: 'us-east-1', versioning: 'Unversioned' })
+  const tagged = store.setObjectTags('b', 'k1', undefined, [['a', 'b']])
+  const last = store.putObject(version('b', 'k3', 'c1'))
+  t.deepEqual(await first, { released: [] })
+  await t.throwsAsync(missing, { code: 'ERR_NO_SUCH_BUCKET' } as never)
+  t.is((await replaced).replaced?.cid, 'c1')
+  t.is((await deleted).deleted?.cid, 'c3')
+  t.false(await created)
+  t.false(await tagged)
+  t.deepEqual(await last, { released: [] })
+  t.is(await store.getObject('b', 'k1'), undefined)
+  t.is(await store.refCount('c2'), 0)
+  t.is(await store.refCount('c1'), 1)
+  t.is(await store.refCount('c3'), 0)
+  t.is((await store.getObject('b', 'k3'))?.cid, 'c1')
+})
+
 test('SqliteMetadataStore: a listing page reads the covering index alone, keys-only probes too', async (t) => {
   const dir = await tempDir()
   t.teardown(async () => rm(dir, { recursive: true, force: true }))

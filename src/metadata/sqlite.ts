@@ -98,6 +98,12 @@ interface VersionRow {
   parts_count: number | null
 }
 
+interface PendingWrite {
+  change: () => unknown
+  resolve: (value: unknown) => void
+  reject: (reason: unknown) => void
+}
+
 type Statement<P extends unknown[], R = unknown> = Database.Statement<P, R>
 
 /** The columns a listing reads: the large JSON columns stay on disk. */
@@ -122,20 +128,24 @@ function toListed (row: ListedRow): ListedObject {
 }
 
 /**
- * Metadata in one SQLite file (better-sqlite3, WAL). Every change is one immediate transaction, so
+ * Metadata in one SQLite file (better-sqlite3, WAL). Every change commits in an immediate transaction
+ * (in 'GROUP' mode shared with the changes made concurrently, each in its own savepoint), so
  * several processes may share the file. Listing is one range query on a partial index of the
  * latest, non-deleted versions.
  */
 export class SqliteMetadataStore implements MetadataStore {
   private readonly db: Database.Database
   private readonly sql: ReturnType<typeof prepare>
-  private readonly putTx: (version: ObjectVersion) => WriteResult
-  private readonly deleteTx: (bucket: string, key: string, versionId: string | undefined) => DeleteResult
-  private readonly deleteBucketTx: (name: string) => 'deleted' | 'not-empty' | 'missing'
+  /** Runs a change as one immediate transaction. */
+  private readonly changeTx: (change: () => unknown) => unknown
   /** Set in 'GROUP' mode on a file database: the WAL file to fsync after commits. */
   private readonly walPath?: string
   private syncInFlight?: Promise<void>
   private syncQueued?: Promise<void>
+  /** 'GROUP' mode: changes waiting for the next group commit, and the loop committing them. */
+  private pending: PendingWrite[] = []
+  private committing?: Promise<void>
+  private readonly groupTx: (group: PendingWrite[], outcomes: Array<{ ok: boolean, value: unknown }>) => void
 
   constructor (init: SqliteMetadataStoreInit) {
     const path = init.path
@@ -152,13 +162,17 @@ export class SqliteMetadataStore implements MetadataStore {
       this.db.close()
       throw err
     }
-    this.putTx = this.db.transaction((version: ObjectVersion) => this.put(version)).immediate
-    this.deleteTx = this.db.transaction((bucket: string, key: string, versionId: string | undefined) => this.delete(bucket, key, versionId)).immediate
-    this.deleteBucketTx = this.db.transaction((name: string) => {
-      if (this.sql.getBucket.get(name) === undefined) return 'missing' as const
-      if (this.sql.anyVersion.get(name) !== undefined) return 'not-empty' as const
-      this.sql.deleteBucket.run(name)
-      return 'deleted' as const
+    this.changeTx = this.db.transaction((change: () => unknown) => change()).immediate
+    // Each change of a group runs in a nested transaction, which better-sqlite3 makes a savepoint.
+    const inSavepoint = this.db.transaction((change: () => unknown) => change())
+    this.groupTx = this.db.transaction((group: PendingWrite[], outcomes: Array<{ ok: boolean, value: unknown }>) => {
+      for (const w of group) {
+        try {
+          outcomes.push({ ok: true, value: inSavepoint(w.change) })
+        } catch (err) {
+          outcomes.push({ ok: false, value: err })
+        }
+      }
     }).immediate
   }
 
@@ -185,6 +199,55 @@ export class SqliteMetadataStore implements MetadataStore {
     return result
   }
 
+  /**
+   * Runs a change and resolves, once it is durable, with its result. In 'GROUP' mode on a file,
+   * changes made while the previous group's WAL fsync runs are queued and then committed together
+   * in one immediate transaction, each change inside its own savepoint (a change that throws
+   * rolls back alone and rejects alone), followed by one fsync for the group. A commit costs much
+   * more than the statements of one change, so concurrent writers share it as they share the fsync.
+   * Changes apply in call order. Other modes run each change as its own transaction at once.
+   */
+  private async write<T> (change: () => T): Promise<T> {
+    if (this.walPath === undefined) return this.changeTx(change) as T
+    return await new Promise<T>((resolve, reject) => {
+      this.pending.push({ change, resolve: resolve as (value: unknown) => void, reject })
+      if (this.committing === undefined) this.committing = this.commitGroups()
+    })
+  }
+
+  private async commitGroups (): Promise<void> {
+    try {
+      // Let the writes issued in this turn of the event loop join the first group.
+      await new Promise<void>(resolve => setImmediate(resolve))
+      while (this.pending.length > 0) {
+        const group = this.pending
+        this.pending = []
+        const outcomes: Array<{ ok: boolean, value: unknown }> = []
+        try {
+          this.groupTx(group, outcomes)
+        } catch (err) {
+          // BEGIN or COMMIT failed: nothing of the group was committed.
+          for (const w of group) w.reject(err)
+          continue
+        }
+        let syncError: { error: unknown } | undefined
+        try {
+          await this.durable(undefined)
+        } catch (error) {
+          syncError = { error }
+        }
+        for (let i = 0; i < group.length; i++) {
+          const outcome = outcomes[i]
+          if (syncError !== undefined && outcome.ok) group[i].reject(syncError.error)
+          else if (outcome.ok) group[i].resolve(outcome.value)
+          else group[i].reject(outcome.value)
+        }
+      }
+    } finally {
+      this.committing = undefined
+    }
+  }
+
   private async syncWal (): Promise<void> {
     const file = await open(this.walPath as string, 'r').catch((err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT') return undefined // no WAL yet: nothing to sync
@@ -200,9 +263,8 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async createBucket (bucket: BucketRecord, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
-    const { changes } = this.sql.insertBucket.run(bucket.name, bucket.owner, bucket.ownerDisplayName ?? null,
-      bucket.created.getTime(), bucket.region, bucket.versioning)
-    return await this.durable(changes === 1)
+    return await this.write(() => this.sql.insertBucket.run(bucket.name, bucket.owner, bucket.ownerDisplayName ?? null,
+      bucket.created.getTime(), bucket.region, bucket.versioning).changes === 1)
   }
 
   async getBucket (name: string, options?: AbortOptions): Promise<BucketRecord | undefined> {
@@ -219,12 +281,17 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async deleteBucket (name: string, options?: AbortOptions): Promise<'deleted' | 'not-empty' | 'missing'> {
     options?.signal?.throwIfAborted()
-    return await this.durable(this.deleteBucketTx(name))
+    return await this.write(() => {
+      if (this.sql.getBucket.get(name) === undefined) return 'missing' as const
+      if (this.sql.anyVersion.get(name) !== undefined) return 'not-empty' as const
+      this.sql.deleteBucket.run(name)
+      return 'deleted' as const
+    })
   }
 
   async putObject (version: ObjectVersion, options?: AbortOptions): Promise<WriteResult> {
     options?.signal?.throwIfAborted()
-    return await this.durable(this.putTx(version))
+    return await this.write(() => this.put(version))
   }
 
   async getObject (bucket: string, key: string, versionId?: string, options?: AbortOptions): Promise<ObjectVersion | undefined> {
@@ -235,16 +302,15 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async deleteObject (bucket: string, key: string, versionId?: string, options?: AbortOptions): Promise<DeleteResult> {
     options?.signal?.throwIfAborted()
-    return await this.durable(this.deleteTx(bucket, key, versionId))
+    return await this.write(() => this.delete(bucket, key, versionId))
   }
 
   async setObjectTags (bucket: string, key: string, versionId: string | undefined, tags: Array<[string, string]>, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
     const json = JSON.stringify(tags)
-    const { changes } = versionId === undefined
+    return await this.write(() => (versionId === undefined
       ? this.sql.setLatestTags.run(json, bucket, key)
-      : this.sql.setVersionTags.run(json, bucket, key, versionId)
-    return await this.durable(changes > 0)
+      : this.sql.setVersionTags.run(json, bucket, key, versionId)).changes > 0)
   }
 
   async listObjects (bucket: string, options: ListOptions): Promise<ListedObject[]> {
@@ -291,6 +357,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async close (): Promise<void> {
+    while (this.committing !== undefined) await this.committing
     await this.syncQueued?.catch(() => {})
     await this.syncInFlight?.catch(() => {})
     if (this.db.open) this.db.close()
@@ -298,11 +365,14 @@ export class SqliteMetadataStore implements MetadataStore {
 
   private put (version: ObjectVersion): WriteResult {
     const { bucket, key, versionId } = version
-    if (this.sql.getBucket.get(bucket) === undefined) throw noSuchBucket(bucket)
+    if (this.sql.bucketExists.get(bucket) === undefined) throw noSuchBucket(bucket)
     const old = this.sql.getVersion.get(bucket, key, versionId)
     if (old !== undefined) this.sql.deleteVersion.run(old.seq)
-    const latest = this.sql.getLatest.get(bucket, key)
-    if (latest !== undefined && latest.is_latest === 1) this.sql.setLatest.run(0, latest.seq)
+    // At most one version of a key is the latest: when the replaced one was, none is left to demote.
+    if (old?.is_latest !== 1) {
+      const latest = this.sql.getLatest.get(bucket, key)
+      if (latest !== undefined && latest.is_latest === 1) this.sql.setLatest.run(0, latest.seq)
+    }
     this.sql.insertVersion.run({
       bucket,
       key,
@@ -384,6 +454,7 @@ function prepare (db: Database.Database) {
     insertBucket: db.prepare(`INSERT INTO buckets (name, owner, owner_display_name, created, region, versioning)
       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`) as Statement<[string, string, string | null, number, string, string]>,
     getBucket: db.prepare('SELECT * FROM buckets WHERE name = ?') as Statement<[string], BucketRow>,
+    bucketExists: db.prepare('SELECT 1 FROM buckets WHERE name = ?').pluck() as Statement<[string], number>,
     listBuckets: db.prepare('SELECT * FROM buckets ORDER BY name') as Statement<[], BucketRow>,
     listBucketsOf: db.prepare('SELECT * FROM buckets WHERE owner = ? ORDER BY name') as Statement<[string], BucketRow>,
     deleteBucket: db.prepare('DELETE FROM buckets WHERE name = ?') as Statement<[string]>,
@@ -444,9 +515,9 @@ function toVersion (row: VersionRow): ObjectVersion {
     etag: row.etag,
     lastModified: new Date(row.last_modified),
     owner: row.owner,
-    headers: JSON.parse(row.headers),
-    metadata: JSON.parse(row.metadata),
-    tags: JSON.parse(row.tags),
+    headers: row.headers === '{}' ? {} : JSON.parse(row.headers),
+    metadata: row.metadata === '{}' ? {} : JSON.parse(row.metadata),
+    tags: row.tags === '[]' ? [] : JSON.parse(row.tags),
   }
   if (row.checksum !== null) version.checksum = JSON.parse(row.checksum)
   if (row.storage_class !== null) version.storageClass = row.storage_class

@@ -29,9 +29,11 @@ export async function readObject (ctx: OperationContext, withBody: boolean): Pro
   }, version)
 
   const headers = versionHeaders(version)
-  for (const [param, header] of Object.entries(RESPONSE_OVERRIDES)) {
-    const value = ctx.query.get(param)
-    if (value !== null) headers[header] = value
+  if (ctx.req.query !== '') {
+    for (const [param, header] of Object.entries(RESPONSE_OVERRIDES)) {
+      const value = ctx.query.get(param)
+      if (value !== null) headers[header] = value
+    }
   }
 
   const size = version.size

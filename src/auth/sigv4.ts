@@ -1,4 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { HttpRequest } from '@smithy/protocol-http'
+import { SignatureV4, getCanonicalHeaders } from '@smithy/signature-v4'
 import { S3Error } from '../errors.js'
 import type { CredentialProvider, S3Request } from '../types.js'
 
@@ -289,61 +291,13 @@ async function lookup (provider: CredentialProvider, accessKeyId: string): Promi
 }
 
 function computeSignature (req: S3Request, query: QueryMap, signedHeaders: string[], payloadHash: string, longDate: string, scope: string, signingKey: Uint8Array): string {
-  const canonicalRequest = buildCanonicalRequest(req.method, req.path, query, req.headers, signedHeaders, payloadHash)
+  const headers: Record<string, string> = {}
+  for (const name of signedHeaders) headers[name] = req.headers[name] ?? ''
+  const request = new HttpRequest({ method: req.method, path: req.path, query, headers })
+  const canonicalHeaders = getCanonicalHeaders(request, undefined, new Set(signedHeaders))
+  const canonicalRequest = canonicalizer.canonicalRequest(request, canonicalHeaders, payloadHash)
   const stringToSign = `${ALGORITHM}\n${longDate}\n${scope}\n${sha256Hex(canonicalRequest)}`
   return createHmac('sha256', signingKey).update(stringToSign).digest('hex')
-}
-
-/**
- * The SigV4 canonical request, as the AWS SDKs build it: the method; the path exactly as it went on
- * the wire (S3 signs the already percent-encoded path and does not normalize or encode it again);
- * the query with names and values URI-encoded (RFC 3986 unreserved characters kept), sorted by
- * encoded name and then by encoded value, X-Amz-Signature left out; one `name:value` line per
- * signed header in name order (a missing header signs as empty; line breaks become spaces, runs of
- * spaces and tabs one space, one leading and one trailing space dropped); the sorted list of signed
- * header names; and the payload hash.
- */
-export function buildCanonicalRequest (method: string, path: string, query: QueryMap, headers: Record<string, string | undefined>, signedHeaders: readonly string[], payloadHash: string): string {
-  const names = signedHeaders.length < 2 ? signedHeaders.slice() : [...new Set(signedHeaders)].sort()
-  let headerLines = ''
-  for (const name of names) headerLines += `${name}:${canonicalHeaderValue(headers[name] ?? '')}\n`
-  return `${method}\n${path}\n${canonicalQuery(query)}\n${headerLines}\n${names.join(';')}\n${payloadHash}`
-}
-
-function canonicalQuery (query: QueryMap): string {
-  const names = Object.keys(query)
-  if (names.length === 0) return ''
-  const encoded: Array<[string, string]> = []
-  for (const name of names) {
-    if (name.toLowerCase() === 'x-amz-signature') continue
-    const key = uriEscape(name)
-    const value = query[name]
-    const serialized = typeof value === 'string'
-      ? `${key}=${uriEscape(value)}`
-      : value.map(v => `${key}=${uriEscape(v)}`).sort().join('&')
-    encoded.push([key, serialized])
-  }
-  encoded.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)
-  let out = ''
-  for (let i = 0; i < encoded.length; i++) out += (i === 0 ? '' : '&') + encoded[i][1]
-  return out
-}
-
-const NEEDS_ESCAPE_AFTER_ENCODE = /[!'()*]/g
-
-/** encodeURIComponent, plus the sub-delimiters it leaves alone that SigV4 encodes. */
-function uriEscape (s: string): string {
-  const e = encodeURIComponent(s)
-  NEEDS_ESCAPE_AFTER_ENCODE.lastIndex = 0
-  if (!NEEDS_ESCAPE_AFTER_ENCODE.test(e)) return e
-  return e.replace(NEEDS_ESCAPE_AFTER_ENCODE, c => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
-}
-
-const HEADER_VALUE_NEEDS_TRIM = /[\r\n\t]| {2}|^ | $/
-
-function canonicalHeaderValue (value: string): string {
-  if (!HEADER_VALUE_NEEDS_TRIM.test(value)) return value
-  return value.replace(/[\r\n]/g, ' ').replace(/[ \t]+/g, ' ').replace(/^ | $/g, '')
 }
 
 function verify (expected: string, provided: string): void {
@@ -353,6 +307,33 @@ function verify (expected: string, provided: string): void {
     throw new S3Error('SignatureDoesNotMatch')
   }
 }
+
+/** Node-crypto Checksum for smithy's constructor; only needed to satisfy its type. */
+class NodeSha256 {
+  private readonly hash
+  constructor (secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.hash = secret == null ? createHash('sha256') : createHmac('sha256', typeof secret === 'string' ? secret : ArrayBuffer.isView(secret) ? Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength) : Buffer.from(secret))
+  }
+
+  update (data: Uint8Array): void { this.hash.update(data) }
+  async digest (): Promise<Uint8Array> { return new Uint8Array(this.hash.digest()) }
+}
+
+/**
+ * smithy builds the canonical request (method, path, query encoding and ordering, header
+ * lines, payload hash) exactly as the AWS SDKs do. `uriEscapePath: false` because S3 signs the
+ * path as it went on the wire, already percent-encoded once; the signer must not encode it again.
+ */
+class Canonicalizer extends SignatureV4 {
+  constructor () {
+    super({ service: SERVICE, region: 'unused', credentials: { accessKeyId: '', secretAccessKey: '' }, sha256: NodeSha256, uriEscapePath: false })
+  }
+
+  canonicalRequest (request: HttpRequest, canonicalHeaders: Record<string, string>, payloadHash: string): string {
+    return this.createCanonicalRequest(request, canonicalHeaders, payloadHash)
+  }
+}
+const canonicalizer = new Canonicalizer()
 
 const KEY_CACHE_SIZE = 1024
 const keyCache = new Map<string, Uint8Array>()

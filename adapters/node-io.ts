@@ -1,5 +1,6 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { ServerResponse } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import type { S3Request, S3Response } from '../src/types.js'
 
@@ -92,10 +93,18 @@ export async function writeS3Response (res: ServerResponse, response: S3Response
     res.destroy()
     return
   }
+  // The content layer may lend chunks from reused buffers if told when each one is sent: the write
+  // callback runs once the socket has handed the bytes to the kernel (never while a write of them
+  // is pending). On an error the buffer is simply not returned. Only node:http's own response is
+  // trusted with this; anything else gets chunks that are never reused.
+  const release = res instanceof ServerResponse ? releaseFunction(body) : undefined
   try {
     for await (const chunk of body) {
       if (gone()) break
-      if (!res.write(chunk) && !(await drained(res))) break
+      const ok = release === undefined
+        ? res.write(chunk)
+        : res.write(chunk, (err?: Error | null) => { if (err == null) release(chunk) })
+      if (!ok && !(await drained(res))) break
     }
   } catch (err) {
     res.destroy(err as Error)
@@ -106,6 +115,16 @@ export async function writeS3Response (res: ServerResponse, response: S3Response
     return
   }
   await end(res)
+}
+
+/** Same key as RELEASE_CHUNKS in src/content/export.ts (Symbol.for: no import needed). */
+const RELEASE_CHUNKS = Symbol.for('s3-ipfs-gateway.releaseChunks')
+
+function releaseFunction (body: AsyncIterable<Uint8Array>): ((chunk: Uint8Array) => void) | undefined {
+  const take = (body as { [RELEASE_CHUNKS]?: unknown })[RELEASE_CHUNKS]
+  if (typeof take !== 'function') return undefined
+  const release: unknown = take.call(body)
+  return typeof release === 'function' ? release as (chunk: Uint8Array) => void : undefined
 }
 
 function splitTarget (target: string): { path: string, query: string } {

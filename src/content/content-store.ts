@@ -64,6 +64,8 @@ export class ContentStore {
    * the size (nothing is returned); beyond it, or negative, throws ContentRangeError. `length` is
    * clamped to the end. Other content (directories, dag-cbor, ...) throws UnsupportedContentError;
    * a missing block throws the blockstore's NotFoundError, possibly after some bytes were returned.
+   * The iterable also carries the RELEASE_CHUNKS opt-in (see export.ts) that lets an HTTP writer
+   * have chunks read into reused buffers; consumers that do not take it get chunks of their own.
    */
   cat (cid: CID | string, options: CatOptions = {}): AsyncGenerator<Uint8Array> {
     const exportOptions: ExportOptions = { ...options, readAhead: this.readAhead }

@@ -24,7 +24,32 @@ export class ContentRangeError extends RangeError {
   override name = ContentRangeError.NAME
 }
 
-export type ReadTarget = Pick<Blockstore, 'get'>
+export type ReadTarget = Pick<Blockstore, 'get'> & {
+  /**
+   * Optional: read a block into a caller-owned buffer (see FsBlockstore.readInto). When present,
+   * an export whose consumer took the chunk release function reads raw leaves into reused buffers.
+   */
+  readInto?: (cid: CID, buffer: Uint8Array, expected?: number, options?: AbortOptions) => Promise<Uint8Array>
+}
+
+/**
+ * Key of a method on the iterable `exportContent` (and so `ContentStore.cat`) returns. A consumer
+ * that calls it, before or during iteration, receives a `release(chunk)` function and promises to
+ * call it for a yielded chunk once nothing reads that chunk's bytes any more (for an HTTP
+ * response: in the write callback, once the socket has taken the bytes), or never. From then on
+ * raw leaf blocks may be read into buffers reused from a small pool: a buffer goes back to the
+ * pool only after `release` was called for the chunk cut from it, so a consumer that never calls
+ * `release` (or does not take it at all) never sees its chunks change. It is a `Symbol.for` key so
+ * that an HTTP adapter can look for it without importing this module.
+ */
+export const RELEASE_CHUNKS: unique symbol = Symbol.for('s3-ipfs-gateway.releaseChunks') as never
+
+export type ReleaseChunk = (chunk: Uint8Array) => void
+
+/** What `exportContent` returns: the chunks, plus the opt-in for pooled buffers. */
+export interface ContentChunks extends AsyncGenerator<Uint8Array> {
+  [RELEASE_CHUNKS]: () => ReleaseChunk
+}
 
 export interface ExportOptions extends AbortOptions {
   /** First byte to return (default 0); may equal the size (then nothing is returned). */
@@ -55,7 +80,18 @@ export async function contentSize (cid: CID, blockstore: ReadTarget, options: Ab
  * back reading (ipfs-unixfs-exporter reads every child of a node at once into an unbounded queue,
  * which is why this walks the DAG itself).
  */
-export async function * exportContent (cid: CID, blockstore: ReadTarget, options: ExportOptions = {}): AsyncGenerator<Uint8Array> {
+export function exportContent (cid: CID, blockstore: ReadTarget, options: ExportOptions = {}): ContentChunks {
+  const state: { pool?: BlockPool } = {}
+  const chunks = exportChunks(cid, blockstore, options, state) as ContentChunks
+  chunks[RELEASE_CHUNKS] = () => {
+    state.pool ??= new BlockPool(Math.max(1, options.readAhead ?? 4) + 4)
+    const pool = state.pool
+    return (chunk) => { pool.release(chunk) }
+  }
+  return chunks
+}
+
+async function * exportChunks (cid: CID, blockstore: ReadTarget, options: ExportOptions, state: { pool?: BlockPool }): AsyncGenerator<Uint8Array> {
   const root = await resolveRoot(cid, blockstore, options)
   const offset = options.offset ?? 0
   if (!Number.isSafeInteger(offset) || offset < 0 || offset > root.size) {
@@ -68,7 +104,8 @@ export async function * exportContent (cid: CID, blockstore: ReadTarget, options
     end: Math.min(root.size, offset + length),
     readAhead: Math.max(1, options.readAhead ?? 4),
     blockstore,
-    signal: options.signal
+    signal: options.signal,
+    state
   }
   if (walk.end <= walk.start) return
 
@@ -89,7 +126,48 @@ interface Walk {
   readAhead: number
   blockstore: ReadTarget
   signal?: AbortSignal
+  /** `pool` is set once the consumer takes the release function. */
+  state: { pool?: BlockPool }
 }
+
+/**
+ * Buffers for raw leaves, reused once the consumer releases the chunk cut from them. A buffer is
+ * in exactly one place at a time: the free list, a read in flight (or its result not yet
+ * yielded), or lent out with a chunk (recorded in `lent`). Only `release` moves a buffer back to
+ * the free list, so nothing can read into a buffer whose chunk the consumer may still be sending.
+ * Buffers of reads abandoned by an early return, and of chunks never released, are left to GC.
+ */
+class BlockPool {
+  private readonly free: Uint8Array[] = []
+  private readonly lent = new WeakMap<Uint8Array, Uint8Array>()
+
+  constructor (private readonly maxFree: number) {}
+
+  /** A buffer of at least `size` bytes, owned by the caller until it is lent and released. */
+  take (size: number): Uint8Array {
+    for (let i = this.free.length - 1; i >= 0; i--) {
+      if (this.free[i].byteLength >= size) return this.free.splice(i, 1)[0]
+    }
+    return new Uint8Array(size)
+  }
+
+  /** `chunk` (a view of `buffer`) goes to the consumer; `buffer` returns when it is released. */
+  lend (chunk: Uint8Array, buffer: Uint8Array): void {
+    this.lent.set(chunk, buffer)
+  }
+
+  release (chunk: Uint8Array): void {
+    const buffer = this.lent.get(chunk)
+    if (buffer === undefined) return // not ours, or released already
+    this.lent.delete(chunk)
+    if (this.free.length < this.maxFree) this.free.push(buffer)
+  }
+}
+
+/** Pooled buffers are at least this big, so that blocks of slightly different sizes share them. */
+const MIN_POOLED = 1024 * 1024 + 1
+/** Leaves bigger than this (no chunker makes them) are read the ordinary way. */
+const MAX_POOLED = 4 * 1024 * 1024
 
 async function * walkNode (walk: Walk, codec: number, block: Uint8Array, position: number, node?: dagPb.PBNode, unixfs?: UnixFS): AsyncGenerator<Uint8Array> {
   if (codec === raw.code) {
@@ -107,32 +185,76 @@ async function * walkNode (walk: Walk, codec: number, block: Uint8Array, positio
   if (node.Links.length !== unixfs.blockSizes.length) {
     throw new CorruptContentError('UnixFS node has a different number of links and block sizes')
   }
-  const children: Array<{ cid: CID, position: number }> = []
+  const children: Child[] = []
   for (let i = 0; i < node.Links.length && position < walk.end; i++) {
-    const childEnd = position + Number(unixfs.blockSizes[i])
-    if (childEnd > walk.start) children.push({ cid: node.Links[i].Hash, position })
+    const size = Number(unixfs.blockSizes[i])
+    const childEnd = position + size
+    if (childEnd > walk.start) children.push({ cid: node.Links[i].Hash, position, size })
     position = childEnd
   }
-  for await (const { child, block } of fetchAhead(walk, children)) {
+  for await (const { child, block, buffer } of fetchAhead(walk, children)) {
     if (child.cid.code !== raw.code && child.cid.code !== dagPb.code) {
       throw new UnsupportedContentError(`Unsupported codec 0x${child.cid.code.toString(16)} in a UnixFS file`)
+    }
+    if (buffer !== undefined) {
+      // A raw leaf in a pooled buffer: yields at most one chunk, lent with the buffer.
+      const slice = cut(walk, block, child.position)
+      if (slice === undefined) continue // buffer left to GC: nothing else holds it
+      // `block` is a fresh view made by this read (and `slice` a fresh view of it), so the release
+      // of one chunk can never be mistaken for another's.
+      walk.state.pool?.lend(slice, buffer)
+      yield slice
+      continue
     }
     yield * walkNode(walk, child.cid.code, block, child.position)
   }
 }
 
+interface Child {
+  cid: CID
+  position: number
+  /** File bytes under the child (for a raw leaf: the block's size). */
+  size: number
+}
+
+interface Fetched {
+  block: Uint8Array
+  /** Set when `block` is a view of a pooled buffer (raw leaves only). */
+  buffer?: Uint8Array
+}
+
+async function fetchChild (walk: Walk, child: Child): Promise<Fetched> {
+  const pool = walk.state.pool
+  const readInto = walk.blockstore.readInto
+  if (pool === undefined || readInto === undefined || child.cid.code !== raw.code ||
+    child.cid.multihash.code === identity.code || !Number.isSafeInteger(child.size) || child.size < 0 ||
+    child.size > MAX_POOLED) {
+    return { block: await getBlock(child.cid, walk.blockstore, walk.signal) }
+  }
+  walk.signal?.throwIfAborted()
+  // One spare byte, so that a block file longer than its link says shows up in one read.
+  const buffer = pool.take(Math.max(child.size + 1, MIN_POOLED))
+  const block = await readInto.call(walk.blockstore, child.cid, buffer, child.size, { signal: walk.signal })
+  if (block.byteLength !== child.size) {
+    // Not what the DAG says: behave exactly as the unpooled path does (the size check at the end
+    // reports it), from a private copy of the block.
+    return { block: await getBlock(child.cid, walk.blockstore, walk.signal) }
+  }
+  return { block, buffer }
+}
+
 /** Yield each child's block in order while up to `readAhead` later ones are being fetched. */
-async function * fetchAhead<T extends { cid: CID }> (walk: Walk, children: T[]): AsyncGenerator<{ child: T, block: Uint8Array }> {
-  const pending: Array<Promise<Uint8Array>> = []
+async function * fetchAhead (walk: Walk, children: Child[]): AsyncGenerator<Fetched & { child: Child }> {
+  const pending: Array<Promise<Fetched>> = []
   let next = 0
   for (let i = 0; i < children.length; i++) {
     while (next < children.length && next <= i + walk.readAhead) {
-      const fetch = getBlock(children[next++].cid, walk.blockstore, walk.signal)
+      const fetch = fetchChild(walk, children[next++])
       fetch.catch(() => {}) // awaited below in order; this only keeps an early failure from being "unhandled"
       pending.push(fetch)
     }
-    const block = await pending.shift()!
-    yield { child: children[i], block }
+    const fetched = await pending.shift()!
+    yield { child: children[i], ...fetched }
   }
 }
 

@@ -1,3 +1,4 @@
+import { collectBytes } from '../content/bytes.js'
 import { NotFoundError } from 'interface-store'
 import { base32 } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
@@ -18,7 +19,7 @@ export class MemoryBlockstore implements Blockstore {
 
   async put (cid: CID, bytes: BlockInput, options?: AbortOptions): Promise<CID> {
     options?.signal?.throwIfAborted()
-    const block = bytes instanceof Uint8Array ? bytes : await concat(bytes, options)
+    const block = bytes instanceof Uint8Array ? bytes : await collectBytes(bytes, options)
     options?.signal?.throwIfAborted()
     const key = keyOf(cid)
     if (!this.blocks.has(key)) this.blocks.set(key, block)
@@ -80,20 +81,3 @@ function * once (block: Uint8Array): Generator<Uint8Array> {
   yield block
 }
 
-async function concat (chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>, options?: AbortOptions): Promise<Uint8Array> {
-  const parts: Uint8Array[] = []
-  let length = 0
-  for await (const chunk of chunks) {
-    options?.signal?.throwIfAborted()
-    parts.push(chunk)
-    length += chunk.byteLength
-  }
-  if (parts.length === 1) return parts[0]
-  const out = new Uint8Array(length)
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.byteLength
-  }
-  return out
-}

@@ -1,3 +1,4 @@
+import { collectBytes } from './bytes.js'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import * as raw from 'multiformats/codecs/raw'
@@ -272,20 +273,7 @@ async function resolveRoot (cid: CID, blockstore: ReadTarget, options: AbortOpti
 async function getBlock (cid: CID, blockstore: ReadTarget, signal?: AbortSignal): Promise<Uint8Array> {
   signal?.throwIfAborted()
   if (cid.multihash.code === identity.code) return cid.multihash.digest
-  const chunks: Uint8Array[] = []
-  let length = 0
-  for await (const chunk of blockstore.get(cid, { signal })) {
-    chunks.push(chunk)
-    length += chunk.byteLength
-  }
-  if (chunks.length === 1) return chunks[0]
-  const block = new Uint8Array(length)
-  let offset = 0
-  for (const chunk of chunks) {
-    block.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return block
+  return await collectBytes(blockstore.get(cid, { signal }))
 }
 
 function decodePb (block: Uint8Array): dagPb.PBNode {

@@ -1,3 +1,4 @@
+import { concatBytes } from './bytes.js'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { importByteStream } from 'ipfs-unixfs-importer'
@@ -59,7 +60,7 @@ export async function importContent (source: AsyncIterable<Uint8Array> | Iterabl
     headSize += next.value.byteLength
   }
   if (ended) {
-    const { cid, bytes } = await singleBlock(concat(head, headSize), options.profile)
+    const { cid, bytes } = await singleBlock(concatBytes(head, headSize), options.profile)
     await target.put(cid, bytes, { signal })
     if (target.flush !== undefined) await target.flush([cid], { signal })
     return { cid, size: headSize }
@@ -96,17 +97,6 @@ export async function importContent (source: AsyncIterable<Uint8Array> | Iterabl
     throw err
   }
   return { cid, size }
-}
-
-function concat (chunks: Uint8Array[], size: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const chunk of chunks) {
-    out.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return out
 }
 
 /**

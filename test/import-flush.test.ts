@@ -1,20 +1,12 @@
-import { createHash } from 'node:crypto'
 import test from 'ava'
 import type { CID } from 'multiformats/cid'
 import { MemoryBlockstore } from '../src/blockstores/memory.js'
 import { importContent } from '../src/content/import.js'
 
+import { deterministicBytes } from './helpers/s3.js'
+
 const MiB = 1 << 20
 
-function bytes (label: string, size: number): Buffer {
-  const out = Buffer.alloc(size)
-  let block = createHash('sha512').update(label).digest()
-  for (let i = 0; i < size; i += block.length) {
-    block.copy(out, i)
-    block = createHash('sha512').update(block).digest()
-  }
-  return out
-}
 
 async function * slices (data: Buffer, size: number): AsyncGenerator<Uint8Array> {
   for (let offset = 0; offset < data.length; offset += size) yield data.subarray(offset, offset + size)
@@ -35,7 +27,7 @@ test('a large import flushes in batches while it runs: every written block once,
       }
     }
   }
-  const data = bytes('batches', 40 * MiB + 3)
+  const data = deterministicBytes('batches', 40 * MiB + 3)
   const { cid, size } = await importContent(slices(data, 65_536), target, { profile: 'unixfs-v1-2025' })
   t.is(size, data.length)
   t.true(calls > 1)
@@ -50,5 +42,5 @@ test('a background flush failure fails the import', async t => {
     put: async (cid: CID, block: Uint8Array) => { await memory.put(cid, block); return cid },
     flush: async () => { throw new Error('disk on fire') }
   }
-  await t.throwsAsync(importContent(slices(bytes('fail', 40 * MiB), 65_536), target, { profile: 'unixfs-v1-2025' }), { message: 'disk on fire' })
+  await t.throwsAsync(importContent(slices(deterministicBytes('fail', 40 * MiB), 65_536), target, { profile: 'unixfs-v1-2025' }), { message: 'disk on fire' })
 })

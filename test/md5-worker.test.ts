@@ -5,17 +5,10 @@ import { openPayload } from '../src/protocol/payload.js'
 import type { AuthContext } from '../src/auth/sigv4.js'
 import type { S3Request } from '../src/types.js'
 
+import { deterministicBytes } from './helpers/s3.js'
+
 const MiB = 1 << 20
 
-function bytes (label: string, size: number): Buffer {
-  const out = Buffer.alloc(size)
-  let block = createHash('sha512').update(label).digest()
-  for (let i = 0; i < size; i += block.length) {
-    block.copy(out, i)
-    block = createHash('sha512').update(block).digest()
-  }
-  return out
-}
 
 /** Slices of odd, varying sizes (1 byte up to ~300 KB, and one over a whole batch). */
 function * oddSlices (data: Buffer): Generator<Buffer> {
@@ -42,14 +35,14 @@ const expected = (algorithm: DigestAlgorithm, data: Buffer): string => createHas
 
 for (const size of [0, 1, MiB - 1, MiB, 5 * MiB + 3]) {
   test(`md5 and sha256 of ${size} bytes fed in odd slices match node:crypto (worker path)`, async t => {
-    const data = bytes(`size-${size}`, size)
+    const data = deterministicBytes(`size-${size}`, size)
     const digest = createStreamDigest(['md5', 'sha256'])
     await feed(digest, data)
     t.deepEqual(await digest.digest(), [expected('md5', data), expected('sha256', data)])
   })
 
   test(`md5 of ${size} bytes matches node:crypto (in-thread path)`, async t => {
-    const data = bytes(`size-${size}`, size)
+    const data = deterministicBytes(`size-${size}`, size)
     const digest = createStreamDigest(['md5'], { inThread: true })
     await feed(digest, data)
     t.deepEqual(await digest.digest(), [expected('md5', data)])
@@ -57,14 +50,14 @@ for (const size of [0, 1, MiB - 1, MiB, 5 * MiB + 3]) {
 }
 
 test('a size hint under one batch hashes in-thread; the result is the same', async t => {
-  const data = bytes('hint', 1000)
+  const data = deterministicBytes('hint', 1000)
   const digest = createStreamDigest(['md5'], { sizeHint: 1000 })
   await feed(digest, data)
   t.deepEqual(await digest.digest(), [expected('md5', data)])
 })
 
 test('concurrent streams do not mix', async t => {
-  const inputs = Array.from({ length: 6 }, (_, i) => bytes(`concurrent-${i}`, 3 * MiB + i * 12_345))
+  const inputs = Array.from({ length: 6 }, (_, i) => deterministicBytes(`concurrent-${i}`, 3 * MiB + i * 12_345))
   const results = await Promise.all(inputs.map(async data => {
     const digest = createStreamDigest(['md5'])
     for (const slice of oddSlices(data)) {
@@ -79,7 +72,7 @@ test('concurrent streams do not mix', async t => {
 
 test('backpressure: update asks the caller to wait once a few batches are queued', async t => {
   const digest = createStreamDigest(['md5'])
-  const data = bytes('pressure', 16 * MiB)
+  const data = deterministicBytes('pressure', 16 * MiB)
   let waits = 0
   for (let offset = 0; offset < data.length; offset += MiB) {
     const wait = digest.update(data.subarray(offset, offset + MiB))
@@ -90,7 +83,7 @@ test('backpressure: update asks the caller to wait once a few batches are queued
 })
 
 test('aborting mid-stream leaves no stuck state: later streams work, digest after abort rejects', async t => {
-  const data = bytes('abort', 4 * MiB + 5)
+  const data = deterministicBytes('abort', 4 * MiB + 5)
   const aborted = createStreamDigest(['md5'])
   const wait = aborted.update(data.subarray(0, 3 * MiB + 1))
   aborted.abort()
@@ -111,7 +104,7 @@ function request (body: AsyncIterable<Uint8Array>, headers: Record<string, strin
 }
 
 test('a body failing mid-stream rejects the payload; the next payload digests correctly', async t => {
-  const data = bytes('payload', 3 * MiB + 17)
+  const data = deterministicBytes('payload', 3 * MiB + 17)
   async function * failing (): AsyncGenerator<Uint8Array> {
     yield data.subarray(0, 2 * MiB + 3)
     throw new Error('connection reset')
@@ -128,7 +121,7 @@ test('a body failing mid-stream rejects the payload; the next payload digests co
 })
 
 test('a consumer that stops reading early releases the stream', async t => {
-  const data = bytes('early', 4 * MiB)
+  const data = deterministicBytes('early', 4 * MiB)
   async function * whole (): AsyncGenerator<Uint8Array> { yield * oddSlices(data) }
   const payload = openPayload(request(whole(), { 'content-length': String(data.length) }), anonymous, { maxSize: 1 << 30 })
   let size = 0

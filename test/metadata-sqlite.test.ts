@@ -22,6 +22,18 @@ metadataStoreSuite('SqliteMetadataStore (:memory:)', async () => ({ store: new S
 
 const T0 = new Date('2025-01-02T03:04:05.678Z')
 
+/** Turns a database of the current schema back into a schema 2 one: no multipart tables, no part sizes. */
+const TO_SCHEMA_2 = `DROP TABLE uploads; DROP TABLE parts; DROP TABLE completed_uploads;
+  ALTER TABLE versions DROP COLUMN part_sizes; PRAGMA user_version = 2`
+
+/** Every table's columns and every index's definition, to compare a migrated schema with a fresh one. */
+function schemaOf (db: Database.Database): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  const objects = db.prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name").all() as Array<{ type: string, name: string, sql: string }>
+  for (const { type, name, sql } of objects) out[name] = type === 'table' ? db.pragma(`table_xinfo(${name})`) : sql
+  return out
+}
+
 test('SqliteMetadataStore: reopening the file keeps buckets, versions and references', async (t) => {
   const dir = await tempDir()
   t.teardown(async () => rm(dir, { recursive: true, force: true }))
@@ -148,6 +160,7 @@ test('SqliteMetadataStore: a schema 1 database is migrated in place and keeps it
   await store.close()
   // turn it back into a schema 1 database: the listing index of version 1, and its version number
   const old = new Database(path)
+  old.exec(TO_SCHEMA_2)
   old.exec('DROP INDEX versions_listing; CREATE INDEX versions_listing ON versions (bucket, key) WHERE is_latest = 1 AND delete_marker = 0; PRAGMA user_version = 1')
   old.close()
   const migrated = new SqliteMetadataStore({ path })
@@ -158,4 +171,87 @@ test('SqliteMetadataStore: a schema 1 database is migrated in place and keeps it
   t.is(db.pragma('user_version', { simple: true }), SQLITE_SCHEMA_VERSION)
   const sql = (db.prepare("SELECT sql FROM sqlite_master WHERE name = 'versions_listing'").get() as { sql: string }).sql
   t.regex(sql, /storage_class/)
+})
+
+test('SqliteMetadataStore: a schema 2 database is migrated to schema 3, keeps its versions and takes uploads', async (t) => {
+  const dir = await tempDir()
+  t.teardown(async () => rm(dir, { recursive: true, force: true }))
+  const path = join(dir, 'meta.db')
+  const freshPath = join(dir, 'fresh.db')
+  await new SqliteMetadataStore({ path: freshPath }).close()
+  const store = new SqliteMetadataStore({ path })
+  await store.createBucket({ name: 'b', owner: 'o', created: new Date(0), region: 'us-east-1', versioning: 'Enabled' })
+  const v = {
+    bucket: 'b', key: 'k/😀', versionId: 'v1', deleteMarker: false, cid: 'c1', size: 1, etag: 'e', lastModified: T0, owner: 'o',
+    headers: { 'content-type': 'text/plain' }, metadata: {}, tags: [] as Array<[string, string]>, partsCount: 2,
+  }
+  await store.putObject(v)
+  await store.putObject({ ...v, versionId: 'v2', cid: 'c2' })
+  await store.close()
+  const old = new Database(path)
+  old.exec(TO_SCHEMA_2)
+  t.false((old.pragma('table_info(versions)') as Array<{ name: string }>).some((c) => c.name === 'part_sizes'))
+  old.close()
+
+  const migrated = new SqliteMetadataStore({ path })
+  t.teardown(async () => { await migrated.close() })
+  t.deepEqual(await migrated.getObject('b', 'k/😀', 'v1'), { ...v, isLatest: false })
+  t.deepEqual(await migrated.getObject('b', 'k/😀'), { ...v, versionId: 'v2', cid: 'c2', isLatest: true })
+  t.is(await migrated.refCount('c1'), 1)
+
+  await migrated.createUpload({ bucket: 'b', key: 'k/😀', uploadId: 'u1', initiated: T0, owner: 'o', headers: {}, metadata: {}, tags: [], profile: 'p' })
+  await migrated.putPart('b', 'k/😀', 'u1', { partNumber: 1, cid: 'p1', size: 4, etag: 'e1', lastModified: T0 })
+  const completed = { bucket: 'b', key: 'k/😀', uploadId: 'u1', versionId: 'v3', etag: 'e-1', cid: 'c3', partsDigest: 'd', completed: T0 }
+  const result = await migrated.completeUpload({ ...v, versionId: 'v3', cid: 'c3', size: 4, partsCount: 1, partSizes: [4] }, 'u1', [{ partNumber: 1, cid: 'p1' }], completed)
+  t.deepEqual(result, { status: 'completed', released: ['p1'] })
+  t.deepEqual((await migrated.getObject('b', 'k/😀'))?.partSizes, [4])
+  t.deepEqual(await migrated.getCompletedUpload('b', 'k/😀', 'u1'), completed)
+
+  const db = new Database(path, { readonly: true })
+  t.teardown(() => db.close())
+  const fresh = new Database(freshPath, { readonly: true })
+  t.teardown(() => fresh.close())
+  t.is(db.pragma('user_version', { simple: true }), 3)
+  t.deepEqual(schemaOf(db), schemaOf(fresh), 'the migrated schema is the fresh one')
+})
+
+test('SqliteMetadataStore: upload and part listings seek on their primary keys', async (t) => {
+  const dir = await tempDir()
+  t.teardown(async () => rm(dir, { recursive: true, force: true }))
+  const path = join(dir, 'meta.db')
+  await new SqliteMetadataStore({ path }).close()
+  const db = new Database(path, { readonly: true })
+  t.teardown(() => db.close())
+  const plan = (sql: string, ...params: unknown[]): string[] =>
+    (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((p) => p.detail)
+  t.deepEqual(plan(`SELECT * FROM uploads WHERE bucket = ? AND (key, upload_id) >= (?, ?) AND key < ? ORDER BY key, upload_id LIMIT ?`, 'b', 'a', '', 'b', 10),
+    ['SEARCH uploads USING PRIMARY KEY (bucket=? AND (key,upload_id)>(?,?) AND key<?)'])
+  t.deepEqual(plan(`SELECT * FROM parts WHERE bucket = ? AND key = ? AND upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?`, 'b', 'k', 'u', 0, 10),
+    ['SEARCH parts USING PRIMARY KEY (bucket=? AND key=? AND upload_id=? AND part_number>?)'])
+  t.deepEqual(plan('DELETE FROM completed_uploads WHERE completed < ?', 0),
+    ['SEARCH completed_uploads USING INDEX completed_uploads_by_time (completed<?)'])
+})
+
+test('SqliteMetadataStore: multipart changes share group commits and persist', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 's3ipfs-sqlite-group-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const path = join(dir, 'meta.db')
+  const store = new SqliteMetadataStore({ path })
+  await store.createBucket({ name: 'b', owner: 'o', created: T0, region: 'us-east-1', versioning: 'Unversioned' })
+  await store.createUpload({ bucket: 'b', key: 'k', uploadId: 'u1', initiated: T0, owner: 'o', headers: {}, metadata: {}, tags: [], profile: 'p' })
+  await store.createUpload({ bucket: 'b', key: 'k', uploadId: 'u2', initiated: T0, owner: 'o', headers: {}, metadata: {}, tags: [], profile: 'p' })
+  // Issued together, so they share one group; each applies in call order.
+  const writes = await Promise.all([
+    ...Array.from({ length: 50 }, async (_, i) => await store.putPart('b', 'k', 'u1', { partNumber: i + 1, cid: `c${i % 3}`, size: 1, etag: 'e', lastModified: T0 })),
+    store.putPart('b', 'k', 'u2', { partNumber: 1, cid: 'c0', size: 1, etag: 'e', lastModified: T0 }),
+    store.abortUpload('b', 'k', 'u2'),
+    store.putPart('b', 'k', 'u2', { partNumber: 2, cid: 'c0', size: 1, etag: 'e', lastModified: T0 }),
+  ])
+  t.deepEqual(writes.slice(-3), [{ released: [] }, { released: [] }, undefined])
+  await store.close()
+  const reopened = new SqliteMetadataStore({ path })
+  t.teardown(async () => { await reopened.close() })
+  t.is((await reopened.listParts('b', 'k', 'u1', { limit: 100 }))?.length, 50)
+  t.is(await reopened.refCount('c0'), 17)
+  t.is(await reopened.getUpload('b', 'k', 'u2'), undefined)
 })

@@ -1,8 +1,17 @@
 import type { AbortOptions } from '../types.js'
-import type { BucketRecord, DeleteResult, ListOptions, MetadataStore, ObjectVersion, WriteResult, ListedObject } from './metadata-store.js'
-import { compareKeys, lowerBound, seekStart } from './key-order.js'
+import type {
+  BucketRecord, CompletedUpload, CompleteResult, DeleteResult, ListOptions, MetadataStore, MultipartUpload, ObjectVersion,
+  PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, WriteResult, ListedObject,
+} from './metadata-store.js'
+import { compareKeys, lowerBound, prefixSuccessor, seekStart } from './key-order.js'
 
 type StoredVersion = Omit<ObjectVersion, 'isLatest'>
+
+interface UploadState {
+  upload: MultipartUpload
+  /** In part-number order. */
+  parts: UploadedPart[]
+}
 
 interface BucketState {
   record: BucketRecord
@@ -10,7 +19,24 @@ interface BucketState {
   versions: Map<string, StoredVersion[]>
   /** Keys whose latest version is not a delete marker, in UTF-8 byte order. */
   listed: string[]
+  /** Uploads in progress by `uploadKey(key, uploadId)`. */
+  uploads: Map<string, UploadState>
+  /** The [key, uploadId] of every upload in progress, in listing order. */
+  uploadOrder: Array<[string, string]>
+  /** Completed uploads by `uploadKey(key, uploadId)`. */
+  completed: Map<string, CompletedUpload>
 }
+
+/** A completed record in the store-wide pruning order. */
+interface CompletedEntry {
+  at: number
+  state: BucketState
+  id: string
+  record: CompletedUpload
+}
+
+/** Completed records are kept at least this long after a newer completion. */
+const COMPLETED_TTL = 60 * 60 * 1000
 
 /**
  * Keeps everything in memory, for tests and for `createGateway()` without options.
@@ -21,11 +47,15 @@ interface BucketState {
 export class MemoryMetadataStore implements MetadataStore {
   private readonly buckets = new Map<string, BucketState>()
   private readonly refs = new Map<string, number>()
+  /** Every completed record, oldest completion first. */
+  private completedByTime: CompletedEntry[] = []
 
   async createBucket (bucket: BucketRecord, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
     if (this.buckets.has(bucket.name)) return false
-    this.buckets.set(bucket.name, { record: copyBucket(bucket), versions: new Map(), listed: [] })
+    this.buckets.set(bucket.name, {
+      record: copyBucket(bucket), versions: new Map(), listed: [], uploads: new Map(), uploadOrder: [], completed: new Map(),
+    })
     return true
   }
 
@@ -49,27 +79,16 @@ export class MemoryMetadataStore implements MetadataStore {
     const state = this.buckets.get(name)
     if (state === undefined) return 'missing'
     if (state.versions.size > 0) return 'not-empty'
+    for (const { parts } of state.uploads.values()) {
+      for (const part of parts) this.release(part.cid)
+    }
     this.buckets.delete(name)
     return 'deleted'
   }
 
   async putObject (version: ObjectVersion, options?: AbortOptions): Promise<WriteResult> {
     options?.signal?.throwIfAborted()
-    const state = this.buckets.get(version.bucket)
-    if (state === undefined) throw noSuchBucket(version.bucket)
-    const stored = copyVersion(version)
-    const existing = state.versions.get(stored.key) ?? []
-    const index = existing.findIndex((v) => v.versionId === stored.versionId)
-    const replaced = index === -1 ? undefined : existing[index]
-    const next = [stored, ...existing.filter((_, i) => i !== index)]
-
-    state.versions.set(stored.key, next)
-    this.relist(state, stored.key)
-    this.retain(stored)
-    return {
-      ...(replaced === undefined ? {} : { replaced: output(replaced, index === 0) }),
-      released: replaced === undefined ? [] : this.release(replaced),
-    }
+    return this.put(version)
   }
 
   async getObject (bucket: string, key: string, versionId?: string, options?: AbortOptions): Promise<ObjectVersion | undefined> {
@@ -93,7 +112,7 @@ export class MemoryMetadataStore implements MetadataStore {
     if (next.length === 0) state.versions.delete(key)
     else state.versions.set(key, next)
     this.relist(state, key)
-    return { deleted: output(deleted, index === 0), released: this.release(deleted) }
+    return { deleted: output(deleted, index === 0), released: this.release(heldCid(deleted)) }
   }
 
   async setObjectTags (bucket: string, key: string, versionId: string | undefined, tags: Array<[string, string]>, options?: AbortOptions): Promise<boolean> {
@@ -138,6 +157,94 @@ export class MemoryMetadataStore implements MetadataStore {
     return out
   }
 
+  async createUpload (upload: MultipartUpload, options?: AbortOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    const state = this.buckets.get(upload.bucket)
+    if (state === undefined) throw noSuchBucket(upload.bucket)
+    const id = uploadKey(upload.key, upload.uploadId)
+    if (state.uploads.has(id)) throw uploadExists(upload)
+    state.uploads.set(id, { upload: copyUpload(upload), parts: [] })
+    state.uploadOrder.splice(uploadBound(state.uploadOrder, upload.key, upload.uploadId), 0, [upload.key, upload.uploadId])
+  }
+
+  async getUpload (bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<MultipartUpload | undefined> {
+    options?.signal?.throwIfAborted()
+    const upload = this.buckets.get(bucket)?.uploads.get(uploadKey(key, uploadId))?.upload
+    return upload === undefined ? undefined : copyUpload(upload)
+  }
+
+  async listUploads (bucket: string, options: UploadListOptions): Promise<MultipartUpload[]> {
+    options.signal?.throwIfAborted()
+    const state = this.buckets.get(bucket)
+    if (state === undefined || !(options.limit >= 1)) return []
+    const [startKey, startUploadId] = uploadSeekStart(options)
+    const end = options.prefix === undefined ? undefined : prefixSuccessor(options.prefix)
+    const limit = Math.floor(options.limit)
+    const { uploadOrder, uploads } = state
+    const out: MultipartUpload[] = []
+    for (let i = uploadBound(uploadOrder, startKey, startUploadId); i < uploadOrder.length && out.length < limit; i++) {
+      const [key, uploadId] = uploadOrder[i]
+      if (end !== undefined && compareKeys(key, end) >= 0) break
+      out.push(copyUpload((uploads.get(uploadKey(key, uploadId)) as UploadState).upload))
+    }
+    return out
+  }
+
+  async putPart (bucket: string, key: string, uploadId: string, part: UploadedPart, options?: AbortOptions): Promise<PartWriteResult | undefined> {
+    options?.signal?.throwIfAborted()
+    const upload = this.buckets.get(bucket)?.uploads.get(uploadKey(key, uploadId))
+    if (upload === undefined) return undefined
+    const { parts } = upload
+    const i = partBound(parts, part.partNumber)
+    const replaced = parts[i]?.partNumber === part.partNumber ? parts[i] : undefined
+    parts.splice(i, replaced === undefined ? 0 : 1, copyPart(part))
+    this.retain(part.cid)
+    return {
+      ...(replaced === undefined ? {} : { replaced: copyPart(replaced) }),
+      released: replaced === undefined ? [] : this.release(replaced.cid),
+    }
+  }
+
+  async listParts (bucket: string, key: string, uploadId: string, options: PartListOptions): Promise<UploadedPart[] | undefined> {
+    options.signal?.throwIfAborted()
+    const upload = this.buckets.get(bucket)?.uploads.get(uploadKey(key, uploadId))
+    if (upload === undefined) return undefined
+    if (!(options.limit >= 1)) return []
+    const start = options.after === undefined ? 0 : partBound(upload.parts, Math.floor(options.after) + 1)
+    return upload.parts.slice(start, start + Math.min(Math.floor(options.limit), upload.parts.length)).map(copyPart)
+  }
+
+  async completeUpload (version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload, options?: AbortOptions): Promise<CompleteResult> {
+    options?.signal?.throwIfAborted()
+    const state = this.buckets.get(version.bucket)
+    const id = uploadKey(version.key, uploadId)
+    const upload = state?.uploads.get(id)
+    if (state === undefined || upload === undefined) return { status: 'no-upload' }
+    for (const { partNumber, cid } of parts) {
+      const stored = upload.parts[partBound(upload.parts, partNumber)]
+      if (stored?.partNumber !== partNumber || stored.cid !== cid) return { status: 'parts-changed' }
+    }
+    // The version's reference is taken first, so a part CID the object shares is not released.
+    const result = this.put(version)
+    const released = [...result.released]
+    for (const part of this.removeUpload(state, version.key, uploadId)) released.push(...this.release(part.cid))
+    this.recordCompleted(state, id, copyCompleted(completed))
+    return { status: 'completed', ...result, released }
+  }
+
+  async getCompletedUpload (bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<CompletedUpload | undefined> {
+    options?.signal?.throwIfAborted()
+    const record = this.buckets.get(bucket)?.completed.get(uploadKey(key, uploadId))
+    return record === undefined ? undefined : copyCompleted(record)
+  }
+
+  async abortUpload (bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<{ released: string[] } | undefined> {
+    options?.signal?.throwIfAborted()
+    const state = this.buckets.get(bucket)
+    if (state?.uploads.has(uploadKey(key, uploadId)) !== true) return undefined
+    return { released: this.removeUpload(state, key, uploadId).flatMap((part) => this.release(part.cid)) }
+  }
+
   async refCount (cid: string, options?: AbortOptions): Promise<number> {
     options?.signal?.throwIfAborted()
     return this.refs.get(cid) ?? 0
@@ -154,6 +261,57 @@ export class MemoryMetadataStore implements MetadataStore {
 
   async close (): Promise<void> {}
 
+  private put (version: ObjectVersion): WriteResult {
+    const state = this.buckets.get(version.bucket)
+    if (state === undefined) throw noSuchBucket(version.bucket)
+    const stored = copyVersion(version)
+    const existing = state.versions.get(stored.key) ?? []
+    const index = existing.findIndex((v) => v.versionId === stored.versionId)
+    const replaced = index === -1 ? undefined : existing[index]
+    const next = [stored, ...existing.filter((_, i) => i !== index)]
+
+    state.versions.set(stored.key, next)
+    this.relist(state, stored.key)
+    this.retain(heldCid(stored))
+    return {
+      ...(replaced === undefined ? {} : { replaced: output(replaced, index === 0) }),
+      released: replaced === undefined ? [] : this.release(heldCid(replaced)),
+    }
+  }
+
+  // Removes an upload in progress; returns its parts, whose references the caller releases.
+  private removeUpload (state: BucketState, key: string, uploadId: string): UploadedPart[] {
+    const id = uploadKey(key, uploadId)
+    const upload = state.uploads.get(id)
+    if (upload === undefined) return []
+    state.uploads.delete(id)
+    state.uploadOrder.splice(uploadBound(state.uploadOrder, key, uploadId), 1)
+    return upload.parts
+  }
+
+  // Keeps the record, and drops those completed more than COMPLETED_TTL before it.
+  private recordCompleted (state: BucketState, id: string, record: CompletedUpload): void {
+    const at = record.completed.getTime()
+    state.completed.set(id, record)
+    const order = this.completedByTime
+    let lo = 0
+    let hi = order.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (order[mid].at <= at) lo = mid + 1
+      else hi = mid
+    }
+    order.splice(lo, 0, { at, state, id, record })
+
+    let stale = 0
+    while (stale < order.length && order[stale].at < at - COMPLETED_TTL) stale++
+    for (const entry of order.slice(0, stale)) {
+      // The entry may be outdated: its bucket deleted, or the record replaced since.
+      if (entry.state.completed.get(entry.id) === entry.record) entry.state.completed.delete(entry.id)
+    }
+    if (stale > 0) this.completedByTime = order.slice(stale)
+  }
+
   // Keeps `listed` in step with the key's latest version.
   private relist (state: BucketState, key: string): void {
     const latest = state.versions.get(key)?.[0]
@@ -164,15 +322,13 @@ export class MemoryMetadataStore implements MetadataStore {
     else if (!shouldList && present) state.listed.splice(i, 1)
   }
 
-  private retain (version: StoredVersion): void {
-    const cid = heldCid(version)
-    if (cid !== undefined) this.refs.set(cid, (this.refs.get(cid) ?? 0) + 1)
+  private retain (cid: string | undefined): void {
+    if (cid !== undefined && cid !== '') this.refs.set(cid, (this.refs.get(cid) ?? 0) + 1)
   }
 
-  // Drops the version's reference; returns the CID when that was its last one.
-  private release (version: StoredVersion): string[] {
-    const cid = heldCid(version)
-    if (cid === undefined) return []
+  // Drops one reference; returns the CID when that was its last one.
+  private release (cid: string | undefined): string[] {
+    if (cid === undefined || cid === '') return []
     const count = (this.refs.get(cid) ?? 0) - 1
     if (count > 0) {
       this.refs.set(cid, count)
@@ -189,6 +345,51 @@ function heldCid (version: StoredVersion): string | undefined {
 
 function noSuchBucket (name: string): Error {
   return Object.assign(new Error(`No bucket named ${JSON.stringify(name)}`), { code: 'ERR_NO_SUCH_BUCKET' })
+}
+
+function uploadExists (upload: MultipartUpload): Error {
+  return Object.assign(new Error(`Upload ${JSON.stringify(upload.uploadId)} of ${JSON.stringify(upload.key)} is already in progress`), { code: 'ERR_UPLOAD_EXISTS' })
+}
+
+function uploadKey (key: string, uploadId: string): string {
+  return JSON.stringify([key, uploadId])
+}
+
+/**
+ * The inclusive [key, uploadId] where an upload listing starts: keys from `prefix` / `from` / just
+ * after `after.key` with any upload id, or just after [after.key, after.uploadId], whichever is later.
+ */
+function uploadSeekStart (options: UploadListOptions): [string, string] {
+  const { after } = options
+  const key = seekStart({ prefix: options.prefix, from: options.from, after: after?.uploadId === undefined ? after?.key : undefined }) ?? ''
+  if (after?.uploadId === undefined || compareKeys(key, after.key) > 0) return [key, '']
+  return [after.key, after.uploadId + '\0']
+}
+
+/** Index of the first [key, uploadId] of sorted `order` that is >= [key, uploadId]. */
+function uploadBound (order: ReadonlyArray<[string, string]>, key: string, uploadId: string): number {
+  let lo = 0
+  let hi = order.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    const [k, u] = order[mid]
+    const c = compareKeys(k, key)
+    if (c < 0 || (c === 0 && u < uploadId)) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/** Index of the first part numbered >= partNumber. */
+function partBound (parts: readonly UploadedPart[], partNumber: number): number {
+  let lo = 0
+  let hi = parts.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (parts[mid].partNumber < partNumber) lo = mid + 1
+    else hi = mid
+  }
+  return lo
 }
 
 function copyBucket (bucket: BucketRecord): BucketRecord {
@@ -226,6 +427,53 @@ function copyVersion (version: ObjectVersion): StoredVersion {
   if (version.checksum !== undefined) copy.checksum = { ...version.checksum }
   if (version.storageClass !== undefined) copy.storageClass = version.storageClass
   if (version.partsCount !== undefined) copy.partsCount = version.partsCount
+  if (version.partSizes !== undefined) copy.partSizes = [...version.partSizes]
+  return copy
+}
+
+function copyUpload (upload: MultipartUpload): MultipartUpload {
+  const copy: MultipartUpload = {
+    bucket: upload.bucket,
+    key: upload.key,
+    uploadId: upload.uploadId,
+    initiated: new Date(upload.initiated.getTime()),
+    owner: upload.owner,
+    headers: { ...upload.headers },
+    metadata: { ...upload.metadata },
+    tags: copyTags(upload.tags),
+    profile: upload.profile,
+  }
+  if (upload.ownerDisplayName !== undefined) copy.ownerDisplayName = upload.ownerDisplayName
+  if (upload.storageClass !== undefined) copy.storageClass = upload.storageClass
+  if (upload.checksumAlgorithm !== undefined) copy.checksumAlgorithm = upload.checksumAlgorithm
+  if (upload.checksumType !== undefined) copy.checksumType = upload.checksumType
+  return copy
+}
+
+function copyPart (part: UploadedPart): UploadedPart {
+  const copy: UploadedPart = {
+    partNumber: part.partNumber,
+    cid: part.cid,
+    size: part.size,
+    etag: part.etag,
+    lastModified: new Date(part.lastModified.getTime()),
+  }
+  if (part.checksum !== undefined) copy.checksum = { ...part.checksum }
+  return copy
+}
+
+function copyCompleted (record: CompletedUpload): CompletedUpload {
+  const copy: CompletedUpload = {
+    bucket: record.bucket,
+    key: record.key,
+    uploadId: record.uploadId,
+    versionId: record.versionId,
+    etag: record.etag,
+    cid: record.cid,
+    partsDigest: record.partsDigest,
+    completed: new Date(record.completed.getTime()),
+  }
+  if (record.checksum !== undefined) copy.checksum = { ...record.checksum }
   return copy
 }
 

@@ -49,6 +49,11 @@ export interface ObjectVersion {
   storageClass?: string
   /** Number of parts for multipart objects. */
   partsCount?: number
+  /**
+   * Sizes in bytes of the parts of a multipart object, in part order (`partsCount` entries), so a
+   * read with `partNumber=N` finds the part's byte range. Absent for single-part objects.
+   */
+  partSizes?: number[]
 }
 
 /**
@@ -57,6 +62,93 @@ export interface ObjectVersion {
  */
 export type ListedObject = Pick<ObjectVersion, 'key' | 'versionId' | 'isLatest' | 'deleteMarker' | 'size' | 'etag' |
   'lastModified' | 'owner' | 'checksum' | 'storageClass'>
+
+export type ChecksumType = 'FULL_OBJECT' | 'COMPOSITE'
+
+/** A multipart upload in progress: what CreateMultipartUpload fixed for the object to be. */
+export interface MultipartUpload {
+  bucket: string
+  key: string
+  /** Unique, URL-safe, time-ordered: uploads of one key list in initiation order by upload id. */
+  uploadId: string
+  initiated: Date
+  /** Principal that created the upload (Initiator and Owner in listings). */
+  owner: string
+  ownerDisplayName?: string
+  /** Content headers, user metadata, tags and storage class for the completed object. */
+  headers: Record<string, string>
+  metadata: Record<string, string>
+  tags: Array<[string, string]>
+  storageClass?: string
+  /** Checksum algorithm every part is checksummed with, and how the object's checksum is formed. */
+  checksumAlgorithm?: ChecksumAlgorithm
+  checksumType?: ChecksumType
+  /** CID profile the parts are imported under, fixed at create so that all parts agree. */
+  profile: string
+}
+
+/** One uploaded part of a multipart upload. */
+export interface UploadedPart {
+  /** 1..10000 */
+  partNumber: number
+  /** Root CID of the part's content. */
+  cid: string
+  size: number
+  /** Hex MD5 of the part's bytes, without quotes. */
+  etag: string
+  lastModified: Date
+  /** The part's checksum under the upload's algorithm (base64), when there is one. */
+  checksum?: { algorithm: ChecksumAlgorithm, value: string }
+}
+
+/** A completed upload, kept a while so that a retried CompleteMultipartUpload gets the same answer. */
+export interface CompletedUpload {
+  bucket: string
+  key: string
+  uploadId: string
+  /** The version the upload became. */
+  versionId: string
+  etag: string
+  checksum?: ObjectChecksum
+  cid: string
+  /** Fingerprint of the part list Complete was given; a retry must send the same list. */
+  partsDigest: string
+  completed: Date
+}
+
+export interface UploadListOptions extends AbortOptions {
+  prefix?: string
+  /**
+   * Only uploads after this position: of keys greater than `key`, and, when `uploadId` is given,
+   * also uploads of `key` itself with a greater upload id (ListMultipartUploads' markers).
+   */
+  after?: { key: string, uploadId?: string }
+  /** Only uploads of keys greater than or equal to this. Used to skip a common prefix. */
+  from?: string
+  /** At most this many uploads (>= 1). */
+  limit: number
+}
+
+export interface PartListOptions extends AbortOptions {
+  /** Only parts with a greater part number. */
+  after?: number
+  /** At most this many parts (>= 1). */
+  limit: number
+}
+
+export interface PartWriteResult {
+  /** The part this write replaced (same part number), if any. */
+  replaced?: UploadedPart
+  /** CIDs whose reference count reached zero through this change. */
+  released: string[]
+}
+
+export type CompleteResult =
+  | (WriteResult & { status: 'completed' })
+  /** No upload in progress with that id (never created, aborted, or already completed). */
+  | { status: 'no-upload' }
+  /** A part named in `parts` is not (or no longer) the stored part with that CID. */
+  | { status: 'parts-changed' }
 
 export interface ListOptions extends AbortOptions {
   /** Only keys starting with this. */
@@ -108,6 +200,8 @@ export interface MetadataStore {
   /**
    * Deletes an empty bucket. 'not-empty' when any object version (delete markers included) remains;
    * 'missing' when there is no such bucket. Repeating a successful call returns 'missing'.
+   * Multipart uploads in progress do not keep a bucket from being deleted (as in Amazon S3): they
+   * are removed with it and their parts' references released, in the same transaction.
    */
   deleteBucket(name: string, options?: AbortOptions): Promise<'deleted' | 'not-empty' | 'missing'>
 
@@ -147,7 +241,47 @@ export interface MetadataStore {
    */
   listKeys(bucket: string, options: ListOptions): Promise<string[]>
 
-  /** How many versions (and, later, parts and uploads) reference this CID. 0 when none. */
+  /** Starts a multipart upload. The bucket must exist (the store may throw otherwise). */
+  createUpload(upload: MultipartUpload, options?: AbortOptions): Promise<void>
+
+  /** The upload in progress, or undefined (never created, aborted, completed, or another key). */
+  getUpload(bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<MultipartUpload | undefined>
+
+  /**
+   * Uploads in progress in a bucket, ordered by key (UTF-8 byte order) and then by upload id,
+   * from the seek position given by `after` / `from`, restricted to `prefix`; at most `limit`.
+   */
+  listUploads(bucket: string, options: UploadListOptions): Promise<MultipartUpload[]>
+
+  /**
+   * Stores a part of an upload in progress, replacing any part with the same number. In one
+   * transaction: the part's CID gains a reference and the replaced part's CID loses one.
+   * Undefined (and nothing changes) when the upload is not in progress.
+   */
+  putPart(bucket: string, key: string, uploadId: string, part: UploadedPart, options?: AbortOptions): Promise<PartWriteResult | undefined>
+
+  /** Parts of an upload in progress in part-number order; undefined when it is not in progress. */
+  listParts(bucket: string, key: string, uploadId: string, options: PartListOptions): Promise<UploadedPart[] | undefined>
+
+  /**
+   * Completes an upload in one transaction: checks that the upload is in progress and that every
+   * part in `parts` is still stored with that CID; stores `version` as putObject does (taking a
+   * reference on its CID, releasing a replaced version's); removes the upload and all its parts,
+   * releasing their references; and records `completed` for retries (getCompletedUpload).
+   * Records of uploads completed long before (an hour or more) may be dropped at the same time.
+   */
+  completeUpload(version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload, options?: AbortOptions): Promise<CompleteResult>
+
+  /** The record of a completed upload, if it is still kept. */
+  getCompletedUpload(bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<CompletedUpload | undefined>
+
+  /**
+   * Removes an upload in progress and its parts, releasing their references. Undefined when it
+   * was not in progress.
+   */
+  abortUpload(bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<{ released: string[] } | undefined>
+
+  /** How many versions and uploaded parts reference this CID. 0 when none. */
   refCount(cid: string, options?: AbortOptions): Promise<number>
 
   /** Every CID with a positive reference count, for garbage collection. */

@@ -3,8 +3,12 @@ import { open } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { AbortOptions } from '../types.js'
-import type { BucketRecord, DeleteResult, ListOptions, MetadataStore, ObjectVersion, Versioning, WriteResult, ListedObject } from './metadata-store.js'
-import { prefixSuccessor, seekStart } from './key-order.js'
+import type {
+  BucketRecord, ChecksumAlgorithm, ChecksumType, CompletedUpload, CompleteResult, DeleteResult, ListOptions, MetadataStore,
+  MultipartUpload, ObjectVersion, PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, Versioning, WriteResult,
+  ListedObject,
+} from './metadata-store.js'
+import { compareKeys, prefixSuccessor, seekStart } from './key-order.js'
 
 export interface SqliteMetadataStoreInit {
   /** Database file; its directory is created when missing. ':memory:' for a private in-memory database. */
@@ -24,7 +28,57 @@ export interface SqliteMetadataStoreInit {
 }
 
 /** Version of the schema below, kept in `PRAGMA user_version`. */
-export const SQLITE_SCHEMA_VERSION = 2
+export const SQLITE_SCHEMA_VERSION = 3
+
+/** Completed-upload records older than the newest completion by more than this are dropped. */
+const COMPLETED_TTL = 60 * 60 * 1000
+
+// Schema 3: multipart uploads in progress, their parts, and completed uploads kept for retries.
+const MULTIPART_SCHEMA = `
+CREATE TABLE uploads (
+  bucket TEXT NOT NULL,
+  key TEXT NOT NULL COLLATE BINARY,
+  upload_id TEXT NOT NULL COLLATE BINARY,
+  initiated INTEGER NOT NULL,
+  owner TEXT NOT NULL,
+  owner_display_name TEXT,
+  headers TEXT NOT NULL,
+  metadata TEXT NOT NULL,
+  tags TEXT NOT NULL,
+  storage_class TEXT,
+  checksum_algorithm TEXT,
+  checksum_type TEXT,
+  profile TEXT NOT NULL,
+  PRIMARY KEY (bucket, key, upload_id)
+) WITHOUT ROWID;
+
+CREATE TABLE parts (
+  bucket TEXT NOT NULL,
+  key TEXT NOT NULL COLLATE BINARY,
+  upload_id TEXT NOT NULL COLLATE BINARY,
+  part_number INTEGER NOT NULL,
+  cid TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  etag TEXT NOT NULL,
+  last_modified INTEGER NOT NULL,
+  checksum TEXT,
+  PRIMARY KEY (bucket, key, upload_id, part_number)
+) WITHOUT ROWID;
+
+CREATE TABLE completed_uploads (
+  bucket TEXT NOT NULL,
+  key TEXT NOT NULL COLLATE BINARY,
+  upload_id TEXT NOT NULL COLLATE BINARY,
+  version_id TEXT NOT NULL,
+  etag TEXT NOT NULL,
+  checksum TEXT,
+  cid TEXT NOT NULL,
+  parts_digest TEXT NOT NULL,
+  completed INTEGER NOT NULL,
+  PRIMARY KEY (bucket, key, upload_id)
+) WITHOUT ROWID;
+CREATE INDEX completed_uploads_by_time ON completed_uploads (completed);
+`
 
 // Keys are TEXT with BINARY collation, which compares the UTF-8 bytes: S3's key order.
 const SCHEMA = `
@@ -56,6 +110,8 @@ CREATE TABLE versions (
   checksum TEXT,
   storage_class TEXT,
   parts_count INTEGER,
+  -- comma-separated part sizes of a multipart object
+  part_sizes TEXT,
   UNIQUE (bucket, key, version_id)
 );
 CREATE INDEX versions_by_key ON versions (bucket, key, seq);
@@ -67,7 +123,7 @@ CREATE TABLE refs (
   cid TEXT NOT NULL PRIMARY KEY,
   count INTEGER NOT NULL CHECK (count > 0)
 ) WITHOUT ROWID;
-`
+${MULTIPART_SCHEMA}`
 
 interface BucketRow {
   name: string
@@ -96,6 +152,47 @@ interface VersionRow {
   checksum: string | null
   storage_class: string | null
   parts_count: number | null
+  part_sizes: string | null
+}
+
+interface UploadRow {
+  bucket: string
+  key: string
+  upload_id: string
+  initiated: number
+  owner: string
+  owner_display_name: string | null
+  headers: string
+  metadata: string
+  tags: string
+  storage_class: string | null
+  checksum_algorithm: string | null
+  checksum_type: string | null
+  profile: string
+}
+
+interface PartRow {
+  bucket: string
+  key: string
+  upload_id: string
+  part_number: number
+  cid: string
+  size: number
+  etag: string
+  last_modified: number
+  checksum: string | null
+}
+
+interface CompletedRow {
+  bucket: string
+  key: string
+  upload_id: string
+  version_id: string
+  etag: string
+  checksum: string | null
+  cid: string
+  parts_digest: string
+  completed: number
 }
 
 interface PendingWrite {
@@ -284,6 +381,10 @@ export class SqliteMetadataStore implements MetadataStore {
     return await this.write(() => {
       if (this.sql.getBucket.get(name) === undefined) return 'missing' as const
       if (this.sql.anyVersion.get(name) !== undefined) return 'not-empty' as const
+      for (const cid of this.sql.bucketPartCids.all(name)) this.release(heldCid(false, cid))
+      this.sql.deleteBucketParts.run(name)
+      this.sql.deleteBucketUploads.run(name)
+      this.sql.deleteBucketCompleted.run(name)
       this.sql.deleteBucket.run(name)
       return 'deleted' as const
     })
@@ -334,6 +435,121 @@ export class SqliteMetadataStore implements MetadataStore {
     return end === undefined
       ? this.sql.listKeysFrom.all(bucket, start, limit)
       : this.sql.listKeysRange.all(bucket, start, end, limit)
+  }
+
+  async createUpload (upload: MultipartUpload, options?: AbortOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    await this.write(() => {
+      if (this.sql.bucketExists.get(upload.bucket) === undefined) throw noSuchBucket(upload.bucket)
+      if (this.sql.getUpload.get(upload.bucket, upload.key, upload.uploadId) !== undefined) throw uploadExists(upload)
+      this.sql.insertUpload.run({
+        bucket: upload.bucket,
+        key: upload.key,
+        upload_id: upload.uploadId,
+        initiated: upload.initiated.getTime(),
+        owner: upload.owner,
+        owner_display_name: upload.ownerDisplayName ?? null,
+        headers: JSON.stringify(upload.headers),
+        metadata: JSON.stringify(upload.metadata),
+        tags: JSON.stringify(upload.tags),
+        storage_class: upload.storageClass ?? null,
+        checksum_algorithm: upload.checksumAlgorithm ?? null,
+        checksum_type: upload.checksumType ?? null,
+        profile: upload.profile,
+      })
+    })
+  }
+
+  async getUpload (bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<MultipartUpload | undefined> {
+    options?.signal?.throwIfAborted()
+    const row = this.sql.getUpload.get(bucket, key, uploadId)
+    return row === undefined ? undefined : toUpload(row)
+  }
+
+  async listUploads (bucket: string, options: UploadListOptions): Promise<MultipartUpload[]> {
+    options.signal?.throwIfAborted()
+    if (!(options.limit >= 1)) return []
+    const [key, uploadId] = uploadSeekStart(options)
+    const end = options.prefix === undefined ? undefined : prefixSuccessor(options.prefix)
+    const limit = Math.min(Math.floor(options.limit), Number.MAX_SAFE_INTEGER)
+    const rows = end === undefined
+      ? this.sql.listUploadsFrom.all(bucket, key, uploadId, limit)
+      : this.sql.listUploadsRange.all(bucket, key, uploadId, end, limit)
+    return rows.map(toUpload)
+  }
+
+  async putPart (bucket: string, key: string, uploadId: string, part: UploadedPart, options?: AbortOptions): Promise<PartWriteResult | undefined> {
+    options?.signal?.throwIfAborted()
+    return await this.write(() => {
+      if (this.sql.getUpload.get(bucket, key, uploadId) === undefined) return undefined
+      const old = this.sql.getPart.get(bucket, key, uploadId, part.partNumber)
+      this.sql.putPart.run({
+        bucket,
+        key,
+        upload_id: uploadId,
+        part_number: part.partNumber,
+        cid: part.cid,
+        size: part.size,
+        etag: part.etag,
+        last_modified: part.lastModified.getTime(),
+        checksum: part.checksum === undefined ? null : JSON.stringify(part.checksum),
+      })
+      this.retain(heldCid(false, part.cid))
+      return {
+        ...(old === undefined ? {} : { replaced: toPart(old) }),
+        released: old === undefined ? [] : this.release(heldCid(false, old.cid)),
+      }
+    })
+  }
+
+  async listParts (bucket: string, key: string, uploadId: string, options: PartListOptions): Promise<UploadedPart[] | undefined> {
+    options.signal?.throwIfAborted()
+    if (this.sql.getUpload.get(bucket, key, uploadId) === undefined) return undefined
+    if (!(options.limit >= 1)) return []
+    const after = options.after === undefined ? 0 : Math.floor(options.after)
+    const limit = Math.min(Math.floor(options.limit), Number.MAX_SAFE_INTEGER)
+    return this.sql.listParts.all(bucket, key, uploadId, after, limit).map(toPart)
+  }
+
+  async completeUpload (version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload, options?: AbortOptions): Promise<CompleteResult> {
+    options?.signal?.throwIfAborted()
+    return await this.write((): CompleteResult => {
+      const { bucket, key } = version
+      if (this.sql.getUpload.get(bucket, key, uploadId) === undefined) return { status: 'no-upload' }
+      for (const { partNumber, cid } of parts) {
+        if (this.sql.getPart.get(bucket, key, uploadId, partNumber)?.cid !== cid) return { status: 'parts-changed' }
+      }
+      // The version's reference is taken first, so a part CID the object shares is not released.
+      const result = this.put(version)
+      const released = [...result.released, ...this.removeUpload(bucket, key, uploadId)]
+      this.sql.putCompleted.run({
+        bucket,
+        key,
+        upload_id: uploadId,
+        version_id: completed.versionId,
+        etag: completed.etag,
+        checksum: completed.checksum === undefined ? null : JSON.stringify(completed.checksum),
+        cid: completed.cid,
+        parts_digest: completed.partsDigest,
+        completed: completed.completed.getTime(),
+      })
+      this.sql.pruneCompleted.run(completed.completed.getTime() - COMPLETED_TTL)
+      return { status: 'completed', ...result, released }
+    })
+  }
+
+  async getCompletedUpload (bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<CompletedUpload | undefined> {
+    options?.signal?.throwIfAborted()
+    const row = this.sql.getCompleted.get(bucket, key, uploadId)
+    return row === undefined ? undefined : toCompleted(row)
+  }
+
+  async abortUpload (bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<{ released: string[] } | undefined> {
+    options?.signal?.throwIfAborted()
+    return await this.write(() => {
+      if (this.sql.getUpload.get(bucket, key, uploadId) === undefined) return undefined
+      return { released: this.removeUpload(bucket, key, uploadId) }
+    })
   }
 
   async refCount (cid: string, options?: AbortOptions): Promise<number> {
@@ -389,6 +605,7 @@ export class SqliteMetadataStore implements MetadataStore {
       checksum: version.checksum === undefined ? null : JSON.stringify(version.checksum),
       storage_class: version.storageClass ?? null,
       parts_count: version.partsCount ?? null,
+      part_sizes: version.partSizes === undefined ? null : version.partSizes.join(','),
     })
     this.retain(heldCid(version.deleteMarker, version.cid))
     return {
@@ -406,6 +623,14 @@ export class SqliteMetadataStore implements MetadataStore {
       if (next !== undefined) this.sql.setLatest.run(1, next.seq)
     }
     return { deleted: toVersion(row), released: this.release(heldCid(row.delete_marker === 1, row.cid)) }
+  }
+
+  // Deletes an upload and all its parts; returns the part CIDs whose last reference that was.
+  private removeUpload (bucket: string, key: string, uploadId: string): string[] {
+    const cids = this.sql.partCids.all(bucket, key, uploadId)
+    this.sql.deleteParts.run(bucket, key, uploadId)
+    this.sql.deleteUpload.run(bucket, key, uploadId)
+    return cids.flatMap((cid) => this.release(heldCid(false, cid)))
   }
 
   private retain (cid: string | undefined): void {
@@ -426,6 +651,9 @@ const MIGRATIONS: Record<number, string> = {
   1: `DROP INDEX versions_listing;
 CREATE INDEX versions_listing ON versions (bucket, key, version_id, delete_marker, size, etag, last_modified, owner, checksum, storage_class)
   WHERE is_latest = 1 AND delete_marker = 0;`,
+  // 2 → 3: multipart uploads, and the part sizes of multipart objects
+  2: `ALTER TABLE versions ADD COLUMN part_sizes TEXT;
+${MULTIPART_SCHEMA}`,
 }
 
 function migrate (db: Database.Database): void {
@@ -448,6 +676,9 @@ function migrate (db: Database.Database): void {
 }
 
 function prepare (db: Database.Database) {
+  // Seeks to the inclusive (key, upload_id) start on the primary key.
+  const listUploads = (upper: string): string => `SELECT * FROM uploads
+    WHERE bucket = ? AND (key, upload_id) >= (?, ?) ${upper} ORDER BY key, upload_id LIMIT ?`
   const list = (upper: string, columns = '*'): string => `SELECT ${columns} FROM versions INDEXED BY versions_listing
     WHERE bucket = ? AND is_latest = 1 AND delete_marker = 0 AND key >= ? ${upper} ORDER BY key LIMIT ?`
   return {
@@ -464,9 +695,9 @@ function prepare (db: Database.Database) {
     deleteVersion: db.prepare('DELETE FROM versions WHERE seq = ?') as Statement<[number]>,
     setLatest: db.prepare('UPDATE versions SET is_latest = ? WHERE seq = ?') as Statement<[number, number]>,
     insertVersion: db.prepare(`INSERT INTO versions (bucket, key, version_id, is_latest, delete_marker, cid, size, etag,
-        last_modified, owner, headers, metadata, tags, checksum, storage_class, parts_count)
+        last_modified, owner, headers, metadata, tags, checksum, storage_class, parts_count, part_sizes)
       VALUES (@bucket, @key, @version_id, 1, @delete_marker, @cid, @size, @etag,
-        @last_modified, @owner, @headers, @metadata, @tags, @checksum, @storage_class, @parts_count)`) as Statement<[Omit<VersionRow, 'seq' | 'is_latest'>]>,
+        @last_modified, @owner, @headers, @metadata, @tags, @checksum, @storage_class, @parts_count, @part_sizes)`) as Statement<[Omit<VersionRow, 'seq' | 'is_latest'>]>,
     setVersionTags: db.prepare('UPDATE versions SET tags = ? WHERE bucket = ? AND key = ? AND version_id = ?') as Statement<[string, string, string, string]>,
     setLatestTags: db.prepare(`UPDATE versions SET tags = ? WHERE seq =
       (SELECT seq FROM versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1)`) as Statement<[string, string, string]>,
@@ -480,6 +711,29 @@ function prepare (db: Database.Database) {
     deleteRef: db.prepare('DELETE FROM refs WHERE cid = ?') as Statement<[string]>,
     refsFirst: db.prepare('SELECT cid FROM refs ORDER BY cid LIMIT ?').pluck() as Statement<[number], string>,
     refsAfter: db.prepare('SELECT cid FROM refs WHERE cid > ? ORDER BY cid LIMIT ?').pluck() as Statement<[string, number], string>,
+    insertUpload: db.prepare(`INSERT INTO uploads (bucket, key, upload_id, initiated, owner, owner_display_name, headers, metadata,
+        tags, storage_class, checksum_algorithm, checksum_type, profile)
+      VALUES (@bucket, @key, @upload_id, @initiated, @owner, @owner_display_name, @headers, @metadata,
+        @tags, @storage_class, @checksum_algorithm, @checksum_type, @profile)`) as Statement<[UploadRow]>,
+    getUpload: db.prepare('SELECT * FROM uploads WHERE bucket = ? AND key = ? AND upload_id = ?') as Statement<[string, string, string], UploadRow>,
+    deleteUpload: db.prepare('DELETE FROM uploads WHERE bucket = ? AND key = ? AND upload_id = ?') as Statement<[string, string, string]>,
+    listUploadsFrom: db.prepare(listUploads('')) as Statement<[string, string, string, number], UploadRow>,
+    listUploadsRange: db.prepare(listUploads('AND key < ?')) as Statement<[string, string, string, string, number], UploadRow>,
+    getPart: db.prepare('SELECT * FROM parts WHERE bucket = ? AND key = ? AND upload_id = ? AND part_number = ?') as Statement<[string, string, string, number], PartRow>,
+    putPart: db.prepare(`INSERT OR REPLACE INTO parts (bucket, key, upload_id, part_number, cid, size, etag, last_modified, checksum)
+      VALUES (@bucket, @key, @upload_id, @part_number, @cid, @size, @etag, @last_modified, @checksum)`) as Statement<[PartRow]>,
+    listParts: db.prepare(`SELECT * FROM parts WHERE bucket = ? AND key = ? AND upload_id = ? AND part_number > ?
+      ORDER BY part_number LIMIT ?`) as Statement<[string, string, string, number, number], PartRow>,
+    partCids: db.prepare('SELECT cid FROM parts WHERE bucket = ? AND key = ? AND upload_id = ?').pluck() as Statement<[string, string, string], string>,
+    deleteParts: db.prepare('DELETE FROM parts WHERE bucket = ? AND key = ? AND upload_id = ?') as Statement<[string, string, string]>,
+    bucketPartCids: db.prepare('SELECT cid FROM parts WHERE bucket = ?').pluck() as Statement<[string], string>,
+    deleteBucketParts: db.prepare('DELETE FROM parts WHERE bucket = ?') as Statement<[string]>,
+    deleteBucketUploads: db.prepare('DELETE FROM uploads WHERE bucket = ?') as Statement<[string]>,
+    deleteBucketCompleted: db.prepare('DELETE FROM completed_uploads WHERE bucket = ?') as Statement<[string]>,
+    putCompleted: db.prepare(`INSERT OR REPLACE INTO completed_uploads (bucket, key, upload_id, version_id, etag, checksum, cid, parts_digest, completed)
+      VALUES (@bucket, @key, @upload_id, @version_id, @etag, @checksum, @cid, @parts_digest, @completed)`) as Statement<[CompletedRow]>,
+    getCompleted: db.prepare('SELECT * FROM completed_uploads WHERE bucket = ? AND key = ? AND upload_id = ?') as Statement<[string, string, string], CompletedRow>,
+    pruneCompleted: db.prepare('DELETE FROM completed_uploads WHERE completed < ?') as Statement<[number]>,
   }
 }
 
@@ -489,6 +743,21 @@ function heldCid (deleteMarker: boolean, cid: string): string | undefined {
 
 function noSuchBucket (name: string): Error {
   return Object.assign(new Error(`No bucket named ${JSON.stringify(name)}`), { code: 'ERR_NO_SUCH_BUCKET' })
+}
+
+function uploadExists (upload: MultipartUpload): Error {
+  return Object.assign(new Error(`Upload ${JSON.stringify(upload.uploadId)} of ${JSON.stringify(upload.key)} is already in progress`), { code: 'ERR_UPLOAD_EXISTS' })
+}
+
+/**
+ * The inclusive (key, upload_id) where an upload listing starts: keys from `prefix` / `from` / just
+ * after `after.key` with any upload id, or just after (after.key, after.uploadId), whichever is later.
+ */
+function uploadSeekStart (options: UploadListOptions): [string, string] {
+  const { after } = options
+  const key = seekStart({ prefix: options.prefix, from: options.from, after: after?.uploadId === undefined ? after?.key : undefined }) ?? ''
+  if (after?.uploadId === undefined || compareKeys(key, after.key) > 0) return [key, '']
+  return [after.key, after.uploadId + '\0']
 }
 
 function toBucket (row: BucketRow): BucketRecord {
@@ -522,5 +791,52 @@ function toVersion (row: VersionRow): ObjectVersion {
   if (row.checksum !== null) version.checksum = JSON.parse(row.checksum)
   if (row.storage_class !== null) version.storageClass = row.storage_class
   if (row.parts_count !== null) version.partsCount = row.parts_count
+  if (row.part_sizes !== null) version.partSizes = row.part_sizes === '' ? [] : row.part_sizes.split(',').map(Number)
   return version
+}
+
+function toUpload (row: UploadRow): MultipartUpload {
+  const upload: MultipartUpload = {
+    bucket: row.bucket,
+    key: row.key,
+    uploadId: row.upload_id,
+    initiated: new Date(row.initiated),
+    owner: row.owner,
+    headers: row.headers === '{}' ? {} : JSON.parse(row.headers),
+    metadata: row.metadata === '{}' ? {} : JSON.parse(row.metadata),
+    tags: row.tags === '[]' ? [] : JSON.parse(row.tags),
+    profile: row.profile,
+  }
+  if (row.owner_display_name !== null) upload.ownerDisplayName = row.owner_display_name
+  if (row.storage_class !== null) upload.storageClass = row.storage_class
+  if (row.checksum_algorithm !== null) upload.checksumAlgorithm = row.checksum_algorithm as ChecksumAlgorithm
+  if (row.checksum_type !== null) upload.checksumType = row.checksum_type as ChecksumType
+  return upload
+}
+
+function toPart (row: PartRow): UploadedPart {
+  const part: UploadedPart = {
+    partNumber: row.part_number,
+    cid: row.cid,
+    size: row.size,
+    etag: row.etag,
+    lastModified: new Date(row.last_modified),
+  }
+  if (row.checksum !== null) part.checksum = JSON.parse(row.checksum)
+  return part
+}
+
+function toCompleted (row: CompletedRow): CompletedUpload {
+  const record: CompletedUpload = {
+    bucket: row.bucket,
+    key: row.key,
+    uploadId: row.upload_id,
+    versionId: row.version_id,
+    etag: row.etag,
+    cid: row.cid,
+    partsDigest: row.parts_digest,
+    completed: new Date(row.completed),
+  }
+  if (row.checksum !== null) record.checksum = JSON.parse(row.checksum)
+  return record
 }

@@ -1,6 +1,8 @@
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
-import type { BucketRecord, ListedObject, MetadataStore, ObjectVersion } from '../../src/metadata/metadata-store.js'
+import type {
+  BucketRecord, CompletedUpload, ListedObject, MetadataStore, MultipartUpload, ObjectVersion, UploadedPart, UploadListOptions,
+} from '../../src/metadata/metadata-store.js'
 
 export interface MetadataStoreFixture {
   store: MetadataStore
@@ -36,6 +38,33 @@ function version (key: string, init: Partial<ObjectVersion> = {}): ObjectVersion
 
 function marker (key: string, versionId: string): ObjectVersion {
   return version(key, { versionId, deleteMarker: true, cid: '', etag: '', size: 0, headers: {} })
+}
+
+function upload (key: string, uploadId: string, init: Partial<MultipartUpload> = {}): MultipartUpload {
+  return {
+    bucket: B, key, uploadId, initiated: new Date(T0), owner: 'alice', headers: {}, metadata: {}, tags: [], profile: 'unixfs-v1', ...init,
+  }
+}
+
+function part (partNumber: number, cid = `part-${partNumber}`, init: Partial<UploadedPart> = {}): UploadedPart {
+  return { partNumber, cid, size: 5 * 1024 * 1024, etag: '5d41402abc4b2a76b9719d911017c592', lastModified: new Date(T0), ...init }
+}
+
+/** The version a completed upload becomes, and the record kept for its retries. */
+function completion (key: string, uploadId: string, cid: string, init: { partSizes?: number[], completed?: Date, versionId?: string } = {}): [ObjectVersion, CompletedUpload] {
+  const partSizes = init.partSizes ?? [5 * 1024 * 1024, 7]
+  const etag = `9b2cf535f27731c974343645a3985328-${partSizes.length}`
+  const versionId = init.versionId ?? 'null'
+  const v = version(key, { versionId, cid, etag, size: partSizes.reduce((a, b) => a + b, 0), partsCount: partSizes.length, partSizes })
+  const record: CompletedUpload = {
+    bucket: B, key, uploadId, versionId, etag, cid, partsDigest: `digest-${uploadId}`, completed: init.completed ?? new Date(T0),
+  }
+  return [v, record]
+}
+
+/** [key, uploadId] of each upload `listUploads` gives. */
+async function listUploadIds (store: MetadataStore, options: Partial<UploadListOptions> = {}): Promise<Array<[string, string]>> {
+  return (await store.listUploads(B, { limit: 1000, ...options })).map((u) => [u.key, u.uploadId])
 }
 
 /** Keys listed by `listObjects`, checked to be exactly what `listKeys` gives for the same options. */
@@ -164,6 +193,7 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
       checksum: { algorithm: 'CRC32', value: 'AAAAAA==', type: 'COMPOSITE' },
       storageClass: 'STANDARD',
       partsCount: 3,
+      partSizes: [5242880, 5242880, 17],
     })
     const result = await store.putObject(v)
     t.deepEqual(result, { released: [] })
@@ -176,7 +206,7 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
     await store.putObject(version('k'))
     const got = await store.getObject(B, 'k')
     t.truthy(got)
-    for (const field of ['checksum', 'storageClass', 'partsCount']) t.false(Object.hasOwn(got ?? {}, field), field)
+    for (const field of ['checksum', 'storageClass', 'partsCount', 'partSizes']) t.false(Object.hasOwn(got ?? {}, field), field)
   })
 
   withBucket('getObject of missing key, version or bucket is undefined', async (t, store) => {
@@ -426,6 +456,412 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
     t.false(await store.setObjectTags('no-bucket', 'k', undefined, []))
   })
 
+  // ---- multipart uploads ----
+
+  withBucket('createUpload then getUpload returns every field; absent optional fields stay absent', async (t, store) => {
+    const full = upload('dir/big.bin', '0001-a', {
+      initiated: new Date('2024-06-30T23:59:59.999Z'),
+      owner: 'bob',
+      ownerDisplayName: 'Bob',
+      headers: { 'content-type': 'application/octet-stream', 'cache-control': 'no-cache' },
+      metadata: { 'my-key': 'ünïcödé value' },
+      tags: [['z', '1'], ['a', '2']],
+      storageClass: 'STANDARD',
+      checksumAlgorithm: 'CRC32C',
+      checksumType: 'COMPOSITE',
+      profile: 'unixfs-v0',
+    })
+    await store.createUpload(full)
+    t.deepEqual(await store.getUpload(B, full.key, full.uploadId), full)
+
+    await store.createUpload(upload('plain', '0002-b'))
+    const plain = await store.getUpload(B, 'plain', '0002-b')
+    t.deepEqual(plain, upload('plain', '0002-b'))
+    for (const field of ['ownerDisplayName', 'storageClass', 'checksumAlgorithm', 'checksumType']) t.false(Object.hasOwn(plain ?? {}, field), field)
+    t.deepEqual(await store.listParts(B, 'plain', '0002-b', { limit: 10 }), [], 'a new upload has no parts')
+  })
+
+  withBucket('getUpload with another key, upload id or bucket is undefined', async (t, store) => {
+    await store.createUpload(upload('k', 'u1'))
+    t.is(await store.getUpload(B, 'other', 'u1'), undefined)
+    t.is(await store.getUpload(B, 'K', 'u1'), undefined)
+    t.is(await store.getUpload(B, 'k', 'u2'), undefined)
+    t.is(await store.getUpload('no-bucket', 'k', 'u1'), undefined)
+    t.is(await store.listParts(B, 'other', 'u1', { limit: 10 }), undefined)
+    t.is(await store.getObject(B, 'k'), undefined, 'an upload is not an object')
+    t.deepEqual(await listKeys(store), [])
+  })
+
+  it('createUpload into a missing bucket rejects; an upload id in progress is not created twice', async (t, store) => {
+    await t.throwsAsync(store.createUpload(upload('k', 'u1')))
+    await store.createBucket(bucket(B))
+    t.is(await store.getUpload(B, 'k', 'u1'), undefined)
+    await store.createUpload(upload('k', 'u1', { owner: 'alice' }))
+    await store.putPart(B, 'k', 'u1', part(1))
+    await t.throwsAsync(store.createUpload(upload('k', 'u1', { owner: 'mallory' })))
+    t.is((await store.getUpload(B, 'k', 'u1'))?.owner, 'alice')
+    t.deepEqual(await store.listParts(B, 'k', 'u1', { limit: 10 }), [part(1)])
+    t.deepEqual(await listUploadIds(store), [['k', 'u1']])
+  })
+
+  withBucket('listUploads orders by key in UTF-8 byte order, then by upload id', async (t, store) => {
+    const ids = ['0001', '0002', '0010', '0100', 'A', 'a']
+    const entries: Array<[string, string]> = []
+    for (const key of INTERNATIONAL) for (const id of ids) entries.push([key, id])
+    for (const [key, id] of shuffled(entries, 3)) await store.createUpload(upload(key, id))
+    const expected = byteOrder(INTERNATIONAL).flatMap((key) => ids.map((id): [string, string] => [key, id]))
+    t.deepEqual(await listUploadIds(store), expected)
+    t.deepEqual((await store.listUploads(B, { limit: 1000 })).map((u) => u.bucket), expected.map(() => B))
+
+    // paging with both markers visits every upload once
+    const seen: Array<[string, string]> = []
+    let after: { key: string, uploadId: string } | undefined
+    while (true) {
+      const page = await listUploadIds(store, { after, limit: 4 })
+      if (page.length === 0) break
+      t.true(page.length <= 4)
+      seen.push(...page)
+      const [key, uploadId] = page[page.length - 1]
+      after = { key, uploadId }
+    }
+    t.deepEqual(seen, expected)
+  })
+
+  withBucket('listUploads with prefix, after {key}, after {key, uploadId}, from and limit', async (t, store) => {
+    const entries: Array<[string, string]> = [
+      ['a', 'u1'], ['b', 'u1'], ['b', 'u2'], ['b', 'u3'], ['b/x', 'u1'], ['b/😀', 'u1'], ['b/\uFFFD', 'u1'], ['c', 'u5'], ['c', 'u6'],
+      ['\uFFFF', 'u1'], ['😀', 'u1'], ['😀', 'u2'],
+    ]
+    for (const [key, id] of shuffled(entries)) await store.createUpload(upload(key, id))
+    const all = byteOrder([...new Set(entries.map(([k]) => k))]).flatMap((k) => entries.filter(([key]) => key === k))
+    t.deepEqual(await listUploadIds(store), all)
+    const from = (key: string, uploadId?: string): Array<[string, string]> =>
+      all.slice(all.findIndex(([k, u]) => k === key && (uploadId === undefined || u === uploadId)))
+
+    t.deepEqual(await listUploadIds(store, { prefix: 'b' }), [['b', 'u1'], ['b', 'u2'], ['b', 'u3'], ['b/x', 'u1'], ['b/\uFFFD', 'u1'], ['b/😀', 'u1']])
+    t.deepEqual(await listUploadIds(store, { prefix: 'b/' }), [['b/x', 'u1'], ['b/\uFFFD', 'u1'], ['b/😀', 'u1']])
+    t.deepEqual(await listUploadIds(store, { prefix: '😀' }), [['😀', 'u1'], ['😀', 'u2']])
+    t.deepEqual(await listUploadIds(store, { prefix: 'd' }), [])
+    t.deepEqual(await listUploadIds(store, { after: { key: 'b' } }), from('b/x'), 'after a key skips all its uploads')
+    t.deepEqual(await listUploadIds(store, { after: { key: 'b', uploadId: 'u1' } }), from('b', 'u2'))
+    t.deepEqual(await listUploadIds(store, { after: { key: 'b', uploadId: 'u3' } }), from('b/x'))
+    t.deepEqual(await listUploadIds(store, { after: { key: 'b', uploadId: 'u0' } }), from('b', 'u1'), 'an upload id between ids')
+    t.deepEqual(await listUploadIds(store, { after: { key: 'b', uploadId: 'u9' } }), from('b/x'))
+    t.deepEqual(await listUploadIds(store, { after: { key: 'bb', uploadId: 'u1' } }), from('c'), 'a key between keys')
+    t.deepEqual(await listUploadIds(store, { after: { key: '\uFFFF' } }), [['😀', 'u1'], ['😀', 'u2']], 'astral keys after U+FFFF')
+    t.deepEqual(await listUploadIds(store, { after: { key: '😀', uploadId: 'u1' } }), [['😀', 'u2']])
+    t.deepEqual(await listUploadIds(store, { after: { key: '😀' } }), [])
+    t.deepEqual(await listUploadIds(store, { from: 'b/' }), from('b/x'))
+    t.deepEqual(await listUploadIds(store, { from: 'c' }), from('c'))
+    t.deepEqual(await listUploadIds(store, { from: 'b', after: { key: 'b', uploadId: 'u2' } }), from('b', 'u3'), 'the later bound wins')
+    t.deepEqual(await listUploadIds(store, { from: 'c', after: { key: 'b', uploadId: 'u2' } }), from('c'), 'the later bound wins')
+    t.deepEqual(await listUploadIds(store, { prefix: 'b', after: { key: 'b', uploadId: 'u2' } }), [['b', 'u3'], ['b/x', 'u1'], ['b/\uFFFD', 'u1'], ['b/😀', 'u1']])
+    t.deepEqual(await listUploadIds(store, { prefix: 'c', after: { key: 'a', uploadId: 'u1' } }), [['c', 'u5'], ['c', 'u6']], 'after before the prefix')
+    t.deepEqual(await listUploadIds(store, { prefix: 'b', after: { key: 'c', uploadId: 'u1' } }), [], 'after beyond the prefix')
+    t.deepEqual(await listUploadIds(store, { limit: 2 }), all.slice(0, 2))
+    t.deepEqual(await listUploadIds(store, { prefix: 'b', after: { key: 'b', uploadId: 'u1' }, limit: 3 }), [['b', 'u2'], ['b', 'u3'], ['b/x', 'u1']])
+    t.deepEqual(await store.listUploads('no-bucket', { limit: 10 }), [])
+    t.is((await store.listUploads(B, { limit: Infinity })).length, entries.length)
+  })
+
+  withBucket('putPart stores parts in part-number order; replacing one returns it and moves its reference', async (t, store) => {
+    await store.createUpload(upload('k', 'u1'))
+    for (const n of [3, 1, 10000, 2]) t.deepEqual(await store.putPart(B, 'k', 'u1', part(n)), { released: [] })
+    const withChecksum = part(5, 'part-5', { size: 7, checksum: { algorithm: 'SHA256', value: 'n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=' } })
+    await store.putPart(B, 'k', 'u1', withChecksum)
+    t.deepEqual(await store.listParts(B, 'k', 'u1', { limit: 100 }), [part(1), part(2), part(3), withChecksum, part(10000)])
+    t.false(Object.hasOwn((await store.listParts(B, 'k', 'u1', { limit: 1 }))?.[0] ?? {}, 'checksum'))
+
+    const replacement = part(2, 'part-2b', { size: 11, etag: 'other', lastModified: new Date('2025-02-01T00:00:00Z') })
+    const result = await store.putPart(B, 'k', 'u1', replacement)
+    t.deepEqual(result, { replaced: part(2), released: ['part-2'] })
+    t.is(await store.refCount('part-2'), 0)
+    t.is(await store.refCount('part-2b'), 1)
+    t.deepEqual(await store.putPart(B, 'k', 'u1', { ...replacement, etag: 'again' }), { replaced: replacement, released: [] }, 'same CID: kept')
+    t.is(await store.refCount('part-2b'), 1)
+
+    t.deepEqual((await store.listParts(B, 'k', 'u1', { limit: 2 }))?.map((p) => p.partNumber), [1, 2])
+    t.deepEqual((await store.listParts(B, 'k', 'u1', { after: 2, limit: 2 }))?.map((p) => p.partNumber), [3, 5])
+    t.deepEqual((await store.listParts(B, 'k', 'u1', { after: 4, limit: 10 }))?.map((p) => p.partNumber), [5, 10000])
+    t.deepEqual((await store.listParts(B, 'k', 'u1', { after: 10000, limit: 10 })), [])
+    t.deepEqual((await store.listParts(B, 'k', 'u1', { after: 0, limit: Infinity }))?.length, 5)
+    t.deepEqual((await store.listParts(B, 'k', 'u1', { limit: 10 }))?.[1], { ...replacement, etag: 'again' })
+  })
+
+  withBucket('parts hold references: shared CIDs count once per part, alongside versions', async (t, store) => {
+    await store.createUpload(upload('k', 'u1'))
+    await store.createUpload(upload('k', 'u2'))
+    await store.putPart(B, 'k', 'u1', part(1, 'shared'))
+    await store.putPart(B, 'k', 'u1', part(2, 'shared'))
+    t.is(await store.refCount('shared'), 2)
+    await store.putPart(B, 'k', 'u2', part(1, 'shared'))
+    await store.putObject(version('other', { cid: 'shared' }))
+    t.is(await store.refCount('shared'), 4)
+    t.deepEqual(await collect(store.referencedCids()), ['shared'])
+
+    t.deepEqual((await store.putPart(B, 'k', 'u1', part(1, 'own')))?.released, [])
+    t.is(await store.refCount('shared'), 3)
+    t.deepEqual(await store.abortUpload(B, 'k', 'u1'), { released: ['own'] })
+    t.is(await store.refCount('shared'), 2)
+    t.deepEqual(await store.deleteObject(B, 'other'), { deleted: { ...version('other', { cid: 'shared' }), isLatest: true }, released: [] })
+    t.deepEqual(await store.abortUpload(B, 'k', 'u2'), { released: ['shared'] })
+    t.is(await store.refCount('shared'), 0)
+    t.deepEqual(await collect(store.referencedCids()), [])
+  })
+
+  withBucket('putPart and listParts of an upload not in progress are undefined and change nothing', async (t, store) => {
+    t.is(await store.putPart(B, 'k', 'never', part(1)), undefined)
+    t.is(await store.putPart('no-bucket', 'k', 'never', part(1)), undefined)
+    await store.createUpload(upload('k', 'u1'))
+    t.is(await store.putPart(B, 'other', 'u1', part(1)), undefined, 'another key')
+    t.is(await store.refCount('part-1'), 0)
+    t.is(await store.listParts(B, 'k', 'never', { limit: 10 }), undefined)
+    t.deepEqual(await collect(store.referencedCids()), [])
+  })
+
+  withBucket('completeUpload stores the version, removes the upload with all its parts, and keeps a record', async (t, store) => {
+    await store.createUpload(upload('k', 'u1'))
+    await store.createUpload(upload('k', 'u2'))
+    await store.putPart(B, 'k', 'u2', part(1, 'other-upload'))
+    await store.putPart(B, 'k', 'u1', part(1))
+    await store.putPart(B, 'k', 'u1', part(2, 'part-2', { size: 7 }))
+    await store.putPart(B, 'k', 'u1', part(3), {})
+    const [v, record] = completion('k', 'u1', 'obj', { partSizes: [5 * 1024 * 1024, 7] })
+    const result = await store.completeUpload(v, 'u1', [{ partNumber: 1, cid: 'part-1' }, { partNumber: 2, cid: 'part-2' }], record)
+    t.is(result.status, 'completed')
+    if (result.status !== 'completed') return
+    t.false(Object.hasOwn(result, 'replaced'))
+    t.deepEqual([...result.released].sort(), ['part-1', 'part-2', 'part-3'], 'unlisted parts go too')
+
+    t.deepEqual(await store.getObject(B, 'k'), { ...v, isLatest: true })
+    t.deepEqual((await store.getObject(B, 'k'))?.partSizes, [5 * 1024 * 1024, 7])
+    t.deepEqual(await listKeys(store), ['k'])
+    t.is(await store.getUpload(B, 'k', 'u1'), undefined)
+    t.is(await store.listParts(B, 'k', 'u1', { limit: 10 }), undefined)
+    t.deepEqual(await listUploadIds(store), [['k', 'u2']], 'other uploads of the key stay')
+    for (const cid of ['part-1', 'part-2', 'part-3']) t.is(await store.refCount(cid), 0, cid)
+    t.is(await store.refCount('obj'), 1)
+    t.is(await store.refCount('other-upload'), 1)
+    t.deepEqual((await collect(store.referencedCids())).sort(), ['obj', 'other-upload'])
+
+    t.deepEqual(await store.getCompletedUpload(B, 'k', 'u1'), record)
+    t.is(await store.getCompletedUpload(B, 'k', 'u2'), undefined)
+    t.is(await store.getCompletedUpload(B, 'other', 'u1'), undefined)
+    t.is(await store.getCompletedUpload('no-bucket', 'k', 'u1'), undefined)
+
+    t.deepEqual(await store.completeUpload(v, 'u1', [{ partNumber: 1, cid: 'part-1' }], record), { status: 'no-upload' }, 'a repeat')
+    t.is(await store.putPart(B, 'k', 'u1', part(4)), undefined)
+    t.is(await store.refCount('obj'), 1)
+    t.deepEqual(await store.getCompletedUpload(B, 'k', 'u1'), record)
+  })
+
+  withBucket('completeUpload replaces a version as putObject does and never releases a CID the object keeps', async (t, store) => {
+    await store.putObject(version('k', { cid: 'old' }))
+    await store.putObject(version('keeper', { cid: 'kept-part' }))
+    await store.createUpload(upload('k', 'u1'))
+    await store.putPart(B, 'k', 'u1', part(1, 'same'))
+    await store.putPart(B, 'k', 'u1', part(2, 'kept-part'))
+    await store.putPart(B, 'k', 'u1', part(3, 'gone'))
+    // A single-part object's CID can be its part's CID.
+    const [v, record] = completion('k', 'u1', 'same', { partSizes: [5] })
+    const result = await store.completeUpload(v, 'u1', [{ partNumber: 1, cid: 'same' }], record)
+    t.is(result.status, 'completed')
+    if (result.status !== 'completed') return
+    t.is(result.replaced?.cid, 'old')
+    t.is(result.replaced?.isLatest, true)
+    t.deepEqual([...result.released].sort(), ['gone', 'old'])
+    t.is(await store.refCount('same'), 1)
+    t.is(await store.refCount('kept-part'), 1)
+    t.is(await store.refCount('old'), 0)
+    t.deepEqual(await store.getObject(B, 'k'), { ...v, isLatest: true })
+  })
+
+  withBucket('completeUpload of a new version keeps older versions of the key', async (t, store) => {
+    await store.putObject(version('k', { versionId: 'v1', cid: 'c1' }))
+    await store.createUpload(upload('k', 'u1'))
+    await store.putPart(B, 'k', 'u1', part(1))
+    const [v, record] = completion('k', 'u1', 'obj', { versionId: 'v2' })
+    const result = await store.completeUpload(v, 'u1', [{ partNumber: 1, cid: 'part-1' }], record)
+    t.deepEqual(result, { status: 'completed', released: ['part-1'] })
+    t.is((await store.getObject(B, 'k'))?.versionId, 'v2')
+    t.is((await store.getObject(B, 'k', 'v1'))?.isLatest, false)
+    t.is(await store.refCount('c1'), 1)
+    t.is((await store.getCompletedUpload(B, 'k', 'u1'))?.versionId, 'v2')
+  })
+
+  withBucket('completeUpload with a changed or missing part, or no upload, changes nothing', async (t, store) => {
+    await store.createUpload(upload('k', 'u1'))
+    await store.putPart(B, 'k', 'u1', part(1))
+    await store.putPart(B, 'k', 'u1', part(2))
+    const [v, record] = completion('k', 'u1', 'obj')
+    const check = async (): Promise<void> => {
+      t.is(await store.getObject(B, 'k'), undefined)
+      t.deepEqual(await listKeys(store), [])
+      t.deepEqual(await store.getUpload(B, 'k', 'u1'), upload('k', 'u1'))
+      t.deepEqual(await store.listParts(B, 'k', 'u1', { limit: 10 }), [part(1), part(2)])
+      t.is(await store.getCompletedUpload(B, 'k', 'u1'), undefined)
+      t.is(await store.refCount('obj'), 0)
+      t.is(await store.refCount('part-1'), 1)
+      t.is(await store.refCount('part-2'), 1)
+    }
+    t.deepEqual(await store.completeUpload(v, 'u1', [{ partNumber: 1, cid: 'part-1' }, { partNumber: 2, cid: 'part-2-old' }], record), { status: 'parts-changed' })
+    await check()
+    t.deepEqual(await store.completeUpload(v, 'u1', [{ partNumber: 1, cid: 'part-1' }, { partNumber: 3, cid: 'part-3' }], record), { status: 'parts-changed' })
+    await check()
+    t.deepEqual(await store.completeUpload(v, 'u9', [{ partNumber: 1, cid: 'part-1' }], record), { status: 'no-upload' })
+    t.deepEqual(await store.completeUpload(version('other', { cid: 'obj' }), 'u1', [{ partNumber: 1, cid: 'part-1' }], record), { status: 'no-upload' }, 'another key')
+    t.deepEqual(await store.completeUpload({ ...v, bucket: 'no-bucket' }, 'u1', [{ partNumber: 1, cid: 'part-1' }], record), { status: 'no-upload' })
+    await check()
+    t.is(await store.getObject(B, 'other'), undefined)
+    t.deepEqual(await collect(store.referencedCids()).then((c) => c.sort()), ['part-1', 'part-2'])
+  })
+
+  withBucket('completed records are kept for an hour after newer completions, then dropped', async (t, store) => {
+    const at = (ms: number): Date => new Date(T0.getTime() + ms)
+    const complete = async (uploadId: string, completed: Date): Promise<void> => {
+      await store.createUpload(upload(`k-${uploadId}`, uploadId))
+      await store.putPart(B, `k-${uploadId}`, uploadId, part(1, `p-${uploadId}`))
+      const [v, record] = completion(`k-${uploadId}`, uploadId, `obj-${uploadId}`, { completed })
+      t.is((await store.completeUpload(v, uploadId, [{ partNumber: 1, cid: `p-${uploadId}` }], record)).status, 'completed')
+    }
+    const kept = async (): Promise<string[]> => {
+      const out: string[] = []
+      for (const id of ['u1', 'u2', 'u3', 'u4']) if (await store.getCompletedUpload(B, `k-${id}`, id) !== undefined) out.push(id)
+      return out
+    }
+    await complete('u1', at(0))
+    await complete('u2', at(30 * 60 * 1000))
+    await complete('u3', at(60 * 60 * 1000))
+    t.deepEqual(await kept(), ['u1', 'u2', 'u3'], 'exactly an hour older is kept')
+    await complete('u4', at(60 * 60 * 1000 + 1))
+    t.deepEqual(await kept(), ['u2', 'u3', 'u4'])
+    t.deepEqual(await store.getCompletedUpload(B, 'k-u4', 'u4'), completion('k-u4', 'u4', 'obj-u4', { completed: at(60 * 60 * 1000 + 1) })[1])
+  })
+
+  withBucket('abortUpload removes the upload and releases its parts; a second abort is undefined', async (t, store) => {
+    await store.createUpload(upload('k', 'u1'))
+    await store.putPart(B, 'k', 'u1', part(1))
+    await store.putPart(B, 'k', 'u1', part(2, 'part-1'))
+    await store.putPart(B, 'k', 'u1', part(3, 'kept'))
+    await store.putObject(version('x', { cid: 'kept' }))
+    const result = await store.abortUpload(B, 'k', 'u1')
+    t.deepEqual(result, { released: ['part-1'] })
+    t.is(await store.refCount('part-1'), 0)
+    t.is(await store.refCount('kept'), 1)
+    t.is(await store.getUpload(B, 'k', 'u1'), undefined)
+    t.is(await store.listParts(B, 'k', 'u1', { limit: 10 }), undefined)
+    t.deepEqual(await listUploadIds(store), [])
+    t.is(await store.getCompletedUpload(B, 'k', 'u1'), undefined, 'an aborted upload is not completed')
+
+    t.is(await store.abortUpload(B, 'k', 'u1'), undefined)
+    t.is(await store.abortUpload(B, 'k', 'never'), undefined)
+    t.is(await store.abortUpload('no-bucket', 'k', 'u1'), undefined)
+    t.is(await store.putPart(B, 'k', 'u1', part(4)), undefined, 'putPart after abort')
+    t.is(await store.refCount('part-4'), 0)
+    const [v, record] = completion('k', 'u1', 'obj')
+    t.deepEqual(await store.completeUpload(v, 'u1', [], record), { status: 'no-upload' })
+    t.is(await store.getObject(B, 'k'), undefined)
+  })
+
+  it('deleteBucket removes uploads in progress with it and releases their parts', async (t, store) => {
+    await store.createBucket(bucket(B))
+    await store.createUpload(upload('k', 'u1'))
+    await store.createUpload(upload('k2', 'u2'))
+    await store.putPart(B, 'k', 'u1', part(1, 'p'))
+    await store.putPart(B, 'k2', 'u2', part(1, 'p'))
+    await store.putPart(B, 'k2', 'u2', part(2, 'q'))
+    await store.putObject(version('obj', { cid: 'p' }))
+    t.is(await store.deleteBucket(B), 'not-empty', 'a version keeps the bucket')
+    t.deepEqual(await listUploadIds(store), [['k', 'u1'], ['k2', 'u2']], 'and its uploads')
+    t.is(await store.refCount('p'), 3)
+
+    await store.deleteObject(B, 'obj')
+    t.is(await store.deleteBucket(B), 'deleted', 'uploads in progress do not keep it')
+    t.is(await store.refCount('p'), 0)
+    t.is(await store.refCount('q'), 0)
+    t.deepEqual(await collect(store.referencedCids()), [])
+
+    t.true(await store.createBucket(bucket(B)))
+    t.is(await store.getUpload(B, 'k', 'u1'), undefined)
+    t.deepEqual(await listUploadIds(store), [])
+    t.is(await store.putPart(B, 'k', 'u1', part(1)), undefined)
+  })
+
+  withBucket('upload, part and completed records go in and come out as copies', async (t, store) => {
+    const input = upload('k', 'u1', { headers: { 'content-type': 'a/b' }, metadata: { m: '1' }, tags: [['t', '1']] })
+    await store.createUpload(input)
+    input.metadata.m = 'changed'
+    input.headers['content-type'] = 'changed'
+    input.tags[0][1] = 'changed'
+    input.initiated.setTime(0)
+    const expected = upload('k', 'u1', { headers: { 'content-type': 'a/b' }, metadata: { m: '1' }, tags: [['t', '1']] })
+    const got = await store.getUpload(B, 'k', 'u1')
+    t.deepEqual(got, expected)
+    if (got === undefined) return
+    got.metadata.m = 'mutated'
+    got.tags.push(['x', 'y'])
+    got.initiated.setTime(1)
+    const [listed] = await store.listUploads(B, { limit: 1 })
+    listed.headers.x = 'mutated'
+    t.deepEqual(await store.getUpload(B, 'k', 'u1'), expected)
+
+    const p = part(1, 'p1', { checksum: { algorithm: 'CRC32', value: 'AAAAAA==' } })
+    await store.putPart(B, 'k', 'u1', p)
+    p.lastModified.setTime(0)
+    if (p.checksum !== undefined) p.checksum.value = 'changed'
+    p.cid = 'changed'
+    const [stored] = await store.listParts(B, 'k', 'u1', { limit: 1 }) ?? []
+    stored.lastModified.setTime(1)
+    if (stored.checksum !== undefined) stored.checksum.value = 'mutated'
+    t.deepEqual(await store.listParts(B, 'k', 'u1', { limit: 1 }), [part(1, 'p1', { checksum: { algorithm: 'CRC32', value: 'AAAAAA==' } })])
+
+    const [v, record] = completion('k', 'u1', 'obj')
+    const sizes = v.partSizes ?? []
+    await store.completeUpload(v, 'u1', [{ partNumber: 1, cid: 'p1' }], record)
+    sizes[0] = -1
+    record.completed.setTime(0)
+    record.etag = 'changed'
+    const [expectedVersion, expectedRecord] = completion('k', 'u1', 'obj')
+    t.deepEqual(await store.getObject(B, 'k'), { ...expectedVersion, isLatest: true })
+    const kept = await store.getCompletedUpload(B, 'k', 'u1')
+    t.deepEqual(kept, expectedRecord)
+    kept?.completed.setTime(1)
+    const gotVersion = await store.getObject(B, 'k')
+    gotVersion?.partSizes?.push(1)
+    t.deepEqual(await store.getCompletedUpload(B, 'k', 'u1'), expectedRecord)
+    t.deepEqual(await store.getObject(B, 'k'), { ...expectedVersion, isLatest: true })
+  })
+
+  withBucket('interleaved async part writes, completes and aborts leave consistent reference counts', async (t, store) => {
+    for (let u = 0; u < 6; u++) await store.createUpload(upload(`k${u % 3}`, `u${u}`))
+    const ops: Array<Promise<unknown>> = []
+    for (let i = 0; i < 120; i++) ops.push(store.putPart(B, `k${i % 6 % 3}`, `u${i % 6}`, part(1 + (i % 4), `c${i % 5}`)))
+    await Promise.all(ops)
+    const [v0, r0] = completion('k0', 'u0', 'c0')
+    const [v1, r1] = completion('k1', 'u1', 'c9')
+    const results = await Promise.all([
+      store.completeUpload(v0, 'u0', [{ partNumber: 1, cid: (await store.listParts(B, 'k0', 'u0', { limit: 1 }))?.[0].cid ?? '' }], r0),
+      store.completeUpload(v1, 'u1', [{ partNumber: 1, cid: 'nope' }], r1),
+      store.abortUpload(B, 'k2', 'u2'),
+      store.putPart(B, 'k0', 'u3', part(9, 'c1')),
+      store.abortUpload(B, 'k2', 'u2'),
+    ])
+    t.is((results[0] as { status: string }).status, 'completed')
+    t.deepEqual(results[1], { status: 'parts-changed' })
+    t.truthy(results[2])
+    t.is(results[4], undefined)
+
+    const counts = new Map<string, number>()
+    const add = (cid: string): void => { counts.set(cid, (counts.get(cid) ?? 0) + 1) }
+    for (const [key, uploadId] of await listUploadIds(store)) {
+      for (const p of await store.listParts(B, key, uploadId, { limit: 100 }) ?? []) add(p.cid)
+    }
+    add('c0')
+    t.deepEqual(await listUploadIds(store), [['k0', 'u3'], ['k1', 'u1'], ['k1', 'u4'], ['k2', 'u5']])
+    for (let c = 0; c < 10; c++) t.is(await store.refCount(`c${c}`), counts.get(`c${c}`) ?? 0, `c${c}`)
+    t.deepEqual((await collect(store.referencedCids())).sort(), [...counts.keys()].sort())
+  })
+
   // ---- isolation ----
 
   withBucket('values go in and come out as copies', async (t, store) => {
@@ -506,6 +942,37 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
     t.is(await store.getObject(B, 'k2'), undefined)
     t.is(await store.refCount('cid-k'), 1)
     t.is(await store.refCount('cid-k2'), 0)
+  })
+
+  withBucket('an already-aborted signal rejects every multipart method and changes nothing', async (t, store) => {
+    await store.createUpload(upload('k', 'u1'))
+    await store.putPart(B, 'k', 'u1', part(1))
+    await store.createUpload(upload('k', 'u2'))
+    await store.putPart(B, 'k', 'u2', part(1, 'p-u2'))
+    const controller = new AbortController()
+    controller.abort()
+    const signal = controller.signal
+    const abort = { any: true as const, name: 'AbortError' }
+    const [v, record] = completion('k', 'u1', 'obj')
+    await t.throwsAsync(store.createUpload(upload('k', 'u3'), { signal }), abort)
+    await t.throwsAsync(store.getUpload(B, 'k', 'u1', { signal }), abort)
+    await t.throwsAsync(store.listUploads(B, { limit: 10, signal }), abort)
+    await t.throwsAsync(store.putPart(B, 'k', 'u1', part(2), { signal }), abort)
+    await t.throwsAsync(store.listParts(B, 'k', 'u1', { limit: 10, signal }), abort)
+    await t.throwsAsync(store.completeUpload(v, 'u1', [{ partNumber: 1, cid: 'part-1' }], record, { signal }), abort)
+    await t.throwsAsync(store.getCompletedUpload(B, 'k', 'u1', { signal }), abort)
+    await t.throwsAsync(store.abortUpload(B, 'k', 'u2', { signal }), abort)
+    await t.throwsAsync(store.deleteBucket(B, { signal }), abort)
+
+    t.deepEqual(await listUploadIds(store), [['k', 'u1'], ['k', 'u2']])
+    t.deepEqual(await store.listParts(B, 'k', 'u1', { limit: 10 }), [part(1)])
+    t.deepEqual(await store.listParts(B, 'k', 'u2', { limit: 10 }), [part(1, 'p-u2')])
+    t.is(await store.getObject(B, 'k'), undefined)
+    t.is(await store.getCompletedUpload(B, 'k', 'u1'), undefined)
+    t.is(await store.refCount('part-1'), 1)
+    t.is(await store.refCount('part-2'), 0)
+    t.is(await store.refCount('p-u2'), 1)
+    t.is(await store.refCount('obj'), 0)
   })
 
   withBucket('a signal that is not aborted does not get in the way', async (t, store) => {

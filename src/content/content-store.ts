@@ -1,7 +1,9 @@
 import { CID } from 'multiformats/cid'
+import { composeContent } from './compose.js'
 import { contentSize, exportContent } from './export.js'
 import { importContent } from './import.js'
 import { cidProfile } from './profiles.js'
+import type { ComposePart, ComposedContent } from './compose.js'
 import type { ExportOptions, ReadTarget } from './export.js'
 import type { ImportTarget, ImportedContent } from './import.js'
 import type { CidProfileName } from './profiles.js'
@@ -19,6 +21,10 @@ export interface ContentStoreInit {
 }
 
 export interface AddOptions extends AbortOptions {
+  profile?: CidProfileName
+}
+
+export interface ComposeOptions extends AbortOptions {
   profile?: CidProfileName
 }
 
@@ -55,6 +61,21 @@ export class ContentStore {
     return importContent(source, this.blockstore, {
       profile: options.profile ?? this.profile,
       writeConcurrency: this.writeConcurrency,
+      signal: options.signal
+    })
+  }
+
+  /**
+   * One UnixFS file of `parts` (each the CID and size an earlier `add` returned) in order, built
+   * from the parts' DAGs without reading their bytes; writes and flushes only new internal nodes.
+   * When every part but the last is a whole number of chunks and every part is the profile's own
+   * import, the CID is the one `ipfs add` gives for the concatenated bytes (`standard: true`);
+   * otherwise it is another DAG of the same bytes (`standard: false`). A single part's CID is
+   * returned unchanged. See composeContent.
+   */
+  async compose (parts: ComposePart[], options: ComposeOptions = {}): Promise<ComposedContent> {
+    return composeContent(parts, this.blockstore, {
+      profile: options.profile ?? this.profile,
       signal: options.signal
     })
   }

@@ -102,3 +102,85 @@ export function decodeChecksumValue (algorithm: ChecksumAlgorithm, value: string
   const bytes = Buffer.from(v, 'base64')
   return bytes.length === CHECKSUM_LENGTH[algorithm] ? new Uint8Array(bytes) : undefined
 }
+
+/** Reflected generator polynomials of the CRCs S3 can combine (init and xorout all ones for each). */
+const CRC_POLYNOMIALS = {
+  CRC32: { width: 32, poly: 0xEDB88320n },
+  CRC32C: { width: 32, poly: 0x82F63B78n },
+  CRC64NVME: { width: 64, poly: 0x9A6C9329AC4BC9B5n }
+} as const
+
+export type CombinableCrc = keyof typeof CRC_POLYNOMIALS
+
+/**
+ * The CRC of `A ‖ B` from `first` = CRC(A), `second` = CRC(B) and the length of B in bytes, without
+ * the bytes (zlib's crc32_combine, for any of the three CRCs): what S3 reports as the FULL_OBJECT
+ * checksum of a multipart upload. Digests are big-endian bytes, as `createChecksumHasher` gives them.
+ * `secondLength` may be any safe integer (beyond 2^32).
+ */
+export function combineCrc (algorithm: CombinableCrc, first: Uint8Array, second: Uint8Array, secondLength: number): Uint8Array {
+  const { width, poly } = CRC_POLYNOMIALS[algorithm]
+  const bytes = width / 8
+  if (first.byteLength !== bytes || second.byteLength !== bytes) throw new RangeError(`${algorithm} digests are ${bytes} bytes`)
+  if (!Number.isSafeInteger(secondLength) || secondLength < 0) throw new RangeError(`Invalid length ${secondLength}`)
+  // With all-ones init and xorout, CRC(A ‖ B) = CRC(A)·x^(8|B|) mod P  xor  CRC(B): the register
+  // after A, shifted through |B| zero bytes, plus B's own contribution.
+  const shift = xPowerMod(8n * BigInt(secondLength), width, poly)
+  const combined = gfMultiply(shift, readBigEndian(first), width, poly) ^ readBigEndian(second)
+  return writeBigEndian(combined, bytes)
+}
+
+/**
+ * S3's COMPOSITE checksum of a multipart upload: the algorithm's checksum of the parts' binary
+ * checksums concatenated, base64, then `-` and the number of parts. (S3 offers COMPOSITE for
+ * CRC32, CRC32C, SHA1 and SHA256; which algorithms to allow is the caller's choice.)
+ */
+export async function compositeChecksum (algorithm: ChecksumAlgorithm, partDigests: Uint8Array[]): Promise<string> {
+  const hasher = createChecksumHasher(algorithm)
+  for (const digest of partDigests) hasher.update(digest)
+  return `${toBase64(await hasher.digest())}-${partDigests.length}`
+}
+
+// Polynomials over GF(2) in reflected bit order, as the CRC register holds them: the most
+// significant of `width` bits is the coefficient of x^0, the least significant that of x^(width-1).
+
+/** a·b mod P. */
+function gfMultiply (a: bigint, b: bigint, width: number, poly: bigint): bigint {
+  let product = 0n
+  // Walk a's coefficients from x^0 up while b runs through b·x^0, b·x^1, ... mod P.
+  for (let bit = 1n << BigInt(width - 1); bit !== 0n && a !== 0n; bit >>= 1n) {
+    if ((a & bit) !== 0n) {
+      product ^= b
+      a ^= bit
+    }
+    b = (b & 1n) !== 0n ? (b >> 1n) ^ poly : b >> 1n
+  }
+  return product
+}
+
+/** x^n mod P, by squaring. */
+function xPowerMod (n: bigint, width: number, poly: bigint): bigint {
+  let result = 1n << BigInt(width - 1) // x^0
+  let square = 1n << BigInt(width - 2) // x^1
+  while (n > 0n) {
+    if ((n & 1n) !== 0n) result = gfMultiply(result, square, width, poly)
+    square = gfMultiply(square, square, width, poly)
+    n >>= 1n
+  }
+  return result
+}
+
+function readBigEndian (bytes: Uint8Array): bigint {
+  let value = 0n
+  for (const byte of bytes) value = (value << 8n) | BigInt(byte)
+  return value
+}
+
+function writeBigEndian (value: bigint, length: number): Uint8Array {
+  const out = new Uint8Array(length)
+  for (let i = length - 1; i >= 0; i--) {
+    out[i] = Number(value & 0xffn)
+    value >>= 8n
+  }
+  return out
+}

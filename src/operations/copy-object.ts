@@ -61,6 +61,7 @@ export async function copyObject (ctx: OperationContext) {
     storageClass,
     checksum: from.checksum,
     partsCount: from.partsCount,
+    partSizes: from.partSizes,
   }
   await ctx.metadata.putObject(version, { signal: ctx.signal })
   const headers: Record<string, string> = { ...cidHeaders(version.cid) }

@@ -1,6 +1,9 @@
+import { abortMultipartUpload } from './abort-multipart-upload.js'
+import { completeMultipartUpload } from './complete-multipart-upload.js'
 import type { Operation } from './context.js'
 import { copyObject } from './copy-object.js'
 import { createBucket } from './create-bucket.js'
+import { createMultipartUpload } from './create-multipart-upload.js'
 import { deleteBucket } from './delete-bucket.js'
 import { deleteObject } from './delete-object.js'
 import { deleteObjectTagging } from './delete-object-tagging.js'
@@ -12,10 +15,14 @@ import { getObjectTagging } from './get-object-tagging.js'
 import { headBucket } from './head-bucket.js'
 import { headObject } from './head-object.js'
 import { listBuckets } from './list-buckets.js'
+import { listMultipartUploads } from './list-multipart-uploads.js'
 import { listObjects } from './list-objects.js'
 import { listObjectsV2 } from './list-objects-v2.js'
+import { listParts } from './list-parts.js'
 import { putObject } from './put-object.js'
 import { putObjectTagging } from './put-object-tagging.js'
+import { uploadPart } from './upload-part.js'
+import { uploadPartCopy } from './upload-part-copy.js'
 
 /** Operation id (the AWS action name) → implementation. The router names the id. */
 export const OPERATIONS: Record<string, Operation> = {
@@ -36,4 +43,11 @@ export const OPERATIONS: Record<string, Operation> = {
   GetObjectTagging: getObjectTagging,
   PutObjectTagging: putObjectTagging,
   DeleteObjectTagging: deleteObjectTagging,
+  CreateMultipartUpload: createMultipartUpload,
+  UploadPart: uploadPart,
+  UploadPartCopy: uploadPartCopy,
+  CompleteMultipartUpload: completeMultipartUpload,
+  AbortMultipartUpload: abortMultipartUpload,
+  ListParts: listParts,
+  ListMultipartUploads: listMultipartUploads,
 }

@@ -60,7 +60,6 @@ export function versionHeaders (v: ObjectVersion): Record<string, string> {
   if (v.versionId !== 'null') out['x-amz-version-id'] = v.versionId
   if (v.tags.length > 0) out['x-amz-tagging-count'] = String(v.tags.length)
   if (v.storageClass !== undefined) out['x-amz-storage-class'] = v.storageClass
-  if (v.partsCount !== undefined) out['x-amz-mp-parts-count'] = String(v.partsCount)
   return out
 }
 

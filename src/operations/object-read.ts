@@ -41,11 +41,13 @@ export async function readObject (ctx: OperationContext, withBody: boolean): Pro
   const partNumber = partNumberParam(ctx)
   if (partNumber !== undefined) {
     if (h.range !== undefined) throw new S3Error('InvalidRequest', 'Cannot specify both Range header and partNumber query parameter')
-    if (version.partsCount !== undefined) {
-      throw new S3Error('NotImplemented', 'Reading one part of a multipart object is not implemented yet.')
+    const sizes = version.partSizes ?? [size]
+    if (partNumber > sizes.length) {
+      throw new S3Error('InvalidPartNumber', undefined, { PartNumberRequested: String(partNumber), ActualPartCount: String(sizes.length) })
     }
-    if (partNumber !== 1) throw new S3Error('InvalidPartNumber', undefined, { PartNumberRequested: String(partNumber), ActualPartCount: '1' })
-    if (size > 0) range = { start: 0, end: size - 1 }
+    const start = sizes.slice(0, partNumber - 1).reduce((sum, n) => sum + n, 0)
+    if (sizes[partNumber - 1] > 0) range = { start, end: start + sizes[partNumber - 1] - 1 }
+    if (version.partsCount !== undefined) headers['x-amz-mp-parts-count'] = String(version.partsCount)
   } else {
     range = parseRange(h.range, size)
   }

@@ -32,6 +32,16 @@ export interface Payload extends AsyncIterable<Uint8Array> {
 export interface OpenPayloadOptions {
   /** Largest decoded body accepted; more gives EntityTooLarge as soon as it is exceeded. */
   maxSize: number
+  /**
+   * A multipart upload's checksum algorithm: computed when the request names none, and a request
+   * naming another algorithm is InvalidRequest (S3's "Checksum Type mismatch").
+   */
+  checksumAlgorithm?: ChecksumAlgorithm
+  /**
+   * The request's `x-amz-checksum-*` headers describe something else than its body (the object
+   * CompleteMultipartUpload makes), so they are not checked against the body.
+   */
+  checksumHeadersDescribeObject?: boolean
 }
 
 /**
@@ -93,7 +103,9 @@ function planPayload (req: S3Request, auth: AuthContext, opts: OpenPayloadOption
 
   // Flexible checksums: a value in a header binds; a value announced as a trailer binds when it
   // arrives; an algorithm named without a value is only computed, so that it can be stored.
-  const sent = Object.keys(h).map(name => [name, checksumAlgorithmOfHeader(name)] as const).filter(([, a]) => a != null) as Array<[string, ChecksumAlgorithm]>
+  const sent = opts.checksumHeadersDescribeObject === true
+    ? []
+    : Object.keys(h).map(name => [name, checksumAlgorithmOfHeader(name)] as const).filter(([, a]) => a != null) as Array<[string, ChecksumAlgorithm]>
   if (sent.length > 1) {
     throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.')
   }
@@ -124,11 +136,18 @@ function planPayload (req: S3Request, auth: AuthContext, opts: OpenPayloadOption
     plan.algorithm = checksumAlgorithmOfHeader(plan.trailerName)
   } else if (sdkAlgorithm != null) {
     plan.algorithm = sdkAlgorithm
-  } else {
+  } else if (opts.checksumAlgorithm == null) {
+    // (a presigned URL's non-binding checksum parameters give way to an upload's algorithm)
     plan.algorithm = queryChecksumAlgorithm(req.query)
   }
   if (sdkAlgorithm != null && plan.algorithm !== sdkAlgorithm) {
     throw new S3Error('InvalidRequest', 'Value for x-amz-sdk-checksum-algorithm header is invalid.')
+  }
+  if (opts.checksumAlgorithm != null) {
+    if (plan.algorithm != null && plan.algorithm !== opts.checksumAlgorithm) {
+      throw new S3Error('InvalidRequest', `Checksum Type mismatch occurred, expected checksum Type: ${opts.checksumAlgorithm.toLowerCase()}, actual checksum Type: ${plan.algorithm.toLowerCase()}`)
+    }
+    plan.algorithm = opts.checksumAlgorithm
   }
   return plan
 }

@@ -21,8 +21,8 @@ export interface XmlNode { [name: string]: XmlNode[] | string }
  * Parses a small XML request body. Anything not well-formed, or carrying a DOCTYPE (entity expansion
  * and external entities), is MalformedXML. Returns the root element named `root`.
  */
-export function parseXml (bytes: Uint8Array, root: string): XmlNode {
-  if (bytes.byteLength > MAX_XML_BYTES) throw new S3Error('MalformedXML')
+export function parseXml (bytes: Uint8Array, root: string, maxBytes = MAX_XML_BYTES): XmlNode {
+  if (bytes.byteLength > maxBytes) throw new S3Error('MalformedXML')
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML')
   if (text.trim() === '' || XMLValidator.validate(text) !== true) throw new S3Error('MalformedXML')

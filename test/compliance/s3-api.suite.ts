@@ -5,11 +5,13 @@
 import { Readable } from 'node:stream'
 import test from 'ava'
 import {
+  AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand, ListPartsCommand, UploadPartCommand,
   CopyObjectCommand, CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand,
   DeleteObjectTaggingCommand, GetBucketAclCommand, GetBucketLocationCommand, GetBucketVersioningCommand,
   GetObjectCommand, GetObjectTaggingCommand, HeadBucketCommand, HeadObjectCommand, ListBucketsCommand,
   ListObjectsCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, PutObjectCommand, PutObjectTaggingCommand, type S3Client,
 } from '@aws-sdk/client-s3'
+import { Upload } from '@aws-sdk/lib-storage'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import type { MetadataStore } from '../../src/metadata/metadata-store.js'
 import type { Gateway } from '../../src/types.js'
@@ -425,6 +427,30 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
     const tampered = await fetch(getUrl.replace('X-Amz-Expires=300', 'X-Amz-Expires=301'))
     t.is(tampered.status, 403)
     t.regex(await tampered.text(), /<Code>SignatureDoesNotMatch<\/Code>/)
+  })
+
+  test(`${name}: lib-storage multipart upload (5 MiB parts, 4 at once) gets the single-PUT CID; parts are listed and readable`, async t => {
+    const b = await bucket()
+    const bytes = deterministicBytes(`${name}-multipart`, 17 * MiB + 3)
+    await s3.send(new PutObjectCommand({ Bucket: b, Key: 'single', Body: bytes }))
+    const singleCid = (await s3.send(new HeadObjectCommand({ Bucket: b, Key: 'single' }))).Metadata?.cid
+    const upload = new Upload({ client: s3, params: { Bucket: b, Key: 'multi', Body: Readable.from([bytes]) }, partSize: 5 * MiB, queueSize: 4 })
+    const out = await upload.done()
+    t.regex(out.ETag ?? '', /^"[0-9a-f]{32}-4"$/)
+    const head = await s3.send(new HeadObjectCommand({ Bucket: b, Key: 'multi' }))
+    t.is(head.Metadata?.cid, singleCid)
+    t.is(head.ContentLength, bytes.length)
+    const part4 = await s3.send(new GetObjectCommand({ Bucket: b, Key: 'multi', PartNumber: 4 }))
+    t.is(part4.PartsCount, 4)
+    t.true(Buffer.from(await part4.Body!.transformToByteArray()).equals(bytes.subarray(15 * MiB)))
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: b, Key: 'pending' }))
+    await s3.send(new UploadPartCommand({ Bucket: b, Key: 'pending', UploadId, PartNumber: 7, Body: 'seven' }))
+    const uploads = await s3.send(new ListMultipartUploadsCommand({ Bucket: b }))
+    t.deepEqual(uploads.Uploads?.map(u => [u.Key, u.UploadId]), [['pending', UploadId]])
+    const parts = await s3.send(new ListPartsCommand({ Bucket: b, Key: 'pending', UploadId }))
+    t.deepEqual(parts.Parts?.map(p => [p.PartNumber, p.Size]), [[7, 5]])
+    await s3.send(new AbortMultipartUploadCommand({ Bucket: b, Key: 'pending', UploadId }))
+    t.is((await s3.send(new ListMultipartUploadsCommand({ Bucket: b }))).Uploads, undefined)
   })
 
   test(`${name}: unimplemented subresources answer NotImplemented; anonymous requests are denied`, async t => {

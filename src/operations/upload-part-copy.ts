@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto'
+import { S3Error } from '../errors.js'
+import { checkCopySourceConditions } from '../protocol/conditional.js'
+import { createChecksumHasher, toBase64, type Hasher } from '../protocol/checksums.js'
+import type { MultipartUpload, ObjectVersion, UploadedPart } from '../metadata/metadata-store.js'
+import type { OperationContext } from './context.js'
+import { quoteEtag, requireObject, timestamp, xmlResponse } from './common.js'
+import { parseCopySource } from './copy-source.js'
+import { partNumberParam, requireUpload } from './multipart.js'
+import { storePart, uploadProfile } from './upload-part.js'
+
+/** `x-amz-copy-source-range: bytes=first-last`, both inclusive and within the source. */
+export function parseCopySourceRange (header: string | undefined, size: number): { start: number, end: number } | undefined {
+  if (header === undefined) return undefined
+  const m = /^bytes=(\d+)-(\d+)$/.exec(header.trim())
+  if (m === null || Number(m[1]) > Number(m[2])) {
+    throw new S3Error('InvalidArgument', 'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy', { ArgumentName: 'x-amz-copy-source-range', ArgumentValue: header })
+  }
+  const start = Number(m[1])
+  const end = Number(m[2])
+  if (end >= size) throw new S3Error('InvalidRange', undefined, { RangeRequested: header, ActualObjectSize: String(size) })
+  return { start, end }
+}
+
+/** A plain MD5 ETag: the source's ETag is the MD5 of its bytes (not a multipart ETag). */
+function isMd5Etag (etag: string): boolean {
+  return /^[0-9a-f]{32}$/.test(etag)
+}
+
+/**
+ * A part copied from an object. A whole single-part source whose MD5 (and, for an upload with a
+ * checksum algorithm, whose full-object checksum of that algorithm) is known is metadata only:
+ * the part references the source's CID and no byte is read. A range, or a source whose part-level
+ * digests are unknown (a multipart object), is read and re-imported under the upload's profile.
+ */
+export async function uploadPartCopy (ctx: OperationContext) {
+  const partNumber = partNumberParam(ctx)
+  const upload = await requireUpload(ctx)
+  const source = parseCopySource(ctx.req.headers['x-amz-copy-source'])
+  const from = await requireObject(ctx, source.bucket, source.key, source.versionId)
+  checkCopySourceConditions(ctx.req.headers, from)
+  const range = parseCopySourceRange(ctx.req.headers['x-amz-copy-source-range'], from.size)
+  const length = range === undefined ? from.size : range.end - range.start + 1
+  if (length > ctx.maxObjectSize) {
+    throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(length), MaxSizeAllowed: String(ctx.maxObjectSize) })
+  }
+
+  const algorithm = upload.checksumAlgorithm
+  const reusable = range === undefined && isMd5Etag(from.etag) &&
+    (algorithm === undefined || (from.checksum?.algorithm === algorithm && from.checksum.type === 'FULL_OBJECT'))
+  const part: UploadedPart = reusable
+    ? {
+        partNumber,
+        cid: from.cid,
+        size: from.size,
+        etag: from.etag,
+        lastModified: timestamp(ctx),
+        checksum: algorithm === undefined || from.checksum === undefined ? undefined : { algorithm, value: from.checksum.value },
+      }
+    : await copyBytes(ctx, upload, from, partNumber, range?.start ?? 0, length)
+  await storePart(ctx, upload, part)
+
+  const headers: Record<string, string> = {}
+  if (from.versionId !== 'null') headers['x-amz-copy-source-version-id'] = from.versionId
+  return xmlResponse('CopyPartResult', {
+    ETag: quoteEtag(part.etag),
+    LastModified: part.lastModified,
+    ...(part.checksum === undefined ? {} : { [`Checksum${part.checksum.algorithm}`]: part.checksum.value }),
+  }, 200, headers)
+}
+
+/** Streams `length` bytes of the source from `offset` into a new DAG, digesting them on the way. */
+async function copyBytes (ctx: OperationContext, upload: MultipartUpload, from: ObjectVersion, partNumber: number,
+  offset: number, length: number): Promise<UploadedPart> {
+  const md5 = createHash('md5')
+  const checksum: Hasher | undefined = upload.checksumAlgorithm === undefined ? undefined : createChecksumHasher(upload.checksumAlgorithm)
+  const bytes = ctx.content.cat(from.cid, { offset, length, signal: ctx.signal })
+  const digested = async function * (): AsyncGenerator<Uint8Array> {
+    for await (const chunk of bytes) {
+      md5.update(chunk)
+      checksum?.update(chunk)
+      yield chunk
+    }
+  }
+  const { cid, size } = await ctx.content.add(digested(), { profile: uploadProfile(upload), signal: ctx.signal })
+  if (size !== length) throw new S3Error('InternalError', 'The copied range differs in size from the source range.')
+  return {
+    partNumber,
+    cid: cid.toString(),
+    size,
+    etag: md5.digest('hex'),
+    lastModified: timestamp(ctx),
+    checksum: checksum === undefined || upload.checksumAlgorithm === undefined
+      ? undefined
+      : { algorithm: upload.checksumAlgorithm, value: toBase64(await checksum.digest()) },
+  }
+}

@@ -1,0 +1,46 @@
+import { S3Error } from '../errors.js'
+import { isCidProfileName } from '../content/profiles.js'
+import { openPayload } from '../protocol/payload.js'
+import type { MultipartUpload, UploadedPart } from '../metadata/metadata-store.js'
+import type { OperationContext } from './context.js'
+import { emptyResponse, quoteEtag, timestamp } from './common.js'
+import { noSuchUpload, partNumberParam, requireUpload } from './multipart.js'
+
+/** The profile an upload's parts are imported under. */
+export function uploadProfile (upload: MultipartUpload) {
+  if (!isCidProfileName(upload.profile)) throw new S3Error('InternalError', `The upload's CID profile "${upload.profile}" is unknown to this gateway.`)
+  return upload.profile
+}
+
+/** Stores a part once every byte is stored and verified; the upload must still be in progress. */
+export async function storePart (ctx: OperationContext, upload: MultipartUpload, part: UploadedPart): Promise<void> {
+  const result = await ctx.metadata.putPart(upload.bucket, upload.key, upload.uploadId, part, { signal: ctx.signal })
+  // Aborted (or completed) while the part was uploading: its blocks are left unreferenced.
+  if (result === undefined) throw noSuchUpload(upload.uploadId)
+}
+
+/**
+ * One part, streamed through every payload check into the blockstore as its own UnixFS DAG under
+ * the upload's profile. Nothing is recorded until all of it is stored and verified.
+ */
+export async function uploadPart (ctx: OperationContext) {
+  const partNumber = partNumberParam(ctx)
+  const upload = await requireUpload(ctx)
+  const profile = uploadProfile(upload)
+  const payload = openPayload(ctx.req, ctx.auth, { maxSize: ctx.maxObjectSize, checksumAlgorithm: upload.checksumAlgorithm })
+  const { cid, size } = await ctx.content.add(payload, { profile, signal: ctx.signal })
+  const digests = payload.digests()
+  if (size !== digests.size) throw new S3Error('InternalError', 'Stored size differs from the received size.')
+  const part: UploadedPart = {
+    partNumber,
+    cid: cid.toString(),
+    size,
+    etag: digests.md5,
+    lastModified: timestamp(ctx),
+    checksum: digests.checksum,
+  }
+  await storePart(ctx, upload, part)
+  const headers: Record<string, string> = { etag: quoteEtag(part.etag) }
+  if (part.checksum !== undefined) headers[`x-amz-checksum-${part.checksum.algorithm.toLowerCase()}`] = part.checksum.value
+  return emptyResponse(200, headers)
+}

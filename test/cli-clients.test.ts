@@ -17,7 +17,7 @@ import { FsBlockstore } from '../src/blockstores/fs.js'
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
 import type { Gateway } from '../src/types.js'
 import { nodeHost, type RunningHost } from './helpers/hosts.js'
-import { credentials, deterministicBytes } from './helpers/s3.js'
+import { credentials, deterministicBytes, ipfsAddCid } from './helpers/s3.js'
 
 const run = promisify(execFile)
 const AWS = '/usr/bin/aws'
@@ -82,6 +82,8 @@ test('AWS CLI v2: mb, cp up and down, ls, head-object shows the CID, rm, rb', as
   await writeFile(join(work, 'hello.txt'), 'hello world')
   const big = deterministicBytes('awscli', 5 * 1024 * 1024 + 7) // under the CLI's 8 MiB multipart threshold
   await writeFile(join(work, 'big.bin'), big)
+  const huge = deterministicBytes('awscli-multipart', 20 * 1024 * 1024 + 7) // over it: 8 MiB parts
+  await writeFile(join(work, 'huge.bin'), huge)
 
   await aws('s3', 'mb', 's3://aws-cli-bucket')
   await aws('s3', 'cp', join(work, 'hello.txt'), 's3://aws-cli-bucket/dir/hello world.txt')
@@ -94,6 +96,16 @@ test('AWS CLI v2: mb, cp up and down, ls, head-object shows the CID, rm, rb', as
   t.is(head.ContentLength, 11)
   await aws('s3', 'cp', 's3://aws-cli-bucket/big.bin', join(work, 'back.bin'))
   t.is(sha256(await readFile(join(work, 'back.bin'))), sha256(big))
+  // Multipart: the CLI's 8 MiB parts are whole 1 MiB chunks, so the CID is ipfs add's of the file.
+  await aws('s3', 'cp', join(work, 'huge.bin'), 's3://aws-cli-bucket/huge.bin')
+  const hugeHead = JSON.parse(await aws('s3api', 'head-object', '--bucket', 'aws-cli-bucket', '--key', 'huge.bin')) as { Metadata: Record<string, string>, ContentLength: number, ETag: string }
+  t.regex(hugeHead.ETag, /^"[0-9a-f]{32}-3"$/)
+  t.is(hugeHead.ContentLength, huge.length)
+  t.is(hugeHead.Metadata.cid, await ipfsAddCid(huge))
+  await aws('s3', 'cp', 's3://aws-cli-bucket/huge.bin', join(work, 'huge-back.bin'))
+  t.is(sha256(await readFile(join(work, 'huge-back.bin'))), sha256(huge))
+  const uploads = await aws('s3api', 'list-multipart-uploads', '--bucket', 'aws-cli-bucket')
+  t.notRegex(uploads, /UploadId/)
   await aws('s3', 'rm', '--recursive', 's3://aws-cli-bucket')
   t.is((await aws('s3', 'ls', 's3://aws-cli-bucket')).trim(), '')
   await aws('s3', 'rb', 's3://aws-cli-bucket')
@@ -127,6 +139,14 @@ test('s3cmd: mb, put, ls, get, info, del', async t => {
   const info = await s3cmd('info', 's3://s3cmd-bucket/some dir/file+1.bin')
   t.regex(info, /x-amz-meta-cid: baf/)
   await s3cmd('del', 's3://s3cmd-bucket/some dir/file+1.bin')
+  // Multipart in 5 MiB chunks
+  const large = deterministicBytes('s3cmd-multipart', 12 * 1024 * 1024 + 5)
+  await writeFile(join(work, 'large.bin'), large)
+  await s3cmd('put', '--multipart-chunk-size-mb=5', join(work, 'large.bin'), 's3://s3cmd-bucket/large.bin')
+  t.regex(await s3cmd('info', 's3://s3cmd-bucket/large.bin'), new RegExp(`x-amz-meta-cid: ${await ipfsAddCid(large)}`))
+  await s3cmd('get', 's3://s3cmd-bucket/large.bin', join(work, 'large-back.bin'))
+  t.is(sha256(await readFile(join(work, 'large-back.bin'))), sha256(large))
+  await s3cmd('del', 's3://s3cmd-bucket/large.bin')
   t.is((await s3cmd('ls', '--recursive', 's3://s3cmd-bucket')).trim(), '')
   await s3cmd('rb', 's3://s3cmd-bucket')
 })
@@ -153,6 +173,16 @@ test('rclone: mkdir, copy, ls, cat, check, delete', async t => {
   t.deepEqual(listed, ['tree/', 'tree/a.txt', 'tree/sub/', 'tree/sub/b.bin', 'tree/sub/ünï cödé.txt'].sort())
   t.is(await rclone('cat', 'gw:rclone-bucket/tree/a.txt'), 'hello world')
   await rclone('check', join(work, 'src'), 'gw:rclone-bucket/tree') // compares sizes and MD5 (our ETags)
+  // Multipart: a 5 MiB cutoff and chunk size make rclone's Go SDK upload 3 parts, 4 at once.
+  const large = deterministicBytes('rclone-multipart', 12 * 1024 * 1024 + 9)
+  await writeFile(join(work, 'large.bin'), large)
+  await rclone('copyto', '--s3-upload-cutoff', '5M', '--s3-chunk-size', '5M', '--s3-upload-concurrency', '4', join(work, 'large.bin'), 'gw:rclone-bucket/large.bin')
+  await rclone('check', '--s3-upload-cutoff', '5M', work, 'gw:rclone-bucket', '--include', 'large.bin')
+  await rclone('copyto', 'gw:rclone-bucket/large.bin', join(work, 'large-back.bin'))
+  t.is(sha256(await readFile(join(work, 'large-back.bin'))), sha256(large))
+  const head = JSON.parse(await rclone('lsjson', '--stat', '--metadata', 'gw:rclone-bucket/large.bin')) as { Metadata?: Record<string, string> }
+  t.is(head.Metadata?.cid, await ipfsAddCid(large))
+  await rclone('deletefile', 'gw:rclone-bucket/large.bin')
   await rclone('delete', 'gw:rclone-bucket/tree/sub')
   t.deepEqual((await rclone('lsf', '-R', 'gw:rclone-bucket')).split('\n').filter(Boolean).sort(), ['tree/', 'tree/a.txt'])
 })

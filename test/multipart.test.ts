@@ -14,17 +14,14 @@ import {
   PutObjectCommand, UploadPartCommand, UploadPartCopyCommand, type CompletedPart, type S3Client,
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
-import type { CID } from 'multiformats/cid'
 import { FsBlockstore } from '../src/blockstores/fs.js'
-import { ContentStore } from '../src/content/content-store.js'
-import { MemoryBlockstore } from '../src/blockstores/memory.js'
 import { createGateway } from '../src/gateway.js'
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
 import { createChecksumHasher, toBase64 } from '../src/protocol/checksums.js'
 import type { CidProfileName } from '../src/content/profiles.js'
 import type { Gateway } from '../src/types.js'
 import { nodeHost, type RunningHost } from './helpers/hosts.js'
-import { captureHeaders, deterministicBytes, md5Hex, s3Client, s3Error } from './helpers/s3.js'
+import { captureHeaders, deterministicBytes, ipfsAddCid, md5Hex, s3Client, s3Error } from './helpers/s3.js'
 
 const MiB = 1024 * 1024
 
@@ -70,13 +67,6 @@ test.after.always(async () => {
     await rm(r.dir, { recursive: true, force: true })
   }
 })
-
-/** The CID `ipfs add` gives these bytes under the profile (the importer; blocks are discarded). */
-async function ipfsAddCid (bytes: Uint8Array, profile: CidProfileName): Promise<string> {
-  const discard = { put: async (cid: CID) => cid, get: () => { throw new Error('not stored') } }
-  const store = new ContentStore({ blockstore: discard as unknown as MemoryBlockstore, profile })
-  return (await store.add(chunksOf(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), MiB))).cid.toString()
-}
 
 async function getBytes (s3: S3Client, key: string, extra: { Range?: string, PartNumber?: number } = {}): Promise<Buffer> {
   const res = await s3.send(new GetObjectCommand({ Bucket: 'bkt', Key: key, ...extra }))

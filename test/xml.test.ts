@@ -43,3 +43,13 @@ test('parse rejects DOCTYPE, entities and malformed documents', t => {
     t.throws(() => parseXml(Buffer.from(doc), 'Delete'), { message: /not well-formed|MalformedXML/ })
   }
 })
+
+test('parse decodes numeric character references once, as Go clients (rclone) write quotes', t => {
+  const doc = parseXml(Buffer.from('<CompleteMultipartUpload><Part><ETag>&#34;abc&#34;</ETag><Key>a&amp;#34;b&#x1F600;&#13;&lt;&apos;<![CDATA[&amp;]]></Key></Part></CompleteMultipartUpload>'), 'CompleteMultipartUpload')
+  const part = children(doc, 'Part')[0]
+  t.is(childText(part, 'ETag'), '"abc"')
+  t.is(childText(part, 'Key'), 'a&#34;b😀\r<\'&amp;')
+  for (const bad of ['<Delete><Key>a&nbsp;b</Key></Delete>', '<Delete><Key>a & b</Key></Delete>', '<Delete><Key>&copy;</Key></Delete>']) {
+    t.throws(() => parseXml(Buffer.from(bad), 'Delete'), { message: /not well-formed|MalformedXML/ }, bad)
+  }
+})

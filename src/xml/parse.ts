@@ -9,10 +9,17 @@ const parser = new XMLParser({
   removeNSPrefix: true,
   parseTagValue: false,
   trimValues: false,
+  // XML's five named entities and numeric character references (&#34; &#x1F600;), decoded in one
+  // pass. (The option also knows HTML's named entities; parseXml rejects those before parsing,
+  // since XML does not define them.)
   processEntities: true,
-  htmlEntities: false,
+  htmlEntities: true,
   isArray: () => true,
 })
+
+/** An `&` that starts no reference XML defines (a CDATA section's text is literal). */
+const UNDEFINED_ENTITY = /&(?!(?:lt|gt|amp|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)/
+const CDATA = /<!\[CDATA\[[\s\S]*?\]\]>/g
 
 /** A parsed element: child element name -> list of occurrences; text under '#text'. */
 export interface XmlNode { [name: string]: XmlNode[] | string }
@@ -25,6 +32,7 @@ export function parseXml (bytes: Uint8Array, root: string, maxBytes = MAX_XML_BY
   if (bytes.byteLength > maxBytes) throw new S3Error('MalformedXML')
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) throw new S3Error('MalformedXML')
+  if (UNDEFINED_ENTITY.test(text.replace(CDATA, ''))) throw new S3Error('MalformedXML')
   if (text.trim() === '' || XMLValidator.validate(text) !== true) throw new S3Error('MalformedXML')
   let doc: Record<string, unknown>
   try {

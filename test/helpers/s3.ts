@@ -1,6 +1,9 @@
 import { createCipheriv, createHash } from 'node:crypto'
 import { S3Client, S3ServiceException } from '@aws-sdk/client-s3'
+import type { CID } from 'multiformats/cid'
 import { DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY } from '../../src/auth/credentials.js'
+import { ContentStore, type ContentStoreInit } from '../../src/content/content-store.js'
+import type { CidProfileName } from '../../src/content/profiles.js'
 
 export const credentials = { accessKeyId: DEFAULT_ACCESS_KEY_ID, secretAccessKey: DEFAULT_SECRET_ACCESS_KEY }
 
@@ -61,4 +64,17 @@ export function md5Hex (data: Uint8Array | string): string {
 
 export function sha256Hex (data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex')
+}
+
+/**
+ * The CID `ipfs add` gives these bytes under a profile: the importer run over them, its blocks
+ * discarded (it is the same code path a single PUT takes).
+ */
+export async function ipfsAddCid (bytes: Uint8Array, profile: CidProfileName = 'unixfs-v1-2025'): Promise<string> {
+  const discard = { put: async (cid: CID) => cid, get: () => { throw new Error('blocks are discarded') } }
+  const store = new ContentStore({ blockstore: discard as unknown as ContentStoreInit['blockstore'], profile })
+  const pieces = function * (): Generator<Uint8Array> {
+    for (let i = 0; i < bytes.length; i += 1 << 20) yield bytes.subarray(i, i + (1 << 20))
+  }
+  return (await store.add(pieces())).cid.toString()
 }

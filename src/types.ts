@@ -74,7 +74,7 @@ export interface GatewayInit {
    * `s3.example.com`). Path-style always works.
    */
   baseDomains?: string[]
-  /** Largest single PUT body in bytes. Default 5 GiB, as S3. */
+  /** Largest single PUT body, and largest multipart part, in bytes. Default 5 GiB, as S3. */
   maxObjectSize?: number
   /** Clock, injectable for tests. */
   now?: () => Date

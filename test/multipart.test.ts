@@ -21,7 +21,8 @@ import { createChecksumHasher, toBase64 } from '../src/protocol/checksums.js'
 import type { CidProfileName } from '../src/content/profiles.js'
 import type { Gateway } from '../src/types.js'
 import { nodeHost, type RunningHost } from './helpers/hosts.js'
-import { captureHeaders, deterministicBytes, ipfsAddCid, md5Hex, s3Client, s3Error } from './helpers/s3.js'
+import { captureHeaders, credentials, deterministicBytes, ipfsAddCid, md5Hex, s3Client, s3Error } from './helpers/s3.js'
+import { signedChunkedBody, signedFetch, signHeaders, signingKey } from './helpers/sign.js'
 
 const MiB = 1024 * 1024
 
@@ -423,4 +424,44 @@ test('DeleteBucket removes uploads in progress with it, as Amazon S3 does', asyn
   await r.s3.send(new DeleteBucketCommand({ Bucket: 'gone' }))
   t.is(await r.metadata.refCount(cid), 0)
   t.deepEqual(await s3Error(r.s3.send(new ListPartsCommand({ Bucket: 'gone', Key: 'k', UploadId }))), { code: 'NoSuchBucket', status: 404 })
+})
+
+test('UploadPart takes every SigV4 payload mode: signed hash, signed chunks, unsigned; a bad chunk signature stores no part', async t => {
+  const r = await fresh()
+  const { UploadId } = await r.s3.send(new CreateMultipartUploadCommand({ Bucket: 'bkt', Key: 'modes' }))
+  const partUrl = (n: number): string => `${r.host.url}/bkt/modes?partNumber=${n}&uploadId=${UploadId as string}`
+  const bodies = [deterministicBytes('mode1', 5 * MiB), deterministicBytes('mode2', 5 * MiB), deterministicBytes('mode3', 100001)]
+
+  const hashed = await signedFetch({ method: 'PUT', url: partUrl(1), body: bodies[0] })
+  t.is(hashed.status, 200, await hashed.text())
+  t.is(hashed.headers.get('etag'), `"${md5Hex(bodies[0])}"`)
+
+  const amzDate = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '')
+  const date = amzDate.slice(0, 8)
+  const scope = `${date}/us-east-1/s3/aws4_request`
+  const key = signingKey(credentials.secretAccessKey, date)
+  for (const corrupt of [2, undefined]) {
+    const chunks = [bodies[1].subarray(0, 3 * MiB), bodies[1].subarray(3 * MiB)]
+    const headers = await signHeaders({
+      method: 'PUT',
+      url: partUrl(2),
+      payloadHash: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD',
+      headers: { 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': String(bodies[1].length) },
+    })
+    const seedSignature = /Signature=([0-9a-f]{64})/.exec(headers.authorization)?.[1] as string
+    delete headers.host
+    const res = await fetch(partUrl(2), { method: 'PUT', headers, body: signedChunkedBody(chunks, { seedSignature, amzDate: headers['x-amz-date'], scope, key, corrupt }) })
+    if (corrupt !== undefined) {
+      t.is(res.status, 403)
+      t.deepEqual((await r.s3.send(new ListPartsCommand({ Bucket: 'bkt', Key: 'modes', UploadId }))).Parts?.map(p => p.PartNumber), [1])
+    } else {
+      t.is(res.status, 200, await res.text())
+    }
+  }
+
+  const unsigned = await signedFetch({ method: 'PUT', url: partUrl(3), body: bodies[2], payloadHash: 'UNSIGNED-PAYLOAD' })
+  t.is(unsigned.status, 200)
+  const parts = await r.s3.send(new ListPartsCommand({ Bucket: 'bkt', Key: 'modes', UploadId }))
+  await r.s3.send(new CompleteMultipartUploadCommand({ Bucket: 'bkt', Key: 'modes', UploadId, MultipartUpload: { Parts: parts.Parts?.map(p => ({ PartNumber: p.PartNumber, ETag: p.ETag })) } }))
+  t.true((await getBytes(r.s3, 'modes')).equals(Buffer.concat(bodies)))
 })

@@ -408,74 +408,24 @@ function copyTags (tags: Array<[string, string]>): Array<[string, string]> {
   return tags.map(([k, v]) => [k, v])
 }
 
-// A deep copy without `isLatest` and without optional fields that are undefined.
+/** A deep copy of a plain record (Dates included), without the optional fields that are undefined. */
+function copyRecord<T extends object> (record: T): T {
+  const copy = structuredClone(record)
+  for (const name of Object.keys(copy) as Array<keyof T>) {
+    if (copy[name] === undefined) delete copy[name]
+  }
+  return copy
+}
+
+// A deep copy without `isLatest`.
 function copyVersion (version: ObjectVersion): StoredVersion {
-  const copy: StoredVersion = {
-    bucket: version.bucket,
-    key: version.key,
-    versionId: version.versionId,
-    deleteMarker: version.deleteMarker,
-    cid: version.cid,
-    size: version.size,
-    etag: version.etag,
-    lastModified: new Date(version.lastModified.getTime()),
-    owner: version.owner,
-    headers: { ...version.headers },
-    metadata: { ...version.metadata },
-    tags: copyTags(version.tags),
-  }
-  if (version.checksum !== undefined) copy.checksum = { ...version.checksum }
-  if (version.storageClass !== undefined) copy.storageClass = version.storageClass
-  if (version.partsCount !== undefined) copy.partsCount = version.partsCount
-  if (version.partSizes !== undefined) copy.partSizes = [...version.partSizes]
-  return copy
+  const { isLatest: _, ...stored } = copyRecord(version)
+  return stored
 }
 
-function copyUpload (upload: MultipartUpload): MultipartUpload {
-  const copy: MultipartUpload = {
-    bucket: upload.bucket,
-    key: upload.key,
-    uploadId: upload.uploadId,
-    initiated: new Date(upload.initiated.getTime()),
-    owner: upload.owner,
-    headers: { ...upload.headers },
-    metadata: { ...upload.metadata },
-    tags: copyTags(upload.tags),
-    profile: upload.profile,
-  }
-  if (upload.ownerDisplayName !== undefined) copy.ownerDisplayName = upload.ownerDisplayName
-  if (upload.storageClass !== undefined) copy.storageClass = upload.storageClass
-  if (upload.checksumAlgorithm !== undefined) copy.checksumAlgorithm = upload.checksumAlgorithm
-  if (upload.checksumType !== undefined) copy.checksumType = upload.checksumType
-  return copy
-}
-
-function copyPart (part: UploadedPart): UploadedPart {
-  const copy: UploadedPart = {
-    partNumber: part.partNumber,
-    cid: part.cid,
-    size: part.size,
-    etag: part.etag,
-    lastModified: new Date(part.lastModified.getTime()),
-  }
-  if (part.checksum !== undefined) copy.checksum = { ...part.checksum }
-  return copy
-}
-
-function copyCompleted (record: CompletedUpload): CompletedUpload {
-  const copy: CompletedUpload = {
-    bucket: record.bucket,
-    key: record.key,
-    uploadId: record.uploadId,
-    versionId: record.versionId,
-    etag: record.etag,
-    cid: record.cid,
-    partsDigest: record.partsDigest,
-    completed: new Date(record.completed.getTime()),
-  }
-  if (record.checksum !== undefined) copy.checksum = { ...record.checksum }
-  return copy
-}
+const copyUpload = copyRecord<MultipartUpload>
+const copyPart = copyRecord<UploadedPart>
+const copyCompleted = copyRecord<CompletedUpload>
 
 function listedOf (v: StoredVersion): ListedObject {
   const listed: ListedObject = {

@@ -79,6 +79,16 @@ export class S3HttpError extends Error {
   }
 }
 
+/** The text of the first `<name>` element, entities for quotes and ampersands decoded. */
+function xmlElement (xml: string, name: string): string | undefined {
+  const m = new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml)
+  return m === null ? undefined : m[1].replace(/&quot;/g, '"').replace(/&#34;/g, '"').replace(/&amp;/g, '&')
+}
+
+function escapeXml (s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+}
+
 const EMPTY_SHA256 = createHash('sha256').update('').digest('hex')
 
 export class BenchClient {
@@ -190,6 +200,70 @@ export class BenchClient {
     const res = await this.ok({ method: 'HEAD', bucket, key })
     await res.body.dump()
     return Number(res.headers['content-length'] ?? NaN)
+  }
+
+  /** HEAD; returns Content-Length and the response headers. */
+  async headObject (bucket: string, key: string): Promise<{ size: number, headers: RawResponse['headers'] }> {
+    const res = await this.ok({ method: 'HEAD', bucket, key })
+    await res.body.dump()
+    return { size: Number(res.headers['content-length'] ?? NaN), headers: res.headers }
+  }
+
+  /** CreateMultipartUpload (POST ?uploads); returns the UploadId. */
+  async createMultipartUpload (bucket: string, key: string): Promise<string> {
+    const res = await this.ok({ method: 'POST', bucket, key, query: { uploads: '' } })
+    const xml = await res.body.text()
+    const id = xmlElement(xml, 'UploadId')
+    if (id === undefined || id === '') throw new Error(`CreateMultipartUpload ${bucket}/${key}: no UploadId in ${xml.slice(0, 200)}`)
+    return id
+  }
+
+  /** UploadPart (PUT ?partNumber=N&uploadId=...); returns the part's ETag as sent (quoted). */
+  async uploadPart (bucket: string, key: string, uploadId: string, partNumber: number, body: Buffer | Readable, contentLength?: number): Promise<string> {
+    const res = await this.ok({ method: 'PUT', bucket, key, query: { partNumber: String(partNumber), uploadId }, body, contentLength })
+    await res.body.dump()
+    const etag = res.headers.etag
+    if (typeof etag !== 'string') throw new Error(`UploadPart ${partNumber} of ${bucket}/${key}: no ETag header`)
+    return etag
+  }
+
+  /** UploadPartCopy of a whole object (`x-amz-copy-source: /bucket/key`); returns the part's ETag. */
+  async uploadPartCopy (bucket: string, key: string, uploadId: string, partNumber: number, sourceBucket: string, sourceKey: string): Promise<string> {
+    const res = await this.ok({
+      method: 'PUT',
+      bucket,
+      key,
+      query: { partNumber: String(partNumber), uploadId },
+      headers: { 'x-amz-copy-source': objectPath(sourceBucket, sourceKey) },
+    })
+    const xml = await res.body.text()
+    const etag = xmlElement(xml, 'ETag')
+    // S3 can answer 200 with an error document for a copy
+    if (etag === undefined) throw new Error(`UploadPartCopy ${partNumber} of ${bucket}/${key}: no ETag in ${xml.slice(0, 300)}`)
+    return etag
+  }
+
+  /**
+   * CompleteMultipartUpload (POST ?uploadId=...) with the parts in order. Returns the object's ETag
+   * and the response headers; throws on an error status or on an error document sent with 200.
+   */
+  async completeMultipartUpload (bucket: string, key: string, uploadId: string, parts: Array<{ partNumber: number, etag: string }>): Promise<{ etag: string, headers: RawResponse['headers'] }> {
+    const xml = '<CompleteMultipartUpload>' +
+      parts.map(p => `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>${escapeXml(p.etag)}</ETag></Part>`).join('') +
+      '</CompleteMultipartUpload>'
+    const res = await this.ok({ method: 'POST', bucket, key, query: { uploadId }, body: Buffer.from(xml, 'utf8'), headers: { 'content-type': 'application/xml' } })
+    const text = await res.body.text()
+    const etag = xmlElement(text, 'ETag')
+    if (!text.includes('<CompleteMultipartUploadResult') || etag === undefined) {
+      throw new Error(`CompleteMultipartUpload ${bucket}/${key}: HTTP ${res.statusCode} without a result: ${text.slice(0, 300)}`)
+    }
+    return { etag, headers: res.headers }
+  }
+
+  /** AbortMultipartUpload (DELETE ?uploadId=...); errors are ignored (cleanup after a failure). */
+  async abortMultipartUpload (bucket: string, key: string, uploadId: string): Promise<void> {
+    const res = await this.raw({ method: 'DELETE', bucket, key, query: { uploadId } }).catch(() => undefined)
+    await res?.body.dump().catch(() => undefined)
   }
 
   async listV2 (bucket: string, params: Record<string, string>): Promise<string> {

@@ -66,3 +66,23 @@ export async function measureDisk (dir: string, size: number): Promise<DiskFigur
     await rm(file, { force: true })
   }
 }
+
+/**
+ * Targets of the multipart sections (bench/multipart.ts), set before they were first measured.
+ *
+ * - `multipartVsSinglePut`: a 1 GiB multipart upload (8 MiB parts, 4 in flight, Create + parts +
+ *   Complete as the client waits for them) must reach at least this fraction of the same client's
+ *   one-stream PUT of 1 GiB to the same server, measured in the same run with the two interleaved
+ *   (medians). 1: splitting an upload must not cost throughput; with 4 parts in flight the server
+ *   can overlap one part's hashing with another's disk writes on the second core.
+ * - `completeManyPartsMs`: CompleteMultipartUpload of 1,000 parts × 8 MiB (8.4 GB, the parts made
+ *   by whole-object UploadPartCopy) must answer within this many ms. It bounds the per-part cost
+ *   (< 1 ms a part) and, at 8.4 GB, rules out reading or hashing the bytes (that would need
+ *   > 8 GB/s). A per-part comparison with the 10-part Complete cannot show this: both parts and
+ *   bytes grow 100× between the two, so a Complete that read every byte would scale "per part" too;
+ *   the section also times 10 parts of 16× the bytes to show the bytes' share directly.
+ */
+export const MULTIPART_TARGETS = {
+  multipartVsSinglePut: 1,
+  completeManyPartsMs: 1000,
+} as const

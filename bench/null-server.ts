@@ -1,8 +1,9 @@
 /**
  * The "limit" server: node:http doing as little as an S3 endpoint can. It checks no signature,
  * discards PUT bodies (remembering only their length per path), answers GET with that many zero
- * bytes (from one shared buffer, honouring backpressure), HEAD with the length, and ListObjectsV2
- * with a fixed, prebuilt page of the same shape and size the real servers return.
+ * bytes (from one shared buffer, honouring backpressure), HEAD with the length, ListObjectsV2
+ * with a fixed, prebuilt page of the same shape and size the real servers return, and the two
+ * multipart POSTs (Create, Complete) with fixed documents (parts are PUTs like any other).
  *
  * Run as a child: node --import tsx bench/null-server.ts --port P [--host 127.0.0.1]
  */
@@ -70,6 +71,17 @@ const server = http.createServer((req, res) => {
     return
   }
   req.resume()
+  if (req.method === 'POST') {
+    const xml = query.includes('uploads')
+      ? '<?xml version="1.0" encoding="UTF-8"?>\n<InitiateMultipartUploadResult><Bucket>bench</Bucket><Key>k</Key><UploadId>null-upload</UploadId></InitiateMultipartUploadResult>'
+      : `<?xml version="1.0" encoding="UTF-8"?>\n<CompleteMultipartUploadResult><Location>http://${host}${path}</Location><Bucket>bench</Bucket><Key>k</Key><ETag>${ETAG.replace(/"/g, '&quot;')}</ETag></CompleteMultipartUploadResult>`
+    // answered once the request body (the Complete part list) has been read
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(xml)) })
+      res.end(xml)
+    })
+    return
+  }
   if (req.method === 'GET' && query.includes('list-type=2')) {
     const page = query.includes('delimiter=') ? PAGE_PREFIXES : PAGE_CONTENTS
     res.writeHead(200, { 'content-type': 'application/xml', 'content-length': String(page.length) })

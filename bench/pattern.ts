@@ -44,9 +44,14 @@ export function makeSlice (seed: number, i: number, len = SLICE): Buffer {
   return out
 }
 
-/** A Readable of `size` bytes in 1 MiB slices; nothing but the in-flight slices is held in memory. */
-export function patternStream (seed: number, size: number): Readable {
-  let i = 0
+/**
+ * A Readable of `size` bytes in 1 MiB slices; nothing but the in-flight slices is held in memory.
+ * With `from` (a multiple of 1 MiB) it is that range of the object: the streams of consecutive
+ * ranges (multipart parts) concatenate to the stream of the whole.
+ */
+export function patternStream (seed: number, size: number, from = 0): Readable {
+  if (from % SLICE !== 0) throw new RangeError(`patternStream: from (${from}) must be a multiple of ${SLICE}`)
+  let i = from / SLICE
   let sent = 0
   return new Readable({
     highWaterMark: 2 * SLICE,

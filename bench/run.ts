@@ -2,9 +2,10 @@
  * `npm run bench` — benchmarks (never tests). Every server under test is driven by the same client
  * (bench/client.ts) in the same run, and every figure is printed next to limits measured in that run.
  *
- *   npm run bench                         full sizes (1 GiB stream, 8 × 64 MiB, 5,000 × 4 KiB, 10k/100k keys)
+ *   npm run bench                         full sizes (1 GiB stream, 8 × 64 MiB, 5,000 × 4 KiB, 10k/100k keys,
+ *                                         1 GiB in 8 MiB parts, Complete of 10 and 1,000 parts)
  *   npm run bench -- --quick              sizes ÷16, counts ÷10 (a smoke run)
- *   npm run bench -- --only small,list    sections: hash, disk, big, parallel, small, list
+ *   npm run bench -- --only small,list    sections: hash, disk, big, parallel, small, list, multipart, complete
  *   npm run bench -- --targets ours,limit servers: ours, s3rver, limit
  *   npm run bench -- --reps 3             repetitions for throughput figures (median reported)
  *   npm run bench -- --peer-cap           list s3rver at the small key count only
@@ -16,6 +17,7 @@
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { BenchClient } from './client.js'
 import { measureDisk, measureHashing } from './limits.js'
+import { multipartVerdicts, sectionComplete, sectionMultipart, type SectionContext } from './multipart.js'
 import { PatternVerifier, patternStream } from './pattern.js'
 import { buildDist, cleanupSync, makeTempDir, removeTempDir, startTarget, type Target, type TargetName } from './targets.js'
 import { countOf, fmtBytes, fmtNum, fmtRatio, median, pad, runPool, sleep } from './util.js'
@@ -23,7 +25,7 @@ import { randomBytes } from 'node:crypto'
 
 // ---------------------------------------------------------------------------------------- options
 
-const SECTIONS = ['hash', 'disk', 'big', 'parallel', 'small', 'list'] as const
+const SECTIONS = ['hash', 'disk', 'big', 'parallel', 'small', 'list', 'multipart', 'complete'] as const
 type Section = typeof SECTIONS[number]
 const ALL_TARGETS: TargetName[] = ['ours', 's3rver', 'limit']
 
@@ -69,7 +71,7 @@ function parseArgs (argv: string[]) {
     else if (a === '--from-source') opts.fromSource = true
     else if (a === '--max-minutes') opts.maxMinutes = Number(val())
     else if (a === '--help' || a === '-h') {
-      console.log('usage: tsx bench/run.ts [--quick] [--only hash,disk,big,parallel,small,list] [--targets ours,s3rver,limit] [--reps N] [--peer-cap] [--from-source] [--max-minutes M]')
+      console.log('usage: tsx bench/run.ts [--quick] [--only hash,disk,big,parallel,small,list,multipart,complete] [--targets ours,s3rver,limit] [--reps N] [--peer-cap] [--from-source] [--max-minutes M]')
       process.exit(0)
     } else throw new Error(`unknown argument "${a}"`)
   }
@@ -93,6 +95,8 @@ const SIZES = {
   listReps: Q ? 7 : 11,
   hash: Q ? 16 * MiB : 256 * MiB,
   disk: Q ? 64 * MiB : 1024 * MiB,
+  multipart: { size: Q ? 64 * MiB : 1024 * MiB, partSize: 8 * MiB, inFlight: 4 },
+  complete: { fewParts: 10, manyParts: Q ? 100 : 1000, partSize: 8 * MiB, bigPartSize: Q ? 32 * MiB : 128 * MiB, reps: Q ? 3 : 9, copyConcurrency: 16 },
 }
 const DEADLINE = Date.now() + opts.maxMinutes * 60_000
 const secondsLeft = (): number => Math.max(0, (DEADLINE - Date.now()) / 1000)
@@ -124,6 +128,8 @@ interface Row {
 }
 const rows: Row[] = []
 const notes: string[] = []
+/** correctness checks made along the way (printed with the targets as PASS / FAIL) */
+const checks: Array<{ name: string, ok: boolean, detail: string }> = []
 
 function row (key: string, workload: string, unit: string, better: Better = 'higher'): Row {
   let r = rows.find(x => x.key === key)
@@ -521,6 +527,25 @@ async function sectionList (): Promise<void> {
   }
 }
 
+// ---- multipart (bench/multipart.ts)
+
+const sectionContext: SectionContext = {
+  targets: opts.targets,
+  reps: opts.reps,
+  usable,
+  ensureBucket,
+  record,
+  failed,
+  note: msg => { notes.push(msg) },
+  check: (name, ok, detail) => {
+    checks.push({ name, ok, detail })
+    if (!ok) log(`FAIL ${name}: ${detail}`)
+  },
+  log,
+  secondsLeft,
+  withPeakRss,
+}
+
 // ---------------------------------------------------------------------------------------- report
 
 function printTable (): void {
@@ -577,6 +602,8 @@ function printTargets (): void {
   const rss = v('big-rss', 'ours')
   if (rss === undefined || !Number.isFinite(rss)) verdict(`peak RSS < 150 MB (${bigLabel} transfers)`, undefined, 'not measured')
   else verdict(`peak RSS < 150 MB (${bigLabel} transfers)`, rss < 150, `${fmtNum(rss)} MB (${rss < 150 ? `${fmtNum(150 - rss)} MB to spare` : `${fmtNum(rss - 150)} MB over`}; idle ${fmtNum(v('rss-idle', 'ours'))} MB)`)
+  multipartVerdicts(v, verdict, SIZES.multipart, SIZES.complete)
+  for (const c of checks) out.push(`  ${c.ok ? 'PASS' : 'FAIL'}  check ${c.name}: ${c.detail}`)
   console.log(out.join('\n'))
 }
 
@@ -601,6 +628,8 @@ async function main (): Promise<void> {
   await run('parallel', sectionParallel)
   await run('small', sectionSmall)
   await run('list', sectionList)
+  await run('multipart', () => sectionMultipart(sectionContext, SIZES.multipart))
+  await run('complete', () => sectionComplete(sectionContext, SIZES.complete))
 
   for (const [n, l] of live) {
     if (l.t.alive()) record('rss-end', 'RSS at end of run', 'MB', n, l.t.memory().rssMB, 'lower')
@@ -610,7 +639,7 @@ async function main (): Promise<void> {
   printTargets()
   const load1 = loadavg()
   console.log(`\nNotes`)
-  console.log(`  MB = 10^6 bytes. Medians of ${opts.reps} for throughput, of up to ${SIZES.listReps} for listing latency. ` +
+  console.log(`  MB = 10^6 bytes. Medians of ${opts.reps} for throughput, of up to ${SIZES.listReps} for listing latency, of ${SIZES.complete.reps} for Complete latency. ` +
     `Same undici client for every server; client and servers share ${cpus().length} cores.`)
   console.log(`  limit = null handler (no auth, discards bodies, serves zeros / a fixed list page) and in-process hashing/disk figures.`)
   console.log(`  load average start ${load0.map(x => x.toFixed(2)).join(' ')}, end ${load1.map(x => x.toFixed(2)).join(' ')} (other work on the machine skews figures); ` +

@@ -161,7 +161,9 @@ function checkRequestChecksum (ctx: OperationContext, checksum: ObjectChecksum |
  * Makes the object from the named parts without reading their bytes: the parts' DAGs are joined
  * under new upper nodes (see ContentStore.compose), the ETag and checksum come from the parts'
  * digests, and the version is committed in the same transaction that removes the upload and
- * releases the parts not used. Cost grows with the number of parts, not the object's size.
+ * releases the parts not used. No byte of the object is read or hashed again: the cost is a read
+ * of each part's internal nodes and a few microseconds per chunk-sized leaf linked into the new
+ * upper nodes.
  */
 export async function completeMultipartUpload (ctx: OperationContext) {
   const uploadId = uploadIdParam(ctx)

@@ -22,8 +22,11 @@ metadataStoreSuite('SqliteMetadataStore (:memory:)', async () => ({ store: new S
 
 const T0 = new Date('2025-01-02T03:04:05.678Z')
 
+/** Turns a database of the current schema back into a schema 3 one: versions_by_key in ascending seq order. */
+const TO_SCHEMA_3 = `DROP INDEX versions_by_key; CREATE INDEX versions_by_key ON versions (bucket, key, seq); PRAGMA user_version = 3`
+
 /** Turns a database of the current schema back into a schema 2 one: no multipart tables, no part sizes. */
-const TO_SCHEMA_2 = `DROP TABLE uploads; DROP TABLE parts; DROP TABLE completed_uploads;
+const TO_SCHEMA_2 = `${TO_SCHEMA_3}; DROP TABLE uploads; DROP TABLE parts; DROP TABLE completed_uploads;
   ALTER TABLE versions DROP COLUMN part_sizes; PRAGMA user_version = 2`
 
 /** Every table's columns and every index's definition, to compare a migrated schema with a fresh one. */
@@ -173,7 +176,7 @@ test('SqliteMetadataStore: a schema 1 database is migrated in place and keeps it
   t.regex(sql, /storage_class/)
 })
 
-test('SqliteMetadataStore: a schema 2 database is migrated to schema 3, keeps its versions and takes uploads', async (t) => {
+test('SqliteMetadataStore: a schema 2 database is migrated to the current schema, keeps its versions and takes uploads', async (t) => {
   const dir = await tempDir()
   t.teardown(async () => rm(dir, { recursive: true, force: true }))
   const path = join(dir, 'meta.db')
@@ -211,8 +214,65 @@ test('SqliteMetadataStore: a schema 2 database is migrated to schema 3, keeps it
   t.teardown(() => db.close())
   const fresh = new Database(freshPath, { readonly: true })
   t.teardown(() => fresh.close())
-  t.is(db.pragma('user_version', { simple: true }), 3)
+  t.is(db.pragma('user_version', { simple: true }), SQLITE_SCHEMA_VERSION)
   t.deepEqual(schemaOf(db), schemaOf(fresh), 'the migrated schema is the fresh one')
+})
+
+test('SqliteMetadataStore: a schema 3 database is migrated to schema 4 and lists its versions newest first', async (t) => {
+  const dir = await tempDir()
+  t.teardown(async () => rm(dir, { recursive: true, force: true }))
+  const path = join(dir, 'meta.db')
+  const freshPath = join(dir, 'fresh.db')
+  await new SqliteMetadataStore({ path: freshPath }).close()
+  const store = new SqliteMetadataStore({ path })
+  await store.createBucket({ name: 'b', owner: 'o', created: new Date(0), region: 'us-east-1', versioning: 'Enabled' })
+  const v = {
+    bucket: 'b', key: 'k', versionId: 'v1', deleteMarker: false, cid: 'c1', size: 1, etag: 'e', lastModified: T0, owner: 'o',
+    headers: {}, metadata: {}, tags: [] as Array<[string, string]>,
+  }
+  for (const versionId of ['v1', 'v2', 'v3']) await store.putObject({ ...v, versionId })
+  await store.putObject({ ...v, key: 'j' })
+  await store.close()
+  const old = new Database(path)
+  old.exec(TO_SCHEMA_3)
+  old.close()
+
+  const migrated = new SqliteMetadataStore({ path })
+  t.teardown(async () => { await migrated.close() })
+  t.deepEqual((await migrated.listVersions('b', { limit: 10 })).map((o) => [o.key, o.versionId, o.isLatest]),
+    [['j', 'v1', true], ['k', 'v3', true], ['k', 'v2', false], ['k', 'v1', false]])
+  t.is((await migrated.getObject('b', 'k'))?.versionId, 'v3')
+  const db = new Database(path, { readonly: true })
+  t.teardown(() => db.close())
+  const fresh = new Database(freshPath, { readonly: true })
+  t.teardown(() => fresh.close())
+  t.is(db.pragma('user_version', { simple: true }), 4)
+  t.deepEqual(schemaOf(db), schemaOf(fresh), 'the migrated schema is the fresh one')
+})
+
+test('SqliteMetadataStore: a version listing is range scans of versions_by_key in listing order, with no sort', async (t) => {
+  const dir = await tempDir()
+  t.teardown(async () => rm(dir, { recursive: true, force: true }))
+  const path = join(dir, 'meta.db')
+  await new SqliteMetadataStore({ path }).close()
+  const db = new Database(path, { readonly: true })
+  t.teardown(() => db.close())
+  const plan = (sql: string, ...params: unknown[]): string[] =>
+    (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((p) => p.detail)
+  const columns = 'key, version_id, delete_marker, size, etag, last_modified, owner, checksum, storage_class, is_latest'
+  t.deepEqual(plan(`SELECT ${columns} FROM versions INDEXED BY versions_by_key WHERE bucket = ? AND key >= ? ORDER BY key, seq DESC LIMIT ?`, 'b', 'a', 10),
+    ['SEARCH versions USING INDEX versions_by_key (bucket=? AND key>?)'])
+  t.deepEqual(plan(`SELECT ${columns} FROM versions INDEXED BY versions_by_key WHERE bucket = ? AND key >= ? AND key < ? ORDER BY key, seq DESC LIMIT ?`, 'b', 'a', 'b', 10),
+    ['SEARCH versions USING INDEX versions_by_key (bucket=? AND key>? AND key<?)'])
+  t.deepEqual(plan(`SELECT ${columns} FROM versions INDEXED BY versions_by_key
+      WHERE bucket = @bucket AND key = @key AND seq < (SELECT seq FROM versions WHERE bucket = @bucket AND key = @key AND version_id = @versionId)
+      ORDER BY seq DESC LIMIT @limit`, { bucket: 'b', key: 'k', versionId: 'v', limit: 10 }), [
+    'SEARCH versions USING INDEX versions_by_key (bucket=? AND key=? AND seq<?)',
+    'SCALAR SUBQUERY 1',
+    'SEARCH versions USING COVERING INDEX sqlite_autoindex_versions_1 (bucket=? AND key=? AND version_id=?)',
+  ])
+  t.deepEqual(plan('SELECT * FROM versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1', 'b', 'k'),
+    ['SEARCH versions USING INDEX versions_by_key (bucket=? AND key=?)'], 'the latest version of a key is the first row')
 })
 
 test('SqliteMetadataStore: upload and part listings seek on their primary keys', async (t) => {

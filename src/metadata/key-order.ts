@@ -71,3 +71,23 @@ export function lowerBound (keys: readonly string[], key: string): number {
   }
   return lo
 }
+
+export interface VersionRange {
+  prefix?: string
+  from?: string
+  after?: { key: string, versionId?: string }
+}
+
+/**
+ * Where a version listing starts: first the versions of `after.key` older than `after.versionId`
+ * (`marker`, when a version id is given and that key is itself in range; the store looks the version
+ * up and lists nothing of the key when it has no such version), then every version of keys from
+ * `start` on (inclusive, as in `seekStart`).
+ */
+export function versionSeek (range: VersionRange): { marker?: { key: string, versionId: string }, start: string | undefined } {
+  const { prefix, from, after } = range
+  const start = seekStart({ prefix, from, after: after?.key })
+  if (after?.versionId === undefined) return { start }
+  const inRange = (prefix === undefined || after.key.startsWith(prefix)) && (from === undefined || compareKeys(after.key, from) >= 0)
+  return inRange ? { marker: { key: after.key, versionId: after.versionId }, start } : { start }
+}

@@ -1,11 +1,19 @@
 import type { AbortOptions } from '../types.js'
 import type {
   BucketRecord, CompletedUpload, CompleteResult, DeleteResult, ListOptions, MetadataStore, MultipartUpload, ObjectVersion,
-  PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, WriteResult, ListedObject,
+  PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, VersionListOptions, WriteResult, ListedObject,
 } from './metadata-store.js'
-import { compareKeys, lowerBound, prefixSuccessor, seekStart } from './key-order.js'
+import { compareKeys, lowerBound, prefixSuccessor, seekStart, versionSeek } from './key-order.js'
 
 type StoredVersion = Omit<ObjectVersion, 'isLatest'>
+
+/** The versions of one key. */
+interface KeyVersions {
+  /** Oldest first, in write order (ascending `seq`): the last is the latest. */
+  list: Array<{ seq: number, version: StoredVersion }>
+  /** The `seq` of each version in `list`, by version id, to find a version by binary search. */
+  seqs: Map<string, number>
+}
 
 interface UploadState {
   upload: MultipartUpload
@@ -15,8 +23,10 @@ interface UploadState {
 
 interface BucketState {
   record: BucketRecord
-  /** Every version of every key, newest first. A key with no versions has no entry. */
-  versions: Map<string, StoredVersion[]>
+  /** The versions of every key. A key with no versions has no entry. */
+  versions: Map<string, KeyVersions>
+  /** Every key with versions, in UTF-8 byte order. */
+  keys: string[]
   /** Keys whose latest version is not a delete marker, in UTF-8 byte order. */
   listed: string[]
   /** Uploads in progress by `uploadKey(key, uploadId)`. */
@@ -49,12 +59,14 @@ export class MemoryMetadataStore implements MetadataStore {
   private readonly refs = new Map<string, number>()
   /** Every completed record, oldest completion first. */
   private completedByTime: CompletedEntry[] = []
+  /** Write order of versions: the last `seq` handed out. */
+  private seq = 0
 
   async createBucket (bucket: BucketRecord, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
     if (this.buckets.has(bucket.name)) return false
     this.buckets.set(bucket.name, {
-      record: copyBucket(bucket), versions: new Map(), listed: [], uploads: new Map(), uploadOrder: [], completed: new Map(),
+      record: copyBucket(bucket), versions: new Map(), keys: [], listed: [], uploads: new Map(), uploadOrder: [], completed: new Map(),
     })
     return true
   }
@@ -63,6 +75,14 @@ export class MemoryMetadataStore implements MetadataStore {
     options?.signal?.throwIfAborted()
     const state = this.buckets.get(name)
     return state === undefined ? undefined : copyBucket(state.record)
+  }
+
+  async setBucketVersioning (name: string, versioning: 'Enabled' | 'Suspended', options?: AbortOptions): Promise<boolean> {
+    options?.signal?.throwIfAborted()
+    const state = this.buckets.get(name)
+    if (state === undefined) return false
+    state.record.versioning = versioning
+    return true
   }
 
   async listBuckets (owner?: string, options?: AbortOptions): Promise<BucketRecord[]> {
@@ -93,35 +113,37 @@ export class MemoryMetadataStore implements MetadataStore {
 
   async getObject (bucket: string, key: string, versionId?: string, options?: AbortOptions): Promise<ObjectVersion | undefined> {
     options?.signal?.throwIfAborted()
-    const versions = this.buckets.get(bucket)?.versions.get(key)
-    if (versions === undefined) return undefined
-    const index = versionId === undefined ? 0 : versions.findIndex((v) => v.versionId === versionId)
-    return index === -1 ? undefined : output(versions[index], index === 0)
+    const chain = this.buckets.get(bucket)?.versions.get(key)
+    const index = chain === undefined ? -1 : indexOf(chain, versionId)
+    return chain === undefined || index === -1 ? undefined : output(chain.list[index].version, index === chain.list.length - 1)
   }
 
   async deleteObject (bucket: string, key: string, versionId?: string, options?: AbortOptions): Promise<DeleteResult> {
     options?.signal?.throwIfAborted()
     const state = this.buckets.get(bucket)
-    const versions = state?.versions.get(key)
-    if (state === undefined || versions === undefined) return { released: [] }
-    const index = versionId === undefined ? 0 : versions.findIndex((v) => v.versionId === versionId)
+    const chain = state?.versions.get(key)
+    if (state === undefined || chain === undefined) return { released: [] }
+    const index = indexOf(chain, versionId)
     if (index === -1) return { released: [] }
-    const deleted = versions[index]
-    const next = versions.filter((_, i) => i !== index)
+    const wasLatest = index === chain.list.length - 1
+    const [{ version: deleted }] = chain.list.splice(index, 1)
+    chain.seqs.delete(deleted.versionId)
 
-    if (next.length === 0) state.versions.delete(key)
-    else state.versions.set(key, next)
+    if (chain.list.length === 0) {
+      state.versions.delete(key)
+      state.keys.splice(lowerBound(state.keys, key), 1)
+    }
     this.relist(state, key)
-    return { deleted: output(deleted, index === 0), released: this.release(heldCid(deleted)) }
+    return { deleted: output(deleted, wasLatest), released: this.release(heldCid(deleted)) }
   }
 
   async setObjectTags (bucket: string, key: string, versionId: string | undefined, tags: Array<[string, string]>, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
-    const versions = this.buckets.get(bucket)?.versions.get(key)
-    if (versions === undefined) return false
-    const index = versionId === undefined ? 0 : versions.findIndex((v) => v.versionId === versionId)
-    if (index === -1) return false
-    versions[index] = { ...versions[index], tags: copyTags(tags) }
+    const chain = this.buckets.get(bucket)?.versions.get(key)
+    const index = chain === undefined ? -1 : indexOf(chain, versionId)
+    if (chain === undefined || index === -1) return false
+    const entry = chain.list[index]
+    entry.version = { ...entry.version, tags: copyTags(tags) }
     return true
   }
 
@@ -136,7 +158,29 @@ export class MemoryMetadataStore implements MetadataStore {
     for (let i = start === undefined ? 0 : lowerBound(listed, start); i < listed.length && out.length < limit; i++) {
       const key = listed[i]
       if (options.prefix !== undefined && !key.startsWith(options.prefix)) break
-      out.push(listedOf((versions.get(key) as StoredVersion[])[0]))
+      out.push(listedOf(latestOf(versions.get(key) as KeyVersions), true))
+    }
+    return out
+  }
+
+  async listVersions (bucket: string, options: VersionListOptions): Promise<ListedObject[]> {
+    options.signal?.throwIfAborted()
+    const state = this.buckets.get(bucket)
+    if (state === undefined || !(options.limit >= 1)) return []
+    const { marker, start } = versionSeek(options)
+    const limit = Math.floor(options.limit)
+    const { keys, versions } = state
+    const out: ListedObject[] = []
+    const chain = marker === undefined ? undefined : versions.get(marker.key)
+    if (marker !== undefined && chain !== undefined) {
+      // Older than the marker version: earlier in the list. An unknown id lists none of the key.
+      for (let j = indexOf(chain, marker.versionId) - 1; j >= 0 && out.length < limit; j--) out.push(listedOf(chain.list[j].version, false))
+    }
+    for (let i = start === undefined ? 0 : lowerBound(keys, start); i < keys.length && out.length < limit; i++) {
+      const key = keys[i]
+      if (options.prefix !== undefined && !key.startsWith(options.prefix)) break
+      const { list } = versions.get(key) as KeyVersions
+      for (let j = list.length - 1; j >= 0 && out.length < limit; j--) out.push(listedOf(list[j].version, j === list.length - 1))
     }
     return out
   }
@@ -265,16 +309,23 @@ export class MemoryMetadataStore implements MetadataStore {
     const state = this.buckets.get(version.bucket)
     if (state === undefined) throw noSuchBucket(version.bucket)
     const stored = copyVersion(version)
-    const existing = state.versions.get(stored.key) ?? []
-    const index = existing.findIndex((v) => v.versionId === stored.versionId)
-    const replaced = index === -1 ? undefined : existing[index]
-    const next = [stored, ...existing.filter((_, i) => i !== index)]
+    let chain = state.versions.get(stored.key)
+    if (chain === undefined) {
+      chain = { list: [], seqs: new Map() }
+      state.versions.set(stored.key, chain)
+      state.keys.splice(lowerBound(state.keys, stored.key), 0, stored.key)
+    }
+    const index = indexOf(chain, stored.versionId)
+    const wasLatest = index === chain.list.length - 1
+    const replaced = index === -1 ? undefined : chain.list.splice(index, 1)[0].version
+    const seq = ++this.seq
+    chain.list.push({ seq, version: stored })
+    chain.seqs.set(stored.versionId, seq)
 
-    state.versions.set(stored.key, next)
     this.relist(state, stored.key)
     this.retain(heldCid(stored))
     return {
-      ...(replaced === undefined ? {} : { replaced: output(replaced, index === 0) }),
+      ...(replaced === undefined ? {} : { replaced: output(replaced, wasLatest) }),
       released: replaced === undefined ? [] : this.release(heldCid(replaced)),
     }
   }
@@ -314,7 +365,8 @@ export class MemoryMetadataStore implements MetadataStore {
 
   // Keeps `listed` in step with the key's latest version.
   private relist (state: BucketState, key: string): void {
-    const latest = state.versions.get(key)?.[0]
+    const chain = state.versions.get(key)
+    const latest = chain === undefined ? undefined : latestOf(chain)
     const shouldList = latest !== undefined && !latest.deleteMarker
     const i = lowerBound(state.listed, key)
     const present = state.listed[i] === key
@@ -337,6 +389,25 @@ export class MemoryMetadataStore implements MetadataStore {
     this.refs.delete(cid)
     return [cid]
   }
+}
+
+/** Index in `chain.list` of the version with that id (the latest when undefined), or -1. */
+function indexOf (chain: KeyVersions, versionId: string | undefined): number {
+  if (versionId === undefined) return chain.list.length - 1
+  const seq = chain.seqs.get(versionId)
+  if (seq === undefined) return -1
+  let lo = 0
+  let hi = chain.list.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (chain.list[mid].seq < seq) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+function latestOf (chain: KeyVersions): StoredVersion {
+  return chain.list[chain.list.length - 1].version
 }
 
 function heldCid (version: StoredVersion): string | undefined {
@@ -427,11 +498,11 @@ const copyUpload = copyRecord<MultipartUpload>
 const copyPart = copyRecord<UploadedPart>
 const copyCompleted = copyRecord<CompletedUpload>
 
-function listedOf (v: StoredVersion): ListedObject {
+function listedOf (v: StoredVersion, isLatest: boolean): ListedObject {
   const listed: ListedObject = {
     key: v.key,
     versionId: v.versionId,
-    isLatest: true,
+    isLatest,
     deleteMarker: v.deleteMarker,
     size: v.size,
     etag: v.etag,

@@ -129,6 +129,20 @@ export interface UploadListOptions extends AbortOptions {
   limit: number
 }
 
+export interface VersionListOptions extends AbortOptions {
+  prefix?: string
+  /**
+   * Only versions after this position in listing order (keys ascending, each key's versions newest
+   * first): of keys greater than `key`, and, when `versionId` names a version of `key`, also the
+   * versions of `key` older than it (ListObjectVersions' key-marker / version-id-marker).
+   */
+  after?: { key: string, versionId?: string }
+  /** Only versions of keys greater than or equal to this. Used to skip a common prefix. */
+  from?: string
+  /** At most this many versions (>= 1). */
+  limit: number
+}
+
 export interface PartListOptions extends AbortOptions {
   /** Only parts with a greater part number. */
   after?: number
@@ -194,6 +208,12 @@ export interface MetadataStore {
   /** The bucket, or undefined when there is none of that name. */
   getBucket(name: string, options?: AbortOptions): Promise<BucketRecord | undefined>
 
+  /**
+   * Sets a bucket's versioning state (a bucket never returns to 'Unversioned'). False when there
+   * is no such bucket.
+   */
+  setBucketVersioning(name: string, versioning: 'Enabled' | 'Suspended', options?: AbortOptions): Promise<boolean>
+
   /** All buckets (of `owner` when given), sorted by name. */
   listBuckets(owner?: string, options?: AbortOptions): Promise<BucketRecord[]>
 
@@ -234,6 +254,13 @@ export interface MetadataStore {
    * Costs O(log n + limit): the store seeks, it never scans the bucket.
    */
   listObjects(bucket: string, options: ListOptions): Promise<ListedObject[]>
+
+  /**
+   * Every version of keys (delete markers included, `isLatest` set), keys in UTF-8 byte order and
+   * each key's versions newest first, from the seek position given by `after` / `from`, restricted
+   * to `prefix`; at most `limit`. Costs O(log n + limit) however many versions keys have.
+   */
+  listVersions(bucket: string, options: VersionListOptions): Promise<ListedObject[]>
 
   /**
    * The same keys `listObjects` would list, keys only. Cheap enough to probe one key at a time:

@@ -5,10 +5,10 @@ import Database from 'better-sqlite3'
 import type { AbortOptions } from '../types.js'
 import type {
   BucketRecord, ChecksumAlgorithm, ChecksumType, CompletedUpload, CompleteResult, DeleteResult, ListOptions, MetadataStore,
-  MultipartUpload, ObjectVersion, PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, Versioning, WriteResult,
-  ListedObject,
+  MultipartUpload, ObjectVersion, PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, Versioning, VersionListOptions,
+  WriteResult, ListedObject,
 } from './metadata-store.js'
-import { compareKeys, prefixSuccessor, seekStart } from './key-order.js'
+import { compareKeys, prefixSuccessor, seekStart, versionSeek } from './key-order.js'
 
 export interface SqliteMetadataStoreInit {
   /** Database file; its directory is created when missing. ':memory:' for a private in-memory database. */
@@ -28,7 +28,7 @@ export interface SqliteMetadataStoreInit {
 }
 
 /** Version of the schema below, kept in `PRAGMA user_version`. */
-export const SQLITE_SCHEMA_VERSION = 3
+export const SQLITE_SCHEMA_VERSION = 4
 
 /** Completed-upload records older than the newest completion by more than this are dropped. */
 const COMPLETED_TTL = 60 * 60 * 1000
@@ -114,7 +114,9 @@ CREATE TABLE versions (
   part_sizes TEXT,
   UNIQUE (bucket, key, version_id)
 );
-CREATE INDEX versions_by_key ON versions (bucket, key, seq);
+-- seq DESC: a key's newest version first, so that a version listing (keys ascending, each key's
+-- versions newest first) is one forward range scan, with no sort of a key's many versions.
+CREATE INDEX versions_by_key ON versions (bucket, key, seq DESC);
 -- Covers a listing page: the rows a listing shows are read from the index alone.
 CREATE INDEX versions_listing ON versions (bucket, key, version_id, delete_marker, size, etag, last_modified, owner, checksum, storage_class)
   WHERE is_latest = 1 AND delete_marker = 0;
@@ -206,13 +208,14 @@ type Statement<P extends unknown[], R = unknown> = Database.Statement<P, R>
 /** The columns a listing reads: the large JSON columns stay on disk. */
 const LISTED_COLUMNS = 'key, version_id, delete_marker, size, etag, last_modified, owner, checksum, storage_class'
 type ListedRow = Pick<VersionRow, 'key' | 'version_id' | 'delete_marker' | 'size' | 'etag' | 'last_modified' | 'owner' | 'checksum' | 'storage_class'>
+type ListedVersionRow = ListedRow & Pick<VersionRow, 'is_latest'>
 
-/** Rows of the listing index are latest versions by construction. */
-function toListed (row: ListedRow): ListedObject {
+/** Rows of the listing index are latest versions by construction; a version listing reads is_latest. */
+function toListed (row: ListedRow, isLatest = true): ListedObject {
   const listed: ListedObject = {
     key: row.key,
     versionId: row.version_id,
-    isLatest: true,
+    isLatest,
     deleteMarker: row.delete_marker === 1,
     size: row.size,
     etag: row.etag,
@@ -228,13 +231,15 @@ function toListed (row: ListedRow): ListedObject {
  * Metadata in one SQLite file (better-sqlite3, WAL). Every change commits in an immediate transaction
  * (in 'GROUP' mode shared with the changes made concurrently, each in its own savepoint), so
  * several processes may share the file. Listing is one range query on a partial index of the
- * latest, non-deleted versions.
+ * latest, non-deleted versions; listing versions is at most two on versions_by_key.
  */
 export class SqliteMetadataStore implements MetadataStore {
   private readonly db: Database.Database
   private readonly sql: ReturnType<typeof prepare>
   /** Runs a change as one immediate transaction. */
   private readonly changeTx: (change: () => unknown) => unknown
+  /** Runs reads in one deferred transaction, so that they see one snapshot whoever else writes the file. */
+  private readonly readTx: (read: () => unknown) => unknown
   /** Set in 'GROUP' mode on a file database: the WAL file to fsync after commits. */
   private readonly walPath?: string
   private syncInFlight?: Promise<void>
@@ -260,6 +265,7 @@ export class SqliteMetadataStore implements MetadataStore {
       throw err
     }
     this.changeTx = this.db.transaction((change: () => unknown) => change()).immediate
+    this.readTx = this.db.transaction((read: () => unknown) => read()).deferred
     // Each change of a group runs in a nested transaction, which better-sqlite3 makes a savepoint.
     const inSavepoint = this.db.transaction((change: () => unknown) => change())
     this.groupTx = this.db.transaction((group: PendingWrite[], outcomes: Array<{ ok: boolean, value: unknown }>) => {
@@ -370,6 +376,11 @@ export class SqliteMetadataStore implements MetadataStore {
     return row === undefined ? undefined : toBucket(row)
   }
 
+  async setBucketVersioning (name: string, versioning: 'Enabled' | 'Suspended', options?: AbortOptions): Promise<boolean> {
+    options?.signal?.throwIfAborted()
+    return await this.write(() => this.sql.setVersioning.run(versioning, name).changes === 1)
+  }
+
   async listBuckets (owner?: string, options?: AbortOptions): Promise<BucketRecord[]> {
     options?.signal?.throwIfAborted()
     const rows = owner === undefined ? this.sql.listBuckets.all() : this.sql.listBucketsOf.all(owner)
@@ -423,7 +434,25 @@ export class SqliteMetadataStore implements MetadataStore {
     const rows = end === undefined
       ? this.sql.listFrom.all(bucket, start, limit)
       : this.sql.listRange.all(bucket, start, end, limit)
-    return rows.map(toListed)
+    return rows.map((row) => toListed(row))
+  }
+
+  async listVersions (bucket: string, options: VersionListOptions): Promise<ListedObject[]> {
+    options.signal?.throwIfAborted()
+    if (!(options.limit >= 1)) return []
+    const { marker, start } = versionSeek(options)
+    const end = options.prefix === undefined ? undefined : prefixSuccessor(options.prefix)
+    const limit = Math.min(Math.floor(options.limit), Number.MAX_SAFE_INTEGER)
+    const rows = this.readTx(() => {
+      // An unknown marker version id lists none of its key: the subquery's seq is NULL.
+      const older = marker === undefined ? [] : this.sql.listOlderVersions.all({ bucket, ...marker, limit })
+      if (older.length === limit) return older
+      const rest = limit - older.length
+      return [...older, ...(end === undefined
+        ? this.sql.listVersionsFrom.all(bucket, start ?? '', rest)
+        : this.sql.listVersionsRange.all(bucket, start ?? '', end, rest))]
+    }) as ListedVersionRow[]
+    return rows.map((row) => toListed(row, row.is_latest === 1))
   }
 
   async listKeys (bucket: string, options: ListOptions): Promise<string[]> {
@@ -654,6 +683,9 @@ CREATE INDEX versions_listing ON versions (bucket, key, version_id, delete_marke
   // 2 → 3: multipart uploads, and the part sizes of multipart objects
   2: `ALTER TABLE versions ADD COLUMN part_sizes TEXT;
 ${MULTIPART_SCHEMA}`,
+  // 3 → 4: versions_by_key orders each key's versions newest first, for version listings
+  3: `DROP INDEX versions_by_key;
+CREATE INDEX versions_by_key ON versions (bucket, key, seq DESC);`,
 }
 
 function migrate (db: Database.Database): void {
@@ -679,12 +711,16 @@ function prepare (db: Database.Database) {
   // Seeks to the inclusive (key, upload_id) start on the primary key.
   const listUploads = (upper: string): string => `SELECT * FROM uploads
     WHERE bucket = ? AND (key, upload_id) >= (?, ?) ${upper} ORDER BY key, upload_id LIMIT ?`
+  // Keys ascending, each key's versions newest first: versions_by_key's order.
+  const listVersions = (upper: string): string => `SELECT ${LISTED_COLUMNS}, is_latest FROM versions INDEXED BY versions_by_key
+    WHERE bucket = ? AND key >= ? ${upper} ORDER BY key, seq DESC LIMIT ?`
   const list = (upper: string, columns = '*'): string => `SELECT ${columns} FROM versions INDEXED BY versions_listing
     WHERE bucket = ? AND is_latest = 1 AND delete_marker = 0 AND key >= ? ${upper} ORDER BY key LIMIT ?`
   return {
     insertBucket: db.prepare(`INSERT INTO buckets (name, owner, owner_display_name, created, region, versioning)
       VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`) as Statement<[string, string, string | null, number, string, string]>,
     getBucket: db.prepare('SELECT * FROM buckets WHERE name = ?') as Statement<[string], BucketRow>,
+    setVersioning: db.prepare('UPDATE buckets SET versioning = ? WHERE name = ?') as Statement<[string, string]>,
     bucketExists: db.prepare('SELECT 1 FROM buckets WHERE name = ?').pluck() as Statement<[string], number>,
     listBuckets: db.prepare('SELECT * FROM buckets ORDER BY name') as Statement<[], BucketRow>,
     listBucketsOf: db.prepare('SELECT * FROM buckets WHERE owner = ? ORDER BY name') as Statement<[string], BucketRow>,
@@ -703,6 +739,11 @@ function prepare (db: Database.Database) {
       (SELECT seq FROM versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1)`) as Statement<[string, string, string]>,
     listFrom: db.prepare(list('', LISTED_COLUMNS)) as Statement<[string, string, number], ListedRow>,
     listRange: db.prepare(list('AND key < ?', LISTED_COLUMNS)) as Statement<[string, string, string, number], ListedRow>,
+    listVersionsFrom: db.prepare(listVersions('')) as Statement<[string, string, number], ListedVersionRow>,
+    listVersionsRange: db.prepare(listVersions('AND key < ?')) as Statement<[string, string, string, number], ListedVersionRow>,
+    listOlderVersions: db.prepare(`SELECT ${LISTED_COLUMNS}, is_latest FROM versions INDEXED BY versions_by_key
+      WHERE bucket = @bucket AND key = @key AND seq < (SELECT seq FROM versions WHERE bucket = @bucket AND key = @key AND version_id = @versionId)
+      ORDER BY seq DESC LIMIT @limit`) as Statement<[{ bucket: string, key: string, versionId: string, limit: number }], ListedVersionRow>,
     listKeysFrom: db.prepare(list('', 'key')).pluck() as Statement<[string, string, number], string>,
     listKeysRange: db.prepare(list('AND key < ?', 'key')).pluck() as Statement<[string, string, string, number], string>,
     getRef: db.prepare('SELECT count FROM refs WHERE cid = ?') as Statement<[string], { count: number }>,

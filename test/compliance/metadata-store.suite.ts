@@ -2,6 +2,7 @@ import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import type {
   BucketRecord, CompletedUpload, ListedObject, MetadataStore, MultipartUpload, ObjectVersion, UploadedPart, UploadListOptions,
+  VersionListOptions,
 } from '../../src/metadata/metadata-store.js'
 
 export interface MetadataStoreFixture {
@@ -77,6 +78,11 @@ async function listKeys (store: MetadataStore, options: { prefix?: string, after
   return page
 }
 
+/** [key, versionId] of each version `listVersions` gives. */
+async function listVersionIds (store: MetadataStore, options: Partial<VersionListOptions> = {}): Promise<Array<[string, string]>> {
+  return (await store.listVersions(B, { limit: 1000, ...options })).map((v) => [v.key, v.versionId])
+}
+
 /** The fields a listing shows of a version, as `listObjects` must return them. */
 function listedOf (v: ObjectVersion): ListedObject {
   const listed: ListedObject = {
@@ -88,8 +94,39 @@ function listedOf (v: ObjectVersion): ListedObject {
   return listed
 }
 
+function byteCompare (a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
+}
+
 function byteOrder (keys: string[]): string[] {
-  return [...keys].sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')))
+  return [...keys].sort(byteCompare)
+}
+
+/**
+ * Writes versions of several keys round by round, delete markers among them, and re-puts the 'null'
+ * version of 'b' from under two newer ones. Returns every [key, versionId] in listing order: keys
+ * in UTF-8 byte order, each key's versions newest (most recently written) first.
+ */
+async function writeInterleaved (store: MetadataStore): Promise<Array<[string, string]>> {
+  const keys = ['b', 'a/😀', '😀', 'a', '\uFFFF', 'a/\uFFFD', '日本', 'a/é', 'm']
+  const chains = new Map<string, string[]>()
+  const put = async (v: ObjectVersion): Promise<void> => {
+    await store.putObject(v)
+    chains.set(v.key, [v.versionId, ...(chains.get(v.key) ?? []).filter((id) => id !== v.versionId)])
+  }
+  for (let round = 0; round < 4; round++) {
+    for (const [i, key] of keys.entries()) {
+      if (key === 'm') {
+        if (round === 1) await put(marker(key, 'dm'))
+      } else if ((i + round) % 3 === 2) {
+        await put(marker(key, `dm${round}`))
+      } else {
+        const versionId = round === 0 || (key === 'b' && round === 3) ? 'null' : `v${round}`
+        await put(version(key, { versionId, cid: `cid-${key}-${round}`, size: round, lastModified: new Date(T0.getTime() + round) }))
+      }
+    }
+  }
+  return byteOrder([...chains.keys()]).flatMap((key) => (chains.get(key) ?? []).map((id): [string, string] => [key, id]))
 }
 
 // A small deterministic PRNG, so the scale test inserts in a shuffled but repeatable order.
@@ -150,6 +187,20 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
     const got = await store.getBucket('plain')
     t.deepEqual(got, bucket('plain'))
     t.false(Object.hasOwn(got ?? {}, 'ownerDisplayName'))
+  })
+
+  it('setBucketVersioning sets the state getBucket and listBuckets show; false for a missing bucket', async (t, store) => {
+    t.false(await store.setBucketVersioning('nope', 'Enabled'))
+    t.is(await store.getBucket('nope'), undefined, 'it creates nothing')
+    await store.createBucket(bucket('photos', 'alice', { ownerDisplayName: 'Alice' }))
+    await store.createBucket(bucket('other'))
+    t.true(await store.setBucketVersioning('photos', 'Enabled'))
+    t.deepEqual(await store.getBucket('photos'), bucket('photos', 'alice', { ownerDisplayName: 'Alice', versioning: 'Enabled' }))
+    t.true(await store.setBucketVersioning('photos', 'Suspended'))
+    t.is((await store.getBucket('photos'))?.versioning, 'Suspended')
+    t.true(await store.setBucketVersioning('photos', 'Suspended'), 'repeating it is fine')
+    t.true(await store.setBucketVersioning('photos', 'Enabled'))
+    t.deepEqual((await store.listBuckets()).map((b) => [b.name, b.versioning]), [['other', 'Unversioned'], ['photos', 'Enabled']])
   })
 
   it('listBuckets is sorted by name and filters by owner', async (t, store) => {
@@ -402,6 +453,7 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
     t.is((await store.getObject(B, 'k'))?.versionId, 'v3')
     t.is((await store.getObject(B, 'k', 'v1'))?.isLatest, false)
     t.is((await store.getObject(B, 'k', 'v3'))?.isLatest, true)
+    t.deepEqual((await store.listVersions(B, { limit: 10 })).map((v) => [v.versionId, v.isLatest]), [['v3', true], ['v2', false], ['v1', false]])
 
     const removedMiddle = await store.deleteObject(B, 'k', 'v2')
     t.is(removedMiddle.deleted?.isLatest, false)
@@ -416,6 +468,7 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
     t.is(promoted?.isLatest, true)
     t.is((await store.getObject(B, 'k', 'v1'))?.isLatest, true)
     t.deepEqual((await store.listObjects(B, { limit: 5 })).map((v) => [v.key, v.versionId]), [['k', 'v1']])
+    t.deepEqual((await store.listVersions(B, { limit: 10 })).map((v) => [v.versionId, v.isLatest]), [['v1', true]])
   })
 
   withBucket('re-putting an older versionId replaces it and makes it latest', async (t, store) => {
@@ -434,11 +487,193 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
     await store.putObject(version('k', { versionId: 'v1' }))
     const result = await store.putObject(marker('k', 'v2'))
     t.deepEqual(result, { released: [] })
-    t.is((await store.getObject(B, 'k'))?.deleteMarker, true)
+    t.deepEqual(await store.getObject(B, 'k'), { ...marker('k', 'v2'), isLatest: true }, 'the latest is the marker')
+    t.is((await store.getObject(B, 'k', 'v1'))?.isLatest, false)
     t.deepEqual(await listKeys(store), [])
+    t.deepEqual(await store.listVersions(B, { limit: 10 }), [
+      listedOf({ ...marker('k', 'v2'), isLatest: true }),
+      listedOf({ ...version('k', { versionId: 'v1' }), isLatest: false }),
+    ], 'listVersions still shows the key, marker first')
     t.is(await store.refCount('cid-k'), 1)
     t.deepEqual(await store.deleteObject(B, 'k', 'v2'), { deleted: { ...marker('k', 'v2'), isLatest: true }, released: [] })
     t.deepEqual(await listKeys(store), ['k'])
+    t.deepEqual(await store.listObjects(B, { limit: 10 }), [listedOf({ ...version('k', { versionId: 'v1' }), isLatest: true })])
+    t.deepEqual(await store.getObject(B, 'k'), { ...version('k', { versionId: 'v1' }), isLatest: true })
+  })
+
+  withBucket('a marker on a key with no other version: listed in listVersions only; a version over it brings the key back', async (t, store) => {
+    await store.putObject(marker('k', 'dm1'))
+    t.deepEqual(await listKeys(store), [])
+    t.deepEqual(await listVersionIds(store), [['k', 'dm1']])
+    t.is((await store.getObject(B, 'k'))?.deleteMarker, true)
+    await store.putObject(version('k', { versionId: 'v2' }))
+    t.deepEqual(await listKeys(store), ['k'])
+    t.deepEqual((await store.listVersions(B, { limit: 10 })).map((v) => [v.versionId, v.isLatest, v.deleteMarker]), [['v2', true, false], ['dm1', false, true]])
+    await store.putObject(marker('k', 'dm3'))
+    t.deepEqual(await listKeys(store), [])
+    t.deepEqual(await store.deleteObject(B, 'k', 'dm1'), { deleted: { ...marker('k', 'dm1'), isLatest: false }, released: [] })
+    t.deepEqual(await listKeys(store), [], 'removing an older marker changes nothing listed')
+    await store.deleteObject(B, 'k')
+    t.deepEqual(await listKeys(store), ['k'], 'removing the latest marker (no id) does')
+  })
+
+  withBucket('re-putting the null version from deep in the chain replaces only it and makes it latest', async (t, store) => {
+    await store.putObject(version('k', { versionId: 'null', cid: 'n1' }))
+    await store.putObject(version('k', { versionId: 'v2', cid: 'c2' }))
+    await store.putObject(marker('k', 'dm3'))
+    await store.putObject(version('k', { versionId: 'v4', cid: 'c4' }))
+    const result = await store.putObject(version('k', { versionId: 'null', cid: 'n5', size: 5 }))
+    t.deepEqual(result, { replaced: { ...version('k', { versionId: 'null', cid: 'n1' }), isLatest: false }, released: ['n1'] })
+    t.deepEqual((await store.listVersions(B, { limit: 10 })).map((v) => [v.versionId, v.isLatest]),
+      [['null', true], ['v4', false], ['dm3', false], ['v2', false]])
+    t.deepEqual(await store.getObject(B, 'k'), { ...version('k', { versionId: 'null', cid: 'n5', size: 5 }), isLatest: true })
+    t.deepEqual(await listKeys(store), ['k'])
+    for (const [cid, count] of [['n1', 0], ['n5', 1], ['c2', 1], ['c4', 1]] as const) t.is(await store.refCount(cid), count, cid)
+
+    // A null marker replaces the null version the same way, and hides the key.
+    t.deepEqual((await store.putObject(marker('k', 'null'))).released, ['n5'])
+    t.deepEqual((await store.listVersions(B, { limit: 10 })).map((v) => [v.versionId, v.isLatest, v.deleteMarker]),
+      [['null', true, true], ['v4', false, false], ['dm3', false, true], ['v2', false, false]])
+    t.deepEqual(await listKeys(store), [])
+    await store.deleteObject(B, 'k', 'null')
+    t.is((await store.getObject(B, 'k'))?.versionId, 'v4', 'the next newest is latest again')
+    t.deepEqual(await listKeys(store), ['k'])
+  })
+
+  withBucket('a CID shared by versions of one key and of others counts once per version', async (t, store) => {
+    await store.putObject(version('k', { versionId: 'v1', cid: 'X' }))
+    await store.putObject(version('k', { versionId: 'v2', cid: 'X' }))
+    await store.putObject(marker('k', 'v3'))
+    await store.putObject(version('k', { versionId: 'v4', cid: 'X' }))
+    await store.putObject(version('other', { cid: 'X' }))
+    t.is(await store.refCount('X'), 4)
+    t.deepEqual((await store.deleteObject(B, 'k', 'v4')).released, [])
+    t.deepEqual((await store.deleteObject(B, 'k', 'v1')).released, [])
+    t.deepEqual((await store.putObject(version('k', { versionId: 'v2', cid: 'Y' }))).released, [], 'replacing one of them')
+    t.is(await store.refCount('X'), 1)
+    t.deepEqual((await store.deleteObject(B, 'other')).released, ['X'])
+    t.is(await store.refCount('X'), 0)
+    t.deepEqual(await collect(store.referencedCids()), ['Y'])
+  })
+
+  // ---- version listings ----
+
+  withBucket('listVersions: keys in UTF-8 byte order, each newest first, markers included, isLatest on the newest', async (t, store) => {
+    const all = await writeInterleaved(store)
+    const listed = await store.listVersions(B, { limit: 1000 })
+    t.deepEqual(listed.map((v) => [v.key, v.versionId]), all)
+    t.deepEqual(all.filter(([key]) => key === 'b').map(([, id]) => id), ['null', 'dm2', 'v1'], 'the re-put null version is newest')
+    t.deepEqual(all.filter(([key]) => key === 'a/😀').map(([, id]) => id), ['v3', 'v2', 'dm1', 'null'])
+    t.true(listed.some((v) => v.deleteMarker) && listed.some((v) => !v.deleteMarker))
+    for (const [i, v] of listed.entries()) {
+      t.is(v.isLatest, i === 0 || listed[i - 1].key !== v.key, `${v.key} ${v.versionId}`)
+      t.deepEqual(v, listedOf(await store.getObject(B, v.key, v.versionId) as ObjectVersion), `${v.key} ${v.versionId}`)
+    }
+    t.deepEqual(await listKeys(store), byteOrder([...new Set(listed.filter((v) => v.isLatest && !v.deleteMarker).map((v) => v.key))]),
+      'listObjects lists the keys whose newest version is not a marker')
+    t.deepEqual(await store.listVersions('no-bucket', { limit: 10 }), [])
+    t.is((await store.listVersions(B, { limit: Infinity })).length, all.length)
+  })
+
+  withBucket('listVersions with prefix, from, after {key}, after {key, versionId} and limit', async (t, store) => {
+    const all = await writeInterleaved(store)
+    // Everything after the first version of a key greater than `key`, or after [key, versionId].
+    const keysAfter = (key: string): Array<[string, string]> => all.filter(([k]) => byteCompare(k, key) > 0)
+    const keysFrom = (key: string): Array<[string, string]> => all.filter(([k]) => byteCompare(k, key) >= 0)
+    const versionsAfter = (key: string, versionId: string): Array<[string, string]> => {
+      const i = all.findIndex(([k, id]) => k === key && id === versionId)
+      if (i === -1) throw new Error(`no ${key} ${versionId}`)
+      return all.slice(i + 1)
+    }
+    const ofKey = (key: string): string[] => all.filter(([k]) => k === key).map(([, id]) => id)
+
+    t.deepEqual(await listVersionIds(store, { prefix: 'a/' }), all.filter(([k]) => k.startsWith('a/')))
+    t.deepEqual(await listVersionIds(store, { prefix: '😀' }), all.filter(([k]) => k === '😀'))
+    t.deepEqual(await listVersionIds(store, { prefix: 'zz' }), [])
+    t.deepEqual(await listVersionIds(store, { from: 'a/' }), keysFrom('a/'))
+    t.deepEqual(await listVersionIds(store, { from: '\uFFFF' }), keysFrom('\uFFFF'))
+    t.deepEqual(await listVersionIds(store, { after: { key: 'a/\uFFFD' } }), keysAfter('a/\uFFFD'), 'after a key skips all its versions')
+    t.deepEqual(await listVersionIds(store, { after: { key: '\uFFFF' } }), keysAfter('\uFFFF'), 'astral keys after U+FFFF')
+    t.deepEqual(await listVersionIds(store, { after: { key: 'a/x' } }), keysAfter('a/x'), 'a key between keys')
+
+    const ids = ofKey('a/😀')
+    const [newest, middle] = ids
+    const oldest = ids[ids.length - 1]
+    t.deepEqual(await listVersionIds(store, { after: { key: 'a/😀', versionId: middle } }), versionsAfter('a/😀', middle), 'from the middle of a key')
+    t.deepEqual(await listVersionIds(store, { after: { key: 'a/😀', versionId: newest } }), versionsAfter('a/😀', newest))
+    t.deepEqual(await listVersionIds(store, { after: { key: 'a/😀', versionId: oldest } }), keysAfter('a/😀'), 'after its oldest: the next key')
+    t.deepEqual(await listVersionIds(store, { after: { key: 'a/😀', versionId: 'v-unknown' } }), keysAfter('a/😀'), 'an unknown version id: keys after')
+    t.deepEqual(await listVersionIds(store, { after: { key: 'a/😀', versionId: 'dm' } }), keysAfter('a/😀'), "another key's version id")
+    t.deepEqual(await listVersionIds(store, { after: { key: 'a/x', versionId: 'v1' } }), keysAfter('a/x'), 'a key with no versions')
+    t.deepEqual(await listVersionIds(store, { after: { key: 'b', versionId: 'dm2' } }), versionsAfter('b', 'dm2'), 'a marker as the marker')
+    t.deepEqual(await listVersionIds(store, { after: { key: 'a/😀', versionId: middle }, limit: 1 }), versionsAfter('a/😀', middle).slice(0, 1))
+
+    t.deepEqual(await listVersionIds(store, { prefix: 'a/', after: { key: 'a/😀', versionId: middle } }),
+      versionsAfter('a/😀', middle).filter(([k]) => k.startsWith('a/')), 'prefix and a marker inside it')
+    t.deepEqual(await listVersionIds(store, { prefix: 'a/', after: { key: 'a', versionId: 'v1' } }),
+      all.filter(([k]) => k.startsWith('a/')), 'a marker before the prefix')
+    t.deepEqual(await listVersionIds(store, { prefix: 'a/', after: { key: 'b', versionId: 'v1' } }), [], 'a marker beyond the prefix')
+    t.deepEqual(await listVersionIds(store, { from: 'a/😀', after: { key: 'a/😀', versionId: middle } }), versionsAfter('a/😀', middle), 'from at the marker key')
+    t.deepEqual(await listVersionIds(store, { from: 'a/😁', after: { key: 'a/😀', versionId: middle } }), keysFrom('a/😁'), 'the later bound wins')
+    t.deepEqual(await listVersionIds(store, { from: 'a', after: { key: 'a/😀', versionId: middle } }), versionsAfter('a/😀', middle), 'the later bound wins')
+
+    t.deepEqual(await listVersionIds(store, { limit: 1 }), all.slice(0, 1))
+    t.deepEqual(await listVersionIds(store, { limit: 5 }), all.slice(0, 5))
+    t.deepEqual(await listVersionIds(store, { prefix: 'a/', limit: 2 }), all.filter(([k]) => k.startsWith('a/')).slice(0, 2))
+  })
+
+  withBucket('paging listVersions with both markers visits every version once, whatever the page size', async (t, store) => {
+    const all = await writeInterleaved(store)
+    for (const limit of [1, 2, 3, 4, 7]) {
+      for (const prefix of [undefined, 'a']) {
+        const seen: Array<[string, string]> = []
+        let after: { key: string, versionId: string } | undefined
+        while (true) {
+          const page = await listVersionIds(store, { prefix, after, limit })
+          if (page.length === 0) break
+          t.true(page.length <= limit)
+          seen.push(...page)
+          const [key, versionId] = page[page.length - 1]
+          after = { key, versionId }
+        }
+        t.deepEqual(seen, prefix === undefined ? all : all.filter(([k]) => k.startsWith(prefix)), `limit ${limit}, prefix ${prefix}`)
+      }
+    }
+  })
+
+  withBucket('listVersions pages through a key with 2,000 versions among other keys', async (t, store) => {
+    const n = 2000
+    const idOf = (i: number): string => `v${String(i).padStart(4, '0')}`
+    await store.putObject(version('a', { versionId: 'a1' }))
+    for (let i = 0; i < n; i++) {
+      await store.putObject(i % 97 === 50 ? marker('big', idOf(i)) : version('big', { versionId: idOf(i), cid: `cid-${i % 10}` }))
+      if (i === n / 2) await store.putObject(version('c', { versionId: 'c1' }))
+    }
+    await store.putObject(marker('c', 'c2'))
+    await store.putObject(version('d', { versionId: 'd1' }))
+    const big = Array.from({ length: n }, (_, i): [string, string] => ['big', idOf(n - 1 - i)])
+    const all: Array<[string, string]> = [['a', 'a1'], ...big, ['c', 'c2'], ['c', 'c1'], ['d', 'd1']]
+
+    const seen: Array<[string, string]> = []
+    let after: { key: string, versionId: string } | undefined
+    for (let pages = 0; pages < 1000; pages++) {
+      const page = await listVersionIds(store, { after, limit: 13 })
+      if (page.length === 0) break
+      seen.push(...page)
+      const [key, versionId] = page[page.length - 1]
+      after = { key, versionId }
+    }
+    t.deepEqual(seen, all)
+
+    t.deepEqual(await listVersionIds(store, { after: { key: 'big', versionId: idOf(1000) }, limit: 3 }), [['big', idOf(999)], ['big', idOf(998)], ['big', idOf(997)]])
+    t.deepEqual(await listVersionIds(store, { after: { key: 'big', versionId: idOf(1) }, limit: 3 }), [['big', idOf(0)], ['c', 'c2'], ['c', 'c1']])
+    t.deepEqual(await listVersionIds(store, { after: { key: 'a' }, limit: 2 }), [['big', idOf(n - 1)], ['big', idOf(n - 2)]])
+    t.deepEqual(await listVersionIds(store, { after: { key: 'big' }, limit: 2 }), [['c', 'c2'], ['c', 'c1']])
+    t.deepEqual(await listVersionIds(store, { prefix: 'big', after: { key: 'big', versionId: idOf(2) } }), [['big', idOf(1)], ['big', idOf(0)]])
+    const flags = await store.listVersions(B, { from: 'big', limit: 2 })
+    t.deepEqual(flags.map((v) => [v.versionId, v.isLatest]), [[idOf(n - 1), true], [idOf(n - 2), false]])
+    const cid3 = Array.from({ length: n }, (_, i) => i).filter((i) => i % 97 !== 50 && i % 10 === 3).length
+    t.is(await store.refCount('cid-3'), cid3, 'every version holding it counts')
   })
 
   // ---- tags ----
@@ -889,6 +1124,10 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
     listed.lastModified.setTime(2)
     if (listed.checksum !== undefined) listed.checksum.value = 'mutated'
     t.deepEqual(await store.getObject(B, 'k'), expected)
+    const [listedVersion] = await store.listVersions(B, { limit: 1 })
+    listedVersion.lastModified.setTime(3)
+    if (listedVersion.checksum !== undefined) listedVersion.checksum.value = 'mutated'
+    t.deepEqual(await store.getObject(B, 'k'), expected)
 
     const tags: Array<[string, string]> = [['a', 'b']]
     await store.setObjectTags(B, 'k', undefined, tags)
@@ -934,10 +1173,14 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
     await t.throwsAsync(store.deleteObject(B, 'k', undefined, { signal }), abort)
     await t.throwsAsync(store.setObjectTags(B, 'k', undefined, [['a', 'b']], { signal }), abort)
     await t.throwsAsync(store.listObjects(B, { limit: 10, signal }), abort)
+    await t.throwsAsync(store.listKeys(B, { limit: 10, signal }), abort)
+    await t.throwsAsync(store.listVersions(B, { limit: 10, signal }), abort)
+    await t.throwsAsync(store.setBucketVersioning(B, 'Enabled', { signal }), abort)
     await t.throwsAsync(store.refCount('cid-k', { signal }), abort)
     await t.throwsAsync(collect(store.referencedCids({ signal })), abort)
 
     t.is(await store.getBucket('other'), undefined)
+    t.is((await store.getBucket(B))?.versioning, 'Unversioned')
     t.deepEqual(await store.getObject(B, 'k'), { ...version('k'), isLatest: true })
     t.is(await store.getObject(B, 'k2'), undefined)
     t.is(await store.refCount('cid-k'), 1)

@@ -3,7 +3,7 @@ import { S3Error } from '../errors.js'
 import { CHECKSUM_ALGORITHMS, checksumHeaderName, combineCrc, compositeChecksum, decodeChecksumValue, toBase64 } from '../protocol/checksums.js'
 import { openPayload, readSmallBody } from '../protocol/payload.js'
 import { childText, children, parseXml } from '../xml/parse.js'
-import type { ChecksumAlgorithm, CompletedUpload, MultipartUpload, ObjectChecksum, ObjectVersion, UploadedPart } from '../metadata/metadata-store.js'
+import type { BucketRecord, ChecksumAlgorithm, CompletedUpload, MultipartUpload, ObjectChecksum, ObjectVersion, UploadedPart } from '../metadata/metadata-store.js'
 import type { S3Response } from '../types.js'
 import type { OperationContext } from './context.js'
 import { cidHeaders, quoteEtag, requireBucket, timestamp, xmlResponse } from './common.js'
@@ -11,6 +11,7 @@ import {
   MAX_MULTIPART_OBJECT_SIZE, MAX_PART_NUMBER, MIN_PART_SIZE, bareEtag, multipartEtag, noSuchUpload, uploadIdParam
 } from './multipart.js'
 import { uploadProfile } from './upload-part.js'
+import { newVersionId, versionIdHeader } from './versioning.js'
 import { checkWriteConditions } from './write-conditions.js'
 
 /** 10,000 parts with an ETag and a SHA-256 each stay well under this. */
@@ -50,9 +51,8 @@ function location (ctx: OperationContext): string {
   return `${ctx.req.secure === true ? 'https' : 'http'}://${host}${ctx.req.path}`
 }
 
-function resultResponse (ctx: OperationContext, record: Pick<CompletedUpload, 'bucket' | 'key' | 'versionId' | 'etag' | 'checksum' | 'cid'>): S3Response {
-  const headers: Record<string, string> = { ...cidHeaders(record.cid) }
-  if (record.versionId !== 'null') headers['x-amz-version-id'] = record.versionId
+function resultResponse (ctx: OperationContext, bucket: BucketRecord, record: Pick<CompletedUpload, 'bucket' | 'key' | 'versionId' | 'etag' | 'checksum' | 'cid'>): S3Response {
+  const headers: Record<string, string> = { ...cidHeaders(record.cid), ...versionIdHeader(bucket, record.versionId) }
   return xmlResponse('CompleteMultipartUploadResult', {
     Location: location(ctx),
     Bucket: record.bucket,
@@ -70,14 +70,14 @@ function resultResponse (ctx: OperationContext, record: Pick<CompletedUpload, 'b
  * the retry names the same parts. Otherwise the upload is gone: NoSuchUpload.
  */
 async function replayOrNoSuchUpload (ctx: OperationContext, uploadId: string, parts: RequestedPart[]): Promise<S3Response> {
+  const bucket = await requireBucket(ctx)
   const done = await ctx.metadata.getCompletedUpload(ctx.bucket, ctx.key, uploadId, { signal: ctx.signal })
   if (done !== undefined && done.partsDigest === partsDigest(parts)) {
     const version = await ctx.metadata.getObject(ctx.bucket, ctx.key, done.versionId, { signal: ctx.signal })
     if (version !== undefined && !version.deleteMarker && version.etag === done.etag && version.cid === done.cid) {
-      return resultResponse(ctx, done)
+      return resultResponse(ctx, bucket, done)
     }
   }
-  await requireBucket(ctx)
   throw noSuchUpload(uploadId)
 }
 
@@ -183,12 +183,13 @@ export async function completeMultipartUpload (ctx: OperationContext) {
   checkRequestChecksum(ctx, checksum)
   await checkWriteConditions(ctx)
 
+  const bucket = await requireBucket(ctx)
   const composed = await ctx.content.compose(parts.map(p => ({ cid: p.cid, size: p.size })), { profile: uploadProfile(upload), signal: ctx.signal })
   if (composed.size !== size) throw new S3Error('InternalError', 'The composed object differs in size from its parts.')
   const version: ObjectVersion = {
     bucket: upload.bucket,
     key: upload.key,
-    versionId: 'null',
+    versionId: newVersionId(ctx, bucket),
     deleteMarker: false,
     cid: composed.cid.toString(),
     size,
@@ -220,5 +221,5 @@ export async function completeMultipartUpload (ctx: OperationContext) {
   if (result.status === 'parts-changed') {
     throw new S3Error('InvalidPart', 'A part was replaced while the upload was being completed.', { UploadId: uploadId })
   }
-  return resultResponse(ctx, record)
+  return resultResponse(ctx, bucket, record)
 }

@@ -7,6 +7,7 @@ import type { OperationContext } from './context.js'
 import { cidHeaders, quoteEtag, requireBucket, requireObject, xmlResponse, timestamp } from './common.js'
 import { parseCopySource } from './copy-source.js'
 import { rejectUnsupportedWriteHeaders, writeAttributes } from './object-attributes.js'
+import { newVersionId, versionIdHeader } from './versioning.js'
 import { checkWriteConditions } from './write-conditions.js'
 
 function directive (ctx: OperationContext, header: string): 'COPY' | 'REPLACE' {
@@ -48,7 +49,7 @@ export async function copyObject (ctx: OperationContext) {
   const version: ObjectVersion = {
     bucket: target.name,
     key: ctx.key,
-    versionId: 'null',
+    versionId: newVersionId(ctx, target),
     deleteMarker: false,
     cid: from.cid,
     size: from.size,
@@ -64,7 +65,7 @@ export async function copyObject (ctx: OperationContext) {
     partSizes: from.partSizes,
   }
   await ctx.metadata.putObject(version, { signal: ctx.signal })
-  const headers: Record<string, string> = { ...cidHeaders(version.cid) }
+  const headers: Record<string, string> = { ...cidHeaders(version.cid), ...versionIdHeader(target, version.versionId) }
   if (from.versionId !== 'null') headers['x-amz-copy-source-version-id'] = from.versionId
   return xmlResponse('CopyObjectResult', {
     ETag: quoteEtag(version.etag),

@@ -1,13 +1,13 @@
 import type { OperationContext } from './context.js'
 import { emptyResponse, requireBucket, versionIdParam } from './common.js'
+import { deleteKey } from './versioning.js'
 
-/** Idempotent: deleting a key that is not there is a success. */
+/** Idempotent: deleting a key that is not there is a success (and, with versioning, a marker). */
 export async function deleteObject (ctx: OperationContext) {
-  await requireBucket(ctx)
-  const versionId = versionIdParam(ctx)
-  const result = await ctx.metadata.deleteObject(ctx.bucket, ctx.key, versionId ?? 'null', { signal: ctx.signal })
+  const bucket = await requireBucket(ctx)
+  const outcome = await deleteKey(ctx, bucket, ctx.key, versionIdParam(ctx))
   const headers: Record<string, string> = {}
-  if (versionId !== undefined) headers['x-amz-version-id'] = versionId
-  if (result.deleted?.deleteMarker === true) headers['x-amz-delete-marker'] = 'true'
+  if (outcome.versionId !== undefined) headers['x-amz-version-id'] = outcome.versionId
+  if (outcome.deleteMarker) headers['x-amz-delete-marker'] = 'true'
   return emptyResponse(204, headers)
 }

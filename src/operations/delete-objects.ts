@@ -5,11 +5,12 @@ import { MAX_XML_BYTES, childText, children, parseXml } from '../xml/parse.js'
 import type { XmlObject } from '../xml/render.js'
 import type { OperationContext } from './context.js'
 import { requireBucket, xmlResponse } from './common.js'
+import { deleteKey } from './versioning.js'
 
 const MAX_KEYS = 1000
 
 export async function deleteObjects (ctx: OperationContext) {
-  await requireBucket(ctx)
+  const bucket = await requireBucket(ctx)
   const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_XML_BYTES }), MAX_XML_BYTES)
   const doc = parseXml(body, 'Delete')
   const quiet = (childText(doc, 'Quiet') ?? 'false').trim().toLowerCase() === 'true'
@@ -27,13 +28,14 @@ export async function deleteObjects (ctx: OperationContext) {
     try {
       if (key === '') throw new S3Error('InvalidArgument', 'Key cannot be empty')
       if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw new S3Error('KeyTooLongError')
-      const result = await ctx.metadata.deleteObject(ctx.bucket, key, versionId ?? 'null', { signal: ctx.signal })
+      if (versionId === '') throw new S3Error('InvalidArgument', 'Version id cannot be the empty string')
+      const outcome = await deleteKey(ctx, bucket, key, versionId)
       if (!quiet) {
         deleted.push({
           Key: key,
           VersionId: versionId,
-          DeleteMarker: result.deleted?.deleteMarker === true ? true : undefined,
-          DeleteMarkerVersionId: result.deleted?.deleteMarker === true ? result.deleted.versionId : undefined,
+          DeleteMarker: outcome.deleteMarker ? true : undefined,
+          DeleteMarkerVersionId: outcome.deleteMarker ? outcome.versionId : undefined,
         })
       }
     } catch (err) {

@@ -17,8 +17,10 @@ import { headObject } from './head-object.js'
 import { listBuckets } from './list-buckets.js'
 import { listMultipartUploads } from './list-multipart-uploads.js'
 import { listObjects } from './list-objects.js'
+import { listObjectVersions } from './list-object-versions.js'
 import { listObjectsV2 } from './list-objects-v2.js'
 import { listParts } from './list-parts.js'
+import { putBucketVersioning } from './put-bucket-versioning.js'
 import { putObject } from './put-object.js'
 import { putObjectTagging } from './put-object-tagging.js'
 import { uploadPart } from './upload-part.js'
@@ -32,6 +34,8 @@ export const OPERATIONS: Record<string, Operation> = {
   DeleteBucket: deleteBucket,
   GetBucketLocation: getBucketLocation,
   GetBucketVersioning: getBucketVersioning,
+  PutBucketVersioning: putBucketVersioning,
+  ListObjectVersions: listObjectVersions,
   ListObjects: listObjects,
   ListObjectsV2: listObjectsV2,
   PutObject: putObject,

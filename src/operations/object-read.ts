@@ -19,7 +19,8 @@ function partNumberParam (ctx: OperationContext): number | undefined {
 
 /** GetObject and HeadObject: one version, conditions, one range or part, and response overrides. */
 export async function readObject (ctx: OperationContext, withBody: boolean): Promise<S3Response> {
-  const version = await requireObject(ctx, ctx.bucket, ctx.key, versionIdParam(ctx))
+  const versionId = versionIdParam(ctx)
+  const version = await requireObject(ctx, ctx.bucket, ctx.key, versionId)
   const h = ctx.req.headers
   checkConditions({
     ifMatch: h['if-match'],
@@ -29,6 +30,8 @@ export async function readObject (ctx: OperationContext, withBody: boolean): Pro
   }, version)
 
   const headers = versionHeaders(version)
+  // The null version names itself when asked for by id (its header is otherwise left out).
+  if (versionId === 'null') headers['x-amz-version-id'] = 'null'
   if (ctx.req.query !== '') {
     for (const [param, header] of Object.entries(RESPONSE_OVERRIDES)) {
       const value = ctx.query.get(param)

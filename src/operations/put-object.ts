@@ -5,6 +5,7 @@ import type { ObjectVersion } from '../metadata/metadata-store.js'
 import type { OperationContext } from './context.js'
 import { cidHeaders, emptyResponse, quoteEtag, requireBucket, timestamp } from './common.js'
 import { checksumHeader, writeAttributes } from './object-attributes.js'
+import { newVersionId, versionIdHeader } from './versioning.js'
 import { checkWriteConditions } from './write-conditions.js'
 
 /**
@@ -24,7 +25,7 @@ export async function putObject (ctx: OperationContext) {
   const version: ObjectVersion = {
     bucket: bucket.name,
     key: ctx.key,
-    versionId: 'null',
+    versionId: newVersionId(ctx, bucket),
     deleteMarker: false,
     cid: cid.toString(),
     size,
@@ -39,5 +40,6 @@ export async function putObject (ctx: OperationContext) {
     etag: quoteEtag(version.etag),
     ...cidHeaders(version.cid),
     ...checksumHeader(version.checksum),
+    ...versionIdHeader(bucket, version.versionId),
   })
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
@@ -115,3 +115,77 @@ test('a block written from chunks equals their concatenation', async t => {
   await store.put(cid, chunks)
   t.deepEqual(await bytesOf(store.get(cid)), Buffer.from(bytes))
 })
+
+test('put of a present block refreshes its mtime in place', async t => {
+  const root = await tempDir(t)
+  const store = new FsBlockstore({ path: root })
+  const { cid, bytes } = await makeBlock()
+  await store.put(cid, bytes)
+  const file = expectedPath(root, cid)
+  const old = new Date(Date.now() - 3_600_000)
+  await utimes(file, old, old)
+  const before = await stat(file)
+  await store.put(cid, bytes)
+  const after = await stat(file)
+  t.is(after.ino, before.ino, 'not rewritten')
+  t.true(after.mtimeMs > Date.now() - 60_000)
+  const [listed] = await collect(store.listBlocks())
+  t.is(listed.written, after.mtimeMs)
+})
+
+test('deleteIfOlder racing puts of the same block never loses a put', async t => {
+  const store = new FsBlockstore({ path: await tempDir(t) })
+  const { cid, bytes } = await makeBlock(4096)
+  const file = (root: string): string => expectedPath(root, cid)
+  const ticks = async (n: number): Promise<void> => { for (let i = 0; i < n; i++) await new Promise(resolve => setImmediate(resolve)) }
+  let deleted = 0
+  for (let i = 0; i < 60; i++) {
+    await store.put(cid, bytes)
+    const old = new Date(Date.now() - 3_600_000)
+    await utimes(file(store.path), old, old)
+    const [removed] = await Promise.all([
+      (async () => { await ticks(i % 4); return await store.deleteIfOlder(cid, Date.now() - 60_000) })(),
+      (async () => {
+        await ticks((i >> 2) % 4)
+        await store.put(cid, bytes)
+        await store.flush([cid])
+      })()
+    ])
+    if (removed) deleted++
+    t.deepEqual(await bytesOf(store.get(cid)), Buffer.from(bytes), `round ${i}`)
+  }
+  t.log(`${deleted} of 60 rounds deleted the old file before the put wrote it again`)
+  const names = await readdir(join(store.path, expectedPath(store.path, cid).split('/').at(-2)!))
+  t.deepEqual(names, [`${base32.baseEncode(cid.multihash.bytes)}.data`], 'nothing left aside')
+})
+
+test('listStrays reports temp files in shard directories; deleteStray removes only those', async t => {
+  const root = await tempDir(t)
+  const store = new FsBlockstore({ path: root })
+  const { cid, bytes } = await makeBlock()
+  await store.put(cid, bytes)
+  const file = expectedPath(root, cid)
+  const shard = file.split('/').at(-2)!
+  await writeFile(`${file}.abc123.tmp`, 'torn')
+  await mkdir(join(root, 'not-a-shard'))
+  await writeFile(join(root, 'not-a-shard', 'x.tmp'), 'foreign')
+  const strays = await collect(store.listStrays())
+  t.is(strays.length, 1)
+  t.is(strays[0].name, `${shard}/${file.split('/').at(-1)!}.abc123.tmp`)
+  t.is(strays[0].size, 4)
+  t.true(strays[0].written > Date.now() - 60_000)
+  t.deepEqual((await collect(store.listBlocks())).map(b => b.cid.toString()), [cid.toString()])
+  for (const bad of ['not-a-shard/x.tmp', `${shard}/../../x.tmp`, `${shard}/notes.data`, '../x.tmp', `${shard}`]) {
+    await t.throwsAsync(store.deleteStray(bad), { instanceOf: TypeError }, bad)
+  }
+  await store.deleteStray(strays[0].name)
+  await store.deleteStray(strays[0].name)
+  t.deepEqual(await collect(store.listStrays()), [])
+  t.true(await store.has(cid))
+})
+
+async function collect<T> (source: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
+  for await (const item of source) out.push(item)
+  return out
+}

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FsBlockstore } from '../src/blockstores/fs.js'
 import { MemoryBlockstore } from '../src/blockstores/memory.js'
-import { blockstoreSuite } from './compliance/blockstore.suite.js'
+import { ageFiles, blockstoreSuite, sweepSuite } from './compliance/blockstore.suite.js'
 
 blockstoreSuite('MemoryBlockstore', () => ({ store: new MemoryBlockstore() }))
 
@@ -11,6 +11,26 @@ blockstoreSuite('FsBlockstore', async () => {
   const dir = await mkdtemp(join(tmpdir(), 's3ipfs-fs-'))
   return {
     store: new FsBlockstore({ path: join(dir, 'blocks') }),
+    teardown: async () => { await rm(dir, { recursive: true, force: true }) }
+  }
+})
+
+sweepSuite('MemoryBlockstore', () => {
+  let clock = Date.now()
+  return {
+    store: new MemoryBlockstore({ now: () => clock }),
+    now: () => clock,
+    advance: async ms => { clock += ms }
+  }
+})
+
+sweepSuite('FsBlockstore', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 's3ipfs-fs-'))
+  const path = join(dir, 'blocks')
+  return {
+    store: new FsBlockstore({ path }),
+    now: Date.now,
+    advance: async ms => { await ageFiles(path, ms) },
     teardown: async () => { await rm(dir, { recursive: true, force: true }) }
   }
 })

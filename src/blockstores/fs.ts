@@ -7,6 +7,7 @@ import { base32 } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
+import type { ListedBlock, StrayFile, SweepableBlockstore } from '../content/gc.js'
 import type { AbortOptions } from '../types.js'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 
@@ -43,9 +44,16 @@ const TEMP_SUFFIX = '.tmp'
  * resolves. Callers batch that once per object (the content layer flushes every block of an
  * import at the end) instead of paying an fsync per block.
  *
- * Leftover `*.tmp` files from a crash are never read; garbage collection may delete them.
+ * A block's `written` time (listBlocks, deleteIfOlder) is its file's mtime: a put of a present
+ * block sets it to now (utimes, in place of an access check), so content uploaded again counts as
+ * recent for garbage collection. Times are the filesystem's clock.
+ *
+ * Leftover `*.tmp` files from a crash are never read: `listStrays` reports them and `deleteStray`
+ * removes them (collectGarbage does both once they are older than its grace period). Shard
+ * directories are never removed: there are at most 1024 of them, and removing one would race with
+ * a put into it.
  */
-export class FsBlockstore implements Blockstore {
+export class FsBlockstore implements Blockstore, SweepableBlockstore {
   readonly path: string
   private readonly createIfMissing: boolean
   private readonly flushConcurrency: number
@@ -53,6 +61,8 @@ export class FsBlockstore implements Blockstore {
   private readonly knownDirs = new Set<string>()
   /** Set when a shard directory was created and the root has not been fsynced since. */
   private rootDirty = false
+  /** Block files `deleteIfOlder` has moved aside and may put back, until it settles. */
+  private readonly sweeping = new Map<string, Promise<boolean>>()
 
   constructor (init: FsBlockstoreInit) {
     this.path = init.path
@@ -62,12 +72,14 @@ export class FsBlockstore implements Blockstore {
 
   async has (cid: CID, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
+    const { file } = this.fileOf(cid)
     try {
-      await fs.access(this.fileOf(cid).file)
+      await fs.access(file)
       return true
     } catch (err) {
-      if (isCode(err, 'ENOENT')) return false
-      throw err
+      if (!isCode(err, 'ENOENT')) throw err
+      if (await this.afterSweep(file)) return await this.has(cid, options)
+      return false
     }
   }
 
@@ -76,11 +88,12 @@ export class FsBlockstore implements Blockstore {
     const { dir, file } = this.fileOf(cid)
     // Once the shard directory is known, the presence check runs beside opening the temp file
     // (a put is a chain of thread-pool round trips, each waiting for a turn of a busy event loop).
+    // The check is a touch, so that a block uploaded again is not swept as old garbage.
     let present: Promise<boolean>
     if (this.knownDirs.has(dir)) {
-      present = this.has(cid, options)
+      present = touch(file)
     } else {
-      if (await this.has(cid, options)) return cid
+      if (await touch(file)) return cid
       await this.ensureDir(dir, options)
       present = Promise.resolve(false)
     }
@@ -91,7 +104,7 @@ export class FsBlockstore implements Blockstore {
       if (!isCode(err, 'ENOENT')) throw err
       this.knownDirs.delete(dir)
       await this.ensureDir(dir, options)
-      await this.writeAtomically(file, bytes, this.has(cid, options), options)
+      await this.writeAtomically(file, bytes, touch(file), options)
     }
     return cid
   }
@@ -111,12 +124,14 @@ export class FsBlockstore implements Blockstore {
   async readInto (cid: CID, buffer: Uint8Array, expected?: number, options?: AbortOptions): Promise<Uint8Array> {
     options?.signal?.throwIfAborted()
     const stopAt = expected === undefined ? buffer.byteLength : Math.min(expected, buffer.byteLength)
+    const { file } = this.fileOf(cid)
     try {
-      const total = await readFileInto(this.fileOf(cid).file, buffer, stopAt, options?.signal)
+      const total = await readFileInto(file, buffer, stopAt, options?.signal)
       return buffer.subarray(0, total)
     } catch (err) {
-      if (isCode(err, 'ENOENT')) throw new NotFoundError(`Block ${cid} not found`)
-      throw err
+      if (!isCode(err, 'ENOENT')) throw err
+      if (await this.afterSweep(file)) return await this.readInto(cid, buffer, expected, options)
+      throw new NotFoundError(`Block ${cid} not found`)
     }
   }
 
@@ -124,6 +139,106 @@ export class FsBlockstore implements Blockstore {
     options?.signal?.throwIfAborted()
     try {
       await fs.unlink(this.fileOf(cid).file)
+    } catch (err) {
+      if (!isCode(err, 'ENOENT')) throw err
+    }
+  }
+
+  /**
+   * Deletes by moving the file aside, checking its mtime, then unlinking it or putting it back: a
+   * put that touched the block before the move left a fresh mtime on the moved file (the block is
+   * put back), and one after the move finds no file and writes it again. Between the move and the
+   * put-back the block is absent; reads, flushes and presence checks in this process wait for the
+   * outcome instead of reporting it missing.
+   */
+  async deleteIfOlder (cid: CID, cutoff: number, options?: AbortOptions): Promise<boolean> {
+    options?.signal?.throwIfAborted()
+    const { file } = this.fileOf(cid)
+    if (this.sweeping.has(file)) return false // another deleteIfOlder of this block is deciding
+    try {
+      if ((await fs.stat(file)).mtimeMs >= cutoff) return false
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) return false
+      throw err
+    }
+    if (this.sweeping.has(file)) return false
+    const aside = tempName(file)
+    const settled = (async (): Promise<boolean> => {
+      try {
+        await fs.rename(file, aside)
+      } catch (err) {
+        if (isCode(err, 'ENOENT')) return false
+        throw err
+      }
+      try {
+        if ((await fs.stat(aside)).mtimeMs >= cutoff) {
+          await fs.rename(aside, file)
+          return false
+        }
+        await fs.unlink(aside)
+        return true
+      } catch (err) {
+        await fs.rename(aside, file).catch(() => {})
+        throw err
+      }
+    })()
+    this.sweeping.set(file, settled)
+    try {
+      return await settled
+    } finally {
+      this.sweeping.delete(file)
+    }
+  }
+
+  /**
+   * Every block (skipping temp and foreign files) with its size and mtime. One shard directory's
+   * names are held at a time; files are stat'ed a few at once.
+   */
+  async * listBlocks (options?: AbortOptions): AsyncGenerator<ListedBlock> {
+    for await (const { shard, names } of this.shards(options)) {
+      const blocks: Array<{ cid: CID, file: string }> = []
+      for (const name of names) {
+        const cid = blockCid(name)
+        if (cid !== undefined) blocks.push({ cid, file: join(this.path, shard, name) })
+      }
+      for (let i = 0; i < blocks.length; i += STAT_BATCH) {
+        options?.signal?.throwIfAborted()
+        const slice = blocks.slice(i, i + STAT_BATCH)
+        const stats = await Promise.all(slice.map(async ({ file }) => statOrUndefined(file)))
+        for (let j = 0; j < slice.length; j++) {
+          const s = stats[j]
+          if (s !== undefined) yield { cid: slice[j].cid, size: s.size, written: s.mtimeMs }
+        }
+      }
+    }
+  }
+
+  /**
+   * Temp files (`*.tmp` in shard directories) left by interrupted writes and deletes. `written` is
+   * the later of mtime and ctime (a rename sets ctime), so a file just written or moved aside by a
+   * deleteIfOlder in progress, here or in another process, is recent. `name` is `shard/file`.
+   */
+  async * listStrays (options?: AbortOptions): AsyncGenerator<StrayFile> {
+    for await (const { shard, names } of this.shards(options)) {
+      if (!SHARD.test(shard)) continue
+      for (const name of names) {
+        if (!name.endsWith(TEMP_SUFFIX)) continue
+        options?.signal?.throwIfAborted()
+        const s = await statOrUndefined(join(this.path, shard, name))
+        if (s !== undefined) yield { name: `${shard}/${name}`, size: s.size, written: Math.max(s.mtimeMs, s.ctimeMs) }
+      }
+    }
+  }
+
+  /** Delete a stray named by `listStrays`; anything else throws TypeError. Missing is a no-op. */
+  async deleteStray (name: string, options?: AbortOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    const parts = name.split('/')
+    if (parts.length !== 2 || !SHARD.test(parts[0]) || !parts[1].endsWith(TEMP_SUFFIX) || parts[1].includes('\\') || parts[1].startsWith('.')) {
+      throw new TypeError(`Not a stray file name: ${name}`)
+    }
+    try {
+      await fs.unlink(join(this.path, parts[0], parts[1]))
     } catch (err) {
       if (!isCode(err, 'ENOENT')) throw err
     }
@@ -150,33 +265,12 @@ export class FsBlockstore implements Blockstore {
   }
 
   async * getAll (options?: AbortOptions): AsyncGenerator<Pair> {
-    options?.signal?.throwIfAborted()
-    let shards: string[]
-    try {
-      shards = await fs.readdir(this.path)
-    } catch (err) {
-      if (isCode(err, 'ENOENT')) return
-      throw err
-    }
-    for (const shard of shards) {
-      let names: string[]
-      try {
-        names = await fs.readdir(join(this.path, shard))
-      } catch (err) {
-        if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) continue
-        throw err
-      }
+    for await (const { shard, names } of this.shards(options)) {
       for (const name of names) {
         options?.signal?.throwIfAborted()
-        if (!name.endsWith(EXTENSION)) continue
-        let cid: CID
-        try {
-          cid = CID.createV1(raw.code, Digest.decode(base32.baseDecode(name.slice(0, -EXTENSION.length))))
-        } catch {
-          continue // not one of ours
-        }
-        const file = join(this.path, shard, name)
-        yield { cid, bytes: readLazily(file, cid, options) }
+        const cid = blockCid(name)
+        if (cid === undefined) continue
+        yield { cid, bytes: readLazily(join(this.path, shard, name), cid, options) }
       }
     }
   }
@@ -196,15 +290,17 @@ export class FsBlockstore implements Blockstore {
       files.add(file)
       dirs.add(dir)
     }
-    await eachLimit(files, concurrency, async file => {
+    const sync = async (file: string): Promise<void> => {
       options?.signal?.throwIfAborted()
       try {
         await fsyncPath(file, false)
       } catch (err) {
-        if (isCode(err, 'ENOENT')) throw new NotFoundError(`Block file ${file} not found`)
-        throw err
+        if (!isCode(err, 'ENOENT')) throw err
+        if (await this.afterSweep(file)) return await sync(file)
+        throw new NotFoundError(`Block file ${file} not found`)
       }
-    })
+    }
+    await eachLimit(files, concurrency, sync)
     await eachLimit(dirs, concurrency, async dir => {
       options?.signal?.throwIfAborted()
       await fsyncPath(dir, true)
@@ -228,11 +324,47 @@ export class FsBlockstore implements Blockstore {
 
   private async read (cid: CID, options?: AbortOptions): Promise<Uint8Array> {
     options?.signal?.throwIfAborted()
+    const { file } = this.fileOf(cid)
     try {
-      return await fs.readFile(this.fileOf(cid).file, { signal: options?.signal })
+      return await fs.readFile(file, { signal: options?.signal })
     } catch (err) {
-      if (isCode(err, 'ENOENT')) throw new NotFoundError(`Block ${cid} not found`)
+      if (!isCode(err, 'ENOENT')) throw err
+      if (await this.afterSweep(file)) return await this.read(cid, options)
+      throw new NotFoundError(`Block ${cid} not found`)
+    }
+  }
+
+  /**
+   * After a block file was found missing: when a deleteIfOlder of it is in progress, wait for it
+   * and resolve true (look again: it may have been put back); otherwise false at once.
+   */
+  private async afterSweep (file: string): Promise<boolean> {
+    const pending = this.sweeping.get(file)
+    if (pending === undefined) return false
+    await pending.catch(() => {})
+    return true
+  }
+
+  /** Shard directories with their entries, one directory at a time; none when `path` is absent. */
+  private async * shards (options?: AbortOptions): AsyncGenerator<{ shard: string, names: string[] }> {
+    options?.signal?.throwIfAborted()
+    let shards: string[]
+    try {
+      shards = await fs.readdir(this.path)
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) return
       throw err
+    }
+    for (const shard of shards) {
+      options?.signal?.throwIfAborted()
+      let names: string[]
+      try {
+        names = await fs.readdir(join(this.path, shard))
+      } catch (err) {
+        if (isCode(err, 'ENOENT') || isCode(err, 'ENOTDIR')) continue
+        throw err
+      }
+      yield { shard, names }
     }
   }
 
@@ -255,7 +387,7 @@ export class FsBlockstore implements Blockstore {
 
   /** Writes `bytes` to a temp file renamed to `file`, unless `present` resolves true. */
   private async writeAtomically (file: string, bytes: BlockInput, present: Promise<boolean>, options?: AbortOptions): Promise<void> {
-    const temp = `${file}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`
+    const temp = tempName(file)
     let handle: fs.FileHandle | undefined
     try {
       const [exists, opened] = await Promise.allSettled([present, fs.open(temp, 'wx')])
@@ -301,6 +433,58 @@ export class FsBlockstore implements Blockstore {
       await fs.rm(temp, { force: true }).catch(() => {})
       throw err
     }
+  }
+}
+
+/** A shard directory's name: two base32 characters. */
+const SHARD = /^[a-z2-7]{2}$/
+/** Stat'ed this many at once while listing. */
+const STAT_BATCH = 32
+
+function tempName (file: string): string {
+  return `${file}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`
+}
+
+/** The CIDv1 raw of a block file's name; undefined for temp and foreign files. */
+function blockCid (name: string): CID | undefined {
+  if (!name.endsWith(EXTENSION)) return undefined
+  try {
+    return CID.createV1(raw.code, Digest.decode(base32.baseDecode(name.slice(0, -EXTENSION.length))))
+  } catch {
+    return undefined // not one of ours
+  }
+}
+
+/** Set the file's times to now; false when it does not exist. */
+async function touch (file: string): Promise<boolean> {
+  const now = new Date()
+  try {
+    await fs.utimes(file, now, now)
+    return true
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return false
+    // Not ours to touch (another user's file in a shared directory): present, but not refreshed.
+    if (isCode(err, 'EPERM') || isCode(err, 'EACCES')) return await exists(file)
+    throw err
+  }
+}
+
+async function exists (file: string): Promise<boolean> {
+  try {
+    await fs.access(file)
+    return true
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return false
+    throw err
+  }
+}
+
+async function statOrUndefined (file: string): Promise<fsCallback.Stats | undefined> {
+  try {
+    return await fs.stat(file)
+  } catch (err) {
+    if (isCode(err, 'ENOENT')) return undefined
+    throw err
   }
 }
 

@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto'
+import { readdir, stat, utimes } from 'node:fs/promises'
+import { join } from 'node:path'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
+import type { SweepableBlockstore } from '../../src/content/gc.js'
 import type { Blockstore } from 'interface-blockstore'
 
 /**
@@ -178,4 +181,139 @@ export function blockstoreSuite (name: string, factory: BlockstoreFactory): void
     t.false(await store.has(cid), 'aborted put stored nothing')
     t.true(await store.has(other.cid), 'aborted delete removed nothing')
   })
+}
+
+/**
+ * The sweep contract collectGarbage relies on (SweepableBlockstore):
+ * - listBlocks yields every block once (CIDv1 raw) with its size and the time of its last put;
+ *   a put of a present block refreshes that time.
+ * - deleteIfOlder deletes only blocks last put before the cutoff, says whether it deleted, and is a
+ *   no-op for a missing block.
+ * - both honour an aborted signal before any I/O.
+ * The fixture's `now()` is the store's clock; `advance(ms)` lets `ms` pass on it (moving the
+ * memory store's injected clock, or moving the fs store's file times back).
+ */
+export interface SweepFixture {
+  store: Blockstore & SweepableBlockstore
+  now: () => number
+  advance: (ms: number) => Promise<void>
+  teardown?: () => Promise<void>
+}
+
+export function sweepSuite (name: string, factory: () => SweepFixture | Promise<SweepFixture>): void {
+  const withStore = (title: string, fn: (t: ExecutionContext, fixture: SweepFixture) => Promise<void>): void => {
+    test(`${name}: ${title}`, async t => {
+      const fixture = await factory()
+      try {
+        await fn(t, fixture)
+      } finally {
+        await fixture.teardown?.()
+      }
+    })
+  }
+  const HOUR = 3_600_000
+
+  withStore('listBlocks yields every block once with its size and written time', async (t, { store, now }) => {
+    const before = now()
+    const blocks = await Promise.all(Array.from({ length: 40 }, async (_, i) => makeBlock(i * 10)))
+    for (const b of blocks) await store.put(b.cid, b.bytes)
+    const listed = await collect(store.listBlocks())
+    t.is(listed.length, blocks.length)
+    const sizes = new Map(blocks.map(b => [b.cid.toString(), b.bytes.byteLength]))
+    for (const block of listed) {
+      t.is(block.cid.version, 1)
+      t.is(block.cid.code, raw.code)
+      t.is(block.size, sizes.get(block.cid.toString()) ?? -1)
+      t.true(block.written >= before - 1000 && block.written <= now() + 1000, `written ${block.written} is about now`)
+      sizes.delete(block.cid.toString())
+    }
+    t.is(sizes.size, 0)
+  })
+
+  withStore('listBlocks of an empty store yields nothing', async (t, { store }) => {
+    t.deepEqual(await collect(store.listBlocks()), [])
+  })
+
+  withStore('a put of a present block refreshes its written time', async (t, { store, now, advance }) => {
+    const { cid, bytes } = await makeBlock()
+    await store.put(cid, bytes)
+    await advance(HOUR)
+    const [old] = await collect(store.listBlocks())
+    t.true(old.written < now() - HOUR + 60_000)
+    await store.put(cid, bytes)
+    const [fresh] = await collect(store.listBlocks())
+    t.true(fresh.written > now() - 60_000, 'written is now again')
+  })
+
+  withStore('deleteIfOlder deletes only blocks written before the cutoff, once', async (t, { store, now, advance }) => {
+    const old = await makeBlock()
+    await store.put(old.cid, old.bytes)
+    await advance(HOUR)
+    const recent = await makeBlock()
+    await store.put(recent.cid, recent.bytes)
+    const cutoff = now() - 600_000
+    t.false(await store.deleteIfOlder(recent.cid, cutoff))
+    t.true(await store.has(recent.cid))
+    t.true(await store.deleteIfOlder(old.cid, cutoff))
+    t.false(await store.has(old.cid))
+    t.false(await store.deleteIfOlder(old.cid, cutoff), 'a missing block is a no-op')
+    t.deepEqual((await collect(store.listBlocks())).map(b => b.cid.toString()), [recent.cid.toString()])
+  })
+
+  withStore('a block put again after aging is not deleted', async (t, { store, now, advance }) => {
+    const { cid, bytes } = await makeBlock()
+    await store.put(cid, bytes)
+    await advance(HOUR)
+    await store.put(cid, bytes)
+    t.false(await store.deleteIfOlder(cid, now() - 600_000))
+    t.deepEqual(await bytesOf(store.get(cid)), Buffer.from(bytes))
+  })
+
+  withStore('deleting blocks while listing them is safe', async (t, { store, now, advance }) => {
+    const blocks = await Promise.all(Array.from({ length: 50 }, async () => makeBlock(16)))
+    for (const b of blocks) await store.put(b.cid, b.bytes)
+    await advance(HOUR)
+    let listed = 0
+    for await (const block of store.listBlocks()) {
+      listed++
+      await store.deleteIfOlder(block.cid, now() - 600_000)
+      if (listed === 1) for (const b of blocks) await store.delete(b.cid)
+    }
+    t.true(listed >= 1 && listed <= 50)
+    t.deepEqual(await collect(store.listBlocks()), [])
+  })
+
+  withStore('listBlocks and deleteIfOlder honour an aborted signal', async (t, { store, now }) => {
+    const { cid, bytes } = await makeBlock()
+    await store.put(cid, bytes)
+    const signal = aborted()
+    const listErr = await t.throwsAsync(async () => collect(store.listBlocks({ signal })), { any: true })
+    t.is((listErr as Error | undefined)?.name, 'AbortError')
+    const delErr = await t.throwsAsync(async () => store.deleteIfOlder(cid, now() + 1000, { signal }), { any: true })
+    t.is((delErr as Error | undefined)?.name, 'AbortError')
+    t.true(await store.has(cid))
+  })
+}
+
+/** For fixtures of file-backed stores: move the times of every file under `root` back by `ms`. */
+export async function ageFiles (root: string, ms: number): Promise<void> {
+  let dirs: string[]
+  try {
+    dirs = await readdir(root)
+  } catch {
+    return
+  }
+  for (const dir of dirs) {
+    let names: string[]
+    try {
+      names = await readdir(join(root, dir))
+    } catch {
+      continue
+    }
+    for (const name of names) {
+      const file = join(root, dir, name)
+      const s = await stat(file)
+      await utimes(file, new Date(s.atimeMs - ms), new Date(s.mtimeMs - ms))
+    }
+  }
 }

@@ -80,9 +80,22 @@ export class S3HttpError extends Error {
 }
 
 /** The text of the first `<name>` element, entities for quotes and ampersands decoded. */
-function xmlElement (xml: string, name: string): string | undefined {
+export function xmlElement (xml: string, name: string): string | undefined {
   const m = new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml)
   return m === null ? undefined : m[1].replace(/&quot;/g, '"').replace(/&#34;/g, '"').replace(/&amp;/g, '&')
+}
+
+/**
+ * One line for an error: `PUT /b/k -> HTTP 501 NotImplemented: message` from an S3HttpError's
+ * error document (the runner's notes keep only an error's first line, the XML declaration).
+ */
+export function s3Error (err: unknown): Error {
+  const msg = err instanceof Error ? err.message : String(err)
+  const code = /<Code>([^<]*)<\/Code>/.exec(msg)?.[1]
+  if (code === undefined) return err instanceof Error ? err : new Error(msg)
+  const text = /<Message>([^<]*)<\/Message>/.exec(msg)?.[1]
+  const request = /(GET|PUT|POST|HEAD|DELETE) \S+ -> HTTP \d+/.exec(msg)?.[0] ?? ''
+  return new Error(`${request} ${code}${text === undefined ? '' : `: ${text}`}`.trim())
 }
 
 function escapeXml (s: string): string {
@@ -184,6 +197,21 @@ export class BenchClient {
     return typeof etag === 'string' ? etag : undefined
   }
 
+  /** PUT; returns the ETag and the `x-amz-version-id` header (undefined when absent). */
+  async putVersion (bucket: string, key: string, body: Buffer): Promise<{ etag: string | undefined, versionId: string | undefined }> {
+    const res = await this.ok({ method: 'PUT', bucket, key, body })
+    await res.body.dump()
+    const { etag, 'x-amz-version-id': versionId } = res.headers
+    return { etag: typeof etag === 'string' ? etag : undefined, versionId: typeof versionId === 'string' ? versionId : undefined }
+  }
+
+  /** PutBucketVersioning (PUT ?versioning). */
+  async putBucketVersioning (bucket: string, status: 'Enabled' | 'Suspended'): Promise<void> {
+    const xml = `<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>${status}</Status></VersioningConfiguration>`
+    const res = await this.ok({ method: 'PUT', bucket, query: { versioning: '' }, body: Buffer.from(xml, 'utf8'), headers: { 'content-type': 'application/xml' } })
+    await res.body.dump()
+  }
+
   /** GET, feeding every chunk to `onChunk`; returns the byte count. */
   async get (bucket: string, key: string, onChunk?: (c: Uint8Array) => void): Promise<number> {
     const res = await this.ok({ method: 'GET', bucket, key })
@@ -268,6 +296,12 @@ export class BenchClient {
 
   async listV2 (bucket: string, params: Record<string, string>): Promise<string> {
     const res = await this.ok({ method: 'GET', bucket, query: { 'list-type': '2', ...params } })
+    return res.body.text()
+  }
+
+  /** ListObjectVersions (GET ?versions); the response document. */
+  async listVersions (bucket: string, params: Record<string, string>): Promise<string> {
+    const res = await this.ok({ method: 'GET', bucket, query: { versions: '', ...params } })
     return res.body.text()
   }
 

@@ -86,3 +86,18 @@ export const MULTIPART_TARGETS = {
   multipartVsSinglePut: 1,
   completeManyPartsMs: 1000,
 } as const
+
+/**
+ * Targets of the versions section (bench/versions.ts), set before it was first measured.
+ *
+ * - `deepVsShallow`: HEAD and GET of a key's latest version, a ListObjectsV2 page of the prefix
+ *   that holds it, and a ListObjectVersions page starting in the middle of its versions must each
+ *   answer within this many times the same request for a key with one version (in the same
+ *   versioning-enabled bucket, with as many neighbouring keys, interleaved in the same run,
+ *   medians), when the key has 10,000 versions. 1.5, as for the listing pages at 100k vs 10k keys:
+ *   each request must be a seek, not a scan of the old versions, and 1.5× leaves room for a
+ *   B-tree one level deeper and for the noise of sub-millisecond latencies on a shared machine.
+ */
+export const VERSIONS_TARGETS = {
+  deepVsShallow: 1.5,
+} as const

@@ -9,7 +9,7 @@
  *
  * Bodies are the pattern generator's streams (bench/pattern.ts), one part range at a time.
  */
-import type { BenchClient } from './client.js'
+import { s3Error, type BenchClient } from './client.js'
 import { patternStream } from './pattern.js'
 import type { Target, TargetName } from './targets.js'
 import { fmtBytes, fmtNum, fmtRatio, median, runPool } from './util.js'
@@ -83,19 +83,6 @@ export async function multipartUpload (c: BenchClient, bucket: string, key: stri
 function header (h: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const v = h[name]
   return Array.isArray(v) ? v[0] : v
-}
-
-/**
- * One line for an error: `PUT /b/k -> HTTP 501 NotImplemented: message` from an S3HttpError's
- * error document (the runner's notes keep only an error's first line, the XML declaration).
- */
-function s3Error (err: unknown): Error {
-  const msg = err instanceof Error ? err.message : String(err)
-  const code = /<Code>([^<]*)<\/Code>/.exec(msg)?.[1]
-  if (code === undefined) return err instanceof Error ? err : new Error(msg)
-  const text = /<Message>([^<]*)<\/Message>/.exec(msg)?.[1]
-  const request = /(GET|PUT|POST|HEAD|DELETE) \S+ -> HTTP \d+/.exec(msg)?.[0] ?? ''
-  return new Error(`${request} ${code}${text === undefined ? '' : `: ${text}`}`.trim())
 }
 
 async function remove (c: BenchClient, bucket: string, key: string): Promise<void> {

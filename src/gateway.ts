@@ -3,13 +3,16 @@ import { authenticate, type AuthContext } from './auth/sigv4.js'
 import { toCredentialProvider } from './auth/credentials.js'
 import { MemoryBlockstore } from './blockstores/memory.js'
 import { ContentStore } from './content/content-store.js'
+import { collectGarbage, isSweepable } from './content/gc.js'
+import { isPinner, reconcilePins } from './content/pins.js'
 import { S3Error, toS3Error } from './errors.js'
 import { MemoryMetadataStore } from './metadata/memory.js'
+import { PinnedMetadataStore } from './metadata/pinned.js'
 import { OPERATIONS } from './operations/index.js'
 import type { OperationContext } from './operations/context.js'
 import { address, route } from './router.js'
 import { renderXml } from './xml/render.js'
-import type { Gateway, GatewayInit, S3Request, S3Response } from './types.js'
+import type { Gateway, GatewayGcOptions, GatewayGcReport, GatewayInit, S3Request, S3Response } from './types.js'
 
 const FIVE_GIB = 5 * 1024 * 1024 * 1024
 
@@ -31,16 +34,28 @@ function defaultNewId (): string {
  */
 export function createGateway (init: GatewayInit = {}): Gateway {
   const blockstore = init.blockstore ?? new MemoryBlockstore()
-  const metadata = init.metadata ?? new MemoryMetadataStore()
+  const logger = init.logger ?? { error: (message: string, details?: Record<string, unknown>) => { console.error(message, details) } }
+  // On a store that pins (a networked node), every reference change is mirrored as a pin.
+  const pinner = isPinner(blockstore) ? blockstore : undefined
+  const metadata = pinner === undefined
+    ? init.metadata ?? new MemoryMetadataStore()
+    : new PinnedMetadataStore(init.metadata ?? new MemoryMetadataStore(), pinner, logger)
   const credentials = toCredentialProvider(init.credentials)
   const region = init.region ?? 'us-east-1'
   const content = new ContentStore({ blockstore, profile: init.cidProfile ?? 'unixfs-v1-2025' })
   const now = init.now ?? (() => new Date())
   const requestId = init.requestId ?? defaultId
-  const logger = init.logger ?? { error: (message: string, details?: Record<string, unknown>) => { console.error(message, details) } }
   const baseDomains = (init.baseDomains ?? []).map(d => d.toLowerCase())
   const maxObjectSize = init.maxObjectSize ?? FIVE_GIB
   let closed = false
+
+  /** Pinned set = referenced set, after a crash between a commit and its pin or unpin. */
+  const reconcile = async (signal?: AbortSignal) => pinner === undefined
+    ? undefined
+    : await reconcilePins(metadata, pinner, { held: () => content.protectedRoots(), signal })
+  const startup = reconcile().catch((error: unknown) => {
+    logger.error('s3-ipfs-gateway: reconciling pins at start-up failed; gc() retries it', { error })
+  })
 
   async function dispatch (req: S3Request, id: string): Promise<S3Response> {
     const relative = req.path.slice(req.basePath.length) || '/'
@@ -60,6 +75,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       displayName: auth.displayName ?? auth.principal,
       metadata,
       content,
+      session: content.session(),
       region,
       maxObjectSize,
       now,
@@ -69,7 +85,11 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     }
     const operation = OPERATIONS[match.operation]
     if (operation === undefined) throw new S3Error('NotImplemented')
-    return await operation(ctx)
+    try {
+      return await operation(ctx)
+    } finally {
+      ctx.session.close()
+    }
   }
 
   function errorResponse (req: S3Request, id: string, err: S3Error): S3Response {
@@ -111,9 +131,23 @@ export function createGateway (init: GatewayInit = {}): Gateway {
         return errorResponse(req, id, new S3Error('InternalError'))
       }
     },
+    async gc (options: GatewayGcOptions = {}): Promise<GatewayGcReport> {
+      if (closed) throw new Error('The gateway is closed')
+      const pins = await reconcile(options.signal)
+      if (!isSweepable(blockstore)) return { pins }
+      const blocks = await collectGarbage(blockstore, {
+        roots: () => metadata.referencedCids({ signal: options.signal }),
+        protect: content,
+        gracePeriodMs: options.gracePeriodMs,
+        dryRun: options.dryRun,
+        signal: options.signal,
+      })
+      return { pins, blocks }
+    },
     async close (): Promise<void> {
       if (closed) return
       closed = true
+      await startup
       await metadata.close()
       const closable = blockstore as { close?: () => Promise<void> | void }
       if (typeof closable.close === 'function') await closable.close()

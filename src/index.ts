@@ -1,6 +1,6 @@
 // Gateway
 export { createGateway } from './gateway.js'
-export type { Gateway, GatewayInit, GatewayLogger, S3Request, S3Response, AbortOptions, Credentials, CredentialProvider } from './types.js'
+export type { Gateway, GatewayGcOptions, GatewayGcReport, GatewayInit, GatewayLogger, S3Request, S3Response, AbortOptions, Credentials, CredentialProvider } from './types.js'
 export { DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY } from './auth/credentials.js'
 
 // Errors
@@ -17,10 +17,17 @@ export { SqliteMetadataStore } from './metadata/sqlite.js'
 export type { SqliteMetadataStoreInit } from './metadata/sqlite.js'
 export type {
   MetadataStore, BucketRecord, ObjectVersion, ObjectChecksum, ChecksumAlgorithm, ListOptions, WriteResult, DeleteResult, Versioning,
+  MultipartUpload, UploadedPart, CompletedUpload, UploadListOptions, PartListOptions, PartWriteResult, CompleteResult,
+  VersionListOptions, ListedObject, ChecksumType,
 } from './metadata/metadata-store.js'
+export { PinnedMetadataStore } from './metadata/pinned.js'
 
 // Content
 export { ContentStore } from './content/content-store.js'
-export type { ContentStoreInit } from './content/content-store.js'
+export type { ContentStoreInit, WriteSession } from './content/content-store.js'
+export { collectGarbage, isSweepable } from './content/gc.js'
+export type { GcOptions, GcReport, SweepableBlockstore, ListedBlock } from './content/gc.js'
+export { isPinner, reconcilePins } from './content/pins.js'
+export type { Pinner, ReconcileReport } from './content/pins.js'
 export { CID_PROFILES, cidProfile, isCidProfileName } from './content/profiles.js'
 export type { CidProfile, CidProfileName } from './content/profiles.js'

@@ -1,6 +1,8 @@
 import type { Blockstore } from 'interface-blockstore'
 import type { MetadataStore } from './metadata/metadata-store.js'
 import type { CidProfileName } from './content/profiles.js'
+import type { GcReport } from './content/gc.js'
+import type { ReconcileReport } from './content/pins.js'
 
 export interface AbortOptions {
   signal?: AbortSignal
@@ -89,9 +91,33 @@ export interface GatewayLogger {
   warn?(message: string, details?: Record<string, unknown>): void
 }
 
+export interface GatewayGcOptions extends AbortOptions {
+  /**
+   * Unreferenced blocks written more recently than this are kept: uploads in flight in other
+   * processes sharing the storage are protected only by it, so it must exceed the longest upload.
+   * (This process's own uploads are protected however long they take.) Default 15 minutes.
+   */
+  gracePeriodMs?: number
+  /** Count what would be freed, delete nothing. */
+  dryRun?: boolean
+}
+
+export interface GatewayGcReport {
+  /** Pins added and removed to make the pinned set the referenced set (stores that pin). */
+  pins?: ReconcileReport
+  /** The mark-and-sweep over the blockstore (stores that can list and delete blocks). */
+  blocks?: GcReport
+}
+
 export interface Gateway {
   /** Answers one request. Never rejects: every failure becomes an S3 error response. */
   handle(request: S3Request): Promise<S3Response>
+  /**
+   * Garbage collection, safe while requests are served: reconciles pins with references, then
+   * deletes every block no referenced object, part or write in flight can reach, except blocks
+   * written within the grace period. Never deletes a block reachable from a live root.
+   */
+  gc(options?: GatewayGcOptions): Promise<GatewayGcReport>
   /** Closes the metadata store and blockstore where they hold resources. */
   close(): Promise<void>
   readonly region: string

@@ -12,7 +12,7 @@ import { Client, request } from 'undici'
 import { s3Middleware } from '../adapters/express.js'
 import { startServer } from '../bin/server.js'
 import { hosts, FALLBACK_BODY, FALLBACK_STATUS } from './helpers/hosts.js'
-import type { S3Request, S3Response, Gateway } from '../src/types.js'
+import type { S3Request, S3Response, Gateway, GatewayGcReport } from '../src/types.js'
 
 const MiB = 1024 * 1024
 
@@ -36,6 +36,8 @@ class FakeGateway implements Gateway {
   produced = 0
   producerReturned = false
   private waiters: Array<() => void> = []
+
+  async gc (): Promise<GatewayGcReport> { return {} }
 
   async handle (request: S3Request): Promise<S3Response> {
     const params = new URLSearchParams(request.query)

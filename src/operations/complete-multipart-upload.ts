@@ -184,7 +184,7 @@ export async function completeMultipartUpload (ctx: OperationContext) {
   await checkWriteConditions(ctx)
 
   const bucket = await requireBucket(ctx)
-  const composed = await ctx.content.compose(parts.map(p => ({ cid: p.cid, size: p.size })), { profile: uploadProfile(upload), signal: ctx.signal })
+  const composed = await ctx.content.compose(parts.map(p => ({ cid: p.cid, size: p.size })), { profile: uploadProfile(upload), session: ctx.session, signal: ctx.signal })
   if (composed.size !== size) throw new S3Error('InternalError', 'The composed object differs in size from its parts.')
   const version: ObjectVersion = {
     bucket: upload.bucket,

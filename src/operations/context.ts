@@ -1,5 +1,5 @@
 import type { AuthContext } from '../auth/sigv4.js'
-import type { ContentStore } from '../content/content-store.js'
+import type { ContentStore, WriteSession } from '../content/content-store.js'
 import type { MetadataStore } from '../metadata/metadata-store.js'
 import type { S3Request, S3Response } from '../types.js'
 
@@ -16,6 +16,11 @@ export interface OperationContext {
   displayName: string
   metadata: MetadataStore
   content: ContentStore
+  /**
+   * Protects, until the operation has returned, content it writes or references before its metadata
+   * commits (see ContentStore.session): pass it to `add` / `compose`, and `hold` a copy's source.
+   */
+  session: WriteSession
   region: string
   maxObjectSize: number
   now: () => Date

@@ -46,6 +46,7 @@ export async function copyObject (ctx: OperationContext) {
   const tags = taggingDirective === 'REPLACE' ? parseTaggingHeader(ctx.req.headers['x-amz-tagging']) : from.tags
 
   await checkWriteConditions(ctx)
+  ctx.session.hold(from.cid)
   const version: ObjectVersion = {
     bucket: target.name,
     key: ctx.key,

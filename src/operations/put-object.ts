@@ -18,7 +18,7 @@ export async function putObject (ctx: OperationContext) {
   const attributes = writeAttributes(ctx.req.headers)
   await checkWriteConditions(ctx)
   const payload = openPayload(ctx.req, ctx.auth, { maxSize: ctx.maxObjectSize })
-  const { cid, size } = await ctx.content.add(payload, { signal: ctx.signal })
+  const { cid, size } = await ctx.content.add(payload, { session: ctx.session, signal: ctx.signal })
   const digests = payload.digests()
   if (size !== digests.size) throw new S3Error('InternalError', 'Stored size differs from the received size.')
   await checkWriteConditions(ctx)

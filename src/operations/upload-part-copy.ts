@@ -48,6 +48,7 @@ export async function uploadPartCopy (ctx: OperationContext) {
   const algorithm = upload.checksumAlgorithm
   const reusable = range === undefined && isMd5Etag(from.etag) &&
     (algorithm === undefined || (from.checksum?.algorithm === algorithm && from.checksum.type === 'FULL_OBJECT'))
+  if (reusable) ctx.session.hold(from.cid)
   const part: UploadedPart = reusable
     ? {
         partNumber,
@@ -82,7 +83,7 @@ async function copyBytes (ctx: OperationContext, upload: MultipartUpload, from: 
       yield chunk
     }
   }
-  const { cid, size } = await ctx.content.add(digested(), { profile: uploadProfile(upload), signal: ctx.signal })
+  const { cid, size } = await ctx.content.add(digested(), { profile: uploadProfile(upload), session: ctx.session, signal: ctx.signal })
   if (size !== length) throw new S3Error('InternalError', 'The copied range differs in size from the source range.')
   return {
     partNumber,

@@ -28,7 +28,7 @@ export async function uploadPart (ctx: OperationContext) {
   const upload = await requireUpload(ctx)
   const profile = uploadProfile(upload)
   const payload = openPayload(ctx.req, ctx.auth, { maxSize: ctx.maxObjectSize, checksumAlgorithm: upload.checksumAlgorithm })
-  const { cid, size } = await ctx.content.add(payload, { profile, signal: ctx.signal })
+  const { cid, size } = await ctx.content.add(payload, { profile, session: ctx.session, signal: ctx.signal })
   const digests = payload.digests()
   if (size !== digests.size) throw new S3Error('InternalError', 'Stored size differs from the received size.')
   const part: UploadedPart = {

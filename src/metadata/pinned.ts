@@ -1,0 +1,96 @@
+import { CID } from 'multiformats/cid'
+import type { Pinner } from '../content/pins.js'
+import type { AbortOptions, GatewayLogger } from '../types.js'
+import type {
+  BucketRecord, CompletedUpload, CompleteResult, DeleteResult, ListedObject, ListOptions, MetadataStore, MultipartUpload,
+  ObjectVersion, PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, VersionListOptions, WriteResult,
+} from './metadata-store.js'
+
+/**
+ * A MetadataStore whose reference changes are mirrored as pins on a networked node: a root is
+ * pinned before the change that references it commits, and unpinned after the change that
+ * releases its last reference. If the process dies in between, the pinned set has an extra root
+ * (harmless) or misses an unpin, which `reconcilePins` (at start-up and in `gc`) repairs. A failed
+ * unpin is logged, not thrown: the metadata change has happened.
+ */
+export class PinnedMetadataStore implements MetadataStore {
+  constructor (private readonly store: MetadataStore, private readonly pinner: Pinner, private readonly logger?: GatewayLogger) {}
+
+  private async pin (cid: string, options?: AbortOptions): Promise<void> {
+    if (cid !== '') await this.pinner.pin(CID.parse(cid), options)
+  }
+
+  private async unpin (released: string[]): Promise<void> {
+    for (const cid of released) {
+      try {
+        await this.pinner.unpin(CID.parse(cid))
+      } catch (err) {
+        this.logger?.warn?.('unpin failed; the next reconcile retries it', { cid, error: String(err) })
+      }
+    }
+  }
+
+  async createBucket (bucket: BucketRecord, options?: AbortOptions): Promise<boolean> { return await this.store.createBucket(bucket, options) }
+  async getBucket (name: string, options?: AbortOptions): Promise<BucketRecord | undefined> { return await this.store.getBucket(name, options) }
+  async setBucketVersioning (name: string, versioning: 'Enabled' | 'Suspended', options?: AbortOptions): Promise<boolean> { return await this.store.setBucketVersioning(name, versioning, options) }
+  async listBuckets (owner?: string, options?: AbortOptions): Promise<BucketRecord[]> { return await this.store.listBuckets(owner, options) }
+  /** Parts of uploads removed with a bucket are unpinned by the next reconcile (their CIDs are not reported). */
+  async deleteBucket (name: string, options?: AbortOptions): Promise<'deleted' | 'not-empty' | 'missing'> { return await this.store.deleteBucket(name, options) }
+
+  async putObject (version: ObjectVersion, options?: AbortOptions): Promise<WriteResult> {
+    if (!version.deleteMarker) await this.pin(version.cid, options)
+    const result = await this.store.putObject(version, options)
+    await this.unpin(result.released)
+    return result
+  }
+
+  async getObject (bucket: string, key: string, versionId?: string, options?: AbortOptions): Promise<ObjectVersion | undefined> { return await this.store.getObject(bucket, key, versionId, options) }
+
+  async deleteObject (bucket: string, key: string, versionId?: string, options?: AbortOptions): Promise<DeleteResult> {
+    const result = await this.store.deleteObject(bucket, key, versionId, options)
+    await this.unpin(result.released)
+    return result
+  }
+
+  async setObjectTags (bucket: string, key: string, versionId: string | undefined, tags: Array<[string, string]>, options?: AbortOptions): Promise<boolean> { return await this.store.setObjectTags(bucket, key, versionId, tags, options) }
+  async listObjects (bucket: string, options: ListOptions): Promise<ListedObject[]> { return await this.store.listObjects(bucket, options) }
+  async listVersions (bucket: string, options: VersionListOptions): Promise<ListedObject[]> { return await this.store.listVersions(bucket, options) }
+  async listKeys (bucket: string, options: ListOptions): Promise<string[]> { return await this.store.listKeys(bucket, options) }
+  async createUpload (upload: MultipartUpload, options?: AbortOptions): Promise<void> { await this.store.createUpload(upload, options) }
+  async getUpload (bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<MultipartUpload | undefined> { return await this.store.getUpload(bucket, key, uploadId, options) }
+  async listUploads (bucket: string, options: UploadListOptions): Promise<MultipartUpload[]> { return await this.store.listUploads(bucket, options) }
+
+  async putPart (bucket: string, key: string, uploadId: string, part: UploadedPart, options?: AbortOptions): Promise<PartWriteResult | undefined> {
+    await this.pin(part.cid, options)
+    const result = await this.store.putPart(bucket, key, uploadId, part, options)
+    // A part refused (upload gone) leaves its pin to the next reconcile, unless nothing references it now.
+    if (result === undefined) {
+      if (await this.store.refCount(part.cid) === 0) await this.unpin([part.cid])
+      return result
+    }
+    await this.unpin(result.released)
+    return result
+  }
+
+  async listParts (bucket: string, key: string, uploadId: string, options: PartListOptions): Promise<UploadedPart[] | undefined> { return await this.store.listParts(bucket, key, uploadId, options) }
+
+  async completeUpload (version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload, options?: AbortOptions): Promise<CompleteResult> {
+    await this.pin(version.cid, options)
+    const result = await this.store.completeUpload(version, uploadId, parts, completed, options)
+    if (result.status === 'completed') await this.unpin(result.released)
+    else if (await this.store.refCount(version.cid) === 0) await this.unpin([version.cid])
+    return result
+  }
+
+  async getCompletedUpload (bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<CompletedUpload | undefined> { return await this.store.getCompletedUpload(bucket, key, uploadId, options) }
+
+  async abortUpload (bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<{ released: string[] } | undefined> {
+    const result = await this.store.abortUpload(bucket, key, uploadId, options)
+    if (result !== undefined) await this.unpin(result.released)
+    return result
+  }
+
+  async refCount (cid: string, options?: AbortOptions): Promise<number> { return await this.store.refCount(cid, options) }
+  referencedCids (options?: AbortOptions): AsyncIterable<string> { return this.store.referencedCids(options) }
+  async close (): Promise<void> { await this.store.close() }
+}

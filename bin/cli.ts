@@ -1,11 +1,17 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { CID_PROFILES, isCidProfileName } from '../src/content/profiles.js'
-import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, startServer } from './server.js'
+import { createGateway } from '../src/gateway.js'
+import type { GatewayGcReport } from '../src/types.js'
+import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, openStores, startServer } from './server.js'
 import type { RunningServer, ServerOptions } from './server.js'
 
-const USAGE = `Usage: s3-ipfs-gateway serve [options]
+/** The library's default (GatewayGcOptions.gracePeriodMs). */
+const DEFAULT_GRACE_PERIOD = '15m'
+
+const SERVE_USAGE = `Usage: s3-ipfs-gateway serve [options]
 
 Serves the Amazon S3 REST API over node:http, keeping object bytes as IPFS (UnixFS) blocks.
 
@@ -22,6 +28,43 @@ Credentials: S3IPFS_ACCESS_KEY and S3IPFS_SECRET_KEY. When unset, a key pair is 
 first start, saved in <data-dir>/credentials.json (mode 0600) and reused afterwards.
 `
 
+const GC_USAGE = `Usage: s3-ipfs-gateway gc [options]
+
+Deletes the blocks in a data directory that no object version or multipart part references any
+more (left by overwrites, deletes and failed uploads), and files of interrupted writes.
+
+Safe while \`serve\` runs on the same directory: SQLite is shared in WAL mode, and a block the
+server writes again while gc deletes it is kept. But gc cannot see the server's uploads in flight:
+their blocks are protected only by the grace period, so it must exceed the longest upload (a single
+PUT from its first byte to its end; multipart parts count once each is stored). Use 0 only while
+no upload is in flight.
+
+Options:
+  --data-dir D          S3IPFS_DATA_DIR  the directory serve uses (default ${DEFAULT_DATA_DIR})
+  --grace-period T      keep unreferenced blocks written within T: milliseconds, or a number
+                        with ms, s, m, h or d, e.g. 30s, 15m, 1h (default ${DEFAULT_GRACE_PERIOD})
+  --dry-run             count what would be deleted; delete nothing
+  --json                print the report as JSON
+  -h, --help            show this help
+
+Exit status: 0 done; 1 when blocks of referenced objects are missing or corrupt (data loss; the
+sweep is skipped when they may hide live blocks), or on any other failure; 2 on a usage error.
+SIGINT/SIGTERM stop gc once the deletes in progress have settled.
+`
+
+const USAGE = `Usage: s3-ipfs-gateway serve [options]
+       s3-ipfs-gateway gc [options]
+
+Commands:
+  serve   serve the Amazon S3 REST API, keeping object bytes as IPFS (UnixFS) blocks
+  gc      delete blocks nothing references any more (safe while serve runs)
+
+  -h, --help      show this help; \`s3-ipfs-gateway <command> --help\` shows a command's options
+  -v, --version   show the version
+`
+
+const COMMAND_USAGE = new Map([['serve', SERVE_USAGE], ['gc', GC_USAGE]])
+
 class UsageError extends Error {
   override name = 'UsageError'
 }
@@ -32,8 +75,12 @@ function version (): string {
   return pkg.version
 }
 
+function nonEmpty (v: string | undefined): string | undefined {
+  return v === undefined || v === '' ? undefined : v
+}
+
 /** Flags over environment over defaults; undefined leaves the default to startServer. */
-function resolveOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOptions {
+function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOptions {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -46,8 +93,6 @@ function resolveOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOptions 
     strict: true,
     allowPositionals: false,
   })
-  const nonEmpty = (v: string | undefined): string | undefined => (v === undefined || v === '' ? undefined : v)
-
   const portText = values.port ?? nonEmpty(env.S3IPFS_PORT)
   let port: number | undefined
   if (portText !== undefined) {
@@ -89,7 +134,7 @@ function banner (running: RunningServer, options: ServerOptions): string {
 }
 
 async function serve (argv: string[]): Promise<void> {
-  const options = resolveOptions(argv, process.env)
+  const options = resolveServeOptions(argv, process.env)
   const running = await startServer(options)
   process.stdout.write(banner(running, options))
 
@@ -113,36 +158,175 @@ async function serve (argv: string[]): Promise<void> {
   process.on('SIGTERM', stop)
 }
 
+interface GcCommandOptions {
+  dataDir: string
+  gracePeriodMs: number
+  dryRun: boolean
+  json: boolean
+}
+
+function resolveGcOptions (argv: string[], env: NodeJS.ProcessEnv): GcCommandOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'data-dir': { type: 'string' },
+      'grace-period': { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    strict: true,
+    allowPositionals: false,
+  })
+  return {
+    dataDir: resolve(values['data-dir'] ?? nonEmpty(env.S3IPFS_DATA_DIR) ?? DEFAULT_DATA_DIR),
+    gracePeriodMs: parseDuration(values['grace-period'] ?? DEFAULT_GRACE_PERIOD),
+    dryRun: values['dry-run'] === true,
+    json: values.json === true,
+  }
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** `1500` (ms), `30s`, `15m`, `1.5h`, `2d`, `0`. */
+function parseDuration (text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text)
+  if (m === null) throw new UsageError(`Invalid duration "${text}"; expected milliseconds or a number with ms, s, m, h or d (e.g. 15m)`)
+  return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 'ms'])
+}
+
+function formatDuration (ms: number): string {
+  for (const unit of ['d', 'h', 'm', 's'] as const) {
+    if (ms > 0 && ms % DURATION_UNITS[unit] === 0) return `${ms / DURATION_UNITS[unit]}${unit}`
+  }
+  return ms === 0 ? '0' : `${ms}ms`
+}
+
+function formatBytes (n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let i = 0
+  let v = n
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++ }
+  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]} (${n} bytes)`
+}
+
+function gcSummary (report: GatewayGcReport, options: GcCommandOptions): string {
+  const lines = [`s3-ipfs-gateway gc of ${options.dataDir} (grace period ${formatDuration(options.gracePeriodMs)}${options.dryRun ? ', dry run' : ''})`]
+  const row = (label: string, value: string): void => { lines.push(`  ${(label + ':').padEnd(18)} ${value}`) }
+  if (report.pins !== undefined) row('pins reconciled', `${report.pins.pinned} pinned, ${report.pins.unpinned} unpinned`)
+  const b = report.blocks
+  if (b !== undefined) {
+    row('referenced roots', String(b.roots))
+    row('blocks scanned', String(b.scanned))
+    row('blocks marked', `${b.marked} (reachable from referenced objects)`)
+    if (options.dryRun) {
+      row('would delete', `${b.candidates} blocks (nothing deleted: dry run)`)
+    } else if (!b.swept) {
+      row('blocks deleted', `0 of ${b.candidates} unreferenced: sweep skipped, the mark is incomplete (see stderr)`)
+    } else {
+      row('blocks deleted', String(b.deleted))
+      row('bytes freed', formatBytes(b.freedBytes))
+    }
+    row('kept as recent', `${b.keptRecent} (unreferenced, written within the grace period)`)
+    if (!options.dryRun) row('strays deleted', `${b.straysDeleted} (${formatBytes(b.strayBytes)})`)
+    row('took', `${b.durationMs} ms`)
+  }
+  return lines.join('\n') + '\n'
+}
+
+/** The loud part: referenced blocks that are gone or unreadable. Empty when there are none. */
+function gcDamage (report: GatewayGcReport, options: GcCommandOptions): string {
+  const b = report.blocks
+  if (b === undefined || (b.missing.length === 0 && b.corrupt.length === 0)) return ''
+  const SHOWN = 50
+  const list = (cids: string[]): string[] => [
+    ...cids.slice(0, SHOWN).map(c => `  ${c}`),
+    ...(cids.length > SHOWN ? [`  ... and ${cids.length - SHOWN} more (--json lists all)`] : []),
+  ]
+  const lines: string[] = []
+  if (b.missing.length > 0) {
+    lines.push(`gc: DATA LOSS: ${b.missing.length} block(s) of referenced objects are missing from ${resolve(options.dataDir, 'blocks')}:`, ...list(b.missing))
+  }
+  if (b.corrupt.length > 0) {
+    lines.push(`gc: DATA LOSS: ${b.corrupt.length} referenced dag-pb block(s) do not decode:`, ...list(b.corrupt))
+  }
+  lines.push(options.dryRun || b.swept
+    ? 'gc: objects using these blocks cannot be read in full. Restore them (e.g. from a backup or an IPFS node holding these CIDs).'
+    : 'gc: nothing was deleted: blocks under the unreadable nodes could not be marked. Restore them (e.g. from a backup or an IPFS node holding these CIDs), then run gc again.')
+  return lines.join('\n') + '\n'
+}
+
+async function gc (argv: string[]): Promise<number> {
+  const options = resolveGcOptions(argv, process.env)
+  const gateway = createGateway(await openStores(options.dataDir, { existing: true }))
+  const controller = new AbortController()
+  const stop = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      process.stderr.write(`${signal} again: exiting now\n`)
+      process.exit(1)
+    }
+    process.stderr.write(`${signal}: stopping once the deletes in progress have settled...\n`)
+    controller.abort(Object.assign(new Error(`gc stopped by ${signal}; blocks deleted so far stay deleted`), { name: 'AbortError' }))
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+  let report: GatewayGcReport
+  try {
+    report = await gateway.gc({ gracePeriodMs: options.gracePeriodMs, dryRun: options.dryRun, signal: controller.signal })
+  } finally {
+    await gateway.close()
+    process.off('SIGINT', stop)
+    process.off('SIGTERM', stop)
+  }
+  process.stdout.write(options.json ? JSON.stringify(report, null, 2) + '\n' : gcSummary(report, options))
+  if (report.blocks === undefined) {
+    process.stderr.write('gc: the blockstore cannot be listed, so no blocks were collected\n')
+    return 1
+  }
+  const damage = gcDamage(report, options)
+  process.stderr.write(damage)
+  return damage === '' ? 0 : 1
+}
+
 async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
-  if (command === '-h' || command === '--help' || command === 'help' || rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(USAGE)
+  if (command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(COMMAND_USAGE.get(rest[0]) ?? USAGE)
     return 0
   }
   if (command === '-v' || command === '--version') {
     process.stdout.write(version() + '\n')
     return 0
   }
-  if (command !== 'serve') {
+  const usage = COMMAND_USAGE.get(command)
+  if (usage === undefined) {
     process.stderr.write(command === undefined ? USAGE : `Unknown command "${command}"\n\n${USAGE}`)
     return 2
   }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(usage)
+    return 0
+  }
   try {
+    if (command === 'gc') return await gc(rest)
     await serve(rest)
+    return -1
   } catch (err) {
     const e = err as Error & { code?: string }
     if (e.name === 'UsageError' || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
-      process.stderr.write(`${e.message}\n\n${USAGE}`)
+      process.stderr.write(`${e.message}\n\n${usage}`)
       return 2
     }
     if (e.code === 'EADDRINUSE') {
       process.stderr.write(`${e.message}: another process is listening there; pick one with --port or S3IPFS_PORT\n`)
       return 1
     }
+    if (e.code === 'ERR_NO_DATA_DIR' || e.name === 'AbortError') {
+      process.stderr.write(`${e.message}\n`)
+      return 1
+    }
     process.stderr.write(`${e.stack ?? String(e)}\n`)
     return 1
   }
-  return -1
 }
 
 const code = await main(process.argv.slice(2))

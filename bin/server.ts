@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
@@ -85,11 +85,9 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
     ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey }
     : await loadOrCreateCredentials(dataDir)
 
-  if (options.blockstore === undefined || options.metadata === undefined) await mkdir(dataDir, { recursive: true })
   const gateway = createGateway({
     ...options.gateway,
-    blockstore: options.blockstore ?? new FsBlockstore({ path: join(dataDir, 'blocks') }),
-    metadata: options.metadata ?? new SqliteMetadataStore({ path: join(dataDir, 'meta.db') }),
+    ...await openStores(dataDir, { blockstore: options.blockstore, metadata: options.metadata }),
     credentials: { [credentials.accessKeyId]: credentials.secretAccessKey },
     region,
     cidProfile: options.cidProfile,
@@ -118,6 +116,44 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
     credentials,
     server,
     close: () => (closing ??= shutdown(server, gateway, shutdownTimeout)),
+  }
+}
+
+export interface DataDirStores {
+  blockstore: Blockstore
+  metadata: MetadataStore
+}
+
+export interface OpenStoresOptions {
+  /** Use this instead of the FsBlockstore in `<dataDir>/blocks`. */
+  blockstore?: Blockstore
+  /** Use this instead of SQLite at `<dataDir>/meta.db`. */
+  metadata?: MetadataStore
+  /**
+   * Fail (code 'ERR_NO_DATA_DIR') unless `<dataDir>/meta.db` exists, instead of creating the
+   * directory and an empty database. For tools that must not mistake a wrong path for an empty store.
+   */
+  existing?: boolean
+}
+
+/**
+ * The stores `serve` keeps in `dataDir`: an FsBlockstore in `blocks/` and SQLite (WAL) in `meta.db`.
+ * Several processes may open the same directory at once (the `gc` command beside a server).
+ */
+export async function openStores (dataDir: string, options: OpenStoresOptions = {}): Promise<DataDirStores> {
+  const metaDb = join(dataDir, 'meta.db')
+  if (options.metadata === undefined && options.existing === true) {
+    try {
+      await access(metaDb)
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'ENOENT') throw err
+      throw Object.assign(new Error(`${metaDb} not found: ${dataDir} is not a data directory serve has used`), { code: 'ERR_NO_DATA_DIR' })
+    }
+  }
+  if (options.blockstore === undefined || options.metadata === undefined) await mkdir(dataDir, { recursive: true })
+  return {
+    blockstore: options.blockstore ?? new FsBlockstore({ path: join(dataDir, 'blocks') }),
+    metadata: options.metadata ?? new SqliteMetadataStore({ path: metaDb }),
   }
 }
 

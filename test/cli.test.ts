@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto'
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import { REPO_ROOT, spawnChild, tempDir as makeTempDir } from './helpers/child.js'
-import type { Child } from './helpers/child.js'
-import { deterministicBytes, md5Hex, s3Error } from './helpers/s3.js'
+import type { Child, Exit } from './helpers/child.js'
+import { credentials, deterministicBytes, md5Hex, s3Error } from './helpers/s3.js'
+import type { GatewayGcReport } from '../src/types.js'
 
 /** The CLI entry point, relative to the repository root (the child's working directory). */
 const CLI = 'bin/cli.ts'
@@ -65,6 +66,25 @@ function client (t: ExecutionContext, endpoint: string, credentials: { accessKey
   const s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials, maxAttempts: 1 })
   t.teardown(() => { s3.destroy() })
   return s3
+}
+
+/** Runs a command that exits by itself (not `serve`). */
+async function run (t: ExecutionContext, args: string[], env: Record<string, string> = {}): Promise<{ exit: Exit, stdout: string, stderr: string }> {
+  const child = cli(t, args, env)
+  const exit = await child.exited(START_TIMEOUT)
+  return { exit, stdout: child.stdout(), stderr: child.stderr() }
+}
+
+/** `gc --json ...` on `dataDir`, expected to succeed. */
+async function gcJson (t: ExecutionContext, dataDir: string, args: string[]): Promise<GatewayGcReport> {
+  const { exit, stdout, stderr } = await run(t, ['gc', '--data-dir', dataDir, '--json', ...args])
+  t.deepEqual(exit, { code: 0, signal: null }, `stdout:\n${stdout}\nstderr:\n${stderr}`)
+  return JSON.parse(stdout) as GatewayGcReport
+}
+
+async function blockFiles (dataDir: string): Promise<string[]> {
+  const names = await readdir(join(dataDir, 'blocks'), { recursive: true })
+  return names.filter(name => name.endsWith('.data')).sort()
 }
 
 function escape (s: string): string {
@@ -186,4 +206,80 @@ test('SIGTERM during a large upload lets it finish, then exits 0; the object is 
   t.is(bytes?.length, data.length)
   t.is(createHash('md5').update(bytes ?? new Uint8Array()).digest('hex'), md5Hex(data))
   await stop(t, restarted.child)
+})
+
+test('gc beside a running serve frees exactly the deleted object, keeps the rest readable, and exits 1 on data loss', async (t) => {
+  t.timeout(START_TIMEOUT + EXIT_TIMEOUT + 5 * START_TIMEOUT)
+  const dataDir = await tempDir(t)
+  const served = await serve(t, dataDir, [], { S3IPFS_ACCESS_KEY: credentials.accessKeyId, S3IPFS_SECRET_KEY: credentials.secretAccessKey })
+  const s3 = client(t, served.endpoint, credentials)
+  await s3.send(new CreateBucketCommand({ Bucket: 'collect' }))
+  // Several chunks under a dag-pb root, stored once for both keys; the distinct object is one raw block.
+  const shared = deterministicBytes('cli-gc-shared', 3 * 1024 * 1024 + 17)
+  const distinct = deterministicBytes('cli-gc-distinct', 200_000)
+  await s3.send(new PutObjectCommand({ Bucket: 'collect', Key: 'a', Body: shared }))
+  await s3.send(new PutObjectCommand({ Bucket: 'collect', Key: 'b', Body: shared }))
+  await s3.send(new PutObjectCommand({ Bucket: 'collect', Key: 'c', Body: distinct }))
+  await s3.send(new DeleteObjectCommand({ Bucket: 'collect', Key: 'c' }))
+  const before = await blockFiles(dataDir)
+
+  const dry = await gcJson(t, dataDir, ['--grace-period', '0', '--dry-run'])
+  t.like(dry.blocks, { roots: 1, candidates: 1, deleted: 0, freedBytes: 0, swept: false, missing: [], corrupt: [] })
+  t.deepEqual(await blockFiles(dataDir), before, '--dry-run deletes nothing')
+
+  const first = await gcJson(t, dataDir, ['--grace-period', '0'])
+  t.like(first.blocks, { roots: 1, scanned: before.length, marked: before.length - 1, deleted: 1, freedBytes: distinct.length, keptRecent: 0, swept: true, missing: [], corrupt: [] })
+  t.is((await blockFiles(dataDir)).length, before.length - 1)
+
+  for (const key of ['a', 'b']) {
+    const got = await s3.send(new GetObjectCommand({ Bucket: 'collect', Key: key }))
+    t.true(Buffer.from(await got.Body!.transformToByteArray()).equals(shared), key)
+  }
+
+  const second = await run(t, ['gc', '--data-dir', dataDir, '--grace-period', '0'])
+  t.deepEqual(second.exit, { code: 0, signal: null }, second.stderr)
+  t.regex(second.stdout, /grace period 0\)/)
+  t.regex(second.stdout, /blocks deleted: +0$/m)
+  t.regex(second.stdout, /bytes freed: +0 B$/m)
+  t.is(second.stderr, '')
+
+  // Losing a block of a live object must not look like success.
+  await rm(join(dataDir, 'blocks', before[0]))
+  const lost = await run(t, ['gc', '--data-dir', dataDir, '--grace-period', '0', '--json'])
+  t.deepEqual(lost.exit, { code: 1, signal: null }, lost.stdout)
+  t.regex(lost.stderr, /DATA LOSS: 1 block/)
+  const report = JSON.parse(lost.stdout) as GatewayGcReport
+  t.like(report.blocks, { deleted: 0 })
+  t.is((report.blocks?.missing.length ?? 0) + (report.blocks?.corrupt.length ?? 0), 1)
+
+  s3.destroy()
+  await stop(t, served.child)
+})
+
+test('gc usage errors exit 2; a directory serve never used exits 1 and is left alone', async (t) => {
+  const dataDir = await tempDir(t)
+  for (const args of [['--grace-period', 'soon'], ['--grace-period', '-1s'], ['--no-such-flag'], ['extra']]) {
+    const { exit, stderr } = await run(t, ['gc', '--data-dir', dataDir, ...args])
+    t.deepEqual(exit, { code: 2, signal: null }, args.join(' '))
+    t.regex(stderr, /Usage: s3-ipfs-gateway gc/)
+  }
+  const empty = join(dataDir, 'never-served')
+  const { exit, stderr } = await run(t, ['gc'], { S3IPFS_DATA_DIR: empty })
+  t.deepEqual(exit, { code: 1, signal: null })
+  t.regex(stderr, /meta\.db not found/)
+  await t.throwsAsync(stat(empty), { code: 'ENOENT' })
+})
+
+test('gc --help explains the grace period; the top-level help lists both commands', async (t) => {
+  const gc = await run(t, ['gc', '--help'])
+  t.is(gc.exit.code, 0)
+  t.regex(gc.stdout, /^Usage: s3-ipfs-gateway gc/)
+  t.regex(gc.stdout, /--grace-period/)
+  t.regex(gc.stdout, /Safe while `serve` runs/)
+  const top = await run(t, ['--help'])
+  t.is(top.exit.code, 0)
+  t.regex(top.stdout, /^ {2}serve /m)
+  t.regex(top.stdout, /^ {2}gc /m)
+  const none = await run(t, [])
+  t.is(none.exit.code, 2, 'no command is a usage error, as before')
 })

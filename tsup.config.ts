@@ -12,6 +12,7 @@ export default defineConfig({
     node: 'adapters/node.ts',
     express: 'adapters/express.ts',
     fastify: 'adapters/fastify.ts',
+    testing: 'src/testing/index.ts',
     cli: 'bin/cli.ts',
   },
   format: ['esm'],

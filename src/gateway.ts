@@ -24,9 +24,17 @@ function defaultId (): string {
   return ID_PREFIX + idCounter.toString(16).toUpperCase().padStart(8, '0')
 }
 
-/** Time-ordered, URL-safe unique ids. */
-function defaultNewId (): string {
-  return Date.now().toString(36).padStart(9, '0') + randomBytes(12).toString('base64url')
+/** 36^9 - 1 ms, past the year 3500: the time prefix keeps 9 characters until then. */
+const TIME_PREFIX_LIMIT = 36 ** 9 - 1
+
+/**
+ * Unique, URL-safe ids with a time prefix: counting up for upload ids (uploads list in initiation
+ * order), counting down for version ids (a key's version ids sort newest first, as listed).
+ */
+function defaultNewId (kind: 'upload' | 'version'): string {
+  const ms = Date.now()
+  const prefix = (kind === 'upload' ? ms : TIME_PREFIX_LIMIT - ms).toString(36).padStart(9, '0')
+  return prefix + randomBytes(kind === 'upload' ? 12 : 15).toString('base64url')
 }
 
 /**
@@ -44,6 +52,8 @@ export function createGateway (init: GatewayInit = {}): Gateway {
   const region = init.region ?? 'us-east-1'
   const content = new ContentStore({ blockstore, profile: init.cidProfile ?? 'unixfs-v1-2025' })
   const now = init.now ?? (() => new Date())
+  const signatureClock = init.signatureClock ?? now
+  const newId = init.newId ?? defaultNewId
   const requestId = init.requestId ?? defaultId
   const baseDomains = (init.baseDomains ?? []).map(d => d.toLowerCase())
   const maxObjectSize = init.maxObjectSize ?? FIVE_GIB
@@ -61,7 +71,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     const relative = req.path.slice(req.basePath.length) || '/'
     const query = new URLSearchParams(req.query)
     const target = address({ path: relative, hostname: req.hostname, baseDomains })
-    const auth: AuthContext = await authenticate(req, { credentials, region, now: now() })
+    const auth: AuthContext = await authenticate(req, { credentials, region, now: signatureClock() })
     if (auth.anonymous || auth.principal === undefined) throw new S3Error('AccessDenied')
     const match = route(req.method, target, query, req.headers)
     const ctx: OperationContext = {
@@ -79,12 +89,15 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       region,
       maxObjectSize,
       now,
-      newId: defaultNewId,
+      newId,
       requestId: id,
       signal: req.signal,
     }
     const operation = OPERATIONS[match.operation]
     if (operation === undefined) throw new S3Error('NotImplemented')
+    if (init.beforeOperation !== undefined) {
+      await init.beforeOperation({ operation: match.operation, bucket: match.bucket, key: match.key, request: req })
+    }
     try {
       return await operation(ctx)
     } finally {

@@ -1,6 +1,6 @@
 // Gateway
 export { createGateway } from './gateway.js'
-export type { Gateway, GatewayGcOptions, GatewayGcReport, GatewayInit, GatewayLogger, S3Request, S3Response, AbortOptions, Credentials, CredentialProvider } from './types.js'
+export type { Gateway, GatewayGcOptions, GatewayGcReport, GatewayInit, GatewayLogger, OperationInfo, S3Request, S3Response, AbortOptions, Credentials, CredentialProvider } from './types.js'
 export { DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY } from './auth/credentials.js'
 
 // Errors

@@ -78,12 +78,37 @@ export interface GatewayInit {
   baseDomains?: string[]
   /** Largest single PUT body, and largest multipart part, in bytes. Default 5 GiB, as S3. */
   maxObjectSize?: number
-  /** Clock, injectable for tests. */
+  /**
+   * Clock for what the gateway records and reports (LastModified, Initiated, ...), injectable for
+   * tests. It also checks request signatures' times unless `signatureClock` is given.
+   */
   now?: () => Date
+  /** Clock that request signatures (and presigned URLs' expiry) are checked against. Default: `now`. */
+  signatureClock?: () => Date
   /** Request id generator, injectable for tests. */
   requestId?: () => string
+  /**
+   * Generator of upload ids and version ids, injectable for deterministic tests. Ids must be unique
+   * and URL-safe. Default: random ids; upload ids count up with time (uploads list in initiation
+   * order), version ids count down (a key's version ids sort newest first).
+   */
+  newId?: (kind: 'upload' | 'version') => string
+  /**
+   * Called for every authenticated request once its operation is known, before it runs. May delay
+   * it (return a promise) or fail it (throw an S3Error). For fault injection in tests.
+   */
+  beforeOperation?: (operation: OperationInfo) => void | Promise<void>
   /** Where unexpected errors are reported. Default: console.error. */
   logger?: GatewayLogger
+}
+
+/** What `beforeOperation` is told about a request. */
+export interface OperationInfo {
+  /** The S3 action, e.g. 'PutObject', 'GetObject', 'ListObjectsV2'. */
+  operation: string
+  bucket: string
+  key: string
+  request: S3Request
 }
 
 export interface GatewayLogger {

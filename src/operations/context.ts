@@ -24,8 +24,8 @@ export interface OperationContext {
   region: string
   maxObjectSize: number
   now: () => Date
-  /** Unique, URL-safe ids (version ids, later upload ids). */
-  newId: () => string
+  /** Unique, URL-safe upload ids and version ids (GatewayInit.newId). */
+  newId: (kind: 'upload' | 'version') => string
   requestId: string
   signal?: AbortSignal
 }

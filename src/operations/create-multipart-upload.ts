@@ -56,7 +56,7 @@ export async function createMultipartUpload (ctx: OperationContext) {
   const upload: MultipartUpload = {
     bucket: bucket.name,
     key: ctx.key,
-    uploadId: ctx.newId(),
+    uploadId: ctx.newId('upload'),
     initiated: ctx.now(),
     owner: ctx.principal,
     ownerDisplayName: ctx.displayName,

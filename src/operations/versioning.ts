@@ -1,21 +1,14 @@
-import { randomBytes } from 'node:crypto'
 import type { BucketRecord, ObjectVersion } from '../metadata/metadata-store.js'
 import type { OperationContext } from './context.js'
 import { timestamp } from './common.js'
 
 /**
  * The version id a write gets: a new unique id in a versioning-enabled bucket, the null version
- * otherwise (in a suspended bucket it replaces the previous null version only). Ids are opaque and
- * URL-safe; their time prefix counts down, so a key's ids sort newest first, as they are listed.
+ * otherwise (in a suspended bucket it replaces the previous null version only).
  */
 export function newVersionId (ctx: OperationContext, bucket: BucketRecord): string {
-  if (bucket.versioning !== 'Enabled') return 'null'
-  const countdown = (COUNTDOWN_FROM - ctx.now().getTime()).toString(36).padStart(9, '0')
-  return countdown + randomBytes(15).toString('base64url')
+  return bucket.versioning === 'Enabled' ? ctx.newId('version') : 'null'
 }
-
-/** 36^9 - 1 ms, past the year 3500: the countdown prefix keeps 9 characters until then. */
-const COUNTDOWN_FROM = 36 ** 9 - 1
 
 /**
  * `x-amz-version-id` on a write's response: present once a bucket has a versioning configuration

@@ -3,7 +3,7 @@
  * host adapter's test file against that host, so every behaviour is proven through every mount.
  */
 import { Readable } from 'node:stream'
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import {
   AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand, ListPartsCommand, UploadPartCommand,
   CopyObjectCommand, CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand,
@@ -15,13 +15,15 @@ import { Upload } from '@aws-sdk/lib-storage'
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import type { MetadataStore } from '../../src/metadata/metadata-store.js'
 import type { Gateway } from '../../src/types.js'
-import { captureHeaders, deterministicBytes, md5Hex, s3Client, s3Error, sha256Hex } from '../helpers/s3.js'
+import { captureHeaders, deterministicBytes, headerScope, md5Hex, s3Client, s3Error, sha256Hex } from '../helpers/s3.js'
 
 export interface SuiteTarget {
   /** Endpoint including the mount prefix, e.g. http://127.0.0.1:1234/s3 */
   endpoint: string
   gateway: Gateway
   metadata: MetadataStore
+  /** The SDK client to drive it with; default: an HTTP client of `endpoint`. */
+  client?: () => S3Client
   close(): Promise<void>
 }
 
@@ -34,6 +36,10 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
   let s3: S3Client
   let seen: { last: () => Record<string, string> }
   let counter = 0
+  /** An ava test whose captured headers are its own (tests share one client concurrently). */
+  const it = (title: string, body: (t: ExecutionContext) => Promise<void>): void => {
+    test(title, async t => { await headerScope.run({}, async () => { await body(t) }) })
+  }
   /** A fresh bucket per test, so tests run concurrently without sharing state. */
   async function bucket (): Promise<string> {
     const b = `${name}-b${++counter}-${Date.now() % 100000}`
@@ -43,7 +49,7 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
 
   test.before(async () => {
     target = await start()
-    s3 = s3Client(target.endpoint)
+    s3 = target.client?.() ?? s3Client(target.endpoint)
     seen = captureHeaders(s3)
   })
   test.after.always(async () => {
@@ -51,7 +57,7 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
     await target?.close()
   })
 
-  test(`${name}: bucket lifecycle`, async t => {
+  it(`${name}: bucket lifecycle`, async t => {
     const b = await bucket()
     await t.notThrowsAsync(s3.send(new HeadBucketCommand({ Bucket: b })))
     const list = await s3.send(new ListBucketsCommand({}))
@@ -74,7 +80,7 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
     t.deepEqual(await s3Error(s3.send(new CreateBucketCommand({ Bucket: '192.168.5.4' }))), { code: 'InvalidBucketName', status: 400 })
   })
 
-  test(`${name}: put and get round-trip content headers, metadata, ETag and CID`, async t => {
+  it(`${name}: put and get round-trip content headers, metadata, ETag and CID`, async t => {
     const b = await bucket()
     const expires = new Date('2030-01-02T03:04:05Z')
     const put = await s3.send(new PutObjectCommand({
@@ -117,7 +123,7 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
     t.is(plain.ContentEncoding, undefined)
   })
 
-  test(`${name}: the checksum the SDK sends is verified, stored and returned`, async t => {
+  it(`${name}: the checksum the SDK sends is verified, stored and returned`, async t => {
     const b = await bucket()
     const put = await s3.send(new PutObjectCommand({ Bucket: b, Key: 'c', Body: 'hello world', ChecksumAlgorithm: 'SHA256' }))
     t.is(put.ChecksumSHA256, Buffer.from(sha256Hex('hello world'), 'hex').toString('base64'))
@@ -128,7 +134,7 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
     t.is(crc.ChecksumCRC32, 'DUoRhQ==')
   })
 
-  test(`${name}: keys with spaces, %, +, unicode and slashes`, async t => {
+  it(`${name}: keys with spaces, %, +, unicode and slashes`, async t => {
     const b = await bucket()
     const keys = ['a b', '100%', 'a+b', 'dir/sub/file.txt', 'ünïcödé/日本語/😀', 'x//y', 'trailing/', '~!@$&*()=:,;\'"[]{}', 'q?x=1#frag']
     for (const key of keys) {
@@ -145,7 +151,7 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
     t.deepEqual(encoded.Contents?.map(c => decodeURIComponent((c.Key ?? '').replace(/\+/g, ' '))), expected)
   })
 
-  test(`${name}: sizes 0, 1, 1 MiB + 1 and 50 MiB keep their bytes and get ipfs-add CIDs`, async t => {
+  it(`${name}: sizes 0, 1, 1 MiB + 1 and 50 MiB keep their bytes and get ipfs-add CIDs`, async t => {
     const b = await bucket()
     const cases: Array<{ key: string, data: Buffer, cid?: string }> = [
       { key: 'zero', data: Buffer.alloc(0), cid: EMPTY_CID },
@@ -170,7 +176,7 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
     t.is(sha256Hex(Buffer.from(await back.Body?.transformToByteArray() ?? [])), sha256Hex(data))
   })
 
-  test(`${name}: byte ranges and partNumber`, async t => {
+  it(`${name}: byte ranges and partNumber`, async t => {
     const b = await bucket()
     const data = deterministicBytes('ranges', 3 * MiB + 5)
     await s3.send(new PutObjectCommand({ Bucket: b, Key: 'r', Body: data }))
@@ -202,7 +208,7 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
     t.is(headRange.ContentLength, 10)
   })
 
-  test(`${name}: conditional GET and HEAD`, async t => {
+  it(`${name}: conditional GET and HEAD`, async t => {
     const b = await bucket()
     const put = await s3.send(new PutObjectCommand({ Bucket: b, Key: 'c', Body: 'conditional' }))
     const etag = put.ETag as string
@@ -231,7 +237,7 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
     t.is(none.$metadata.httpStatusCode, 200)
   })
 
-  test(`${name}: response-* overrides`, async t => {
+  it(`${name}: response-* overrides`, async t => {
     const b = await bucket()
     await s3.send(new PutObjectCommand({ Bucket: b, Key: 'o', Body: 'x', ContentType: 'text/plain' }))
     const get = await s3.send(new GetObjectCommand({
@@ -253,7 +259,7 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
     t.is(get.Expires?.toISOString(), '2031-01-01T00:00:00.000Z')
   })
 
-  test(`${name}: copies reference the same CID; directives and copy-source conditions`, async t => {
+  it(`${name}: copies reference the same CID; directives and copy-source conditions`, async t => {
     const b = await bucket()
     const other = await bucket()
     const body = `copy me ${b}`
@@ -293,7 +299,7 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
     t.deepEqual(await s3Error(s3.send(new CopyObjectCommand({ Bucket: b, Key: 'y', CopySource: 'no-such-bucket-here/k' }))), { code: 'NoSuchBucket', status: 404 })
   })
 
-  test(`${name}: shared content survives deleting one of its keys; overwrite releases the old CID`, async t => {
+  it(`${name}: shared content survives deleting one of its keys; overwrite releases the old CID`, async t => {
     const b = await bucket()
     const body = `shared ${name} ${Date.now()}`
     await s3.send(new PutObjectCommand({ Bucket: b, Key: 'one', Body: body }))
@@ -315,7 +321,7 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
     t.deepEqual(await s3Error(s3.send(new GetObjectCommand({ Bucket: 'no-such-bucket-here', Key: 'one' }))), { code: 'NoSuchBucket', status: 404 })
   })
 
-  test(`${name}: DeleteObjects, quiet and with per-key errors`, async t => {
+  it(`${name}: DeleteObjects, quiet and with per-key errors`, async t => {
     const b = await bucket()
     for (const k of ['a', 'b', 'c']) await s3.send(new PutObjectCommand({ Bucket: b, Key: k, Body: k }))
     const res = await s3.send(new DeleteObjectsCommand({ Bucket: b, Delete: { Objects: [{ Key: 'a' }, { Key: 'missing' }, { Key: 'k'.repeat(1025) }] } }))
@@ -329,7 +335,7 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
     t.deepEqual(await s3Error(s3.send(new DeleteObjectsCommand({ Bucket: b, Delete: { Objects: tooMany } }))), { code: 'MalformedXML', status: 400 })
   })
 
-  test(`${name}: object tagging`, async t => {
+  it(`${name}: object tagging`, async t => {
     const b = await bucket()
     await s3.send(new PutObjectCommand({ Bucket: b, Key: 't', Body: 'x', Tagging: 'project=s3%20ipfs&empty=' }))
     t.deepEqual((await s3.send(new GetObjectTaggingCommand({ Bucket: b, Key: 't' }))).TagSet, [{ Key: 'project', Value: 's3 ipfs' }, { Key: 'empty', Value: '' }])
@@ -346,7 +352,7 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
     t.deepEqual(await s3Error(s3.send(new GetObjectTaggingCommand({ Bucket: b, Key: 'nope' }))), { code: 'NoSuchKey', status: 404 })
   })
 
-  test(`${name}: ListObjectsV2 pages through prefixes and delimiters without repeats`, async t => {
+  it(`${name}: ListObjectsV2 pages through prefixes and delimiters without repeats`, async t => {
     const b = await bucket()
     const keys: string[] = []
     for (let d = 0; d < 5; d++) for (let f = 0; f < 7; f++) keys.push(`dir${d}/file${f}`)
@@ -394,7 +400,7 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
     t.deepEqual(await s3Error(s3.send(new ListObjectsV2Command({ Bucket: b, ContinuationToken: '!!!' }))), { code: 'InvalidArgument', status: 400 })
   })
 
-  test(`${name}: ListObjects v1 marker and NextMarker`, async t => {
+  it(`${name}: ListObjects v1 marker and NextMarker`, async t => {
     const b = await bucket()
     const keys = ['a/1', 'a/2', 'b', 'c/1', 'c/2', 'd']
     for (const k of keys) await s3.send(new PutObjectCommand({ Bucket: b, Key: k, Body: k }))
@@ -414,7 +420,7 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
     t.is(flat.Contents?.[0].Owner?.ID, 'S3IPFSEXAMPLEKEY')
   })
 
-  test(`${name}: presigned GET and PUT`, async t => {
+  it(`${name}: presigned GET and PUT`, async t => {
     const b = await bucket()
     const putUrl = await getSignedUrl(s3, new PutObjectCommand({ Bucket: b, Key: 'pre signed/ü' }), { expiresIn: 300 })
     const put = await fetch(putUrl, { method: 'PUT', body: 'uploaded through a presigned URL' })
@@ -429,7 +435,7 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
     t.regex(await tampered.text(), /<Code>SignatureDoesNotMatch<\/Code>/)
   })
 
-  test(`${name}: lib-storage multipart upload (5 MiB parts, 4 at once) gets the single-PUT CID; parts are listed and readable`, async t => {
+  it(`${name}: lib-storage multipart upload (5 MiB parts, 4 at once) gets the single-PUT CID; parts are listed and readable`, async t => {
     const b = await bucket()
     const bytes = deterministicBytes(`${name}-multipart`, 17 * MiB + 3)
     await s3.send(new PutObjectCommand({ Bucket: b, Key: 'single', Body: bytes }))
@@ -453,7 +459,7 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
     t.is((await s3.send(new ListMultipartUploadsCommand({ Bucket: b }))).Uploads, undefined)
   })
 
-  test(`${name}: unimplemented subresources answer NotImplemented; anonymous requests are denied`, async t => {
+  it(`${name}: unimplemented subresources answer NotImplemented; anonymous requests are denied`, async t => {
     const b = await bucket()
     t.deepEqual(await s3Error(s3.send(new GetBucketAclCommand({ Bucket: b }))), { code: 'NotImplemented', status: 501 })
     const anonymous = await fetch(`${target.endpoint}/${b}`)

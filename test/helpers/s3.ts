@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { createCipheriv, createHash } from 'node:crypto'
 import { S3Client, S3ServiceException } from '@aws-sdk/client-s3'
 import type { CID } from 'multiformats/cid'
@@ -23,10 +24,15 @@ export function s3Client (endpoint: string, options: { region?: string } = {}): 
  * SDK does not model (x-ipfs-path, x-amz-meta-cid on PUT).
  */
 export function captureHeaders (client: S3Client): { last: () => Record<string, string> } {
-  let last: Record<string, string> = {}
+  let shared: Record<string, string> = {}
+  const remember = (headers: Record<string, string>): void => {
+    const scope = headerScope.getStore()
+    if (scope !== undefined) scope.last = headers
+    else shared = headers
+  }
   client.middlewareStack.add((next) => async (args) => {
     const result = await next(args)
-    last = (result.response as { headers?: Record<string, string> }).headers ?? {}
+    remember((result.response as { headers?: Record<string, string> }).headers ?? {})
     return result
   }, { step: 'deserialize', name: 'captureHeaders' })
   client.middlewareStack.add((next) => async (args) => {
@@ -34,12 +40,18 @@ export function captureHeaders (client: S3Client): { last: () => Record<string, 
       return await next(args)
     } catch (err) {
       const response = (err as { $response?: { headers?: Record<string, string> } }).$response
-      if (response?.headers !== undefined) last = response.headers
+      if (response?.headers !== undefined) remember(response.headers)
       throw err
     }
   }, { step: 'deserialize', name: 'captureErrorHeaders', priority: 'high' })
-  return { last: () => last }
+  return { last: () => headerScope.getStore()?.last ?? shared }
 }
+
+/**
+ * Run a test body in its own header scope: `captureHeaders(...).last()` then reports the last
+ * response of that test's own requests, even while other tests share the client concurrently.
+ */
+export const headerScope = new AsyncLocalStorage<{ last?: Record<string, string> }>()
 
 /** The error an SDK call rejected with, reduced to what S3 said. */
 export async function s3Error (promise: Promise<unknown>): Promise<{ code: string, status: number | undefined }> {

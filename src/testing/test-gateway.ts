@@ -51,6 +51,7 @@ export interface StoredObjectInfo {
   isLatest: boolean
   deleteMarker: boolean
   size: number
+  /** Quoted, as the SDK returns ETags ('' for delete markers). */
   etag: string
   /** The IPFS CID of the version's bytes ('' for delete markers). */
   cid: string
@@ -131,7 +132,7 @@ export function createTestGateway (options: TestGatewayOptions = {}): TestGatewa
           const full = await metadata.getObject(name, v.key, v.versionId)
           out.push({
             bucket: name, key: v.key, versionId: v.versionId, isLatest: v.isLatest === true, deleteMarker: v.deleteMarker,
-            size: v.size, etag: v.etag, cid: full?.cid ?? '', lastModified: v.lastModified,
+            size: v.size, etag: v.deleteMarker ? '' : `"${v.etag}"`, cid: full?.cid ?? '', lastModified: v.lastModified,
           })
         }
         if (page.length < 1000) break

@@ -101,3 +101,24 @@ export const MULTIPART_TARGETS = {
 export const VERSIONS_TARGETS = {
   deepVsShallow: 1.5,
 } as const
+
+/**
+ * Targets of the testing section (bench/testing.ts), set before it was first measured.
+ *
+ * One unit test's S3, timed whole: set up (gateway or server, and an AWS SDK client), PutObject of
+ * 4 KiB, GetObject with the body read, close. Medians, the three ways interleaved in the same run,
+ * against s3rver 3.7.1 started per test (new S3rver on port 0, a temp directory, the bucket
+ * configured at start, closed and the directory removed after).
+ *
+ * - `inProcessVsS3rver`: the test gateway on inProcessHandler must take at most this fraction of
+ *   s3rver's time. 1/2: it opens no socket, no directory and no file, so whatever it still costs is
+ *   the SDK's own signing and checksums plus our request handling; if that were not well under an
+ *   HTTP server with a file store, the in-process handler would not be worth offering.
+ * - `serverVsS3rver`: the same gateway through startTestServer must take at most this many times
+ *   s3rver's time. 1: both listen on a loopback port and the SDK speaks HTTP to both; ours keeps
+ *   everything in memory where s3rver writes files, so it must not be slower.
+ */
+export const TESTING_TARGETS = {
+  inProcessVsS3rver: 0.5,
+  serverVsS3rver: 1,
+} as const

@@ -4,10 +4,10 @@
  *
  *   npm run bench                         full sizes (1 GiB stream, 8 × 64 MiB, 5,000 × 4 KiB, 10k/100k keys,
  *                                         1 GiB in 8 MiB parts, Complete of 10 and 1,000 parts,
- *                                         a key with 10,000 versions)
+ *                                         a key with 10,000 versions, 50 tests' setup + PUT + GET)
  *   npm run bench -- --quick              sizes ÷16, counts ÷10 (a smoke run)
  *   npm run bench -- --only small,list    sections: hash, disk, big, parallel, small, list, multipart, complete,
- *                                         versions
+ *                                         versions, testing (the last runs in this process: see bench/testing.ts)
  *   npm run bench -- --targets ours,limit servers: ours, s3rver, limit
  *   npm run bench -- --reps 3             repetitions for throughput figures (median reported)
  *   npm run bench -- --peer-cap           list s3rver at the small key count only
@@ -24,11 +24,12 @@ import { PatternVerifier, patternStream } from './pattern.js'
 import { buildDist, cleanupSync, makeTempDir, removeTempDir, startTarget, type Target, type TargetName } from './targets.js'
 import { countOf, fmtBytes, fmtNum, fmtRatio, median, pad, runPool, sleep } from './util.js'
 import { sectionVersions, versionsVerdicts } from './versions.js'
+import { sectionTesting, testingVerdicts, type TestingSizes } from './testing.js'
 import { randomBytes } from 'node:crypto'
 
 // ---------------------------------------------------------------------------------------- options
 
-const SECTIONS = ['hash', 'disk', 'big', 'parallel', 'small', 'list', 'multipart', 'complete', 'versions'] as const
+const SECTIONS = ['hash', 'disk', 'big', 'parallel', 'small', 'list', 'multipart', 'complete', 'versions', 'testing'] as const
 type Section = typeof SECTIONS[number]
 const ALL_TARGETS: TargetName[] = ['ours', 's3rver', 'limit']
 
@@ -74,7 +75,7 @@ function parseArgs (argv: string[]) {
     else if (a === '--from-source') opts.fromSource = true
     else if (a === '--max-minutes') opts.maxMinutes = Number(val())
     else if (a === '--help' || a === '-h') {
-      console.log('usage: tsx bench/run.ts [--quick] [--only hash,disk,big,parallel,small,list,multipart,complete,versions] [--targets ours,s3rver,limit] [--reps N] [--peer-cap] [--from-source] [--max-minutes M]')
+      console.log('usage: tsx bench/run.ts [--quick] [--only hash,disk,big,parallel,small,list,multipart,complete,versions,testing] [--targets ours,s3rver,limit] [--reps N] [--peer-cap] [--from-source] [--max-minutes M]')
       process.exit(0)
     } else throw new Error(`unknown argument "${a}"`)
   }
@@ -103,6 +104,7 @@ const SIZES = {
   // the key sorts after `before` < 1,000 neighbours (so it is on the first ListObjectsV2 page), and more than
   // `page` keys follow the middle of those neighbours (so the shallow version page is full)
   versions: { deep: Q ? 1000 : 10_000, before: Q ? 20 : 100, after: Q ? 250 : 1000, size: 4096, concurrency: 16, page: Q ? 250 : 1000, reps: Q ? 51 : 201 },
+  testing: { reps: Q ? 10 : 50, warmup: 3, size: 4096 } satisfies TestingSizes,
 }
 const DEADLINE = Date.now() + opts.maxMinutes * 60_000
 const secondsLeft = (): number => Math.max(0, (DEADLINE - Date.now()) / 1000)
@@ -610,6 +612,7 @@ function printTargets (): void {
   else verdict(`peak RSS < 150 MB (${bigLabel} transfers)`, rss < 150, `${fmtNum(rss)} MB (${rss < 150 ? `${fmtNum(150 - rss)} MB to spare` : `${fmtNum(rss - 150)} MB over`}; idle ${fmtNum(v('rss-idle', 'ours'))} MB)`)
   multipartVerdicts(v, verdict, SIZES.multipart, SIZES.complete)
   versionsVerdicts(v, verdict, SIZES.versions)
+  testingVerdicts(v, verdict)
   for (const c of checks) out.push(`  ${c.ok ? 'PASS' : 'FAIL'}  check ${c.name}: ${c.detail}`)
   console.log(out.join('\n'))
 }
@@ -621,7 +624,7 @@ async function main (): Promise<void> {
   const load0 = loadavg()
   console.log(`s3-ipfs-gateway bench — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} cores, ` +
     `${Q ? 'QUICK sizes' : 'full sizes'}, reps ${opts.reps}, sections ${[...opts.only].join(',')}, load ${load0.map(x => x.toFixed(2)).join(' ')}`)
-  const needServers = [...opts.only].some(s => s !== 'hash' && s !== 'disk')
+  const needServers = [...opts.only].some(s => s !== 'hash' && s !== 'disk' && s !== 'testing')
   if (opts.only.has('hash')) await sectionHash()
   if (opts.only.has('disk')) await sectionDisk()
   if (needServers) await startAll(opts.targets)
@@ -638,6 +641,7 @@ async function main (): Promise<void> {
   await run('multipart', () => sectionMultipart(sectionContext, SIZES.multipart))
   await run('complete', () => sectionComplete(sectionContext, SIZES.complete))
   await run('versions', () => sectionVersions(sectionContext, SIZES.versions))
+  await run('testing', () => sectionTesting(sectionContext, SIZES.testing))
 
   for (const [n, l] of live) {
     if (l.t.alive()) record('rss-end', 'RSS at end of run', 'MB', n, l.t.memory().rssMB, 'lower')
@@ -648,8 +652,8 @@ async function main (): Promise<void> {
   const load1 = loadavg()
   console.log(`\nNotes`)
   console.log(`  MB = 10^6 bytes. Medians of ${opts.reps} for throughput, of up to ${SIZES.listReps} for listing latency, of ${SIZES.complete.reps} for Complete latency, ` +
-    `of ${SIZES.versions.reps} for the versions section's latencies (one request at a time). ` +
-    `Same undici client for every server; client and servers share ${cpus().length} cores.`)
+    `of ${SIZES.versions.reps} for the versions section's latencies (one request at a time), of ${SIZES.testing.reps} tests per mode for the testing section. ` +
+    `Same undici client for every server (the testing section: the AWS SDK, in this process); client and servers share ${cpus().length} cores.`)
   console.log(`  limit = null handler (no auth, discards bodies, serves zeros / a fixed list page) and in-process hashing/disk figures.`)
   console.log(`  load average start ${load0.map(x => x.toFixed(2)).join(' ')}, end ${load1.map(x => x.toFixed(2)).join(' ')} (other work on the machine skews figures); ` +
     `run took ${Math.round((Date.now() - started) / 1000)} s.`)

@@ -7,6 +7,13 @@ export function median (xs: number[]): number {
   return v.length % 2 === 1 ? v[m] : (v[m - 1] + v[m]) / 2
 }
 
+/** The nearest-rank q-quantile (0 < q ≤ 1): the smallest value with at least q of the values at or below it. */
+export function quantile (xs: number[], q: number): number {
+  const v = xs.filter(x => Number.isFinite(x)).sort((a, b) => a - b)
+  if (v.length === 0) return NaN
+  return v[Math.min(v.length - 1, Math.max(0, Math.ceil(q * v.length) - 1))]
+}
+
 export interface PoolResult {
   done: number
   errors: number

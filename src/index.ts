@@ -15,6 +15,8 @@ export type { FsBlockstoreInit } from './blockstores/fs.js'
 export { MemoryMetadataStore } from './metadata/memory.js'
 export { SqliteMetadataStore } from './metadata/sqlite.js'
 export type { SqliteMetadataStoreInit } from './metadata/sqlite.js'
+export { PostgresMetadataStore } from './metadata/postgres.js'
+export type { PostgresMetadataStoreInit } from './metadata/postgres.js'
 export type {
   MetadataStore, BucketRecord, ObjectVersion, ObjectChecksum, ChecksumAlgorithm, ListOptions, WriteResult, DeleteResult, Versioning,
   MultipartUpload, UploadedPart, CompletedUpload, UploadListOptions, PartListOptions, PartWriteResult, CompleteResult,

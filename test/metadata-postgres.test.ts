@@ -1,0 +1,374 @@
+import { randomBytes } from 'node:crypto'
+import test from 'ava'
+import pg from 'pg'
+import type { ObjectVersion } from '../src/metadata/metadata-store.js'
+import { POSTGRES_SCHEMA_VERSION, PostgresMetadataStore } from '../src/metadata/postgres.js'
+import { metadataStoreSuite } from './compliance/metadata-store.suite.js'
+
+const URL = process.env.S3IPFS_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const T0 = new Date('2025-01-02T03:04:05.678Z')
+
+/** host:port/database of a connection string, without credentials. */
+function where (url: string): string {
+  const u = new globalThis.URL(url)
+  return `${u.hostname}:${u.port === '' ? '5432' : u.port}${u.pathname}`
+}
+
+async function probe (): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: URL, connectionTimeoutMillis: 3000 })
+  client.on('error', () => {})
+  try {
+    await client.connect()
+    await client.query('SELECT 1')
+    return undefined
+  } catch (err) {
+    return (err as Error).message === '' ? String(err) : (err as Error).message
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`
+const freshSchema = (): string => `s3ipfs_test_${randomBytes(6).toString('hex')}`
+
+function version (key: string, init: Partial<ObjectVersion> = {}): ObjectVersion {
+  return {
+    bucket: 'b', key, versionId: 'null', deleteMarker: false, cid: `cid-${key}`, size: 3, etag: 'e', lastModified: new Date(T0),
+    owner: 'o', headers: {}, metadata: {}, tags: [], ...init,
+  }
+}
+
+const unreachable = await probe()
+
+if (unreachable !== undefined) {
+  const message = `PostgreSQL not reachable at ${where(URL)}: ${unreachable}`
+  if (process.env.S3IPFS_REQUIRE_SERVICES === '1') {
+    test('PostgresMetadataStore: PostgreSQL is required (S3IPFS_REQUIRE_SERVICES=1)', (t) => { t.fail(message) })
+  } else {
+    test('PostgresMetadataStore', (t) => {
+      t.log(`skipped: ${message}`)
+      t.pass()
+    })
+  }
+} else {
+  registerTests()
+}
+
+function registerTests (): void {
+  // The compliance suite's ~70 tests run at once; they share one small pool (the host-pool mode),
+  // each in its own schema, so that they cannot exhaust the server's connections.
+  const shared = new pg.Pool({ connectionString: URL, max: 8 })
+  shared.on('error', () => {})
+  test.after.always(async () => { await shared.end() })
+
+  const dropSchema = async (schema: string): Promise<void> => { await shared.query(`DROP SCHEMA IF EXISTS ${quote(schema)} CASCADE`) }
+
+  metadataStoreSuite('PostgresMetadataStore', async () => {
+    const schema = freshSchema()
+    return { store: new PostgresMetadataStore({ pool: shared, schema }), teardown: async () => dropSchema(schema) }
+  })
+
+  test('PostgresMetadataStore: processes starting together create the schema once and record its version', async (t) => {
+    const schema = freshSchema()
+    t.teardown(async () => dropSchema(schema))
+    const stores = Array.from({ length: 6 }, () => new PostgresMetadataStore({ connectionString: URL, schema, max: 2 }))
+    t.teardown(async () => { await Promise.all(stores.map(async (s) => s.close())) })
+    await Promise.all(stores.map(async (s) => s.init()))
+    await Promise.all(stores.map(async (s, i) => s.createBucket({ name: `b${i}`, owner: 'o', created: T0, region: 'r', versioning: 'Unversioned' })))
+    const { rows } = await shared.query(`SELECT version FROM ${quote(schema)}.schema_migrations`)
+    t.deepEqual(rows, [{ version: POSTGRES_SCHEMA_VERSION }])
+    t.is((await stores[0].listBuckets()).length, 6)
+
+    // A schema from a newer gateway is refused, before anything is read or written.
+    await shared.query(`INSERT INTO ${quote(schema)}.schema_migrations (version) VALUES ($1)`, [POSTGRES_SCHEMA_VERSION + 1])
+    const newer = new PostgresMetadataStore({ connectionString: URL, schema, max: 1 })
+    t.teardown(async () => newer.close())
+    await t.throwsAsync(newer.getBucket('b0'), { message: /newer/ })
+    await t.throwsAsync(newer.putObject(version('k', { bucket: 'b0' })), { message: /newer/ }, 'a failed init is tried again')
+    t.is(await stores[0].refCount('cid-k'), 0)
+  })
+
+  test('PostgresMetadataStore: tables live in the schema option, quoted; stores in two schemas are separate', async (t) => {
+    const odd = `S3 "odd" ${randomBytes(4).toString('hex')}`
+    const plain = freshSchema()
+    t.teardown(async () => { await dropSchema(odd); await dropSchema(plain) })
+    const a = new PostgresMetadataStore({ pool: shared, schema: odd })
+    const b = new PostgresMetadataStore({ pool: shared, schema: plain })
+    for (const store of [a, b]) await store.createBucket({ name: 'b', owner: 'o', created: T0, region: 'r', versioning: 'Unversioned' })
+    await a.putObject(version('k', { cid: 'in-a' }))
+    t.is((await b.getObject('b', 'k')), undefined)
+    t.is(await b.refCount('in-a'), 0)
+    t.is((await a.getObject('b', 'k'))?.cid, 'in-a')
+    const { rows } = await shared.query<{ table_name: string }>(
+      'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [odd])
+    t.deepEqual(rows.map((r) => r.table_name), ['buckets', 'completed_uploads', 'parts', 'refs', 'schema_migrations', 'uploads', 'versions'])
+
+    // A given pool is the host's: close() leaves it open.
+    await a.close()
+    await a.close()
+    t.is((await shared.query('SELECT 1 AS one')).rows[0].one, 1)
+    t.throws(() => new PostgresMetadataStore({ pool: shared, schema: '' }), { message: /schema name/ })
+    t.throws(() => new PostgresMetadataStore({ pool: shared, schema: 'x'.repeat(64) }), { message: /schema name/ })
+  })
+
+  test("PostgresMetadataStore: the default schema is 's3ipfs'", async (t) => {
+    // In a database of its own, so that no other user of 's3ipfs' in the test database is touched.
+    const database = `s3ipfs_test_${randomBytes(6).toString('hex')}`
+    try {
+      await shared.query(`CREATE DATABASE ${database}`)
+    } catch (err) {
+      if ((err as { code?: string }).code !== '42501') throw err
+      t.log(`skipped: ${(err as Error).message} (this test creates a database)`)
+      t.pass()
+      return
+    }
+    // Teardowns run last first: the store closes, then the database goes.
+    t.teardown(async () => { await shared.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`) })
+    const url = new globalThis.URL(URL)
+    url.pathname = `/${database}`
+    const store = new PostgresMetadataStore({ connectionString: url.toString(), max: 1 })
+    t.teardown(async () => store.close())
+    await store.createBucket({ name: 'b', owner: 'o', created: T0, region: 'r', versioning: 'Unversioned' })
+    const client = new pg.Client({ connectionString: url.toString() })
+    await client.connect()
+    try {
+      t.deepEqual((await client.query('SELECT name FROM s3ipfs.buckets')).rows, [{ name: 'b' }])
+    } finally {
+      await client.end()
+    }
+    await store.close()
+    await store.close()
+    await t.throwsAsync(store.getBucket('b'), undefined, 'a closed store throws')
+  })
+
+  test('PostgresMetadataStore: NUL, which PostgreSQL text cannot hold, is refused in names written and matches nothing read', async (t) => {
+    const schema = freshSchema()
+    t.teardown(async () => dropSchema(schema))
+    const store = new PostgresMetadataStore({ pool: shared, schema })
+    await store.createBucket({ name: 'b', owner: 'o', created: T0, region: 'r', versioning: 'Unversioned' })
+    for (const key of ['a', 'a\u0001', 'b']) await store.putObject(version(key))
+    await t.throwsAsync(store.putObject(version('a\0b')), { code: 'ERR_NUL_IN_NAME' } as never)
+    t.is(await store.getObject('b', 'a\0'), undefined)
+    t.deepEqual(await store.deleteObject('b', 'a\0'), { released: [] })
+    t.deepEqual(await store.listKeys('b', { after: 'a\0b', limit: 10 }), ['a\u0001', 'b'])
+    t.deepEqual(await store.listKeys('b', { from: 'a\0', limit: 10 }), ['a\u0001', 'b'])
+    t.deepEqual(await store.listKeys('b', { prefix: 'a\0', limit: 10 }), [])
+    t.deepEqual((await store.listVersions('b', { after: { key: 'a', versionId: 'x\0' }, limit: 10 })).map((v) => v.key), ['a\u0001', 'b'])
+    t.deepEqual(await store.listUploads('b', { after: { key: 'a\0', uploadId: 'u' }, limit: 10 }), [])
+  })
+
+  test('PostgresMetadataStore: a transaction that meets a deadlock is rolled back and run again once', async (t) => {
+    const schema = freshSchema()
+    t.teardown(async () => dropSchema(schema))
+    const pool = new pg.Pool({ connectionString: URL, max: 1 })
+    t.teardown(async () => pool.end())
+    let injected = 0
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown
+      client.query = ((...args: unknown[]) => {
+        const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text: string }).text
+        if (injected === 0 && text.includes('.refs AS r')) {
+          injected++
+          return Promise.reject(Object.assign(new Error('deadlock detected (injected)'), { code: '40P01' }))
+        }
+        return query(...args)
+      }) as typeof client.query
+    })
+    const store = new PostgresMetadataStore({ pool, schema })
+    await store.createBucket({ name: 'b', owner: 'o', created: T0, region: 'r', versioning: 'Enabled' })
+    await store.putObject(version('k', { versionId: 'v1', cid: 'c' }))
+    t.is(injected, 1)
+    t.deepEqual((await store.listVersions('b', { limit: 10 })).map((v) => v.versionId), ['v1'])
+    t.is(await store.refCount('c'), 1)
+  })
+
+  test('PostgresMetadataStore: concurrent writers in two processes keep one latest per key, every version and exact reference counts', async (t) => {
+    const schema = freshSchema()
+    t.teardown(async () => dropSchema(schema))
+    // Separate pools, as separate gateway processes would have.
+    const a = new PostgresMetadataStore({ connectionString: URL, schema, max: 4 })
+    const b = new PostgresMetadataStore({ connectionString: URL, schema, max: 4 })
+    t.teardown(async () => { await a.close(); await b.close() })
+    await Promise.all([a.init(), b.init()])
+    await a.createBucket({ name: 'b', owner: 'o', created: T0, region: 'r', versioning: 'Enabled' })
+    const uploads = Array.from({ length: 12 }, (_, u) => ({ key: `k${u % 4}`, uploadId: `u${u}` }))
+    for (const { key, uploadId } of uploads) {
+      await (Number(uploadId.slice(1)) % 2 === 0 ? a : b).createUpload({
+        bucket: 'b', key, uploadId, initiated: T0, owner: 'o', headers: {}, metadata: {}, tags: [], profile: 'p',
+      })
+    }
+
+    const putVersions = new Set<string>()
+    const deletedVersions = new Set<string>()
+    const started = Date.now()
+    const ops: Array<Promise<unknown>> = []
+    for (let i = 0; i < 600; i++) {
+      const store = i % 2 === 0 ? a : b
+      const key = `k${i % 4}`
+      const cid = `c${i % 5}`
+      const { key: upKey, uploadId } = uploads[(i >> 3) % uploads.length]
+      switch (i % 8) {
+        case 0: case 1:
+          ops.push(store.putObject(version(key, { cid })))
+          break
+        case 2:
+          ops.push(store.deleteObject('b', key))
+          break
+        case 3: {
+          const versionId = `v${String(i).padStart(4, '0')}`
+          ops.push(store.putObject(version('kv', { versionId, cid })).then(() => putVersions.add(versionId)))
+          break
+        }
+        case 4: {
+          const versionId = `v${String(i - 8).padStart(4, '0')}`
+          ops.push(store.deleteObject('b', 'kv', versionId).then((r) => { if (r.deleted !== undefined) deletedVersions.add(versionId) }))
+          break
+        }
+        case 5: case 6:
+          ops.push(store.putPart('b', upKey, uploadId, { partNumber: 1 + (i % 3), cid, size: 1, etag: 'e', lastModified: T0 }))
+          break
+        case 7:
+          ops.push(i % 16 === 7
+            ? store.completeUpload(version(upKey, { cid: `obj${i % 3}` }), uploadId, [], {
+              bucket: 'b', key: upKey, uploadId, versionId: 'null', etag: 'e-0', cid: `obj${i % 3}`, partsDigest: 'd', completed: T0,
+            })
+            : store.abortUpload('b', upKey, uploadId))
+          break
+      }
+    }
+    const results = await Promise.allSettled(ops)
+    t.deepEqual(results.filter((r) => r.status === 'rejected'), [], 'no operation failed')
+    t.log(`${ops.length} concurrent changes from two stores in ${Date.now() - started} ms`)
+
+    const s = quote(schema)
+    const { rows: drift } = await shared.query(`SELECT coalesce(r.cid, c.cid) AS cid, r.count AS stored, c.n AS counted
+      FROM ${s}.refs r FULL JOIN (SELECT cid, count(*) AS n FROM (
+        SELECT cid FROM ${s}.versions WHERE NOT delete_marker AND cid <> '' UNION ALL SELECT cid FROM ${s}.parts) held GROUP BY cid) c
+      ON r.cid = c.cid WHERE r.count IS DISTINCT FROM c.n`)
+    t.deepEqual(drift, [], 'every count equals a recount of versions and parts')
+    const { rows: latest } = await shared.query(`SELECT key, count(*) FILTER (WHERE is_latest) AS latest,
+        bool_or(is_latest AND seq = (SELECT max(seq) FROM ${s}.versions w WHERE w.bucket = v.bucket AND w.key = v.key)) AS newest
+      FROM ${s}.versions v GROUP BY bucket, key ORDER BY key`)
+    t.true(latest.length >= 1)
+    for (const row of latest) t.deepEqual([row.key, row.latest, row.newest], [row.key, '1', true], 'one latest per key, and it is the newest')
+    const kept = (await a.listVersions('b', { prefix: 'kv', limit: 1000 })).map((v) => v.versionId).sort()
+    t.deepEqual(kept, [...putVersions].filter((id) => !deletedVersions.has(id)).sort(), 'no version of the versioned key was lost')
+    for (let c = 0; c < 5; c++) t.is(await b.refCount(`c${c}`), await a.refCount(`c${c}`))
+
+    // Last writer wins across processes.
+    await a.putObject(version('k0', { cid: 'first' }))
+    await b.putObject(version('k0', { cid: 'second' }))
+    t.is((await a.getObject('b', 'k0'))?.cid, 'second')
+    t.is(await a.refCount('first'), 0)
+  })
+
+  test('PostgresMetadataStore: every statement uses an index; listing pages read only the rows they return', async (t) => {
+    const schema = freshSchema()
+    const s = quote(schema)
+    t.teardown(async () => dropSchema(schema))
+    const statements: Array<{ text: string, values?: unknown[] }> = []
+    const pool = new pg.Pool({ connectionString: URL, max: 1 })
+    t.teardown(async () => pool.end())
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown
+      client.query = ((...args: unknown[]) => {
+        const config = typeof args[0] === 'string' ? { text: args[0], values: args[1] as unknown[] | undefined } : args[0] as { text: string, values?: unknown[] }
+        statements.push({ text: config.text, values: config.values })
+        return query(...args)
+      }) as typeof client.query
+    })
+    const store = new PostgresMetadataStore({ pool, schema })
+    for (const name of ['b', 'other']) await store.createBucket({ name, owner: 'o', created: T0, region: 'r', versioning: 'Enabled' })
+    // Enough rows that a bucket scan would show: 20k keys in each of two buckets (every tenth a
+    // delete marker), one key with 2,000 versions, 5,000 uploads with parts, 20k references.
+    await pool.query(`INSERT INTO ${s}.versions (bucket, key, version_id, is_latest, delete_marker, cid, size, etag, last_modified, owner, headers, metadata, tags)
+      SELECT bucket, 'data/' || lpad(i::text, 6, '0'), 'null', true, i % 10 = 0, 'cid' || i, 1, 'e', 0, 'o', '{}', '{}', '[]'
+      FROM generate_series(0, 19999) i, (VALUES ('b'), ('other')) AS buckets(bucket)`)
+    await pool.query(`INSERT INTO ${s}.versions (bucket, key, version_id, is_latest, delete_marker, cid, size, etag, last_modified, owner, headers, metadata, tags)
+      SELECT 'b', 'big', 'v' || lpad(i::text, 5, '0'), i = 1999, false, 'cid' || i, 1, 'e', 0, 'o', '{}', '{}', '[]' FROM generate_series(0, 1999) i`)
+    await pool.query(`INSERT INTO ${s}.uploads (bucket, key, upload_id, initiated, owner, headers, metadata, tags, profile)
+      SELECT 'b', 'up/' || lpad((i / 5)::text, 5, '0'), 'u' || i, 0, 'o', '{}', '{}', '[]', 'p' FROM generate_series(0, 4999) i`)
+    await pool.query(`INSERT INTO ${s}.parts (bucket, key, upload_id, part_number, cid, size, etag, last_modified)
+      SELECT bucket, key, upload_id, n, 'part' || n, 1, 'e', 0 FROM ${s}.uploads, generate_series(1, 3) n`)
+    await pool.query(`INSERT INTO ${s}.refs (cid, count) SELECT 'cid' || i, 2 FROM generate_series(0, 19999) i`)
+    await pool.query(`INSERT INTO ${s}.completed_uploads (bucket, key, upload_id, version_id, etag, cid, parts_digest, completed)
+      SELECT 'b', 'done/' || i, 'u' || i, 'null', 'e', 'c', 'd', i FROM generate_series(0, 4999) i`)
+    for (const table of ['versions', 'uploads', 'parts', 'refs', 'completed_uploads', 'buckets']) await pool.query(`VACUUM ANALYZE ${s}.${table}`)
+
+    statements.length = 0
+    const page = 10
+    t.is((await store.listObjects('b', { prefix: 'data/01', after: 'data/012345', limit: page })).length, page)
+    t.is((await store.listKeys('b', { from: 'data/005', limit: page })).length, page)
+    t.is((await store.listVersions('b', { after: { key: 'big', versionId: 'v01000' }, limit: page })).length, page)
+    t.is((await store.listVersions('b', { prefix: 'data/0', after: { key: 'data/000500', versionId: 'null' }, limit: page })).length, page)
+    t.is((await store.listUploads('b', { prefix: 'up/', after: { key: 'up/00100', uploadId: 'u502' }, limit: page })).length, page)
+    t.is((await store.listParts('b', 'up/00100', 'u502', { after: 1, limit: page }))?.length, 2)
+    const listingStatements = statements.splice(0)
+    t.is(listingStatements.length, 6, 'one statement per page')
+
+    const changes = async (): Promise<void> => {
+      await store.putObject(version('data/000007', { cid: 'cid7' }))
+      await store.putObject(version('big', { versionId: 'v9', cid: 'x' }))
+      await store.putObject(version('big', { versionId: 'v9', cid: 'y' }))
+      await store.getObject('b', 'big')
+      await store.getObject('b', 'big', 'v00005')
+      await store.setObjectTags('b', 'big', undefined, [['a', 'b']])
+      await store.setObjectTags('b', 'big', 'v00005', [['a', 'b']])
+      await store.deleteObject('b', 'big')
+      await store.deleteObject('b', 'big', 'v00005')
+      await store.createUpload({ bucket: 'b', key: 'up/00100', uploadId: 'u9', initiated: T0, owner: 'o', headers: {}, metadata: {}, tags: [], profile: 'p' })
+      await store.getUpload('b', 'up/00100', 'u9')
+      await store.putPart('b', 'up/00100', 'u9', { partNumber: 1, cid: 'p', size: 1, etag: 'e', lastModified: T0 })
+      await store.completeUpload(version('up/00100', { cid: 'obj' }), 'u9', [{ partNumber: 1, cid: 'p' }],
+        { bucket: 'b', key: 'up/00100', uploadId: 'u9', versionId: 'null', etag: 'e', cid: 'obj', partsDigest: 'd', completed: new Date(10000 + 3600000) })
+      await store.getCompletedUpload('b', 'up/00100', 'u9')
+      await store.abortUpload('b', 'up/00101', 'u505')
+      await store.refCount('cid7')
+      await store.createBucket({ name: 'empty', owner: 'o', created: T0, region: 'r', versioning: 'Unversioned' })
+      await store.createUpload({ bucket: 'empty', key: 'k', uploadId: 'u', initiated: T0, owner: 'o', headers: {}, metadata: {}, tags: [], profile: 'p' })
+      await store.deleteBucket('empty')
+      await store.deleteBucket('other')
+      await store.getBucket('b')
+      let n = 0
+      for await (const _ of store.referencedCids()) n++
+      t.true(n > 20000)
+    }
+    await changes()
+    const changeStatements = statements.splice(0).filter((st) => /^\s*(SELECT|WITH|INSERT|UPDATE|DELETE)/.test(st.text))
+    t.true(changeStatements.length > 30)
+
+    const client = new pg.Client({ connectionString: URL })
+    await client.connect()
+    t.teardown(async () => client.end())
+    // With sequential scans priced out, a plan that still has one has no index to use.
+    await client.query('SET enable_seqscan = off')
+    type PlanNode = Record<string, unknown> & { Plans?: PlanNode[] }
+    const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)]
+    const explain = async (text: string, values: unknown[] | undefined, analyze: boolean): Promise<PlanNode[]> => {
+      await client.query('BEGIN')
+      try {
+        const { rows } = await client.query(`EXPLAIN (FORMAT JSON${analyze ? ', ANALYZE' : ''}) ${text}`, values)
+        return nodes((rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0].Plan)
+      } finally {
+        await client.query('ROLLBACK')
+      }
+    }
+    for (const { text, values } of [...listingStatements, ...changeStatements]) {
+      const plan = await explain(text, values, false)
+      const scans = plan.filter((n) => n['Relation Name'] !== undefined)
+      t.deepEqual(scans.filter((n) => n['Node Type'] === 'Seq Scan').map((n) => n['Relation Name']), [], text)
+    }
+    // Run for real: no index scan reads more than a page (plus the row that ends it), nor filters rows out.
+    const usedIndexes: string[] = []
+    for (const { text, values } of listingStatements) {
+      const plan = await explain(text, values, true)
+      const described = `${text} ${JSON.stringify(values)}: ${JSON.stringify(plan.map((n) => ({ ...n, Plans: undefined })))}`
+      for (const node of plan.filter((n) => n['Index Name'] !== undefined)) {
+        usedIndexes.push(String(node['Index Name']))
+        t.true(Number(node['Actual Rows']) <= page + 1, `rows read: ${described}`)
+        t.is(Number(node['Rows Removed by Filter'] ?? 0), 0, `rows filtered out: ${described}`)
+      }
+    }
+    t.deepEqual([...new Set(usedIndexes)].sort(), ['parts_pkey', 'uploads_pkey', 'versions_by_key', 'versions_listing', 'versions_pkey'])
+  })
+}

@@ -21,6 +21,9 @@ Options (each overrides its environment variable):
   --data-dir D      S3IPFS_DATA_DIR     blocks, meta.db and credentials.json (default ${DEFAULT_DATA_DIR})
   --region R        S3IPFS_REGION       region to sign for (default us-east-1)
   --cid-profile P   S3IPFS_CID_PROFILE  ${CID_PROFILES.join(' | ')} (default ${CID_PROFILES[0]})
+  --metadata URL    S3IPFS_METADATA_URL postgres://user@host:5432/db[?schema=name]: metadata in PostgreSQL
+                                        (shared by several gateway processes) instead of <data-dir>/meta.db
+  --redis URL       S3IPFS_REDIS_URL    redis://host:6379: a block cache shared by gateway processes
   -h, --help                            show this help
   -v, --version                         show the version
 
@@ -41,6 +44,7 @@ no upload is in flight.
 
 Options:
   --data-dir D          S3IPFS_DATA_DIR  the directory serve uses (default ${DEFAULT_DATA_DIR})
+  --metadata URL        S3IPFS_METADATA_URL  the PostgreSQL metadata serve uses, if it uses one
   --grace-period T      keep unreferenced blocks written within T: milliseconds, or a number
                         with ms, s, m, h or d, e.g. 30s, 15m, 1h (default ${DEFAULT_GRACE_PERIOD})
   --dry-run             count what would be deleted; delete nothing
@@ -89,6 +93,8 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
       'data-dir': { type: 'string' },
       region: { type: 'string' },
       'cid-profile': { type: 'string' },
+      metadata: { type: 'string' },
+      redis: { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -116,6 +122,8 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
     cidProfile,
     accessKeyId,
     secretAccessKey,
+    metadataUrl: values.metadata ?? nonEmpty(env.S3IPFS_METADATA_URL),
+    redisUrl: values.redis ?? nonEmpty(env.S3IPFS_REDIS_URL),
   }
 }
 
@@ -160,6 +168,7 @@ async function serve (argv: string[]): Promise<void> {
 
 interface GcCommandOptions {
   dataDir: string
+  metadataUrl?: string
   gracePeriodMs: number
   dryRun: boolean
   json: boolean
@@ -171,6 +180,7 @@ function resolveGcOptions (argv: string[], env: NodeJS.ProcessEnv): GcCommandOpt
     options: {
       'data-dir': { type: 'string' },
       'grace-period': { type: 'string' },
+      metadata: { type: 'string' },
       'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },
     },
@@ -179,6 +189,7 @@ function resolveGcOptions (argv: string[], env: NodeJS.ProcessEnv): GcCommandOpt
   })
   return {
     dataDir: resolve(values['data-dir'] ?? nonEmpty(env.S3IPFS_DATA_DIR) ?? DEFAULT_DATA_DIR),
+    metadataUrl: values.metadata ?? nonEmpty(env.S3IPFS_METADATA_URL),
     gracePeriodMs: parseDuration(values['grace-period'] ?? DEFAULT_GRACE_PERIOD),
     dryRun: values['dry-run'] === true,
     json: values.json === true,
@@ -257,7 +268,7 @@ function gcDamage (report: GatewayGcReport, options: GcCommandOptions): string {
 
 async function gc (argv: string[]): Promise<number> {
   const options = resolveGcOptions(argv, process.env)
-  const gateway = createGateway(await openStores(options.dataDir, { existing: true }))
+  const gateway = createGateway(await openStores(options.dataDir, { existing: true, metadataUrl: options.metadataUrl }))
   const controller = new AbortController()
   const stop = (signal: NodeJS.Signals): void => {
     if (controller.signal.aborted) {

@@ -8,10 +8,12 @@ import type { Blockstore } from 'interface-blockstore'
 // The standalone server is a host like any other, so it mounts the gateway through the node adapter.
 import { createServer } from '../adapters/node.js'
 import type { TrustProxy } from '../adapters/node-io.js'
+import { CachedBlockstore, redisBlockCache } from '../src/blockstores/cached.js'
 import { FsBlockstore } from '../src/blockstores/fs.js'
 import type { CidProfileName } from '../src/content/profiles.js'
 import { createGateway } from '../src/gateway.js'
 import type { MetadataStore } from '../src/metadata/metadata-store.js'
+import { PostgresMetadataStore } from '../src/metadata/postgres.js'
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
 import type { Gateway, GatewayInit } from '../src/types.js'
 
@@ -44,6 +46,13 @@ export interface ServerOptions {
   blockstore?: Blockstore
   /** Replace the SQLite store at `<dataDir>/meta.db`. */
   metadata?: MetadataStore
+  /**
+   * Metadata in PostgreSQL instead of `<dataDir>/meta.db`: `postgres://user@host:5432/db`, with an
+   * optional `?schema=name` (default schema 's3ipfs'). Several gateway processes may share it.
+   */
+  metadataUrl?: string
+  /** A Redis block cache shared by gateway processes, e.g. `redis://127.0.0.1:6379`. */
+  redisUrl?: string
   /** Further gateway settings (baseDomains, maxObjectSize, logger, ...). */
   gateway?: Omit<GatewayInit, 'blockstore' | 'metadata' | 'credentials' | 'region' | 'cidProfile'>
   /** How long `close()` lets in-flight requests run before cutting their connections, in ms. Default 10 s. */
@@ -87,7 +96,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
 
   const gateway = createGateway({
     ...options.gateway,
-    ...await openStores(dataDir, { blockstore: options.blockstore, metadata: options.metadata }),
+    ...await openStores(dataDir, { blockstore: options.blockstore, metadata: options.metadata, metadataUrl: options.metadataUrl, redisUrl: options.redisUrl }),
     credentials: { [credentials.accessKeyId]: credentials.secretAccessKey },
     region,
     cidProfile: options.cidProfile,
@@ -129,6 +138,10 @@ export interface OpenStoresOptions {
   blockstore?: Blockstore
   /** Use this instead of SQLite at `<dataDir>/meta.db`. */
   metadata?: MetadataStore
+  /** PostgreSQL instead of SQLite (see ServerOptions.metadataUrl). */
+  metadataUrl?: string
+  /** Put a Redis block cache in front of the blockstore. */
+  redisUrl?: string
   /**
    * Fail (code 'ERR_NO_DATA_DIR') unless `<dataDir>/meta.db` exists, instead of creating the
    * directory and an empty database. For tools that must not mistake a wrong path for an empty store.
@@ -142,7 +155,8 @@ export interface OpenStoresOptions {
  */
 export async function openStores (dataDir: string, options: OpenStoresOptions = {}): Promise<DataDirStores> {
   const metaDb = join(dataDir, 'meta.db')
-  if (options.metadata === undefined && options.existing === true) {
+  const metadata = options.metadata ?? (options.metadataUrl === undefined ? undefined : postgresStore(options.metadataUrl))
+  if (metadata === undefined && options.existing === true) {
     try {
       await access(metaDb)
     } catch (err) {
@@ -150,11 +164,32 @@ export async function openStores (dataDir: string, options: OpenStoresOptions = 
       throw Object.assign(new Error(`${metaDb} not found: ${dataDir} is not a data directory serve has used`), { code: 'ERR_NO_DATA_DIR' })
     }
   }
-  if (options.blockstore === undefined || options.metadata === undefined) await mkdir(dataDir, { recursive: true })
-  return {
-    blockstore: options.blockstore ?? new FsBlockstore({ path: join(dataDir, 'blocks') }),
-    metadata: options.metadata ?? new SqliteMetadataStore({ path: metaDb }),
+  if (options.blockstore === undefined || metadata === undefined) await mkdir(dataDir, { recursive: true })
+  let blockstore: Blockstore = options.blockstore ?? new FsBlockstore({ path: join(dataDir, 'blocks') })
+  if (options.redisUrl !== undefined) {
+    const logger = { error: (m: string, d?: unknown) => { console.error(m, d) }, warn: (m: string, d?: unknown) => { console.warn(m, d ?? '') } }
+    blockstore = new CachedBlockstore(blockstore, { cache: await redisBlockCache(options.redisUrl, { logger }) })
   }
+  return {
+    blockstore,
+    metadata: metadata ?? new SqliteMetadataStore({ path: metaDb }),
+  }
+}
+
+/** A PostgresMetadataStore from `postgres://...[?schema=name]`. */
+export function postgresStore (url: string): PostgresMetadataStore {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw Object.assign(new Error(`Invalid metadata URL "${url}"`), { code: 'ERR_METADATA_URL' })
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw Object.assign(new Error(`Unsupported metadata URL "${url}": expected postgres://...`), { code: 'ERR_METADATA_URL' })
+  }
+  const schema = parsed.searchParams.get('schema') ?? undefined
+  parsed.searchParams.delete('schema')
+  return new PostgresMetadataStore({ connectionString: parsed.toString(), schema })
 }
 
 async function shutdown (server: Server, gateway: Gateway, timeoutMs: number): Promise<void> {

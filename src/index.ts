@@ -10,6 +10,8 @@ export { S3Error, isS3Error, toS3Error } from './errors.js'
 export { MemoryBlockstore } from './blockstores/memory.js'
 export { FsBlockstore } from './blockstores/fs.js'
 export type { FsBlockstoreInit } from './blockstores/fs.js'
+export { CachedBlockstore, MemoryBlockCache, KeyvBlockCache, redisBlockCache } from './blockstores/cached.js'
+export type { BlockCache, CacheMetrics, CachedBlockstoreOptions, KeyvBlockCacheOptions } from './blockstores/cached.js'
 
 // Metadata stores
 export { MemoryMetadataStore } from './metadata/memory.js'

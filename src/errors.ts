@@ -140,6 +140,8 @@ export function toS3Error (err: unknown): S3Error | undefined {
     return new S3Error('InternalError', 'The request body was already consumed by a body parser of the host application; mount the S3 gateway before any body parser.')
   }
   if (code === 'ERR_NO_SUCH_BUCKET') return new S3Error('NoSuchBucket')
+  // A metadata store that cannot hold U+0000 in names (PostgreSQL text) refuses such a key.
+  if (code === 'ERR_NUL_IN_NAME') return new S3Error('InvalidArgument', 'This gateway\'s metadata store cannot hold the character U+0000 in names.')
   if (name === 'NotFoundError') return new S3Error('InternalError', 'A block of this object is missing from the blockstore.')
   return undefined
 }

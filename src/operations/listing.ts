@@ -128,3 +128,53 @@ export function maxKeysParam (ctx: OperationContext): number {
   }
   return Math.min(Number(raw), 1000)
 }
+
+/** Where a marker-paged listing (ListMultipartUploads, ListObjectVersions) continues from. */
+export type MarkerCursor<M> = { after?: { key: string } & M, from?: string }
+
+export type MarkerEntry<T> = { kind: 'item', item: T } | { kind: 'prefix', prefix: string }
+
+/**
+ * One page of a listing of entries that belong to keys (several per key: uploads, versions), with
+ * S3's key marker and delimiter roll-up: at most `max` items and common prefixes together. A key
+ * marker inside a common prefix starts after the whole prefix; a common prefix costs one seek
+ * however many entries it holds.
+ */
+export async function markerPage<T extends { key: string }, M> (o: {
+  prefix: string
+  delimiter?: string
+  max: number
+  /** The key marker and the rest of the marker (upload id, version id), when given. */
+  marker?: { key: string } & M
+  fetch: (cursor: MarkerCursor<M>, limit: number) => Promise<T[]>
+  /** The marker that continues right after `item`. */
+  markerOf: (item: T) => { key: string } & M
+}): Promise<{ entries: Array<MarkerEntry<T>>, truncated: boolean }> {
+  let cursor: MarkerCursor<M> = {}
+  if (o.marker !== undefined) {
+    const rolled = commonPrefixOf(o.marker.key, o.prefix, o.delimiter)
+    const next = rolled === undefined ? undefined : prefixSuccessor(rolled)
+    cursor = next !== undefined ? { from: next } : { after: o.marker }
+  }
+  const entries: Array<MarkerEntry<T>> = []
+  page: while (o.max > 0) {
+    const need = o.max - entries.length + 1
+    const batch = await o.fetch(cursor, need)
+    for (const item of batch) {
+      if (entries.length === o.max) return { entries, truncated: true }
+      const rolled = commonPrefixOf(item.key, o.prefix, o.delimiter)
+      if (rolled === undefined) {
+        entries.push({ kind: 'item', item })
+        cursor = { after: o.markerOf(item) }
+        continue
+      }
+      entries.push({ kind: 'prefix', prefix: rolled })
+      const next = prefixSuccessor(rolled)
+      if (next === undefined) break page
+      cursor = { from: next }
+      continue page
+    }
+    if (batch.length < need) break
+  }
+  return { entries, truncated: false }
+}

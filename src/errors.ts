@@ -141,6 +141,7 @@ export function toS3Error (err: unknown): S3Error | undefined {
   }
   if (code === 'ERR_NO_SUCH_BUCKET') return new S3Error('NoSuchBucket')
   // A metadata store that cannot hold U+0000 in names (PostgreSQL text) refuses such a key.
+  if (code === 'ERR_SOURCE_RELEASED') return new S3Error('NoSuchKey', 'The copy source was deleted while it was being copied.')
   if (code === 'ERR_NUL_IN_NAME') return new S3Error('InvalidArgument', 'This gateway\'s metadata store cannot hold the character U+0000 in names.')
   if (name === 'NotFoundError') return new S3Error('InternalError', 'A block of this object is missing from the blockstore.')
   return undefined

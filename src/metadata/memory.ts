@@ -1,8 +1,9 @@
 import type { AbortOptions } from '../types.js'
 import type {
   BucketRecord, CompletedUpload, CompleteResult, DeleteResult, ListOptions, MetadataStore, MultipartUpload, ObjectVersion,
-  PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, VersionListOptions, WriteResult, ListedObject,
+  PartListOptions, PartWriteResult, WriteOptions, UploadedPart, UploadListOptions, VersionListOptions, WriteResult, ListedObject,
 } from './metadata-store.js'
+import { sourceReleased } from './metadata-store.js'
 import { compareKeys, lowerBound, prefixSuccessor, seekStart, versionSeek } from './key-order.js'
 
 type StoredVersion = Omit<ObjectVersion, 'isLatest'>
@@ -106,8 +107,9 @@ export class MemoryMetadataStore implements MetadataStore {
     return 'deleted'
   }
 
-  async putObject (version: ObjectVersion, options?: AbortOptions): Promise<WriteResult> {
+  async putObject (version: ObjectVersion, options?: WriteOptions): Promise<WriteResult> {
     options?.signal?.throwIfAborted()
+    this.requireReferenced(options?.sourceCid)
     return this.put(version)
   }
 
@@ -234,10 +236,11 @@ export class MemoryMetadataStore implements MetadataStore {
     return out
   }
 
-  async putPart (bucket: string, key: string, uploadId: string, part: UploadedPart, options?: AbortOptions): Promise<PartWriteResult | undefined> {
+  async putPart (bucket: string, key: string, uploadId: string, part: UploadedPart, options?: WriteOptions): Promise<PartWriteResult | undefined> {
     options?.signal?.throwIfAborted()
     const upload = this.buckets.get(bucket)?.uploads.get(uploadKey(key, uploadId))
     if (upload === undefined) return undefined
+    this.requireReferenced(options?.sourceCid)
     const { parts } = upload
     const i = partBound(parts, part.partNumber)
     const replaced = parts[i]?.partNumber === part.partNumber ? parts[i] : undefined
@@ -304,6 +307,10 @@ export class MemoryMetadataStore implements MetadataStore {
   }
 
   async close (): Promise<void> {}
+
+  private requireReferenced (cid: string | undefined): void {
+    if (cid !== undefined && (this.refs.get(cid) ?? 0) === 0) throw sourceReleased(cid)
+  }
 
   private put (version: ObjectVersion): WriteResult {
     const state = this.buckets.get(version.bucket)

@@ -157,12 +157,29 @@ export interface PartWriteResult {
   released: string[]
 }
 
+/** The error a store rejects with when `WriteOptions.sourceCid` is no longer referenced. */
+export function sourceReleased (cid: string): Error {
+  return Object.assign(new Error(`The content ${cid} was released before the write that references it committed`), { code: 'ERR_SOURCE_RELEASED' })
+}
+
 export type CompleteResult =
   | (WriteResult & { status: 'completed' })
   /** No upload in progress with that id (never created, aborted, or already completed). */
   | { status: 'no-upload' }
   /** A part named in `parts` is not (or no longer) the stored part with that CID. */
   | { status: 'parts-changed' }
+
+/** Options of writes that may reference existing content (copies). */
+export interface WriteOptions extends AbortOptions {
+  /**
+   * The write references content that already exists (a copy's source): commit only if this CID
+   * is referenced (count > 0) at commit time, checked in the same transaction as the new
+   * reference; otherwise change nothing and reject with an error whose `code` is
+   * 'ERR_SOURCE_RELEASED'. A released CID's blocks may already be collected by a GC running in
+   * another process; this check keeps a copy from resurrecting it.
+   */
+  sourceCid?: string
+}
 
 export interface ListOptions extends AbortOptions {
   /** Only keys starting with this. */
@@ -230,7 +247,7 @@ export interface MetadataStore {
    * is replaced. In one transaction: the new version's CID gains a reference and the replaced
    * version's CID loses one. The bucket must exist (the store may throw otherwise).
    */
-  putObject(version: ObjectVersion, options?: AbortOptions): Promise<WriteResult>
+  putObject(version: ObjectVersion, options?: WriteOptions): Promise<WriteResult>
 
   /**
    * The given version, or the key's latest version (which may be a delete marker) when
@@ -285,7 +302,7 @@ export interface MetadataStore {
    * transaction: the part's CID gains a reference and the replaced part's CID loses one.
    * Undefined (and nothing changes) when the upload is not in progress.
    */
-  putPart(bucket: string, key: string, uploadId: string, part: UploadedPart, options?: AbortOptions): Promise<PartWriteResult | undefined>
+  putPart(bucket: string, key: string, uploadId: string, part: UploadedPart, options?: WriteOptions): Promise<PartWriteResult | undefined>
 
   /** Parts of an upload in progress in part-number order; undefined when it is not in progress. */
   listParts(bucket: string, key: string, uploadId: string, options: PartListOptions): Promise<UploadedPart[] | undefined>

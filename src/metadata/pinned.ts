@@ -3,7 +3,7 @@ import type { Pinner } from '../content/pins.js'
 import type { AbortOptions, GatewayLogger } from '../types.js'
 import type {
   BucketRecord, CompletedUpload, CompleteResult, DeleteResult, ListedObject, ListOptions, MetadataStore, MultipartUpload,
-  ObjectVersion, PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, VersionListOptions, WriteResult,
+  ObjectVersion, PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, VersionListOptions, WriteOptions, WriteResult,
 } from './metadata-store.js'
 
 /**
@@ -37,7 +37,7 @@ export class PinnedMetadataStore implements MetadataStore {
   /** Parts of uploads removed with a bucket are unpinned by the next reconcile (their CIDs are not reported). */
   async deleteBucket (name: string, options?: AbortOptions): Promise<'deleted' | 'not-empty' | 'missing'> { return await this.store.deleteBucket(name, options) }
 
-  async putObject (version: ObjectVersion, options?: AbortOptions): Promise<WriteResult> {
+  async putObject (version: ObjectVersion, options?: WriteOptions): Promise<WriteResult> {
     if (!version.deleteMarker) await this.pin(version.cid, options)
     const result = await this.store.putObject(version, options)
     await this.unpin(result.released)
@@ -60,7 +60,7 @@ export class PinnedMetadataStore implements MetadataStore {
   async getUpload (bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<MultipartUpload | undefined> { return await this.store.getUpload(bucket, key, uploadId, options) }
   async listUploads (bucket: string, options: UploadListOptions): Promise<MultipartUpload[]> { return await this.store.listUploads(bucket, options) }
 
-  async putPart (bucket: string, key: string, uploadId: string, part: UploadedPart, options?: AbortOptions): Promise<PartWriteResult | undefined> {
+  async putPart (bucket: string, key: string, uploadId: string, part: UploadedPart, options?: WriteOptions): Promise<PartWriteResult | undefined> {
     await this.pin(part.cid, options)
     const result = await this.store.putPart(bucket, key, uploadId, part, options)
     // A part refused (upload gone) leaves its pin to the next reconcile, unless nothing references it now.

@@ -4,9 +4,10 @@ import type { Pool, PoolClient, QueryConfig, QueryResult, QueryResultRow } from 
 import type { AbortOptions } from '../types.js'
 import type {
   BucketRecord, ChecksumAlgorithm, ChecksumType, CompletedUpload, CompleteResult, DeleteResult, ListedObject, ListOptions,
-  MetadataStore, MultipartUpload, ObjectVersion, PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, Versioning,
+  MetadataStore, MultipartUpload, ObjectVersion, PartListOptions, PartWriteResult, WriteOptions, UploadedPart, UploadListOptions, Versioning,
   VersionListOptions, WriteResult,
 } from './metadata-store.js'
+import { sourceReleased } from './metadata-store.js'
 import { compareKeys, prefixSuccessor } from './key-order.js'
 
 export interface PostgresMetadataStoreInit {
@@ -330,11 +331,14 @@ export class PostgresMetadataStore implements MetadataStore {
     return result
   }
 
-  async putObject (version: ObjectVersion, options?: AbortOptions): Promise<WriteResult> {
+  async putObject (version: ObjectVersion, options?: WriteOptions): Promise<WriteResult> {
     if (hasNul(version.key, version.versionId)) throw unstorable(version.key, version.versionId)
     const { bucket, key } = version
     const { result: replaced, released } = await this.change(options, [{ bucket, shared: true }, { key: [bucket, key] }],
-      async (q, deltas) => await this.put(q, version, deltas))
+      async (q, deltas) => {
+        await this.requireReferenced(q, options?.sourceCid)
+        return await this.put(q, version, deltas)
+      })
     return replaced === undefined ? { released } : { replaced, released }
   }
 
@@ -460,7 +464,17 @@ export class PostgresMetadataStore implements MetadataStore {
     return rows.map(toUpload)
   }
 
-  async putPart (bucket: string, key: string, uploadId: string, part: UploadedPart, options?: AbortOptions): Promise<PartWriteResult | undefined> {
+  /**
+   * WriteOptions.sourceCid: the source's reference row is locked until this transaction ends, so a
+   * release that would take it to zero waits for (or happened before) this check.
+   */
+  private async requireReferenced (q: Queryable, cid: string | undefined): Promise<void> {
+    if (cid === undefined) return
+    const { rows } = await q.query(`SELECT count FROM ${this.s}.refs WHERE cid = $1 AND count > 0 FOR SHARE`, [cid])
+    if (rows.length === 0) throw sourceReleased(cid)
+  }
+
+  async putPart (bucket: string, key: string, uploadId: string, part: UploadedPart, options?: WriteOptions): Promise<PartWriteResult | undefined> {
     options?.signal?.throwIfAborted()
     if (hasNul(key, uploadId)) return undefined
     const { result, released } = await this.change(options, [{ bucket, shared: true }, { upload: [bucket, key, uploadId] }], async (q, deltas) => {
@@ -469,6 +483,7 @@ export class PostgresMetadataStore implements MetadataStore {
         FROM (SELECT 1) one LEFT JOIN ${this.s}.parts p ON p.bucket = $1 AND p.key = $2 AND p.upload_id = $3 AND p.part_number = $4`,
       [bucket, key, uploadId, part.partNumber]))
       if (!found.upload) return undefined
+      await this.requireReferenced(q, options?.sourceCid)
       await q.query(this.sql(`INSERT INTO ${this.s}.parts (bucket, key, upload_id, part_number, cid, size, etag, last_modified, checksum)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
         ON CONFLICT (bucket, key, upload_id, part_number) DO UPDATE SET cid = excluded.cid, size = excluded.size, etag = excluded.etag,

@@ -5,9 +5,10 @@ import Database from 'better-sqlite3'
 import type { AbortOptions } from '../types.js'
 import type {
   BucketRecord, ChecksumAlgorithm, ChecksumType, CompletedUpload, CompleteResult, DeleteResult, ListOptions, MetadataStore,
-  MultipartUpload, ObjectVersion, PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, Versioning, VersionListOptions,
+  MultipartUpload, ObjectVersion, PartListOptions, PartWriteResult, WriteOptions, UploadedPart, UploadListOptions, Versioning, VersionListOptions,
   WriteResult, ListedObject,
 } from './metadata-store.js'
+import { sourceReleased } from './metadata-store.js'
 import { compareKeys, prefixSuccessor, seekStart, versionSeek } from './key-order.js'
 
 export interface SqliteMetadataStoreInit {
@@ -401,9 +402,12 @@ export class SqliteMetadataStore implements MetadataStore {
     })
   }
 
-  async putObject (version: ObjectVersion, options?: AbortOptions): Promise<WriteResult> {
+  async putObject (version: ObjectVersion, options?: WriteOptions): Promise<WriteResult> {
     options?.signal?.throwIfAborted()
-    return await this.write(() => this.put(version))
+    return await this.write(() => {
+      this.requireReferenced(options?.sourceCid)
+      return this.put(version)
+    })
   }
 
   async getObject (bucket: string, key: string, versionId?: string, options?: AbortOptions): Promise<ObjectVersion | undefined> {
@@ -507,10 +511,11 @@ export class SqliteMetadataStore implements MetadataStore {
     return rows.map(toUpload)
   }
 
-  async putPart (bucket: string, key: string, uploadId: string, part: UploadedPart, options?: AbortOptions): Promise<PartWriteResult | undefined> {
+  async putPart (bucket: string, key: string, uploadId: string, part: UploadedPart, options?: WriteOptions): Promise<PartWriteResult | undefined> {
     options?.signal?.throwIfAborted()
     return await this.write(() => {
       if (this.sql.getUpload.get(bucket, key, uploadId) === undefined) return undefined
+      this.requireReferenced(options?.sourceCid)
       const old = this.sql.getPart.get(bucket, key, uploadId, part.partNumber)
       this.sql.putPart.run({
         bucket,
@@ -660,6 +665,10 @@ export class SqliteMetadataStore implements MetadataStore {
     this.sql.deleteParts.run(bucket, key, uploadId)
     this.sql.deleteUpload.run(bucket, key, uploadId)
     return cids.flatMap((cid) => this.release(heldCid(false, cid)))
+  }
+
+  private requireReferenced (cid: string | undefined): void {
+    if (cid !== undefined && this.sql.getRef.get(cid) === undefined) throw sourceReleased(cid)
   }
 
   private retain (cid: string | undefined): void {

@@ -65,7 +65,8 @@ export async function copyObject (ctx: OperationContext) {
     partsCount: from.partsCount,
     partSizes: from.partSizes,
   }
-  await ctx.metadata.putObject(version, { signal: ctx.signal })
+  // The source may have been deleted (and its blocks collected elsewhere) since it was read.
+  await ctx.metadata.putObject(version, { signal: ctx.signal, sourceCid: from.cid })
   const headers: Record<string, string> = { ...cidHeaders(version.cid), ...versionIdHeader(target, version.versionId) }
   if (from.versionId !== 'null') headers['x-amz-copy-source-version-id'] = from.versionId
   return xmlResponse('CopyObjectResult', {

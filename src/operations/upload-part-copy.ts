@@ -59,7 +59,7 @@ export async function uploadPartCopy (ctx: OperationContext) {
         checksum: algorithm === undefined || from.checksum === undefined ? undefined : { algorithm, value: from.checksum.value },
       }
     : await copyBytes(ctx, upload, from, partNumber, range?.start ?? 0, length)
-  await storePart(ctx, upload, part)
+  await storePart(ctx, upload, part, reusable ? from.cid : undefined)
 
   const headers: Record<string, string> = {}
   if (from.versionId !== 'null') headers['x-amz-copy-source-version-id'] = from.versionId

@@ -13,8 +13,8 @@ export function uploadProfile (upload: MultipartUpload) {
 }
 
 /** Stores a part once every byte is stored and verified; the upload must still be in progress. */
-export async function storePart (ctx: OperationContext, upload: MultipartUpload, part: UploadedPart): Promise<void> {
-  const result = await ctx.metadata.putPart(upload.bucket, upload.key, upload.uploadId, part, { signal: ctx.signal })
+export async function storePart (ctx: OperationContext, upload: MultipartUpload, part: UploadedPart, sourceCid?: string): Promise<void> {
+  const result = await ctx.metadata.putPart(upload.bucket, upload.key, upload.uploadId, part, { signal: ctx.signal, sourceCid })
   // Aborted (or completed) while the part was uploading: its blocks are left unreferenced.
   if (result === undefined) throw noSuchUpload(upload.uploadId)
 }

@@ -253,6 +253,27 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
     t.is(await store.refCount(v.cid), 1)
   })
 
+  withBucket('a write with sourceCid commits only while that content is referenced (copies never resurrect released content)', async (t, store) => {
+    await store.putObject(version('src', { cid: 'cid-shared' }))
+    await store.putObject(version('copy-1', { cid: 'cid-shared' }), { sourceCid: 'cid-shared' })
+    t.is(await store.refCount('cid-shared'), 2)
+    await store.deleteObject(B, 'src', 'null')
+    await store.deleteObject(B, 'copy-1', 'null')
+    t.is(await store.refCount('cid-shared'), 0)
+    const rejected = await t.throwsAsync(store.putObject(version('copy-2', { cid: 'cid-shared' }), { sourceCid: 'cid-shared' }))
+    t.is((rejected as Error & { code?: string }).code, 'ERR_SOURCE_RELEASED')
+    t.is(await store.getObject(B, 'copy-2'), undefined)
+    t.is(await store.refCount('cid-shared'), 0)
+
+    await store.createUpload(upload('mp', 'u-1'))
+    const partRejected = await t.throwsAsync(store.putPart(B, 'mp', 'u-1', part(1, 'cid-shared'), { sourceCid: 'cid-shared' }))
+    t.is((partRejected as Error & { code?: string }).code, 'ERR_SOURCE_RELEASED')
+    t.deepEqual(await store.listParts(B, 'mp', 'u-1', { limit: 10 }), [])
+    await store.putObject(version('again', { cid: 'cid-shared' }))
+    t.truthy(await store.putPart(B, 'mp', 'u-1', part(1, 'cid-shared'), { sourceCid: 'cid-shared' }))
+    t.is(await store.refCount('cid-shared'), 2)
+  })
+
   withBucket('optional fields that were not given stay absent', async (t, store) => {
     await store.putObject(version('k'))
     const got = await store.getObject(B, 'k')

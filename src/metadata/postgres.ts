@@ -335,10 +335,7 @@ export class PostgresMetadataStore implements MetadataStore {
     if (hasNul(version.key, version.versionId)) throw unstorable(version.key, version.versionId)
     const { bucket, key } = version
     const { result: replaced, released } = await this.change(options, [{ bucket, shared: true }, { key: [bucket, key] }],
-      async (q, deltas) => {
-        await this.requireReferenced(q, options?.sourceCid)
-        return await this.put(q, version, deltas)
-      })
+      async (q, deltas) => await this.put(q, version, deltas), options?.sourceCid)
     return replaced === undefined ? { released } : { replaced, released }
   }
 
@@ -464,16 +461,6 @@ export class PostgresMetadataStore implements MetadataStore {
     return rows.map(toUpload)
   }
 
-  /**
-   * WriteOptions.sourceCid: the source's reference row is locked until this transaction ends, so a
-   * release that would take it to zero waits for (or happened before) this check.
-   */
-  private async requireReferenced (q: Queryable, cid: string | undefined): Promise<void> {
-    if (cid === undefined) return
-    const { rows } = await q.query(`SELECT count FROM ${this.s}.refs WHERE cid = $1 AND count > 0 FOR SHARE`, [cid])
-    if (rows.length === 0) throw sourceReleased(cid)
-  }
-
   async putPart (bucket: string, key: string, uploadId: string, part: UploadedPart, options?: WriteOptions): Promise<PartWriteResult | undefined> {
     options?.signal?.throwIfAborted()
     if (hasNul(key, uploadId)) return undefined
@@ -483,7 +470,6 @@ export class PostgresMetadataStore implements MetadataStore {
         FROM (SELECT 1) one LEFT JOIN ${this.s}.parts p ON p.bucket = $1 AND p.key = $2 AND p.upload_id = $3 AND p.part_number = $4`,
       [bucket, key, uploadId, part.partNumber]))
       if (!found.upload) return undefined
-      await this.requireReferenced(q, options?.sourceCid)
       await q.query(this.sql(`INSERT INTO ${this.s}.parts (bucket, key, upload_id, part_number, cid, size, etag, last_modified, checksum)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
         ON CONFLICT (bucket, key, upload_id, part_number) DO UPDATE SET cid = excluded.cid, size = excluded.size, etag = excluded.etag,
@@ -496,7 +482,7 @@ export class PostgresMetadataStore implements MetadataStore {
       const replaced = toPart(found as PartRow)
       add(deltas, replaced.cid, -1)
       return { replaced }
-    })
+    }, options?.sourceCid)
     if (result === undefined) return undefined
     return result.replaced === undefined ? { released } : { replaced: result.replaced, released }
   }
@@ -679,8 +665,13 @@ export class PostgresMetadataStore implements MetadataStore {
    * Runs a change as one transaction holding `locks` (advisory, released at commit), then applies
    * the reference count deltas it collected. Serialization failures and deadlocks are retried.
    */
+  /**
+   * `sourceCid` (WriteOptions): the change must not take that CID's count from zero. Checked on the
+   * count the reference update returns, under the row lock that update already holds, so a release
+   * to zero either committed before (the update finds no row: rolled back) or waits for this one.
+   */
   private async change<T> (options: AbortOptions | undefined, locks: Lock[],
-    fn: (q: Queryable, deltas: Deltas) => Promise<T>): Promise<{ result: T, released: string[] }> {
+    fn: (q: Queryable, deltas: Deltas) => Promise<T>, sourceCid?: string): Promise<{ result: T, released: string[] }> {
     options?.signal?.throwIfAborted()
     await this.init()
     // Lock ids are computed here, so they go in the same round trip as BEGIN (literals, not parameters).
@@ -696,7 +687,7 @@ export class PostgresMetadataStore implements MetadataStore {
         await client.query(begin)
         const deltas: Deltas = new Map()
         const result = await fn(client, deltas)
-        const released = await this.applyRefs(client, deltas)
+        const released = await this.applyRefs(client, deltas, sourceCid)
         await client.query('COMMIT')
         return { result, released }
       } catch (err) {
@@ -716,13 +707,15 @@ export class PostgresMetadataStore implements MetadataStore {
    * Applies net reference count changes in one statement that visits the CIDs in sorted order, so
    * concurrent changes lock count rows in one global order; removes counts that reached zero.
    */
-  private async applyRefs (q: Queryable, deltas: Deltas): Promise<string[]> {
+  private async applyRefs (q: Queryable, deltas: Deltas, sourceCid?: string): Promise<string[]> {
     const changes = [...deltas].filter(([, delta]) => delta !== 0)
     if (changes.length === 0) return []
     const { rows } = await q.query<{ cid: string, count: number }>(this.sql(`INSERT INTO ${this.s}.refs AS r (cid, count)
         SELECT cid, delta FROM unnest($1::text[], $2::bigint[]) AS d(cid, delta) ORDER BY cid COLLATE "C"
       ON CONFLICT (cid) DO UPDATE SET count = r.count + excluded.count
       RETURNING cid, count`, [changes.map(([cid]) => cid), changes.map(([, delta]) => delta)]))
+    const added = sourceCid === undefined ? 0 : deltas.get(sourceCid) ?? 0
+    if (added > 0 && Number(rows.find((row) => row.cid === sourceCid)?.count ?? 0) <= added) throw sourceReleased(sourceCid as string)
     const released = rows.filter((row) => row.count <= 0).map((row) => row.cid)
     if (released.length > 0) {
       await q.query(this.sql(`DELETE FROM ${this.s}.refs WHERE cid = ANY ($1::text[]) AND count <= 0`, [released]))

@@ -29,6 +29,8 @@ const COMPLETED_TTL = 60 * 60 * 1000
 /** A transaction that hits a serialization failure or a deadlock is tried this many times in all. */
 const ATTEMPTS = 5
 const RETRYABLE = new Set(['40001', '40P01'])
+/** Changes between two ANALYZEs run by one process (see analyzeNow). */
+const ANALYZE_EVERY = 5000
 
 // Keys, bucket names, version and upload ids are COLLATE "C": byte order of their UTF-8, S3's key
 // order. Times are milliseconds since the epoch, as in the SQLite store.
@@ -257,6 +259,8 @@ export class PostgresMetadataStore implements MetadataStore {
   private readonly ownsPool: boolean
   /** The quoted schema name, for SQL text. */
   private readonly s: string
+  /** Changes committed by this store, for analyzeNow. */
+  private changes = 0
   private readonly schema: string
   private initialized?: Promise<void>
   private closed = false
@@ -666,6 +670,16 @@ export class PostgresMetadataStore implements MetadataStore {
    * the reference count deltas it collected. Serialization failures and deadlocks are retried.
    */
   /**
+   * Listing plans must not depend on autovacuum having run: without statistics the planner takes a
+   * freshly bulk-loaded bucket for a few rows and sorts it instead of reading the index in order. So
+   * every ANALYZE_EVERY changes this process refreshes the statistics itself, in the background.
+   */
+  private analyzeNow (): void {
+    if (++this.changes % ANALYZE_EVERY !== 0) return
+    this.pool.query(`ANALYZE ${this.s}.versions, ${this.s}.uploads, ${this.s}.parts, ${this.s}.refs`).catch(() => {})
+  }
+
+  /**
    * `sourceCid` (WriteOptions): the change must not take that CID's count from zero. Checked on the
    * count the reference update returns, under the row lock that update already holds, so a release
    * to zero either committed before (the update finds no row: rolled back) or waits for this one.
@@ -689,6 +703,7 @@ export class PostgresMetadataStore implements MetadataStore {
         const result = await fn(client, deltas)
         const released = await this.applyRefs(client, deltas, sourceCid)
         await client.query('COMMIT')
+        this.analyzeNow()
         return { result, released }
       } catch (err) {
         await client.query('ROLLBACK').catch((rollbackError: Error) => { broken = rollbackError })

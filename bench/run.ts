@@ -7,12 +7,15 @@
  *                                         a key with 10,000 versions, 50 tests' setup + PUT + GET)
  *   npm run bench -- --quick              sizes ÷16, counts ÷10 (a smoke run)
  *   npm run bench -- --only small,list    sections: hash, disk, big, parallel, small, list, multipart, complete,
- *                                         versions, testing (the last runs in this process: see bench/testing.ts)
+ *                                         versions, testing (runs in this process: see bench/testing.ts),
+ *                                         metadata (SQLite vs PostgreSQL, 1 and 3 processes: see bench/metadata.ts)
  *   npm run bench -- --targets ours,limit servers: ours, s3rver, limit
  *   npm run bench -- --reps 3             repetitions for throughput figures (median reported)
  *   npm run bench -- --peer-cap           list s3rver at the small key count only
  *   npm run bench -- --max-minutes 60     overall time bound
  *   npm run bench -- --from-source        run ours from bin/cli.ts through tsx instead of the built dist/cli.js
+ *   npm run bench -- --pg URL             PostgreSQL of the metadata section (default $BENCH_PG_URL or
+ *                                         postgres://postgres@127.0.0.1:5432/test; a fresh schema per configuration)
  *
  * All traffic goes to 127.0.0.1. Child servers and temp dirs are removed on exit and on SIGINT.
  */
@@ -25,11 +28,12 @@ import { buildDist, cleanupSync, makeTempDir, removeTempDir, startTarget, type T
 import { countOf, fmtBytes, fmtNum, fmtRatio, median, pad, runPool, sleep } from './util.js'
 import { sectionVersions, versionsVerdicts } from './versions.js'
 import { sectionTesting, testingVerdicts, type TestingSizes } from './testing.js'
+import { metadataVerdicts, printMetadataTable, sectionMetadata, type MetadataResults, type MetadataSizes } from './metadata.js'
 import { randomBytes } from 'node:crypto'
 
 // ---------------------------------------------------------------------------------------- options
 
-const SECTIONS = ['hash', 'disk', 'big', 'parallel', 'small', 'list', 'multipart', 'complete', 'versions', 'testing'] as const
+const SECTIONS = ['hash', 'disk', 'big', 'parallel', 'small', 'list', 'multipart', 'complete', 'versions', 'testing', 'metadata'] as const
 type Section = typeof SECTIONS[number]
 const ALL_TARGETS: TargetName[] = ['ours', 's3rver', 'limit']
 
@@ -43,6 +47,7 @@ function parseArgs (argv: string[]) {
     peerCap: false,
     fromSource: false,
     maxMinutes: NaN,
+    pgUrl: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
   }
   const sectionList = (v: string): Set<Section> => {
     const s = new Set<Section>()
@@ -74,8 +79,9 @@ function parseArgs (argv: string[]) {
     else if (a === '--peer-cap') opts.peerCap = true
     else if (a === '--from-source') opts.fromSource = true
     else if (a === '--max-minutes') opts.maxMinutes = Number(val())
+    else if (a === '--pg') opts.pgUrl = val()
     else if (a === '--help' || a === '-h') {
-      console.log('usage: tsx bench/run.ts [--quick] [--only hash,disk,big,parallel,small,list,multipart,complete,versions,testing] [--targets ours,s3rver,limit] [--reps N] [--peer-cap] [--from-source] [--max-minutes M]')
+      console.log('usage: tsx bench/run.ts [--quick] [--only hash,disk,big,parallel,small,list,multipart,complete,versions,testing,metadata] [--targets ours,s3rver,limit] [--reps N] [--peer-cap] [--from-source] [--max-minutes M] [--pg URL]')
       process.exit(0)
     } else throw new Error(`unknown argument "${a}"`)
   }
@@ -105,6 +111,7 @@ const SIZES = {
   // `page` keys follow the middle of those neighbours (so the shallow version page is full)
   versions: { deep: Q ? 1000 : 10_000, before: Q ? 20 : 100, after: Q ? 250 : 1000, size: 4096, concurrency: 16, page: Q ? 250 : 1000, reps: Q ? 51 : 201 },
   testing: { reps: Q ? 10 : 50, warmup: 3, size: 4096 } satisfies TestingSizes,
+  metadata: { count: Q ? 500 : 5000, size: 4096, concurrency: 32, keys: Q ? 10_000 : 100_000, fillConcurrency: 64, fillSeconds: Q ? 180 : 900, listReps: Q ? 11 : 31 } satisfies MetadataSizes,
 }
 const DEADLINE = Date.now() + opts.maxMinutes * 60_000
 const secondsLeft = (): number => Math.max(0, (DEADLINE - Date.now()) / 1000)
@@ -161,14 +168,22 @@ function log (msg: string): void {
 interface Live { t: Target, c: BenchClient, dead?: string }
 const live = new Map<TargetName, Live>()
 
+let distBuilt: Promise<void> | undefined
+/** Builds dist/ once per run (not at all with --from-source). */
+async function ensureDist (): Promise<void> {
+  if (opts.fromSource) return
+  distBuilt ??= (async () => {
+    log('building dist/ (tsup) so ours runs as `npx s3-ipfs-gateway serve` does')
+    await buildDist()
+  })()
+  await distBuilt
+}
+
 async function startAll (names: TargetName[]): Promise<void> {
   for (const n of names) {
     try {
       log(`starting ${n}`)
-      if (n === 'ours' && !opts.fromSource) {
-        log('building dist/ (tsup) so ours runs as `npx s3-ipfs-gateway serve` does')
-        await buildDist()
-      }
+      if (n === 'ours') await ensureDist()
       const t = await startTarget(n, { region: opts.region, fromSource: opts.fromSource })
       if (n === 'ours') notes.push(opts.fromSource ? 'ours = tsx bin/cli.ts serve (from source)' : 'ours = node dist/cli.js serve (built)')
       const c = new BenchClient({ endpoint: t.endpoint, accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey, region: opts.region, connections: 64 })
@@ -573,7 +588,7 @@ function printTable (): void {
   for (const b of body) console.log(line(b))
 }
 
-function printTargets (): void {
+function printTargets (metadata: MetadataResults | undefined): void {
   console.log('\nTargets' + (Q ? ' (quick sizes — the targets are defined for the full sizes)' : ''))
   const v = (key: string, t: TargetName): number | undefined => rows.find(r => r.key === key)?.values[t]
   const out: string[] = []
@@ -613,6 +628,7 @@ function printTargets (): void {
   multipartVerdicts(v, verdict, SIZES.multipart, SIZES.complete)
   versionsVerdicts(v, verdict, SIZES.versions)
   testingVerdicts(v, verdict)
+  if (opts.only.has('metadata')) metadataVerdicts(metadata, verdict)
   for (const c of checks) out.push(`  ${c.ok ? 'PASS' : 'FAIL'}  check ${c.name}: ${c.detail}`)
   console.log(out.join('\n'))
 }
@@ -624,7 +640,8 @@ async function main (): Promise<void> {
   const load0 = loadavg()
   console.log(`s3-ipfs-gateway bench — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} cores, ` +
     `${Q ? 'QUICK sizes' : 'full sizes'}, reps ${opts.reps}, sections ${[...opts.only].join(',')}, load ${load0.map(x => x.toFixed(2)).join(' ')}`)
-  const needServers = [...opts.only].some(s => s !== 'hash' && s !== 'disk' && s !== 'testing')
+  // testing runs in this process, metadata starts servers of its own
+  const needServers = [...opts.only].some(s => s !== 'hash' && s !== 'disk' && s !== 'testing' && s !== 'metadata')
   if (opts.only.has('hash')) await sectionHash()
   if (opts.only.has('disk')) await sectionDisk()
   if (needServers) await startAll(opts.targets)
@@ -642,13 +659,18 @@ async function main (): Promise<void> {
   await run('complete', () => sectionComplete(sectionContext, SIZES.complete))
   await run('versions', () => sectionVersions(sectionContext, SIZES.versions))
   await run('testing', () => sectionTesting(sectionContext, SIZES.testing))
+  let metadataResults: MetadataResults | undefined
+  await run('metadata', async () => {
+    metadataResults = await sectionMetadata({ ...sectionContext, region: opts.region, fromSource: opts.fromSource, pgUrl: opts.pgUrl, ensureDist }, SIZES.metadata)
+  })
 
   for (const [n, l] of live) {
     if (l.t.alive()) record('rss-end', 'RSS at end of run', 'MB', n, l.t.memory().rssMB, 'lower')
   }
   console.log('')
-  printTable()
-  printTargets()
+  if (rows.length > 0) printTable()
+  if (metadataResults !== undefined) printMetadataTable(metadataResults)
+  printTargets(metadataResults)
   const load1 = loadavg()
   console.log(`\nNotes`)
   console.log(`  MB = 10^6 bytes. Medians of ${opts.reps} for throughput, of up to ${SIZES.listReps} for listing latency, of ${SIZES.complete.reps} for Complete latency, ` +

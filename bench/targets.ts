@@ -34,6 +34,16 @@ export interface Target {
 
 const children = new Set<ChildProcess>()
 const tempDirs = new Set<string>()
+const cleanups = new Set<() => void>()
+
+/**
+ * Adds a synchronous step to cleanupSync, run after the children are killed (e.g. dropping a
+ * PostgreSQL schema through a child process); returns a function that removes it again.
+ */
+export function onCleanupSync (fn: () => void): () => void {
+  cleanups.add(fn)
+  return () => { cleanups.delete(fn) }
+}
 
 /** Synchronous last-resort cleanup (process 'exit', signals). */
 export function cleanupSync (): void {
@@ -43,6 +53,10 @@ export function cleanupSync (): void {
     }
   }
   children.clear()
+  for (const fn of cleanups) {
+    try { fn() } catch { /* ignore */ }
+  }
+  cleanups.clear()
   for (const d of tempDirs) {
     try { rmSync(d, { recursive: true, force: true }) } catch { /* ignore */ }
   }
@@ -98,6 +112,8 @@ interface SpawnSpec {
   env?: Record<string, string>
   port: number
   dataDir: string | undefined
+  /** false: the caller owns dataDir (shared by several targets), stop() leaves it */
+  ownsDataDir?: boolean
   accessKeyId: string
   secretAccessKey: string
   startTimeoutMs?: number
@@ -149,7 +165,7 @@ async function spawnTarget (spec: SpawnSpec): Promise<Target> {
         await exited
         clearTimeout(t)
       }
-      if (spec.dataDir !== undefined) removeTempDir(spec.dataDir)
+      if (spec.dataDir !== undefined && spec.ownsDataDir !== false) removeTempDir(spec.dataDir)
     },
   }
 }
@@ -161,6 +177,10 @@ export interface StartOptions {
   cidProfile?: string
   /** run bin/cli.ts through tsx instead of the built dist/cli.js */
   fromSource?: boolean
+  /** serve this data dir (owned by the caller, kept on stop) instead of a fresh temp dir */
+  dataDir?: string
+  /** `--metadata URL`: metadata in PostgreSQL instead of SQLite in the data dir */
+  metadataUrl?: string
 }
 
 /** Builds dist/ with tsup, as a published package ships it. */
@@ -173,17 +193,19 @@ export async function buildDist (): Promise<void> {
 /** Our standalone server: node dist/cli.js serve --port P --data-dir D (or tsx bin/cli.ts) */
 export async function startOurs (opts: StartOptions = {}): Promise<Target> {
   const port = await freePort()
-  const dataDir = makeTempDir('ours')
+  const dataDir = opts.dataDir ?? makeTempDir('ours')
   const entry = opts.fromSource === true ? ['--import', 'tsx', join(ROOT, 'bin', 'cli.ts')] : [join(ROOT, 'dist', 'cli.js')]
   const args = [...entry, 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir]
   if (opts.region !== undefined) args.push('--region', opts.region)
   if (opts.cidProfile !== undefined) args.push('--cid-profile', opts.cidProfile)
+  if (opts.metadataUrl !== undefined) args.push('--metadata', opts.metadataUrl)
   return spawnTarget({
     name: 'ours',
     args,
     env: { S3IPFS_ACCESS_KEY: OURS_KEYS.accessKeyId, S3IPFS_SECRET_KEY: OURS_KEYS.secretAccessKey },
     port,
     dataDir,
+    ownsDataDir: opts.dataDir === undefined,
     ...OURS_KEYS,
   })
 }

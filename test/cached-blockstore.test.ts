@@ -3,6 +3,7 @@
  * gateway processes; Redis going away never breaks reads.
  */
 import { createConnection } from 'node:net'
+import { whenServices } from './helpers/services.js'
 import test from 'ava'
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { CID } from 'multiformats/cid'
@@ -78,11 +79,7 @@ test('a gateway over a CachedBlockstore serves byte-identical objects and passes
   t.is(report.blocks?.deleted, 0)
 })
 
-if (!redis && process.env.S3IPFS_REQUIRE_SERVICES === '1') {
-  test('Redis is required (S3IPFS_REQUIRE_SERVICES=1)', t => { t.fail(`Redis is not reachable at ${REDIS_URL}`) })
-} else if (!redis) {
-  test('Redis block cache', t => { t.log(`skipped: Redis is not reachable at ${REDIS_URL}`); t.pass() })
-} else {
+whenServices('Redis block cache', redis ? undefined : `Redis is not reachable at ${REDIS_URL}`, () => {
   test('Redis cache: shared by two gateway processes\' stores, hits verified against the CID', async t => {
     const namespace = `s3ipfs-test-${process.pid}-${Date.now()}`
     const cacheA = await redisBlockCache(REDIS_URL, { namespace })
@@ -106,7 +103,7 @@ if (!redis && process.env.S3IPFS_REQUIRE_SERVICES === '1') {
     t.deepEqual(await read(b, two.cid), two.bytes)
     t.is(b.metrics.hits, 2)
   })
-}
+})
 
 test('Redis down: reads are served from the blockstore, and the outage is logged once', async t => {
   const warnings: string[] = []

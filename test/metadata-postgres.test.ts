@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { whenServices } from './helpers/services.js'
 import test from 'ava'
 import pg from 'pg'
 import type { ObjectVersion } from '../src/metadata/metadata-store.js'
@@ -40,19 +41,7 @@ function version (key: string, init: Partial<ObjectVersion> = {}): ObjectVersion
 
 const unreachable = await probe()
 
-if (unreachable !== undefined) {
-  const message = `PostgreSQL not reachable at ${where(URL)}: ${unreachable}`
-  if (process.env.S3IPFS_REQUIRE_SERVICES === '1') {
-    test('PostgresMetadataStore: PostgreSQL is required (S3IPFS_REQUIRE_SERVICES=1)', (t) => { t.fail(message) })
-  } else {
-    test('PostgresMetadataStore', (t) => {
-      t.log(`skipped: ${message}`)
-      t.pass()
-    })
-  }
-} else {
-  registerTests()
-}
+whenServices('PostgresMetadataStore', unreachable === undefined ? undefined : `PostgreSQL not reachable at ${where(URL)}: ${unreachable}`, registerTests)
 
 function registerTests (): void {
   // The compliance suite's ~70 tests run at once; they share one small pool (the host-pool mode),

@@ -13,6 +13,7 @@ import {
   GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand, ListPartsCommand, PutBucketVersioningCommand,
   PutObjectCommand, S3Client, UploadPartCommand,
 } from '@aws-sdk/client-s3'
+import { whenServices } from './helpers/services.js'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import pg from 'pg'
@@ -234,18 +235,7 @@ async function stopAll (t: ExecutionContext, gateways: Gw[]): Promise<void> {
   for (const gw of gateways) t.deepEqual(await gw.child.exited(), { code: 0, signal: null }, `gateway ${gw.n}\n${gw.child.output()}`)
 }
 
-if (unreachable !== '') {
-  if (process.env.S3IPFS_REQUIRE_SERVICES === '1') {
-    test('multi-process gateways: PostgreSQL and Redis are required (S3IPFS_REQUIRE_SERVICES=1)', (t) => { t.fail(unreachable) })
-  } else {
-    test('multi-process gateways', (t) => {
-      t.log(`skipped: ${unreachable}`)
-      t.pass()
-    })
-  }
-} else {
-  registerTests()
-}
+whenServices('multi-process gateways', unreachable === '' ? undefined : unreachable, registerTests)
 
 function registerTests (): void {
   test.serial('three gateway processes on one schema and blockstore: concurrent writes stay consistent, GC keeps every referenced block', async (t) => {

@@ -44,7 +44,10 @@ export function createNodeHandler (gateway: Gateway, options: NodeHandlerOptions
 export interface CreateServerOptions extends NodeHandlerOptions {
   /**
    * Passed to `http.createServer`. `requestTimeout` defaults to 0 here (node's default of 5 minutes
-   * would cut off large uploads); `headersTimeout` keeps node's default.
+   * would cut off large uploads); `keepAliveTimeout` to 65 s (node's 5 s closes idle sockets that
+   * clients such as the AWS SDK keep and reuse, so a request sent as the server closes one fails
+   * with ECONNRESET; clients and load balancers commonly idle out at 60 s); `headersTimeout` keeps
+   * node's default.
    */
   serverOptions?: ServerOptions
 }
@@ -52,5 +55,7 @@ export interface CreateServerOptions extends NodeHandlerOptions {
 /** An `http.Server` (not yet listening) serving `gateway` under `basePath`. */
 export function createServer (gateway: Gateway, options: CreateServerOptions = {}): Server {
   const handler = createNodeHandler(gateway, options)
-  return createHttpServer({ requestTimeout: 0, ...options.serverOptions }, (req, res) => { handler(req, res) })
+  const server = createHttpServer({ requestTimeout: 0, ...options.serverOptions }, (req, res) => { handler(req, res) })
+  server.keepAliveTimeout = options.serverOptions?.keepAliveTimeout ?? 65_000
+  return server
 }

@@ -10,6 +10,7 @@ import test from 'ava'
 import express from 'express'
 import { Client, request } from 'undici'
 import { s3Middleware } from '../adapters/express.js'
+import { createServer as createNodeServer } from '../adapters/node.js'
 import { startServer } from '../bin/server.js'
 import { hosts, FALLBACK_BODY, FALLBACK_STATUS } from './helpers/hosts.js'
 import type { S3Request, S3Response, Gateway, GatewayGcReport } from '../src/types.js'
@@ -499,4 +500,10 @@ test('startServer: generated credentials are saved 0600 and reused; close() reso
   } finally {
     await rm(dataDir, { recursive: true, force: true })
   }
+})
+
+test('the node adapter\'s server keeps idle keep-alive sockets 65 s (node\'s 5 s races clients reusing them: ECONNRESET), unless told otherwise', (t) => {
+  const gateway = new FakeGateway()
+  t.is(createNodeServer(gateway).keepAliveTimeout, 65_000)
+  t.is(createNodeServer(gateway, { serverOptions: { keepAliveTimeout: 1234 } }).keepAliveTimeout, 1234)
 })

@@ -31,10 +31,15 @@ export interface Host {
   start(gateway: Gateway, basePath: string, options?: HostOptions): Promise<RunningHost>
 }
 
+const KEEP_ALIVE_TIMEOUT = 65_000
+
 export const FALLBACK_STATUS = 418
 export const FALLBACK_BODY = 'host-fallback'
 
 async function listen (server: Server, basePath: string): Promise<RunningHost> {
+  // As the node adapter's createServer does: node's 5 s keep-alive timeout races clients that reuse
+  // an idle socket just as the server closes it (ECONNRESET when a test pauses between requests).
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`

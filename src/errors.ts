@@ -143,6 +143,12 @@ export function toS3Error (err: unknown): S3Error | undefined {
   // A metadata store that cannot hold U+0000 in names (PostgreSQL text) refuses such a key.
   if (code === 'ERR_SOURCE_RELEASED') return new S3Error('NoSuchKey', 'The copy source was deleted while it was being copied.')
   if (code === 'ERR_NUL_IN_NAME') return new S3Error('InvalidArgument', 'This gateway\'s metadata store cannot hold the character U+0000 in names.')
+  if (code === 'ERR_IPFS_UNAVAILABLE') return new S3Error('ServiceUnavailable', `The IPFS node that stores this gateway's content cannot be reached; try again later. (${(err as Error).message})`)
+  if (code === 'ERR_IPFS_TIMEOUT') return new S3Error('SlowDown', `The IPFS node that stores this gateway's content is not answering in time; try again later. (${(err as Error).message})`)
+  if (code === 'ERR_IPFS_RPC') return new S3Error('InternalError', `The IPFS node refused a call: ${(err as Error).message}`)
+  if (code === 'ERR_BLOCK_CORRUPT') return new S3Error('InternalError', `A block failed verification against its CID: ${(err as Error).message}`)
+  // A body sent with `x-amz-meta-import: car` that is not an acceptable CAR (src/content/car-import.ts).
+  if (name === 'InvalidCarError') return new S3Error('InvalidRequest', `Invalid CAR: ${(err as Error).message}`)
   if (name === 'NotFoundError') return new S3Error('InternalError', 'A block of this object is missing from the blockstore.')
   return undefined
 }

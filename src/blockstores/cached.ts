@@ -180,8 +180,8 @@ export class CachedBlockstore implements Blockstore {
     this.cache = options.cache ?? new MemoryBlockCache()
     this.maxBlockSize = options.maxBlockSize ?? 2 * 1024 * 1024
     // Optional capabilities of the store underneath, passed through only when it has them (the
-    // gateway checks for them: flush before commits, listBlocks / deleteIfOlder for GC).
-    for (const name of ['flush', 'listBlocks', 'listStrays', 'deleteStray']) {
+    // gateway checks for them: flush before commits, listBlocks / deleteIfOlder for GC, pins).
+    for (const name of ['flush', 'listBlocks', 'listStrays', 'deleteStray', 'pin', 'unpin', 'pinned']) {
       const method = optional[name]
       if (typeof method === 'function') Object.defineProperty(this, name, { value: method.bind(inner) })
     }

@@ -13,6 +13,7 @@ export default defineConfig({
     express: 'adapters/express.ts',
     fastify: 'adapters/fastify.ts',
     testing: 'src/testing/index.ts',
+    helia: 'src/helia/index.ts',
     cli: 'bin/cli.ts',
   },
   format: ['esm'],

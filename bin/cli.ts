@@ -24,6 +24,9 @@ Options (each overrides its environment variable):
   --metadata URL    S3IPFS_METADATA_URL postgres://user@host:5432/db[?schema=name]: metadata in PostgreSQL
                                         (shared by several gateway processes) instead of <data-dir>/meta.db
   --redis URL       S3IPFS_REDIS_URL    redis://host:6379: a block cache shared by gateway processes
+  --ipfs-listen MA  S3IPFS_IPFS_LISTEN  e.g. /ip4/0.0.0.0/tcp/4001: also run an IPFS node there, serving
+                                        the stored blocks to peers over bitswap (repeatable or comma-
+                                        separated; needs the optional peers of s3-ipfs-gateway/helia)
   -h, --help                            show this help
   -v, --version                         show the version
 
@@ -95,10 +98,12 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
       'cid-profile': { type: 'string' },
       metadata: { type: 'string' },
       redis: { type: 'string' },
+      'ipfs-listen': { type: 'string', multiple: true },
     },
     strict: true,
     allowPositionals: false,
   })
+  const ipfsListen = (values['ipfs-listen'] ?? [env.S3IPFS_IPFS_LISTEN ?? '']).flatMap(v => v.split(',')).map(v => v.trim()).filter(v => v !== '')
   const portText = values.port ?? nonEmpty(env.S3IPFS_PORT)
   let port: number | undefined
   if (portText !== undefined) {
@@ -124,6 +129,7 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
     secretAccessKey,
     metadataUrl: values.metadata ?? nonEmpty(env.S3IPFS_METADATA_URL),
     redisUrl: values.redis ?? nonEmpty(env.S3IPFS_REDIS_URL),
+    ipfsListen: ipfsListen.length > 0 ? ipfsListen : undefined,
   }
 }
 
@@ -135,6 +141,7 @@ function banner (running: RunningServer, options: ServerOptions): string {
     `  region:          ${running.gateway.region}`,
     `  access key:      ${accessKeyId}`,
     `  secret key:      ${secretAccessKey}`,
+    ...(running.ipfs === undefined ? [] : [`  ipfs peer id:    ${running.ipfs.peerId}`, ...running.ipfs.multiaddrs.map(a => `  ipfs address:    ${a}`)]),
     '',
     `  AWS_ACCESS_KEY_ID=${accessKeyId} AWS_SECRET_ACCESS_KEY=${secretAccessKey} AWS_REGION=${running.gateway.region} aws --endpoint-url ${running.url} s3 ls`,
     '',
@@ -323,7 +330,7 @@ async function main (argv: string[]): Promise<number> {
     return -1
   } catch (err) {
     const e = err as Error & { code?: string }
-    if (e.name === 'UsageError' || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+    if (e.name === 'UsageError' || e.code === 'ERR_IPFS_LISTEN_ADDRESS' || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
       process.stderr.write(`${e.message}\n\n${usage}`)
       return 2
     }
@@ -331,7 +338,7 @@ async function main (argv: string[]): Promise<number> {
       process.stderr.write(`${e.message}: another process is listening there; pick one with --port or S3IPFS_PORT\n`)
       return 1
     }
-    if (e.code === 'ERR_NO_DATA_DIR' || e.name === 'AbortError') {
+    if (e.code === 'ERR_NO_DATA_DIR' || e.code === 'ERR_IPFS_LISTEN' || e.code === 'ERR_IPFS_NODE_PACKAGES' || e.name === 'AbortError') {
       process.stderr.write(`${e.message}\n`)
       return 1
     }

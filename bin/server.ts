@@ -12,6 +12,7 @@ import { CachedBlockstore, redisBlockCache } from '../src/blockstores/cached.js'
 import { FsBlockstore } from '../src/blockstores/fs.js'
 import type { CidProfileName } from '../src/content/profiles.js'
 import { createGateway } from '../src/gateway.js'
+import { startIpfsNode, type IpfsNode } from '../src/helia/index.js'
 import type { MetadataStore } from '../src/metadata/metadata-store.js'
 import { PostgresMetadataStore } from '../src/metadata/postgres.js'
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
@@ -57,6 +58,11 @@ export interface ServerOptions {
   gateway?: Omit<GatewayInit, 'blockstore' | 'metadata' | 'credentials' | 'region' | 'cidProfile'>
   /** How long `close()` lets in-flight requests run before cutting their connections, in ms. Default 10 s. */
   shutdownTimeout?: number
+  /**
+   * TCP multiaddrs (e.g. `/ip4/0.0.0.0/tcp/4001`) for an embedded IPFS node serving the blockstore
+   * over bitswap (`s3-ipfs-gateway/helia`; needs its optional peer packages). Default: no node.
+   */
+  ipfsListen?: string[]
 }
 
 export interface ServerCredentials {
@@ -72,6 +78,8 @@ export interface RunningServer {
   gateway: Gateway
   credentials: ServerCredentials
   server: Server
+  /** The embedded IPFS node, when `ipfsListen` was given. */
+  ipfs?: IpfsNode
   /**
    * Stops accepting connections, lets in-flight requests finish (for at most `shutdownTimeout`,
    * then destroys their sockets) and closes the gateway. Repeated calls return the same promise.
@@ -94,9 +102,10 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
     ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey }
     : await loadOrCreateCredentials(dataDir)
 
+  const stores = await openStores(dataDir, { blockstore: options.blockstore, metadata: options.metadata, metadataUrl: options.metadataUrl, redisUrl: options.redisUrl })
   const gateway = createGateway({
     ...options.gateway,
-    ...await openStores(dataDir, { blockstore: options.blockstore, metadata: options.metadata, metadataUrl: options.metadataUrl, redisUrl: options.redisUrl }),
+    ...stores,
     credentials: { [credentials.accessKeyId]: credentials.secretAccessKey },
     region,
     cidProfile: options.cidProfile,
@@ -113,6 +122,16 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
     await gateway.close()
     throw err
   }
+  let ipfs: IpfsNode | undefined
+  if (options.ipfsListen !== undefined && options.ipfsListen.length > 0) {
+    try {
+      ipfs = await startIpfsNode({ blockstore: stores.blockstore, listen: options.ipfsListen })
+    } catch (err) {
+      await new Promise((resolve) => { server.close(resolve) })
+      await gateway.close()
+      throw err
+    }
+  }
 
   const address = server.address() as AddressInfo
   const basePath = normalize(options.basePath)
@@ -124,7 +143,10 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
     gateway,
     credentials,
     server,
-    close: () => (closing ??= shutdown(server, gateway, shutdownTimeout)),
+    ipfs,
+    close: () => (closing ??= (async () => {
+      try { await ipfs?.stop() } finally { await shutdown(server, gateway, shutdownTimeout) }
+    })()),
   }
 }
 

@@ -124,7 +124,7 @@ const MAX_BACKGROUND_FLUSHES = 1
 /** fsyncs at once in a background flush: leaves libuv's pool threads free for the writes. */
 const BACKGROUND_FLUSH_CONCURRENCY = 2
 
-class WriteBehind {
+export class WriteBehind {
   private readonly inFlight = new Set<Promise<void>>()
   private readonly flushing = new Set<Promise<void>>()
   /** Written, not yet handed to `flush`. */

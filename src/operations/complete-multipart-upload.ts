@@ -6,6 +6,7 @@ import { childText, children, parseXml } from '../xml/parse.js'
 import type { BucketRecord, ChecksumAlgorithm, CompletedUpload, MultipartUpload, ObjectChecksum, ObjectVersion, UploadedPart } from '../metadata/metadata-store.js'
 import type { S3Response } from '../types.js'
 import type { OperationContext } from './context.js'
+import { completeCarUpload, isCarUpload } from './car-upload.js'
 import { cidHeaders, quoteEtag, requireBucket, timestamp, xmlResponse } from './common.js'
 import {
   MAX_MULTIPART_OBJECT_SIZE, MAX_PART_NUMBER, MIN_PART_SIZE, bareEtag, multipartEtag, noSuchUpload, uploadIdParam
@@ -204,6 +205,7 @@ export async function completeMultipartUpload (ctx: OperationContext) {
     partsCount: parts.length,
     partSizes: parts.map(p => p.size),
   }
+  if (isCarUpload(upload)) await completeCarUpload(ctx, upload, version, composed.cid.toString())
   await checkWriteConditions(ctx)
   const record: CompletedUpload = {
     bucket: version.bucket,
@@ -211,7 +213,7 @@ export async function completeMultipartUpload (ctx: OperationContext) {
     uploadId,
     versionId: version.versionId,
     etag: version.etag,
-    checksum,
+    checksum: version.checksum,
     cid: version.cid,
     partsDigest: partsDigest(requested),
     completed: ctx.now(),

@@ -4,6 +4,7 @@ import { RESPONSE_OVERRIDES } from '../protocol/headers.js'
 import { contentRange, parseRange, type ByteRange } from '../protocol/range.js'
 import type { S3Response } from '../types.js'
 import type { OperationContext } from './context.js'
+import { carRequest, readObjectAsCar } from './car-download.js'
 import { requireObject, versionIdParam } from './common.js'
 import { checksumHeader, versionHeaders } from './object-attributes.js'
 
@@ -19,6 +20,8 @@ function partNumberParam (ctx: OperationContext): number | undefined {
 
 /** GetObject and HeadObject: one version, conditions, one range or part, and response overrides. */
 export async function readObject (ctx: OperationContext, withBody: boolean): Promise<S3Response> {
+  const car = carRequest(ctx)
+  if (car !== undefined) return await readObjectAsCar(ctx, car, withBody)
   const versionId = versionIdParam(ctx)
   const version = await requireObject(ctx, ctx.bucket, ctx.key, versionId)
   const h = ctx.req.headers

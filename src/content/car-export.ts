@@ -1,0 +1,149 @@
+import * as dagPb from '@ipld/dag-pb'
+import { createWriter, headerLength } from '@ipld/car/buffer-writer'
+import { varint } from 'multiformats'
+import * as raw from 'multiformats/codecs/raw'
+import { identity } from 'multiformats/hashes/identity'
+import { collectBytes, concatBytes } from './bytes.js'
+import { CorruptContentError, UnsupportedContentError, type ReadTarget } from './export.js'
+import type { AbortOptions } from '../types.js'
+import type { CID } from 'multiformats/cid'
+
+export interface CarExportOptions extends AbortOptions {
+  /**
+   * Send a block every time the walk reaches it (the trustless gateway's `dups=y`) rather than the
+   * first time only (`dups=n`, the default).
+   */
+  duplicates?: boolean
+  /** `all` (default): every block of the DAG; `block`: the root block alone. */
+  scope?: 'all' | 'block'
+  /** Sibling blocks fetched ahead of the one being sent (default 4). */
+  readAhead?: number
+}
+
+/** Deeper DAGs are refused: a UnixFS file of 5 TiB is 4 levels deep under 1024-link nodes. */
+export const MAX_DAG_DEPTH = 128
+
+/** Blocks up to this size go out in one chunk with their section prefix. */
+const COALESCE_LIMIT = 16 * 1024
+
+/** The CAR v1 header (length-prefixed dag-cbor `{ version: 1, roots: [root] }`). */
+export function carHeader (root: CID): Uint8Array {
+  return createWriter(new ArrayBuffer(headerLength({ roots: [root] })), { roots: [root] }).close()
+}
+
+/** The start of a CAR section: varint(length of CID + block), then the CID's bytes. */
+function sectionPrefix (cid: CID, blockLength: number): Uint8Array {
+  const length = cid.bytes.byteLength + blockLength
+  const prefix = new Uint8Array(varint.encodingLength(length) + cid.bytes.byteLength)
+  varint.encodeTo(length, prefix, 0)
+  prefix.set(cid.bytes, prefix.byteLength - cid.bytes.byteLength)
+  return prefix
+}
+
+/**
+ * A CAR v1 of the DAG under `root`: the header (roots = [root]), then each block in depth-first
+ * pre-order, links in order, as the trustless gateway's `order=dfs` defines it; with `dups=n` a
+ * block is sent the first time the walk reaches it, and the subtree under a repeated block is not
+ * walked again. Blocks under identity CIDs are never sent (their bytes are in the CID).
+ *
+ * The root block is read before this resolves, so a missing or non-UnixFS root rejects here
+ * (NotFoundError, UnsupportedContentError) rather than after the caller committed to a response.
+ * Then blocks are read one at a time as the consumer pulls (plus `readAhead` siblings per level),
+ * so memory is a few blocks and, with `dups=n`, one CID string per block sent. A block missing
+ * later makes the stream throw the blockstore's error: the CAR so far is truncated, which a
+ * client verifying the DAG detects.
+ */
+export async function exportCar (root: CID, blockstore: ReadTarget, options: CarExportOptions = {}): Promise<AsyncGenerator<Uint8Array>> {
+  checkCodec(root)
+  const block = await getBlock(root, blockstore, options.signal)
+  const walk: Walk = {
+    blockstore,
+    seen: options.duplicates === true ? undefined : new Set(),
+    scope: options.scope ?? 'all',
+    readAhead: Math.max(1, options.readAhead ?? 4),
+    signal: options.signal,
+  }
+  return carStream(walk, root, block)
+}
+
+interface Walk {
+  blockstore: ReadTarget
+  /** CIDs sent so far (dups=n); undefined with dups=y. */
+  seen?: Set<string>
+  scope: 'all' | 'block'
+  readAhead: number
+  signal?: AbortSignal
+}
+
+async function * carStream (walk: Walk, root: CID, block: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield carHeader(root)
+  yield * emit(walk, root, block, 0)
+}
+
+async function * emit (walk: Walk, cid: CID, block: Uint8Array, depth: number): AsyncGenerator<Uint8Array> {
+  if (cid.multihash.code !== identity.code) {
+    if (walk.seen !== undefined) {
+      const key = cid.toString()
+      if (walk.seen.has(key)) return
+      walk.seen.add(key)
+    }
+    const prefix = sectionPrefix(cid, block.byteLength)
+    if (block.byteLength <= COALESCE_LIMIT) {
+      yield concatBytes([prefix, block])
+    } else {
+      yield prefix
+      yield block
+    }
+  }
+  if (cid.code === raw.code || walk.scope === 'block') return
+  if (depth >= MAX_DAG_DEPTH) throw new CorruptContentError(`DAG under ${cid} is deeper than ${MAX_DAG_DEPTH} levels`)
+  let node: dagPb.PBNode
+  try {
+    node = dagPb.decode(block)
+  } catch (err) {
+    throw new CorruptContentError(`Invalid dag-pb block ${cid}: ${(err as Error).message}`)
+  }
+  const children: CID[] = []
+  const listed = new Set<string>()
+  for (const link of node.Links) {
+    checkCodec(link.Hash)
+    if (walk.seen !== undefined) {
+      // Sent already, or an earlier sibling: neither the block nor anything under it goes out
+      // again (checked once more when its turn comes, as an earlier sibling's subtree may send it).
+      const key = link.Hash.toString()
+      if (walk.seen.has(key) || listed.has(key)) continue
+      listed.add(key)
+    }
+    children.push(link.Hash)
+  }
+  for await (const child of fetchAhead(walk, children)) {
+    walk.signal?.throwIfAborted()
+    yield * emit(walk, child.cid, child.block, depth + 1)
+  }
+}
+
+/** Yield each child's block in order while up to `readAhead` later ones are being fetched. */
+async function * fetchAhead (walk: Walk, children: CID[]): AsyncGenerator<{ cid: CID, block: Uint8Array }> {
+  const pending: Array<Promise<Uint8Array>> = []
+  let next = 0
+  for (let i = 0; i < children.length; i++) {
+    while (next < children.length && next <= i + walk.readAhead) {
+      const fetch = getBlock(children[next++], walk.blockstore, walk.signal)
+      fetch.catch(() => {}) // awaited below in order; this only keeps an early failure from being "unhandled"
+      pending.push(fetch)
+    }
+    yield { cid: children[i], block: await pending.shift()! }
+  }
+}
+
+function checkCodec (cid: CID): void {
+  if (cid.code !== raw.code && cid.code !== dagPb.code) {
+    throw new UnsupportedContentError(`${cid} is not dag-pb or raw (codec 0x${cid.code.toString(16)})`)
+  }
+}
+
+async function getBlock (cid: CID, blockstore: ReadTarget, signal?: AbortSignal): Promise<Uint8Array> {
+  signal?.throwIfAborted()
+  if (cid.multihash.code === identity.code) return cid.multihash.digest
+  return await collectBytes(blockstore.get(cid, { signal }))
+}

@@ -28,7 +28,11 @@ export { PinnedMetadataStore } from './metadata/pinned.js'
 
 // Content
 export { ContentStore } from './content/content-store.js'
-export type { ContentStoreInit, WriteSession } from './content/content-store.js'
+export type { ContentStoreInit, WriteSession, VerifiedCatOptions, VerifiedReadOptions } from './content/content-store.js'
+export { BlockMismatchError, BlockTimeoutError, verifyBlock } from './content/verify.js'
+export { InvalidCarError, MAX_CAR_BLOCK_SIZE } from './content/car-import.js'
+export type { ImportedCar } from './content/car-import.js'
+export type { CarExportOptions } from './content/car-export.js'
 export { collectGarbage, isSweepable } from './content/gc.js'
 export type { GcOptions, GcReport, SweepableBlockstore, ListedBlock } from './content/gc.js'
 export { isPinner, reconcilePins } from './content/pins.js'

@@ -69,7 +69,12 @@ export interface GatewayInit {
   credentials?: Record<string, string> | CredentialProvider
   /** Region this gateway signs for and reports. Default 'us-east-1'. */
   region?: string
-  /** CID profile for new content. Default 'unixfs-v1-2025'. */
+  /**
+   * CID profile of buckets created without `x-amz-meta-cid-profile` (recorded with each bucket at
+   * creation, so changing it later leaves existing buckets as they are), and of buckets recorded
+   * without a profile (a database migrated from before profiles were recorded). Default
+   * 'unixfs-v1-2025'.
+   */
   cidProfile?: CidProfileName
   /**
    * Base domains for virtual-hosted-style requests (`bucket.s3.example.com` with base domain

@@ -77,6 +77,35 @@ function registerTests (): void {
     t.is(await stores[0].refCount('cid-k'), 0)
   })
 
+  test('PostgresMetadataStore: a schema 1 database gains bucket CID profiles once, under the lock, however many processes start; its buckets have none', async (t) => {
+    const schema = freshSchema()
+    const s = quote(schema)
+    t.teardown(async () => dropSchema(schema))
+    const first = new PostgresMetadataStore({ pool: shared, schema })
+    const old = { name: 'old', owner: 'o', created: T0, region: 'r', versioning: 'Enabled' as const }
+    await first.createBucket({ ...old, cidProfile: 'unixfs-v0-2015' })
+    await first.putObject(version('k', { bucket: 'old', cid: 'c1' }))
+    const { rows: freshColumns } = await shared.query(`SELECT column_name, data_type, is_nullable FROM information_schema.columns
+      WHERE table_schema = $1 AND table_name = 'buckets' ORDER BY ordinal_position`, [schema])
+    await first.close()
+    // Back to schema 1: no cid_profile column, version 1 recorded.
+    await shared.query(`ALTER TABLE ${s}.buckets DROP COLUMN cid_profile; DELETE FROM ${s}.schema_migrations; INSERT INTO ${s}.schema_migrations (version) VALUES (1)`)
+
+    const stores = Array.from({ length: 4 }, () => new PostgresMetadataStore({ connectionString: URL, schema, max: 2 }))
+    t.teardown(async () => { await Promise.all(stores.map(async (store) => store.close())) })
+    await Promise.all(stores.map(async (store) => store.init()))
+    const { rows: versions } = await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)
+    t.deepEqual(versions.map((r) => r.version), [1, 2], 'migrated once')
+    t.is(POSTGRES_SCHEMA_VERSION, 2)
+    const { rows: columns } = await shared.query(`SELECT column_name, data_type, is_nullable FROM information_schema.columns
+      WHERE table_schema = $1 AND table_name = 'buckets' ORDER BY ordinal_position`, [schema])
+    t.deepEqual(columns, freshColumns, 'the migrated table is the fresh one')
+    t.deepEqual(await stores[0].getBucket('old'), old, 'the profile it was written with is unknown: none, read as the gateway default')
+    t.is((await stores[1].getObject('old', 'k'))?.cid, 'c1')
+    await stores[2].createBucket({ ...old, name: 'new', cidProfile: 'unixfs-v0-2015' })
+    t.is((await stores[3].getBucket('new'))?.cidProfile, 'unixfs-v0-2015')
+  })
+
   test('PostgresMetadataStore: tables live in the schema option, quoted; stores in two schemas are separate', async (t) => {
     const odd = `S3 "odd" ${randomBytes(4).toString('hex')}`
     const plain = freshSchema()

@@ -22,8 +22,11 @@ metadataStoreSuite('SqliteMetadataStore (:memory:)', async () => ({ store: new S
 
 const T0 = new Date('2025-01-02T03:04:05.678Z')
 
+/** Turns a database of the current schema back into a schema 4 one: no bucket CID profiles. */
+const TO_SCHEMA_4 = 'ALTER TABLE buckets DROP COLUMN cid_profile; PRAGMA user_version = 4'
+
 /** Turns a database of the current schema back into a schema 3 one: versions_by_key in ascending seq order. */
-const TO_SCHEMA_3 = `DROP INDEX versions_by_key; CREATE INDEX versions_by_key ON versions (bucket, key, seq); PRAGMA user_version = 3`
+const TO_SCHEMA_3 = `${TO_SCHEMA_4}; DROP INDEX versions_by_key; CREATE INDEX versions_by_key ON versions (bucket, key, seq); PRAGMA user_version = 3`
 
 /** Turns a database of the current schema back into a schema 2 one: no multipart tables, no part sizes. */
 const TO_SCHEMA_2 = `${TO_SCHEMA_3}; DROP TABLE uploads; DROP TABLE parts; DROP TABLE completed_uploads;
@@ -218,7 +221,7 @@ test('SqliteMetadataStore: a schema 2 database is migrated to the current schema
   t.deepEqual(schemaOf(db), schemaOf(fresh), 'the migrated schema is the fresh one')
 })
 
-test('SqliteMetadataStore: a schema 3 database is migrated to schema 4 and lists its versions newest first', async (t) => {
+test('SqliteMetadataStore: a schema 3 database is migrated to the current schema and lists its versions newest first', async (t) => {
   const dir = await tempDir()
   t.teardown(async () => rm(dir, { recursive: true, force: true }))
   const path = join(dir, 'meta.db')
@@ -246,7 +249,36 @@ test('SqliteMetadataStore: a schema 3 database is migrated to schema 4 and lists
   t.teardown(() => db.close())
   const fresh = new Database(freshPath, { readonly: true })
   t.teardown(() => fresh.close())
-  t.is(db.pragma('user_version', { simple: true }), 4)
+  t.is(db.pragma('user_version', { simple: true }), SQLITE_SCHEMA_VERSION)
+  t.deepEqual(schemaOf(db), schemaOf(fresh), 'the migrated schema is the fresh one')
+})
+
+test('SqliteMetadataStore: a schema 4 database gains bucket CID profiles; its buckets have none (the gateway default)', async (t) => {
+  const dir = await tempDir()
+  t.teardown(async () => rm(dir, { recursive: true, force: true }))
+  const path = join(dir, 'meta.db')
+  const freshPath = join(dir, 'fresh.db')
+  await new SqliteMetadataStore({ path: freshPath }).close()
+  const store = new SqliteMetadataStore({ path })
+  const old = { name: 'old', owner: 'o', created: T0, region: 'us-east-1', versioning: 'Enabled' as const }
+  await store.createBucket({ ...old, cidProfile: 'unixfs-v0-2015' })
+  await store.putObject({ bucket: 'old', key: 'k', versionId: 'v1', deleteMarker: false, cid: 'c1', size: 1, etag: 'e', lastModified: T0, owner: 'o', headers: {}, metadata: {}, tags: [] })
+  await store.close()
+  const downgraded = new Database(path)
+  downgraded.exec(TO_SCHEMA_4)
+  downgraded.close()
+
+  const migrated = new SqliteMetadataStore({ path })
+  t.teardown(async () => { await migrated.close() })
+  t.deepEqual(await migrated.getBucket('old'), old, 'the profile it was written with is unknown: none, read as the gateway default')
+  t.is((await migrated.getObject('old', 'k'))?.cid, 'c1')
+  await migrated.createBucket({ ...old, name: 'new', cidProfile: 'unixfs-v0-2015' })
+  t.is((await migrated.getBucket('new'))?.cidProfile, 'unixfs-v0-2015')
+  const db = new Database(path, { readonly: true })
+  t.teardown(() => db.close())
+  const fresh = new Database(freshPath, { readonly: true })
+  t.teardown(() => fresh.close())
+  t.is(db.pragma('user_version', { simple: true }), SQLITE_SCHEMA_VERSION)
   t.deepEqual(schemaOf(db), schemaOf(fresh), 'the migrated schema is the fresh one')
 })
 

@@ -1,8 +1,14 @@
 import { CID } from 'multiformats/cid'
+import { exportCar } from './car-export.js'
+import { importCar } from './car-import.js'
 import { composeContent } from './compose.js'
 import { contentSize, exportContent } from './export.js'
+import { isSweepable } from './gc.js'
 import { importContent } from './import.js'
 import { cidProfile } from './profiles.js'
+import { verifying } from './verify.js'
+import type { CarExportOptions } from './car-export.js'
+import type { CarReadTarget, ImportedCar } from './car-import.js'
 import type { ComposePart, ComposedContent } from './compose.js'
 import type { ExportOptions, ReadTarget } from './export.js'
 import type { HeldRoots, HoldWatcher } from './gc.js'
@@ -69,6 +75,27 @@ export interface CatOptions extends AbortOptions {
   length?: number
 }
 
+export interface VerifiedReadOptions extends AbortOptions {
+  /**
+   * Milliseconds each block may take to arrive (default 30,000): a networked store may search
+   * the network for a block it does not have. A block later than that throws BlockTimeoutError.
+   */
+  blockTimeoutMs?: number
+}
+
+export interface VerifiedCatOptions extends CatOptions, VerifiedReadOptions {
+  /**
+   * Protect the content until the session closes, for a commit that will reference it: `cid` is
+   * held, and on a blockstore that garbage collection sweeps every block is also put again as it
+   * is read (a put is atomic against the sweep's delete and makes the block recent), then flushed
+   * once the last byte has been returned. A block the sweep deleted before it was read is a
+   * NotFoundError, never a silently broken DAG.
+   */
+  session?: Pick<WriteSession, 'hold'>
+}
+
+const DEFAULT_BLOCK_TIMEOUT_MS = 30_000
+
 /**
  * Object bytes as UnixFS DAGs in a blockstore. Memory use of `add` and `cat` is a few chunks,
  * whatever the object size.
@@ -78,6 +105,8 @@ export class ContentStore implements HeldRoots {
   private readonly blockstore: ImportTarget & ReadTarget
   private readonly writeConcurrency: number
   private readonly readAhead: number
+  /** Whether garbage collection may sweep the blockstore (see catVerified). */
+  private readonly sweepable: boolean
   /** Held CIDs by CID string, with the number of open sessions holding each. */
   private readonly holds = new Map<string, { cid: CID, sessions: number }>()
   private readonly watchers = new Set<CID[]>()
@@ -88,6 +117,7 @@ export class ContentStore implements HeldRoots {
     cidProfile(this.profile) // reject an unknown name now, not on the first upload
     this.writeConcurrency = init.writeConcurrency ?? 4
     this.readAhead = init.readAhead ?? 4
+    this.sweepable = isSweepable(init.blockstore)
   }
 
   /**
@@ -132,6 +162,61 @@ export class ContentStore implements HeldRoots {
   cat (cid: CID | string, options: CatOptions = {}): AsyncGenerator<Uint8Array> {
     const exportOptions: ExportOptions = { ...options, readAhead: this.readAhead }
     return exportContent(toCid(cid), this.blockstore, exportOptions)
+  }
+
+  /**
+   * `cat` for content this gateway did not write (a CID a client names): every block is checked
+   * against its CID before any of its bytes are returned. A block that does not match throws
+   * BlockMismatchError; one hashed with a function other than sha2-256, sha2-512 or identity
+   * throws UnsupportedContentError; a missing block, the blockstore's NotFoundError; a block that
+   * takes longer than `blockTimeoutMs`, BlockTimeoutError. Each may come after some bytes were
+   * returned. With a `session`, the content is protected for a commit (see VerifiedCatOptions).
+   */
+  async * catVerified (cid: CID | string, options: VerifiedCatOptions = {}): AsyncGenerator<Uint8Array> {
+    const root = toCid(cid)
+    options.session?.hold(root)
+    const refresh = options.session !== undefined && this.sweepable
+    const target = verifying(this.blockstore, {
+      blockTimeoutMs: options.blockTimeoutMs ?? DEFAULT_BLOCK_TIMEOUT_MS,
+      refresh: refresh ? this.blockstore : undefined
+    })
+    yield * exportContent(root, target, { offset: options.offset, length: options.length, signal: options.signal, readAhead: this.readAhead })
+    if (refresh && this.blockstore.flush !== undefined && target.refreshed.length > 0) {
+      await this.blockstore.flush(target.refreshed, { signal: options.signal })
+    }
+  }
+
+  /**
+   * `stat` for content this gateway did not write: the root block is verified and bounded in
+   * time as in `catVerified`. Throws UnsupportedContentError for anything but a UnixFS file or
+   * raw block.
+   */
+  async statVerified (cid: CID | string, options: VerifiedReadOptions = {}): Promise<{ size: number }> {
+    const target = verifying(this.blockstore, { blockTimeoutMs: options.blockTimeoutMs ?? DEFAULT_BLOCK_TIMEOUT_MS })
+    return { size: await contentSize(toCid(cid), target, { signal: options.signal }) }
+  }
+
+  /**
+   * A CAR v1 of the DAG under `cid`, blocks in depth-first order (see exportCar). Resolves once
+   * the root block is read (a missing root rejects with the blockstore's NotFoundError); the
+   * stream then reads one block at a time as it is consumed.
+   */
+  async exportCar (cid: CID | string, options: Omit<CarExportOptions, 'readAhead'> = {}): Promise<AsyncGenerator<Uint8Array>> {
+    return await exportCar(toCid(cid), this.blockstore, { ...options, readAhead: this.readAhead })
+  }
+
+  /**
+   * Store the blocks of a CAR v1 whose one root is a UnixFS file and return that root and the
+   * file's size; every block is verified against its CID and the DAG under the root must be
+   * complete (see importCar). The session holds the root and every block put. A bad CAR rejects
+   * with InvalidCarError; its blocks already written are garbage for GC.
+   */
+  async importCar (source: AsyncIterable<Uint8Array>, options: Omit<AddOptions, 'profile'> = {}): Promise<ImportedCar> {
+    return await importCar(source, holding(this.blockstore, options.session), this.blockstore as CarReadTarget, {
+      holdRoot: options.session === undefined ? undefined : (cid) => { options.session?.hold(cid) },
+      writeConcurrency: this.writeConcurrency,
+      signal: options.signal
+    })
   }
 
   /** A new write session (see WriteSession). */

@@ -479,6 +479,7 @@ function copyBucket (bucket: BucketRecord): BucketRecord {
     versioning: bucket.versioning,
   }
   if (bucket.ownerDisplayName !== undefined) copy.ownerDisplayName = bucket.ownerDisplayName
+  if (bucket.cidProfile !== undefined) copy.cidProfile = bucket.cidProfile
   return copy
 }
 

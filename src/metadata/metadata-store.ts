@@ -10,6 +10,12 @@ export interface BucketRecord {
   created: Date
   region: string
   versioning: Versioning
+  /**
+   * CID profile every write into the bucket imports content under, fixed when the bucket is
+   * created. Absent for buckets recorded before stores kept it (a migrated database): such a bucket
+   * uses the gateway's configured default profile.
+   */
+  cidProfile?: string
 }
 
 export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256'

@@ -22,7 +22,7 @@ export interface PostgresMetadataStoreInit {
 }
 
 /** Version of the schema below, recorded in the `schema_migrations` table. */
-export const POSTGRES_SCHEMA_VERSION = 1
+export const POSTGRES_SCHEMA_VERSION = 2
 
 /** Completed-upload records older than the newest completion by more than this are dropped. */
 const COMPLETED_TTL = 60 * 60 * 1000
@@ -41,7 +41,9 @@ CREATE TABLE ${s}.buckets (
   owner_display_name text,
   created bigint NOT NULL,
   region text NOT NULL,
-  versioning text NOT NULL
+  versioning text NOT NULL,
+  -- NULL: the gateway's configured default (buckets from before schema 2)
+  cid_profile text
 );
 CREATE INDEX buckets_by_owner ON ${s}.buckets (owner, name);
 
@@ -132,7 +134,11 @@ CREATE INDEX completed_uploads_by_time ON ${s}.completed_uploads (completed);
 `
 
 /** Steps from each older schema version to the next; a new schema gets schemaSql directly. */
-const MIGRATIONS: Record<number, (s: string) => string> = {}
+const MIGRATIONS: Record<number, (s: string) => string> = {
+  // 1 → 2: each bucket's CID profile. Existing buckets get NULL, read as "the gateway's configured
+  // default": the profile their objects were written with was never recorded.
+  1: (s) => `ALTER TABLE ${s}.buckets ADD COLUMN cid_profile text`,
+}
 
 /**
  * Our own parsers, so that a pool shared with a host that changed pg's global type parsers reads
@@ -159,6 +165,7 @@ interface BucketRow {
   created: number
   region: string
   versioning: string
+  cid_profile: string | null
 }
 
 interface VersionRow {
@@ -230,7 +237,7 @@ type Deltas = Map<string, number>
 
 // Statements name their columns (no *): a prepared statement whose result columns change fails, so
 // a column that a later schema version adds must not reach the statements of older processes.
-const BUCKET_COLUMNS = 'name, owner, owner_display_name, created, region, versioning'
+const BUCKET_COLUMNS = 'name, owner, owner_display_name, created, region, versioning, cid_profile'
 const VERSION_COLUMNS = 'seq, bucket, key, version_id, is_latest, delete_marker, cid, size, etag, last_modified, owner, headers, metadata, tags, ' +
   'checksum, storage_class, parts_count, part_sizes'
 const UPLOAD_COLUMNS = 'bucket, key, upload_id, initiated, owner, owner_display_name, headers, metadata, tags, storage_class, checksum_algorithm, ' +
@@ -293,9 +300,9 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async createBucket (bucket: BucketRecord, options?: AbortOptions): Promise<boolean> {
-    const { rows } = await this.query(options, `INSERT INTO ${this.s}.buckets (name, owner, owner_display_name, created, region, versioning)
-      VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING RETURNING 1`,
-    [bucket.name, bucket.owner, bucket.ownerDisplayName ?? null, bucket.created.getTime(), bucket.region, bucket.versioning])
+    const { rows } = await this.query(options, `INSERT INTO ${this.s}.buckets (name, owner, owner_display_name, created, region, versioning, cid_profile)
+      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO NOTHING RETURNING 1`,
+    [bucket.name, bucket.owner, bucket.ownerDisplayName ?? null, bucket.created.getTime(), bucket.region, bucket.versioning, bucket.cidProfile ?? null])
     return rows.length === 1
   }
 
@@ -863,6 +870,7 @@ function toBucket (row: BucketRow): BucketRecord {
     versioning: row.versioning as Versioning,
   }
   if (row.owner_display_name !== null) bucket.ownerDisplayName = row.owner_display_name
+  if (row.cid_profile !== null) bucket.cidProfile = row.cid_profile
   return bucket
 }
 

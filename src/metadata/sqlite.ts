@@ -29,7 +29,7 @@ export interface SqliteMetadataStoreInit {
 }
 
 /** Version of the schema below, kept in `PRAGMA user_version`. */
-export const SQLITE_SCHEMA_VERSION = 4
+export const SQLITE_SCHEMA_VERSION = 5
 
 /** Completed-upload records older than the newest completion by more than this are dropped. */
 const COMPLETED_TTL = 60 * 60 * 1000
@@ -89,7 +89,9 @@ CREATE TABLE buckets (
   owner_display_name TEXT,
   created INTEGER NOT NULL,
   region TEXT NOT NULL,
-  versioning TEXT NOT NULL
+  versioning TEXT NOT NULL,
+  -- NULL: the gateway's configured default (buckets from before schema 5)
+  cid_profile TEXT
 ) WITHOUT ROWID;
 CREATE INDEX buckets_by_owner ON buckets (owner, name);
 
@@ -135,6 +137,7 @@ interface BucketRow {
   created: number
   region: string
   versioning: string
+  cid_profile: string | null
 }
 
 interface VersionRow {
@@ -368,7 +371,7 @@ export class SqliteMetadataStore implements MetadataStore {
   async createBucket (bucket: BucketRecord, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
     return await this.write(() => this.sql.insertBucket.run(bucket.name, bucket.owner, bucket.ownerDisplayName ?? null,
-      bucket.created.getTime(), bucket.region, bucket.versioning).changes === 1)
+      bucket.created.getTime(), bucket.region, bucket.versioning, bucket.cidProfile ?? null).changes === 1)
   }
 
   async getBucket (name: string, options?: AbortOptions): Promise<BucketRecord | undefined> {
@@ -695,6 +698,9 @@ ${MULTIPART_SCHEMA}`,
   // 3 → 4: versions_by_key orders each key's versions newest first, for version listings
   3: `DROP INDEX versions_by_key;
 CREATE INDEX versions_by_key ON versions (bucket, key, seq DESC);`,
+  // 4 → 5: each bucket's CID profile. Existing buckets get NULL, read as "the gateway's configured
+  // default": the profile their objects were written with was never recorded.
+  4: 'ALTER TABLE buckets ADD COLUMN cid_profile TEXT;',
 }
 
 function migrate (db: Database.Database): void {
@@ -726,8 +732,8 @@ function prepare (db: Database.Database) {
   const list = (upper: string, columns = '*'): string => `SELECT ${columns} FROM versions INDEXED BY versions_listing
     WHERE bucket = ? AND is_latest = 1 AND delete_marker = 0 AND key >= ? ${upper} ORDER BY key LIMIT ?`
   return {
-    insertBucket: db.prepare(`INSERT INTO buckets (name, owner, owner_display_name, created, region, versioning)
-      VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`) as Statement<[string, string, string | null, number, string, string]>,
+    insertBucket: db.prepare(`INSERT INTO buckets (name, owner, owner_display_name, created, region, versioning, cid_profile)
+      VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`) as Statement<[string, string, string | null, number, string, string, string | null]>,
     getBucket: db.prepare('SELECT * FROM buckets WHERE name = ?') as Statement<[string], BucketRow>,
     setVersioning: db.prepare('UPDATE buckets SET versioning = ? WHERE name = ?') as Statement<[string, string]>,
     bucketExists: db.prepare('SELECT 1 FROM buckets WHERE name = ?').pluck() as Statement<[string], number>,
@@ -819,6 +825,7 @@ function toBucket (row: BucketRow): BucketRecord {
     versioning: row.versioning as Versioning,
   }
   if (row.owner_display_name !== null) bucket.ownerDisplayName = row.owner_display_name
+  if (row.cid_profile !== null) bucket.cidProfile = row.cid_profile
   return bucket
 }
 

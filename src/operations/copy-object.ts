@@ -1,11 +1,14 @@
 import { S3Error } from '../errors.js'
+import { parseChecksumAlgorithm } from '../protocol/checksums.js'
 import { checkCopySourceConditions } from '../protocol/conditional.js'
 import { parseTaggingHeader } from '../protocol/headers.js'
 import { assertValidKey } from '../protocol/names.js'
-import type { ObjectVersion } from '../metadata/metadata-store.js'
+import type { BucketRecord, ObjectVersion } from '../metadata/metadata-store.js'
 import type { OperationContext } from './context.js'
 import { cidHeaders, quoteEtag, requireBucket, requireObject, xmlResponse, timestamp } from './common.js'
-import { parseCopySource } from './copy-source.js'
+import { parseCopySource, parseIpfsCopySource, type IpfsCopySource } from './copy-source.js'
+import { checkIpfsSourceConditions, ipfsSourceSize, readIpfsSource, rejectDateConditions } from './ipfs-source.js'
+import { MAX_MULTIPART_OBJECT_SIZE } from './multipart.js'
 import { rejectUnsupportedWriteHeaders, writeAttributes } from './object-attributes.js'
 import { newVersionId, versionIdHeader } from './versioning.js'
 import { checkWriteConditions } from './write-conditions.js'
@@ -22,11 +25,13 @@ function directive (ctx: OperationContext, header: string): 'COPY' | 'REPLACE' {
 
 /**
  * A copy of whole content is metadata only: the new version references the source's CID, so no
- * byte is read or written.
+ * byte is read or written. A source `/ipfs/<cid>` adopts IPFS content (see copyFromIpfs).
  */
 export async function copyObject (ctx: OperationContext) {
   assertValidKey(ctx.key)
   const target = await requireBucket(ctx)
+  const ipfs = parseIpfsCopySource(ctx.req.headers['x-amz-copy-source'])
+  if (ipfs !== undefined) return await copyFromIpfs(ctx, target, ipfs)
   const source = parseCopySource(ctx.req.headers['x-amz-copy-source'])
   const from = await requireObject(ctx, source.bucket, source.key, source.versionId)
   checkCopySourceConditions(ctx.req.headers, from)
@@ -74,4 +79,63 @@ export async function copyObject (ctx: OperationContext) {
     LastModified: version.lastModified,
     ...(version.checksum === undefined ? {} : { [`Checksum${version.checksum.algorithm}`]: version.checksum.value }),
   }, 200, headers)
+}
+
+/**
+ * A new object whose content is the UnixFS file `source` names, as the blockstore has it (or, on
+ * a networked node, fetches it). The version references that CID as given, not re-chunked under
+ * the bucket's profile. Its bytes are read once, every block checked against its CID, to learn the
+ * ETag (their MD5) and size; the write session holds the DAG from the first read to the commit.
+ *
+ * There is no source metadata to copy: the object has the request's content headers
+ * (Content-Type defaulting to application/octet-stream) and storage class, user metadata only with
+ * `x-amz-metadata-directive: REPLACE`, tags only with `x-amz-tagging-directive: REPLACE`, and a
+ * full-object checksum when `x-amz-checksum-algorithm` asks for one.
+ */
+async function copyFromIpfs (ctx: OperationContext, target: BucketRecord, source: IpfsCopySource) {
+  const headers = ctx.req.headers
+  rejectDateConditions(headers)
+  const metadataDirective = directive(ctx, 'x-amz-metadata-directive')
+  const taggingDirective = directive(ctx, 'x-amz-tagging-directive')
+  const requested = writeAttributes(headers)
+  let algorithm
+  if (headers['x-amz-checksum-algorithm'] !== undefined) {
+    algorithm = parseChecksumAlgorithm(headers['x-amz-checksum-algorithm'])
+    if (algorithm === undefined) throw new S3Error('InvalidRequest', 'Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]')
+  }
+  await checkWriteConditions(ctx)
+
+  const size = await ipfsSourceSize(ctx, source)
+  if (size > MAX_MULTIPART_OBJECT_SIZE) {
+    throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(MAX_MULTIPART_OBJECT_SIZE) })
+  }
+  const read = readIpfsSource(ctx, source, { protect: true, algorithm })
+  for await (const _ of read.bytes) ctx.signal?.throwIfAborted()
+  const digests = await read.digests()
+  if (digests.size !== size) throw new S3Error('InternalError', 'The IPFS content differs in size from what its root block says.')
+  checkIpfsSourceConditions(headers, digests.md5)
+  await checkWriteConditions(ctx)
+
+  const version: ObjectVersion = {
+    bucket: target.name,
+    key: ctx.key,
+    versionId: newVersionId(ctx, target),
+    deleteMarker: false,
+    cid: source.cid.toString(),
+    size,
+    etag: digests.md5,
+    lastModified: timestamp(ctx),
+    owner: ctx.principal,
+    headers: { 'content-type': 'application/octet-stream', ...requested.headers },
+    metadata: metadataDirective === 'REPLACE' ? requested.metadata : {},
+    tags: taggingDirective === 'REPLACE' ? requested.tags : [],
+    storageClass: requested.storageClass,
+    checksum: digests.checksum === undefined ? undefined : { ...digests.checksum, type: 'FULL_OBJECT' },
+  }
+  await ctx.metadata.putObject(version, { signal: ctx.signal })
+  return xmlResponse('CopyObjectResult', {
+    ETag: quoteEtag(version.etag),
+    LastModified: version.lastModified,
+    ...(version.checksum === undefined ? {} : { [`Checksum${version.checksum.algorithm}`]: version.checksum.value }),
+  }, 200, { ...cidHeaders(version.cid), ...versionIdHeader(target, version.versionId) })
 }

@@ -1,9 +1,30 @@
+import { bases } from 'multiformats/basics'
+import { CID } from 'multiformats/cid'
+import type { MultibaseDecoder } from 'multiformats/bases/interface'
 import { S3Error } from '../errors.js'
 
 export interface CopySource {
   bucket: string
   key: string
   versionId?: string
+}
+
+/** IPFS content named as a copy source: `/ipfs/<cid>`. */
+export interface IpfsCopySource {
+  cid: CID
+  /** `/ipfs/<cid>` as the client wrote the CID, for messages. */
+  path: string
+}
+
+/** Multibase decoders by prefix: a CID string may be in any base multiformats knows. */
+const DECODERS = new Map<string, MultibaseDecoder<string>>(Object.values(bases).map(b => [b.prefix, b.decoder as MultibaseDecoder<string>]))
+
+/** A CIDv0 (`Qm...`), or a CIDv1 in any multibase (base32, base58btc, base36, ...). */
+function parseCid (text: string): CID {
+  if (text.startsWith('Q')) return CID.parse(text)
+  const decoder = DECODERS.get(String.fromCodePoint(text.codePointAt(0) ?? 0))
+  if (decoder === undefined) throw new TypeError('Unknown multibase prefix')
+  return CID.parse(text, decoder)
 }
 
 /** `x-amz-copy-source`: `[/]bucket/key[?versionId=id]`, URL-encoded. */
@@ -24,4 +45,37 @@ export function parseCopySource (header: string): CopySource {
   } catch {
     throw new S3Error('InvalidArgument', 'Invalid copy source encoding', { ArgumentName: 'x-amz-copy-source', ArgumentValue: header })
   }
+}
+
+/**
+ * `x-amz-copy-source` naming IPFS content: `/ipfs/<cid>` or `ipfs/<cid>`, as sent or URL-encoded
+ * as a whole (`%2Fipfs%2F<cid>`). Undefined for any other source (a bucket and key). The `ipfs/`
+ * prefix always names IPFS content, which is why no bucket may be named `ipfs`. A version id, a
+ * path below the CID and an invalid CID are InvalidArgument.
+ */
+export function parseIpfsCopySource (header: string): IpfsCopySource | undefined {
+  let decoded: string
+  try {
+    decoded = decodeURIComponent(header)
+  } catch {
+    return undefined // not ours: parseCopySource reports the encoding
+  }
+  const q = decoded.indexOf('?')
+  const path = q < 0 ? decoded : decoded.slice(0, q)
+  const m = /^\/?ipfs\/(.*)$/.exec(path)
+  if (m === null) return undefined
+  const invalid = (message: string): S3Error => new S3Error('InvalidArgument', message, { ArgumentName: 'x-amz-copy-source', ArgumentValue: header })
+  if (q >= 0 && new URLSearchParams(decoded.slice(q + 1)).has('versionId')) {
+    throw invalid('A version id does not apply to IPFS content: /ipfs/<cid> names one immutable file.')
+  }
+  const text = m[1].replace(/\/$/, '')
+  if (text === '') throw invalid('The copy source /ipfs/ must name a CID: /ipfs/<cid>.')
+  if (text.includes('/')) throw invalid('Paths inside IPFS content are not supported as a copy source; name the file\'s own CID: /ipfs/<cid>.')
+  let cid: CID
+  try {
+    cid = parseCid(text)
+  } catch {
+    throw invalid(`"${text}" is not a valid CID.`)
+  }
+  return { cid, path: `/ipfs/${text}` }
 }

@@ -3,12 +3,16 @@ import { assertValidBucketName } from '../protocol/names.js'
 import { readSmallBody, openPayload } from '../protocol/payload.js'
 import { childText, parseXml } from '../xml/parse.js'
 import type { OperationContext } from './context.js'
+import { requestedProfile } from './bucket-profile.js'
 import { emptyResponse, timestamp } from './common.js'
 
 const ACCEPTED_ACLS = new Set(['private', 'bucket-owner-full-control'])
 
 export async function createBucket (ctx: OperationContext) {
   assertValidBucketName(ctx.bucket)
+  if (ctx.bucket === 'ipfs') {
+    throw new S3Error('InvalidBucketName', 'The bucket name "ipfs" is reserved by this gateway: the copy source ipfs/<cid> names IPFS content.', { BucketName: ctx.bucket })
+  }
   const acl = ctx.req.headers['x-amz-acl']
   if (acl !== undefined && !ACCEPTED_ACLS.has(acl)) {
     throw new S3Error('NotImplemented', `Canned ACL '${acl}' is not implemented by this gateway; buckets are private.`)
@@ -16,6 +20,7 @@ export async function createBucket (ctx: OperationContext) {
   if (ctx.req.headers['x-amz-bucket-object-lock-enabled']?.toLowerCase() === 'true') {
     throw new S3Error('NotImplemented', 'Object Lock is not implemented by this gateway.')
   }
+  const cidProfile = requestedProfile(ctx)
   const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: 64 * 1024 }), 64 * 1024)
   if (body.byteLength > 0) {
     const config = parseXml(body, 'CreateBucketConfiguration')
@@ -33,6 +38,7 @@ export async function createBucket (ctx: OperationContext) {
     created: timestamp(ctx),
     region: ctx.region,
     versioning: 'Unversioned',
+    cidProfile,
   }, { signal: ctx.signal })
   if (!created) {
     const owner = existing?.owner ?? (await ctx.metadata.getBucket(ctx.bucket))?.owner

@@ -3,6 +3,8 @@ import { parseChecksumAlgorithm } from '../protocol/checksums.js'
 import { assertValidKey } from '../protocol/names.js'
 import type { ChecksumAlgorithm, ChecksumType, MultipartUpload } from '../metadata/metadata-store.js'
 import type { OperationContext } from './context.js'
+import { checkImportHeader } from './car-upload.js'
+import { bucketProfile } from './bucket-profile.js'
 import { requireBucket, xmlResponse } from './common.js'
 import { writeAttributes } from './object-attributes.js'
 
@@ -46,12 +48,13 @@ export function uploadChecksum (headers: Record<string, string>): { algorithm?: 
 /**
  * Starts an upload: everything the finished object will carry (content headers, metadata, tags,
  * storage class, checksum algorithm) is fixed now, as is the CID profile its parts are imported
- * under.
+ * under (the bucket's).
  */
 export async function createMultipartUpload (ctx: OperationContext) {
   assertValidKey(ctx.key)
   const bucket = await requireBucket(ctx)
   const attributes = writeAttributes(ctx.req.headers)
+  checkImportHeader(ctx.req.headers)
   const checksum = uploadChecksum(ctx.req.headers)
   const upload: MultipartUpload = {
     bucket: bucket.name,
@@ -63,7 +66,7 @@ export async function createMultipartUpload (ctx: OperationContext) {
     ...attributes,
     checksumAlgorithm: checksum.algorithm,
     checksumType: checksum.type,
-    profile: ctx.content.profile,
+    profile: bucketProfile(ctx, bucket),
   }
   await ctx.metadata.createUpload(upload, { signal: ctx.signal })
   const headers: Record<string, string> = {}

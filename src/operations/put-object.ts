@@ -3,6 +3,8 @@ import { assertValidKey } from '../protocol/names.js'
 import { openPayload } from '../protocol/payload.js'
 import type { ObjectVersion } from '../metadata/metadata-store.js'
 import type { OperationContext } from './context.js'
+import { isCarImport, putCarObject } from './car-upload.js'
+import { bucketProfile } from './bucket-profile.js'
 import { cidHeaders, emptyResponse, quoteEtag, requireBucket, timestamp } from './common.js'
 import { checksumHeader, writeAttributes } from './object-attributes.js'
 import { newVersionId, versionIdHeader } from './versioning.js'
@@ -16,9 +18,10 @@ export async function putObject (ctx: OperationContext) {
   assertValidKey(ctx.key)
   const bucket = await requireBucket(ctx)
   const attributes = writeAttributes(ctx.req.headers)
+  if (isCarImport(ctx.req.headers)) return await putCarObject(ctx, bucket, attributes)
   await checkWriteConditions(ctx)
   const payload = openPayload(ctx.req, ctx.auth, { maxSize: ctx.maxObjectSize })
-  const { cid, size } = await ctx.content.add(payload, { session: ctx.session, signal: ctx.signal })
+  const { cid, size } = await ctx.content.add(payload, { profile: bucketProfile(ctx, bucket), session: ctx.session, signal: ctx.signal })
   const digests = payload.digests()
   if (size !== digests.size) throw new S3Error('InternalError', 'Stored size differs from the received size.')
   await checkWriteConditions(ctx)

@@ -5,7 +5,8 @@ import { createChecksumHasher, toBase64, type Hasher } from '../protocol/checksu
 import type { MultipartUpload, ObjectVersion, UploadedPart } from '../metadata/metadata-store.js'
 import type { OperationContext } from './context.js'
 import { quoteEtag, requireObject, timestamp, xmlResponse } from './common.js'
-import { parseCopySource } from './copy-source.js'
+import { parseCopySource, parseIpfsCopySource, type IpfsCopySource } from './copy-source.js'
+import { checkIpfsSourceConditions, ipfsSourceSize, readIpfsSource, rejectDateConditions } from './ipfs-source.js'
 import { partNumberParam, requireUpload } from './multipart.js'
 import { storePart, uploadProfile } from './upload-part.js'
 
@@ -32,10 +33,13 @@ function isMd5Etag (etag: string): boolean {
  * checksum algorithm, whose full-object checksum of that algorithm) is known is metadata only:
  * the part references the source's CID and no byte is read. A range, or a source whose part-level
  * digests are unknown (a multipart object), is read and re-imported under the upload's profile.
+ * A source `/ipfs/<cid>` is IPFS content (see copyPartFromIpfs).
  */
 export async function uploadPartCopy (ctx: OperationContext) {
   const partNumber = partNumberParam(ctx)
   const upload = await requireUpload(ctx)
+  const ipfs = parseIpfsCopySource(ctx.req.headers['x-amz-copy-source'])
+  if (ipfs !== undefined) return await copyPartFromIpfs(ctx, upload, ipfs, partNumber)
   const source = parseCopySource(ctx.req.headers['x-amz-copy-source'])
   const from = await requireObject(ctx, source.bucket, source.key, source.versionId)
   checkCopySourceConditions(ctx.req.headers, from)
@@ -95,4 +99,51 @@ async function copyBytes (ctx: OperationContext, upload: MultipartUpload, from: 
       ? undefined
       : { algorithm: upload.checksumAlgorithm, value: toBase64(await checksum.digest()) },
   }
+}
+
+/**
+ * A part from IPFS content, read once with every block checked against its CID. The whole file:
+ * the part references the source's CID as given (held by the write session until the part is
+ * stored), with the MD5 and checksum of its bytes. A range: those bytes re-imported under the
+ * upload's profile. Copy-source If-Match / If-None-Match compare the MD5 of the whole file, so
+ * they are refused with a range (it reads only the range).
+ */
+async function copyPartFromIpfs (ctx: OperationContext, upload: MultipartUpload, source: IpfsCopySource, partNumber: number) {
+  const headers = ctx.req.headers
+  rejectDateConditions(headers)
+  const size = await ipfsSourceSize(ctx, source)
+  const range = parseCopySourceRange(headers['x-amz-copy-source-range'], size)
+  const length = range === undefined ? size : range.end - range.start + 1
+  if (length > ctx.maxObjectSize) {
+    throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(length), MaxSizeAllowed: String(ctx.maxObjectSize) })
+  }
+  if (range !== undefined && (headers['x-amz-copy-source-if-match'] !== undefined || headers['x-amz-copy-source-if-none-match'] !== undefined)) {
+    throw new S3Error('InvalidRequest', 'x-amz-copy-source-if-match and -if-none-match compare the MD5 of the whole /ipfs/<cid> source, which a ranged copy does not read.')
+  }
+  const algorithm = upload.checksumAlgorithm
+  const read = readIpfsSource(ctx, source, { protect: range === undefined, algorithm, offset: range?.start, length: range === undefined ? undefined : length })
+  let cid: string
+  if (range === undefined) {
+    for await (const _ of read.bytes) ctx.signal?.throwIfAborted()
+    cid = source.cid.toString()
+  } else {
+    cid = (await ctx.content.add(read.bytes, { profile: uploadProfile(upload), session: ctx.session, signal: ctx.signal })).cid.toString()
+  }
+  const digests = await read.digests()
+  if (digests.size !== length) throw new S3Error('InternalError', 'The IPFS content differs in size from what its root block says.')
+  if (range === undefined) checkIpfsSourceConditions(headers, digests.md5)
+  const part: UploadedPart = {
+    partNumber,
+    cid,
+    size: length,
+    etag: digests.md5,
+    lastModified: timestamp(ctx),
+    checksum: digests.checksum,
+  }
+  await storePart(ctx, upload, part)
+  return xmlResponse('CopyPartResult', {
+    ETag: quoteEtag(part.etag),
+    LastModified: part.lastModified,
+    ...(part.checksum === undefined ? {} : { [`Checksum${part.checksum.algorithm}`]: part.checksum.value }),
+  })
 }

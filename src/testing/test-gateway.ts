@@ -115,7 +115,9 @@ export function createTestGateway (options: TestGatewayOptions = {}): TestGatewa
 
   const createBuckets = async (): Promise<void> => {
     for (const name of options.buckets ?? []) {
-      await metadata.createBucket({ name, owner: TEST_CREDENTIALS.accessKeyId, created: new Date(), region, versioning: 'Unversioned' })
+      await metadata.createBucket({
+        name, owner: TEST_CREDENTIALS.accessKeyId, created: new Date(), region, versioning: 'Unversioned', cidProfile: options.cidProfile ?? 'unixfs-v1-2025',
+      })
     }
   }
   let ready = createBuckets()

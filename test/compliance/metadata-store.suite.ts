@@ -189,6 +189,21 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
     t.false(Object.hasOwn(got ?? {}, 'ownerDisplayName'))
   })
 
+  it('a bucket\'s CID profile round-trips through getBucket and listBuckets; a bucket without one has none', async (t, store) => {
+    await store.createBucket(bucket('legacy', 'alice', { cidProfile: 'unixfs-v0-2015' }))
+    await store.createBucket(bucket('modern', 'alice', { cidProfile: 'unixfs-v1-2025' }))
+    await store.createBucket(bucket('unset'))
+    t.deepEqual(await store.getBucket('legacy'), bucket('legacy', 'alice', { cidProfile: 'unixfs-v0-2015' }))
+    t.is((await store.getBucket('modern'))?.cidProfile, 'unixfs-v1-2025')
+    t.false(Object.hasOwn(await store.getBucket('unset') ?? {}, 'cidProfile'), 'absent, not undefined or null')
+    t.deepEqual((await store.listBuckets('alice')).map((b) => [b.name, b.cidProfile]),
+      [['legacy', 'unixfs-v0-2015'], ['modern', 'unixfs-v1-2025'], ['unset', undefined]])
+    t.false(await store.createBucket(bucket('legacy', 'alice', { cidProfile: 'unixfs-v1-2025' })))
+    t.is((await store.getBucket('legacy'))?.cidProfile, 'unixfs-v0-2015', 'a repeated create does not change it')
+    t.true(await store.setBucketVersioning('legacy', 'Enabled'))
+    t.is((await store.getBucket('legacy'))?.cidProfile, 'unixfs-v0-2015', 'nor does a versioning change')
+  })
+
   it('setBucketVersioning sets the state getBucket and listBuckets show; false for a missing bucket', async (t, store) => {
     t.false(await store.setBucketVersioning('nope', 'Enabled'))
     t.is(await store.getBucket('nope'), undefined, 'it creates nothing')

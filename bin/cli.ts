@@ -24,6 +24,9 @@ Options (each overrides its environment variable):
   --metadata URL    S3IPFS_METADATA_URL postgres://user@host:5432/db[?schema=name]: metadata in PostgreSQL
                                         (shared by several gateway processes) instead of <data-dir>/meta.db
   --redis URL       S3IPFS_REDIS_URL    redis://host:6379: a block cache shared by gateway processes
+  --ipfs-api URL    S3IPFS_IPFS_API     http://127.0.0.1:5001: keep content on that IPFS node (Kubo RPC
+                                        API; pinned while referenced) instead of <data-dir>/blocks.
+                                        S3IPFS_IPFS_API_AUTH: an Authorization header value for it
   --ipfs-listen MA  S3IPFS_IPFS_LISTEN  e.g. /ip4/0.0.0.0/tcp/4001: also run an IPFS node there, serving
                                         the stored blocks to peers over bitswap (repeatable or comma-
                                         separated; needs the optional peers of s3-ipfs-gateway/helia)
@@ -48,6 +51,9 @@ no upload is in flight.
 Options:
   --data-dir D          S3IPFS_DATA_DIR  the directory serve uses (default ${DEFAULT_DATA_DIR})
   --metadata URL        S3IPFS_METADATA_URL  the PostgreSQL metadata serve uses, if it uses one
+  --ipfs-api URL        S3IPFS_IPFS_API  the IPFS node serve keeps content on, if it uses one: gc then
+                        only reconciles the node's pins with the references (the node's own
+                        \`ipfs repo gc\` frees the unpinned blocks)
   --grace-period T      keep unreferenced blocks written within T: milliseconds, or a number
                         with ms, s, m, h or d, e.g. 30s, 15m, 1h (default ${DEFAULT_GRACE_PERIOD})
   --dry-run             count what would be deleted; delete nothing
@@ -98,6 +104,7 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
       'cid-profile': { type: 'string' },
       metadata: { type: 'string' },
       redis: { type: 'string' },
+      'ipfs-api': { type: 'string' },
       'ipfs-listen': { type: 'string', multiple: true },
     },
     strict: true,
@@ -129,8 +136,18 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
     secretAccessKey,
     metadataUrl: values.metadata ?? nonEmpty(env.S3IPFS_METADATA_URL),
     redisUrl: values.redis ?? nonEmpty(env.S3IPFS_REDIS_URL),
+    ...ipfsApiOptions(values['ipfs-api'], env),
     ipfsListen: ipfsListen.length > 0 ? ipfsListen : undefined,
   }
+}
+
+/** `--ipfs-api` / S3IPFS_IPFS_API, with S3IPFS_IPFS_API_AUTH as its Authorization header. */
+function ipfsApiOptions (flag: string | undefined, env: NodeJS.ProcessEnv): Pick<ServerOptions, 'ipfsApi' | 'ipfsApiHeaders'> {
+  const ipfsApi = flag ?? nonEmpty(env.S3IPFS_IPFS_API)
+  if (ipfsApi === undefined) return {}
+  if (!/^https?:\/\/[^/]/.test(ipfsApi)) throw new UsageError(`Invalid IPFS API URL "${ipfsApi}"; expected e.g. http://127.0.0.1:5001`)
+  const auth = nonEmpty(env.S3IPFS_IPFS_API_AUTH)
+  return { ipfsApi, ipfsApiHeaders: auth === undefined ? undefined : { authorization: auth } }
 }
 
 function banner (running: RunningServer, options: ServerOptions): string {
@@ -138,6 +155,7 @@ function banner (running: RunningServer, options: ServerOptions): string {
   return [
     `s3-ipfs-gateway ${version()} listening on ${running.url}`,
     `  data directory:  ${options.dataDir ?? DEFAULT_DATA_DIR}`,
+    ...(options.ipfsApi === undefined ? [] : [`  ipfs node:       ${options.ipfsApi} (Kubo RPC API)`]),
     `  region:          ${running.gateway.region}`,
     `  access key:      ${accessKeyId}`,
     `  secret key:      ${secretAccessKey}`,
@@ -176,6 +194,8 @@ async function serve (argv: string[]): Promise<void> {
 interface GcCommandOptions {
   dataDir: string
   metadataUrl?: string
+  ipfsApi?: string
+  ipfsApiHeaders?: Record<string, string>
   gracePeriodMs: number
   dryRun: boolean
   json: boolean
@@ -188,6 +208,7 @@ function resolveGcOptions (argv: string[], env: NodeJS.ProcessEnv): GcCommandOpt
       'data-dir': { type: 'string' },
       'grace-period': { type: 'string' },
       metadata: { type: 'string' },
+      'ipfs-api': { type: 'string' },
       'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },
     },
@@ -197,6 +218,7 @@ function resolveGcOptions (argv: string[], env: NodeJS.ProcessEnv): GcCommandOpt
   return {
     dataDir: resolve(values['data-dir'] ?? nonEmpty(env.S3IPFS_DATA_DIR) ?? DEFAULT_DATA_DIR),
     metadataUrl: values.metadata ?? nonEmpty(env.S3IPFS_METADATA_URL),
+    ...ipfsApiOptions(values['ipfs-api'], env),
     gracePeriodMs: parseDuration(values['grace-period'] ?? DEFAULT_GRACE_PERIOD),
     dryRun: values['dry-run'] === true,
     json: values.json === true,
@@ -275,7 +297,7 @@ function gcDamage (report: GatewayGcReport, options: GcCommandOptions): string {
 
 async function gc (argv: string[]): Promise<number> {
   const options = resolveGcOptions(argv, process.env)
-  const gateway = createGateway(await openStores(options.dataDir, { existing: true, metadataUrl: options.metadataUrl }))
+  const gateway = createGateway(await openStores(options.dataDir, { existing: true, metadataUrl: options.metadataUrl, ipfsApi: options.ipfsApi, ipfsApiHeaders: options.ipfsApiHeaders }))
   const controller = new AbortController()
   const stop = (signal: NodeJS.Signals): void => {
     if (controller.signal.aborted) {
@@ -296,6 +318,10 @@ async function gc (argv: string[]): Promise<number> {
     process.off('SIGTERM', stop)
   }
   process.stdout.write(options.json ? JSON.stringify(report, null, 2) + '\n' : gcSummary(report, options))
+  if (report.blocks === undefined && options.ipfsApi !== undefined && report.pins !== undefined) {
+    process.stderr.write(`gc: pins on ${options.ipfsApi} now match the references; run \`ipfs repo gc\` on that node to free unpinned blocks\n`)
+    return 0
+  }
   if (report.blocks === undefined) {
     process.stderr.write('gc: the blockstore cannot be listed, so no blocks were collected\n')
     return 1

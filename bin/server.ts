@@ -10,6 +10,7 @@ import { createServer } from '../adapters/node.js'
 import type { TrustProxy } from '../adapters/node-io.js'
 import { CachedBlockstore, redisBlockCache } from '../src/blockstores/cached.js'
 import { FsBlockstore } from '../src/blockstores/fs.js'
+import { KuboBlockstore } from '../src/blockstores/kubo.js'
 import type { CidProfileName } from '../src/content/profiles.js'
 import { createGateway } from '../src/gateway.js'
 import { startIpfsNode, type IpfsNode } from '../src/helia/index.js'
@@ -54,6 +55,13 @@ export interface ServerOptions {
   metadataUrl?: string
   /** A Redis block cache shared by gateway processes, e.g. `redis://127.0.0.1:6379`. */
   redisUrl?: string
+  /**
+   * Content on an IPFS node over the Kubo RPC API (e.g. `http://127.0.0.1:5001`) instead of
+   * `<dataDir>/blocks`, behind an in-memory block cache (or the Redis one).
+   */
+  ipfsApi?: string
+  /** Headers for every RPC call to `ipfsApi`, e.g. `{ authorization: 'Basic …' }`. */
+  ipfsApiHeaders?: Record<string, string>
   /** Further gateway settings (baseDomains, maxObjectSize, logger, ...). */
   gateway?: Omit<GatewayInit, 'blockstore' | 'metadata' | 'credentials' | 'region' | 'cidProfile'>
   /** How long `close()` lets in-flight requests run before cutting their connections, in ms. Default 10 s. */
@@ -102,7 +110,14 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
     ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey }
     : await loadOrCreateCredentials(dataDir)
 
-  const stores = await openStores(dataDir, { blockstore: options.blockstore, metadata: options.metadata, metadataUrl: options.metadataUrl, redisUrl: options.redisUrl })
+  const stores = await openStores(dataDir, {
+    blockstore: options.blockstore,
+    metadata: options.metadata,
+    metadataUrl: options.metadataUrl,
+    redisUrl: options.redisUrl,
+    ipfsApi: options.ipfsApi,
+    ipfsApiHeaders: options.ipfsApiHeaders,
+  })
   const gateway = createGateway({
     ...options.gateway,
     ...stores,
@@ -164,6 +179,9 @@ export interface OpenStoresOptions {
   metadataUrl?: string
   /** Put a Redis block cache in front of the blockstore. */
   redisUrl?: string
+  /** A KuboBlockstore on this RPC API instead of `<dataDir>/blocks` (see ServerOptions.ipfsApi). */
+  ipfsApi?: string
+  ipfsApiHeaders?: Record<string, string>
   /**
    * Fail (code 'ERR_NO_DATA_DIR') unless `<dataDir>/meta.db` exists, instead of creating the
    * directory and an empty database. For tools that must not mistake a wrong path for an empty store.
@@ -187,15 +205,34 @@ export async function openStores (dataDir: string, options: OpenStoresOptions = 
     }
   }
   if (options.blockstore === undefined || metadata === undefined) await mkdir(dataDir, { recursive: true })
-  let blockstore: Blockstore = options.blockstore ?? new FsBlockstore({ path: join(dataDir, 'blocks') })
+  const kubo = options.blockstore === undefined && options.ipfsApi !== undefined
+  let blockstore: Blockstore = options.blockstore ??
+    (kubo ? kuboStore(options.ipfsApi ?? '', options.ipfsApiHeaders) : new FsBlockstore({ path: join(dataDir, 'blocks') }))
   if (options.redisUrl !== undefined) {
     const logger = { error: (m: string, d?: unknown) => { console.error(m, d) }, warn: (m: string, d?: unknown) => { console.warn(m, d ?? '') } }
     blockstore = new CachedBlockstore(blockstore, { cache: await redisBlockCache(options.redisUrl, { logger }) })
+  } else if (kubo) {
+    // Every read from a node is an RPC call plus a hash: repeated reads come from memory.
+    blockstore = new CachedBlockstore(blockstore)
   }
   return {
     blockstore,
     metadata: metadata ?? new SqliteMetadataStore({ path: metaDb }),
   }
+}
+
+/** A KuboBlockstore on `url` (http or https), or a usage error. */
+export function kuboStore (url: string, headers?: Record<string, string>): KuboBlockstore {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw Object.assign(new Error(`Invalid IPFS API URL "${url}"`), { code: 'ERR_IPFS_API_URL' })
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw Object.assign(new Error(`Unsupported IPFS API URL "${url}": expected http://host:5001`), { code: 'ERR_IPFS_API_URL' })
+  }
+  return new KuboBlockstore({ url: parsed, headers })
 }
 
 /** A PostgresMetadataStore from `postgres://...[?schema=name]`. */

@@ -10,7 +10,7 @@ import { verifying } from './verify.js'
 import type { CarExportOptions } from './car-export.js'
 import type { CarReadTarget, ImportedCar } from './car-import.js'
 import type { ComposePart, ComposedContent } from './compose.js'
-import type { ExportOptions, ReadTarget } from './export.js'
+import type { ContentChunks, ExportOptions, ReadTarget } from './export.js'
 import type { HeldRoots, HoldWatcher } from './gc.js'
 import type { ImportTarget, ImportedContent } from './import.js'
 import type { CidProfileName } from './profiles.js'
@@ -159,7 +159,7 @@ export class ContentStore implements HeldRoots {
    * The iterable also carries the RELEASE_CHUNKS opt-in (see export.ts) that lets an HTTP writer
    * have chunks read into reused buffers; consumers that do not take it get chunks of their own.
    */
-  cat (cid: CID | string, options: CatOptions = {}): AsyncGenerator<Uint8Array> {
+  cat (cid: CID | string, options: CatOptions = {}): ContentChunks {
     const exportOptions: ExportOptions = { ...options, readAhead: this.readAhead }
     return exportContent(toCid(cid), this.blockstore, exportOptions)
   }

@@ -92,6 +92,26 @@ export function exportContent (cid: CID, blockstore: ReadTarget, options: Export
   return chunks
 }
 
+/**
+ * `chunks` with the first chunk already read, so that a failure to read the start of the content
+ * (a missing root, an IPFS node that is down) is thrown here, while an S3 error can still be
+ * answered, rather than after the response headers are out. The pooled-buffer opt-in carries over.
+ */
+export async function primeChunks (chunks: ContentChunks): Promise<ContentChunks> {
+  const first = await chunks.next()
+  const primed = (async function * (): AsyncGenerator<Uint8Array> {
+    try {
+      if (first.done === true) return
+      yield first.value
+      yield * chunks
+    } finally {
+      await chunks.return(undefined)
+    }
+  })() as ContentChunks
+  primed[RELEASE_CHUNKS] = chunks[RELEASE_CHUNKS]
+  return primed
+}
+
 async function * exportChunks (cid: CID, blockstore: ReadTarget, options: ExportOptions, state: { pool?: BlockPool }): AsyncGenerator<Uint8Array> {
   const root = await resolveRoot(cid, blockstore, options)
   const offset = options.offset ?? 0

@@ -94,6 +94,9 @@ export async function importContent (source: AsyncIterable<Uint8Array> | Iterabl
     await writer.flushRest()
   } catch (err) {
     await writer.settle()
+    // A store failure leaves the source suspended mid-stream: close it, so that it releases what
+    // it holds (the request body's digest stream keeps the hashing worker referenced until then).
+    try { await iterator.return?.() } catch { /* the import's error is the one to report */ }
     throw err
   }
   return { cid, size }

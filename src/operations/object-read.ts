@@ -1,4 +1,5 @@
 import { S3Error } from '../errors.js'
+import { primeChunks } from '../content/export.js'
 import { checkConditions } from '../protocol/conditional.js'
 import { RESPONSE_OVERRIDES } from '../protocol/headers.js'
 import { contentRange, parseRange, type ByteRange } from '../protocol/range.js'
@@ -70,6 +71,6 @@ export async function readObject (ctx: OperationContext, withBody: boolean): Pro
   return {
     status,
     headers,
-    body: ctx.content.cat(version.cid, { offset, length, signal: ctx.signal }),
+    body: await primeChunks(ctx.content.cat(version.cid, { offset, length, signal: ctx.signal })),
   }
 }

@@ -24,7 +24,7 @@ import { importBytes } from 'ipfs-unixfs-importer'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256, sha512 } from 'multiformats/hashes/sha2'
-import { FsBlockstore } from '../src/blockstores/fs.js'
+import { blockstoreUnderTest, onIpfsNode } from './helpers/blockstore.js'
 import { createGateway } from '../src/gateway.js'
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
 import type { Gateway } from '../src/types.js'
@@ -44,7 +44,7 @@ test.before(async () => {
   cleanup.push(async () => { await rm(dir, { recursive: true, force: true }) })
   // The standalone server's storage under the default profile; memory under Kubo's legacy one.
   const v1 = createGateway({
-    blockstore: new FsBlockstore({ path: join(dir, 'blocks') }),
+    blockstore: blockstoreUnderTest(dir),
     metadata: new SqliteMetadataStore({ path: join(dir, 'meta.db'), synchronous: 'NORMAL' }),
   })
   const v0 = createGateway({ cidProfile: 'unixfs-v0-2015' })
@@ -386,14 +386,20 @@ test('CAR import: Content-MD5 is of the CAR as sent; blocks the root does not re
   const put = await s3.send(new PutObjectCommand({ Bucket, Key: 'f', Body: car, ContentMD5: md5, Metadata: { import: 'car' } }))
   t.is(put.ETag, `"${md5Hex(bytes)}"`)
   const report = await gateway.gc({ gracePeriodMs: 0 })
-  t.deepEqual(report.blocks?.missing, [])
+  // On an IPFS node the node collects blocks (gc only reconciles pins): nothing to check here.
+  if (!onIpfsNode) t.deepEqual(report.blocks?.missing, [])
   const got = await s3.send(new GetObjectCommand({ Bucket, Key: 'f' }))
   t.true(Buffer.from(await got.Body!.transformToByteArray()).equals(bytes))
   t.like(await failure(s3.send(new PutObjectCommand({ Bucket, Key: 'g', Body: car, Metadata: { import: 'tar' } }))), { code: 'InvalidArgument', status: 400 })
 })
 
 /** CARs that must be refused, and the words the refusal must use. */
-const badCars: Array<{ title: string, message: RegExp, car: () => Promise<Buffer> }> = [
+/**
+ * `absentLookup`: refusing the CAR means asking the blockstore for a block that is not there. A Kubo
+ * node answers that at once (offline); js-ipfs searches until the call times out, so there the
+ * answer is 503 SlowDown (still with nothing stored): a documented difference, not a pass.
+ */
+const badCars: Array<{ title: string, message: RegExp, car: () => Promise<Buffer>, absentLookup?: boolean }> = [
   {
     title: 'garbage bytes',
     message: /Not a CAR v1/,
@@ -411,6 +417,7 @@ const badCars: Array<{ title: string, message: RegExp, car: () => Promise<Buffer
   },
   {
     title: 'a CAR missing a leaf',
+    absentLookup: true,
     message: /incomplete/,
     car: async () => {
       const { root, blocks } = await fileBlocks(deterministicBytes('missing-leaf', 3 * MiB + 10), 'unixfs-v1-2025')
@@ -419,6 +426,7 @@ const badCars: Array<{ title: string, message: RegExp, car: () => Promise<Buffer
   },
   {
     title: 'a Kubo v0 CAR missing a dag-pb leaf',
+    absentLookup: true,
     message: /incomplete/,
     car: async () => {
       const { root, blocks } = await fileBlocks(deterministicBytes('missing-v0-leaf', MiB), 'unixfs-v0-2015')
@@ -486,6 +494,10 @@ for (const bad of badCars) {
     const car = await bad.car()
     for (const Key of ['k', 'new-key']) {
       const err = await failure(s3.send(new PutObjectCommand({ Bucket, Key, Body: car, Metadata: { import: 'car' } })))
+      if (onIpfsNode && bad.absentLookup === true) {
+        t.like(err, { code: 'SlowDown', status: 503 })
+        continue
+      }
       t.like(err, { code: 'InvalidRequest', status: 400 })
       t.regex(err.message, /^Invalid CAR: /)
       t.regex(err.message, bad.message)

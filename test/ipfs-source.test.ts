@@ -23,7 +23,8 @@ import { base36 } from 'multiformats/bases/base36'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { FsBlockstore } from '../src/blockstores/fs.js'
+import { blockstoreUnderTest, onIpfsNode } from './helpers/blockstore.js'
+import { KuboBlockstore } from '../src/blockstores/kubo.js'
 import { MemoryBlockstore } from '../src/blockstores/memory.js'
 import { collectBytes } from '../src/content/bytes.js'
 import { ContentStore } from '../src/content/content-store.js'
@@ -68,7 +69,7 @@ async function tempDir (): Promise<string> {
 
 /** A gateway served over HTTP; on `dir` it is FsBlockstore + SQLite (serving `dir` again is a restart). */
 async function serve (options: { dir?: string, profile?: CidProfileName, blockstore?: Blockstore } = {}): Promise<Served> {
-  const blockstore = options.blockstore ?? (options.dir === undefined ? new MemoryBlockstore() : new FsBlockstore({ path: join(options.dir, 'blocks') }))
+  const blockstore = options.blockstore ?? (options.dir === undefined ? new MemoryBlockstore() : blockstoreUnderTest(options.dir))
   const metadata = options.dir === undefined ? new MemoryMetadataStore() : new SqliteMetadataStore({ path: join(options.dir, 'meta.db'), synchronous: 'NORMAL' })
   const gateway = createGateway({ blockstore, metadata, cidProfile: options.profile })
   const host = await nodeHost.start(gateway, '')
@@ -367,9 +368,10 @@ each('CopyObject from IPFS: a version id, a path, a bad CID are 400; an unknown 
   t.deepEqual(await copy(`/ipfs/${unknown}`), { code: 'NoSuchKey', status: 404 })
   const unknownNode = CID.createV0(await sha256.digest(randomBytes(32)))
   t.deepEqual(await copy(`/ipfs/${unknownNode}`), { code: 'NoSuchKey', status: 404 })
-  t.true(Date.now() - started < 5000, 'answered at once on a local blockstore')
+  // An IPFS node looks for an unknown CID on the network until the call times out.
+  if (!(served.blockstore instanceof KuboBlockstore)) t.true(Date.now() - started < 5000, 'answered at once on a local blockstore')
   const res = await signedFetch({ method: 'PUT', url: `${served.url}/dst-v1/never`, headers: { 'x-amz-copy-source': `/ipfs/${unknown}` } })
-  t.regex(await res.text(), new RegExp(`is not available.*${unknown}`))
+  t.regex(await res.text(), new RegExp(`(is not available|could not be fetched).*${unknown}`))
   t.deepEqual(await s3Error(served.s3.send(new HeadObjectCommand({ Bucket: 'dst-v1', Key: 'never' }))), { code: 'NotFound', status: 404 })
   t.deepEqual(await s3Error(served.s3.send(new CreateBucketCommand({ Bucket: 'ipfs' }))), { code: 'InvalidBucketName', status: 400 })
 })
@@ -400,6 +402,12 @@ each('CopyObject from IPFS: a corrupt block (wrong bytes under its CID) fails th
   const { cid } = await importBytes(bytes, scratch, { ...FOREIGN_LAYOUT })
   const blocks = await dagBlocks(scratch, cid)
   const bad = blocks.filter(b => b.code === raw.code)[3]
+  if (served.blockstore instanceof KuboBlockstore) {
+    // An IPFS node hashes what it is given: wrong bytes cannot be stored under a CID there. A node
+    // that returns wrong bytes is tested in kubo-blockstore.test.ts.
+    await t.throwsAsync(served.blockstore.put(bad, new Uint8Array(10)), { message: /the node stored it as/ })
+    return
+  }
   for (const block of blocks) {
     const good = await collectBytes(scratch.get(block))
     const stored = block.equals(bad) ? Buffer.from(good).map((b, i) => i === 100 ? b ^ 0xff : b) : good
@@ -449,11 +457,13 @@ test('CopyObject from IPFS and gc: the adopted DAG stays referenced and whole; u
     await served.s3.send(new CopyObjectCommand({ Bucket: 'gc-bucket', Key: 'adopted', CopySource: `/ipfs/${cid}` }))
     await pause(20) // written before the collection starts, for a zero grace period
     const report = await served.gateway.gc({ gracePeriodMs: 0 })
-    t.true((report.blocks?.deleted ?? 0) >= garbage.length, `${name}: the unreferenced import was collected`)
-    t.false(await served.blockstore.has(garbage[0]), name)
+    if (!(served.blockstore instanceof KuboBlockstore)) { // an IPFS node collects its own garbage
+      t.true((report.blocks?.deleted ?? 0) >= garbage.length, `${name}: the unreferenced import was collected`)
+      t.false(await served.blockstore.has(garbage[0]), name)
+    }
     t.true(await hasAll(served.blockstore, blocks), `${name}: every block of the adopted DAG survives`)
     t.is(await served.metadata.refCount(cid.toString()), 1, name)
-    t.deepEqual(report.blocks?.missing, [])
+    if (!(served.blockstore instanceof KuboBlockstore)) t.deepEqual(report.blocks?.missing, [])
     t.true((await getBytes(served.s3, 'gc-bucket', 'adopted')).equals(bytes), name)
     await served.stop()
   }

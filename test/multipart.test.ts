@@ -14,7 +14,7 @@ import {
   PutObjectCommand, UploadPartCommand, UploadPartCopyCommand, type CompletedPart, type S3Client,
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
-import { FsBlockstore } from '../src/blockstores/fs.js'
+import { blockstoreUnderTest } from './helpers/blockstore.js'
 import { createGateway } from '../src/gateway.js'
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
 import { createChecksumHasher, toBase64 } from '../src/protocol/checksums.js'
@@ -39,7 +39,7 @@ interface Running {
 /** A gateway on a directory; starting another on the same directory later is a restart. */
 async function start (dir: string, profile: CidProfileName = 'unixfs-v1-2025'): Promise<Running> {
   const metadata = new SqliteMetadataStore({ path: join(dir, 'meta.db'), synchronous: 'NORMAL' })
-  const gateway = createGateway({ blockstore: new FsBlockstore({ path: join(dir, 'blocks') }), metadata, cidProfile: profile })
+  const gateway = createGateway({ blockstore: blockstoreUnderTest(dir), metadata, cidProfile: profile })
   const host = await nodeHost.start(gateway, '')
   const s3 = s3Client(host.url)
   const headers = captureHeaders(s3)

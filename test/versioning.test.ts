@@ -12,7 +12,7 @@ import {
   HeadObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutBucketVersioningCommand, PutObjectCommand,
   PutObjectTaggingCommand, UploadPartCommand, type S3Client,
 } from '@aws-sdk/client-s3'
-import { FsBlockstore } from '../src/blockstores/fs.js'
+import { blockstoreUnderTest } from './helpers/blockstore.js'
 import { createGateway } from '../src/gateway.js'
 import { MemoryMetadataStore } from '../src/metadata/memory.js'
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
@@ -30,7 +30,7 @@ test.before(async () => {
   const dir = await mkdtemp(join(tmpdir(), 's3ipfs-versioning-'))
   const sqlite = new SqliteMetadataStore({ path: join(dir, 'meta.db'), synchronous: 'NORMAL' })
   for (const [name, gateway, metadata] of [
-    ['fs+sqlite', createGateway({ blockstore: new FsBlockstore({ path: join(dir, 'blocks') }), metadata: sqlite }), sqlite],
+    ['fs+sqlite', createGateway({ blockstore: blockstoreUnderTest(dir), metadata: sqlite }), sqlite],
     ['memory', ...(() => { const m = new MemoryMetadataStore(); return [createGateway({ metadata: m }), m] as const })()],
   ] as const) {
     const host: RunningHost = await nodeHost.start(gateway, '')

@@ -87,11 +87,17 @@ export class KuboBlockstore implements Blockstore, Pinner {
     options?.signal?.throwIfAborted()
     const timeout = AbortSignal.timeout(timeoutMs)
     const signal = options?.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout])
-    try {
-      return await run(await this.rpc(), signal)
-    } catch (error) {
-      if (options?.signal?.aborted === true) throw options.signal.reason ?? error
-      throw translate(what, error, timeout.aborted, timeoutMs)
+    const client = await this.rpc()
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await run(client, signal)
+      } catch (error) {
+        if (options?.signal?.aborted === true) throw options.signal.reason ?? error
+        // Every call here is idempotent (blocks are content-addressed, pins are sets): a kept-alive
+        // connection the node closed just as it was reused is retried once on a new one.
+        if (attempt === 1 && !timeout.aborted && isStaleConnection(error)) continue
+        throw translate(what, error, timeout.aborted, timeoutMs)
+      }
     }
   }
 
@@ -179,7 +185,11 @@ export class KuboBlockstore implements Blockstore, Pinner {
     try {
       await this.call(`pin/rm ${cid}`, options, this.timeoutMs, async (client, signal) => { await client.pin.rm(cid, { recursive: true, signal }) })
     } catch (error) {
-      if ((error as { code?: unknown }).code === KUBO_ERRORS.rpc && /not pinned/i.test((error as Error).message)) return
+      if ((error as { code?: unknown }).code !== KUBO_ERRORS.rpc) throw error
+      if (/not pinned/i.test((error as Error).message)) return
+      // js-ipfs refuses to remove a recursive pin while another pinned DAG contains the root
+      // (Kubo removes it). The pin stays until that DAG is unpinned; the next reconcile retries.
+      if (/pinned indirectly/i.test((error as Error).message)) return
       throw error
     }
   }
@@ -206,10 +216,20 @@ export class KuboBlockstore implements Blockstore, Pinner {
   }
 }
 
+/** Names the node knows for the codecs of IPLD blocks it may be given. */
+const CODEC_NAMES = new Map<number, string>([[raw.code, 'raw'], [dagPb.code, 'dag-pb'], [0x71, 'dag-cbor'], [0x0129, 'dag-json']])
+
 function codecName (cid: CID): string {
-  if (cid.code === raw.code) return 'raw'
-  if (cid.code === dagPb.code) return 'dag-pb'
-  throw new KuboError(KUBO_ERRORS.rpc, `${cid}: only raw and dag-pb blocks are stored`)
+  const name = CODEC_NAMES.get(cid.code)
+  if (name === undefined) throw new KuboError(KUBO_ERRORS.rpc, `${cid}: codec 0x${cid.code.toString(16)} cannot be stored`)
+  return name
+}
+
+/** A socket reset on a reused connection, as opposed to a node that refuses connections. */
+function isStaleConnection (error: unknown): boolean {
+  const cause = (error as { cause?: { code?: unknown } } | null)?.cause
+  const code = String(cause?.code ?? (error as { code?: unknown } | null)?.code)
+  return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE'
 }
 
 function verify (cid: CID, bytes: Uint8Array): void {

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { REPO_ROOT } from './child.js'
+import { fileURLToPath } from 'node:url'
 
 /**
  * js-ipfs 0.66.1, a real server of Kubo's `/api/v0` RPC, installed as a test fixture in
@@ -12,9 +12,10 @@ import { REPO_ROOT } from './child.js'
  * its own daemons on fixed loopback ports below 32768 (the ephemeral range collides): give every
  * file its own `basePort` (a daemon takes basePort..basePort+3).
  *
- * Ports in use: 15010 kubo-blockstore, 15020 s3-api-kubo, 15030 kubo-cli, 15040 bench.
+ * Ports in use: 15010 kubo-blockstore, 15020 s3-api-kubo, 15030 kubo-gateway, 15040 kubo-suites,
+ * 15050 the benchmark.
  */
-const FIXTURE = join(REPO_ROOT, 'test/fixtures/js-ipfs')
+const FIXTURE = fileURLToPath(new URL('../fixtures/js-ipfs', import.meta.url))
 const CLI = join(FIXTURE, 'node_modules/ipfs/src/cli.js')
 const POLYFILL = join(FIXTURE, 'polyfill.mjs')
 

@@ -11,6 +11,8 @@ export { MemoryBlockstore } from './blockstores/memory.js'
 export { FsBlockstore } from './blockstores/fs.js'
 export type { FsBlockstoreInit } from './blockstores/fs.js'
 export { CachedBlockstore, MemoryBlockCache, KeyvBlockCache, redisBlockCache } from './blockstores/cached.js'
+export { KuboBlockstore, KuboError, KUBO_ERRORS } from './blockstores/kubo.js'
+export type { KuboBlockstoreInit } from './blockstores/kubo.js'
 export type { BlockCache, CacheMetrics, CachedBlockstoreOptions, KeyvBlockCacheOptions } from './blockstores/cached.js'
 
 // Metadata stores

@@ -36,11 +36,11 @@ test('a block whose bytes do not hash to its CID is an error, never returned', a
 test('a node that never answers: the call times out with ERR_IPFS_TIMEOUT', async t => {
   const node = await fakeNode(() => { /* never answers */ })
   t.teardown(node.close)
-  const store = new KuboBlockstore({ url: node.url, timeoutMs: 300 })
+  const store = new KuboBlockstore({ url: node.url, timeoutMs: 300, pinTimeoutMs: 300 })
   const { cid, bytes } = await makeBlock()
   for (const call of [async () => bytesOf(store.get(cid)), async () => store.put(cid, bytes), async () => store.pin(cid)]) {
     const err = await t.throwsAsync(call)
-    t.is((err as { code?: string }).code, KUBO_ERRORS.timeout)
+    t.is((err as { code?: string }).code, KUBO_ERRORS.timeout, `${err?.message} (cause: ${String((err?.cause as Error | undefined)?.stack)})`)
   }
 })
 

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,7 +11,8 @@ import { fileURLToPath } from 'node:url'
  * js-ipfs 0.66.1, a real server of Kubo's `/api/v0` RPC, installed as a test fixture in
  * test/fixtures/js-ipfs (see IPFS-NOTES.md; `npm test` installs it first). Each test file starts
  * its own daemons on fixed loopback ports below 32768 (the ephemeral range collides): give every
- * file its own `basePort` (a daemon takes basePort..basePort+3).
+ * file its own `basePort` (a daemon takes basePort..basePort+3; when one of those is taken, the
+ * next block of 100 up is used).
  *
  * Ports in use: 15010 kubo-blockstore, 15020 s3-api-kubo, 15030 kubo-gateway, 15040 kubo-suites,
  * 15050 the benchmark.
@@ -18,6 +20,7 @@ import { fileURLToPath } from 'node:url'
 const FIXTURE = fileURLToPath(new URL('../fixtures/js-ipfs', import.meta.url))
 const CLI = join(FIXTURE, 'node_modules/ipfs/src/cli.js')
 const POLYFILL = join(FIXTURE, 'polyfill.mjs')
+const EXIT_WITH_PARENT = join(FIXTURE, 'exit-with-parent.mjs')
 
 /** Why the fixture cannot run, or undefined when it can. */
 export function jsIpfsProblem (): string | undefined {
@@ -40,9 +43,28 @@ export interface JsIpfsDaemon {
 const running = new Set<ChildProcess>()
 process.on('exit', () => { for (const proc of running) proc.kill('SIGKILL') })
 
-function env (repo: string): NodeJS.ProcessEnv {
+function env (repo: string, daemon = false): NodeJS.ProcessEnv {
   const { NODE_OPTIONS: _omit, ...rest } = process.env
-  return { ...rest, IPFS_PATH: repo, NODE_OPTIONS: `--import ${POLYFILL}`, DEBUG: '' }
+  const imports = daemon ? `--import ${POLYFILL} --import ${EXIT_WITH_PARENT}` : `--import ${POLYFILL}`
+  return { ...rest, IPFS_PATH: repo, NODE_OPTIONS: imports, DEBUG: '' }
+}
+
+async function portFree (port: number): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => { resolve(false) })
+    server.listen(port, '127.0.0.1', () => { server.close(() => { resolve(true) }) })
+  })
+}
+
+/** `basePort`, or the first of basePort + 100, + 200, ... whose four ports are all free. */
+async function freeBase (basePort: number): Promise<number> {
+  for (let base = basePort; base < basePort + 1000; base += 100) {
+    let free = true
+    for (let port = base; port < base + 4 && free; port++) free = await portFree(port)
+    if (free) return base
+  }
+  throw new Error(`no four free ports at ${basePort} + k·100 (stale js-ipfs daemons?)`)
 }
 
 async function run (args: string[], repo: string): Promise<void> {
@@ -58,6 +80,7 @@ async function run (args: string[], repo: string): Promise<void> {
 
 /** Initialises a fresh repo (test profile: no bootstrap, no mdns) and starts an offline daemon on it. */
 export async function startJsIpfs (basePort: number): Promise<JsIpfsDaemon> {
+  basePort = await freeBase(basePort)
   const repo = await mkdtemp(join(tmpdir(), 's3ipfs-jsipfs-'))
   await run(['init', '--profile', 'test'], repo)
   const configPath = join(repo, 'config')
@@ -74,7 +97,7 @@ export async function startJsIpfs (basePort: number): Promise<JsIpfsDaemon> {
     repo,
     async start () {
       if (proc !== undefined) throw new Error('js-ipfs daemon already running')
-      const child = spawn(process.execPath, [CLI, 'daemon', '--enable-preload=false', '--offline'], { env: env(repo), stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(process.execPath, [CLI, 'daemon', '--enable-preload=false', '--offline'], { env: env(repo, true), stdio: ['ignore', 'pipe', 'pipe'] })
       proc = child
       running.add(child)
       let output = ''

@@ -4,11 +4,13 @@
  *
  *   npm run bench                         full sizes (1 GiB stream, 8 × 64 MiB, 5,000 × 4 KiB, 10k/100k keys,
  *                                         1 GiB in 8 MiB parts, Complete of 10 and 1,000 parts,
- *                                         a key with 10,000 versions, 50 tests' setup + PUT + GET)
+ *                                         a key with 10,000 versions, 50 tests' setup + PUT + GET, 256 MiB on js-ipfs)
  *   npm run bench -- --quick              sizes ÷16, counts ÷10 (a smoke run)
  *   npm run bench -- --only small,list    sections: hash, disk, big, parallel, small, list, multipart, complete,
  *                                         versions, testing (runs in this process: see bench/testing.ts),
- *                                         metadata (SQLite vs PostgreSQL, 1 and 3 processes: see bench/metadata.ts)
+ *                                         metadata (SQLite vs PostgreSQL, 1 and 3 processes: see bench/metadata.ts),
+ *                                         kubo (256 MiB PUT, cold and warm GET with content on js-ipfs over the Kubo RPC,
+ *                                         beside the fs blockstore and the node alone: see bench/kubo.ts)
  *   npm run bench -- --targets ours,limit servers: ours, s3rver, limit
  *   npm run bench -- --reps 3             repetitions for throughput figures (median reported)
  *   npm run bench -- --peer-cap           list s3rver at the small key count only
@@ -16,6 +18,8 @@
  *   npm run bench -- --from-source        run ours from bin/cli.ts through tsx instead of the built dist/cli.js
  *   npm run bench -- --pg URL             PostgreSQL of the metadata section (default $BENCH_PG_URL or
  *                                         postgres://postgres@127.0.0.1:5432/test; a fresh schema per configuration)
+ *   npm run bench -- --kubo-port N        the kubo section's js-ipfs on ports N..N+3 (default 15050, reserved for it
+ *                                         in test/helpers/js-ipfs.ts; another free block if something holds those)
  *
  * All traffic goes to 127.0.0.1. Child servers and temp dirs are removed on exit and on SIGINT.
  */
@@ -29,11 +33,12 @@ import { countOf, fmtBytes, fmtNum, fmtRatio, median, pad, runPool, sleep } from
 import { sectionVersions, versionsVerdicts } from './versions.js'
 import { sectionTesting, testingVerdicts, type TestingSizes } from './testing.js'
 import { metadataVerdicts, printMetadataTable, sectionMetadata, type MetadataResults, type MetadataSizes } from './metadata.js'
+import { kuboVerdicts, printKuboTable, sectionKubo, type KuboResults, type KuboSizes } from './kubo.js'
 import { randomBytes } from 'node:crypto'
 
 // ---------------------------------------------------------------------------------------- options
 
-const SECTIONS = ['hash', 'disk', 'big', 'parallel', 'small', 'list', 'multipart', 'complete', 'versions', 'testing', 'metadata'] as const
+const SECTIONS = ['hash', 'disk', 'big', 'parallel', 'small', 'list', 'multipart', 'complete', 'versions', 'testing', 'metadata', 'kubo'] as const
 type Section = typeof SECTIONS[number]
 const ALL_TARGETS: TargetName[] = ['ours', 's3rver', 'limit']
 
@@ -48,6 +53,7 @@ function parseArgs (argv: string[]) {
     fromSource: false,
     maxMinutes: NaN,
     pgUrl: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    kuboPort: 15050,
   }
   const sectionList = (v: string): Set<Section> => {
     const s = new Set<Section>()
@@ -80,8 +86,12 @@ function parseArgs (argv: string[]) {
     else if (a === '--from-source') opts.fromSource = true
     else if (a === '--max-minutes') opts.maxMinutes = Number(val())
     else if (a === '--pg') opts.pgUrl = val()
+    else if (a === '--kubo-port') {
+      opts.kuboPort = Number(val())
+      if (!Number.isInteger(opts.kuboPort) || opts.kuboPort < 1024 || opts.kuboPort > 65532) throw new Error('--kubo-port needs a port from 1024 to 65532')
+    }
     else if (a === '--help' || a === '-h') {
-      console.log('usage: tsx bench/run.ts [--quick] [--only hash,disk,big,parallel,small,list,multipart,complete,versions,testing,metadata] [--targets ours,s3rver,limit] [--reps N] [--peer-cap] [--from-source] [--max-minutes M] [--pg URL]')
+      console.log('usage: tsx bench/run.ts [--quick] [--only hash,disk,big,parallel,small,list,multipart,complete,versions,testing,metadata,kubo] [--targets ours,s3rver,limit] [--reps N] [--peer-cap] [--from-source] [--max-minutes M] [--pg URL] [--kubo-port N]')
       process.exit(0)
     } else throw new Error(`unknown argument "${a}"`)
   }
@@ -112,6 +122,8 @@ const SIZES = {
   versions: { deep: Q ? 1000 : 10_000, before: Q ? 20 : 100, after: Q ? 250 : 1000, size: 4096, concurrency: 16, page: Q ? 250 : 1000, reps: Q ? 51 : 201 },
   testing: { reps: Q ? 10 : 50, warmup: 3, size: 4096 } satisfies TestingSizes,
   metadata: { count: Q ? 500 : 5000, size: 4096, concurrency: 32, keys: Q ? 10_000 : 100_000, fillConcurrency: 64, fillSeconds: Q ? 180 : 900, listReps: Q ? 11 : 31 } satisfies MetadataSizes,
+  // the warm gateway's cache holds the object with room to spare
+  kubo: { size: Q ? 16 * MiB : 256 * MiB, cacheBytes: 320 * MiB, inFlight: 4, basePort: opts.kuboPort } satisfies KuboSizes,
 }
 const DEADLINE = Date.now() + opts.maxMinutes * 60_000
 const secondsLeft = (): number => Math.max(0, (DEADLINE - Date.now()) / 1000)
@@ -125,8 +137,13 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     if (cleaning) return
     cleaning = true
     console.error(`\n${sig}: stopping servers and removing temp dirs`)
-    cleanupSync()
-    process.exit(130)
+    // Under `npm run bench` / `npx tsx`, tsx's CLI SIGKILLs this process if, within ~60 ms of a
+    // Ctrl-C, tsx's own handler here has not had the event loop to report the signal: a long
+    // synchronous cleanup (removing a data dir of a GiB) was cut short and left files behind.
+    setTimeout(() => {
+      cleanupSync()
+      process.exit(130)
+    }, 150)
   })
 }
 
@@ -588,7 +605,7 @@ function printTable (): void {
   for (const b of body) console.log(line(b))
 }
 
-function printTargets (metadata: MetadataResults | undefined): void {
+function printTargets (metadata: MetadataResults | undefined, kubo: KuboResults | undefined): void {
   console.log('\nTargets' + (Q ? ' (quick sizes — the targets are defined for the full sizes)' : ''))
   const v = (key: string, t: TargetName): number | undefined => rows.find(r => r.key === key)?.values[t]
   const out: string[] = []
@@ -629,6 +646,7 @@ function printTargets (metadata: MetadataResults | undefined): void {
   versionsVerdicts(v, verdict, SIZES.versions)
   testingVerdicts(v, verdict)
   if (opts.only.has('metadata')) metadataVerdicts(metadata, verdict)
+  if (opts.only.has('kubo')) kuboVerdicts(kubo, verdict)
   for (const c of checks) out.push(`  ${c.ok ? 'PASS' : 'FAIL'}  check ${c.name}: ${c.detail}`)
   console.log(out.join('\n'))
 }
@@ -640,8 +658,8 @@ async function main (): Promise<void> {
   const load0 = loadavg()
   console.log(`s3-ipfs-gateway bench — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} cores, ` +
     `${Q ? 'QUICK sizes' : 'full sizes'}, reps ${opts.reps}, sections ${[...opts.only].join(',')}, load ${load0.map(x => x.toFixed(2)).join(' ')}`)
-  // testing runs in this process, metadata starts servers of its own
-  const needServers = [...opts.only].some(s => s !== 'hash' && s !== 'disk' && s !== 'testing' && s !== 'metadata')
+  // testing runs in this process, metadata and kubo start servers of their own
+  const needServers = [...opts.only].some(s => s !== 'hash' && s !== 'disk' && s !== 'testing' && s !== 'metadata' && s !== 'kubo')
   if (opts.only.has('hash')) await sectionHash()
   if (opts.only.has('disk')) await sectionDisk()
   if (needServers) await startAll(opts.targets)
@@ -663,6 +681,10 @@ async function main (): Promise<void> {
   await run('metadata', async () => {
     metadataResults = await sectionMetadata({ ...sectionContext, region: opts.region, fromSource: opts.fromSource, pgUrl: opts.pgUrl, ensureDist }, SIZES.metadata)
   })
+  let kuboResults: KuboResults | undefined
+  await run('kubo', async () => {
+    kuboResults = await sectionKubo({ ...sectionContext, region: opts.region }, SIZES.kubo)
+  })
 
   for (const [n, l] of live) {
     if (l.t.alive()) record('rss-end', 'RSS at end of run', 'MB', n, l.t.memory().rssMB, 'lower')
@@ -670,7 +692,8 @@ async function main (): Promise<void> {
   console.log('')
   if (rows.length > 0) printTable()
   if (metadataResults !== undefined) printMetadataTable(metadataResults)
-  printTargets(metadataResults)
+  if (kuboResults !== undefined && kuboResults.skipped === undefined) printKuboTable(kuboResults)
+  printTargets(metadataResults, kuboResults)
   const load1 = loadavg()
   console.log(`\nNotes`)
   console.log(`  MB = 10^6 bytes. Medians of ${opts.reps} for throughput, of up to ${SIZES.listReps} for listing latency, of ${SIZES.complete.reps} for Complete latency, ` +

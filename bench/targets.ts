@@ -210,6 +210,37 @@ export async function startOurs (opts: StartOptions = {}): Promise<Target> {
   })
 }
 
+export interface GatewayServerOptions {
+  /** owned by the caller and kept on stop: the section restarts gateways on the same metadata */
+  dataDir: string
+  region?: string
+  /** content on this Kubo RPC node instead of `<dataDir>/blocks` */
+  ipfsApi?: string
+  /** the MemoryBlockCache in front of the node, bytes (default serve's 64 MiB) */
+  cacheBytes?: number
+}
+
+/**
+ * bench/gateway-server.ts: `startServer` (what `serve` runs) from source through tsx, with a block
+ * cache of a chosen size in front of an IPFS node. Its log ends with `cache-metrics <json>` once stopped.
+ */
+export async function startGatewayServer (opts: GatewayServerOptions): Promise<Target> {
+  const port = await freePort()
+  const args = ['--import', 'tsx', join(ROOT, 'bench', 'gateway-server.ts'), '--host', '127.0.0.1', '--port', String(port), '--data-dir', opts.dataDir]
+  if (opts.region !== undefined) args.push('--region', opts.region)
+  if (opts.ipfsApi !== undefined) args.push('--ipfs-api', opts.ipfsApi)
+  if (opts.cacheBytes !== undefined) args.push('--cache-bytes', String(opts.cacheBytes))
+  return spawnTarget({
+    name: 'ours',
+    args,
+    env: { S3IPFS_ACCESS_KEY: OURS_KEYS.accessKeyId, S3IPFS_SECRET_KEY: OURS_KEYS.secretAccessKey },
+    port,
+    dataDir: opts.dataDir,
+    ownsDataDir: false,
+    ...OURS_KEYS,
+  })
+}
+
 /** s3rver 3.7.1 (with the legacy OpenSSL provider, or multi-page listings fail with HTTP 500). */
 export async function startS3rver (): Promise<Target> {
   const port = await freePort()

@@ -11,7 +11,7 @@ import type { Blockstore } from 'interface-blockstore'
 export function blockstoreUnderTest (dir: string): Blockstore {
   const api = process.env.S3IPFS_TEST_IPFS_API
   // Each test gateway has its own metadata, so its own pin name: a gateway reconciles only its pins.
-  if (api !== undefined && api !== '') return new KuboBlockstore({ url: api, pinName: `test-${basename(dir)}`, timeoutMs: 10_000 })
+  if (api !== undefined && api !== '') return new KuboBlockstore({ url: api, pinName: `test-${basename(dir)}` })
   return new FsBlockstore({ path: join(dir, 'blocks') })
 }
 

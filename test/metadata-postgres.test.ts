@@ -89,14 +89,15 @@ function registerTests (): void {
       WHERE table_schema = $1 AND table_name = 'buckets' ORDER BY ordinal_position`, [schema])
     await first.close()
     // Back to schema 1: no cid_profile column, version 1 recorded.
-    await shared.query(`ALTER TABLE ${s}.buckets DROP COLUMN cid_profile; DELETE FROM ${s}.schema_migrations; INSERT INTO ${s}.schema_migrations (version) VALUES (1)`)
+    await shared.query(`ALTER TABLE ${s}.buckets DROP COLUMN cid_profile; ALTER TABLE ${s}.buckets DROP COLUMN config;
+      ALTER TABLE ${s}.versions DROP COLUMN extra; ALTER TABLE ${s}.uploads DROP COLUMN extra; DELETE FROM ${s}.schema_migrations; INSERT INTO ${s}.schema_migrations (version) VALUES (1)`)
 
     const stores = Array.from({ length: 4 }, () => new PostgresMetadataStore({ connectionString: URL, schema, max: 2 }))
     t.teardown(async () => { await Promise.all(stores.map(async (store) => store.close())) })
     await Promise.all(stores.map(async (store) => store.init()))
     const { rows: versions } = await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)
-    t.deepEqual(versions.map((r) => r.version), [1, 2], 'migrated once')
-    t.is(POSTGRES_SCHEMA_VERSION, 2)
+    t.deepEqual(versions.map((r) => r.version), [1, 2, 3], 'migrated once')
+    t.is(POSTGRES_SCHEMA_VERSION, 3)
     const { rows: columns } = await shared.query(`SELECT column_name, data_type, is_nullable FROM information_schema.columns
       WHERE table_schema = $1 AND table_name = 'buckets' ORDER BY ordinal_position`, [schema])
     t.deepEqual(columns, freshColumns, 'the migrated table is the fresh one')

@@ -23,8 +23,12 @@ metadataStoreSuite('SqliteMetadataStore (:memory:)', async () => ({ store: new S
 
 const T0 = new Date('2025-01-02T03:04:05.678Z')
 
+/** Turns a database of the current schema back into a schema 5 one: no bucket configurations, no object ACLs or encryption. */
+const TO_SCHEMA_5 = `ALTER TABLE buckets DROP COLUMN config; ALTER TABLE versions DROP COLUMN extra; ALTER TABLE uploads DROP COLUMN extra;
+  PRAGMA user_version = 5`
+
 /** Turns a database of the current schema back into a schema 4 one: no bucket CID profiles. */
-const TO_SCHEMA_4 = 'ALTER TABLE buckets DROP COLUMN cid_profile; PRAGMA user_version = 4'
+const TO_SCHEMA_4 = `${TO_SCHEMA_5}; ALTER TABLE buckets DROP COLUMN cid_profile; PRAGMA user_version = 4`
 
 /** Turns a database of the current schema back into a schema 3 one: versions_by_key in ascending seq order. */
 const TO_SCHEMA_3 = `${TO_SCHEMA_4}; DROP INDEX versions_by_key; CREATE INDEX versions_by_key ON versions (bucket, key, seq); PRAGMA user_version = 3`

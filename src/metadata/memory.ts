@@ -1,6 +1,6 @@
 import type { AbortOptions } from '../types.js'
 import type {
-  BucketRecord, CompletedUpload, CompleteResult, DeleteResult, ListOptions, MetadataStore, MultipartUpload, ObjectVersion,
+  BucketConfigKind, BucketRecord, CompletedUpload, CompleteResult, DeleteResult, ListOptions, MetadataStore, MultipartUpload, ObjectVersion,
   PartListOptions, PartWriteResult, WriteOptions, UploadedPart, UploadListOptions, VersionListOptions, WriteResult, ListedObject,
 } from './metadata-store.js'
 import { sourceReleased } from './metadata-store.js'
@@ -86,6 +86,17 @@ export class MemoryMetadataStore implements MetadataStore {
     return true
   }
 
+  async setBucketConfig (name: string, kind: BucketConfigKind, value: string | undefined, options?: AbortOptions): Promise<boolean> {
+    options?.signal?.throwIfAborted()
+    const state = this.buckets.get(name)
+    if (state === undefined) return false
+    const config = { ...state.record.config }
+    if (value === undefined) delete config[kind]
+    else config[kind] = value
+    state.record.config = config
+    return true
+  }
+
   async listBuckets (owner?: string, options?: AbortOptions): Promise<BucketRecord[]> {
     options?.signal?.throwIfAborted()
     const out: BucketRecord[] = []
@@ -146,6 +157,16 @@ export class MemoryMetadataStore implements MetadataStore {
     if (chain === undefined || index === -1) return false
     const entry = chain.list[index]
     entry.version = { ...entry.version, tags: copyTags(tags) }
+    return true
+  }
+
+  async setObjectAcl (bucket: string, key: string, versionId: string | undefined, acl: string, options?: AbortOptions): Promise<boolean> {
+    options?.signal?.throwIfAborted()
+    const chain = this.buckets.get(bucket)?.versions.get(key)
+    const index = chain === undefined ? -1 : indexOf(chain, versionId)
+    if (chain === undefined || index === -1) return false
+    const entry = chain.list[index]
+    entry.version = { ...entry.version, acl }
     return true
   }
 
@@ -480,6 +501,7 @@ function copyBucket (bucket: BucketRecord): BucketRecord {
   }
   if (bucket.ownerDisplayName !== undefined) copy.ownerDisplayName = bucket.ownerDisplayName
   if (bucket.cidProfile !== undefined) copy.cidProfile = bucket.cidProfile
+  if (bucket.config !== undefined && Object.keys(bucket.config).length > 0) copy.config = { ...bucket.config }
   return copy
 }
 

@@ -16,6 +16,29 @@ export interface BucketRecord {
    * uses the gateway's configured default profile.
    */
   cidProfile?: string
+  /**
+   * The bucket's sub-resource configurations, each as the text the gateway stored (JSON, or the
+   * policy document verbatim); absent kinds are not configured. The store keeps them opaque.
+   */
+  config?: BucketConfig
+}
+
+/** Bucket sub-resources a store keeps for the gateway, opaque to the store. */
+export type BucketConfigKind = 'policy' | 'acl' | 'cors' | 'publicAccessBlock' | 'encryption'
+export type BucketConfig = Partial<Record<BucketConfigKind, string>>
+
+/**
+ * How a version's (or upload's) content is encrypted: its data key, wrapped under the gateway's
+ * master key (SSE-S3) or the customer's key (SSE-C). The CID is of the ciphertext.
+ */
+export interface ObjectEncryption {
+  algorithm: 'AES256'
+  /** SSE-C: the key is the customer's, never stored; `keyMd5` identifies it. */
+  customerKey: boolean
+  /** Base64 MD5 of the customer's key (SSE-C). */
+  keyMd5?: string
+  /** The version's data key wrapped by the key-encryption key (content/encryption.ts). */
+  wrappedKey: string
 }
 
 export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256'
@@ -60,6 +83,10 @@ export interface ObjectVersion {
    * read with `partNumber=N` finds the part's byte range. Absent for single-part objects.
    */
   partSizes?: number[]
+  /** The version's access control list as the gateway stored it (JSON); absent = owner only. */
+  acl?: string
+  /** Present when the content is stored encrypted. */
+  encryption?: ObjectEncryption
 }
 
 /**
@@ -91,6 +118,10 @@ export interface MultipartUpload {
   checksumType?: ChecksumType
   /** CID profile the parts are imported under, fixed at create so that all parts agree. */
   profile: string
+  /** The completed object's ACL (JSON), fixed at create. */
+  acl?: string
+  /** Present when every part is stored encrypted under this upload's data key. */
+  encryption?: ObjectEncryption
 }
 
 /** One uploaded part of a multipart upload. */
@@ -237,6 +268,12 @@ export interface MetadataStore {
    */
   setBucketVersioning(name: string, versioning: 'Enabled' | 'Suspended', options?: AbortOptions): Promise<boolean>
 
+  /**
+   * Sets (or with `value` undefined, removes) one configuration of a bucket, in one transaction,
+   * leaving its other configurations as they are. False when there is no such bucket.
+   */
+  setBucketConfig(name: string, kind: BucketConfigKind, value: string | undefined, options?: AbortOptions): Promise<boolean>
+
   /** All buckets (of `owner` when given), sorted by name. */
   listBuckets(owner?: string, options?: AbortOptions): Promise<BucketRecord[]>
 
@@ -270,6 +307,9 @@ export interface MetadataStore {
 
   /** Replaces the tag set of one version (latest when undefined). False when the version is absent. */
   setObjectTags(bucket: string, key: string, versionId: string | undefined, tags: Array<[string, string]>, options?: AbortOptions): Promise<boolean>
+
+  /** Replaces the ACL of one version (latest when undefined). False when the version is absent. */
+  setObjectAcl(bucket: string, key: string, versionId: string | undefined, acl: string, options?: AbortOptions): Promise<boolean>
 
   /**
    * The latest versions of keys, delete markers excluded, in UTF-8 byte order of key, starting at the

@@ -2,7 +2,7 @@ import { CID } from 'multiformats/cid'
 import type { Pinner } from '../content/pins.js'
 import type { AbortOptions, GatewayLogger } from '../types.js'
 import type {
-  BucketRecord, CompletedUpload, CompleteResult, DeleteResult, ListedObject, ListOptions, MetadataStore, MultipartUpload,
+  BucketConfigKind, BucketRecord, CompletedUpload, CompleteResult, DeleteResult, ListedObject, ListOptions, MetadataStore, MultipartUpload,
   ObjectVersion, PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, VersionListOptions, WriteOptions, WriteResult,
 } from './metadata-store.js'
 
@@ -33,6 +33,7 @@ export class PinnedMetadataStore implements MetadataStore {
   async createBucket (bucket: BucketRecord, options?: AbortOptions): Promise<boolean> { return await this.store.createBucket(bucket, options) }
   async getBucket (name: string, options?: AbortOptions): Promise<BucketRecord | undefined> { return await this.store.getBucket(name, options) }
   async setBucketVersioning (name: string, versioning: 'Enabled' | 'Suspended', options?: AbortOptions): Promise<boolean> { return await this.store.setBucketVersioning(name, versioning, options) }
+  async setBucketConfig (name: string, kind: BucketConfigKind, value: string | undefined, options?: AbortOptions): Promise<boolean> { return await this.store.setBucketConfig(name, kind, value, options) }
   async listBuckets (owner?: string, options?: AbortOptions): Promise<BucketRecord[]> { return await this.store.listBuckets(owner, options) }
   /** Parts of uploads removed with a bucket are unpinned by the next reconcile (their CIDs are not reported). */
   async deleteBucket (name: string, options?: AbortOptions): Promise<'deleted' | 'not-empty' | 'missing'> { return await this.store.deleteBucket(name, options) }
@@ -53,6 +54,7 @@ export class PinnedMetadataStore implements MetadataStore {
   }
 
   async setObjectTags (bucket: string, key: string, versionId: string | undefined, tags: Array<[string, string]>, options?: AbortOptions): Promise<boolean> { return await this.store.setObjectTags(bucket, key, versionId, tags, options) }
+  async setObjectAcl (bucket: string, key: string, versionId: string | undefined, acl: string, options?: AbortOptions): Promise<boolean> { return await this.store.setObjectAcl(bucket, key, versionId, acl, options) }
   async listObjects (bucket: string, options: ListOptions): Promise<ListedObject[]> { return await this.store.listObjects(bucket, options) }
   async listVersions (bucket: string, options: VersionListOptions): Promise<ListedObject[]> { return await this.store.listVersions(bucket, options) }
   async listKeys (bucket: string, options: ListOptions): Promise<string[]> { return await this.store.listKeys(bucket, options) }

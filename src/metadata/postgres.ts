@@ -3,7 +3,7 @@ import pg from 'pg'
 import type { Pool, PoolClient, QueryConfig, QueryResult, QueryResultRow } from 'pg'
 import type { AbortOptions } from '../types.js'
 import type {
-  BucketRecord, ChecksumAlgorithm, ChecksumType, CompletedUpload, CompleteResult, DeleteResult, ListedObject, ListOptions,
+  BucketConfig, BucketConfigKind, BucketRecord, ChecksumAlgorithm, ChecksumType, CompletedUpload, CompleteResult, DeleteResult, ListedObject, ListOptions,
   MetadataStore, MultipartUpload, ObjectVersion, PartListOptions, PartWriteResult, WriteOptions, UploadedPart, UploadListOptions, Versioning,
   VersionListOptions, WriteResult,
 } from './metadata-store.js'
@@ -22,7 +22,7 @@ export interface PostgresMetadataStoreInit {
 }
 
 /** Version of the schema below, recorded in the `schema_migrations` table. */
-export const POSTGRES_SCHEMA_VERSION = 2
+export const POSTGRES_SCHEMA_VERSION = 3
 
 /** Completed-upload records older than the newest completion by more than this are dropped. */
 const COMPLETED_TTL = 60 * 60 * 1000
@@ -43,7 +43,9 @@ CREATE TABLE ${s}.buckets (
   region text NOT NULL,
   versioning text NOT NULL,
   -- NULL: the gateway's configured default (buckets from before schema 2)
-  cid_profile text
+  cid_profile text,
+  -- The bucket's configurations (policy, acl, cors, ...) by kind; NULL when none
+  config jsonb
 );
 CREATE INDEX buckets_by_owner ON ${s}.buckets (owner, name);
 
@@ -66,6 +68,8 @@ CREATE TABLE ${s}.versions (
   storage_class text,
   parts_count integer,
   part_sizes bigint[],
+  -- { acl, encryption } when either is set
+  extra jsonb,
   -- The key while this is its latest version and not a delete marker: what listObjects orders by.
   -- Only versions_listing has it, so the planner cannot list through another index and a filter
   -- (which would step over delete markers and older versions).
@@ -102,6 +106,7 @@ CREATE TABLE ${s}.uploads (
   checksum_algorithm text,
   checksum_type text,
   profile text NOT NULL,
+  extra jsonb,
   PRIMARY KEY (bucket, key, upload_id)
 );
 
@@ -138,6 +143,10 @@ const MIGRATIONS: Record<number, (s: string) => string> = {
   // 1 → 2: each bucket's CID profile. Existing buckets get NULL, read as "the gateway's configured
   // default": the profile their objects were written with was never recorded.
   1: (s) => `ALTER TABLE ${s}.buckets ADD COLUMN cid_profile text`,
+  // 2 → 3: bucket configurations (policy, ACL, CORS, ...), and object and upload ACLs and encryption
+  2: (s) => `ALTER TABLE ${s}.buckets ADD COLUMN config jsonb;
+ALTER TABLE ${s}.versions ADD COLUMN extra jsonb;
+ALTER TABLE ${s}.uploads ADD COLUMN extra jsonb`,
 }
 
 /**
@@ -166,6 +175,7 @@ interface BucketRow {
   region: string
   versioning: string
   cid_profile: string | null
+  config: BucketConfig | null
 }
 
 interface VersionRow {
@@ -187,6 +197,7 @@ interface VersionRow {
   storage_class: string | null
   parts_count: number | null
   part_sizes: number[] | null
+  extra: Extra | null
 }
 
 type ListedRow = Pick<VersionRow, 'key' | 'version_id' | 'size' | 'etag' | 'last_modified' | 'owner' | 'checksum' | 'storage_class'> &
@@ -206,6 +217,7 @@ interface UploadRow {
   checksum_algorithm: string | null
   checksum_type: string | null
   profile: string
+  extra: Extra | null
 }
 
 interface PartRow {
@@ -237,11 +249,11 @@ type Deltas = Map<string, number>
 
 // Statements name their columns (no *): a prepared statement whose result columns change fails, so
 // a column that a later schema version adds must not reach the statements of older processes.
-const BUCKET_COLUMNS = 'name, owner, owner_display_name, created, region, versioning, cid_profile'
+const BUCKET_COLUMNS = 'name, owner, owner_display_name, created, region, versioning, cid_profile, config'
 const VERSION_COLUMNS = 'seq, bucket, key, version_id, is_latest, delete_marker, cid, size, etag, last_modified, owner, headers, metadata, tags, ' +
-  'checksum, storage_class, parts_count, part_sizes'
+  'checksum, storage_class, parts_count, part_sizes, extra'
 const UPLOAD_COLUMNS = 'bucket, key, upload_id, initiated, owner, owner_display_name, headers, metadata, tags, storage_class, checksum_algorithm, ' +
-  'checksum_type, profile'
+  'checksum_type, profile, extra'
 const PART_COLUMNS = 'part_number, cid, size, etag, last_modified, checksum'
 const COMPLETED_COLUMNS = 'bucket, key, upload_id, version_id, etag, checksum, cid, parts_digest, completed'
 /** The columns a version listing shows. */
@@ -313,6 +325,16 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async setBucketVersioning (name: string, versioning: 'Enabled' | 'Suspended', options?: AbortOptions): Promise<boolean> {
     const { rowCount } = await this.query(options, `UPDATE ${this.s}.buckets SET versioning = $2 WHERE name = $1`, [name, versioning])
+    return rowCount === 1
+  }
+
+  async setBucketConfig (name: string, kind: BucketConfigKind, value: string | undefined, options?: AbortOptions): Promise<boolean> {
+    // One statement: concurrent changes of different kinds each keep the other's.
+    const { rowCount } = value === undefined
+      ? await this.query(options, `UPDATE ${this.s}.buckets SET config = NULLIF(COALESCE(config, '{}'::jsonb) - $2::text, '{}'::jsonb)
+          WHERE name = $1`, [name, kind])
+      : await this.query(options, `UPDATE ${this.s}.buckets SET config = COALESCE(config, '{}'::jsonb) || jsonb_build_object($2::text, $3::text)
+          WHERE name = $1`, [name, kind, value])
     return rowCount === 1
   }
 
@@ -393,6 +415,20 @@ export class PostgresMetadataStore implements MetadataStore {
     return result
   }
 
+  async setObjectAcl (bucket: string, key: string, versionId: string | undefined, acl: string, options?: AbortOptions): Promise<boolean> {
+    options?.signal?.throwIfAborted()
+    if (hasNul(key, versionId)) return false
+    const { result } = await this.change(options, [{ key: [bucket, key] }], async (q) => {
+      const set = `SET extra = COALESCE(extra, '{}'::jsonb) || jsonb_build_object('acl', $3::text)`
+      const { rowCount } = versionId === undefined
+        ? await q.query(this.sql(`UPDATE ${this.s}.versions ${set} WHERE bucket = $1 AND key = $2 AND seq =
+          (SELECT seq FROM ${this.s}.versions WHERE bucket = $1 AND key = $2 ORDER BY seq DESC LIMIT 1)`, [bucket, key, acl]))
+        : await q.query(this.sql(`UPDATE ${this.s}.versions ${set} WHERE bucket = $1 AND key = $2 AND version_id = $4`, [bucket, key, acl, versionId]))
+      return rowCount === 1
+    })
+    return result
+  }
+
   async listObjects (bucket: string, options: ListOptions): Promise<ListedObject[]> {
     const rows = await this.listLatest<ListedRow>(bucket, options, 'listed_key AS key, version_id, size, etag, last_modified, owner, checksum, storage_class')
     return rows.map((row) => toListed(row, true))
@@ -433,11 +469,11 @@ export class PostgresMetadataStore implements MetadataStore {
     await this.change(options, [{ bucket: upload.bucket, shared: true }], async (q) => {
       await this.assertBucket(q, upload.bucket)
       const { rows } = await q.query(this.sql(`INSERT INTO ${this.s}.uploads (bucket, key, upload_id, initiated, owner, owner_display_name,
-          headers, metadata, tags, storage_class, checksum_algorithm, checksum_type, profile)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING RETURNING 1`, [
+          headers, metadata, tags, storage_class, checksum_algorithm, checksum_type, profile, extra)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING RETURNING 1`, [
         upload.bucket, upload.key, upload.uploadId, upload.initiated.getTime(), upload.owner, upload.ownerDisplayName ?? null,
         JSON.stringify(upload.headers), JSON.stringify(upload.metadata), JSON.stringify(upload.tags), upload.storageClass ?? null,
-        upload.checksumAlgorithm ?? null, upload.checksumType ?? null, upload.profile,
+        upload.checksumAlgorithm ?? null, upload.checksumType ?? null, upload.profile, extraOf(upload),
       ]))
       if (rows.length === 0) throw uploadExists(upload)
     })
@@ -621,12 +657,12 @@ export class PostgresMetadataStore implements MetadataStore {
           (SELECT seq FROM ${this.s}.versions WHERE bucket = $1 AND key = $2 ORDER BY seq DESC LIMIT 1)`, [bucket, key, versionId]))
     }
     await q.query(this.sql(`INSERT INTO ${this.s}.versions (bucket, key, version_id, is_latest, delete_marker, cid, size, etag,
-        last_modified, owner, headers, metadata, tags, checksum, storage_class, parts_count, part_sizes)
-      VALUES ($1, $2, $3, true, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`, [
+        last_modified, owner, headers, metadata, tags, checksum, storage_class, parts_count, part_sizes, extra)
+      VALUES ($1, $2, $3, true, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`, [
       bucket, key, versionId, version.deleteMarker, version.cid, version.size, version.etag, version.lastModified.getTime(), version.owner,
       JSON.stringify(version.headers), JSON.stringify(version.metadata), JSON.stringify(version.tags),
       version.checksum === undefined ? null : JSON.stringify(version.checksum), version.storageClass ?? null, version.partsCount ?? null,
-      version.partSizes === undefined ? null : version.partSizes,
+      version.partSizes === undefined ? null : version.partSizes, extraOf(version),
     ]))
     add(deltas, heldCid(version.deleteMarker, version.cid), 1)
     if (old !== undefined) add(deltas, heldCid(old.deleteMarker, old.cid), -1)
@@ -861,6 +897,21 @@ function unstorable (key: string, id: string): Error {
   return Object.assign(new Error(`PostgreSQL text cannot hold NUL (U+0000): key ${JSON.stringify(key)}, id ${JSON.stringify(id)}`), { code: 'ERR_NUL_IN_NAME' })
 }
 
+type Extra = Pick<ObjectVersion, 'acl' | 'encryption'>
+
+/** The `extra` column: a version's or upload's ACL and encryption (JSON text); null when neither. */
+function extraOf (record: Extra): string | null {
+  if (record.acl === undefined && record.encryption === undefined) return null
+  return JSON.stringify({ acl: record.acl, encryption: record.encryption })
+}
+
+function fromExtra (extra: Extra): Extra {
+  const out: Extra = {}
+  if (extra.acl !== undefined && extra.acl !== null) out.acl = extra.acl
+  if (extra.encryption !== undefined && extra.encryption !== null) out.encryption = extra.encryption
+  return out
+}
+
 function toBucket (row: BucketRow): BucketRecord {
   const bucket: BucketRecord = {
     name: row.name,
@@ -871,6 +922,7 @@ function toBucket (row: BucketRow): BucketRecord {
   }
   if (row.owner_display_name !== null) bucket.ownerDisplayName = row.owner_display_name
   if (row.cid_profile !== null) bucket.cidProfile = row.cid_profile
+  if (row.config !== null) bucket.config = row.config
   return bucket
 }
 
@@ -894,6 +946,7 @@ function toVersion (row: VersionRow): ObjectVersion {
   if (row.storage_class !== null) version.storageClass = row.storage_class
   if (row.parts_count !== null) version.partsCount = row.parts_count
   if (row.part_sizes !== null) version.partSizes = row.part_sizes
+  if (row.extra !== null) Object.assign(version, fromExtra(row.extra))
   return version
 }
 
@@ -929,6 +982,7 @@ function toUpload (row: UploadRow): MultipartUpload {
   if (row.storage_class !== null) upload.storageClass = row.storage_class
   if (row.checksum_algorithm !== null) upload.checksumAlgorithm = row.checksum_algorithm as ChecksumAlgorithm
   if (row.checksum_type !== null) upload.checksumType = row.checksum_type as ChecksumType
+  if (row.extra !== null) Object.assign(upload, fromExtra(row.extra))
   return upload
 }
 

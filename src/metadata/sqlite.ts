@@ -4,7 +4,7 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { AbortOptions } from '../types.js'
 import type {
-  BucketRecord, ChecksumAlgorithm, ChecksumType, CompletedUpload, CompleteResult, DeleteResult, ListOptions, MetadataStore,
+  BucketConfig, BucketConfigKind, BucketRecord, ChecksumAlgorithm, ChecksumType, CompletedUpload, CompleteResult, DeleteResult, ListOptions, MetadataStore,
   MultipartUpload, ObjectVersion, PartListOptions, PartWriteResult, WriteOptions, UploadedPart, UploadListOptions, Versioning, VersionListOptions,
   WriteResult, ListedObject,
 } from './metadata-store.js'
@@ -29,7 +29,7 @@ export interface SqliteMetadataStoreInit {
 }
 
 /** Version of the schema below, kept in `PRAGMA user_version`. */
-export const SQLITE_SCHEMA_VERSION = 5
+export const SQLITE_SCHEMA_VERSION = 6
 
 /** Completed-upload records older than the newest completion by more than this are dropped. */
 const COMPLETED_TTL = 60 * 60 * 1000
@@ -91,7 +91,9 @@ CREATE TABLE buckets (
   region TEXT NOT NULL,
   versioning TEXT NOT NULL,
   -- NULL: the gateway's configured default (buckets from before schema 5)
-  cid_profile TEXT
+  cid_profile TEXT,
+  -- JSON object of the bucket's configurations (policy, acl, cors, ...); NULL when none
+  config TEXT
 ) WITHOUT ROWID;
 CREATE INDEX buckets_by_owner ON buckets (owner, name);
 
@@ -115,6 +117,8 @@ CREATE TABLE versions (
   parts_count INTEGER,
   -- comma-separated part sizes of a multipart object
   part_sizes TEXT,
+  -- JSON { acl, encryption } when either is set
+  extra TEXT,
   UNIQUE (bucket, key, version_id)
 );
 -- seq DESC: a key's newest version first, so that a version listing (keys ascending, each key's
@@ -128,7 +132,8 @@ CREATE TABLE refs (
   cid TEXT NOT NULL PRIMARY KEY,
   count INTEGER NOT NULL CHECK (count > 0)
 ) WITHOUT ROWID;
-${MULTIPART_SCHEMA}`
+${MULTIPART_SCHEMA}
+ALTER TABLE uploads ADD COLUMN extra TEXT;`
 
 interface BucketRow {
   name: string
@@ -138,6 +143,7 @@ interface BucketRow {
   region: string
   versioning: string
   cid_profile: string | null
+  config: string | null
 }
 
 interface VersionRow {
@@ -159,6 +165,7 @@ interface VersionRow {
   storage_class: string | null
   parts_count: number | null
   part_sizes: string | null
+  extra: string | null
 }
 
 interface UploadRow {
@@ -175,6 +182,7 @@ interface UploadRow {
   checksum_algorithm: string | null
   checksum_type: string | null
   profile: string
+  extra: string | null
 }
 
 interface PartRow {
@@ -385,6 +393,19 @@ export class SqliteMetadataStore implements MetadataStore {
     return await this.write(() => this.sql.setVersioning.run(versioning, name).changes === 1)
   }
 
+  async setBucketConfig (name: string, kind: BucketConfigKind, value: string | undefined, options?: AbortOptions): Promise<boolean> {
+    options?.signal?.throwIfAborted()
+    return await this.write(() => {
+      const row = this.sql.getBucket.get(name)
+      if (row === undefined) return false
+      const config: BucketConfig = row.config === null ? {} : JSON.parse(row.config)
+      if (value === undefined) delete config[kind]
+      else config[kind] = value
+      this.sql.setConfig.run(Object.keys(config).length === 0 ? null : JSON.stringify(config), name)
+      return true
+    })
+  }
+
   async listBuckets (owner?: string, options?: AbortOptions): Promise<BucketRecord[]> {
     options?.signal?.throwIfAborted()
     const rows = owner === undefined ? this.sql.listBuckets.all() : this.sql.listBucketsOf.all(owner)
@@ -430,6 +451,16 @@ export class SqliteMetadataStore implements MetadataStore {
     return await this.write(() => (versionId === undefined
       ? this.sql.setLatestTags.run(json, bucket, key)
       : this.sql.setVersionTags.run(json, bucket, key, versionId)).changes > 0)
+  }
+
+  async setObjectAcl (bucket: string, key: string, versionId: string | undefined, acl: string, options?: AbortOptions): Promise<boolean> {
+    options?.signal?.throwIfAborted()
+    return await this.write(() => {
+      const row = versionId === undefined ? this.sql.getLatest.get(bucket, key) : this.sql.getVersion.get(bucket, key, versionId)
+      if (row === undefined) return false
+      this.sql.setExtra.run(extraOf({ acl, encryption: toVersion(row).encryption }), row.seq)
+      return true
+    })
   }
 
   async listObjects (bucket: string, options: ListOptions): Promise<ListedObject[]> {
@@ -492,6 +523,7 @@ export class SqliteMetadataStore implements MetadataStore {
         checksum_algorithm: upload.checksumAlgorithm ?? null,
         checksum_type: upload.checksumType ?? null,
         profile: upload.profile,
+        extra: extraOf(upload),
       })
     })
   }
@@ -643,6 +675,7 @@ export class SqliteMetadataStore implements MetadataStore {
       storage_class: version.storageClass ?? null,
       parts_count: version.partsCount ?? null,
       part_sizes: version.partSizes === undefined ? null : version.partSizes.join(','),
+      extra: extraOf(version),
     })
     this.retain(heldCid(version.deleteMarker, version.cid))
     return {
@@ -701,6 +734,10 @@ CREATE INDEX versions_by_key ON versions (bucket, key, seq DESC);`,
   // 4 → 5: each bucket's CID profile. Existing buckets get NULL, read as "the gateway's configured
   // default": the profile their objects were written with was never recorded.
   4: 'ALTER TABLE buckets ADD COLUMN cid_profile TEXT;',
+  // 5 → 6: bucket configurations (policy, ACL, CORS, ...), and object and upload ACLs and encryption
+  5: `ALTER TABLE buckets ADD COLUMN config TEXT;
+ALTER TABLE versions ADD COLUMN extra TEXT;
+ALTER TABLE uploads ADD COLUMN extra TEXT;`,
 }
 
 function migrate (db: Database.Database): void {
@@ -736,6 +773,7 @@ function prepare (db: Database.Database) {
       VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`) as Statement<[string, string, string | null, number, string, string, string | null]>,
     getBucket: db.prepare('SELECT * FROM buckets WHERE name = ?') as Statement<[string], BucketRow>,
     setVersioning: db.prepare('UPDATE buckets SET versioning = ? WHERE name = ?') as Statement<[string, string]>,
+    setConfig: db.prepare('UPDATE buckets SET config = ? WHERE name = ?') as Statement<[string | null, string]>,
     bucketExists: db.prepare('SELECT 1 FROM buckets WHERE name = ?').pluck() as Statement<[string], number>,
     listBuckets: db.prepare('SELECT * FROM buckets ORDER BY name') as Statement<[], BucketRow>,
     listBucketsOf: db.prepare('SELECT * FROM buckets WHERE owner = ? ORDER BY name') as Statement<[string], BucketRow>,
@@ -746,12 +784,13 @@ function prepare (db: Database.Database) {
     deleteVersion: db.prepare('DELETE FROM versions WHERE seq = ?') as Statement<[number]>,
     setLatest: db.prepare('UPDATE versions SET is_latest = ? WHERE seq = ?') as Statement<[number, number]>,
     insertVersion: db.prepare(`INSERT INTO versions (bucket, key, version_id, is_latest, delete_marker, cid, size, etag,
-        last_modified, owner, headers, metadata, tags, checksum, storage_class, parts_count, part_sizes)
+        last_modified, owner, headers, metadata, tags, checksum, storage_class, parts_count, part_sizes, extra)
       VALUES (@bucket, @key, @version_id, 1, @delete_marker, @cid, @size, @etag,
-        @last_modified, @owner, @headers, @metadata, @tags, @checksum, @storage_class, @parts_count, @part_sizes)`) as Statement<[Omit<VersionRow, 'seq' | 'is_latest'>]>,
+        @last_modified, @owner, @headers, @metadata, @tags, @checksum, @storage_class, @parts_count, @part_sizes, @extra)`) as Statement<[Omit<VersionRow, 'seq' | 'is_latest'>]>,
     setVersionTags: db.prepare('UPDATE versions SET tags = ? WHERE bucket = ? AND key = ? AND version_id = ?') as Statement<[string, string, string, string]>,
     setLatestTags: db.prepare(`UPDATE versions SET tags = ? WHERE seq =
       (SELECT seq FROM versions WHERE bucket = ? AND key = ? ORDER BY seq DESC LIMIT 1)`) as Statement<[string, string, string]>,
+    setExtra: db.prepare('UPDATE versions SET extra = ? WHERE seq = ?') as Statement<[string | null, number]>,
     listFrom: db.prepare(list('', LISTED_COLUMNS)) as Statement<[string, string, number], ListedRow>,
     listRange: db.prepare(list('AND key < ?', LISTED_COLUMNS)) as Statement<[string, string, string, number], ListedRow>,
     listVersionsFrom: db.prepare(listVersions('')) as Statement<[string, string, number], ListedVersionRow>,
@@ -768,9 +807,9 @@ function prepare (db: Database.Database) {
     refsFirst: db.prepare('SELECT cid FROM refs ORDER BY cid LIMIT ?').pluck() as Statement<[number], string>,
     refsAfter: db.prepare('SELECT cid FROM refs WHERE cid > ? ORDER BY cid LIMIT ?').pluck() as Statement<[string, number], string>,
     insertUpload: db.prepare(`INSERT INTO uploads (bucket, key, upload_id, initiated, owner, owner_display_name, headers, metadata,
-        tags, storage_class, checksum_algorithm, checksum_type, profile)
+        tags, storage_class, checksum_algorithm, checksum_type, profile, extra)
       VALUES (@bucket, @key, @upload_id, @initiated, @owner, @owner_display_name, @headers, @metadata,
-        @tags, @storage_class, @checksum_algorithm, @checksum_type, @profile)`) as Statement<[UploadRow]>,
+        @tags, @storage_class, @checksum_algorithm, @checksum_type, @profile, @extra)`) as Statement<[UploadRow]>,
     getUpload: db.prepare('SELECT * FROM uploads WHERE bucket = ? AND key = ? AND upload_id = ?') as Statement<[string, string, string], UploadRow>,
     deleteUpload: db.prepare('DELETE FROM uploads WHERE bucket = ? AND key = ? AND upload_id = ?') as Statement<[string, string, string]>,
     listUploadsFrom: db.prepare(listUploads('')) as Statement<[string, string, string, number], UploadRow>,
@@ -816,6 +855,22 @@ function uploadSeekStart (options: UploadListOptions): [string, string] {
   return [after.key, after.uploadId + '\0']
 }
 
+type Extra = Pick<ObjectVersion, 'acl' | 'encryption'>
+
+/** The `extra` column: a version's or upload's ACL and encryption, as JSON; null when neither. */
+function extraOf (record: Extra): string | null {
+  if (record.acl === undefined && record.encryption === undefined) return null
+  return JSON.stringify({ acl: record.acl, encryption: record.encryption })
+}
+
+function parseExtra (text: string): Extra {
+  const { acl, encryption } = JSON.parse(text) as Extra
+  const extra: Extra = {}
+  if (acl !== undefined && acl !== null) extra.acl = acl
+  if (encryption !== undefined && encryption !== null) extra.encryption = encryption
+  return extra
+}
+
 function toBucket (row: BucketRow): BucketRecord {
   const bucket: BucketRecord = {
     name: row.name,
@@ -826,6 +881,7 @@ function toBucket (row: BucketRow): BucketRecord {
   }
   if (row.owner_display_name !== null) bucket.ownerDisplayName = row.owner_display_name
   if (row.cid_profile !== null) bucket.cidProfile = row.cid_profile
+  if (row.config !== null) bucket.config = JSON.parse(row.config)
   return bucket
 }
 
@@ -849,6 +905,7 @@ function toVersion (row: VersionRow): ObjectVersion {
   if (row.storage_class !== null) version.storageClass = row.storage_class
   if (row.parts_count !== null) version.partsCount = row.parts_count
   if (row.part_sizes !== null) version.partSizes = row.part_sizes === '' ? [] : row.part_sizes.split(',').map(Number)
+  if (row.extra !== null) Object.assign(version, parseExtra(row.extra))
   return version
 }
 
@@ -868,6 +925,7 @@ function toUpload (row: UploadRow): MultipartUpload {
   if (row.storage_class !== null) upload.storageClass = row.storage_class
   if (row.checksum_algorithm !== null) upload.checksumAlgorithm = row.checksum_algorithm as ChecksumAlgorithm
   if (row.checksum_type !== null) upload.checksumType = row.checksum_type as ChecksumType
+  if (row.extra !== null) Object.assign(upload, parseExtra(row.extra))
   return upload
 }
 

@@ -727,6 +727,58 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
     t.false(await store.setObjectTags('no-bucket', 'k', undefined, []))
   })
 
+  // ---- access control and encryption ----
+
+  it('setBucketConfig sets, replaces and removes one kind, keeping the others; gone with the bucket', async (t, store) => {
+    t.true(await store.createBucket(bucket(B)))
+    t.is((await store.getBucket(B))?.config, undefined, 'a new bucket has no configuration')
+    const policy = '{"Version":"2012-10-17","Statement":[]}'
+    t.true(await store.setBucketConfig(B, 'policy', policy))
+    t.true(await store.setBucketConfig(B, 'cors', '[{"allowedOrigins":["*"]}]'))
+    t.deepEqual((await store.getBucket(B))?.config, { policy, cors: '[{"allowedOrigins":["*"]}]' })
+    t.true(await store.setBucketConfig(B, 'cors', '[]'))
+    t.true(await store.setBucketConfig(B, 'policy', undefined))
+    t.deepEqual((await store.getBucket(B))?.config, { cors: '[]' })
+    t.deepEqual((await store.listBuckets('alice'))[0].config, { cors: '[]' }, 'listings carry it too')
+    t.true(await store.setBucketConfig(B, 'policy', undefined), 'removing an absent kind is harmless')
+    t.true(await store.setBucketConfig(B, 'cors', undefined))
+    t.is((await store.getBucket(B))?.config, undefined, 'no kinds left: no configuration')
+    t.false(await store.setBucketConfig('no-bucket', 'acl', '{}'))
+    t.true(await store.setBucketConfig(B, 'acl', '{"grants":[]}'))
+    t.is(await store.deleteBucket(B), 'deleted')
+    t.true(await store.createBucket(bucket(B)))
+    t.is((await store.getBucket(B))?.config, undefined, 'a recreated bucket starts without the old one\'s configuration')
+  })
+
+  it('concurrent setBucketConfig calls of different kinds all take effect', async (t, store) => {
+    t.true(await store.createBucket(bucket(B)))
+    const kinds = ['policy', 'acl', 'cors', 'publicAccessBlock', 'encryption'] as const
+    await Promise.all(kinds.map(async (kind) => store.setBucketConfig(B, kind, `value of ${kind}`)))
+    t.deepEqual((await store.getBucket(B))?.config, Object.fromEntries(kinds.map((kind) => [kind, `value of ${kind}`])))
+  })
+
+  withBucket('versions and uploads keep their ACL and encryption; setObjectAcl changes only the ACL', async (t, store) => {
+    const encryption = { algorithm: 'AES256' as const, customerKey: true, keyMd5: 'bWQ1', wrappedKey: 'd3JhcHBlZA==' }
+    await store.putObject(version('k', { versionId: 'v1', acl: '{"a":1}', encryption }))
+    await store.putObject(version('k', { versionId: 'v2' }))
+    t.deepEqual(await store.getObject(B, 'k', 'v1'), { ...version('k', { versionId: 'v1', acl: '{"a":1}', encryption }), isLatest: false })
+    t.deepEqual(await store.getObject(B, 'k'), { ...version('k', { versionId: 'v2' }), isLatest: true }, 'absent fields stay absent')
+    t.true(await store.setObjectAcl(B, 'k', 'v1', '{"b":2}'))
+    t.deepEqual(await store.getObject(B, 'k', 'v1'), { ...version('k', { versionId: 'v1', acl: '{"b":2}', encryption }), isLatest: false })
+    t.true(await store.setObjectAcl(B, 'k', undefined, '{"c":3}'))
+    t.is((await store.getObject(B, 'k'))?.acl, '{"c":3}', 'the latest when no version is named')
+    t.is((await store.getObject(B, 'k', 'v1'))?.acl, '{"b":2}')
+    t.false(await store.setObjectAcl(B, 'k', 'v9', '{}'))
+    t.false(await store.setObjectAcl(B, 'missing', undefined, '{}'))
+    t.false(await store.setObjectAcl('no-bucket', 'k', undefined, '{}'))
+
+    const sseS3 = { algorithm: 'AES256' as const, customerKey: false, wrappedKey: 'AAAA' }
+    const up = upload('m', '0001-x', { acl: '{"u":1}', encryption: sseS3 })
+    await store.createUpload(up)
+    t.deepEqual(await store.getUpload(B, 'm', '0001-x'), up)
+    t.deepEqual((await store.listUploads(B, { limit: 10 }))[0], up)
+  })
+
   // ---- multipart uploads ----
 
   withBucket('createUpload then getUpload returns every field; absent optional fields stay absent', async (t, store) => {

@@ -386,7 +386,7 @@ export function fromStoredAcl (text: string | undefined): Acl | undefined {
 const BUCKET_ACTIONS: Record<string, Exclude<Permission, 'FULL_CONTROL'>> = {
   ListBucket: 'READ',
   ListBucketVersions: 'READ',
-
+  ListBucketMultipartUploads: 'READ',
   PutObject: 'WRITE',
   DeleteObject: 'WRITE',
   GetBucketAcl: 'READ_ACP',

@@ -36,6 +36,7 @@ const STATUS: Record<string, number> = {
   KeyTooLongError: 400,
   MalformedXML: 400,
   MalformedPOSTRequest: 400,
+  MaxPostPreDataLengthExceededError: 400,
   MaxMessageLengthExceeded: 400,
   MetadataTooLarge: 400,
   MethodNotAllowed: 405,

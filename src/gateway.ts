@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { authenticate, type AuthContext } from './auth/sigv4.js'
 import { toCredentialProvider } from './auth/credentials.js'
+import { ANONYMOUS_PRINCIPAL, Authorizer, identityPolicies } from './auth/authorize.js'
+import { authorizeOperation } from './auth/authorize-operation.js'
 import { MemoryBlockstore } from './blockstores/memory.js'
 import { ContentStore } from './content/content-store.js'
 import { collectGarbage, isSweepable } from './content/gc.js'
@@ -72,8 +74,18 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     const query = new URLSearchParams(req.query)
     const target = address({ path: relative, hostname: req.hostname, baseDomains })
     const auth: AuthContext = await authenticate(req, { credentials, region, now: signatureClock() })
-    if (auth.anonymous || auth.principal === undefined) throw new S3Error('AccessDenied')
     const match = route(req.method, target, query, req.headers)
+    const principal = auth.anonymous ? undefined : auth.principal
+    const authorizer = new Authorizer({
+      metadata,
+      requester: { principal, policies: identityPolicies(auth.policies) },
+      req,
+      query,
+      now,
+      signal: req.signal,
+      authType: auth.anonymous ? undefined : auth.presigned === true ? 'REST-QUERY-STRING' : 'REST-HEADER',
+    })
+    await authorizeOperation(authorizer, match, query)
     const ctx: OperationContext = {
       req,
       operation: match.operation,
@@ -81,9 +93,13 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       key: match.key,
       query,
       auth,
-      principal: auth.principal,
-      displayName: auth.displayName ?? auth.principal,
+      principal: principal ?? ANONYMOUS_PRINCIPAL,
+      displayName: principal === undefined ? 'anonymous' : auth.displayName ?? principal,
+      knownPrincipal: credentials.knownPrincipal,
+      authorizer,
       metadata,
+      credentials,
+      signatureClock,
       content,
       session: content.session(),
       region,

@@ -52,6 +52,13 @@ export interface Credentials {
   principal?: string
   /** Display name shown in listings; defaults to the principal. */
   displayName?: string
+  /**
+   * Identity policies (IAM policy documents as JSON text) that bound what the principal may do.
+   * Absent or empty: the principal acts as an account of its own, with full control of the buckets
+   * it owns and whatever bucket policies and ACLs of other buckets grant it. Present: only what a
+   * policy (identity or bucket) allows, even on its own buckets.
+   */
+  policies?: string[]
 }
 
 /** Resolves an access key id to its secret, or undefined when the key is unknown. */
@@ -63,8 +70,10 @@ export interface GatewayInit {
   /** Where buckets, object versions and references live. Default: in memory. */
   metadata?: MetadataStore
   /**
-   * Access keys: a map of access key id to secret, or a provider function. Default: one key pair,
-   * `S3IPFSEXAMPLEKEY` / `s3ipfs-example-secret`, for tests.
+   * Access keys: a map of access key id to secret (each key its own principal), or a provider
+   * function (which may carry `knownPrincipal(id)`, as `fileCredentials` does, so that ACL grants
+   * to unknown ids are refused). Default: one key pair, `S3IPFSEXAMPLEKEY` /
+   * `s3ipfs-example-secret`, for tests.
    */
   credentials?: Record<string, string> | CredentialProvider
   /** Region this gateway signs for and reports. Default 'us-east-1'. */

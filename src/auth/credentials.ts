@@ -13,8 +13,14 @@ export const DEFAULT_SECRET_ACCESS_KEY = 's3ipfs-example-secret'
  *
  * The record is copied, so later changes by the caller do not alter the gateway's keys.
  */
-export function toCredentialProvider (credentials: GatewayInit['credentials']): CredentialProvider {
-  if (typeof credentials === 'function') return credentials
+export function toCredentialProvider (credentials: GatewayInit['credentials']): CredentialProvider & { knownPrincipal: (id: string) => boolean } {
+  if (typeof credentials === 'function') {
+    const known = (credentials as { knownPrincipal?: unknown }).knownPrincipal
+    const provider: CredentialProvider & { knownPrincipal?: (id: string) => boolean } = (accessKeyId) => credentials(accessKeyId)
+    // A bare function cannot say which principals exist: grants to any id are accepted.
+    provider.knownPrincipal = typeof known === 'function' ? (id: string) => Boolean(known(id)) : () => true
+    return provider as CredentialProvider & { knownPrincipal: (id: string) => boolean }
+  }
   const source = credentials ?? { [DEFAULT_ACCESS_KEY_ID]: DEFAULT_SECRET_ACCESS_KEY }
   const table = new Map<string, Credentials>()
   for (const [accessKeyId, secretAccessKey] of Object.entries(source)) {
@@ -23,5 +29,7 @@ export function toCredentialProvider (credentials: GatewayInit['credentials']): 
     }
     table.set(accessKeyId, { secretAccessKey, principal: accessKeyId, displayName: accessKeyId })
   }
-  return (accessKeyId) => table.get(accessKeyId)
+  const provider = ((accessKeyId: string) => table.get(accessKeyId)) as CredentialProvider & { knownPrincipal: (id: string) => boolean }
+  provider.knownPrincipal = (id) => table.has(id)
+  return provider
 }

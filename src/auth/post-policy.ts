@@ -10,6 +10,8 @@ export interface PostAuth {
   accessKeyId?: string
   principal?: string
   displayName?: string
+  /** The principal's identity policies, when its credentials carry any. */
+  policies?: string[]
 }
 
 export interface VerifyPostSignatureOptions {
@@ -95,7 +97,13 @@ export async function verifyPostSignature (fields: Map<string, string>, opts: Ve
     throw new S3Error('SignatureDoesNotMatch')
   }
   const principal = found.principal ?? scope.accessKeyId
-  return { anonymous: false, accessKeyId: scope.accessKeyId, principal, displayName: found.displayName ?? principal }
+  return {
+    anonymous: false,
+    accessKeyId: scope.accessKeyId,
+    principal,
+    displayName: found.displayName ?? principal,
+    ...(found.policies === undefined ? {} : { policies: found.policies }),
+  }
 }
 
 /**
@@ -232,7 +240,6 @@ function parseCondition (c: unknown): Condition {
 
 function holds (op: 'eq' | 'starts-with', field: string, actual: string, expected: string): boolean {
   if (op === 'eq') return actual === expected
-  if (expected === '') return true
   // A Content-Type may list several types; each must have the prefix.
   if (field === 'content-type') return actual.split(',').every((t) => t.trim().startsWith(expected))
   return actual.startsWith(expected)

@@ -2,7 +2,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
 import { HttpRequest } from '@smithy/protocol-http'
 import { SignatureV4, getCanonicalHeaders } from '@smithy/signature-v4'
 import { S3Error } from '../errors.js'
-import type { CredentialProvider, S3Request } from '../types.js'
+import type { CredentialProvider, Credentials, S3Request } from '../types.js'
 
 export type PayloadMode =
   | 'UNSIGNED-PAYLOAD'
@@ -30,6 +30,8 @@ export interface AuthContext {
   accessKeyId?: string
   principal?: string
   displayName?: string
+  /** The principal's identity policies (JSON documents), when its credentials carry any. */
+  policies?: string[]
   /** How the body is framed and what the client claims about it (from `x-amz-content-sha256`). */
   payloadMode: PayloadMode
   /** The claimed lower-case hex SHA-256 of the body, when payloadMode is 'SHA256'. */
@@ -173,6 +175,7 @@ async function verified (req: S3Request, query: QueryMap, opts: AuthenticateOpti
     accessKeyId: c.scope.accessKeyId,
     principal: secret.principal ?? c.scope.accessKeyId,
     displayName: secret.displayName ?? secret.principal ?? c.scope.accessKeyId,
+    ...(secret.policies === undefined ? {} : { policies: secret.policies }),
     signing: { signingKey, seedSignature: c.signature.toLowerCase(), amzDate: c.amzDate, scope: c.scope.scope },
   }
 }
@@ -284,7 +287,7 @@ function parseSignedHeaders (value: string, where: 'header' | 'query'): string[]
   return names
 }
 
-async function lookup (provider: CredentialProvider, accessKeyId: string): Promise<{ secretAccessKey: string, principal?: string, displayName?: string }> {
+async function lookup (provider: CredentialProvider, accessKeyId: string): Promise<Credentials> {
   const found = await provider(accessKeyId)
   if (found == null) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId })
   return found

@@ -312,9 +312,10 @@ export class PostgresMetadataStore implements MetadataStore {
   }
 
   async createBucket (bucket: BucketRecord, options?: AbortOptions): Promise<boolean> {
-    const { rows } = await this.query(options, `INSERT INTO ${this.s}.buckets (name, owner, owner_display_name, created, region, versioning, cid_profile)
-      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (name) DO NOTHING RETURNING 1`,
-    [bucket.name, bucket.owner, bucket.ownerDisplayName ?? null, bucket.created.getTime(), bucket.region, bucket.versioning, bucket.cidProfile ?? null])
+    const config = bucket.config === undefined || Object.keys(bucket.config).length === 0 ? null : JSON.stringify(bucket.config)
+    const { rows } = await this.query(options, `INSERT INTO ${this.s}.buckets (name, owner, owner_display_name, created, region, versioning, cid_profile, config)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (name) DO NOTHING RETURNING 1`,
+    [bucket.name, bucket.owner, bucket.ownerDisplayName ?? null, bucket.created.getTime(), bucket.region, bucket.versioning, bucket.cidProfile ?? null, config])
     return rows.length === 1
   }
 

@@ -379,7 +379,7 @@ export class SqliteMetadataStore implements MetadataStore {
   async createBucket (bucket: BucketRecord, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
     return await this.write(() => this.sql.insertBucket.run(bucket.name, bucket.owner, bucket.ownerDisplayName ?? null,
-      bucket.created.getTime(), bucket.region, bucket.versioning, bucket.cidProfile ?? null).changes === 1)
+      bucket.created.getTime(), bucket.region, bucket.versioning, bucket.cidProfile ?? null, configOf(bucket)).changes === 1)
   }
 
   async getBucket (name: string, options?: AbortOptions): Promise<BucketRecord | undefined> {
@@ -769,8 +769,8 @@ function prepare (db: Database.Database) {
   const list = (upper: string, columns = '*'): string => `SELECT ${columns} FROM versions INDEXED BY versions_listing
     WHERE bucket = ? AND is_latest = 1 AND delete_marker = 0 AND key >= ? ${upper} ORDER BY key LIMIT ?`
   return {
-    insertBucket: db.prepare(`INSERT INTO buckets (name, owner, owner_display_name, created, region, versioning, cid_profile)
-      VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`) as Statement<[string, string, string | null, number, string, string, string | null]>,
+    insertBucket: db.prepare(`INSERT INTO buckets (name, owner, owner_display_name, created, region, versioning, cid_profile, config)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING`) as Statement<[string, string, string | null, number, string, string, string | null, string | null]>,
     getBucket: db.prepare('SELECT * FROM buckets WHERE name = ?') as Statement<[string], BucketRow>,
     setVersioning: db.prepare('UPDATE buckets SET versioning = ? WHERE name = ?') as Statement<[string, string]>,
     setConfig: db.prepare('UPDATE buckets SET config = ? WHERE name = ?') as Statement<[string | null, string]>,
@@ -853,6 +853,11 @@ function uploadSeekStart (options: UploadListOptions): [string, string] {
   const key = seekStart({ prefix: options.prefix, from: options.from, after: after?.uploadId === undefined ? after?.key : undefined }) ?? ''
   if (after?.uploadId === undefined || compareKeys(key, after.key) > 0) return [key, '']
   return [after.key, after.uploadId + '\0']
+}
+
+/** The `config` column: the bucket's configurations as JSON; null when none. */
+function configOf (bucket: BucketRecord): string | null {
+  return bucket.config === undefined || Object.keys(bucket.config).length === 0 ? null : JSON.stringify(bucket.config)
 }
 
 type Extra = Pick<ObjectVersion, 'acl' | 'encryption'>

@@ -18,7 +18,7 @@ export function emptyResponse (status: number, headers: Record<string, string> =
 }
 
 export async function requireBucket (ctx: OperationContext, name = ctx.bucket): Promise<BucketRecord> {
-  const bucket = await ctx.metadata.getBucket(name, { signal: ctx.signal })
+  const bucket = await ctx.authorizer.bucket(name)
   if (bucket === undefined) throw new S3Error('NoSuchBucket', undefined, { BucketName: name })
   return bucket
 }

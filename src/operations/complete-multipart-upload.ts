@@ -204,6 +204,7 @@ export async function completeMultipartUpload (ctx: OperationContext) {
     checksum,
     partsCount: parts.length,
     partSizes: parts.map(p => p.size),
+    acl: upload.acl,
   }
   if (isCarUpload(upload)) await completeCarUpload(ctx, upload, version, composed.cid.toString())
   await checkWriteConditions(ctx)

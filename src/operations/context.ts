@@ -1,7 +1,8 @@
 import type { AuthContext } from '../auth/sigv4.js'
+import type { Authorizer } from '../auth/authorize.js'
 import type { ContentStore, WriteSession } from '../content/content-store.js'
 import type { MetadataStore } from '../metadata/metadata-store.js'
-import type { S3Request, S3Response } from '../types.js'
+import type { CredentialProvider, S3Request, S3Response } from '../types.js'
 
 /** Everything an operation may use. Operations never see host (HTTP framework) objects. */
 export interface OperationContext {
@@ -11,10 +12,18 @@ export interface OperationContext {
   key: string
   query: URLSearchParams
   auth: AuthContext
-  /** The authenticated principal (owner id). */
+  /** The authenticated principal (owner id); ANONYMOUS_PRINCIPAL for anonymous requests. */
   principal: string
   displayName: string
+  /** Whether a principal id names a known user (ACL grants may only name known users). */
+  knownPrincipal: (id: string) => boolean
+  /** Decides accesses beyond the operation's own (each key of DeleteObjects, a copy's source). */
+  authorizer: Authorizer
   metadata: MetadataStore
+  /** The gateway's access keys (browser form uploads verify their own signatures). */
+  credentials: CredentialProvider
+  /** The clock signatures are checked against. */
+  signatureClock: () => Date
   content: ContentStore
   /**
    * Protects, until the operation has returned, content it writes or references before its metadata

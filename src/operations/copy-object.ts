@@ -5,8 +5,9 @@ import { parseTaggingHeader } from '../protocol/headers.js'
 import { assertValidKey } from '../protocol/names.js'
 import type { BucketRecord, ObjectVersion } from '../metadata/metadata-store.js'
 import type { OperationContext } from './context.js'
+import { newObjectAcl } from './acl-common.js'
 import { cidHeaders, quoteEtag, requireBucket, requireObject, xmlResponse, timestamp } from './common.js'
-import { parseCopySource, parseIpfsCopySource, type IpfsCopySource } from './copy-source.js'
+import { parseCopySource, parseIpfsCopySource, readCopySource, type IpfsCopySource } from './copy-source.js'
 import { checkIpfsSourceConditions, ipfsSourceSize, readIpfsSource, rejectDateConditions } from './ipfs-source.js'
 import { MAX_MULTIPART_OBJECT_SIZE } from './multipart.js'
 import { rejectUnsupportedWriteHeaders, writeAttributes } from './object-attributes.js'
@@ -33,18 +34,21 @@ export async function copyObject (ctx: OperationContext) {
   const ipfs = parseIpfsCopySource(ctx.req.headers['x-amz-copy-source'])
   if (ipfs !== undefined) return await copyFromIpfs(ctx, target, ipfs)
   const source = parseCopySource(ctx.req.headers['x-amz-copy-source'])
-  const from = await requireObject(ctx, source.bucket, source.key, source.versionId)
+  const from = await readCopySource(ctx, source)
   checkCopySourceConditions(ctx.req.headers, from)
 
   const metadataDirective = directive(ctx, 'x-amz-metadata-directive')
   const taggingDirective = directive(ctx, 'x-amz-tagging-directive')
-  rejectUnsupportedWriteHeaders(ctx.req.headers)
+  const requestHeaders = ctx.req.headers
+  rejectUnsupportedWriteHeaders(requestHeaders)
+  // The copy's ACL is the request's (default private), never the source's, as in S3.
+  const acl = newObjectAcl(ctx, target)
   const storageClassChange = ctx.req.headers['x-amz-storage-class'] !== undefined
   if (source.bucket === ctx.bucket && source.key === ctx.key && source.versionId === undefined &&
     metadataDirective === 'COPY' && !storageClassChange) {
     throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.')
   }
-  const replaced = metadataDirective === 'REPLACE' ? writeAttributes(ctx.req.headers) : undefined
+  const replaced = metadataDirective === 'REPLACE' ? writeAttributes(requestHeaders) : undefined
   const storageClass = ctx.req.headers['x-amz-storage-class'] !== undefined
     ? writeAttributes({ 'x-amz-storage-class': ctx.req.headers['x-amz-storage-class'] }).storageClass
     : from.storageClass
@@ -69,6 +73,7 @@ export async function copyObject (ctx: OperationContext) {
     checksum: from.checksum,
     partsCount: from.partsCount,
     partSizes: from.partSizes,
+    acl,
   }
   // The source may have been deleted (and its blocks collected elsewhere) since it was read.
   await ctx.metadata.putObject(version, { signal: ctx.signal, sourceCid: from.cid })
@@ -98,6 +103,7 @@ async function copyFromIpfs (ctx: OperationContext, target: BucketRecord, source
   const metadataDirective = directive(ctx, 'x-amz-metadata-directive')
   const taggingDirective = directive(ctx, 'x-amz-tagging-directive')
   const requested = writeAttributes(headers)
+  const acl = newObjectAcl(ctx, target)
   let algorithm
   if (headers['x-amz-checksum-algorithm'] !== undefined) {
     algorithm = parseChecksumAlgorithm(headers['x-amz-checksum-algorithm'])
@@ -131,6 +137,7 @@ async function copyFromIpfs (ctx: OperationContext, target: BucketRecord, source
     tags: taggingDirective === 'REPLACE' ? requested.tags : [],
     storageClass: requested.storageClass,
     checksum: digests.checksum === undefined ? undefined : { ...digests.checksum, type: 'FULL_OBJECT' },
+    acl,
   }
   await ctx.metadata.putObject(version, { signal: ctx.signal })
   return xmlResponse('CopyObjectResult', {

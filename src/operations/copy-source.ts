@@ -2,6 +2,9 @@ import { bases } from 'multiformats/basics'
 import { CID } from 'multiformats/cid'
 import type { MultibaseDecoder } from 'multiformats/bases/interface'
 import { S3Error } from '../errors.js'
+import type { ObjectVersion } from '../metadata/metadata-store.js'
+import { requireObject } from './common.js'
+import type { OperationContext } from './context.js'
 
 export interface CopySource {
   bucket: string
@@ -78,4 +81,17 @@ export function parseIpfsCopySource (header: string): IpfsCopySource | undefined
     throw invalid(`"${text}" is not a valid CID.`)
   }
   return { cid, path: `/ipfs/${text}` }
+}
+
+/**
+ * The source version of a copy, once the requester is found to be allowed to read it
+ * (s3:GetObject, or s3:GetObjectVersion when a version is named): AccessDenied otherwise. A missing
+ * bucket, key or version answers as a read would.
+ */
+export async function readCopySource (ctx: OperationContext, source: CopySource): Promise<ObjectVersion> {
+  if (await ctx.authorizer.bucket(source.bucket) !== undefined) {
+    const action = source.versionId === undefined ? 's3:GetObject' : 's3:GetObjectVersion'
+    await ctx.authorizer.require(action, source.bucket, source.key, { versionId: source.versionId })
+  }
+  return await requireObject(ctx, source.bucket, source.key, source.versionId)
 }

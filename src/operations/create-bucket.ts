@@ -1,3 +1,4 @@
+import { aclFromHeaders, toStoredAcl } from '../auth/acl.js'
 import { S3Error } from '../errors.js'
 import { assertValidBucketName } from '../protocol/names.js'
 import { readSmallBody, openPayload } from '../protocol/payload.js'
@@ -6,17 +7,14 @@ import type { OperationContext } from './context.js'
 import { requestedProfile } from './bucket-profile.js'
 import { emptyResponse, timestamp } from './common.js'
 
-const ACCEPTED_ACLS = new Set(['private', 'bucket-owner-full-control'])
-
 export async function createBucket (ctx: OperationContext) {
   assertValidBucketName(ctx.bucket)
   if (ctx.bucket === 'ipfs') {
     throw new S3Error('InvalidBucketName', 'The bucket name "ipfs" is reserved by this gateway: the copy source ipfs/<cid> names IPFS content.', { BucketName: ctx.bucket })
   }
-  const acl = ctx.req.headers['x-amz-acl']
-  if (acl !== undefined && !ACCEPTED_ACLS.has(acl)) {
-    throw new S3Error('NotImplemented', `Canned ACL '${acl}' is not implemented by this gateway; buckets are private.`)
-  }
+  // A new bucket has no public access block, so no ACL is refused here.
+  const requested = aclFromHeaders(ctx.req.headers, 'bucket', { id: ctx.principal, displayName: ctx.displayName }, undefined, ctx.knownPrincipal)
+  const acl = requested === undefined ? undefined : toStoredAcl(requested)
   if (ctx.req.headers['x-amz-bucket-object-lock-enabled']?.toLowerCase() === 'true') {
     throw new S3Error('NotImplemented', 'Object Lock is not implemented by this gateway.')
   }
@@ -39,6 +37,7 @@ export async function createBucket (ctx: OperationContext) {
     region: ctx.region,
     versioning: 'Unversioned',
     cidProfile,
+    ...(acl === undefined ? {} : { config: { acl } }),
   }, { signal: ctx.signal })
   if (!created) {
     const owner = existing?.owner ?? (await ctx.metadata.getBucket(ctx.bucket))?.owner

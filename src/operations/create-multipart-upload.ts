@@ -3,6 +3,7 @@ import { parseChecksumAlgorithm } from '../protocol/checksums.js'
 import { assertValidKey } from '../protocol/names.js'
 import type { ChecksumAlgorithm, ChecksumType, MultipartUpload } from '../metadata/metadata-store.js'
 import type { OperationContext } from './context.js'
+import { newObjectAcl } from './acl-common.js'
 import { checkImportHeader } from './car-upload.js'
 import { bucketProfile } from './bucket-profile.js'
 import { requireBucket, xmlResponse } from './common.js'
@@ -53,6 +54,7 @@ export function uploadChecksum (headers: Record<string, string>): { algorithm?: 
 export async function createMultipartUpload (ctx: OperationContext) {
   assertValidKey(ctx.key)
   const bucket = await requireBucket(ctx)
+  const acl = newObjectAcl(ctx, bucket)
   const attributes = writeAttributes(ctx.req.headers)
   checkImportHeader(ctx.req.headers)
   const checksum = uploadChecksum(ctx.req.headers)
@@ -67,6 +69,7 @@ export async function createMultipartUpload (ctx: OperationContext) {
     checksumAlgorithm: checksum.algorithm,
     checksumType: checksum.type,
     profile: bucketProfile(ctx, bucket),
+    acl,
   }
   await ctx.metadata.createUpload(upload, { signal: ctx.signal })
   const headers: Record<string, string> = {}

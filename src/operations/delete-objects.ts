@@ -29,6 +29,7 @@ export async function deleteObjects (ctx: OperationContext) {
       if (key === '') throw new S3Error('InvalidArgument', 'Key cannot be empty')
       if (Buffer.byteLength(key) > MAX_KEY_BYTES) throw new S3Error('KeyTooLongError')
       if (versionId === '') throw new S3Error('InvalidArgument', 'Version id cannot be the empty string')
+      await ctx.authorizer.require(versionId === undefined ? 's3:DeleteObject' : 's3:DeleteObjectVersion', bucket.name, key, { versionId })
       const outcome = await deleteKey(ctx, bucket, key, versionId)
       if (!quiet) {
         deleted.push({

@@ -3,20 +3,14 @@ import { contentHeaders, parseTaggingHeader, STORAGE_CLASSES, userMetadata } fro
 import type { ObjectVersion } from '../metadata/metadata-store.js'
 import { quoteEtag } from './common.js'
 
-/** Canned ACLs that only restate the default (owner-only) access this gateway gives. */
-const ACCEPTED_ACLS = new Set(['private', 'bucket-owner-full-control'])
-
 /**
- * Request headers that ask for features this gateway does not have. Answering NotImplemented is
+ * Request headers that ask for features this gateway does not have (ACL headers are read by the
+ * writes themselves: acl-common.ts). Answering NotImplemented is
  * honest; storing the object without the feature would be a silent wrong answer.
  */
 export function rejectUnsupportedWriteHeaders (headers: Record<string, string>): void {
-  const acl = headers['x-amz-acl']
-  if (acl !== undefined && !ACCEPTED_ACLS.has(acl)) {
-    throw new S3Error('NotImplemented', `Canned ACL '${acl}' is not implemented by this gateway; objects are private to the bucket owner.`, { Header: 'x-amz-acl' })
-  }
   for (const name of Object.keys(headers)) {
-    if (name.startsWith('x-amz-grant-') || name.startsWith('x-amz-server-side-encryption') ||
+    if (name.startsWith('x-amz-server-side-encryption') ||
       name.startsWith('x-amz-object-lock-') || name === 'x-amz-website-redirect-location') {
       throw new S3Error('NotImplemented', `The '${name}' header is not implemented by this gateway.`, { Header: name })
     }

@@ -3,6 +3,7 @@ import { assertValidKey } from '../protocol/names.js'
 import { openPayload } from '../protocol/payload.js'
 import type { ObjectVersion } from '../metadata/metadata-store.js'
 import type { OperationContext } from './context.js'
+import { newObjectAcl } from './acl-common.js'
 import { isCarImport, putCarObject } from './car-upload.js'
 import { bucketProfile } from './bucket-profile.js'
 import { cidHeaders, emptyResponse, quoteEtag, requireBucket, timestamp } from './common.js'
@@ -17,7 +18,8 @@ import { checkWriteConditions } from './write-conditions.js'
 export async function putObject (ctx: OperationContext) {
   assertValidKey(ctx.key)
   const bucket = await requireBucket(ctx)
-  const attributes = writeAttributes(ctx.req.headers)
+  const acl = newObjectAcl(ctx, bucket)
+  const attributes = { ...writeAttributes(ctx.req.headers), acl }
   if (isCarImport(ctx.req.headers)) return await putCarObject(ctx, bucket, attributes)
   await checkWriteConditions(ctx)
   const payload = openPayload(ctx.req, ctx.auth, { maxSize: ctx.maxObjectSize })

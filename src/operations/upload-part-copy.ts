@@ -5,7 +5,7 @@ import { createChecksumHasher, toBase64, type Hasher } from '../protocol/checksu
 import type { MultipartUpload, ObjectVersion, UploadedPart } from '../metadata/metadata-store.js'
 import type { OperationContext } from './context.js'
 import { quoteEtag, requireObject, timestamp, xmlResponse } from './common.js'
-import { parseCopySource, parseIpfsCopySource, type IpfsCopySource } from './copy-source.js'
+import { parseCopySource, parseIpfsCopySource, readCopySource, type IpfsCopySource } from './copy-source.js'
 import { checkIpfsSourceConditions, ipfsSourceSize, readIpfsSource, rejectDateConditions } from './ipfs-source.js'
 import { partNumberParam, requireUpload } from './multipart.js'
 import { storePart, uploadProfile } from './upload-part.js'
@@ -41,7 +41,7 @@ export async function uploadPartCopy (ctx: OperationContext) {
   const ipfs = parseIpfsCopySource(ctx.req.headers['x-amz-copy-source'])
   if (ipfs !== undefined) return await copyPartFromIpfs(ctx, upload, ipfs, partNumber)
   const source = parseCopySource(ctx.req.headers['x-amz-copy-source'])
-  const from = await requireObject(ctx, source.bucket, source.key, source.versionId)
+  const from = await readCopySource(ctx, source)
   checkCopySourceConditions(ctx.req.headers, from)
   const range = parseCopySourceRange(ctx.req.headers['x-amz-copy-source-range'], from.size)
   const length = range === undefined ? from.size : range.end - range.start + 1

@@ -7,7 +7,7 @@ import test, { type ExecutionContext } from 'ava'
 import {
   AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand, ListPartsCommand, UploadPartCommand,
   CopyObjectCommand, CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand,
-  DeleteObjectTaggingCommand, GetBucketAclCommand, GetBucketLocationCommand, GetBucketVersioningCommand,
+  DeleteObjectTaggingCommand, GetBucketLoggingCommand, GetBucketLocationCommand, GetBucketVersioningCommand,
   GetObjectCommand, GetObjectTaggingCommand, HeadBucketCommand, HeadObjectCommand, ListBucketsCommand,
   ListObjectsCommand, ListObjectsV2Command, type ListObjectsV2CommandOutput, PutObjectCommand, PutObjectTaggingCommand, type S3Client,
 } from '@aws-sdk/client-s3'
@@ -461,7 +461,7 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
 
   it(`${name}: unimplemented subresources answer NotImplemented; anonymous requests are denied`, async t => {
     const b = await bucket()
-    t.deepEqual(await s3Error(s3.send(new GetBucketAclCommand({ Bucket: b }))), { code: 'NotImplemented', status: 501 })
+    t.deepEqual(await s3Error(s3.send(new GetBucketLoggingCommand({ Bucket: b }))), { code: 'NotImplemented', status: 501 })
     const anonymous = await fetch(`${target.endpoint}/${b}`)
     t.is(anonymous.status, 403)
     t.regex(await anonymous.text(), /<Code>AccessDenied<\/Code>/)

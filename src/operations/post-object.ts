@@ -1,0 +1,120 @@
+import { ANONYMOUS_PRINCIPAL, identityPolicies } from '../auth/authorize.js'
+import { checkPostPolicy, limitContentLength, missingPostField, verifyPostSignature } from '../auth/post-policy.js'
+import { S3Error } from '../errors.js'
+import type { ObjectVersion } from '../metadata/metadata-store.js'
+import { expandFilename, readPostForm } from '../protocol/form-data.js'
+import { assertValidKey } from '../protocol/names.js'
+import { openPayload } from '../protocol/payload.js'
+import { childText, children, parseXml } from '../xml/parse.js'
+import type { OperationContext } from './context.js'
+import { newObjectAcl } from './acl-common.js'
+import { bucketProfile } from './bucket-profile.js'
+import { cidHeaders, emptyResponse, quoteEtag, requireBucket, timestamp, xmlResponse } from './common.js'
+import { writeAttributes } from './object-attributes.js'
+import { newVersionId, versionIdHeader } from './versioning.js'
+
+/** Form fields that carry object attributes, under the request header names they stand for. */
+const ATTRIBUTE_FIELDS = ['content-type', 'cache-control', 'content-disposition', 'content-encoding', 'expires', 'x-amz-storage-class',
+  'x-amz-acl', 'x-amz-grant-read', 'x-amz-grant-read-acp', 'x-amz-grant-write-acp', 'x-amz-grant-full-control']
+
+/**
+ * S3 "POST Object": a browser form upload (multipart/form-data) to the bucket URL. The form names
+ * the key, carries a policy signed with SigV4 (or nothing, for buckets that let anyone write), the
+ * object's attributes, and the file, which streams into the blockstore like a PUT body. The policy's
+ * content-length-range is enforced while the file streams; nothing is committed unless the whole
+ * file arrived within it. Answers 204 (default), 200, 201 with a PostResponse document, or a 303
+ * redirect to `success_action_redirect`.
+ */
+export async function postObject (ctx: OperationContext) {
+  const bucket = await requireBucket(ctx)
+  const form = await readPostForm(ctx.req.body, ctx.req.headers['content-type'])
+  const fields = form.fields
+  const rawKey = fields.get('key')
+  if (rawKey === undefined) throw missingPostField('key')
+  if (form.file === undefined) throw new S3Error('InvalidArgument', 'POST requires exactly one file upload per request.', { ArgumentName: 'file', ArgumentValue: '0' })
+  const file = form.file
+  const key = expandFilename(rawKey, file.filename)
+  fields.set('key', key)
+  assertValidKey(key)
+
+  const signer = await verifyPostSignature(fields, { credentials: ctx.credentials, region: ctx.region, now: ctx.signatureClock() })
+  const policyField = fields.get('policy')
+  const { contentLengthRange } = policyField === undefined ? {} : checkPostPolicy(policyField, fields, { bucket: bucket.name, now: ctx.now() })
+
+  // The form's headers: what an equivalent PUT would have sent.
+  const headers: Record<string, string> = {}
+  for (const [name, value] of fields) {
+    if (ATTRIBUTE_FIELDS.includes(name) || name.startsWith('x-amz-meta-')) headers[name] = value
+  }
+  if (headers['x-amz-acl'] === undefined && fields.get('acl') !== undefined) headers['x-amz-acl'] = fields.get('acl') as string
+  if (headers['content-type'] === undefined && file.contentType !== undefined) headers['content-type'] = file.contentType
+  const tagging = fields.get('tagging')
+  if (tagging !== undefined) headers['x-amz-tagging'] = taggingQuery(tagging)
+  for (const name of ['x-amz-server-side-encryption', 'x-amz-server-side-encryption-customer-algorithm', 'x-amz-website-redirect-location', 'x-amz-object-lock-mode']) {
+    if (fields.has(name)) throw new S3Error('NotImplemented', `The form field ${name} is not implemented by this gateway for POST uploads.`)
+  }
+
+  const principal = signer.anonymous ? undefined : signer.principal
+  const authorizer = ctx.authorizer.as({ principal, policies: identityPolicies(signer.policies) }, 'POST')
+  const formCtx: OperationContext = {
+    ...ctx,
+    key,
+    req: { ...ctx.req, headers: { ...ctx.req.headers, ...headers } },
+    principal: principal ?? ANONYMOUS_PRINCIPAL,
+    displayName: principal === undefined ? 'anonymous' : signer.displayName ?? principal,
+    authorizer,
+  }
+  await authorizer.require('s3:PutObject', bucket.name, key)
+  const acl = newObjectAcl(formCtx, bucket)
+  const attributes = { ...writeAttributes(headers), acl }
+
+  const stream = contentLengthRange === undefined ? file.stream : limitContentLength(file.stream, contentLengthRange)
+  const payload = openPayload({ ...ctx.req, headers: {}, body: stream }, { anonymous: true, payloadMode: 'NONE' }, { maxSize: ctx.maxObjectSize })
+  const { cid, size } = await ctx.content.add(payload, { profile: bucketProfile(ctx, bucket), session: ctx.session, signal: ctx.signal })
+  const digests = payload.digests()
+  const version: ObjectVersion = {
+    bucket: bucket.name,
+    key,
+    versionId: newVersionId(ctx, bucket),
+    deleteMarker: false,
+    cid: cid.toString(),
+    size,
+    etag: digests.md5,
+    lastModified: timestamp(ctx),
+    owner: formCtx.principal,
+    ...attributes,
+  }
+  await ctx.metadata.putObject(version, { signal: ctx.signal })
+
+  const etag = quoteEtag(version.etag)
+  const location = `${ctx.req.secure === true ? 'https' : 'http'}://${ctx.req.headers.host ?? 'localhost'}${ctx.req.basePath}/${encodeURIComponent(bucket.name)}/${key.split('/').map(encodeURIComponent).join('/')}`
+  const resultHeaders = { etag, location, ...cidHeaders(version.cid), ...versionIdHeader(bucket, version.versionId) }
+  const redirect = fields.get('success_action_redirect') ?? fields.get('redirect')
+  if (redirect !== undefined && /^https?:\/\//i.test(redirect)) {
+    const target = new URL(redirect)
+    target.searchParams.set('bucket', bucket.name)
+    target.searchParams.set('key', key)
+    target.searchParams.set('etag', etag)
+    return emptyResponse(303, { ...resultHeaders, location: target.toString() })
+  }
+  const status = fields.get('success_action_status')
+  if (status === '201') {
+    return xmlResponse('PostResponse', { Location: location, Bucket: bucket.name, Key: key, ETag: etag }, 201, resultHeaders)
+  }
+  return emptyResponse(status === '200' ? 200 : 204, resultHeaders)
+}
+
+/** The form's `tagging` field (a Tagging XML document) as an `x-amz-tagging` query string. */
+function taggingQuery (xml: string): string {
+  const doc = parseXml(Buffer.from(xml, 'utf8'), 'Tagging', 64 * 1024)
+  const set = children(doc, 'TagSet')
+  if (set.length !== 1) throw new S3Error('MalformedXML')
+  const query = new URLSearchParams()
+  for (const tag of children(set[0], 'Tag')) {
+    const k = childText(tag, 'Key')
+    const v = childText(tag, 'Value')
+    if (k === undefined || v === undefined) throw new S3Error('MalformedXML')
+    query.append(k, v)
+  }
+  return query.toString()
+}

@@ -8,6 +8,7 @@ import { ContentStore } from './content/content-store.js'
 import { collectGarbage, isSweepable } from './content/gc.js'
 import { isPinner, reconcilePins } from './content/pins.js'
 import { S3Error, toS3Error } from './errors.js'
+import { corsResponseHeaders, fromStoredCors } from './protocol/cors.js'
 import { MemoryMetadataStore } from './metadata/memory.js'
 import { PinnedMetadataStore } from './metadata/pinned.js'
 import { OPERATIONS } from './operations/index.js'
@@ -17,6 +18,12 @@ import { renderXml } from './xml/render.js'
 import type { Gateway, GatewayGcOptions, GatewayGcReport, GatewayInit, S3Request, S3Response } from './types.js'
 
 const FIVE_GIB = 5 * 1024 * 1024 * 1024
+
+/** What a request got to before it was answered: its bucket and authorizer, for CORS headers. */
+interface RequestState {
+  bucket?: string
+  authorizer?: Authorizer
+}
 
 /** Request ids: a random per-process prefix and a counter (unique without a syscall per request). */
 const ID_PREFIX = randomBytes(4).toString('hex').toUpperCase()
@@ -69,10 +76,11 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     logger.error('s3-ipfs-gateway: reconciling pins at start-up failed; gc() retries it', { error })
   })
 
-  async function dispatch (req: S3Request, id: string): Promise<S3Response> {
+  async function dispatch (req: S3Request, id: string, state: RequestState): Promise<S3Response> {
     const relative = req.path.slice(req.basePath.length) || '/'
     const query = new URLSearchParams(req.query)
     const target = address({ path: relative, hostname: req.hostname, baseDomains })
+    state.bucket = target.bucket
     const auth: AuthContext = await authenticate(req, { credentials, region, now: signatureClock() })
     const match = route(req.method, target, query, req.headers)
     const principal = auth.anonymous ? undefined : auth.principal
@@ -85,6 +93,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       signal: req.signal,
       authType: auth.anonymous ? undefined : auth.presigned === true ? 'REST-QUERY-STRING' : 'REST-HEADER',
     })
+    state.authorizer = authorizer
     await authorizeOperation(authorizer, match, query)
     const ctx: OperationContext = {
       req,
@@ -121,6 +130,19 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     }
   }
 
+  /** The bucket's CORS headers for a request from a browser origin, on success and error alike. */
+  async function addCorsHeaders (req: S3Request, state: RequestState, response: S3Response): Promise<void> {
+    if (state.bucket === undefined || state.bucket === '') return
+    try {
+      const bucket = state.authorizer !== undefined
+        ? await state.authorizer.bucket(state.bucket)
+        : await metadata.getBucket(state.bucket)
+      Object.assign(response.headers, corsResponseHeaders(fromStoredCors(bucket?.config?.cors), req.headers.origin, req.method))
+    } catch (err) {
+      logger.error('s3-ipfs-gateway: reading the bucket\'s CORS rules failed', { bucket: state.bucket, error: err })
+    }
+  }
+
   function errorResponse (req: S3Request, id: string, err: S3Error): S3Response {
     const headers: Record<string, string> = { 'x-amz-request-id': id, 'x-amz-id-2': id, ...err.headers }
     if (req.method === 'HEAD' || err.status === 304) {
@@ -146,19 +168,21 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     region,
     async handle (req: S3Request): Promise<S3Response> {
       const id = requestId()
+      const state: RequestState = {}
+      let response: S3Response
       try {
         if (closed) throw new S3Error('ServiceUnavailable')
-        const response = await dispatch(req, id)
+        response = await dispatch(req, id, state)
         response.headers['x-amz-request-id'] = id
         response.headers['x-amz-id-2'] = id
         if (req.method === 'HEAD') delete response.body
-        return response
       } catch (err) {
         const s3 = toS3Error(err)
-        if (s3 !== undefined) return errorResponse(req, id, s3)
-        logger.error('s3-ipfs-gateway: unexpected error', { requestId: id, method: req.method, path: req.path, error: err })
-        return errorResponse(req, id, new S3Error('InternalError'))
+        if (s3 === undefined) logger.error('s3-ipfs-gateway: unexpected error', { requestId: id, method: req.method, path: req.path, error: err })
+        response = errorResponse(req, id, s3 ?? new S3Error('InternalError'))
       }
+      if (req.headers.origin !== undefined && req.method !== 'OPTIONS') await addCorsHeaders(req, state, response)
+      return response
     },
     async gc (options: GatewayGcOptions = {}): Promise<GatewayGcReport> {
       if (closed) throw new Error('The gateway is closed')

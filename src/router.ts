@@ -45,6 +45,8 @@ export const ROUTES: Route[] = [
   { method: 'DELETE', target: 'bucket', query: ['encryption'], operation: 'DeleteBucketEncryption' },
   { method: 'DELETE', target: 'bucket', operation: 'DeleteBucket' },
   { method: 'POST', target: 'bucket', query: ['delete'], operation: 'DeleteObjects' },
+  { method: 'POST', target: 'bucket', operation: 'PostObject' },
+  { method: 'OPTIONS', target: 'bucket', operation: 'OptionsObject' },
 
   { method: 'GET', target: 'object', query: ['tagging'], operation: 'GetObjectTagging' },
   { method: 'PUT', target: 'object', query: ['tagging'], operation: 'PutObjectTagging' },
@@ -58,6 +60,7 @@ export const ROUTES: Route[] = [
   { method: 'GET', target: 'object', query: ['uploadId'], operation: 'ListParts' },
   { method: 'DELETE', target: 'object', query: ['uploadId'], operation: 'AbortMultipartUpload' },
   { method: 'PUT', target: 'object', header: 'x-amz-copy-source', operation: 'CopyObject' },
+  { method: 'OPTIONS', target: 'object', operation: 'OptionsObject' },
   { method: 'GET', target: 'object', operation: 'GetObject' },
   { method: 'HEAD', target: 'object', operation: 'HeadObject' },
   { method: 'PUT', target: 'object', operation: 'PutObject' },

@@ -43,7 +43,6 @@ const ACTIONS: Record<string, ActionRow> = {
   HeadObject: { action: 's3:GetObject', versioned: 's3:GetObjectVersion' },
   GetObjectAttributes: { action: 's3:GetObjectAttributes', versioned: 's3:GetObjectVersionAttributes' },
   PutObject: { action: 's3:PutObject' },
-  PostObject: { action: 's3:PutObject' },
   CopyObject: { action: 's3:PutObject' },
   DeleteObject: { action: 's3:DeleteObject', versioned: 's3:DeleteObjectVersion' },
   GetObjectTagging: { action: 's3:GetObjectTagging', versioned: 's3:GetObjectVersionTagging' },
@@ -66,7 +65,8 @@ export interface RequiredAction {
 
 /**
  * The action an operation needs, or undefined for operations that are authorized inside the
- * operation (DeleteObjects: each key as s3:DeleteObject) or not at all (a CORS preflight).
+ * operation (DeleteObjects: each key as s3:DeleteObject; PostObject: s3:PutObject for the form's
+ * signer, known only once the form is read) or not at all (OptionsObject, a CORS preflight).
  */
 export function requiredAction (operation: string, versionId: string | null): RequiredAction | undefined {
   const row = ACTIONS[operation]

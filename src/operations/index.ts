@@ -36,6 +36,8 @@ import { putBucketCors } from './put-bucket-cors.js'
 import { putBucketEncryption } from './put-bucket-encryption.js'
 import { putBucketPolicy } from './put-bucket-policy.js'
 import { putBucketVersioning } from './put-bucket-versioning.js'
+import { postObject } from './post-object.js'
+import { optionsObject } from './options-object.js'
 import { putObject } from './put-object.js'
 import { putObjectAcl } from './put-object-acl.js'
 import { putObjectTagging } from './put-object-tagging.js'
@@ -71,6 +73,8 @@ export const OPERATIONS: Record<string, Operation> = {
   ListObjects: listObjects,
   ListObjectsV2: listObjectsV2,
   PutObject: putObject,
+  PostObject: postObject,
+  OptionsObject: optionsObject,
   GetObject: getObject,
   HeadObject: headObject,
   DeleteObject: deleteObject,

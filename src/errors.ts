@@ -166,6 +166,9 @@ export function toS3Error (err: unknown): S3Error | undefined {
   if (code === 'ERR_BLOCK_CORRUPT') return new S3Error('InternalError', `A block failed verification against its CID: ${(err as Error).message}`)
   // A body sent with `x-amz-meta-import: car` that is not an acceptable CAR (src/content/car-import.ts).
   if (name === 'InvalidCarError') return new S3Error('InvalidRequest', `Invalid CAR: ${(err as Error).message}`)
+  // Encrypted content that fails authentication: altered blocks (under matching CIDs only if the
+  // store was tampered with beneath the gateway), never returned as plaintext.
+  if (code === 'ERR_DECRYPT') return new S3Error('InternalError', `The object's encrypted content failed authentication: ${(err as Error).message}`)
   if (name === 'NotFoundError') return new S3Error('InternalError', 'A block of this object is missing from the blockstore.')
   return undefined
 }

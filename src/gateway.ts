@@ -13,11 +13,21 @@ import { MemoryMetadataStore } from './metadata/memory.js'
 import { PinnedMetadataStore } from './metadata/pinned.js'
 import { OPERATIONS } from './operations/index.js'
 import type { OperationContext } from './operations/context.js'
+import type { EncryptionSettings } from './operations/encryption.js'
 import { address, route } from './router.js'
 import { renderXml } from './xml/render.js'
 import type { Gateway, GatewayGcOptions, GatewayGcReport, GatewayInit, S3Request, S3Response } from './types.js'
 
 const FIVE_GIB = 5 * 1024 * 1024 * 1024
+
+/** A master key given as 32 bytes, or as base64 or hex of 32 bytes. */
+function parseMasterKey (key: Uint8Array | string): Uint8Array {
+  const bytes = typeof key !== 'string'
+    ? key
+    : /^[0-9a-fA-F]{64}$/.test(key) ? Buffer.from(key, 'hex') : Buffer.from(key, 'base64')
+  if (bytes.byteLength !== 32) throw new TypeError('masterKey must be 32 bytes (or their base64 or hex)')
+  return new Uint8Array(bytes)
+}
 
 /** What a request got to before it was answered: its bucket and authorizer, for CORS headers. */
 interface RequestState {
@@ -66,6 +76,14 @@ export function createGateway (init: GatewayInit = {}): Gateway {
   const requestId = init.requestId ?? defaultId
   const baseDomains = (init.baseDomains ?? []).map(d => d.toLowerCase())
   const maxObjectSize = init.maxObjectSize ?? FIVE_GIB
+  const encryption: EncryptionSettings = {
+    masterKey: init.masterKey === undefined ? undefined : parseMasterKey(init.masterKey),
+    encryptByDefault: init.encryptByDefault ?? false,
+    allowInsecureSseC: init.allowInsecureSseC ?? false,
+  }
+  if (encryption.encryptByDefault && encryption.masterKey === undefined) {
+    throw new TypeError('encryptByDefault needs a masterKey')
+  }
   let closed = false
 
   /** Pinned set = referenced set, after a crash between a commit and its pin or unpin. */
@@ -112,6 +130,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       content,
       session: content.session(),
       region,
+      encryption,
       maxObjectSize,
       now,
       newId,

@@ -90,6 +90,19 @@ export interface GatewayInit {
    * `s3.example.com`). Path-style always works.
    */
   baseDomains?: string[]
+  /**
+   * The key that wraps SSE-S3 objects' data keys: 32 bytes, or their base64 or hex. Without it,
+   * requests for SSE-S3 (and buckets with default encryption) answer NotImplemented; SSE-C works
+   * without it. Losing it loses every SSE-S3 object.
+   */
+  masterKey?: Uint8Array | string
+  /** Encrypt every new object with SSE-S3 unless the request asks for SSE-C. Needs `masterKey`. */
+  encryptByDefault?: boolean
+  /**
+   * Accept SSE-C keys over plain HTTP. Amazon S3 refuses them (a key on the wire in clear); set it
+   * when TLS ends at a proxy in front of the gateway that is not a trusted proxy, or for tests.
+   */
+  allowInsecureSseC?: boolean
   /** Largest single PUT body, and largest multipart part, in bytes. Default 5 GiB, as S3. */
   maxObjectSize?: number
   /**

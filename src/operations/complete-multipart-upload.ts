@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { encryptionHeaders, storedSize } from './encryption.js'
 import { S3Error } from '../errors.js'
 import { CHECKSUM_ALGORITHMS, checksumHeaderName, combineCrc, compositeChecksum, decodeChecksumValue, toBase64 } from '../protocol/checksums.js'
 import { openPayload, readSmallBody } from '../protocol/payload.js'
@@ -185,8 +186,10 @@ export async function completeMultipartUpload (ctx: OperationContext) {
   await checkWriteConditions(ctx)
 
   const bucket = await requireBucket(ctx)
-  const composed = await ctx.content.compose(parts.map(p => ({ cid: p.cid, size: p.size })), { profile: uploadProfile(upload), session: ctx.session, signal: ctx.signal })
-  if (composed.size !== size) throw new S3Error('InternalError', 'The composed object differs in size from its parts.')
+  // Encrypted parts are stored as their ciphertexts: the object is those, one after the other.
+  const encrypted = upload.encryption !== undefined
+  const composed = await ctx.content.compose(parts.map(p => ({ cid: p.cid, size: storedSize(p.size, encrypted) })), { profile: uploadProfile(upload), session: ctx.session, signal: ctx.signal })
+  if (composed.size !== parts.reduce((sum, p) => sum + storedSize(p.size, encrypted), 0)) throw new S3Error('InternalError', 'The composed object differs in size from its parts.')
   const version: ObjectVersion = {
     bucket: upload.bucket,
     key: upload.key,
@@ -205,6 +208,7 @@ export async function completeMultipartUpload (ctx: OperationContext) {
     partsCount: parts.length,
     partSizes: parts.map(p => p.size),
     acl: upload.acl,
+    encryption: upload.encryption,
   }
   if (isCarUpload(upload)) await completeCarUpload(ctx, upload, version, composed.cid.toString())
   await checkWriteConditions(ctx)
@@ -224,5 +228,7 @@ export async function completeMultipartUpload (ctx: OperationContext) {
   if (result.status === 'parts-changed') {
     throw new S3Error('InvalidPart', 'A part was replaced while the upload was being completed.', { UploadId: uploadId })
   }
-  return resultResponse(ctx, bucket, record)
+  const response = resultResponse(ctx, bucket, record)
+  Object.assign(response.headers, encryptionHeaders(version.encryption))
+  return response
 }

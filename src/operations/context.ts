@@ -1,5 +1,6 @@
 import type { AuthContext } from '../auth/sigv4.js'
 import type { Authorizer } from '../auth/authorize.js'
+import type { EncryptionSettings } from './encryption.js'
 import type { ContentStore, WriteSession } from '../content/content-store.js'
 import type { MetadataStore } from '../metadata/metadata-store.js'
 import type { CredentialProvider, S3Request, S3Response } from '../types.js'
@@ -31,6 +32,8 @@ export interface OperationContext {
    */
   session: WriteSession
   region: string
+  /** Server-side encryption settings. */
+  encryption: EncryptionSettings
   maxObjectSize: number
   now: () => Date
   /** Unique, URL-safe upload ids and version ids (GatewayInit.newId). */

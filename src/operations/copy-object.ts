@@ -6,7 +6,10 @@ import { assertValidKey } from '../protocol/names.js'
 import type { BucketRecord, ObjectVersion } from '../metadata/metadata-store.js'
 import type { OperationContext } from './context.js'
 import { newObjectAcl } from './acl-common.js'
-import { cidHeaders, quoteEtag, requireBucket, requireObject, xmlResponse, timestamp } from './common.js'
+import { createHash } from 'node:crypto'
+import { bucketProfile } from './bucket-profile.js'
+import { cidHeaders, quoteEtag, requireBucket, xmlResponse, timestamp } from './common.js'
+import { encryptionHeaders, etagOf, newEncryption, readDecrypted, storedDataKey, storedSize, toStored, type WriteEncryption } from './encryption.js'
 import { parseCopySource, parseIpfsCopySource, readCopySource, type IpfsCopySource } from './copy-source.js'
 import { checkIpfsSourceConditions, ipfsSourceSize, readIpfsSource, rejectDateConditions } from './ipfs-source.js'
 import { MAX_MULTIPART_OBJECT_SIZE } from './multipart.js'
@@ -43,9 +46,12 @@ export async function copyObject (ctx: OperationContext) {
   rejectUnsupportedWriteHeaders(requestHeaders)
   // The copy's ACL is the request's (default private), never the source's, as in S3.
   const acl = newObjectAcl(ctx, target)
+  const sourceKey = storedDataKey(ctx, from, 'copy-source-')
+  const encryption = newEncryption(ctx, target)
   const storageClassChange = ctx.req.headers['x-amz-storage-class'] !== undefined
+  const encryptionChange = encryption !== undefined || sourceKey !== undefined
   if (source.bucket === ctx.bucket && source.key === ctx.key && source.versionId === undefined &&
-    metadataDirective === 'COPY' && !storageClassChange) {
+    metadataDirective === 'COPY' && !storageClassChange && !encryptionChange) {
     throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.')
   }
   const replaced = metadataDirective === 'REPLACE' ? writeAttributes(requestHeaders) : undefined
@@ -56,34 +62,59 @@ export async function copyObject (ctx: OperationContext) {
 
   await checkWriteConditions(ctx)
   ctx.session.hold(from.cid)
+  // Encrypted content (source or copy) is re-encrypted under the copy's own key, or decrypted;
+  // otherwise the copy references the source's content.
+  const content = encryptionChange ? await reencrypt(ctx, target, from, sourceKey, encryption) : undefined
   const version: ObjectVersion = {
     bucket: target.name,
     key: ctx.key,
     versionId: newVersionId(ctx, target),
     deleteMarker: false,
-    cid: from.cid,
+    cid: content?.cid ?? from.cid,
     size: from.size,
-    etag: from.etag,
+    etag: content?.etag ?? from.etag,
     lastModified: timestamp(ctx),
     owner: ctx.principal,
     headers: replaced?.headers ?? from.headers,
     metadata: replaced?.metadata ?? from.metadata,
     tags,
     storageClass,
-    checksum: from.checksum,
-    partsCount: from.partsCount,
-    partSizes: from.partSizes,
+    checksum: content === undefined || from.checksum?.type === 'FULL_OBJECT' ? from.checksum : undefined,
+    partsCount: content === undefined ? from.partsCount : undefined,
+    partSizes: content === undefined ? from.partSizes : undefined,
     acl,
+    encryption: encryption?.record,
   }
   // The source may have been deleted (and its blocks collected elsewhere) since it was read.
-  await ctx.metadata.putObject(version, { signal: ctx.signal, sourceCid: from.cid })
-  const headers: Record<string, string> = { ...cidHeaders(version.cid), ...versionIdHeader(target, version.versionId) }
+  await ctx.metadata.putObject(version, { signal: ctx.signal, sourceCid: content === undefined ? from.cid : undefined })
+  const headers: Record<string, string> = { ...cidHeaders(version.cid), ...versionIdHeader(target, version.versionId), ...encryptionHeaders(version.encryption) }
   if (from.versionId !== 'null') headers['x-amz-copy-source-version-id'] = from.versionId
   return xmlResponse('CopyObjectResult', {
     ETag: quoteEtag(version.etag),
     LastModified: version.lastModified,
     ...(version.checksum === undefined ? {} : { [`Checksum${version.checksum.algorithm}`]: version.checksum.value }),
   }, 200, headers)
+}
+
+/**
+ * The copy's content when it is encrypted or its source is: the source's plaintext (decrypted when
+ * it is encrypted, every segment authenticated), stored as is or encrypted under a new data key.
+ */
+async function reencrypt (ctx: OperationContext, target: BucketRecord, from: ObjectVersion, sourceKey: Uint8Array | undefined,
+  encryption: WriteEncryption | undefined): Promise<{ cid: string, etag: string }> {
+  const md5 = createHash('md5')
+  const plaintext = sourceKey === undefined
+    ? ctx.content.cat(from.cid, { signal: ctx.signal })
+    : readDecrypted(ctx, from, sourceKey, 0, from.size)
+  const digested = async function * (): AsyncGenerator<Uint8Array> {
+    for await (const chunk of plaintext) {
+      md5.update(chunk)
+      yield chunk
+    }
+  }
+  const { cid, size } = await ctx.content.add(toStored(digested(), encryption?.dataKey), { profile: bucketProfile(ctx, target), session: ctx.session, signal: ctx.signal })
+  if (size !== storedSize(from.size, encryption !== undefined)) throw new S3Error('InternalError', 'The copy differs in size from its source.')
+  return { cid: cid.toString(), etag: etagOf(md5.digest('hex'), cid.toString(), encryption?.record) }
 }
 
 /**
@@ -104,6 +135,7 @@ async function copyFromIpfs (ctx: OperationContext, target: BucketRecord, source
   const taggingDirective = directive(ctx, 'x-amz-tagging-directive')
   const requested = writeAttributes(headers)
   const acl = newObjectAcl(ctx, target)
+  const encryption = newEncryption(ctx, target)
   let algorithm
   if (headers['x-amz-checksum-algorithm'] !== undefined) {
     algorithm = parseChecksumAlgorithm(headers['x-amz-checksum-algorithm'])
@@ -115,8 +147,14 @@ async function copyFromIpfs (ctx: OperationContext, target: BucketRecord, source
   if (size > MAX_MULTIPART_OBJECT_SIZE) {
     throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(size), MaxSizeAllowed: String(MAX_MULTIPART_OBJECT_SIZE) })
   }
-  const read = readIpfsSource(ctx, source, { protect: true, algorithm })
-  for await (const _ of read.bytes) ctx.signal?.throwIfAborted()
+  // Referenced as given, unless the copy is to be encrypted: then its ciphertext is stored.
+  const read = readIpfsSource(ctx, source, { protect: encryption === undefined, algorithm })
+  let cid = source.cid.toString()
+  if (encryption !== undefined) {
+    cid = (await ctx.content.add(toStored(read.bytes, encryption.dataKey), { profile: bucketProfile(ctx, target), session: ctx.session, signal: ctx.signal })).cid.toString()
+  } else {
+    for await (const _ of read.bytes) ctx.signal?.throwIfAborted()
+  }
   const digests = await read.digests()
   if (digests.size !== size) throw new S3Error('InternalError', 'The IPFS content differs in size from what its root block says.')
   checkIpfsSourceConditions(headers, digests.md5)
@@ -127,9 +165,9 @@ async function copyFromIpfs (ctx: OperationContext, target: BucketRecord, source
     key: ctx.key,
     versionId: newVersionId(ctx, target),
     deleteMarker: false,
-    cid: source.cid.toString(),
+    cid,
     size,
-    etag: digests.md5,
+    etag: etagOf(digests.md5, cid, encryption?.record),
     lastModified: timestamp(ctx),
     owner: ctx.principal,
     headers: { 'content-type': 'application/octet-stream', ...requested.headers },
@@ -138,11 +176,12 @@ async function copyFromIpfs (ctx: OperationContext, target: BucketRecord, source
     storageClass: requested.storageClass,
     checksum: digests.checksum === undefined ? undefined : { ...digests.checksum, type: 'FULL_OBJECT' },
     acl,
+    encryption: encryption?.record,
   }
   await ctx.metadata.putObject(version, { signal: ctx.signal })
   return xmlResponse('CopyObjectResult', {
     ETag: quoteEtag(version.etag),
     LastModified: version.lastModified,
     ...(version.checksum === undefined ? {} : { [`Checksum${version.checksum.algorithm}`]: version.checksum.value }),
-  }, 200, { ...cidHeaders(version.cid), ...versionIdHeader(target, version.versionId) })
+  }, 200, { ...cidHeaders(version.cid), ...versionIdHeader(target, version.versionId), ...encryptionHeaders(version.encryption) })
 }

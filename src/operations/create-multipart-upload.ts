@@ -4,7 +4,8 @@ import { assertValidKey } from '../protocol/names.js'
 import type { ChecksumAlgorithm, ChecksumType, MultipartUpload } from '../metadata/metadata-store.js'
 import type { OperationContext } from './context.js'
 import { newObjectAcl } from './acl-common.js'
-import { checkImportHeader } from './car-upload.js'
+import { carWithEncryption, encryptionHeaders, newEncryption } from './encryption.js'
+import { checkImportHeader, isCarUpload } from './car-upload.js'
 import { bucketProfile } from './bucket-profile.js'
 import { requireBucket, xmlResponse } from './common.js'
 import { writeAttributes } from './object-attributes.js'
@@ -57,6 +58,8 @@ export async function createMultipartUpload (ctx: OperationContext) {
   const acl = newObjectAcl(ctx, bucket)
   const attributes = writeAttributes(ctx.req.headers)
   checkImportHeader(ctx.req.headers)
+  const encryption = newEncryption(ctx, bucket)
+  if (encryption !== undefined && isCarUpload({ metadata: attributes.metadata })) throw carWithEncryption()
   const checksum = uploadChecksum(ctx.req.headers)
   const upload: MultipartUpload = {
     bucket: bucket.name,
@@ -70,9 +73,10 @@ export async function createMultipartUpload (ctx: OperationContext) {
     checksumType: checksum.type,
     profile: bucketProfile(ctx, bucket),
     acl,
+    encryption: encryption?.record,
   }
   await ctx.metadata.createUpload(upload, { signal: ctx.signal })
-  const headers: Record<string, string> = {}
+  const headers: Record<string, string> = encryptionHeaders(upload.encryption)
   if (checksum.algorithm !== undefined && checksum.type !== undefined) {
     headers['x-amz-checksum-algorithm'] = checksum.algorithm
     headers['x-amz-checksum-type'] = checksum.type

@@ -10,8 +10,7 @@ import { quoteEtag } from './common.js'
  */
 export function rejectUnsupportedWriteHeaders (headers: Record<string, string>): void {
   for (const name of Object.keys(headers)) {
-    if (name.startsWith('x-amz-server-side-encryption') ||
-      name.startsWith('x-amz-object-lock-') || name === 'x-amz-website-redirect-location') {
+    if (      name.startsWith('x-amz-object-lock-') || name === 'x-amz-website-redirect-location') {
       throw new S3Error('NotImplemented', `The '${name}' header is not implemented by this gateway.`, { Header: name })
     }
   }

@@ -1,5 +1,5 @@
 import { S3Error } from '../errors.js'
-import { primeChunks } from '../content/export.js'
+import { primeChunks, type ContentChunks } from '../content/export.js'
 import { checkConditions } from '../protocol/conditional.js'
 import { RESPONSE_OVERRIDES } from '../protocol/headers.js'
 import { contentRange, parseRange, type ByteRange } from '../protocol/range.js'
@@ -8,6 +8,7 @@ import type { OperationContext } from './context.js'
 import { carRequest, readObjectAsCar } from './car-download.js'
 import { requireObject, versionIdParam } from './common.js'
 import { checksumHeader, versionHeaders } from './object-attributes.js'
+import { encryptionHeaders, readDecrypted, storedDataKey } from './encryption.js'
 
 function partNumberParam (ctx: OperationContext): number | undefined {
   const raw = ctx.query.get('partNumber')
@@ -25,6 +26,7 @@ export async function readObject (ctx: OperationContext, withBody: boolean): Pro
   if (car !== undefined) return await readObjectAsCar(ctx, car, withBody)
   const versionId = versionIdParam(ctx)
   const version = await requireObject(ctx, ctx.bucket, ctx.key, versionId)
+  const dataKey = storedDataKey(ctx, version)
   const h = ctx.req.headers
   checkConditions({
     ifMatch: h['if-match'],
@@ -33,7 +35,7 @@ export async function readObject (ctx: OperationContext, withBody: boolean): Pro
     ifUnmodifiedSince: h['if-unmodified-since'],
   }, version)
 
-  const headers = versionHeaders(version)
+  const headers = { ...versionHeaders(version), ...encryptionHeaders(version.encryption) }
   // The null version names itself when asked for by id (its header is otherwise left out).
   if (versionId === 'null') headers['x-amz-version-id'] = 'null'
   if (ctx.req.query !== '') {
@@ -71,6 +73,8 @@ export async function readObject (ctx: OperationContext, withBody: boolean): Pro
   return {
     status,
     headers,
-    body: await primeChunks(ctx.content.cat(version.cid, { offset, length, signal: ctx.signal })),
+    body: dataKey === undefined
+      ? await primeChunks(ctx.content.cat(version.cid, { offset, length, signal: ctx.signal }))
+      : await primeChunks(readDecrypted(ctx, version, dataKey, offset, length) as ContentChunks),
   }
 }

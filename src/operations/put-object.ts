@@ -10,6 +10,7 @@ import { cidHeaders, emptyResponse, quoteEtag, requireBucket, timestamp } from '
 import { checksumHeader, writeAttributes } from './object-attributes.js'
 import { newVersionId, versionIdHeader } from './versioning.js'
 import { checkWriteConditions } from './write-conditions.js'
+import { carWithEncryption, encryptionHeaders, etagOf, newEncryption, storedSize, toStored } from './encryption.js'
 
 /**
  * Streams the body through every check into the blockstore, then commits the version in one
@@ -20,12 +21,17 @@ export async function putObject (ctx: OperationContext) {
   const bucket = await requireBucket(ctx)
   const acl = newObjectAcl(ctx, bucket)
   const attributes = { ...writeAttributes(ctx.req.headers), acl }
-  if (isCarImport(ctx.req.headers)) return await putCarObject(ctx, bucket, attributes)
+  const encryption = newEncryption(ctx, bucket)
+  if (isCarImport(ctx.req.headers)) {
+    if (encryption !== undefined) throw carWithEncryption()
+    return await putCarObject(ctx, bucket, attributes)
+  }
   await checkWriteConditions(ctx)
   const payload = openPayload(ctx.req, ctx.auth, { maxSize: ctx.maxObjectSize })
-  const { cid, size } = await ctx.content.add(payload, { profile: bucketProfile(ctx, bucket), session: ctx.session, signal: ctx.signal })
+  const stored = toStored(payload, encryption?.dataKey)
+  const { cid, size } = await ctx.content.add(stored, { profile: bucketProfile(ctx, bucket), session: ctx.session, signal: ctx.signal })
   const digests = payload.digests()
-  if (size !== digests.size) throw new S3Error('InternalError', 'Stored size differs from the received size.')
+  if (size !== storedSize(digests.size, encryption !== undefined)) throw new S3Error('InternalError', 'Stored size differs from the received size.')
   await checkWriteConditions(ctx)
   const version: ObjectVersion = {
     bucket: bucket.name,
@@ -33,12 +39,13 @@ export async function putObject (ctx: OperationContext) {
     versionId: newVersionId(ctx, bucket),
     deleteMarker: false,
     cid: cid.toString(),
-    size,
-    etag: digests.md5,
+    size: digests.size,
+    etag: etagOf(digests.md5, cid.toString(), encryption?.record),
     lastModified: timestamp(ctx),
     owner: ctx.principal,
     ...attributes,
     checksum: digests.checksum === undefined ? undefined : { ...digests.checksum, type: 'FULL_OBJECT' },
+    encryption: encryption?.record,
   }
   await ctx.metadata.putObject(version, { signal: ctx.signal })
   return emptyResponse(200, {
@@ -46,5 +53,6 @@ export async function putObject (ctx: OperationContext) {
     ...cidHeaders(version.cid),
     ...checksumHeader(version.checksum),
     ...versionIdHeader(bucket, version.versionId),
+    ...encryptionHeaders(version.encryption),
   })
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { encryptionHeaders, etagOf, readDecrypted, storedDataKey, storedSize, toStored, uploadDataKey } from './encryption.js'
 import { S3Error } from '../errors.js'
 import { checkCopySourceConditions } from '../protocol/conditional.js'
 import { createChecksumHasher, toBase64, type Hasher } from '../protocol/checksums.js'
@@ -49,8 +50,11 @@ export async function uploadPartCopy (ctx: OperationContext) {
     throw new S3Error('EntityTooLarge', undefined, { ProposedSize: String(length), MaxSizeAllowed: String(ctx.maxObjectSize) })
   }
 
+  const sourceKey = storedDataKey(ctx, from, 'copy-source-')
+  const dataKey = uploadDataKey(ctx, upload)
   const algorithm = upload.checksumAlgorithm
-  const reusable = range === undefined && isMd5Etag(from.etag) &&
+  // Encrypted content is re-encrypted under the upload's key (or decrypted): never referenced.
+  const reusable = range === undefined && sourceKey === undefined && dataKey === undefined && isMd5Etag(from.etag) &&
     (algorithm === undefined || (from.checksum?.algorithm === algorithm && from.checksum.type === 'FULL_OBJECT'))
   if (reusable) ctx.session.hold(from.cid)
   const part: UploadedPart = reusable
@@ -62,10 +66,10 @@ export async function uploadPartCopy (ctx: OperationContext) {
         lastModified: timestamp(ctx),
         checksum: algorithm === undefined || from.checksum === undefined ? undefined : { algorithm, value: from.checksum.value },
       }
-    : await copyBytes(ctx, upload, from, partNumber, range?.start ?? 0, length)
+    : await copyBytes(ctx, upload, from, partNumber, range?.start ?? 0, length, sourceKey, dataKey)
   await storePart(ctx, upload, part, reusable ? from.cid : undefined)
 
-  const headers: Record<string, string> = {}
+  const headers: Record<string, string> = encryptionHeaders(upload.encryption)
   if (from.versionId !== 'null') headers['x-amz-copy-source-version-id'] = from.versionId
   return xmlResponse('CopyPartResult', {
     ETag: quoteEtag(part.etag),
@@ -76,10 +80,13 @@ export async function uploadPartCopy (ctx: OperationContext) {
 
 /** Streams `length` bytes of the source from `offset` into a new DAG, digesting them on the way. */
 async function copyBytes (ctx: OperationContext, upload: MultipartUpload, from: ObjectVersion, partNumber: number,
-  offset: number, length: number): Promise<UploadedPart> {
+  offset: number, length: number, sourceKey: Uint8Array | undefined, dataKey: Uint8Array | undefined): Promise<UploadedPart> {
   const md5 = createHash('md5')
   const checksum: Hasher | undefined = upload.checksumAlgorithm === undefined ? undefined : createChecksumHasher(upload.checksumAlgorithm)
-  const bytes = ctx.content.cat(from.cid, { offset, length, signal: ctx.signal })
+  ctx.session.hold(from.cid)
+  const bytes = sourceKey === undefined
+    ? ctx.content.cat(from.cid, { offset, length, signal: ctx.signal })
+    : readDecrypted(ctx, from, sourceKey, offset, length)
   const digested = async function * (): AsyncGenerator<Uint8Array> {
     for await (const chunk of bytes) {
       md5.update(chunk)
@@ -87,13 +94,13 @@ async function copyBytes (ctx: OperationContext, upload: MultipartUpload, from: 
       yield chunk
     }
   }
-  const { cid, size } = await ctx.content.add(digested(), { profile: uploadProfile(upload), session: ctx.session, signal: ctx.signal })
-  if (size !== length) throw new S3Error('InternalError', 'The copied range differs in size from the source range.')
+  const { cid, size } = await ctx.content.add(toStored(digested(), dataKey), { profile: uploadProfile(upload), session: ctx.session, signal: ctx.signal })
+  if (size !== storedSize(length, dataKey !== undefined)) throw new S3Error('InternalError', 'The copied range differs in size from the source range.')
   return {
     partNumber,
     cid: cid.toString(),
-    size,
-    etag: md5.digest('hex'),
+    size: length,
+    etag: etagOf(md5.digest('hex'), cid.toString(), upload.encryption),
     lastModified: timestamp(ctx),
     checksum: checksum === undefined || upload.checksumAlgorithm === undefined
       ? undefined
@@ -121,9 +128,13 @@ async function copyPartFromIpfs (ctx: OperationContext, upload: MultipartUpload,
     throw new S3Error('InvalidRequest', 'x-amz-copy-source-if-match and -if-none-match compare the MD5 of the whole /ipfs/<cid> source, which a ranged copy does not read.')
   }
   const algorithm = upload.checksumAlgorithm
-  const read = readIpfsSource(ctx, source, { protect: range === undefined, algorithm, offset: range?.start, length: range === undefined ? undefined : length })
+  const dataKey = uploadDataKey(ctx, upload)
+  const reference = range === undefined && dataKey === undefined
+  const read = readIpfsSource(ctx, source, { protect: reference, algorithm, offset: range?.start, length: range === undefined ? undefined : length })
   let cid: string
-  if (range === undefined) {
+  if (dataKey !== undefined) {
+    cid = (await ctx.content.add(toStored(read.bytes, dataKey), { profile: uploadProfile(upload), session: ctx.session, signal: ctx.signal })).cid.toString()
+  } else if (range === undefined) {
     for await (const _ of read.bytes) ctx.signal?.throwIfAborted()
     cid = source.cid.toString()
   } else {
@@ -136,7 +147,7 @@ async function copyPartFromIpfs (ctx: OperationContext, upload: MultipartUpload,
     partNumber,
     cid,
     size: length,
-    etag: digests.md5,
+    etag: etagOf(digests.md5, cid, upload.encryption),
     lastModified: timestamp(ctx),
     checksum: digests.checksum,
   }
@@ -145,5 +156,5 @@ async function copyPartFromIpfs (ctx: OperationContext, upload: MultipartUpload,
     ETag: quoteEtag(part.etag),
     LastModified: part.lastModified,
     ...(part.checksum === undefined ? {} : { [`Checksum${part.checksum.algorithm}`]: part.checksum.value }),
-  })
+  }, 200, encryptionHeaders(upload.encryption))
 }

@@ -1,3 +1,4 @@
+import { encryptionHeaders, etagOf, storedSize, toStored, uploadDataKey } from './encryption.js'
 import { S3Error } from '../errors.js'
 import { isCidProfileName } from '../content/profiles.js'
 import { openPayload } from '../protocol/payload.js'
@@ -27,20 +28,21 @@ export async function uploadPart (ctx: OperationContext) {
   const partNumber = partNumberParam(ctx)
   const upload = await requireUpload(ctx)
   const profile = uploadProfile(upload)
+  const dataKey = uploadDataKey(ctx, upload)
   const payload = openPayload(ctx.req, ctx.auth, { maxSize: ctx.maxObjectSize, checksumAlgorithm: upload.checksumAlgorithm })
-  const { cid, size } = await ctx.content.add(payload, { profile, session: ctx.session, signal: ctx.signal })
+  const { cid, size } = await ctx.content.add(toStored(payload, dataKey), { profile, session: ctx.session, signal: ctx.signal })
   const digests = payload.digests()
-  if (size !== digests.size) throw new S3Error('InternalError', 'Stored size differs from the received size.')
+  if (size !== storedSize(digests.size, dataKey !== undefined)) throw new S3Error('InternalError', 'Stored size differs from the received size.')
   const part: UploadedPart = {
     partNumber,
     cid: cid.toString(),
-    size,
-    etag: digests.md5,
+    size: digests.size,
+    etag: etagOf(digests.md5, cid.toString(), upload.encryption),
     lastModified: timestamp(ctx),
     checksum: digests.checksum,
   }
   await storePart(ctx, upload, part)
-  const headers: Record<string, string> = { etag: quoteEtag(part.etag) }
+  const headers: Record<string, string> = { etag: quoteEtag(part.etag), ...encryptionHeaders(upload.encryption) }
   if (part.checksum !== undefined) headers[`x-amz-checksum-${part.checksum.algorithm.toLowerCase()}`] = part.checksum.value
   return emptyResponse(200, headers)
 }

@@ -7,6 +7,7 @@ import { MemoryBlockstore } from './blockstores/memory.js'
 import { ContentStore } from './content/content-store.js'
 import { collectGarbage, isSweepable } from './content/gc.js'
 import { isPinner, reconcilePins } from './content/pins.js'
+import type { AuditEntry, AuditSink } from './audit.js'
 import { S3Error, toS3Error } from './errors.js'
 import { corsResponseHeaders, fromStoredCors } from './protocol/cors.js'
 import { MemoryMetadataStore } from './metadata/memory.js'
@@ -32,7 +33,21 @@ function parseMasterKey (key: Uint8Array | string): Uint8Array {
 /** What a request got to before it was answered: its bucket and authorizer, for CORS headers. */
 interface RequestState {
   bucket?: string
+  key?: string
+  operation?: string
+  auth?: AuthContext
   authorizer?: Authorizer
+  /** The S3 error code the request was answered with. */
+  error?: string
+}
+
+/** S3's limit on a request's header section ("The PUT request header is limited to 8 KB"). */
+const MAX_HEADER_BYTES = 8 * 1024
+
+function headerBytes (headers: Record<string, string>): number {
+  let total = 0
+  for (const name in headers) total += name.length + headers[name].length + 4
+  return total
 }
 
 /** Request ids: a random per-process prefix and a counter (unique without a syscall per request). */
@@ -76,6 +91,8 @@ export function createGateway (init: GatewayInit = {}): Gateway {
   const requestId = init.requestId ?? defaultId
   const baseDomains = (init.baseDomains ?? []).map(d => d.toLowerCase())
   const maxObjectSize = init.maxObjectSize ?? FIVE_GIB
+  const maxHeaderBytes = init.maxHeaderBytes ?? MAX_HEADER_BYTES
+  const audit = init.audit
   const encryption: EncryptionSettings = {
     masterKey: init.masterKey === undefined ? undefined : parseMasterKey(init.masterKey),
     encryptByDefault: init.encryptByDefault ?? false,
@@ -83,6 +100,12 @@ export function createGateway (init: GatewayInit = {}): Gateway {
   }
   if (encryption.encryptByDefault && encryption.masterKey === undefined) {
     throw new TypeError('encryptByDefault needs a masterKey')
+  }
+  if (pinner !== undefined && !encryption.encryptByDefault) {
+    const warn = logger.warn ?? ((message: string) => { console.warn(message) })
+    warn('s3-ipfs-gateway: content is stored on a networked IPFS node without encryption: anyone who learns an object\'s CID can ' +
+      'fetch its bytes from the IPFS network, whatever the bucket\'s policy says. Set encryptByDefault (with a masterKey) to store ' +
+      'only ciphertext, or use SSE-S3 / SSE-C per object or bucket.')
   }
   let closed = false
 
@@ -99,8 +122,16 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     const query = new URLSearchParams(req.query)
     const target = address({ path: relative, hostname: req.hostname, baseDomains })
     state.bucket = target.bucket
-    const auth: AuthContext = await authenticate(req, { credentials, region, now: signatureClock() })
+    state.key = target.key
+    if (headerBytes(req.headers) > maxHeaderBytes) throw new S3Error('RequestHeaderSectionTooLarge', undefined, { MaxSizeAllowed: String(maxHeaderBytes) })
+    // A CORS preflight is never authenticated (as in S3): it may be sent to a presigned URL whose
+    // signature is for the request that follows it.
+    const auth: AuthContext = req.method === 'OPTIONS'
+      ? { anonymous: true, payloadMode: 'NONE' }
+      : await authenticate(req, { credentials, region, now: signatureClock() })
+    state.auth = auth
     const match = route(req.method, target, query, req.headers)
+    state.operation = match.operation
     const principal = auth.anonymous ? undefined : auth.principal
     const authorizer = new Authorizer({
       metadata,
@@ -146,6 +177,32 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       return await operation(ctx)
     } finally {
       ctx.session.close()
+    }
+  }
+
+  function record (sink: AuditSink, req: S3Request, id: string, state: RequestState, response: S3Response): void {
+    const principal = state.auth === undefined || state.auth.anonymous ? null : state.auth.principal ?? null
+    const entry: AuditEntry = {
+      time: new Date().toISOString(),
+      requestId: id,
+      principal,
+      accessKeyId: state.auth?.accessKeyId,
+      operation: state.operation,
+      method: req.method,
+      bucket: state.bucket === '' ? undefined : state.bucket,
+      key: state.key === '' ? undefined : state.key,
+      versionId: response.headers['x-amz-version-id'],
+      cid: response.headers['x-amz-meta-cid'],
+      status: response.status,
+      error: state.error,
+      sourceIp: req.remoteAddress,
+      userAgent: req.headers['user-agent'],
+    }
+    try {
+      const pending = sink(entry)
+      if (pending instanceof Promise) pending.catch((error: unknown) => { logger.error('s3-ipfs-gateway: the audit sink failed', { requestId: id, error }) })
+    } catch (error) {
+      logger.error('s3-ipfs-gateway: the audit sink failed', { requestId: id, error })
     }
   }
 
@@ -198,9 +255,12 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       } catch (err) {
         const s3 = toS3Error(err)
         if (s3 === undefined) logger.error('s3-ipfs-gateway: unexpected error', { requestId: id, method: req.method, path: req.path, error: err })
-        response = errorResponse(req, id, s3 ?? new S3Error('InternalError'))
+        const error = s3 ?? new S3Error('InternalError')
+        state.error = error.code
+        response = errorResponse(req, id, error)
       }
       if (req.headers.origin !== undefined && req.method !== 'OPTIONS') await addCorsHeaders(req, state, response)
+      if (audit !== undefined) record(audit, req, id, state, response)
       return response
     },
     async gc (options: GatewayGcOptions = {}): Promise<GatewayGcReport> {

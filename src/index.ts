@@ -3,6 +3,15 @@ export { createGateway } from './gateway.js'
 export type { Gateway, GatewayGcOptions, GatewayGcReport, GatewayInit, GatewayLogger, OperationInfo, S3Request, S3Response, AbortOptions, Credentials, CredentialProvider } from './types.js'
 export { DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY } from './auth/credentials.js'
 
+// Identities, access control, audit
+export { fileCredentials, loadUsers } from './auth/user-file.js'
+export type { FileCredentialsInit, UsersFile, UserEntry, UserDirectory } from './auth/user-file.js'
+export { ANONYMOUS_PRINCIPAL } from './auth/authorize.js'
+export { parsePolicy, evaluatePolicy, isPublicPolicy } from './auth/policy.js'
+export type { Policy, RequestFacts, Decision } from './auth/policy.js'
+export { auditLogFile } from './audit.js'
+export type { AuditEntry, AuditSink, AuditLogFile } from './audit.js'
+
 // Errors
 export { S3Error, isS3Error, toS3Error } from './errors.js'
 
@@ -24,7 +33,7 @@ export type { PostgresMetadataStoreInit } from './metadata/postgres.js'
 export type {
   MetadataStore, BucketRecord, ObjectVersion, ObjectChecksum, ChecksumAlgorithm, ListOptions, WriteResult, DeleteResult, Versioning,
   MultipartUpload, UploadedPart, CompletedUpload, UploadListOptions, PartListOptions, PartWriteResult, CompleteResult,
-  VersionListOptions, ListedObject, ChecksumType,
+  VersionListOptions, ListedObject, ChecksumType, BucketConfig, BucketConfigKind, ObjectEncryption,
 } from './metadata/metadata-store.js'
 export { PinnedMetadataStore } from './metadata/pinned.js'
 

@@ -128,7 +128,8 @@ export function route (method: string, addr: { bucket: string, key: string }, qu
     if (r.method !== method || r.target !== target) continue
     if (r.query !== undefined && !r.query.every(q => query.has(q))) continue
     if (r.header !== undefined && headers[r.header] === undefined) continue
-    if (names.length > 0) {
+    // A preflight (OPTIONS) is for whatever request follows it, subresources included.
+    if (names.length > 0 && method !== 'OPTIONS') {
       const claimed = r.query ?? []
       const unclaimed = names.find(q => SUBRESOURCES.has(q) && !claimed.includes(q))
       if (unclaimed !== undefined) break

@@ -1,4 +1,5 @@
 import type { Blockstore } from 'interface-blockstore'
+import type { AuditSink } from './audit.js'
 import type { MetadataStore } from './metadata/metadata-store.js'
 import type { CidProfileName } from './content/profiles.js'
 import type { GcReport } from './content/gc.js'
@@ -103,6 +104,13 @@ export interface GatewayInit {
    * when TLS ends at a proxy in front of the gateway that is not a trusted proxy, or for tests.
    */
   allowInsecureSseC?: boolean
+  /**
+   * Receives one entry per request, authenticated, anonymous or refused (see AuditEntry;
+   * `auditLogFile(path).sink` appends JSON lines to a file).
+   */
+  audit?: AuditSink
+  /** Largest header section of a request, in bytes (names + values). Default 8 KiB, as S3. */
+  maxHeaderBytes?: number
   /** Largest single PUT body, and largest multipart part, in bytes. Default 5 GiB, as S3. */
   maxObjectSize?: number
   /**

@@ -30,11 +30,21 @@ Options (each overrides its environment variable):
   --ipfs-listen MA  S3IPFS_IPFS_LISTEN  e.g. /ip4/0.0.0.0/tcp/4001: also run an IPFS node there, serving
                                         the stored blocks to peers over bitswap (repeatable or comma-
                                         separated; needs the optional peers of s3-ipfs-gateway/helia)
+  --users FILE      S3IPFS_USERS        a JSON users file: more users with access keys and optional
+                                        identity policies (re-read when it changes)
+  --encrypt         S3IPFS_ENCRYPT=1    store every new object encrypted (SSE-S3)
+  --audit-log FILE  S3IPFS_AUDIT_LOG    append a JSON line per request to FILE
+  --allow-insecure-sse-c                accept SSE-C keys over plain HTTP (TLS ends at a proxy)
   -h, --help                            show this help
   -v, --version                         show the version
 
 Credentials: S3IPFS_ACCESS_KEY and S3IPFS_SECRET_KEY. When unset, a key pair is generated on the
 first start, saved in <data-dir>/credentials.json (mode 0600) and reused afterwards.
+
+Encryption: SSE-S3 objects' keys are wrapped by S3IPFS_MASTER_KEY (32 bytes, base64 or hex). When
+unset, one is generated on the first start and kept in <data-dir>/master.key (mode 0600); with
+--metadata (several processes share the objects) it must be set for SSE-S3 to work. Losing it loses
+every SSE-S3 object.
 `
 
 const GC_USAGE = `Usage: s3-ipfs-gateway gc [options]
@@ -106,6 +116,10 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
       redis: { type: 'string' },
       'ipfs-api': { type: 'string' },
       'ipfs-listen': { type: 'string', multiple: true },
+      users: { type: 'string' },
+      encrypt: { type: 'boolean' },
+      'audit-log': { type: 'string' },
+      'allow-insecure-sse-c': { type: 'boolean' },
     },
     strict: true,
     allowPositionals: false,
@@ -138,6 +152,11 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
     redisUrl: values.redis ?? nonEmpty(env.S3IPFS_REDIS_URL),
     ...ipfsApiOptions(values['ipfs-api'], env),
     ipfsListen: ipfsListen.length > 0 ? ipfsListen : undefined,
+    usersFile: values.users ?? nonEmpty(env.S3IPFS_USERS),
+    masterKey: nonEmpty(env.S3IPFS_MASTER_KEY),
+    encrypt: values.encrypt ?? (env.S3IPFS_ENCRYPT === '1' || env.S3IPFS_ENCRYPT === 'true'),
+    auditLog: values['audit-log'] ?? nonEmpty(env.S3IPFS_AUDIT_LOG),
+    allowInsecureSseC: values['allow-insecure-sse-c'] ?? false,
   }
 }
 
@@ -156,6 +175,9 @@ function banner (running: RunningServer, options: ServerOptions): string {
     `s3-ipfs-gateway ${version()} listening on ${running.url}`,
     `  data directory:  ${options.dataDir ?? DEFAULT_DATA_DIR}`,
     ...(options.ipfsApi === undefined ? [] : [`  ipfs node:       ${options.ipfsApi} (Kubo RPC API)`]),
+    ...(options.usersFile === undefined ? [] : [`  users file:      ${options.usersFile}`]),
+    `  encryption:      ${options.encrypt === true ? 'every new object (SSE-S3)' : 'per request or bucket (SSE-S3, SSE-C)'}`,
+    ...(options.auditLog === undefined ? [] : [`  audit log:       ${options.auditLog}`]),
     `  region:          ${running.gateway.region}`,
     `  access key:      ${accessKeyId}`,
     `  secret key:      ${secretAccessKey}`,

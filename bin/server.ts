@@ -12,6 +12,8 @@ import { CachedBlockstore, redisBlockCache } from '../src/blockstores/cached.js'
 import { FsBlockstore } from '../src/blockstores/fs.js'
 import { KuboBlockstore } from '../src/blockstores/kubo.js'
 import type { CidProfileName } from '../src/content/profiles.js'
+import { auditLogFile } from '../src/audit.js'
+import { fileCredentials, type UserDirectory } from '../src/auth/user-file.js'
 import { createGateway } from '../src/gateway.js'
 import { startIpfsNode, type IpfsNode } from '../src/helia/index.js'
 import type { MetadataStore } from '../src/metadata/metadata-store.js'
@@ -41,6 +43,23 @@ export interface ServerOptions {
    */
   accessKeyId?: string
   secretAccessKey?: string
+  /**
+   * A users file (see `fileCredentials`): more users, each with access keys and optional identity
+   * policies, besides the key pair above (which stays an account of its own). Re-read on change.
+   */
+  usersFile?: string
+  /**
+   * The SSE-S3 master key (32 bytes as base64 or hex). Default: `<dataDir>/master.key`, generated
+   * on first start (mode 0600) — except with `metadataUrl`, where processes share objects and must
+   * share the key: there SSE-S3 needs this option.
+   */
+  masterKey?: string
+  /** Encrypt every new object with SSE-S3 (unless the request uses SSE-C). */
+  encrypt?: boolean
+  /** Append a JSON-lines audit log of every request to this file. */
+  auditLog?: string
+  /** Accept SSE-C keys over plain HTTP (S3 refuses them; for a TLS-terminating proxy in front). */
+  allowInsecureSseC?: boolean
   /** Mount prefix, e.g. '/s3'. Default: the root. */
   basePath?: string
   trustProxy?: TrustProxy
@@ -118,13 +137,26 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
     ipfsApi: options.ipfsApi,
     ipfsApiHeaders: options.ipfsApiHeaders,
   })
+  const masterKey = options.masterKey ?? (options.metadataUrl === undefined ? await loadOrCreateMasterKey(dataDir) : undefined)
+  if (options.encrypt === true && masterKey === undefined) {
+    throw new TypeError('Encrypting every object needs a master key: with shared (PostgreSQL) metadata, give it (S3IPFS_MASTER_KEY)')
+  }
+  const audit = options.auditLog === undefined ? undefined : auditLogFile(resolve(options.auditLog))
   const gateway = createGateway({
     ...options.gateway,
     ...stores,
-    credentials: { [credentials.accessKeyId]: credentials.secretAccessKey },
+    credentials: serverCredentials(credentials, options.usersFile),
     region,
     cidProfile: options.cidProfile,
+    masterKey,
+    encryptByDefault: options.encrypt === true,
+    allowInsecureSseC: options.allowInsecureSseC,
+    audit: audit?.sink ?? options.gateway?.audit,
   })
+  if (options.ipfsListen !== undefined && options.ipfsListen.length > 0 && options.encrypt !== true) {
+    process.emitWarning('the embedded IPFS node serves every stored block to any peer that asks for its CID: content that is not ' +
+      'encrypted (SSE-S3 / SSE-C, or --encrypt for all of it) is public to anyone who learns an object\'s CID.', { code: 'S3IPFS_PUBLIC_CONTENT' })
+  }
 
   const server = createServer(gateway, { basePath: options.basePath, trustProxy: options.trustProxy })
   try {
@@ -160,7 +192,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
     server,
     ipfs,
     close: () => (closing ??= (async () => {
-      try { await ipfs?.stop() } finally { await shutdown(server, gateway, shutdownTimeout) }
+      try { await ipfs?.stop() } finally { try { await shutdown(server, gateway, shutdownTimeout) } finally { await audit?.close() } }
     })()),
   }
 }
@@ -264,6 +296,36 @@ async function shutdown (server: Server, gateway: Gateway, timeoutMs: number): P
     clearTimeout(timer)
   }
   await gateway.close()
+}
+
+/** The server's key pair (an account named by its access key id), and the users file's users. */
+function serverCredentials (pair: ServerCredentials, usersFile: string | undefined): GatewayInit['credentials'] {
+  const own = { secretAccessKey: pair.secretAccessKey, principal: pair.accessKeyId, displayName: pair.accessKeyId }
+  if (usersFile === undefined) return { [pair.accessKeyId]: pair.secretAccessKey }
+  const users = fileCredentials({ path: resolve(usersFile) })
+  const provider = ((accessKeyId: string) => accessKeyId === pair.accessKeyId ? own : users(accessKeyId)) as UserDirectory
+  provider.knownPrincipal = (id: string) => id === pair.accessKeyId || users.knownPrincipal(id)
+  return provider
+}
+
+/** `<dataDir>/master.key`: 32 random bytes, base64, made once (mode 0600). */
+async function loadOrCreateMasterKey (dataDir: string): Promise<string> {
+  const file = join(dataDir, 'master.key')
+  try {
+    return (await readFile(file, 'utf8')).trim()
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'ENOENT') throw new Error(`Cannot read ${file}: ${(err as Error).message}`)
+  }
+  const key = randomBytes(32).toString('base64')
+  await mkdir(dataDir, { recursive: true })
+  try {
+    await writeFile(file, key + '\n', { mode: 0o600, flag: 'wx' })
+    return key
+  } catch (err) {
+    // Another process made it first: use theirs.
+    if ((err as { code?: unknown }).code === 'EEXIST') return (await readFile(file, 'utf8')).trim()
+    throw err
+  }
 }
 
 async function loadOrCreateCredentials (dataDir: string): Promise<ServerCredentials> {

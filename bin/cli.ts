@@ -191,7 +191,6 @@ function banner (running: RunningServer, options: ServerOptions): string {
 async function serve (argv: string[]): Promise<void> {
   const options = resolveServeOptions(argv, process.env)
   const running = await startServer(options)
-  process.stdout.write(banner(running, options))
 
   let stopping = false
   const stop = (signal: NodeJS.Signals): void => {
@@ -211,6 +210,9 @@ async function serve (argv: string[]): Promise<void> {
   }
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
+  // The banner last: whoever waits for it (a supervisor, a test) may signal at once, and a signal
+  // that came before the handlers were installed would kill the process without a shutdown.
+  process.stdout.write(banner(running, options))
 }
 
 interface GcCommandOptions {

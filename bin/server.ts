@@ -12,7 +12,7 @@ import { CachedBlockstore, redisBlockCache } from '../src/blockstores/cached.js'
 import { FsBlockstore } from '../src/blockstores/fs.js'
 import { KuboBlockstore } from '../src/blockstores/kubo.js'
 import type { CidProfileName } from '../src/content/profiles.js'
-import { auditLogFile } from '../src/audit.js'
+import { auditLogFile, type AuditSink } from '../src/audit.js'
 import { fileCredentials, type UserDirectory } from '../src/auth/user-file.js'
 import { createGateway } from '../src/gateway.js'
 import { startIpfsNode, type IpfsNode } from '../src/helia/index.js'
@@ -129,30 +129,39 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
     ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey }
     : await loadOrCreateCredentials(dataDir)
 
-  const stores = await openStores(dataDir, {
-    blockstore: options.blockstore,
-    metadata: options.metadata,
-    metadataUrl: options.metadataUrl,
-    redisUrl: options.redisUrl,
-    ipfsApi: options.ipfsApi,
-    ipfsApiHeaders: options.ipfsApiHeaders,
-  })
-  const masterKey = options.masterKey ?? (options.metadataUrl === undefined ? await loadOrCreateMasterKey(dataDir) : undefined)
-  if (options.encrypt === true && masterKey === undefined) {
-    throw new TypeError('Encrypting every object needs a master key: with shared (PostgreSQL) metadata, give it (S3IPFS_MASTER_KEY)')
-  }
+  // Opened first: a log path that cannot be written stops the start before anything else is opened.
   const audit = options.auditLog === undefined ? undefined : auditLogFile(resolve(options.auditLog))
-  const gateway = createGateway({
-    ...options.gateway,
-    ...stores,
-    credentials: serverCredentials(credentials, options.usersFile),
-    region,
-    cidProfile: options.cidProfile,
-    masterKey,
-    encryptByDefault: options.encrypt === true,
-    allowInsecureSseC: options.allowInsecureSseC,
-    audit: audit?.sink ?? options.gateway?.audit,
-  })
+  let stores: DataDirStores | undefined
+  let gateway: Gateway
+  try {
+    stores = await openStores(dataDir, {
+      blockstore: options.blockstore,
+      metadata: options.metadata,
+      metadataUrl: options.metadataUrl,
+      redisUrl: options.redisUrl,
+      ipfsApi: options.ipfsApi,
+      ipfsApiHeaders: options.ipfsApiHeaders,
+    })
+    const masterKey = options.masterKey ?? (options.metadataUrl === undefined ? await loadOrCreateMasterKey(dataDir) : undefined)
+    if (options.encrypt === true && masterKey === undefined) {
+      throw new TypeError('Encrypting every object needs a master key: with shared (PostgreSQL) metadata, give it (S3IPFS_MASTER_KEY)')
+    }
+    gateway = createGateway({
+      ...options.gateway,
+      ...stores,
+      credentials: serverCredentials(credentials, options.usersFile),
+      region,
+      cidProfile: options.cidProfile,
+      masterKey,
+      encryptByDefault: options.encrypt === true,
+      allowInsecureSseC: options.allowInsecureSseC,
+      audit: bothSinks(audit?.sink, options.gateway?.audit),
+    })
+  } catch (err) {
+    await closeStores(stores)
+    await audit?.close()
+    throw err
+  }
   if (options.ipfsListen !== undefined && options.ipfsListen.length > 0 && options.encrypt !== true) {
     process.emitWarning('the embedded IPFS node serves every stored block to any peer that asks for its CID: content that is not ' +
       'encrypted (SSE-S3 / SSE-C, or --encrypt for all of it) is public to anyone who learns an object\'s CID.', { code: 'S3IPFS_PUBLIC_CONTENT' })
@@ -167,6 +176,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
     ])
   } catch (err) {
     await gateway.close()
+    await audit?.close()
     throw err
   }
   let ipfs: IpfsNode | undefined
@@ -176,6 +186,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
     } catch (err) {
       await new Promise((resolve) => { server.close(resolve) })
       await gateway.close()
+      await audit?.close()
       throw err
     }
   }
@@ -296,6 +307,21 @@ async function shutdown (server: Server, gateway: Gateway, timeoutMs: number): P
     clearTimeout(timer)
   }
   await gateway.close()
+}
+
+/** Each entry to both sinks (the audit log file and `gateway.audit`), when both are given. */
+function bothSinks (a: AuditSink | undefined, b: AuditSink | undefined): AuditSink | undefined {
+  if (a === undefined || b === undefined) return a ?? b
+  // One failing (even synchronously) must not keep the entry from the other.
+  return async (entry) => { await Promise.all([(async () => { await a(entry) })(), (async () => { await b(entry) })()]) }
+}
+
+/** The stores of a start that failed after opening them. */
+async function closeStores (stores: DataDirStores | undefined): Promise<void> {
+  if (stores === undefined) return
+  await stores.metadata.close()
+  const closable = stores.blockstore as { close?: () => Promise<void> | void }
+  if (typeof closable.close === 'function') await closable.close()
 }
 
 /** The server's key pair (an account named by its access key id), and the users file's users. */

@@ -1,4 +1,4 @@
-import { createWriteStream, type WriteStream } from 'node:fs'
+import { createWriteStream, openSync, type WriteStream } from 'node:fs'
 import { once } from 'node:events'
 
 /** One request as the audit log records it. */
@@ -34,28 +34,36 @@ export interface AuditEntry {
 export type AuditSink = (entry: AuditEntry) => void | Promise<void>
 
 export interface AuditLogFile {
+  /** Appends an entry; throws once the file has failed or been closed (the gateway logs that). */
   sink: AuditSink
-  /** Flushes what was written and closes the file. */
+  /** Flushes what was written and closes the file. Repeated calls return the same promise. */
   close(): Promise<void>
 }
 
 /**
  * An append-only JSON-lines audit log: one JSON object per line, appended to `path` (created with
  * mode 0600 when missing). Writes are buffered by the stream and reach the file in order.
+ *
+ * The file is opened before this returns, so a path that cannot be written throws here (at
+ * start-up) instead of every request's entry being lost later.
  */
 export function auditLogFile (path: string): AuditLogFile {
-  const stream: WriteStream = createWriteStream(path, { flags: 'a', mode: 0o600 })
+  const fd = openSync(path, 'a', 0o600)
+  const stream: WriteStream = createWriteStream(path, { fd, flags: 'a' })
   let failure: Error | undefined
+  let closing: Promise<void> | undefined
   stream.on('error', (err) => { failure = err })
   return {
     sink: (entry) => {
       if (failure !== undefined) throw failure
+      // A write after end() would only surface later, as an 'error' event: refuse it now.
+      if (closing !== undefined) throw new Error(`The audit log ${path} is closed`)
       stream.write(JSON.stringify(entry) + '\n')
     },
-    async close () {
+    close: () => (closing ??= (async () => {
       if (stream.closed || stream.destroyed) return
       stream.end()
       await once(stream, 'close')
-    },
+    })()),
   }
 }

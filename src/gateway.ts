@@ -183,7 +183,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
   function record (sink: AuditSink, req: S3Request, id: string, state: RequestState, response: S3Response): void {
     const principal = state.auth === undefined || state.auth.anonymous ? null : state.auth.principal ?? null
     const entry: AuditEntry = {
-      time: new Date().toISOString(),
+      time: now().toISOString(),
       requestId: id,
       principal,
       accessKeyId: state.auth?.accessKeyId,

@@ -1,10 +1,14 @@
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
+import type { CID } from 'multiformats/cid'
+import { startServer } from '../bin/server.js'
+import type { AuditEntry } from '../src/audit.js'
+import { MemoryBlockstore } from '../src/blockstores/memory.js'
 import { REPO_ROOT, spawnChild, tempDir as makeTempDir } from './helpers/child.js'
 import type { Child, Exit } from './helpers/child.js'
 import { credentials, deterministicBytes, md5Hex, s3Error } from './helpers/s3.js'
@@ -282,4 +286,152 @@ test('gc --help explains the grace period; the top-level help lists both command
   t.regex(top.stdout, /^ {2}gc /m)
   const none = await run(t, [])
   t.is(none.exit.code, 2, 'no command is a usage error, as before')
+})
+
+/** The audit log's entries, one JSON object per line, each line ended. */
+async function auditLines (path: string): Promise<AuditEntry[]> {
+  const text = await readFile(path, 'utf8')
+  if (!text.endsWith('\n')) throw new Error(`${path} does not end with a newline:\n${text}`)
+  return text.trimEnd().split('\n').map(line => JSON.parse(line) as AuditEntry)
+}
+
+test('serve --users --audit-log --encrypt --allow-insecure-sse-c, then the same from S3IPFS_* after a restart with the same master.key', async (t) => {
+  t.timeout(2 * (START_TIMEOUT + EXIT_TIMEOUT) + 30_000)
+  const dataDir = await tempDir(t)
+  const usersFile = join(dataDir, 'users.json')
+  const auditLog = join(dataDir, 'audit.log')
+  const erin = { accessKeyId: 'ERINKEY', secretAccessKey: 'erin-secret' }
+  await writeFile(usersFile, JSON.stringify({ users: [{ name: 'erin', accessKeys: [erin] }] }))
+  const customer = { SSECustomerAlgorithm: 'AES256', SSECustomerKey: randomBytes(32).toString('base64') }
+
+  const first = await serve(t, dataDir, ['--users', usersFile, '--audit-log', auditLog, '--encrypt', '--allow-insecure-sse-c'])
+  const banner = first.child.stdout()
+  t.regex(banner, /users file: +\S*users\.json$/m)
+  t.regex(banner, /audit log: +\S*audit\.log$/m)
+  t.regex(banner, /encryption: +every new object \(SSE-S3\)$/m)
+  const keyFile = join(dataDir, 'master.key')
+  t.is((await stat(keyFile)).mode & 0o777, 0o600)
+  const masterKey = await readFile(keyFile, 'utf8')
+  t.is(Buffer.from(masterKey.trim(), 'base64').length, 32)
+
+  t.deepEqual((await client(t, first.endpoint, erin).send(new ListBucketsCommand({}))).Buckets ?? [], [], 'a user of the users file, an account of its own')
+  const owner = client(t, first.endpoint, first)
+  await owner.send(new CreateBucketCommand({ Bucket: 'sealed' }))
+  t.is((await owner.send(new PutObjectCommand({ Bucket: 'sealed', Key: 'hello.txt', Body: HELLO }))).ServerSideEncryption, 'AES256')
+  await owner.send(new PutObjectCommand({ Bucket: 'sealed', Key: 'customer.txt', Body: HELLO, ...customer }))
+  owner.destroy()
+  await stop(t, first.child)
+  t.deepEqual((await auditLines(auditLog)).map(e => [e.principal, e.operation, e.status]), [
+    ['erin', 'ListBuckets', 200],
+    [first.accessKeyId, 'CreateBucket', 200],
+    [first.accessKeyId, 'PutObject', 200],
+    [first.accessKeyId, 'PutObject', 200],
+  ])
+
+  const second = await serve(t, dataDir, [], { S3IPFS_USERS: usersFile, S3IPFS_AUDIT_LOG: auditLog, S3IPFS_ENCRYPT: '1' })
+  t.is(await readFile(keyFile, 'utf8'), masterKey, 'master.key is made once and reused')
+  const again = client(t, second.endpoint, second)
+  const got = await again.send(new GetObjectCommand({ Bucket: 'sealed', Key: 'hello.txt' }))
+  t.is(await got.Body?.transformToString(), HELLO, 'an SSE-S3 object written before the restart reads back after it')
+  t.is(got.ServerSideEncryption, 'AES256')
+  t.is((await again.send(new PutObjectCommand({ Bucket: 'sealed', Key: 'second.txt', Body: HELLO }))).ServerSideEncryption, 'AES256', 'S3IPFS_ENCRYPT=1')
+  t.deepEqual(await s3Error(again.send(new GetObjectCommand({ Bucket: 'sealed', Key: 'customer.txt', ...customer }))), { code: 'InvalidRequest', status: 400 }, 'SSE-C over plain HTTP, without --allow-insecure-sse-c')
+  t.deepEqual((await client(t, second.endpoint, erin).send(new ListBucketsCommand({}))).Buckets ?? [], [], 'S3IPFS_USERS')
+  again.destroy()
+  await stop(t, second.child)
+  t.deepEqual((await auditLines(auditLog)).slice(4).map(e => [e.principal, e.operation, e.status, e.error]), [
+    [second.accessKeyId, 'GetObject', 200, undefined],
+    [second.accessKeyId, 'PutObject', 200, undefined],
+    [second.accessKeyId, 'GetObject', 400, 'InvalidRequest'],
+    ['erin', 'ListBuckets', 200, undefined],
+  ], 'S3IPFS_AUDIT_LOG appends to the same file')
+})
+
+test('S3IPFS_MASTER_KEY is used instead of <data-dir>/master.key, which is then not made', async (t) => {
+  t.timeout(START_TIMEOUT + EXIT_TIMEOUT + 30_000)
+  const dataDir = await tempDir(t)
+  const served = await serve(t, dataDir, [], { S3IPFS_MASTER_KEY: randomBytes(32).toString('hex') })
+  const s3 = client(t, served.endpoint, served)
+  await s3.send(new CreateBucketCommand({ Bucket: 'keyed' }))
+  t.is((await s3.send(new PutObjectCommand({ Bucket: 'keyed', Key: 'k', Body: HELLO, ServerSideEncryption: 'AES256' }))).ServerSideEncryption, 'AES256')
+  t.is(await (await s3.send(new GetObjectCommand({ Bucket: 'keyed', Key: 'k' }))).Body?.transformToString(), HELLO)
+  t.is((await s3.send(new PutObjectCommand({ Bucket: 'keyed', Key: 'plain', Body: HELLO }))).ServerSideEncryption, undefined, 'without --encrypt, only when asked')
+  s3.destroy()
+  await stop(t, served.child)
+  await t.throwsAsync(stat(join(dataDir, 'master.key')), { code: 'ENOENT' })
+})
+
+test('--ipfs-listen without --encrypt warns that content is public (S3IPFS_PUBLIC_CONTENT); with --encrypt it does not', async (t) => {
+  t.timeout(2 * (START_TIMEOUT + EXIT_TIMEOUT) + 30_000)
+  const dataDir = await tempDir(t)
+  const listen = ['--ipfs-listen', '/ip4/127.0.0.1/tcp/0']
+  const open = await serve(t, dataDir, listen)
+  await open.child.waitFor('stderr', /\[S3IPFS_PUBLIC_CONTENT\] Warning: the embedded IPFS node serves every stored block/, 10_000)
+  await stop(t, open.child)
+
+  const sealed = await serve(t, dataDir, [...listen, '--encrypt'])
+  t.regex(sealed.child.stdout(), /ipfs peer id:/)
+  await stop(t, sealed.child)
+  t.notRegex(sealed.child.stderr(), /S3IPFS_PUBLIC_CONTENT/)
+})
+
+test('--audit-log in a directory that does not exist: exit 1 before listening', async (t) => {
+  const dataDir = await tempDir(t)
+  const { exit, stdout, stderr } = await run(t, ['serve', '--port', '0', '--data-dir', dataDir, '--audit-log', join(dataDir, 'missing', 'audit.log')])
+  t.deepEqual(exit, { code: 1, signal: null }, stderr)
+  t.regex(stderr, /ENOENT/)
+  t.notRegex(stdout, /listening on/)
+})
+
+/** A MemoryBlockstore that pins, as a networked IPFS node (the Kubo RPC store) does. */
+class PinningBlockstore extends MemoryBlockstore {
+  readonly pins = new Map<string, CID>()
+  async pin (cid: CID): Promise<void> { this.pins.set(cid.toString(), cid) }
+  async unpin (cid: CID): Promise<void> { this.pins.delete(cid.toString()) }
+  async * pinned (): AsyncGenerator<CID> { yield * this.pins.values() }
+}
+
+test('startServer: a networked (pinning) blockstore without encryption is warned about through the logger; with encrypt it is not', async (t) => {
+  for (const encrypt of [false, true]) {
+    const warnings: string[] = []
+    const running = await startServer({
+      port: 0,
+      dataDir: await tempDir(t),
+      blockstore: new PinningBlockstore(),
+      encrypt,
+      gateway: { logger: { error: () => {}, warn: (message) => { warnings.push(message) } } },
+    })
+    await running.close()
+    if (encrypt) {
+      t.deepEqual(warnings, [])
+    } else {
+      t.is(warnings.length, 1)
+      t.regex(warnings[0], /networked IPFS node without encryption/)
+    }
+  }
+})
+
+test('startServer: auditLog and gateway.audit both get every entry', async (t) => {
+  const dataDir = await tempDir(t)
+  const auditLog = join(dataDir, 'audit.log')
+  const seen: AuditEntry[] = []
+  const running = await startServer({
+    port: 0,
+    dataDir,
+    auditLog,
+    accessKeyId: credentials.accessKeyId,
+    secretAccessKey: credentials.secretAccessKey,
+    gateway: { audit: (entry) => { seen.push(entry) } },
+  })
+  try {
+    const s3 = client(t, running.url, credentials)
+    await s3.send(new ListBucketsCommand({}))
+    t.deepEqual(await s3Error(s3.send(new HeadObjectCommand({ Bucket: 'nowhere', Key: 'k' }))), { code: 'NotFound', status: 404 })
+    s3.destroy()
+  } finally {
+    await running.close()
+  }
+  const logged = await auditLines(auditLog)
+  t.deepEqual(logged.map(e => [e.operation, e.status, e.error]), [['ListBuckets', 200, undefined], ['HeadObject', 404, 'NoSuchBucket']])
+  t.deepEqual(seen.map(e => e.requestId), logged.map(e => e.requestId))
 })

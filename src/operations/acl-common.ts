@@ -74,7 +74,7 @@ export function newObjectAcl (ctx: OperationContext, bucket: BucketRecord): stri
  * bucket's public access block.
  */
 export async function requestedAcl (ctx: OperationContext, target: AclTarget, owner: Owner, bucket: BucketRecord): Promise<Acl> {
-  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_ACL_XML_BYTES }), MAX_ACL_XML_BYTES)
+  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_ACL_XML_BYTES, document: true }), MAX_ACL_XML_BYTES)
   const headers = hasAclHeaders(ctx.req.headers)
   if (headers && body.byteLength > 0) throw new S3Error('UnexpectedContent', 'This request does not support content')
   let acl: Acl | undefined

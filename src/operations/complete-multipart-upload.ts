@@ -4,7 +4,7 @@ import { S3Error } from '../errors.js'
 import { CHECKSUM_ALGORITHMS, checksumHeaderName, combineCrc, compositeChecksum, decodeChecksumValue, toBase64 } from '../protocol/checksums.js'
 import { openPayload, readSmallBody } from '../protocol/payload.js'
 import { childText, children, parseXml } from '../xml/parse.js'
-import type { BucketRecord, ChecksumAlgorithm, CompletedUpload, MultipartUpload, ObjectChecksum, ObjectVersion, UploadedPart } from '../metadata/metadata-store.js'
+import type { BucketRecord, ChecksumAlgorithm, CompletedUpload, MultipartUpload, ObjectChecksum, ObjectEncryption, ObjectVersion, UploadedPart } from '../metadata/metadata-store.js'
 import type { S3Response } from '../types.js'
 import type { OperationContext } from './context.js'
 import { completeCarUpload, isCarUpload } from './car-upload.js'
@@ -53,8 +53,9 @@ function location (ctx: OperationContext): string {
   return `${ctx.req.secure === true ? 'https' : 'http'}://${host}${ctx.req.path}`
 }
 
-function resultResponse (ctx: OperationContext, bucket: BucketRecord, record: Pick<CompletedUpload, 'bucket' | 'key' | 'versionId' | 'etag' | 'checksum' | 'cid'>): S3Response {
-  const headers: Record<string, string> = { ...cidHeaders(record.cid), ...versionIdHeader(bucket, record.versionId) }
+function resultResponse (ctx: OperationContext, bucket: BucketRecord, record: Pick<CompletedUpload, 'bucket' | 'key' | 'versionId' | 'etag' | 'checksum' | 'cid'>,
+  encryption: ObjectEncryption | undefined): S3Response {
+  const headers: Record<string, string> = { ...cidHeaders(record.cid), ...versionIdHeader(bucket, record.versionId), ...encryptionHeaders(encryption) }
   return xmlResponse('CompleteMultipartUploadResult', {
     Location: location(ctx),
     Bucket: record.bucket,
@@ -77,7 +78,7 @@ async function replayOrNoSuchUpload (ctx: OperationContext, uploadId: string, pa
   if (done !== undefined && done.partsDigest === partsDigest(parts)) {
     const version = await ctx.metadata.getObject(ctx.bucket, ctx.key, done.versionId, { signal: ctx.signal })
     if (version !== undefined && !version.deleteMarker && version.etag === done.etag && version.cid === done.cid) {
-      return resultResponse(ctx, bucket, done)
+      return resultResponse(ctx, bucket, done, version.encryption)
     }
   }
   throw noSuchUpload(uploadId)
@@ -169,7 +170,7 @@ function checkRequestChecksum (ctx: OperationContext, checksum: ObjectChecksum |
  */
 export async function completeMultipartUpload (ctx: OperationContext) {
   const uploadId = uploadIdParam(ctx)
-  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_COMPLETE_XML_BYTES, checksumHeadersDescribeObject: true }), MAX_COMPLETE_XML_BYTES)
+  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_COMPLETE_XML_BYTES, checksumHeadersDescribeObject: true, document: true }), MAX_COMPLETE_XML_BYTES)
   const requested = parseParts(body)
   const upload = uploadId === '' ? undefined : await ctx.metadata.getUpload(ctx.bucket, ctx.key, uploadId, { signal: ctx.signal })
   if (upload === undefined) return await replayOrNoSuchUpload(ctx, uploadId, requested)
@@ -228,7 +229,5 @@ export async function completeMultipartUpload (ctx: OperationContext) {
   if (result.status === 'parts-changed') {
     throw new S3Error('InvalidPart', 'A part was replaced while the upload was being completed.', { UploadId: uploadId })
   }
-  const response = resultResponse(ctx, bucket, record)
-  Object.assign(response.headers, encryptionHeaders(version.encryption))
-  return response
+  return resultResponse(ctx, bucket, record, version.encryption)
 }

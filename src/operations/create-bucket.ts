@@ -19,7 +19,7 @@ export async function createBucket (ctx: OperationContext) {
     throw new S3Error('NotImplemented', 'Object Lock is not implemented by this gateway.')
   }
   const cidProfile = requestedProfile(ctx)
-  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: 64 * 1024 }), 64 * 1024)
+  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: 64 * 1024, document: true }), 64 * 1024)
   if (body.byteLength > 0) {
     const config = parseXml(body, 'CreateBucketConfiguration')
     const location = childText(config, 'LocationConstraint')

@@ -11,7 +11,7 @@ const MAX_KEYS = 1000
 
 export async function deleteObjects (ctx: OperationContext) {
   const bucket = await requireBucket(ctx)
-  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_XML_BYTES }), MAX_XML_BYTES)
+  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_XML_BYTES, document: true }), MAX_XML_BYTES)
   const doc = parseXml(body, 'Delete')
   const quiet = (childText(doc, 'Quiet') ?? 'false').trim().toLowerCase() === 'true'
   const objects = children(doc, 'Object')

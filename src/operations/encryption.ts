@@ -65,17 +65,18 @@ export function newEncryption (ctx: OperationContext, bucket: BucketRecord): Wri
 
 /**
  * The data key of stored content, from the request's customer key (SSE-C; `prefix` picks the
- * copy source's headers) or the master key. Undefined for unencrypted content, which must then come
- * without customer-key headers. SSE-C content without a key is InvalidRequest, with another key
- * AccessDenied, as S3 answers.
+ * copy source's headers) or the master key; undefined for unencrypted content. Customer-key headers
+ * for content that is not SSE-C are InvalidRequest; SSE-C content without a key is InvalidRequest,
+ * with another key AccessDenied, as S3 answers.
  */
 export function storedDataKey (ctx: OperationContext, stored: { encryption?: ObjectEncryption }, prefix: '' | 'copy-source-' = ''): Uint8Array | undefined {
   const customer = customerKey(ctx, prefix)
   const encryption = stored.encryption
-  if (encryption === undefined) {
-    if (customer !== undefined) throw new S3Error('InvalidRequest', 'The encryption parameters are not applicable to this object.')
-    return undefined
+  // A customer key for content that is not SSE-C (unencrypted or SSE-S3) is refused, as S3 does.
+  if (encryption?.customerKey !== true && customer !== undefined) {
+    throw new S3Error('InvalidRequest', 'The encryption parameters are not applicable to this object.')
   }
+  if (encryption === undefined) return undefined
   if (!encryption.customerKey) return unwrap(masterKey(ctx), encryption.wrappedKey)
   if (customer === undefined) {
     throw new S3Error('InvalidRequest', 'The object was stored using a form of Server Side Encryption. The correct parameters must be provided to retrieve the object.')
@@ -86,8 +87,13 @@ export function storedDataKey (ctx: OperationContext, stored: { encryption?: Obj
 
 /** The data key a part of an encrypted upload is written with (SSE-C: the same key as at create). */
 export function uploadDataKey (ctx: OperationContext, upload: MultipartUpload): Uint8Array | undefined {
-  if (upload.encryption?.customerKey === true && parseSseCustomerKey(ctx.req.headers) === undefined) {
+  const sseC = upload.encryption?.customerKey === true
+  const sent = parseSseCustomerKey(ctx.req.headers) !== undefined
+  if (sseC && !sent) {
     throw new S3Error('InvalidRequest', 'The multipart upload initiate requested encryption. Subsequent part requests must include the appropriate encryption parameters.')
+  }
+  if (!sseC && sent) {
+    throw new S3Error('InvalidRequest', 'The multipart upload initiate did not request encryption with a customer-provided key. Subsequent part requests must not include customer key parameters.')
   }
   return storedDataKey(ctx, upload)
 }

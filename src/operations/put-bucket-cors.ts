@@ -22,7 +22,7 @@ function requireIntegrityHeader (headers: Record<string, string>): void {
 export async function putBucketCors (ctx: OperationContext) {
   const bucket = await requireBucket(ctx)
   requireIntegrityHeader(ctx.req.headers)
-  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_CORS_BYTES }), MAX_CORS_BYTES)
+  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_CORS_BYTES, document: true }), MAX_CORS_BYTES)
   const rules = parseCorsConfiguration(body)
   if (!await ctx.metadata.setBucketConfig(bucket.name, 'cors', toStoredCors(rules), { signal: ctx.signal })) {
     throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name })

@@ -9,7 +9,7 @@ const MAX_CONFIGURATION_BYTES = 64 * 1024
 /** Sets the bucket's default encryption: SSE-S3 (AES256) only; KMS is NotImplemented. */
 export async function putBucketEncryption (ctx: OperationContext) {
   const bucket = await requireBucket(ctx)
-  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_CONFIGURATION_BYTES }), MAX_CONFIGURATION_BYTES)
+  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_CONFIGURATION_BYTES, document: true }), MAX_CONFIGURATION_BYTES)
   const config = parseBucketEncryption(body)
   if (!await ctx.metadata.setBucketConfig(bucket.name, 'encryption', toStoredBucketEncryption(config), { signal: ctx.signal })) {
     throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name })

@@ -18,7 +18,7 @@ const MAX_POLICY_REQUEST_BYTES = 256 * 1024
  */
 export async function putBucketPolicy (ctx: OperationContext) {
   const bucket = await requireBucket(ctx)
-  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_POLICY_REQUEST_BYTES }), MAX_POLICY_REQUEST_BYTES)
+  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_POLICY_REQUEST_BYTES, document: true }), MAX_POLICY_REQUEST_BYTES)
   const policy = parsePolicy(Buffer.from(body).toString('utf8'), { kind: 'bucket', bucket: bucket.name })
   if (isPublicPolicy(policy) && fromStoredPublicAccessBlock(bucket.config?.publicAccessBlock)?.blockPublicPolicy === true) {
     throw new S3Error('AccessDenied')

@@ -12,7 +12,7 @@ const MAX_CONFIGURATION_BYTES = 64 * 1024
  */
 export async function putBucketVersioning (ctx: OperationContext) {
   const bucket = await requireBucket(ctx)
-  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_CONFIGURATION_BYTES }), MAX_CONFIGURATION_BYTES)
+  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_CONFIGURATION_BYTES, document: true }), MAX_CONFIGURATION_BYTES)
   const doc = parseXml(body, 'VersioningConfiguration')
   const status = childText(doc, 'Status')?.trim()
   const mfaDelete = childText(doc, 'MfaDelete')?.trim()

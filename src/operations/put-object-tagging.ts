@@ -9,7 +9,7 @@ const MAX_TAGGING_XML = 64 * 1024
 
 export async function putObjectTagging (ctx: OperationContext) {
   const version = await requireObject(ctx, ctx.bucket, ctx.key, versionIdParam(ctx))
-  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_TAGGING_XML }), MAX_TAGGING_XML)
+  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_TAGGING_XML, document: true }), MAX_TAGGING_XML)
   const doc = parseXml(body, 'Tagging')
   const tagSets = children(doc, 'TagSet')
   if (tagSets.length !== 1) throw new S3Error('MalformedXML')

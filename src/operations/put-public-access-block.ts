@@ -9,7 +9,7 @@ const MAX_CONFIGURATION_BYTES = 64 * 1024
 /** Replaces the bucket's Block Public Access settings. ACLs and policies already stored stay as they are. */
 export async function putPublicAccessBlock (ctx: OperationContext) {
   const bucket = await requireBucket(ctx)
-  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_CONFIGURATION_BYTES }), MAX_CONFIGURATION_BYTES)
+  const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_CONFIGURATION_BYTES, document: true }), MAX_CONFIGURATION_BYTES)
   const config = parsePublicAccessBlock(body)
   if (!await ctx.metadata.setBucketConfig(bucket.name, 'publicAccessBlock', toStoredPublicAccessBlock(config), { signal: ctx.signal })) {
     throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name })

@@ -42,6 +42,11 @@ export interface OpenPayloadOptions {
    * CompleteMultipartUpload makes), so they are not checked against the body.
    */
   checksumHeadersDescribeObject?: boolean
+  /**
+   * The body is a request document (XML or JSON) read whole with `readSmallBody`: over `maxSize` is
+   * S3's MaxMessageLengthExceeded, not EntityTooLarge.
+   */
+  document?: boolean
 }
 
 /**
@@ -71,6 +76,7 @@ interface Plan {
   trailer: boolean
   declaredSize?: number
   maxSize: number
+  document: boolean
   contentMd5?: string
   algorithm?: ChecksumAlgorithm
   /** Base64 value from a header: binding. */
@@ -83,7 +89,7 @@ function planPayload (req: S3Request, auth: AuthContext, opts: OpenPayloadOption
   const h = req.headers
   const encodings = (h['content-encoding'] ?? '').split(',').map(s => s.trim().toLowerCase())
   const chunked = auth.payloadMode.startsWith('STREAMING-') || encodings.includes('aws-chunked')
-  const plan: Plan = { chunked, trailer: false, maxSize: opts.maxSize }
+  const plan: Plan = { chunked, trailer: false, maxSize: opts.maxSize, document: opts.document === true }
 
   const lengthHeader = chunked ? h['x-amz-decoded-content-length'] : h['content-length']
   if (lengthHeader != null) {
@@ -91,7 +97,7 @@ function planPayload (req: S3Request, auth: AuthContext, opts: OpenPayloadOption
       throw new S3Error('InvalidArgument', `${chunked ? 'x-amz-decoded-content-length' : 'Content-Length'} is not a valid length.`, { ArgumentName: chunked ? 'x-amz-decoded-content-length' : 'Content-Length', ArgumentValue: lengthHeader })
     }
     plan.declaredSize = Number(lengthHeader.trim())
-    if (plan.declaredSize > opts.maxSize) throw tooLarge(opts.maxSize, plan.declaredSize)
+    if (plan.declaredSize > opts.maxSize) throw plan.document ? tooLong() : tooLarge(opts.maxSize, plan.declaredSize)
   }
 
   const md5 = h['content-md5']
@@ -207,7 +213,7 @@ async function * readBody (req: S3Request, auth: AuthContext, plan: Plan, done: 
       req.signal?.throwIfAborted()
       size += piece.length
       if (size > limit) {
-        if (size > plan.maxSize) throw tooLarge(plan.maxSize)
+        if (size > plan.maxSize) throw plan.document ? tooLong() : tooLarge(plan.maxSize)
         throw new S3Error('IncompleteBody', 'The request body is longer than its declared length.')
       }
       const wait = digest.update(piece)
@@ -266,6 +272,10 @@ async function * tap (source: AsyncIterable<Uint8Array>, hash: Hash): AsyncGener
   }
 }
 
+function tooLong (): S3Error {
+  return new S3Error('MaxMessageLengthExceeded', 'Your request was too big.')
+}
+
 function tooLarge (maxSize: number, proposed?: number): S3Error {
   return new S3Error('EntityTooLarge', undefined, {
     ...(proposed != null ? { ProposedSize: String(proposed) } : {}),
@@ -282,7 +292,7 @@ export async function readSmallBody (payload: AsyncIterable<Uint8Array>, limit: 
   let size = 0
   for await (const piece of payload) {
     size += piece.length
-    if (size > limit) throw new S3Error('MaxMessageLengthExceeded', 'Your request was too big.')
+    if (size > limit) throw tooLong()
     pieces.push(piece)
   }
   return Buffer.concat(pieces, size)

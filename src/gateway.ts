@@ -255,6 +255,10 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       } catch (err) {
         const s3 = toS3Error(err)
         if (s3 === undefined) logger.error('s3-ipfs-gateway: unexpected error', { requestId: id, method: req.method, path: req.path, error: err })
+        else if ((err as { code?: unknown }).code === 'ERR_DECRYPT') {
+          // Stored ciphertext that fails authentication was altered beneath the gateway: the operator must know.
+          logger.error('s3-ipfs-gateway: encrypted content failed authentication', { requestId: id, method: req.method, path: req.path, error: err })
+        }
         const error = s3 ?? new S3Error('InternalError')
         state.error = error.code
         response = errorResponse(req, id, error)

@@ -4,6 +4,7 @@ import { CONTENT_HEADERS, RESPONSE_OVERRIDES } from '../protocol/headers.js'
 import type { S3Response } from '../types.js'
 import type { OperationContext } from './context.js'
 import { requireObject, versionIdParam } from './common.js'
+import { encryptionHeaders, storedDataKey } from './encryption.js'
 import { versionHeaders } from './object-attributes.js'
 
 export const CAR_MEDIA_TYPE = 'application/vnd.ipld.car'
@@ -119,6 +120,8 @@ export async function readObjectAsCar (ctx: OperationContext, car: CarRequest, w
   }
   const versionId = versionIdParam(ctx)
   const version = await requireObject(ctx, ctx.bucket, ctx.key, versionId)
+  // The CAR holds ciphertext, but an SSE-C object answers only to its key, as a plain GET does.
+  storedDataKey(ctx, version)
   const dups = car.duplicates ? 'y' : 'n'
   const etag = `${version.cid}.car${car.scope === 'block' ? '.block' : ''}.dfs.${dups}`
   const h = ctx.req.headers
@@ -128,7 +131,7 @@ export async function readObjectAsCar (ctx: OperationContext, car: CarRequest, w
   checkConditions({ ifMatch, ifUnmodifiedSince: h['if-unmodified-since'] }, version)
   checkConditions({ ifNoneMatch: h['if-none-match'], ifModifiedSince: h['if-modified-since'] }, { etag, lastModified: version.lastModified })
 
-  const headers = versionHeaders(version)
+  const headers = { ...versionHeaders(version), ...encryptionHeaders(version.encryption) }
   // The stored content headers describe the object's bytes, not the CAR.
   for (const name of CONTENT_HEADERS) {
     if (name !== 'cache-control' && name !== 'expires') delete headers[name]

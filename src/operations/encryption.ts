@@ -87,6 +87,9 @@ export function storedDataKey (ctx: OperationContext, stored: { encryption?: Obj
 
 /** The data key a part of an encrypted upload is written with (SSE-C: the same key as at create). */
 export function uploadDataKey (ctx: OperationContext, upload: MultipartUpload): Uint8Array | undefined {
+  // The upload's encryption was fixed at create; SSE headers on a part are still checked as a
+  // write's are (KMS, bogus values, SSE-S3 with SSE-C), never silently ignored.
+  parseSseHeader(ctx.req.headers)
   const sseC = upload.encryption?.customerKey === true
   const sent = parseSseCustomerKey(ctx.req.headers) !== undefined
   if (sseC && !sent) {

@@ -11,6 +11,9 @@ export async function putBucketEncryption (ctx: OperationContext) {
   const bucket = await requireBucket(ctx)
   const body = await readSmallBody(openPayload(ctx.req, ctx.auth, { maxSize: MAX_CONFIGURATION_BYTES, document: true }), MAX_CONFIGURATION_BYTES)
   const config = parseBucketEncryption(body)
+  if (ctx.encryption.masterKey === undefined) {
+    throw new S3Error('NotImplemented', 'Default encryption with AES256 (SSE-S3) needs a master key, and this gateway has none configured.')
+  }
   if (!await ctx.metadata.setBucketConfig(bucket.name, 'encryption', toStoredBucketEncryption(config), { signal: ctx.signal })) {
     throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name })
   }

@@ -134,6 +134,30 @@ export interface RequestFacts {
 
 export type Decision = 'Allow' | 'Deny' | 'NoMatch'
 
+/** No policy needs more: deeper documents are refused before parsing (recursion would overflow). */
+const MAX_NESTING = 32
+
+/** The deepest nesting of arrays and objects in JSON text (strings skipped). */
+function nestingDepth (text: string): number {
+  let depth = 0
+  let max = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++ // backslash: skip the escaped character
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) {
+      inString = true
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) max = depth
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--
+    }
+  }
+  return max
+}
+
 function malformed (message: string): S3Error {
   return new S3Error('MalformedPolicy', message)
 }
@@ -175,8 +199,10 @@ function readDocument (text: string): Record<string, unknown> {
   if (!/^[ \t\n\r]*\{/.test(text)) throw malformed(NOT_JSON)
   let document: unknown
   try {
+    if (nestingDepth(text) > MAX_NESTING) throw malformed(SYNTAX)
     document = JSON.parse(text)
-  } catch {
+  } catch (err) {
+    if ((err as { name?: string }).name === 'S3Error') throw err
     throw malformed(NOT_JSON)
   }
   if (Buffer.byteLength(JSON.stringify(document)) > MAX_POLICY_BYTES) {

@@ -1,6 +1,6 @@
 import { S3Error } from '../errors.js'
 import { checkConditions } from '../protocol/conditional.js'
-import { CONTENT_HEADERS, RESPONSE_OVERRIDES } from '../protocol/headers.js'
+import { CONTENT_HEADERS, overrideValue, RESPONSE_OVERRIDES } from '../protocol/headers.js'
 import type { S3Response } from '../types.js'
 import type { OperationContext } from './context.js'
 import { requireObject, versionIdParam } from './common.js'
@@ -146,7 +146,7 @@ export async function readObjectAsCar (ctx: OperationContext, car: CarRequest, w
   if (ctx.req.query !== '') {
     for (const [param, header] of CAR_OVERRIDES) {
       const value = ctx.query.get(param)
-      if (value !== null) headers[header] = value
+      if (value !== null) headers[header] = overrideValue(param, value)
     }
   }
   if (!withBody) return { status: 200, headers }

@@ -51,6 +51,8 @@ export function versionIdParam (ctx: OperationContext): string | undefined {
   const v = ctx.query.get('versionId')
   if (v === null) return undefined
   if (v === '') throw new S3Error('InvalidArgument', 'Version id cannot be the empty string', { ArgumentName: 'versionId', ArgumentValue: '' })
+  // Version ids are printable ASCII (this gateway's are URL-safe); others cannot exist, nor be echoed in a header.
+  if (/[^\x21-\x7e]/.test(v)) throw new S3Error('InvalidArgument', 'Invalid version id specified', { ArgumentName: 'versionId' })
   return v
 }
 

@@ -1,7 +1,7 @@
 import { S3Error } from '../errors.js'
 import { primeChunks, type ContentChunks } from '../content/export.js'
 import { checkConditions } from '../protocol/conditional.js'
-import { RESPONSE_OVERRIDES } from '../protocol/headers.js'
+import { overrideValue, RESPONSE_OVERRIDES } from '../protocol/headers.js'
 import { contentRange, parseRange, type ByteRange } from '../protocol/range.js'
 import type { S3Response } from '../types.js'
 import type { OperationContext } from './context.js'
@@ -41,7 +41,7 @@ export async function readObject (ctx: OperationContext, withBody: boolean): Pro
   if (ctx.req.query !== '') {
     for (const [param, header] of Object.entries(RESPONSE_OVERRIDES)) {
       const value = ctx.query.get(param)
-      if (value !== null) headers[header] = value
+      if (value !== null) headers[header] = overrideValue(param, value)
     }
   }
 

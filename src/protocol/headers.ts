@@ -100,3 +100,16 @@ export function parseTaggingHeader (value: string | undefined): Array<[string, s
   }
   return validateTags(tags)
 }
+
+/**
+ * A `response-*` override as a header value: control characters are InvalidArgument (they cannot
+ * be sent in a header); characters beyond Latin-1 are sent as their UTF-8 bytes, as S3 sends them.
+ */
+export function overrideValue (param: string, value: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x08\x0a-\x1f\x7f]/.test(value)) {
+    throw new S3Error('InvalidArgument', `The value of ${param} contains characters that cannot be sent in a header.`, { ArgumentName: param })
+  }
+  // eslint-disable-next-line no-control-regex
+  return /[^\x00-\xff]/.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value
+}

@@ -8,7 +8,7 @@ import { ContentStore } from './content/content-store.js'
 import { collectGarbage, isSweepable } from './content/gc.js'
 import { isPinner, reconcilePins } from './content/pins.js'
 import type { AuditEntry, AuditSink } from './audit.js'
-import { S3Error, toS3Error } from './errors.js'
+import { isAbortError, S3Error, toS3Error } from './errors.js'
 import { corsResponseHeaders, fromStoredCors } from './protocol/cors.js'
 import { MemoryMetadataStore } from './metadata/memory.js'
 import { PinnedMetadataStore } from './metadata/pinned.js'
@@ -215,7 +215,8 @@ export function createGateway (init: GatewayInit = {}): Gateway {
         : await metadata.getBucket(state.bucket)
       Object.assign(response.headers, corsResponseHeaders(fromStoredCors(bucket?.config?.cors), req.headers.origin, req.method))
     } catch (err) {
-      logger.error('s3-ipfs-gateway: reading the bucket\'s CORS rules failed', { bucket: state.bucket, error: err })
+      // A client that went away needs no headers; anything else is worth knowing.
+      if (!isAbortError(err)) logger.error('s3-ipfs-gateway: reading the bucket\'s CORS rules failed', { bucket: state.bucket, error: err })
     }
   }
 

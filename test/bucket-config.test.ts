@@ -29,6 +29,8 @@ import { signedFetch } from './helpers/sign.js'
 
 interface Target { name: string, s3: S3Client, url: string }
 
+/** Bucket default encryption (SSE-S3) needs a master key. */
+const MASTER_KEY = new Uint8Array(32).fill(7)
 const targets: Target[] = []
 const cleanup: Array<() => Promise<void>> = []
 
@@ -43,8 +45,8 @@ test.before(async () => {
   const dir = await mkdtemp(join(tmpdir(), 's3ipfs-bucket-config-'))
   const sqlite = new SqliteMetadataStore({ path: join(dir, 'meta.db'), synchronous: 'NORMAL' })
   for (const [name, gateway] of [
-    ['fs+sqlite', createGateway({ blockstore: blockstoreUnderTest(dir), metadata: sqlite, credentials: CREDENTIALS })],
-    ['memory', createGateway({ metadata: new MemoryMetadataStore(), credentials: CREDENTIALS })],
+    ['fs+sqlite', createGateway({ blockstore: blockstoreUnderTest(dir), metadata: sqlite, credentials: CREDENTIALS, masterKey: MASTER_KEY })],
+    ['memory', createGateway({ metadata: new MemoryMetadataStore(), credentials: CREDENTIALS, masterKey: MASTER_KEY })],
   ] as const) {
     const host: RunningHost = await nodeHost.start(gateway, '')
     const s3 = s3Client(host.url)

@@ -1,6 +1,7 @@
 import { S3Error } from '../errors.js'
 import { childText, parseXml, type XmlNode } from '../xml/parse.js'
 import { renderXml } from '../xml/render.js'
+import { storedJson } from '../protocol/stored-json.js'
 
 /**
  * A bucket's Block Public Access settings (PutPublicAccessBlock / GetPublicAccessBlock), as Amazon
@@ -93,13 +94,9 @@ export function toStoredPublicAccessBlock (config: PublicAccessBlock): string {
  * A missing field reads as false. Text that is not a stored configuration → InternalError.
  */
 export function fromStoredPublicAccessBlock (text: string | undefined): PublicAccessBlock | undefined {
-  if (text === undefined || text === '') return undefined
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    value = undefined
-  }
+  const json = storedJson(text)
+  if (json === undefined) return undefined
+  const value = json.value
   const corrupt = (): S3Error => new S3Error('InternalError', 'The stored public access block configuration of this bucket is not readable.')
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw corrupt()
   const stored = value as Record<string, unknown>

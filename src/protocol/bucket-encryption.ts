@@ -1,6 +1,7 @@
 import { S3Error } from '../errors.js'
 import { childText, children, parseXml, type XmlNode } from '../xml/parse.js'
 import { renderXml } from '../xml/render.js'
+import { storedJson } from './stored-json.js'
 
 /**
  * A bucket's default encryption (PutBucketEncryption / GetBucketEncryption): the
@@ -88,13 +89,9 @@ export function toStoredBucketEncryption (config: BucketEncryption): string {
  * Text that is not a stored configuration → InternalError.
  */
 export function fromStoredBucketEncryption (text: string | undefined): BucketEncryption | undefined {
-  if (text === undefined || text === '') return undefined
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    value = undefined
-  }
+  const json = storedJson(text)
+  if (json === undefined) return undefined
+  const value = json.value
   const stored = value as { algorithm?: unknown, bucketKeyEnabled?: unknown } | null
   if (stored === null || typeof stored !== 'object' || stored.algorithm !== 'AES256' ||
     (stored.bucketKeyEnabled !== undefined && typeof stored.bucketKeyEnabled !== 'boolean')) {

@@ -1,6 +1,7 @@
 import { S3Error } from '../errors.js'
 import { childText, children, parseXml, type XmlNode } from '../xml/parse.js'
 import { renderXml } from '../xml/render.js'
+import { storedJson } from './stored-json.js'
 
 /**
  * Bucket CORS, as Amazon S3 does it: the PutBucketCors / GetBucketCors document, its stored form,
@@ -167,13 +168,9 @@ export function toStoredCors (rules: CorsRule[]): string {
 
 /** `undefined` (or '') = the bucket has no CORS configuration. A stored text that is not one → InternalError. */
 export function fromStoredCors (text: string | undefined): CorsRule[] | undefined {
-  if (text === undefined || text === '') return undefined
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    value = undefined
-  }
+  const json = storedJson(text)
+  if (json === undefined) return undefined
+  const value = json.value
   if (!Array.isArray(value) || !value.every(isStoredRule)) {
     throw new S3Error('InternalError', 'The stored CORS configuration of this bucket is not readable.')
   }

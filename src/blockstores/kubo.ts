@@ -232,10 +232,15 @@ function codecName (cid: CID): string {
 /** Attempts of a call that keeps meeting connections the node has closed. */
 const STALE_RETRIES = 4
 
-/** A socket reset on a reused connection, as opposed to a node that refuses connections. */
+/**
+ * A socket reset on a reused connection, as opposed to a node that refuses connections; or an
+ * answer that is not JSON at all (js-ipfs under load has answered a kept-alive connection with
+ * bytes that do not parse). Every call is idempotent, so both are retried.
+ */
 function isStaleConnection (error: unknown): boolean {
-  const cause = (error as { cause?: { code?: unknown } } | null)?.cause
+  const cause = (error as { cause?: { code?: unknown, name?: unknown } } | null)?.cause
   const code = String(cause?.code ?? (error as { code?: unknown } | null)?.code)
+  if ((error as { name?: unknown } | null)?.name === 'SyntaxError' || cause?.name === 'SyntaxError') return true
   return code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE'
 }
 

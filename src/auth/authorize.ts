@@ -41,36 +41,43 @@ export interface AccessOptions {
   newBucket?: boolean
 }
 
-const policyCache = new Map<string, Policy>()
 const POLICY_CACHE_SIZE = 500
+/** Parsed policies by kind, bucket and text: a request parses none it has seen before. */
+const policyCache = new Map<string, Policy>()
+/** Policies that name s3:ExistingObjectTag conditions (their requests must read the object's tags). */
+const readsTags = new WeakSet<Policy>()
 
-/** A bucket's policy, parsed once per distinct text. */
-function bucketPolicy (bucket: BucketRecord): Policy | undefined {
-  const text = bucket.config?.policy
-  if (text === undefined) return undefined
-  const cacheKey = `${bucket.name}\n${text}`
+function cachedPolicy (text: string, bucket: string | undefined): Policy {
+  const cacheKey = `${bucket ?? ''}\n${text}`
   let policy = policyCache.get(cacheKey)
   if (policy === undefined) {
-    policy = parsePolicy(text, { kind: 'bucket', bucket: bucket.name })
+    policy = parsePolicy(text, bucket === undefined ? { kind: 'identity' } : { kind: 'bucket', bucket })
+    if (text.toLowerCase().includes('s3:existingobjecttag')) readsTags.add(policy)
     if (policyCache.size >= POLICY_CACHE_SIZE) policyCache.delete(policyCache.keys().next().value as string)
     policyCache.set(cacheKey, policy)
   }
   return policy
 }
 
-const identityCache = new Map<string, Policy>()
+/** A bucket's policy, parsed once per distinct text. */
+function bucketPolicy (bucket: BucketRecord): Policy | undefined {
+  const text = bucket.config?.policy
+  return text === undefined ? undefined : cachedPolicy(text, bucket.name)
+}
 
-/** Identity policy documents, parsed once per distinct text. A bad document denies (MalformedPolicy is not the client's fault: logged as an internal error). */
+/**
+ * A principal's identity policy documents, parsed once per distinct text. A document that does not
+ * parse is the credential provider's fault, not the client's: InternalError (fileCredentials
+ * refuses such documents when it loads them).
+ */
 export function identityPolicies (texts: string[] | undefined): Policy[] | undefined {
   if (texts === undefined || texts.length === 0) return undefined
   return texts.map((text) => {
-    let policy = identityCache.get(text)
-    if (policy === undefined) {
-      policy = parsePolicy(text, { kind: 'identity' })
-      if (identityCache.size >= POLICY_CACHE_SIZE) identityCache.delete(identityCache.keys().next().value as string)
-      identityCache.set(text, policy)
+    try {
+      return cachedPolicy(text, undefined)
+    } catch (err) {
+      throw new S3Error('InternalError', `An identity policy of this principal is not a valid policy: ${(err as Error).message}`)
     }
-    return policy
   })
 }
 
@@ -225,7 +232,7 @@ export class Authorizer {
 }
 
 function mentionsExistingTags (policy: Policy): boolean {
-  return policy.text.toLowerCase().includes('s3:existingobjecttag')
+  return readsTags.has(policy)
 }
 
 /** A bucket's ACL: as stored, or the owner's full control. */

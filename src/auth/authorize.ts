@@ -116,8 +116,8 @@ export class Authorizer {
    * The same request decided for another requester (a browser form's signer, known only once the
    * form is read), sharing the buckets read so far.
    */
-  as (requester: Requester, authType: string): Authorizer {
-    const other = new Authorizer({ ...this.init, requester, authType })
+  as (requester: Requester, authType: string, req: S3Request = this.init.req): Authorizer {
+    const other = new Authorizer({ ...this.init, requester, authType, req })
     for (const [name, bucket] of this.buckets) other.buckets.set(name, bucket)
     return other
   }

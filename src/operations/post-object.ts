@@ -1,4 +1,4 @@
-import { ANONYMOUS_PRINCIPAL, Authorizer, identityPolicies } from '../auth/authorize.js'
+import { ANONYMOUS_PRINCIPAL, identityPolicies } from '../auth/authorize.js'
 import { checkPostPolicy, limitContentLength, missingPostField, verifyPostSignature } from '../auth/post-policy.js'
 import { S3Error } from '../errors.js'
 import type { ObjectVersion } from '../metadata/metadata-store.js'
@@ -62,19 +62,10 @@ export async function postObject (ctx: OperationContext) {
 
   // The request as an equivalent PUT would have made it: the signed form alone sets the object's
   // attributes and ACL (headers the browser added cannot), and policy conditions (s3:x-amz-acl,
-  // s3:RequestObjectTag/...) read the form's values. `ctx.authorizer.as` keeps the original
-  // request, so the form's authorizer is built here.
+  // s3:RequestObjectTag/...) read the form's values.
   const formReq: S3Request = { ...ctx.req, headers: { ...requestOnlyHeaders(ctx.req.headers), ...headers } }
   const principal = signer.anonymous ? undefined : signer.principal
-  const authorizer = new Authorizer({
-    metadata: ctx.metadata,
-    requester: { principal, policies: identityPolicies(signer.policies) },
-    req: formReq,
-    query: ctx.query,
-    now: ctx.now,
-    signal: ctx.signal,
-    authType: 'POST',
-  })
+  const authorizer = ctx.authorizer.as({ principal, policies: identityPolicies(signer.policies) }, 'POST', formReq)
   const formCtx: OperationContext = {
     ...ctx,
     key,

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from 'express'
-import type { Gateway } from '../src/types.js'
+import type { Gateway, S3Request, S3Response } from '../src/types.js'
 import { toS3Request, writeS3Response } from './node-io.js'
 import type { TrustProxy } from './node-io.js'
 
@@ -12,14 +12,28 @@ export interface S3MiddlewareOptions {
 }
 
 /**
+ * The gateway's admin endpoints as Express middleware: `app.use('/-', adminMiddleware(gateway))`
+ * serves `/-/healthy`, `/-/ready`, `/-/metrics` and `/-/dashboard`.
+ */
+export function adminMiddleware (gateway: Pick<Gateway, 'admin'>, options: S3MiddlewareOptions = {}): Middleware {
+  return mount(async (request) => await gateway.admin.handle(request), options)
+}
+
+/**
  * Express middleware: `app.use('/s3', s3Middleware(gateway))`. The mount path (`req.baseUrl`) is the
  * base path; the raw path comes from `req.originalUrl`, so signatures cover what the client sent.
  * Mount it before any body parser that could match S3 requests.
  */
-export function s3Middleware (gateway: Gateway, options: S3MiddlewareOptions = {}): (req: Request, res: Response, next: NextFunction) => void {
+export function s3Middleware (gateway: Pick<Gateway, 'handle'>, options: S3MiddlewareOptions = {}): Middleware {
+  return mount(async (request) => await gateway.handle(request), options)
+}
+
+type Middleware = (req: Request, res: Response, next: NextFunction) => void
+
+function mount (answer: (request: S3Request) => Promise<S3Response>, options: S3MiddlewareOptions): Middleware {
   return (req, res, next) => {
     const request = toS3Request(req, { basePath: req.baseUrl, path: req.originalUrl, trustProxy: options.trustProxy, res })
-    gateway.handle(request)
+    answer(request)
       .then(async (response) => { await writeS3Response(res, response, request.signal) })
       .catch((err: unknown) => {
         if (!res.headersSent) next(err)

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import type { Gateway } from '../src/types.js'
+import type { Gateway, S3Request, S3Response } from '../src/types.js'
 import { toS3Request, writeS3Response } from './node-io.js'
 import type { TrustProxy } from './node-io.js'
 
@@ -7,7 +7,7 @@ export type { TrustProxy } from './node-io.js'
 export { BodyAlreadyConsumedError } from './node-io.js'
 
 export interface S3PluginOptions {
-  gateway: Gateway
+  gateway: Pick<Gateway, 'handle'>
   /** Peers whose X-Forwarded-Host / -Proto / -For are believed. */
   trustProxy?: TrustProxy
 }
@@ -24,7 +24,25 @@ const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS'] as const
  * parse with 415, while S3 stores any Content-Type as given.
  */
 export const s3Plugin: FastifyPluginAsync<S3PluginOptions> = async (fastify: FastifyInstance, options: S3PluginOptions) => {
-  const { gateway, trustProxy } = options
+  const { gateway } = options
+  mountAll(fastify, async (request) => await gateway.handle(request), options.trustProxy)
+}
+
+export interface AdminPluginOptions {
+  gateway: Pick<Gateway, 'admin'>
+  trustProxy?: TrustProxy
+}
+
+/**
+ * The gateway's admin endpoints: `app.register(adminPlugin, { gateway, prefix: '/-' })` serves
+ * `/-/healthy`, `/-/ready`, `/-/metrics` and `/-/dashboard`.
+ */
+export const adminPlugin: FastifyPluginAsync<AdminPluginOptions> = async (fastify: FastifyInstance, options: AdminPluginOptions) => {
+  const { gateway } = options
+  mountAll(fastify, async (request) => await gateway.admin.handle(request), options.trustProxy)
+}
+
+function mountAll (fastify: FastifyInstance, answer: (request: S3Request) => Promise<S3Response>, trustProxy: TrustProxy | undefined): void {
   const basePath = fastify.prefix
 
   fastify.removeAllContentTypeParsers()
@@ -36,7 +54,7 @@ export const s3Plugin: FastifyPluginAsync<S3PluginOptions> = async (fastify: Fas
     const res = reply.raw
     const s3Request = toS3Request(req, { basePath, trustProxy, res })
     try {
-      const response = await gateway.handle(s3Request)
+      const response = await answer(s3Request)
       await writeS3Response(res, response, s3Request.signal)
     } catch (err) {
       request.log.error({ err }, 's3-ipfs-gateway: response failed')
@@ -58,3 +76,4 @@ export const s3Plugin: FastifyPluginAsync<S3PluginOptions> = async (fastify: Fas
 }
 
 Object.defineProperty(s3Plugin, Symbol.for('fastify.display-name'), { value: 's3-ipfs-gateway' })
+Object.defineProperty(adminPlugin, Symbol.for('fastify.display-name'), { value: 's3-ipfs-gateway-admin' })

@@ -1,6 +1,6 @@
 import { createServer as createHttpServer } from 'node:http'
 import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http'
-import type { Gateway } from '../src/types.js'
+import type { Gateway, S3Request, S3Response } from '../src/types.js'
 import { isUnderBasePath, normalizeBasePath, toS3Request, writeS3Response } from './node-io.js'
 import type { TrustProxy } from './node-io.js'
 
@@ -20,7 +20,19 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: (er
  * A `(req, res, next?)` listener for `http.createServer`. Paths outside `basePath` are passed to
  * `next` when given, otherwise answered with a plain-text 404.
  */
-export function createNodeHandler (gateway: Gateway, options: NodeHandlerOptions = {}): NodeHandler {
+export function createNodeHandler (gateway: Pick<Gateway, 'handle'>, options: NodeHandlerOptions = {}): NodeHandler {
+  return mount(async (request) => await gateway.handle(request), options)
+}
+
+/**
+ * The gateway's admin endpoints (`/healthy`, `/ready`, `/metrics`, `/dashboard`) under `basePath`
+ * (e.g. '/-'), as a `(req, res, next?)` listener; other paths go to `next` or get a 404.
+ */
+export function createAdminHandler (gateway: Pick<Gateway, 'admin'>, options: NodeHandlerOptions = {}): NodeHandler {
+  return mount(async (request) => await gateway.admin.handle(request), options)
+}
+
+function mount (answer: (request: S3Request) => Promise<S3Response>, options: NodeHandlerOptions): NodeHandler {
   const basePath = normalizeBasePath(options.basePath)
   return (req, res, next) => {
     const request = toS3Request(req, { basePath, trustProxy: options.trustProxy, res })
@@ -32,7 +44,7 @@ export function createNodeHandler (gateway: Gateway, options: NodeHandlerOptions
       }
       return
     }
-    gateway.handle(request)
+    answer(request)
       .then(async (response) => { await writeS3Response(res, response, request.signal) })
       .catch((err: unknown) => {
         if (!res.headersSent) res.writeHead(500).end()
@@ -50,12 +62,20 @@ export interface CreateServerOptions extends NodeHandlerOptions {
    * node's default.
    */
   serverOptions?: ServerOptions
+  /** Also serve the gateway's admin endpoints under this path (e.g. '/-'), outside `basePath`. */
+  adminPath?: string
 }
 
 /** An `http.Server` (not yet listening) serving `gateway` under `basePath`. */
-export function createServer (gateway: Gateway, options: CreateServerOptions = {}): Server {
+export function createServer (gateway: Pick<Gateway, 'handle'> & Partial<Pick<Gateway, 'admin'>>, options: CreateServerOptions = {}): Server {
   const handler = createNodeHandler(gateway, options)
-  const server = createHttpServer({ requestTimeout: 0, ...options.serverOptions }, (req, res) => { handler(req, res) })
+  const admin = options.adminPath === undefined || gateway.admin === undefined
+    ? undefined
+    : createAdminHandler({ admin: gateway.admin }, { basePath: options.adminPath, trustProxy: options.trustProxy })
+  const server = createHttpServer({ requestTimeout: 0, ...options.serverOptions }, (req, res) => {
+    if (admin === undefined) handler(req, res)
+    else admin(req, res, () => { handler(req, res) })
+  })
   server.keepAliveTimeout = options.serverOptions?.keepAliveTimeout ?? 65_000
   return server
 }

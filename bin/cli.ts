@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { CID_PROFILES, isCidProfileName } from '../src/content/profiles.js'
+import { LOG_LEVELS, type LogLevel } from '../src/observability/logger.js'
 import { createGateway } from '../src/gateway.js'
 import type { GatewayGcReport } from '../src/types.js'
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, openStores, startServer } from './server.js'
@@ -35,6 +36,11 @@ Options (each overrides its environment variable):
   --encrypt         S3IPFS_ENCRYPT=1    store every new object encrypted (SSE-S3)
   --audit-log FILE  S3IPFS_AUDIT_LOG    append a JSON line per request to FILE
   --allow-insecure-sse-c                accept SSE-C keys over plain HTTP (TLS ends at a proxy)
+  --admin-listen H:P S3IPFS_ADMIN_LISTEN also serve /-/healthy, /-/ready, /-/metrics and /-/dashboard on
+                                        this address (e.g. 0.0.0.0:9091); they are on the S3 port too
+  --metrics-token T S3IPFS_METRICS_TOKEN /-/metrics requires Authorization: Bearer T
+  --log-level L     S3IPFS_LOG_LEVEL    ${LOG_LEVELS.join(' | ')} (default info: a JSON line per
+                                        request on stderr)
   -h, --help                            show this help
   -v, --version                         show the version
 
@@ -120,10 +126,16 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
       encrypt: { type: 'boolean' },
       'audit-log': { type: 'string' },
       'allow-insecure-sse-c': { type: 'boolean' },
+      'admin-listen': { type: 'string' },
+      'metrics-token': { type: 'string' },
+      'log-level': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
   })
+  const logLevel = values['log-level'] ?? nonEmpty(env.S3IPFS_LOG_LEVEL) ?? 'info'
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new UsageError(`Unknown log level "${logLevel}"; expected one of ${LOG_LEVELS.join(', ')}`)
+  const adminListenText = values['admin-listen'] ?? nonEmpty(env.S3IPFS_ADMIN_LISTEN)
   const ipfsListen = (values['ipfs-listen'] ?? [env.S3IPFS_IPFS_LISTEN ?? '']).flatMap(v => v.split(',')).map(v => v.trim()).filter(v => v !== '')
   const portText = values.port ?? nonEmpty(env.S3IPFS_PORT)
   let port: number | undefined
@@ -157,7 +169,18 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
     encrypt: values.encrypt ?? (env.S3IPFS_ENCRYPT === '1' || env.S3IPFS_ENCRYPT === 'true'),
     auditLog: values['audit-log'] ?? nonEmpty(env.S3IPFS_AUDIT_LOG),
     allowInsecureSseC: values['allow-insecure-sse-c'] ?? false,
+    adminListen: adminListenText === undefined ? undefined : parseListen(adminListenText),
+    metricsToken: values['metrics-token'] ?? nonEmpty(env.S3IPFS_METRICS_TOKEN),
+    logLevel: logLevel as LogLevel,
   }
+}
+
+/** `HOST:PORT`, `[v6]:PORT` or `:PORT` (all interfaces' loopback default: 127.0.0.1). */
+function parseListen (text: string): { host: string, port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text)
+  const port = m === null ? NaN : Number(m[3])
+  if (m === null || port > 65535) throw new UsageError(`Invalid admin address "${text}"; expected HOST:PORT, e.g. 127.0.0.1:9091`)
+  return { host: m[1] ?? (m[2] === '' ? DEFAULT_HOST : m[2]), port }
 }
 
 /** `--ipfs-api` / S3IPFS_IPFS_API, with S3IPFS_IPFS_API_AUTH as its Authorization header. */
@@ -178,6 +201,8 @@ function banner (running: RunningServer, options: ServerOptions): string {
     ...(options.usersFile === undefined ? [] : [`  users file:      ${options.usersFile}`]),
     `  encryption:      ${options.encrypt === true ? 'every new object (SSE-S3)' : 'per request or bucket (SSE-S3, SSE-C)'}`,
     ...(options.auditLog === undefined ? [] : [`  audit log:       ${options.auditLog}`]),
+    `  admin:           ${running.url.replace(/\/+$/, '').replace(/(https?:\/\/[^/]+).*/, '$1')}/-/ (healthy, ready, metrics, dashboard)`,
+    ...(running.adminUrl === undefined ? [] : [`  admin listener:  ${running.adminUrl}/-/`]),
     `  region:          ${running.gateway.region}`,
     `  access key:      ${accessKeyId}`,
     `  secret key:      ${secretAccessKey}`,

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises'
-import type { Server } from 'node:http'
+import { createServer as createHttpServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import type { Blockstore } from 'interface-blockstore'
 // The standalone server is a host like any other, so it mounts the gateway through the node adapter.
-import { createServer } from '../adapters/node.js'
+import { createAdminHandler, createServer } from '../adapters/node.js'
 import type { TrustProxy } from '../adapters/node-io.js'
 import { CachedBlockstore, redisBlockCache } from '../src/blockstores/cached.js'
 import { FsBlockstore } from '../src/blockstores/fs.js'
@@ -20,11 +20,14 @@ import type { MetadataStore } from '../src/metadata/metadata-store.js'
 import { PostgresMetadataStore } from '../src/metadata/postgres.js'
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
 import type { Gateway, GatewayInit } from '../src/types.js'
+import { defaultLogger, jsonLogger, type GatewayLogger, type LogLevel } from '../src/observability/logger.js'
 
 export const DEFAULT_PORT = 9090
 export const DEFAULT_HOST = '127.0.0.1'
 export const DEFAULT_DATA_DIR = './.s3-ipfs'
 export const DEFAULT_SHUTDOWN_TIMEOUT = 10_000
+/** Where the admin endpoints are: no bucket name can start with '-'. */
+export const ADMIN_PATH = '/-'
 
 export interface ServerOptions {
   /** TCP port; 0 picks a free one. Default 9090. */
@@ -90,6 +93,19 @@ export interface ServerOptions {
    * over bitswap (`s3-ipfs-gateway/helia`; needs its optional peer packages). Default: no node.
    */
   ipfsListen?: string[]
+  /**
+   * Also serve the admin endpoints (`/-/healthy`, `/-/ready`, `/-/metrics`, `/-/dashboard`) on this
+   * address, e.g. `{ host: '0.0.0.0', port: 9091 }` (port 0 picks one). They are always on the S3
+   * port under `/-/` too.
+   */
+  adminListen?: { host: string, port: number }
+  /** A bearer token `/-/metrics` requires. Default: none. */
+  metricsToken?: string
+  /**
+   * Level of the JSON log lines on stderr (one `info` line per request). Default 'warn' (the `serve`
+   * command's default is 'info'). Ignored when `gateway.logger` is given.
+   */
+  logLevel?: LogLevel
 }
 
 export interface ServerCredentials {
@@ -107,6 +123,8 @@ export interface RunningServer {
   server: Server
   /** The embedded IPFS node, when `ipfsListen` was given. */
   ipfs?: IpfsNode
+  /** `http://host:port` of the admin listener, when `adminListen` was given. */
+  adminUrl?: string
   /**
    * Stops accepting connections, lets in-flight requests finish (for at most `shutdownTimeout`,
    * then destroys their sockets) and closes the gateway. Repeated calls return the same promise.
@@ -131,6 +149,8 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
 
   // Opened first: a log path that cannot be written stops the start before anything else is opened.
   const audit = options.auditLog === undefined ? undefined : auditLogFile(resolve(options.auditLog))
+  const ownLogger = options.gateway?.logger === undefined ? jsonLogger({ level: options.logLevel ?? 'warn' }) : undefined
+  const logger = options.gateway?.logger ?? ownLogger as GatewayLogger
   let stores: DataDirStores | undefined
   let gateway: Gateway
   try {
@@ -141,6 +161,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
       redisUrl: options.redisUrl,
       ipfsApi: options.ipfsApi,
       ipfsApiHeaders: options.ipfsApiHeaders,
+      logger,
     })
     const masterKey = options.masterKey ?? (options.metadataUrl === undefined ? await loadOrCreateMasterKey(dataDir) : undefined)
     if (options.encrypt === true && masterKey === undefined) {
@@ -156,6 +177,8 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
       encryptByDefault: options.encrypt === true,
       allowInsecureSseC: options.allowInsecureSseC,
       audit: bothSinks(audit?.sink, options.gateway?.audit),
+      logger,
+      metricsToken: options.metricsToken ?? options.gateway?.metricsToken,
     })
   } catch (err) {
     await closeStores(stores)
@@ -167,14 +190,17 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
       'encrypted (SSE-S3 / SSE-C, or --encrypt for all of it) is public to anyone who learns an object\'s CID.', { code: 'S3IPFS_PUBLIC_CONTENT' })
   }
 
-  const server = createServer(gateway, { basePath: options.basePath, trustProxy: options.trustProxy })
+  const server = createServer(gateway, { basePath: options.basePath, trustProxy: options.trustProxy, adminPath: ADMIN_PATH })
+  let adminServer: Server | undefined
   try {
-    server.listen(port, host)
-    await Promise.race([
-      once(server, 'listening'),
-      once(server, 'error').then(([err]) => { throw err }),
-    ])
+    await listen(server, port, host)
+    if (options.adminListen !== undefined) {
+      const admin = createAdminHandler(gateway, { basePath: ADMIN_PATH, trustProxy: options.trustProxy })
+      adminServer = createHttpServer((req, res) => { admin(req, res) })
+      await listen(adminServer, options.adminListen.port, options.adminListen.host)
+    }
   } catch (err) {
+    if (server.listening) await new Promise((resolve) => { server.close(resolve) })
     await gateway.close()
     await audit?.close()
     throw err
@@ -185,6 +211,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
       ipfs = await startIpfsNode({ blockstore: stores.blockstore, listen: options.ipfsListen })
     } catch (err) {
       await new Promise((resolve) => { server.close(resolve) })
+      if (adminServer !== undefined) await new Promise((resolve) => { adminServer?.close(resolve) })
       await gateway.close()
       await audit?.close()
       throw err
@@ -192,6 +219,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
   }
 
   const address = server.address() as AddressInfo
+  const adminAddress = adminServer?.address() as AddressInfo | undefined
   const basePath = normalize(options.basePath)
   let closing: Promise<void> | undefined
   return {
@@ -202,8 +230,22 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
     credentials,
     server,
     ipfs,
+    adminUrl: adminAddress === undefined ? undefined : `http://${urlHost(adminAddress.address)}:${adminAddress.port}`,
     close: () => (closing ??= (async () => {
-      try { await ipfs?.stop() } finally { try { await shutdown(server, gateway, shutdownTimeout) } finally { await audit?.close() } }
+      try {
+        await ipfs?.stop()
+      } finally {
+        try {
+          if (adminServer !== undefined) {
+            adminServer.closeAllConnections()
+            await new Promise((resolve) => { adminServer?.close(resolve) })
+          }
+          await shutdown(server, gateway, shutdownTimeout)
+        } finally {
+          await audit?.close()
+          ownLogger?.flush()
+        }
+      }
     })()),
   }
 }
@@ -225,6 +267,8 @@ export interface OpenStoresOptions {
   /** A KuboBlockstore on this RPC API instead of `<dataDir>/blocks` (see ServerOptions.ipfsApi). */
   ipfsApi?: string
   ipfsApiHeaders?: Record<string, string>
+  /** Where the Redis block cache reports that it is unavailable (default: the library's logger). */
+  logger?: Pick<GatewayLogger, 'warn'>
   /**
    * Fail (code 'ERR_NO_DATA_DIR') unless `<dataDir>/meta.db` exists, instead of creating the
    * directory and an empty database. For tools that must not mistake a wrong path for an empty store.
@@ -252,7 +296,7 @@ export async function openStores (dataDir: string, options: OpenStoresOptions = 
   let blockstore: Blockstore = options.blockstore ??
     (kubo ? kuboStore(options.ipfsApi ?? '', options.ipfsApiHeaders) : new FsBlockstore({ path: join(dataDir, 'blocks') }))
   if (options.redisUrl !== undefined) {
-    const logger = { error: (m: string, d?: unknown) => { console.error(m, d) }, warn: (m: string, d?: unknown) => { console.warn(m, d ?? '') } }
+    const logger = options.logger ?? defaultLogger()
     blockstore = new CachedBlockstore(blockstore, { cache: await redisBlockCache(options.redisUrl, { logger }) })
   } else if (kubo) {
     // Every read from a node is an RPC call plus a hash: repeated reads come from memory.
@@ -292,6 +336,14 @@ export function postgresStore (url: string): PostgresMetadataStore {
   const schema = parsed.searchParams.get('schema') ?? undefined
   parsed.searchParams.delete('schema')
   return new PostgresMetadataStore({ connectionString: parsed.toString(), schema })
+}
+
+async function listen (server: Server, port: number, host: string): Promise<void> {
+  server.listen(port, host)
+  await Promise.race([
+    once(server, 'listening'),
+    once(server, 'error').then(([err]) => { throw err }),
+  ])
 }
 
 async function shutdown (server: Server, gateway: Gateway, timeoutMs: number): Promise<void> {

@@ -6,8 +6,7 @@ import { authorizeOperation } from './auth/authorize-operation.js'
 import { MemoryBlockstore } from './blockstores/memory.js'
 import { ContentStore } from './content/content-store.js'
 import { collectGarbage, isSweepable } from './content/gc.js'
-import { isPinner, reconcilePins } from './content/pins.js'
-import type { AuditEntry, AuditSink } from './audit.js'
+import { isPinner, reconcilePins, type ReconcileReport } from './content/pins.js'
 import { isAbortError, S3Error, toS3Error } from './errors.js'
 import { corsResponseHeaders, fromStoredCors } from './protocol/cors.js'
 import { MemoryMetadataStore } from './metadata/memory.js'
@@ -17,6 +16,9 @@ import type { OperationContext } from './operations/context.js'
 import type { EncryptionSettings } from './operations/encryption.js'
 import { address, route } from './router.js'
 import { renderXml } from './xml/render.js'
+import { Observability } from './observability/index.js'
+import { defaultLogger } from './observability/logger.js'
+import type { Exchange, RequestState as ObservedState } from './observability/request-observer.js'
 import type { Gateway, GatewayGcOptions, GatewayGcReport, GatewayInit, S3Request, S3Response } from './types.js'
 
 const FIVE_GIB = 5 * 1024 * 1024 * 1024
@@ -31,14 +33,8 @@ function parseMasterKey (key: Uint8Array | string): Uint8Array {
 }
 
 /** What a request got to before it was answered: its bucket and authorizer, for CORS headers. */
-interface RequestState {
-  bucket?: string
-  key?: string
-  operation?: string
-  auth?: AuthContext
+interface RequestState extends ObservedState {
   authorizer?: Authorizer
-  /** The S3 error code the request was answered with. */
-  error?: string
 }
 
 /** S3's limit on a request's header section ("The PUT request header is limited to 8 KB"). */
@@ -75,13 +71,21 @@ function defaultNewId (kind: 'upload' | 'version'): string {
  * Builds a gateway. With no options everything lives in memory (for unit tests of users' apps).
  */
 export function createGateway (init: GatewayInit = {}): Gateway {
-  const blockstore = init.blockstore ?? new MemoryBlockstore()
-  const logger = init.logger ?? { error: (message: string, details?: Record<string, unknown>) => { console.error(message, details) } }
+  const logger = init.logger ?? defaultLogger()
+  const baseStore = init.metadata ?? new MemoryMetadataStore()
+  const baseBlockstore = init.blockstore ?? new MemoryBlockstore()
+  const observability = new Observability({
+    metrics: init.metrics,
+    metricsToken: init.metricsToken,
+    readinessTimeoutMs: init.readinessTimeoutMs,
+    logger,
+    audit: init.audit,
+    now: init.now ?? (() => new Date()),
+  }, { blockstore: baseBlockstore, metadata: baseStore })
+  const blockstore = observability.blockstore(baseBlockstore)
   // On a store that pins (a networked node), every reference change is mirrored as a pin.
   const pinner = isPinner(blockstore) ? blockstore : undefined
-  const metadata = pinner === undefined
-    ? init.metadata ?? new MemoryMetadataStore()
-    : new PinnedMetadataStore(init.metadata ?? new MemoryMetadataStore(), pinner, logger)
+  const metadata = observability.metadata(pinner === undefined ? baseStore : new PinnedMetadataStore(baseStore, pinner, logger), baseStore)
   const credentials = toCredentialProvider(init.credentials)
   const region = init.region ?? 'us-east-1'
   const content = new ContentStore({ blockstore, profile: init.cidProfile ?? 'unixfs-v1-2025' })
@@ -92,7 +96,6 @@ export function createGateway (init: GatewayInit = {}): Gateway {
   const baseDomains = (init.baseDomains ?? []).map(d => d.toLowerCase())
   const maxObjectSize = init.maxObjectSize ?? FIVE_GIB
   const maxHeaderBytes = init.maxHeaderBytes ?? MAX_HEADER_BYTES
-  const audit = init.audit
   const encryption: EncryptionSettings = {
     masterKey: init.masterKey === undefined ? undefined : parseMasterKey(init.masterKey),
     encryptByDefault: init.encryptByDefault ?? false,
@@ -102,19 +105,26 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     throw new TypeError('encryptByDefault needs a masterKey')
   }
   if (pinner !== undefined && !encryption.encryptByDefault) {
-    const warn = logger.warn ?? ((message: string) => { console.warn(message) })
-    warn('s3-ipfs-gateway: content is stored on a networked IPFS node without encryption: anyone who learns an object\'s CID can ' +
+    logger.warn({}, 'content is stored on a networked IPFS node without encryption: anyone who learns an object\'s CID can ' +
       'fetch its bytes from the IPFS network, whatever the bucket\'s policy says. Set encryptByDefault (with a masterKey) to store ' +
       'only ciphertext, or use SSE-S3 / SSE-C per object or bucket.')
   }
   let closed = false
 
   /** Pinned set = referenced set, after a crash between a commit and its pin or unpin. */
-  const reconcile = async (signal?: AbortSignal) => pinner === undefined
-    ? undefined
-    : await reconcilePins(metadata, pinner, { held: () => content.protectedRoots(), signal })
-  const startup = reconcile().catch((error: unknown) => {
-    logger.error('s3-ipfs-gateway: reconciling pins at start-up failed; gc() retries it', { error })
+  const reconcile = async (signal?: AbortSignal): Promise<ReconcileReport | undefined> => {
+    if (pinner === undefined) return undefined
+    try {
+      const report = await reconcilePins(metadata, pinner, { held: () => content.protectedRoots(), signal })
+      observability.reconciled(report)
+      return report
+    } catch (error) {
+      observability.reconciled(undefined, error)
+      throw error
+    }
+  }
+  const startup = reconcile().catch((err: unknown) => {
+    logger.error({ err }, 'reconciling pins at start-up failed; gc() retries it')
   })
 
   async function dispatch (req: S3Request, id: string, state: RequestState): Promise<S3Response> {
@@ -180,32 +190,6 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     }
   }
 
-  function record (sink: AuditSink, req: S3Request, id: string, state: RequestState, response: S3Response): void {
-    const principal = state.auth === undefined || state.auth.anonymous ? null : state.auth.principal ?? null
-    const entry: AuditEntry = {
-      time: now().toISOString(),
-      requestId: id,
-      principal,
-      accessKeyId: state.auth?.accessKeyId,
-      operation: state.operation,
-      method: req.method,
-      bucket: state.bucket === '' ? undefined : state.bucket,
-      key: state.key === '' ? undefined : state.key,
-      versionId: response.headers['x-amz-version-id'],
-      cid: response.headers['x-amz-meta-cid'],
-      status: response.status,
-      error: state.error,
-      sourceIp: req.remoteAddress,
-      userAgent: req.headers['user-agent'],
-    }
-    try {
-      const pending = sink(entry)
-      if (pending instanceof Promise) pending.catch((error: unknown) => { logger.error('s3-ipfs-gateway: the audit sink failed', { requestId: id, error }) })
-    } catch (error) {
-      logger.error('s3-ipfs-gateway: the audit sink failed', { requestId: id, error })
-    }
-  }
-
   /** The bucket's CORS headers for a request from a browser origin, on success and error alike. */
   async function addCorsHeaders (req: S3Request, state: RequestState, response: S3Response): Promise<void> {
     if (state.bucket === undefined || state.bucket === '') return
@@ -216,7 +200,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       Object.assign(response.headers, corsResponseHeaders(fromStoredCors(bucket?.config?.cors), req.headers.origin, req.method))
     } catch (err) {
       // A client that went away needs no headers; anything else is worth knowing.
-      if (!isAbortError(err)) logger.error('s3-ipfs-gateway: reading the bucket\'s CORS rules failed', { bucket: state.bucket, error: err })
+      if (!isAbortError(err)) logger.error({ bucket: state.bucket, err }, 'reading the bucket\'s CORS rules failed')
     }
   }
 
@@ -243,9 +227,10 @@ export function createGateway (init: GatewayInit = {}): Gateway {
 
   return {
     region,
-    async handle (req: S3Request): Promise<S3Response> {
-      const id = requestId()
-      const state: RequestState = {}
+    async handle (incoming: S3Request): Promise<S3Response> {
+      const exchange: Exchange = observability.observer.begin(incoming, requestId())
+      const { id, request: req } = exchange
+      const state: RequestState = exchange.state
       let response: S3Response
       try {
         if (closed) throw new S3Error('ServiceUnavailable')
@@ -255,30 +240,39 @@ export function createGateway (init: GatewayInit = {}): Gateway {
         if (req.method === 'HEAD') delete response.body
       } catch (err) {
         const s3 = toS3Error(err)
-        if (s3 === undefined) logger.error('s3-ipfs-gateway: unexpected error', { requestId: id, method: req.method, path: req.path, error: err })
+        if (s3 === undefined) logger.error({ requestId: id, method: req.method, path: req.path, err }, 'unexpected error')
         else if ((err as { code?: unknown }).code === 'ERR_DECRYPT') {
           // Stored ciphertext that fails authentication was altered beneath the gateway: the operator must know.
-          logger.error('s3-ipfs-gateway: encrypted content failed authentication', { requestId: id, method: req.method, path: req.path, error: err })
+          logger.error({ requestId: id, method: req.method, path: req.path, err }, 'encrypted content failed authentication')
         }
         const error = s3 ?? new S3Error('InternalError')
         state.error = error.code
         response = errorResponse(req, id, error)
       }
       if (req.headers.origin !== undefined && req.method !== 'OPTIONS') await addCorsHeaders(req, state, response)
-      if (audit !== undefined) record(audit, req, id, state, response)
-      return response
+      return observability.observer.answered(exchange, response)
     },
+    admin: { handle: observability.admin },
+    metrics: observability.metrics?.registry,
+    async ready () { return await observability.readiness.report() },
     async gc (options: GatewayGcOptions = {}): Promise<GatewayGcReport> {
       if (closed) throw new Error('The gateway is closed')
       const pins = await reconcile(options.signal)
       if (!isSweepable(blockstore)) return { pins }
-      const blocks = await collectGarbage(blockstore, {
-        roots: () => metadata.referencedCids({ signal: options.signal }),
-        protect: content,
-        gracePeriodMs: options.gracePeriodMs,
-        dryRun: options.dryRun,
-        signal: options.signal,
-      })
+      let blocks
+      try {
+        blocks = await collectGarbage(blockstore, {
+          roots: () => metadata.referencedCids({ signal: options.signal }),
+          protect: content,
+          gracePeriodMs: options.gracePeriodMs,
+          dryRun: options.dryRun,
+          signal: options.signal,
+        })
+      } catch (error) {
+        if (!isAbortError(error)) observability.gcFinished(undefined, error)
+        throw error
+      }
+      if (options.dryRun !== true) observability.gcFinished(blocks)
       return { pins, blocks }
     },
     async close (): Promise<void> {

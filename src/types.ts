@@ -4,6 +4,12 @@ import type { MetadataStore } from './metadata/metadata-store.js'
 import type { CidProfileName } from './content/profiles.js'
 import type { GcReport } from './content/gc.js'
 import type { ReconcileReport } from './content/pins.js'
+import type { GatewayLogger } from './observability/logger.js'
+import type { MetricsOptions } from './observability/metrics.js'
+import type { ReadinessReport } from './observability/readiness.js'
+import type { Registry } from 'prom-client'
+
+export type { GatewayLogger } from './observability/logger.js'
 
 export interface AbortOptions {
   signal?: AbortSignal
@@ -133,8 +139,23 @@ export interface GatewayInit {
    * it (return a promise) or fail it (throw an S3Error). For fault injection in tests.
    */
   beforeOperation?: (operation: OperationInfo) => void | Promise<void>
-  /** Where unexpected errors are reported. Default: console.error. */
+  /**
+   * A pino-compatible logger (pino itself, or a host's `logger.child({ ... })`): one `info` line per
+   * request (request id, operation, bucket, key, status, error code, bytes in and out, duration,
+   * principal), `error` for unexpected failures, including answers cut off after their headers.
+   * Default: JSON lines on stderr at level 'warn' (no request lines).
+   */
   logger?: GatewayLogger
+  /**
+   * Prometheus metrics (prom-client) in a private registry, exposed as `gateway.metrics`: true (the
+   * default), false, or options (registry, prefix — default 's3ipfs_' —, per-bucket allow-list, ...).
+   * Never the global registry: a host merges it with `Registry.merge([own, gateway.metrics])`.
+   */
+  metrics?: boolean | MetricsOptions
+  /** A bearer token the admin handler's `/metrics` requires. Default: none. */
+  metricsToken?: string
+  /** Each readiness check's time limit in ms (a slower dependency counts as down). Default 2000. */
+  readinessTimeoutMs?: number
 }
 
 /** What `beforeOperation` is told about a request. */
@@ -146,10 +167,6 @@ export interface OperationInfo {
   request: S3Request
 }
 
-export interface GatewayLogger {
-  error(message: string, details?: Record<string, unknown>): void
-  warn?(message: string, details?: Record<string, unknown>): void
-}
 
 export interface GatewayGcOptions extends AbortOptions {
   /**
@@ -181,4 +198,15 @@ export interface Gateway {
   /** Closes the metadata store and blockstore where they hold resources. */
   close(): Promise<void>
   readonly region: string
+  /**
+   * The admin endpoints for any adapter to mount (`createAdminHandler` in `s3-ipfs-gateway/node`,
+   * `adminMiddleware` for Express, `adminPlugin` for Fastify). Paths relative to `basePath`:
+   * `/healthy` (liveness: never touches a dependency), `/ready` (each dependency checked; 503 when
+   * a required one is down), `/metrics` (Prometheus text), `/dashboard` and `/dashboard/data`.
+   */
+  readonly admin: { handle(request: S3Request): Promise<S3Response> }
+  /** The gateway's Prometheus registry; undefined when metrics are off. */
+  readonly metrics?: Registry
+  /** Checks each dependency (metadata store, blockstore, shared block cache) now. */
+  ready(): Promise<ReadinessReport>
 }

@@ -103,6 +103,8 @@ whenServices('browser: Chromium against the gateway, cross-origin', chromiumFoun
     gateway = createGateway()
     const observed: Gateway = {
       region: gateway.region,
+      admin: gateway.admin,
+      ready: async () => await gateway.ready(),
       handle: async (req: S3Request): Promise<S3Response> => {
         const res = await gateway.handle(req)
         exchanges.push({

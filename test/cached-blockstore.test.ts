@@ -108,7 +108,7 @@ whenServices('Redis block cache', redis ? undefined : `Redis is not reachable at
 test('Redis down: reads are served from the blockstore, and the outage is logged once', async t => {
   const warnings: string[] = []
   // Nothing listens on port 1: every cache call fails (or times out) and counts as a miss.
-  const cache = await redisBlockCache('redis://127.0.0.1:1', { timeoutMs: 100, logger: { error: () => {}, warn: (m) => { warnings.push(m) } } })
+  const cache = await redisBlockCache('redis://127.0.0.1:1', { timeoutMs: 100, logger: { warn: (_details, m) => { warnings.push(m ?? '') } } })
   t.teardown(async () => { await cache.close() })
   t.true(cache instanceof KeyvBlockCache)
   const store = new CachedBlockstore(new MemoryBlockstore(), { cache })

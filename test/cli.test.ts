@@ -399,7 +399,7 @@ test('startServer: a networked (pinning) blockstore without encryption is warned
       dataDir: await tempDir(t),
       blockstore: new PinningBlockstore(),
       encrypt,
-      gateway: { logger: { error: () => {}, warn: (message) => { warnings.push(message) } } },
+      gateway: { logger: { error: () => {}, warn: (_details, message) => { warnings.push(message ?? '') }, info: () => {} } },
     })
     await running.close()
     if (encrypt) {

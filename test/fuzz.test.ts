@@ -119,8 +119,9 @@ test.before(async () => {
     maxObjectSize: 4 * 1024 * 1024,
     baseDomains: [BASE_DOMAIN],
     logger: {
-      error: (message, details) => { logged.push(`${message} ${String((details?.error as Error | undefined)?.stack ?? JSON.stringify(details))}`) },
+      error: (details, message) => { logged.push(`${message ?? ''} ${String((details?.err as Error | undefined)?.stack ?? JSON.stringify(details))}`) },
       warn: () => {},
+      info: () => {},
     },
   })
   // Counts requests inside the core, so a check runs only once the gateway is done with a request.

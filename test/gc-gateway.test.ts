@@ -275,7 +275,7 @@ test('on a pinning store, pins follow references, and reconcile repairs a crash 
   const stale = (await new MemoryBlockstore().put(CID.parse('bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e'), new Uint8Array())).toString()
   blockstore.pins.add(stale)
   const report = await gateway.gc({ gracePeriodMs: 0 })
-  t.deepEqual(report.pins, { pinned: 1, unpinned: 1 })
+  t.deepEqual(report.pins, { pinned: 1, unpinned: 1, total: 2 })
   t.deepEqual([...blockstore.pins].sort(), await referenced())
 
   // A gateway starting on the same stores reconciles by itself (close waits for it).

@@ -13,6 +13,10 @@ export interface BlockCache {
   delete(key: string): Promise<void>
   /** Whether hits can be trusted without re-hashing (memory in this process), or must be verified. */
   readonly trusted: boolean
+  /** What metrics call it: 'memory', 'redis', ... */
+  readonly kind?: string
+  /** Resolves when a shared cache answers (for readiness probes); absent for an in-process one. */
+  ping?(options?: AbortOptions): Promise<void>
   close?(): Promise<void>
 }
 
@@ -22,6 +26,7 @@ export interface BlockCache {
  */
 export class MemoryBlockCache implements BlockCache {
   readonly trusted = true
+  readonly kind = 'memory'
   private readonly entries = new Map<string, Uint8Array>()
   private bytes = 0
   readonly maxBytes: number
@@ -69,7 +74,9 @@ export class MemoryBlockCache implements BlockCache {
 export interface KeyvBlockCacheOptions {
   /** A cache operation slower than this counts as a miss (ms, default 200): a slow cache never slows reads much. */
   timeoutMs?: number
-  logger?: GatewayLogger
+  logger?: Pick<GatewayLogger, 'warn'>
+  /** What metrics call this cache (default 'keyv'; redisBlockCache: 'redis'). */
+  kind?: string
 }
 
 /**
@@ -80,11 +87,13 @@ export interface KeyvBlockCacheOptions {
  */
 export class KeyvBlockCache implements BlockCache {
   readonly trusted = false
+  readonly kind: string
   private readonly timeoutMs: number
   private failing = false
 
   constructor (private readonly keyv: Keyv, private readonly options: KeyvBlockCacheOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 200
+    this.kind = options.kind ?? 'keyv'
     // keyv re-emits store errors; an unhandled 'error' event would crash the process.
     keyv.on('error', (error: unknown) => { this.failed(error) })
   }
@@ -92,13 +101,13 @@ export class KeyvBlockCache implements BlockCache {
   private failed (error: unknown): void {
     if (this.failing) return
     this.failing = true
-    this.options.logger?.warn?.('s3-ipfs-gateway: block cache unavailable; serving from the blockstore', { error: String(error) })
+    this.options.logger?.warn({ error: String(error) }, 'block cache unavailable; serving from the blockstore')
   }
 
   private recovered (): void {
     if (!this.failing) return
     this.failing = false
-    this.options.logger?.warn?.('s3-ipfs-gateway: block cache available again')
+    this.options.logger?.warn({}, 'block cache available again')
   }
 
   private async attempt<T> (operation: () => Promise<T>): Promise<T | undefined> {
@@ -133,6 +142,19 @@ export class KeyvBlockCache implements BlockCache {
     await this.attempt(async () => await this.keyv.delete(key))
   }
 
+  /**
+   * Writes a probe entry and reads it back. A non-blocking store (the Redis one) answers a failed
+   * write and a miss alike, so only reading back what was written proves the cache answers.
+   */
+  async ping (options?: AbortOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    const probe = `probe-${process.pid}-${Date.now()}`
+    await this.keyv.set('readiness-probe', probe, 60_000)
+    const read = await this.keyv.get<string>('readiness-probe')
+    // Another process may have written its own probe in between: any probe value proves a round trip.
+    if (typeof read !== 'string' || !read.startsWith('probe-')) throw new Error('the block cache did not return what was written to it')
+  }
+
   async close (): Promise<void> {
     await this.attempt(async () => { await this.keyv.disconnect() })
   }
@@ -142,7 +164,7 @@ export class KeyvBlockCache implements BlockCache {
 export async function redisBlockCache (url: string, options: KeyvBlockCacheOptions & { namespace?: string } = {}): Promise<KeyvBlockCache> {
   const { createKeyvNonBlocking } = await import('@keyv/redis')
   const keyv = createKeyvNonBlocking(url, { namespace: options.namespace ?? 's3ipfs-blocks' })
-  return new KeyvBlockCache(keyv, options)
+  return new KeyvBlockCache(keyv, { kind: 'redis', ...options })
 }
 
 export interface CacheMetrics {
@@ -181,7 +203,7 @@ export class CachedBlockstore implements Blockstore {
     this.maxBlockSize = options.maxBlockSize ?? 2 * 1024 * 1024
     // Optional capabilities of the store underneath, passed through only when it has them (the
     // gateway checks for them: flush before commits, listBlocks / deleteIfOlder for GC, pins).
-    for (const name of ['flush', 'listBlocks', 'listStrays', 'deleteStray', 'pin', 'unpin', 'pinned']) {
+    for (const name of ['flush', 'listBlocks', 'listStrays', 'deleteStray', 'pin', 'unpin', 'pinned', 'ping', 'capacity']) {
       const method = optional[name]
       if (typeof method === 'function') Object.defineProperty(this, name, { value: method.bind(inner) })
     }

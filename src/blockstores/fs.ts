@@ -70,6 +70,21 @@ export class FsBlockstore implements Blockstore, SweepableBlockstore {
     this.flushConcurrency = init.flushConcurrency ?? 16
   }
 
+  /** Resolves when the block directory can be written (for readiness probes). */
+  async ping (options?: AbortOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    // The directory appears with the first block; until then, being able to make it is what counts.
+    if (this.createIfMissing) await fs.mkdir(this.path, { recursive: true })
+    await fs.access(this.path, fsCallback.constants.W_OK)
+  }
+
+  /** Size and free space of the filesystem holding the blocks, in bytes (free: what this process may use). */
+  async capacity (options?: AbortOptions): Promise<{ totalBytes: number, freeBytes: number }> {
+    options?.signal?.throwIfAborted()
+    const stats = await fs.statfs(this.path)
+    return { totalBytes: stats.blocks * stats.bsize, freeBytes: stats.bavail * stats.bsize }
+  }
+
   async has (cid: CID, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
     const { file } = this.fileOf(cid)

@@ -178,6 +178,11 @@ export class KuboBlockstore implements Blockstore, Pinner {
     }
   }
 
+  /** Resolves when the node answers its RPC API (`version`), for readiness probes. */
+  async ping (options?: AbortOptions): Promise<void> {
+    await this.call('version', options, Math.min(this.timeoutMs, 5_000), async (client, signal) => { await client.version({ signal }) })
+  }
+
   async pin (cid: CID, options?: AbortOptions): Promise<void> {
     await this.call(`pin/add ${cid}`, options, this.pinTimeoutMs, async (client, signal) => {
       // `name` is Kubo's pin label (0.26+); js-ipfs ignores it and keeps `metadata` instead.

@@ -26,6 +26,8 @@ export interface ReconcileReport {
   pinned: number
   /** Pinned roots nothing references any more, now unpinned. */
   unpinned: number
+  /** This gateway's pins once the reconcile is done. */
+  total: number
 }
 
 export interface ReconcileOptions extends AbortOptions {
@@ -45,7 +47,7 @@ export async function reconcilePins (metadata: { referencedCids: (options?: Abor
   pinner: Pinner, options: ReconcileOptions = {}): Promise<ReconcileReport> {
   const wanted = new Map<string, string>()
   for await (const cid of metadata.referencedCids(options)) wanted.set(CID.parse(cid).toV1().toString(), cid)
-  const report: ReconcileReport = { pinned: 0, unpinned: 0 }
+  const report: ReconcileReport = { pinned: 0, unpinned: 0, total: 0 }
   const present = new Set<string>()
   for await (const cid of pinner.pinned(options)) {
     const key = cid.toV1().toString()
@@ -61,5 +63,6 @@ export async function reconcilePins (metadata: { referencedCids: (options?: Abor
     await pinner.pin(CID.parse(original), options)
     report.pinned++
   }
+  report.total = present.size - report.unpinned + report.pinned
   return report
 }

@@ -199,6 +199,16 @@ export function sourceReleased (cid: string): Error {
   return Object.assign(new Error(`The content ${cid} was released before the write that references it committed`), { code: 'ERR_SOURCE_RELEASED' })
 }
 
+/** The error a store rejects with when a change needs a bucket that does not exist. */
+export function noSuchBucket (name: string): Error {
+  return Object.assign(new Error(`No bucket named ${JSON.stringify(name)}`), { code: 'ERR_NO_SUCH_BUCKET' })
+}
+
+/** The error `createUpload` rejects with when an upload with that id is already in progress. */
+export function uploadExists (upload: MultipartUpload): Error {
+  return Object.assign(new Error(`Upload ${JSON.stringify(upload.uploadId)} of ${JSON.stringify(upload.key)} is already in progress`), { code: 'ERR_UPLOAD_EXISTS' })
+}
+
 export type CompleteResult =
   | (WriteResult & { status: 'completed' })
   /** No upload in progress with that id (never created, aborted, or already completed). */
@@ -234,6 +244,24 @@ export interface WriteResult {
   replaced?: ObjectVersion
   /** CIDs whose reference count reached zero through this change. */
   released: string[]
+}
+
+/**
+ * What a store holds, as S3 reports a bucket's size: `objects` counts every object version that is
+ * not a delete marker (noncurrent versions included, as NumberOfObjects does), `bytes` is the sum of
+ * their sizes (BucketSizeBytes), `uploads` counts multipart uploads in progress (created, neither
+ * completed nor aborted), and `buckets` the buckets (1 for one bucket's totals).
+ */
+export interface StoreStats {
+  buckets: number
+  objects: number
+  bytes: number
+  uploads: number
+}
+
+export interface StatsOptions extends AbortOptions {
+  /** Only this bucket's totals. */
+  bucket?: string
 }
 
 export interface DeleteResult {
@@ -376,6 +404,21 @@ export interface MetadataStore {
 
   /** Every CID with a positive reference count, for garbage collection. */
   referencedCids(options?: AbortOptions): AsyncIterable<string>
+
+  /**
+   * Totals the store keeps up to date as it changes, so that reading them costs the same however
+   * many objects there are: never a scan of objects. The store's totals (summed over buckets), or
+   * with `options.bucket` that bucket's, or undefined when that bucket does not exist. The totals
+   * of a deleted bucket are gone with it. Optional: a store without counters leaves it out.
+   */
+  stats?(options?: StatsOptions): Promise<StoreStats | undefined>
+
+  /**
+   * A cheap round trip to the store, for readiness probes: resolves when the store answers, rejects
+   * with the store's own error when it does not (unreachable, or closed). Rejects with the signal's
+   * reason when the signal aborts, also while waiting for the answer. Changes nothing.
+   */
+  ping?(options?: AbortOptions): Promise<void>
 
   /** Releases resources. Further calls may throw. Repeating it is harmless. */
   close(): Promise<void>

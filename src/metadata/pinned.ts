@@ -14,7 +14,7 @@ import type {
  * unpin is logged, not thrown: the metadata change has happened.
  */
 export class PinnedMetadataStore implements MetadataStore {
-  constructor (private readonly store: MetadataStore, private readonly pinner: Pinner, private readonly logger?: GatewayLogger) {}
+  constructor (private readonly store: MetadataStore, private readonly pinner: Pinner, private readonly logger?: Pick<GatewayLogger, 'warn'>) {}
 
   private async pin (cid: string, options?: AbortOptions): Promise<void> {
     if (cid !== '') await this.pinner.pin(CID.parse(cid), options)
@@ -25,7 +25,7 @@ export class PinnedMetadataStore implements MetadataStore {
       try {
         await this.pinner.unpin(CID.parse(cid))
       } catch (err) {
-        this.logger?.warn?.('unpin failed; the next reconcile retries it', { cid, error: String(err) })
+        this.logger?.warn({ cid, err }, 'unpin failed; the next reconcile retries it')
       }
     }
   }

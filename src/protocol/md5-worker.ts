@@ -187,7 +187,8 @@ class HashWorker {
     workerDisabled = true
     if (!warned) {
       warned = true
-      console.error('s3-ipfs-gateway: the digest worker thread failed; hashing request bodies on the main thread from now on', err)
+      // No logger reaches this shared worker: a process warning goes to stderr and to any 'warning' listener.
+      process.emitWarning(`the digest worker thread failed; hashing request bodies on the main thread from now on: ${(err as Error)?.stack ?? String(err)}`, { code: 'S3IPFS_DIGEST_WORKER' })
     }
     const streams = [...this.streams.values()]
     this.streams.clear()

@@ -172,6 +172,9 @@ export function createTestGateway (options: TestGatewayOptions = {}): TestGatewa
       return await gateway.handle(req)
     },
     async gc (gcOptions?: GatewayGcOptions): Promise<GatewayGcReport> { return await gateway.gc(gcOptions) },
+    admin: gateway.admin,
+    metrics: gateway.metrics,
+    async ready () { return await gateway.ready() },
     async close (): Promise<void> { await gateway.close() },
     objects,
     reset,

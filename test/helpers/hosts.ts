@@ -3,15 +3,25 @@ import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import express from 'express'
 import Fastify from 'fastify'
-import { createNodeHandler } from '../../adapters/node.js'
-import { s3Middleware } from '../../adapters/express.js'
-import { s3Plugin } from '../../adapters/fastify.js'
+import { createAdminHandler, createNodeHandler } from '../../adapters/node.js'
+import { adminMiddleware, s3Middleware } from '../../adapters/express.js'
+import { adminPlugin, s3Plugin } from '../../adapters/fastify.js'
 import type { TrustProxy } from '../../adapters/node-io.js'
 import type { Gateway } from '../../src/types.js'
 import { createServer as createHttpServer } from 'node:http'
 
 export interface HostOptions {
   trustProxy?: TrustProxy
+  /** Also mount the gateway's admin endpoints here (e.g. '/-'), as the adapter's docs show. */
+  adminPath?: string
+}
+
+type Hosted = Pick<Gateway, 'handle'> & Partial<Pick<Gateway, 'admin'>>
+
+function adminOf (gateway: Hosted, options: HostOptions): Pick<Gateway, 'admin'> | undefined {
+  if (options.adminPath === undefined) return undefined
+  if (gateway.admin === undefined) throw new Error('adminPath needs a gateway with admin endpoints')
+  return { admin: gateway.admin }
 }
 
 export interface RunningHost {
@@ -28,7 +38,7 @@ export interface Host {
    * Serves `gateway` under `basePath` on 127.0.0.1, port 0. Requests outside the base path reach
    * the host's own fallback, which answers 418 with the body `host-fallback`.
    */
-  start(gateway: Gateway, basePath: string, options?: HostOptions): Promise<RunningHost>
+  start(gateway: Hosted, basePath: string, options?: HostOptions): Promise<RunningHost>
 }
 
 const KEEP_ALIVE_TIMEOUT = 65_000
@@ -57,8 +67,12 @@ export const nodeHost: Host = {
   name: 'node',
   async start (gateway, basePath, options = {}) {
     const handler = createNodeHandler(gateway, { basePath, trustProxy: options.trustProxy })
+    const withAdmin = adminOf(gateway, options)
+    const admin = withAdmin === undefined ? undefined : createAdminHandler(withAdmin, { basePath: options.adminPath, trustProxy: options.trustProxy })
     const server = createHttpServer({ requestTimeout: 0 }, (req, res) => {
-      handler(req, res, () => { res.writeHead(FALLBACK_STATUS).end(FALLBACK_BODY) })
+      const s3 = (): void => { handler(req, res, () => { res.writeHead(FALLBACK_STATUS).end(FALLBACK_BODY) }) }
+      if (admin === undefined) s3()
+      else admin(req, res, s3)
     })
     return await listen(server, basePath)
   },
@@ -68,6 +82,8 @@ export const expressHost: Host = {
   name: 'express',
   async start (gateway, basePath, options = {}) {
     const app = express()
+    const admin = adminOf(gateway, options)
+    if (admin !== undefined) app.use(options.adminPath ?? '/-', adminMiddleware(admin, { trustProxy: options.trustProxy }))
     app.use(basePath === '' ? '/' : basePath, s3Middleware(gateway, { trustProxy: options.trustProxy }))
     app.use((_req, res) => { res.status(FALLBACK_STATUS).send(FALLBACK_BODY) })
     return await listen(createHttpServer({ requestTimeout: 0 }, app), basePath)
@@ -78,6 +94,8 @@ export const fastifyHost: Host = {
   name: 'fastify',
   async start (gateway, basePath, options = {}) {
     const app = Fastify()
+    const admin = adminOf(gateway, options)
+    if (admin !== undefined) await app.register(adminPlugin, { gateway: admin, trustProxy: options.trustProxy, prefix: options.adminPath })
     await app.register(s3Plugin, { gateway, trustProxy: options.trustProxy, prefix: basePath })
     app.setNotFoundHandler((_request, reply) => { void reply.code(FALLBACK_STATUS).send(FALLBACK_BODY) })
     await app.listen({ port: 0, host: '127.0.0.1' })

@@ -1,0 +1,201 @@
+import type { Blockstore } from 'interface-blockstore'
+import type { AuditSink } from '../audit.js'
+import type { CacheMetrics, BlockCache } from '../blockstores/cached.js'
+import type { GcReport } from '../content/gc.js'
+import type { ReconcileReport } from '../content/pins.js'
+import type { MetadataStore, StoreStats } from '../metadata/metadata-store.js'
+import type { AbortOptions } from '../types.js'
+import { packageVersion } from '../version.js'
+import { createAdminHandler, type AdminHandler } from './admin.js'
+import { RequestHistory, type DashboardData } from './history.js'
+import { blockstoreBackend, instrumentBlockstore, instrumentMetadata, metadataBackend } from './instrument.js'
+import type { GatewayLogger } from './logger.js'
+import { GatewayMetrics, type MetricsOptions } from './metrics.js'
+import { blockstoreCheck, metadataCheck, Readiness, type DependencyCheck } from './readiness.js'
+import { RequestObserver } from './request-observer.js'
+
+export interface ObservabilityInit {
+  metrics?: boolean | MetricsOptions
+  metricsToken?: string
+  readinessTimeoutMs?: number
+  logger: GatewayLogger
+  audit?: AuditSink
+  now: () => Date
+}
+
+/** How long store totals are reused between scrapes. */
+const STATS_MAX_AGE_MS = 10_000
+
+type Capable = Blockstore & {
+  cache?: BlockCache
+  metrics?: CacheMetrics
+  capacity?: (options?: AbortOptions) => Promise<{ totalBytes: number, freeBytes: number }>
+}
+
+/**
+ * A gateway's metrics, readiness, dashboard history and request observer, around its stores. The
+ * gateway calls it where a request starts and ends and where gc and reconcile finish; nothing else
+ * in the library counts or logs requests.
+ */
+export class Observability {
+  readonly metrics?: GatewayMetrics
+  readonly history = new RequestHistory()
+  readonly observer: RequestObserver
+  readonly readiness: Readiness
+  readonly admin: AdminHandler
+  private readonly gcState: DashboardData['gc'] = { lastRun: null, lastSuccess: null, lastResult: null, freedBytes: 0, missingBlocks: 0 }
+  private readonly pinState = { pinned: 0, failed: 0 }
+  private stats: { at: number, value: Promise<StoreStats | undefined> } | undefined
+
+  constructor (private readonly init: ObservabilityInit, private readonly stores: { blockstore: Blockstore, metadata: MetadataStore, metadataBackend?: object }) {
+    const options = init.metrics ?? true
+    this.metrics = options === false ? undefined : new GatewayMetrics(options === true ? {} : options, packageVersion())
+    const blockstore = stores.blockstore as Capable
+    const cache = blockstore.cache
+    const checks: DependencyCheck[] = [
+      metadataCheck(stores.metadata, metadataBackend(stores.metadataBackend ?? stores.metadata)),
+      blockstoreCheck(blockstore, blockstoreBackend(blockstore)),
+    ]
+    if (typeof cache?.ping === 'function') {
+      checks.push({ name: 'cache', backend: cache.kind ?? 'custom', required: false, check: async (o) => { await cache.ping?.(o) } })
+    }
+    this.readiness = new Readiness(checks, { timeoutMs: init.readinessTimeoutMs, up: this.metrics?.dependencyUp, latency: this.metrics?.dependencyLatency })
+    const cacheCounts = blockstore.metrics === undefined ? undefined : () => blockstore.metrics as CacheMetrics
+    this.observer = new RequestObserver({ metrics: this.metrics, history: this.history, logger: init.logger, audit: init.audit, now: init.now, cacheCounts })
+    this.admin = createAdminHandler({
+      metrics: this.metrics,
+      readiness: this.readiness,
+      metricsToken: init.metricsToken,
+      dashboardData: async () => await this.dashboardData(),
+    })
+    if (this.metrics !== undefined) this.registerCollected(this.metrics, blockstore, cache)
+  }
+
+  /** The blockstore with its calls timed (the store itself when metrics are off). */
+  blockstore<B extends Blockstore> (store: B): B {
+    const metrics = this.metrics
+    if (metrics === undefined) return store
+    return instrumentBlockstore(store, {
+      duration: metrics.blockstoreDuration,
+      errors: metrics.blockstoreErrors,
+      pinOperations: metrics.pinOperations,
+      pinned: (operation) => { this.pinState.pinned += operation === 'pin' ? 1 : -1; this.syncPins() },
+      pinFailed: () => { this.pinState.failed++; this.syncPins() },
+    })
+  }
+
+  /** The metadata store with its calls timed, labelled by the store underneath `backendOf`. */
+  metadata (store: MetadataStore, backendOf: object = store): MetadataStore {
+    const metrics = this.metrics
+    if (metrics === undefined) return store
+    return instrumentMetadata(store, { duration: metrics.metadataDuration, errors: metrics.metadataErrors }, backendOf)
+  }
+
+  reconciled (report: ReconcileReport | undefined, error?: unknown): void {
+    if (report === undefined && error === undefined) return
+    this.metrics?.reconcileRuns.inc({ result: error === undefined ? 'ok' : 'error' })
+    if (report !== undefined) {
+      this.pinState.pinned = report.total
+      this.pinState.failed = 0
+      this.syncPins()
+    }
+  }
+
+  gcFinished (report: GcReport | undefined, error?: unknown): void {
+    const now = this.init.now().getTime()
+    const damage = report === undefined ? 0 : report.missing.length + report.corrupt.length
+    const ok = error === undefined && damage === 0
+    this.gcState.lastRun = now
+    this.gcState.lastResult = ok ? 'ok' : 'error'
+    if (report !== undefined) {
+      this.gcState.missingBlocks = damage
+      this.gcState.freedBytes += report.freedBytes
+    }
+    if (ok) this.gcState.lastSuccess = now
+    const metrics = this.metrics
+    if (metrics === undefined) return
+    metrics.gcRuns.inc({ result: ok ? 'ok' : 'error' })
+    if (report !== undefined) {
+      metrics.gcMissingBlocks.set(damage)
+      if (report.freedBytes > 0) metrics.gcFreedBytes.inc(report.freedBytes)
+    }
+    if (ok) metrics.gcLastSuccess.set(now / 1000)
+  }
+
+  async dashboardData (): Promise<DashboardData> {
+    const [report, storage] = await Promise.all([this.readiness.report(), this.storeStats().catch(() => undefined)])
+    return {
+      version: packageVersion(),
+      now: Date.now(),
+      intervalSeconds: this.history.intervalSeconds,
+      samples: this.history.samples(),
+      dependencies: report.checks,
+      pins: { ...this.pinState },
+      gc: { ...this.gcState },
+      storage: storage ?? null,
+    }
+  }
+
+  private syncPins (): void {
+    this.metrics?.pins.set({ state: 'pinned' }, this.pinState.pinned)
+    this.metrics?.pins.set({ state: 'failed' }, this.pinState.failed)
+  }
+
+  /** Store totals, reused for a few seconds: a scrape costs the store at most one small query. */
+  private async storeStats (): Promise<StoreStats | undefined> {
+    const metadata = this.stores.metadata
+    if (typeof metadata.stats !== 'function') return undefined
+    if (this.stats === undefined || performance.now() - this.stats.at > STATS_MAX_AGE_MS) {
+      const value = metadata.stats()
+      value.catch(() => { this.stats = undefined })
+      this.stats = { at: performance.now(), value }
+    }
+    return await this.stats.value
+  }
+
+  private registerCollected (metrics: GatewayMetrics, blockstore: Capable, cache: BlockCache | undefined): void {
+    const totals: Array<[string, keyof StoreStats, string]> = [
+      ['buckets', 'buckets', 'Buckets in the metadata store.'],
+      ['stored_objects', 'objects', 'Object versions stored (delete markers excluded), as the store counts them.'],
+      ['stored_bytes', 'bytes', 'Bytes of the object versions stored (delete markers excluded).'],
+      ['multipart_uploads_in_progress', 'uploads', 'Multipart uploads created and neither completed nor aborted.'],
+    ]
+    for (const [name, field, help] of totals) {
+      metrics.gauge(name, help, [], async (gauge) => {
+        const stats = await this.storeStats().catch(() => undefined)
+        if (stats !== undefined) gauge.set(stats[field])
+      })
+    }
+    if (metrics.bucketAllowList.size > 0) {
+      metrics.gauge('bucket_stored_bytes', 'Bytes stored in the buckets of the per-bucket allow-list.', ['bucket'], async (gauge) => {
+        for (const bucket of metrics.bucketAllowList) {
+          const stats = await this.stores.metadata.stats?.({ bucket }).catch(() => undefined)
+          if (stats !== undefined) gauge.set({ bucket }, stats.bytes)
+        }
+      })
+    }
+    if (typeof blockstore.capacity === 'function') {
+      const backend = blockstoreBackend(blockstore)
+      let last: { at: number, value: Promise<{ totalBytes: number, freeBytes: number }> } | undefined
+      const capacity = async (): Promise<{ totalBytes: number, freeBytes: number } | undefined> => {
+        if (last === undefined || performance.now() - last.at > 1000) last = { at: performance.now(), value: blockstore.capacity?.() ?? Promise.reject(new Error('no capacity')) }
+        return await last.value.catch(() => undefined)
+      }
+      metrics.gauge('blockstore_capacity_bytes', 'Size of the filesystem holding the blocks.', ['backend'], async (gauge) => {
+        const c = await capacity()
+        if (c !== undefined) gauge.set({ backend }, c.totalBytes)
+      })
+      metrics.gauge('blockstore_free_bytes', 'Free space the gateway may use on the filesystem holding the blocks.', ['backend'], async (gauge) => {
+        const c = await capacity()
+        if (c !== undefined) gauge.set({ backend }, c.freeBytes)
+      })
+    }
+    const counts = blockstore.metrics
+    if (counts !== undefined) {
+      const labels = { cache: cache?.kind ?? 'custom' }
+      metrics.mirroredCounter('block_cache_hits_total', 'Block reads answered from the block cache.', ['cache'], () => [[labels, counts.hits]])
+      metrics.mirroredCounter('block_cache_misses_total', 'Block reads the block cache could not answer (read from the blockstore).', ['cache'], () => [[labels, counts.misses]])
+      metrics.mirroredCounter('block_cache_hit_bytes_total', 'Bytes answered from the block cache.', ['cache'], () => [[labels, counts.hitBytes]])
+    }
+  }
+}

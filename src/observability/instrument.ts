@@ -1,0 +1,137 @@
+import type { Blockstore } from 'interface-blockstore'
+import { isAbortError } from '../errors.js'
+import type { MetadataStore } from '../metadata/metadata-store.js'
+import type { Counter, Histogram } from 'prom-client'
+
+type Labels = 'backend' | 'operation'
+
+const BLOCKSTORES: Record<string, string> = { FsBlockstore: 'fs', MemoryBlockstore: 'memory', KuboBlockstore: 'kubo', CachedBlockstore: 'cached' }
+const METADATA_STORES: Record<string, string> = { MemoryMetadataStore: 'memory', SqliteMetadataStore: 'sqlite', PostgresMetadataStore: 'postgres' }
+
+/** The metrics label of a store, from its class (or its own `metricsBackend`). */
+function backendName (store: object, known: Record<string, string>): string {
+  const own = (store as { metricsBackend?: unknown }).metricsBackend
+  if (typeof own === 'string') return own
+  return known[store.constructor?.name] ?? 'custom'
+}
+
+/** fs, memory, kubo, cached or custom. */
+export function blockstoreBackend (store: object): string {
+  return backendName(store, BLOCKSTORES)
+}
+
+/** memory, sqlite, postgres or custom. */
+export function metadataBackend (store: object): string {
+  return backendName(store, METADATA_STORES)
+}
+
+interface Timing {
+  duration: Histogram<Labels>
+  errors: Counter<Labels>
+  backend: string
+}
+
+function failed (timing: Timing, operation: string, error: unknown): void {
+  if (!isAbortError(error)) timing.errors.inc({ backend: timing.backend, operation })
+}
+
+/** Times a promise-returning call; the promise is returned as it is. */
+function timed<T> (timing: Timing, operation: string, call: () => Promise<T>): Promise<T> {
+  const start = performance.now()
+  const done = (): void => { timing.duration.observe({ backend: timing.backend, operation }, (performance.now() - start) / 1000) }
+  let promise: Promise<T>
+  try {
+    promise = call()
+  } catch (error) {
+    failed(timing, operation, error)
+    throw error
+  }
+  return promise.then(
+    (value) => { done(); return value },
+    (error: unknown) => { done(); failed(timing, operation, error); throw error },
+  )
+}
+
+/** Times an iteration from its first pull to its end (a block get is over when its bytes are read). */
+async function * timedIteration<T> (timing: Timing, operation: string, source: () => AsyncIterable<T> | Iterable<T>): AsyncGenerator<T> {
+  const start = performance.now()
+  try {
+    yield * source()
+  } catch (error) {
+    failed(timing, operation, error)
+    throw error
+  } finally {
+    timing.duration.observe({ backend: timing.backend, operation }, (performance.now() - start) / 1000)
+  }
+}
+
+/**
+ * The same blockstore with its calls timed: get, put, has, delete, and pin / unpin where the store
+ * pins (counted as pin operations). Every other property (flush, listBlocks, pinned, ...) is the
+ * store's own, so capability checks see what the store has.
+ */
+export function instrumentBlockstore<B extends Blockstore> (store: B, metrics: {
+  duration: Histogram<Labels>
+  errors: Counter<Labels>
+  pinOperations: Counter<'operation' | 'result'>
+  pinFailed: (operation: 'pin' | 'unpin') => void
+  pinned: (operation: 'pin' | 'unpin') => void
+}): B {
+  const timing: Timing = { duration: metrics.duration, errors: metrics.errors, backend: blockstoreBackend(store) }
+  const wrapped = new Map<PropertyKey, unknown>()
+  const target = store as unknown as Record<PropertyKey, (...args: unknown[]) => unknown>
+  const wrap = (name: string): unknown => {
+    const method = target[name]
+    switch (name) {
+      case 'get':
+        return (...args: unknown[]) => timedIteration(timing, 'get', () => method.apply(store, args) as AsyncIterable<Uint8Array>)
+      case 'put': case 'has': case 'delete':
+        return async (...args: unknown[]) => await timed(timing, name, async () => await (method.apply(store, args) as Promise<unknown>))
+      case 'pin': case 'unpin':
+        return async (...args: unknown[]) => {
+          try {
+            await (method.apply(store, args) as Promise<void>)
+          } catch (error) {
+            if (!isAbortError(error)) {
+              metrics.pinOperations.inc({ operation: name, result: 'error' })
+              metrics.pinFailed(name)
+            }
+            throw error
+          }
+          metrics.pinOperations.inc({ operation: name, result: 'ok' })
+          metrics.pinned(name)
+        }
+      default:
+        return method.bind(store)
+    }
+  }
+  return new Proxy(store, {
+    get (_target, name) {
+      if (typeof name !== 'string' || typeof target[name] !== 'function') return Reflect.get(store, name)
+      if (!wrapped.has(name)) wrapped.set(name, wrap(name))
+      return wrapped.get(name)
+    },
+  })
+}
+
+/** The same metadata store with every promise-returning method timed by name. */
+export function instrumentMetadata (store: MetadataStore, metrics: { duration: Histogram<Labels>, errors: Counter<Labels> }, backendOf: object = store): MetadataStore {
+  const timing: Timing = { duration: metrics.duration, errors: metrics.errors, backend: metadataBackend(backendOf) }
+  const wrapped = new Map<string, unknown>()
+  const target = store as unknown as Record<string, (...args: unknown[]) => unknown>
+  return new Proxy(store, {
+    get (_target, name) {
+      if (typeof name !== 'string' || typeof target[name] !== 'function') return Reflect.get(store, name)
+      let method = wrapped.get(name)
+      if (method === undefined) {
+        const own = target[name]
+        // referencedCids streams (the whole set, for gc and reconcile): not a call to time.
+        method = name === 'referencedCids' || name === 'close'
+            ? own.bind(store)
+            : (...args: unknown[]) => timed(timing, name, () => own.apply(store, args) as Promise<unknown>)
+        wrapped.set(name, method)
+      }
+      return method
+    },
+  })
+}

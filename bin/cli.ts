@@ -8,6 +8,7 @@ import { createGateway } from '../src/gateway.js'
 import type { GatewayGcReport } from '../src/types.js'
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, openStores, startServer } from './server.js'
 import type { RunningServer, ServerOptions } from './server.js'
+import { GcMetricsFile } from './gc-metrics.js'
 
 /** The library's default (GatewayGcOptions.gracePeriodMs). */
 const DEFAULT_GRACE_PERIOD = '15m'
@@ -74,6 +75,8 @@ Options:
                         with ms, s, m, h or d, e.g. 30s, 15m, 1h (default ${DEFAULT_GRACE_PERIOD})
   --dry-run             count what would be deleted; delete nothing
   --json                print the report as JSON
+  --metrics-file F      write this run's metrics (s3ipfs_gc_*, pins, reconciles) to F for node_exporter's
+                        textfile collector; counters go on from the previous file's values
   -h, --help            show this help
 
 Exit status: 0 done; 1 when blocks of referenced objects are missing or corrupt (data loss; the
@@ -248,6 +251,7 @@ interface GcCommandOptions {
   gracePeriodMs: number
   dryRun: boolean
   json: boolean
+  metricsFile?: string
 }
 
 function resolveGcOptions (argv: string[], env: NodeJS.ProcessEnv): GcCommandOptions {
@@ -260,6 +264,7 @@ function resolveGcOptions (argv: string[], env: NodeJS.ProcessEnv): GcCommandOpt
       'ipfs-api': { type: 'string' },
       'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },
+      'metrics-file': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -271,6 +276,7 @@ function resolveGcOptions (argv: string[], env: NodeJS.ProcessEnv): GcCommandOpt
     gracePeriodMs: parseDuration(values['grace-period'] ?? DEFAULT_GRACE_PERIOD),
     dryRun: values['dry-run'] === true,
     json: values.json === true,
+    metricsFile: values['metrics-file'] === undefined ? undefined : resolve(values['metrics-file']),
   }
 }
 
@@ -346,7 +352,12 @@ function gcDamage (report: GatewayGcReport, options: GcCommandOptions): string {
 
 async function gc (argv: string[]): Promise<number> {
   const options = resolveGcOptions(argv, process.env)
-  const gateway = createGateway(await openStores(options.dataDir, { existing: true, metadataUrl: options.metadataUrl, ipfsApi: options.ipfsApi, ipfsApiHeaders: options.ipfsApiHeaders }))
+  const gateway = createGateway({
+    ...await openStores(options.dataDir, { existing: true, metadataUrl: options.metadataUrl, ipfsApi: options.ipfsApi, ipfsApiHeaders: options.ipfsApiHeaders }),
+    metrics: { processMetrics: false },
+  })
+  const metricsFile = options.metricsFile === undefined || gateway.metrics === undefined ? undefined : new GcMetricsFile(options.metricsFile, gateway.metrics)
+  await metricsFile?.carryOver()
   const controller = new AbortController()
   const stop = (signal: NodeJS.Signals): void => {
     if (controller.signal.aborted) {
@@ -365,6 +376,7 @@ async function gc (argv: string[]): Promise<number> {
     await gateway.close()
     process.off('SIGINT', stop)
     process.off('SIGTERM', stop)
+    if (!options.dryRun) await metricsFile?.write()
   }
   process.stdout.write(options.json ? JSON.stringify(report, null, 2) + '\n' : gcSummary(report, options))
   if (report.blocks === undefined && options.ipfsApi !== undefined && report.pins !== undefined) {

@@ -91,6 +91,17 @@ async function blockFiles (dataDir: string): Promise<string[]> {
   return names.filter(name => name.endsWith('.data')).sort()
 }
 
+/** `name{labels} value` lines of a metrics file. */
+function gcMetrics (text: string): Map<string, number> {
+  const samples = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const space = line.lastIndexOf(' ')
+    samples.set(line.slice(0, space), Number(line.slice(space + 1)))
+  }
+  return samples
+}
+
 function escape (s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
 }
@@ -231,7 +242,8 @@ test('gc beside a running serve frees exactly the deleted object, keeps the rest
   t.like(dry.blocks, { roots: 1, candidates: 1, deleted: 0, freedBytes: 0, swept: false, missing: [], corrupt: [] })
   t.deepEqual(await blockFiles(dataDir), before, '--dry-run deletes nothing')
 
-  const first = await gcJson(t, dataDir, ['--grace-period', '0'])
+  const metricsFile = join(await tempDir(t), 's3ipfs-gc.prom')
+  const first = await gcJson(t, dataDir, ['--grace-period', '0', '--metrics-file', metricsFile])
   t.like(first.blocks, { roots: 1, scanned: before.length, marked: before.length - 1, deleted: 1, freedBytes: distinct.length, keptRecent: 0, swept: true, missing: [], corrupt: [] })
   t.is((await blockFiles(dataDir)).length, before.length - 1)
 
@@ -240,7 +252,7 @@ test('gc beside a running serve frees exactly the deleted object, keeps the rest
     t.true(Buffer.from(await got.Body!.transformToByteArray()).equals(shared), key)
   }
 
-  const second = await run(t, ['gc', '--data-dir', dataDir, '--grace-period', '0'])
+  const second = await run(t, ['gc', '--data-dir', dataDir, '--grace-period', '0', '--metrics-file', metricsFile])
   t.deepEqual(second.exit, { code: 0, signal: null }, second.stderr)
   t.regex(second.stdout, /grace period 0\)/)
   t.regex(second.stdout, /blocks deleted: +0$/m)
@@ -249,12 +261,23 @@ test('gc beside a running serve frees exactly the deleted object, keeps the rest
 
   // Losing a block of a live object must not look like success.
   await rm(join(dataDir, 'blocks', before[0]))
-  const lost = await run(t, ['gc', '--data-dir', dataDir, '--grace-period', '0', '--json'])
+  const succeeded = gcMetrics(await readFile(metricsFile, 'utf8'))
+  t.is(succeeded.get('s3ipfs_gc_runs_total{result="ok"}'), 2, 'counters go on across runs')
+  t.is(succeeded.get('s3ipfs_gc_freed_bytes_total'), distinct.length)
+  t.is(succeeded.get('s3ipfs_gc_missing_blocks'), 0)
+  const lastSuccess = succeeded.get('s3ipfs_gc_last_success_timestamp_seconds') ?? 0
+  t.true(lastSuccess > Date.now() / 1000 - 600)
+  const lost = await run(t, ['gc', '--data-dir', dataDir, '--grace-period', '0', '--json', '--metrics-file', metricsFile])
   t.deepEqual(lost.exit, { code: 1, signal: null }, lost.stdout)
   t.regex(lost.stderr, /DATA LOSS: 1 block/)
   const report = JSON.parse(lost.stdout) as GatewayGcReport
   t.like(report.blocks, { deleted: 0 })
   t.is((report.blocks?.missing.length ?? 0) + (report.blocks?.corrupt.length ?? 0), 1)
+  const failed = gcMetrics(await readFile(metricsFile, 'utf8'))
+  t.is(failed.get('s3ipfs_gc_runs_total{result="ok"}'), 2)
+  t.is(failed.get('s3ipfs_gc_runs_total{result="error"}'), 1)
+  t.is(failed.get('s3ipfs_gc_missing_blocks'), 1)
+  t.is(failed.get('s3ipfs_gc_last_success_timestamp_seconds'), lastSuccess, 'a failed run keeps the last success')
 
   s3.destroy()
   await stop(t, served.child)

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import express from 'express'
 import { createGateway, FsBlockstore, SqliteMetadataStore } from 's3-ipfs-gateway'
-import { s3Middleware } from 's3-ipfs-gateway/express'
+import { adminMiddleware, s3Middleware } from 's3-ipfs-gateway/express'
 
 const dataDir = process.env.DATA_DIR ?? './data'
 const { S3_ACCESS_KEY, S3_SECRET_KEY } = process.env
@@ -19,6 +19,8 @@ const gateway = createGateway({
 const app = express()
 // before any body parser, so uploads reach the gateway as a stream
 app.use('/s3', s3Middleware(gateway))
+// /-/healthy, /-/ready, /-/metrics (Prometheus) and /-/dashboard
+app.use('/-', adminMiddleware(gateway))
 app.get('/', (_req, res) => { res.send('S3 API at /s3\n') })
 
 // node's default requestTimeout (5 minutes) would cut off large uploads

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import Fastify from 'fastify'
 import { createGateway, FsBlockstore, SqliteMetadataStore } from 's3-ipfs-gateway'
-import { s3Plugin } from 's3-ipfs-gateway/fastify'
+import { adminPlugin, s3Plugin } from 's3-ipfs-gateway/fastify'
 
 const dataDir = process.env.DATA_DIR ?? './data'
 const { S3_ACCESS_KEY, S3_SECRET_KEY } = process.env
@@ -18,6 +18,8 @@ const gateway = createGateway({
 const app = Fastify()
 // the plugin reads request bodies as streams itself, so bodyLimit does not cap uploads
 await app.register(s3Plugin, { gateway, prefix: '/s3' })
+// /-/healthy, /-/ready, /-/metrics (Prometheus) and /-/dashboard
+await app.register(adminPlugin, { gateway, prefix: '/-' })
 app.get('/', async () => 'S3 API at /s3\n')
 app.addHook('onClose', async () => { await gateway.close() })
 

@@ -3,7 +3,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createGateway, FsBlockstore, SqliteMetadataStore } from 's3-ipfs-gateway'
-import { createNodeHandler } from 's3-ipfs-gateway/node'
+import { createAdminHandler, createNodeHandler } from 's3-ipfs-gateway/node'
 
 const dataDir = process.env.DATA_DIR ?? './data'
 const { S3_ACCESS_KEY, S3_SECRET_KEY } = process.env
@@ -16,11 +16,13 @@ const gateway = createGateway({
 })
 
 const s3 = createNodeHandler(gateway, { basePath: '/s3' })
+// /-/healthy, /-/ready, /-/metrics (Prometheus) and /-/dashboard
+const admin = createAdminHandler(gateway, { basePath: '/-' })
 
 // node's default requestTimeout (5 minutes) would cut off large uploads
 const server = createServer({ requestTimeout: 0 }, (req, res) => {
-  // requests outside /s3 fall through to the rest of the application
-  s3(req, res, () => { res.end('S3 API at /s3\n') })
+  // requests outside /-/ and /s3 fall through to the rest of the application
+  admin(req, res, () => { s3(req, res, () => { res.end('S3 API at /s3\n') }) })
 })
 server.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo

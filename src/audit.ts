@@ -3,7 +3,7 @@ import { once } from 'node:events'
 
 /** One request as the audit log records it. */
 export interface AuditEntry {
-  /** When the answer was ready (ISO 8601). */
+  /** When the answer was complete (ISO 8601). */
   time: string
   requestId: string
   /** The authenticated principal; null for anonymous requests and those refused before it was known. */
@@ -28,8 +28,9 @@ export interface AuditEntry {
 }
 
 /**
- * Where audit entries go. Called once per request, after its answer is ready and before its body
- * is sent; may return a promise (the gateway does not wait for it, and logs its failure).
+ * Where audit entries go. Called once per request, when its answer is complete (after the last body
+ * byte, so an answer cut off after its headers carries its error); may return a promise (the
+ * gateway does not wait for it, and logs its failure).
  */
 export type AuditSink = (entry: AuditEntry) => void | Promise<void>
 

@@ -12,6 +12,13 @@ export type { Policy, RequestFacts, Decision } from './auth/policy.js'
 export { auditLogFile } from './audit.js'
 export type { AuditEntry, AuditSink, AuditLogFile } from './audit.js'
 
+// Operating it: metrics, logs, readiness
+export { jsonLogger, LOG_LEVELS } from './observability/logger.js'
+export type { JsonLoggerOptions, LogLevel } from './observability/logger.js'
+export type { MetricsOptions } from './observability/metrics.js'
+export type { ReadinessReport, CheckResult } from './observability/readiness.js'
+export type { DashboardData, DashboardSample } from './observability/history.js'
+
 // Errors
 export { S3Error, isS3Error, toS3Error } from './errors.js'
 
@@ -33,7 +40,7 @@ export type { PostgresMetadataStoreInit } from './metadata/postgres.js'
 export type {
   MetadataStore, BucketRecord, ObjectVersion, ObjectChecksum, ChecksumAlgorithm, ListOptions, WriteResult, DeleteResult, Versioning,
   MultipartUpload, UploadedPart, CompletedUpload, UploadListOptions, PartListOptions, PartWriteResult, CompleteResult,
-  VersionListOptions, ListedObject, ChecksumType, BucketConfig, BucketConfigKind, ObjectEncryption,
+  VersionListOptions, ListedObject, ChecksumType, BucketConfig, BucketConfigKind, ObjectEncryption, StoreStats,
 } from './metadata/metadata-store.js'
 export { PinnedMetadataStore } from './metadata/pinned.js'
 

@@ -64,6 +64,14 @@ for (const [name, file] of Object.entries(EXAMPLES)) {
       const home = await fetch(endpoint.replace(/\/s3$/, '/'))
       t.is(home.status, 200)
       t.is(await home.text(), 'S3 API at /s3\n')
+
+      // and serves the admin endpoints under /-/
+      const origin = endpoint.replace(/\/s3$/, '')
+      const ready = await fetch(`${origin}/-/ready`)
+      t.is(ready.status, 200)
+      t.like(await ready.json(), { status: 'ready' })
+      const metrics = await (await fetch(`${origin}/-/metrics`)).text()
+      t.regex(metrics, /^s3ipfs_requests_total\{operation="PutObject",code="200"\} 1$/m)
     } finally {
       s3.destroy()
     }

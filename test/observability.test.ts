@@ -14,6 +14,8 @@ import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { Registry } from 'prom-client'
+import { CID } from 'multiformats/cid'
+import { CachedBlockstore } from '../src/blockstores/cached.js'
 import { MemoryBlockstore } from '../src/blockstores/memory.js'
 import { createGateway } from '../src/gateway.js'
 import { MemoryMetadataStore } from '../src/metadata/memory.js'
@@ -299,4 +301,43 @@ test('metrics: false has no registry and no /metrics; a host registry and prefix
   t.notRegex(text, /s3ipfs_|gw_process_/)
   // Two gateways in one process: private registries that a host can merge without clashes.
   t.notThrows(() => Registry.merge([registry, other.metrics as Registry]))
+})
+
+class PinningBlockstore extends MemoryBlockstore {
+  readonly pins = new Set<string>()
+  failUnpins = false
+  async pin (cid: CID): Promise<void> { this.pins.add(cid.toV1().toString()) }
+  async unpin (cid: CID): Promise<void> {
+    if (this.failUnpins) throw new Error('the node is down')
+    this.pins.delete(cid.toV1().toString())
+  }
+
+  async * pinned (): AsyncIterable<CID> { for (const p of [...this.pins]) yield CID.parse(p) }
+}
+
+test('pins through a block cache: pinned and failed pins, pin operations and reconciles are counted', async (t) => {
+  const node = new PinningBlockstore()
+  const { gateway, url } = await serve(t, { blockstore: new CachedBlockstore(node), encryptByDefault: true, masterKey: Buffer.alloc(32, 7) })
+  const s3 = s3Client(url)
+  t.teardown(() => { s3.destroy() })
+  await gateway.ready()
+  await s3.send(new CreateBucketCommand({ Bucket: 'pins' }))
+  await s3.send(new PutObjectCommand({ Bucket: 'pins', Key: 'a', Body: 'one' }))
+  await s3.send(new PutObjectCommand({ Bucket: 'pins', Key: 'b', Body: 'two' }))
+  let text = await scrape(gateway)
+  t.is(sample(text, 's3ipfs_pins{state="pinned"}'), 2)
+  t.is(sample(text, 's3ipfs_pin_operations_total{operation="pin",result="ok"}'), 2)
+  node.failUnpins = true
+  await s3.send(new PutObjectCommand({ Bucket: 'pins', Key: 'a', Body: 'one, again' }))
+  text = await scrape(gateway)
+  t.is(sample(text, 's3ipfs_pins{state="failed"}'), 1)
+  t.is(sample(text, 's3ipfs_pin_operations_total{operation="unpin",result="error"}'), 1)
+  node.failUnpins = false
+  await gateway.gc({ gracePeriodMs: 0 })
+  text = await scrape(gateway)
+  t.is(sample(text, 's3ipfs_pins{state="failed"}'), 0)
+  t.is(sample(text, 's3ipfs_pins{state="pinned"}'), node.pins.size)
+  t.is(node.pins.size, 2)
+  t.true((sample(text, 's3ipfs_reconcile_runs_total{result="ok"}') ?? 0) >= 2, 'at start and in gc')
+  t.is(sample(text, 's3ipfs_block_cache_misses_total{cache="memory"}') !== undefined, true)
 })

@@ -205,11 +205,13 @@ export class CachedBlockstore implements Blockstore {
     // gateway checks for them: flush before commits, listBlocks / deleteIfOlder for GC, pins).
     for (const name of ['flush', 'listBlocks', 'listStrays', 'deleteStray', 'pin', 'unpin', 'pinned', 'ping', 'capacity']) {
       const method = optional[name]
-      if (typeof method === 'function') Object.defineProperty(this, name, { value: method.bind(inner) })
+      // configurable, so that a wrapper (the gateway's metrics) may return its own version
+      if (typeof method === 'function') Object.defineProperty(this, name, { value: method.bind(inner), configurable: true })
     }
     const deleteIfOlder = optional.deleteIfOlder
     if (typeof deleteIfOlder === 'function') {
       Object.defineProperty(this, 'deleteIfOlder', {
+        configurable: true,
         value: async (cid: CID, cutoff: number, options?: AbortOptions): Promise<boolean> => {
           const deleted = await (deleteIfOlder as (c: CID, t: number, o?: AbortOptions) => Promise<boolean>).call(inner, cid, cutoff, options)
           if (deleted) await this.cache.delete(cid.toString())

@@ -108,10 +108,22 @@ export function instrumentBlockstore<B extends Blockstore> (store: B, metrics: {
   return new Proxy(store, {
     get (_target, name) {
       if (typeof name !== 'string' || typeof target[name] !== 'function') return Reflect.get(store, name)
-      if (!wrapped.has(name)) wrapped.set(name, wrap(name))
-      return wrapped.get(name)
+      let method = wrapped.get(name)
+      if (method === undefined) {
+        method = isFrozenOwn(store, name) ? RAW : wrap(name)
+        wrapped.set(name, method)
+      }
+      return method === RAW ? Reflect.get(store, name) : method
     },
   })
+}
+
+const RAW = Symbol('not wrapped')
+
+/** A proxy must return a read-only, non-configurable own property as it is (CachedBlockstore's pass-throughs). */
+function isFrozenOwn (object: object, name: string): boolean {
+  const descriptor = Object.getOwnPropertyDescriptor(object, name)
+  return descriptor !== undefined && descriptor.configurable === false && descriptor.writable === false
 }
 
 /** The same metadata store with every promise-returning method timed by name. */
@@ -123,6 +135,8 @@ export function instrumentMetadata (store: MetadataStore, metrics: { duration: H
     get (_target, name) {
       if (typeof name !== 'string' || typeof target[name] !== 'function') return Reflect.get(store, name)
       let method = wrapped.get(name)
+      if (method === undefined && isFrozenOwn(store, name)) wrapped.set(name, method = RAW)
+      if (method === RAW) return Reflect.get(store, name)
       if (method === undefined) {
         const own = target[name]
         // referencedCids streams (the whole set, for gc and reconcile): not a call to time.

@@ -141,8 +141,8 @@ export class GatewayMetrics {
       collect () {
         for (const [labels, total] of read()) {
           const id = JSON.stringify(labels)
-          const delta = total - (seen.get(id) ?? 0)
-          if (delta > 0) this.inc(labels, delta)
+          // inc by 0 too: the series exists from the first scrape
+          this.inc(labels, Math.max(0, total - (seen.get(id) ?? 0)))
           seen.set(id, total)
         }
       },

@@ -205,12 +205,23 @@ const UNITS: Record<ChartName, { axis: (v: number) => string, range?: uPlot.Scal
   cache: { axis: v => v.toFixed(0) + ' %', range: [0, 100] },
 }
 
-/** "Now" under each chart's title: the newest complete sample (the current one is still filling). */
+/**
+ * The sample that stands for "now" in the titles and legends: the newest one once half of its
+ * interval has gone by, else the one before (a just-begun interval has too little in it to say much).
+ */
+function latestIndex (data: DashboardData): number {
+  const n = data.samples.length
+  if (n < 2) return n - 1
+  return data.now - data.samples[n - 1].t >= (data.intervalSeconds * 1000) / 2 ? n - 1 : n - 2
+}
+
+/** "Now" under each chart's title. */
 function summary (name: ChartName, data: DashboardData): string {
   const samples = data.samples
-  const last = samples.length >= 2 ? samples[samples.length - 2] : samples[samples.length - 1]
+  const index = latestIndex(data)
+  const last = samples[index]
   if (last === undefined) return ''
-  const perSecond = 1 / data.intervalSeconds
+  const perSecond = rateFactors(data)[index]
   switch (name) {
     case 'requests': return `${fmtNumber(sum(last.requests) * perSecond)} req/s`
     case 'errors': return `${fmtNumber(sum(last.errors) * perSecond)} errors/s, ${fmtNumber(last.serverErrors * perSecond)} 5xx/s`
@@ -245,11 +256,10 @@ function isolated (u: uPlot, seriesIdx: number): number[] {
   return out
 }
 
-/** Away from the cursor, the legend shows the newest complete interval instead of dashes. */
+/** Away from the cursor, the legend shows the values of "now" (see latestIndex) instead of dashes. */
 function showLatest (u: uPlot): void {
   if (u.cursor.idx !== null && u.cursor.idx !== undefined) return
-  const n = u.data[0].length
-  if (n > 0) u.setLegend({ idx: Math.max(0, n - 2) }, false)
+  if (state.data !== null && state.data.samples.length === u.data[0].length && u.data[0].length > 0) u.setLegend({ idx: latestIndex(state.data) }, false)
 }
 
 function makeChart (name: ChartName, figure: DomElement, lines: Line[], x: number[]): uPlot {
@@ -284,7 +294,7 @@ function makeChart (name: ChartName, figure: DomElement, lines: Line[], x: numbe
         fill: line.fill === true ? line.color + '22' : undefined,
         spanGaps: false,
         // a lone value between gaps (one interval with requests) has no line to draw: mark it with a dot
-        points: { show: true, size: 5, filter: isolated },
+        points: { show: true, size: 6, fill: line.color, filter: isolated },
         value: (_u, v) => v === null ? '–' : unit.axis(v),
       })),
     ],

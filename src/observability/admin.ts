@@ -63,8 +63,6 @@ export function createAdminHandler (init: AdminHandlerInit): AdminHandler {
         if (token !== undefined && !authorized(req.headers.authorization)) {
           return json(401, { error: 'Unauthorized', message: 'Metrics need Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer realm="metrics"' })
         }
-        // Readiness feeds s3ipfs_dependency_up: make it current for this scrape (cached ~1 s).
-        await init.readiness.report()
         const registry = init.metrics.registry
         return text(200, registry.contentType, await registry.metrics())
       }

@@ -68,7 +68,10 @@ export class Observability {
       metricsToken: init.metricsToken,
       dashboardData: async () => await this.dashboardData(),
     })
-    if (this.metrics !== undefined) this.registerCollected(this.metrics, blockstore, cache)
+    if (this.metrics !== undefined) {
+      this.metrics.refreshDependencies = async () => await this.readiness.report()
+      this.registerCollected(this.metrics, blockstore, cache)
+    }
   }
 
   /** The blockstore with its calls timed (the store itself when metrics are off). */

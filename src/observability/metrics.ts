@@ -34,6 +34,11 @@ export class GatewayMetrics {
   readonly registry: Registry
   readonly prefix: string
   readonly bucketAllowList: ReadonlySet<string>
+  /**
+   * Runs before the dependency gauges are read: the readiness checks, so that a scrape through any
+   * registry (a host's merged one included) sees current values.
+   */
+  refreshDependencies?: () => Promise<unknown>
 
   readonly requests: Counter<'operation' | 'code'>
   readonly requestErrors: Counter<'operation' | 'error'>
@@ -102,8 +107,9 @@ export class GatewayMetrics {
     this.gcFreedBytes = counter('gc_freed_bytes_total', 'Bytes freed by garbage collection.')
     this.gcMissingBlocks = gauge('gc_missing_blocks', 'Blocks of referenced objects found missing or corrupt by the last garbage collection run (data loss).')
 
-    this.dependencyUp = gauge('dependency_up', 'Whether a dependency answered its last check (1) or not (0).', ['dependency'])
-    this.dependencyLatency = gauge('dependency_check_duration_seconds', 'How long a dependency\'s last check took.', ['dependency'])
+    const refresh = async (): Promise<void> => { await this.refreshDependencies?.() }
+    this.dependencyUp = new Gauge({ name: prefix + 'dependency_up', help: 'Whether a dependency answered its last check (1) or not (0).', labelNames: ['dependency'], registers, collect: refresh })
+    this.dependencyLatency = new Gauge({ name: prefix + 'dependency_check_duration_seconds', help: 'How long a dependency\'s last check took.', labelNames: ['dependency'], registers, collect: refresh })
     this.buildInfo = gauge('build_info', 'Always 1; labels name the gateway version and Node.js version.', ['version', 'node_version'])
     this.buildInfo.set({ version, node_version: process.version }, 1)
 

@@ -182,8 +182,8 @@ export class RequestObserver {
   private recordCache (history: RequestHistory): void {
     const counts = this.init.cacheCounts?.()
     if (counts === undefined) return
-    for (let i = this.lastCache.hits; i < counts.hits; i++) history.recordCache(true)
-    for (let i = this.lastCache.misses; i < counts.misses; i++) history.recordCache(false)
+    if (counts.hits > this.lastCache.hits) history.recordCache(true, counts.hits - this.lastCache.hits)
+    if (counts.misses > this.lastCache.misses) history.recordCache(false, counts.misses - this.lastCache.misses)
     this.lastCache = { hits: counts.hits, misses: counts.misses }
   }
 

@@ -163,6 +163,34 @@ test('--cid-profile unixfs-v0-2015 gives the CIDv0 of `ipfs add --cid-version 0`
   await stop(t, served.child)
 })
 
+test('--log-level info logs a JSON line per request on stderr with the request id the client got; --admin-listen and --metrics-token from the environment', async (t) => {
+  t.timeout(START_TIMEOUT + EXIT_TIMEOUT + 30_000)
+  const served = await serve(t, await tempDir(t), ['--log-level', 'info'], { S3IPFS_ADMIN_LISTEN: '127.0.0.1:0', S3IPFS_METRICS_TOKEN: 'scrape-me' })
+  const admin = served.child.stdout().match(/admin listener:\s+(http:\/\/127\.0\.0\.1:\d+)\/-\//)
+  t.truthy(admin, served.child.stdout())
+  const s3 = client(t, served.endpoint, served)
+  const created = await s3.send(new CreateBucketCommand({ Bucket: 'logged' }))
+  const [, line] = await served.child.waitFor('stderr', /^(\{.*"msg":"request".*\})$/m)
+  const entry = JSON.parse(line) as Record<string, unknown>
+  t.like(entry, { level: 30, requestId: created.$metadata.requestId, method: 'PUT', operation: 'CreateBucket', bucket: 'logged', status: 200, principal: served.accessKeyId })
+  for (const origin of [served.endpoint, admin?.[1] ?? '']) {
+    t.is((await fetch(`${origin}/-/healthy`)).status, 200)
+    t.is((await fetch(`${origin}/-/metrics`)).status, 401)
+    const metrics = await fetch(`${origin}/-/metrics`, { headers: { authorization: 'Bearer scrape-me' } })
+    t.regex(await metrics.text(), /^s3ipfs_requests_total\{operation="CreateBucket",code="200"\} 1$/m)
+  }
+  s3.destroy()
+  await stop(t, served.child)
+})
+
+test('serve: an unknown --log-level or a malformed --admin-listen is a usage error (exit 2)', async (t) => {
+  for (const args of [['--log-level', 'loud'], ['--admin-listen', 'nowhere']]) {
+    const { exit, stderr } = await run(t, ['serve', '--port', '0', '--data-dir', await tempDir(t), ...args])
+    t.deepEqual(exit, { code: 2, signal: null }, stderr)
+    t.regex(stderr, /Unknown log level|Invalid admin address/)
+  }
+})
+
 test('--help prints the usage and exits 0', async (t) => {
   const child = cli(t, ['serve', '--help'])
   t.deepEqual(await child.exited(START_TIMEOUT), { code: 0, signal: null })

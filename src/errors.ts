@@ -170,5 +170,21 @@ export function toS3Error (err: unknown): S3Error | undefined {
   // store was tampered with beneath the gateway), never returned as plaintext.
   if (code === 'ERR_DECRYPT') return new S3Error('InternalError', `The object's encrypted content failed authentication: ${(err as Error).message}`)
   if (name === 'NotFoundError') return new S3Error('InternalError', 'A block of this object is missing from the blockstore.')
+  if (isUnreachable(err)) return new S3Error('ServiceUnavailable', 'A store this gateway depends on cannot be reached; try again later.')
   return undefined
+}
+
+/** Network failures reaching a dependency, and PostgreSQL's "cannot serve now" states. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE',
+  '57P01', '57P02', '57P03', '53300'])
+
+function isUnreachable (err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  if (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true
+  // A refused connection tried on IPv4 and IPv6 arrives as an AggregateError of two.
+  const errors = (err as { errors?: unknown } | null)?.errors
+  if (Array.isArray(errors) && errors.length > 0 && errors.every(isUnreachable)) return true
+  // pg's own words for a connection lost or never made (no code).
+  const message = (err as { message?: unknown } | null)?.message
+  return typeof message === 'string' && /^Connection terminated/.test(message)
 }

@@ -241,6 +241,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       } catch (err) {
         const s3 = toS3Error(err)
         if (s3 === undefined) logger.error({ requestId: id, method: req.method, path: req.path, err }, 'unexpected error')
+        else if (s3.code === 'ServiceUnavailable' || s3.code === 'SlowDown') logger.warn({ requestId: id, method: req.method, path: req.path, err }, 'a dependency failed')
         else if ((err as { code?: unknown }).code === 'ERR_DECRYPT') {
           // Stored ciphertext that fails authentication was altered beneath the gateway: the operator must know.
           logger.error({ requestId: id, method: req.method, path: req.path, err }, 'encrypted content failed authentication')

@@ -197,7 +197,11 @@ export class CachedBlockstore implements Blockstore {
   readonly cache: BlockCache
   private readonly maxBlockSize: number
 
-  constructor (private readonly inner: Blockstore, options: CachedBlockstoreOptions = {}) {
+  /** The blockstore behind the cache. */
+  readonly inner: Blockstore
+
+  constructor (inner: Blockstore, options: CachedBlockstoreOptions = {}) {
+    this.inner = inner
     const optional = inner as unknown as Record<string, unknown>
     this.cache = options.cache ?? new MemoryBlockCache()
     this.maxBlockSize = options.maxBlockSize ?? 2 * 1024 * 1024

@@ -27,6 +27,8 @@ export interface ObservabilityInit {
 const STATS_MAX_AGE_MS = 10_000
 
 type Capable = Blockstore & {
+  /** The store behind a CachedBlockstore: what readiness names as the blockstore. */
+  inner?: Blockstore
   cache?: BlockCache
   metrics?: CacheMetrics
   capacity?: (options?: AbortOptions) => Promise<{ totalBytes: number, freeBytes: number }>
@@ -54,7 +56,7 @@ export class Observability {
     const cache = blockstore.cache
     const checks: DependencyCheck[] = [
       metadataCheck(stores.metadata, metadataBackend(stores.metadataBackend ?? stores.metadata)),
-      blockstoreCheck(blockstore, blockstoreBackend(blockstore)),
+      blockstoreCheck(blockstore, blockstoreBackend(blockstore.inner ?? blockstore)),
     ]
     if (typeof cache?.ping === 'function') {
       checks.push({ name: 'cache', backend: cache.kind ?? 'custom', required: false, check: async (o) => { await cache.ping?.(o) } })

@@ -11,6 +11,7 @@ import type { AuditEntry } from '../src/audit.js'
 import { MemoryBlockstore } from '../src/blockstores/memory.js'
 import { REPO_ROOT, spawnChild, tempDir as makeTempDir } from './helpers/child.js'
 import type { Child, Exit } from './helpers/child.js'
+import { parseSamples } from './helpers/metrics-text.js'
 import { credentials, deterministicBytes, md5Hex, s3Error } from './helpers/s3.js'
 import type { GatewayGcReport } from '../src/types.js'
 
@@ -89,17 +90,6 @@ async function gcJson (t: ExecutionContext, dataDir: string, args: string[]): Pr
 async function blockFiles (dataDir: string): Promise<string[]> {
   const names = await readdir(join(dataDir, 'blocks'), { recursive: true })
   return names.filter(name => name.endsWith('.data')).sort()
-}
-
-/** `name{labels} value` lines of a metrics file. */
-function gcMetrics (text: string): Map<string, number> {
-  const samples = new Map<string, number>()
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue
-    const space = line.lastIndexOf(' ')
-    samples.set(line.slice(0, space), Number(line.slice(space + 1)))
-  }
-  return samples
 }
 
 function escape (s: string): string {
@@ -289,7 +279,7 @@ test('gc beside a running serve frees exactly the deleted object, keeps the rest
 
   // Losing a block of a live object must not look like success.
   await rm(join(dataDir, 'blocks', before[0]))
-  const succeeded = gcMetrics(await readFile(metricsFile, 'utf8'))
+  const succeeded = parseSamples(await readFile(metricsFile, 'utf8'))
   t.is(succeeded.get('s3ipfs_gc_runs_total{result="ok"}'), 2, 'counters go on across runs')
   t.is(succeeded.get('s3ipfs_gc_freed_bytes_total'), distinct.length)
   t.is(succeeded.get('s3ipfs_gc_missing_blocks'), 0)
@@ -301,7 +291,7 @@ test('gc beside a running serve frees exactly the deleted object, keeps the rest
   const report = JSON.parse(lost.stdout) as GatewayGcReport
   t.like(report.blocks, { deleted: 0 })
   t.is((report.blocks?.missing.length ?? 0) + (report.blocks?.corrupt.length ?? 0), 1)
-  const failed = gcMetrics(await readFile(metricsFile, 'utf8'))
+  const failed = parseSamples(await readFile(metricsFile, 'utf8'))
   t.is(failed.get('s3ipfs_gc_runs_total{result="ok"}'), 2)
   t.is(failed.get('s3ipfs_gc_runs_total{result="error"}'), 1)
   t.is(failed.get('s3ipfs_gc_missing_blocks'), 1)

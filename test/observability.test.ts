@@ -22,6 +22,7 @@ import { MemoryMetadataStore } from '../src/metadata/memory.js'
 import type { GatewayLogger } from '../src/observability/logger.js'
 import type { Gateway, GatewayInit, S3Request } from '../src/types.js'
 import { expressHost, fastifyHost, nodeHost, type Host } from './helpers/hosts.js'
+import { parseSamples } from './helpers/metrics-text.js'
 import { s3Client, s3Error } from './helpers/s3.js'
 
 const run = promisify(execFile)
@@ -49,16 +50,7 @@ async function serve (t: ExecutionContext, init: GatewayInit = {}, host: Host = 
   return { gateway, url: running.url, origin: running.origin, lines }
 }
 
-/** Samples of the exposition text: `name{labels} value` lines, keyed by name and labels. */
-function samples (text: string): Map<string, number> {
-  const out = new Map<string, number>()
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue
-    const space = line.lastIndexOf(' ')
-    out.set(line.slice(0, space), Number(line.slice(space + 1)))
-  }
-  return out
-}
+const samples = parseSamples
 
 function sample (text: string, series: string): number | undefined {
   return samples(text).get(series)

@@ -10,6 +10,8 @@
  * steady state.
  */
 
+import type { CheckResult } from './readiness.js'
+
 export interface HistoryInit {
   /** Length of one sample, in seconds. Default 5. */
   intervalSeconds?: number
@@ -55,16 +57,7 @@ export interface DashboardSample {
 }
 
 /** One dependency's last readiness check, as `/-/ready` reports it. */
-export interface DashboardDependency {
-  /** metadata | blockstore | cache */
-  name: string
-  /** e.g. sqlite, postgres, fs, kubo, redis */
-  backend: string
-  required: boolean
-  status: 'up' | 'down'
-  latencyMs: number
-  error?: string
-}
+export type DashboardDependency = CheckResult
 
 /** The JSON of `GET /-/dashboard/data`. */
 export interface DashboardData {

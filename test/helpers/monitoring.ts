@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ExecutionContext } from 'ava'
+import type { CheckResult } from '../../src/observability/readiness.js'
 
 // Helpers for the tests that take dependencies away from a running gateway (readiness) and that
 // watch it with a real Prometheus and Alertmanager (monitoring-e2e). Importing this module declares
@@ -84,14 +85,7 @@ export async function eventually<T> (what: string, probe: () => Promise<T>, done
 
 // --- the gateway's admin endpoints ----------------------------------------------------------------
 
-export interface CheckResult {
-  name: string
-  backend: string
-  required: boolean
-  status: 'up' | 'down'
-  latencyMs: number
-  error?: string
-}
+export type { CheckResult }
 
 export interface Readiness {
   code: number

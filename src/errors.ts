@@ -157,6 +157,8 @@ export function toS3Error (err: unknown): S3Error | undefined {
     return new S3Error('InternalError', 'The request body was already consumed by a body parser of the host application; mount the S3 gateway before any body parser.')
   }
   if (code === 'ERR_NO_SUCH_BUCKET') return new S3Error('NoSuchBucket')
+  // A metadata store closed under a request (the gateway is shutting down).
+  if (code === 'ERR_STORE_CLOSED') return new S3Error('ServiceUnavailable')
   // A metadata store that cannot hold U+0000 in names (PostgreSQL text) refuses such a key.
   if (code === 'ERR_SOURCE_RELEASED') return new S3Error('NoSuchKey', 'The copy source was deleted while it was being copied.')
   if (code === 'ERR_NUL_IN_NAME') return new S3Error('InvalidArgument', 'This gateway\'s metadata store cannot hold the character U+0000 in names.')

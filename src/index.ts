@@ -40,7 +40,7 @@ export type { PostgresMetadataStoreInit } from './metadata/postgres.js'
 export type {
   MetadataStore, BucketRecord, ObjectVersion, ObjectChecksum, ChecksumAlgorithm, ListOptions, WriteResult, DeleteResult, Versioning,
   MultipartUpload, UploadedPart, CompletedUpload, UploadListOptions, PartListOptions, PartWriteResult, CompleteResult,
-  VersionListOptions, ListedObject, ChecksumType, BucketConfig, BucketConfigKind, ObjectEncryption, StoreStats,
+  VersionListOptions, ListedObject, ChecksumType, BucketConfig, BucketConfigKind, ObjectEncryption, StoreStats, StatsOptions,
 } from './metadata/metadata-store.js'
 export { PinnedMetadataStore } from './metadata/pinned.js'
 

@@ -1,5 +1,8 @@
 import test from 'ava'
+import type { Pinner } from '../src/content/pins.js'
 import { MemoryMetadataStore } from '../src/metadata/memory.js'
+import type { MetadataStore } from '../src/metadata/metadata-store.js'
+import { PinnedMetadataStore } from '../src/metadata/pinned.js'
 import { compareKeys, lowerBound, prefixSuccessor, seekStart } from '../src/metadata/key-order.js'
 import { metadataStoreSuite } from './compliance/metadata-store.suite.js'
 
@@ -40,4 +43,22 @@ test('lowerBound finds the first key not below the probe', (t) => {
   t.is(lowerBound(keys, 'c'), 1)
   t.is(lowerBound(keys, '\uFFFD'), 3)
   t.is(lowerBound(keys, '😁'), 4)
+})
+
+test('PinnedMetadataStore forwards stats and ping when the store it wraps has them, and has none when it has not', async (t) => {
+  const pinner: Pinner = { pin: async () => {}, unpin: async () => {}, pinned: async function * () {} }
+  const inner = new MemoryMetadataStore()
+  const pinned = new PinnedMetadataStore(inner, pinner)
+  await pinned.createBucket({ name: 'b', owner: 'o', created: new Date(0), region: 'us-east-1', versioning: 'Unversioned' })
+  t.deepEqual(await pinned.stats?.(), { buckets: 1, objects: 0, bytes: 0, uploads: 0 })
+  t.deepEqual(await pinned.stats?.({ bucket: 'b' }), { buckets: 1, objects: 0, bytes: 0, uploads: 0 })
+  t.is(await pinned.stats?.({ bucket: 'nope' }), undefined)
+  await t.notThrowsAsync(async () => { await pinned.ping?.() })
+  await pinned.close()
+  await t.throwsAsync(async () => { await pinned.ping?.() }, { code: 'ERR_STORE_CLOSED' } as never)
+
+  const bare = Object.create(new MemoryMetadataStore(), { stats: { value: undefined }, ping: { value: undefined } }) as MetadataStore
+  const without = new PinnedMetadataStore(bare, pinner)
+  t.is(without.stats, undefined)
+  t.is(without.ping, undefined)
 })

@@ -30,6 +30,11 @@ async function probe (): Promise<string | undefined> {
 }
 
 const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`
+
+/** Turns a schema of the current version back into a version 3 one: no bucket totals. */
+const toSchema3 = (s: string): string => `DROP TABLE ${s}.bucket_stats;
+  ${['buckets', 'versions', 'version_change', 'uploads'].map((name) => `DROP FUNCTION ${s}.bucket_stats_${name}() CASCADE;`).join(' ')}
+  DELETE FROM ${s}.schema_migrations; INSERT INTO ${s}.schema_migrations (version) VALUES (3)`
 const freshSchema = (): string => `s3ipfs_test_${randomBytes(6).toString('hex')}`
 
 function version (key: string, init: Partial<ObjectVersion> = {}): ObjectVersion {
@@ -88,16 +93,16 @@ function registerTests (): void {
     const { rows: freshColumns } = await shared.query(`SELECT column_name, data_type, is_nullable FROM information_schema.columns
       WHERE table_schema = $1 AND table_name = 'buckets' ORDER BY ordinal_position`, [schema])
     await first.close()
-    // Back to schema 1: no cid_profile column, version 1 recorded.
-    await shared.query(`ALTER TABLE ${s}.buckets DROP COLUMN cid_profile; ALTER TABLE ${s}.buckets DROP COLUMN config;
+    // Back to schema 1: no bucket totals, no cid_profile column, version 1 recorded.
+    await shared.query(`${toSchema3(s)}; ALTER TABLE ${s}.buckets DROP COLUMN cid_profile; ALTER TABLE ${s}.buckets DROP COLUMN config;
       ALTER TABLE ${s}.versions DROP COLUMN extra; ALTER TABLE ${s}.uploads DROP COLUMN extra; DELETE FROM ${s}.schema_migrations; INSERT INTO ${s}.schema_migrations (version) VALUES (1)`)
 
     const stores = Array.from({ length: 4 }, () => new PostgresMetadataStore({ connectionString: URL, schema, max: 2 }))
     t.teardown(async () => { await Promise.all(stores.map(async (store) => store.close())) })
     await Promise.all(stores.map(async (store) => store.init()))
     const { rows: versions } = await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)
-    t.deepEqual(versions.map((r) => r.version), [1, 2, 3], 'migrated once')
-    t.is(POSTGRES_SCHEMA_VERSION, 3)
+    t.deepEqual(versions.map((r) => r.version), [1, 2, 3, 4], 'migrated once')
+    t.is(POSTGRES_SCHEMA_VERSION, 4)
     const { rows: columns } = await shared.query(`SELECT column_name, data_type, is_nullable FROM information_schema.columns
       WHERE table_schema = $1 AND table_name = 'buckets' ORDER BY ordinal_position`, [schema])
     t.deepEqual(columns, freshColumns, 'the migrated table is the fresh one')
@@ -105,6 +110,67 @@ function registerTests (): void {
     t.is((await stores[1].getObject('old', 'k'))?.cid, 'c1')
     await stores[2].createBucket({ ...old, name: 'new', cidProfile: 'unixfs-v0-2015' })
     t.is((await stores[3].getBucket('new'))?.cidProfile, 'unixfs-v0-2015')
+    t.deepEqual(await stores[0].stats(), { buckets: 2, objects: 1, bytes: 3, uploads: 0 })
+  })
+
+  test('PostgresMetadataStore: a schema 3 database gains bucket totals, counted from the data it holds, and keeps them as it changes', async (t) => {
+    const schema = freshSchema()
+    const s = quote(schema)
+    t.teardown(async () => dropSchema(schema))
+    const fresh = freshSchema()
+    t.teardown(async () => dropSchema(fresh))
+    await new PostgresMetadataStore({ pool: shared, schema: fresh }).init()
+    const store = new PostgresMetadataStore({ pool: shared, schema })
+    const upload = { bucket: 'b', key: 'k', uploadId: 'u1', initiated: T0, owner: 'o', headers: {}, metadata: {}, tags: [] as Array<[string, string]>, profile: 'p' }
+    for (const name of ['b', 'c', 'empty']) await store.createBucket({ name, owner: 'o', created: T0, region: 'r', versioning: 'Enabled' })
+    await store.putObject(version('k', { versionId: 'v1', size: 100 }))
+    await store.putObject(version('k', { versionId: 'v2', size: 20 }))
+    await store.putObject(version('k', { versionId: 'dm', deleteMarker: true, cid: '', size: 0, etag: '' }))
+    await store.putObject(version('j', { size: 3 }))
+    await store.putObject(version('k', { bucket: 'c', size: 5 }))
+    await store.createUpload(upload)
+    await store.createUpload({ ...upload, uploadId: 'u2' })
+    await store.createUpload({ ...upload, bucket: 'c' })
+    await store.close()
+    await shared.query(toSchema3(s))
+
+    const triggers = async (name: string): Promise<string[]> => (await shared.query<{ trigger: string }>(`SELECT c.relname || '.' || t.tgname || ' ' || p.proname AS trigger
+      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_proc p ON p.oid = t.tgfoid
+      WHERE n.nspname = $1 AND NOT t.tgisinternal ORDER BY 1`, [name])).rows.map((row) => row.trigger)
+    t.deepEqual(await triggers(schema), [], 'no trace of the totals is left')
+    // Its own pool, to see the statements it runs.
+    const statements: Array<{ text: string, values?: unknown[] }> = []
+    const pool = new pg.Pool({ connectionString: URL, max: 1 })
+    t.teardown(async () => pool.end())
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown
+      client.query = ((...args: unknown[]) => {
+        statements.push(typeof args[0] === 'string' ? { text: args[0], values: args[1] as unknown[] | undefined } : args[0] as { text: string, values?: unknown[] })
+        return query(...args)
+      }) as typeof client.query
+    })
+    const migrated = new PostgresMetadataStore({ pool, schema })
+    t.teardown(async () => migrated.close())
+    t.deepEqual(await migrated.stats(), { buckets: 3, objects: 4, bytes: 128, uploads: 3 })
+    t.deepEqual(await migrated.stats({ bucket: 'b' }), { buckets: 1, objects: 3, bytes: 123, uploads: 2 })
+    t.deepEqual(await migrated.stats({ bucket: 'c' }), { buckets: 1, objects: 1, bytes: 5, uploads: 1 })
+    t.deepEqual(await migrated.stats({ bucket: 'empty' }), { buckets: 1, objects: 0, bytes: 0, uploads: 0 })
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [3, 4])
+    t.deepEqual(await triggers(schema), await triggers(fresh), 'the triggers of a fresh schema')
+
+    await migrated.deleteObject('b', 'k', 'v1')
+    await migrated.abortUpload('b', 'k', 'u2')
+    t.deepEqual(await migrated.stats({ bucket: 'b' }), { buckets: 1, objects: 2, bytes: 23, uploads: 1 })
+    t.is(await migrated.deleteBucket('empty'), 'deleted')
+    t.deepEqual(await migrated.stats(), { buckets: 2, objects: 3, bytes: 28, uploads: 2 })
+
+    // Reading totals touches bucket_stats alone, whatever the number of versions.
+    const reads = statements.filter(({ text }) => /^\s*SELECT/.test(text) && text.includes('.bucket_stats'))
+    t.is(reads.length, 6, 'one statement per stats()')
+    for (const { text, values } of reads) {
+      const { rows: [{ 'QUERY PLAN': plan }] } = await shared.query(`EXPLAIN (FORMAT JSON) ${text}`, values)
+      t.deepEqual([...JSON.stringify(plan).matchAll(/"Relation Name":"(\w+)"/g)].map((m) => m[1]), ['bucket_stats'], text)
+    }
   })
 
   test('PostgresMetadataStore: tables live in the schema option, quoted; stores in two schemas are separate', async (t) => {
@@ -120,7 +186,9 @@ function registerTests (): void {
     t.is((await a.getObject('b', 'k'))?.cid, 'in-a')
     const { rows } = await shared.query<{ table_name: string }>(
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [odd])
-    t.deepEqual(rows.map((r) => r.table_name), ['buckets', 'completed_uploads', 'parts', 'refs', 'schema_migrations', 'uploads', 'versions'])
+    t.deepEqual(rows.map((r) => r.table_name).sort(),
+      ['bucket_stats', 'buckets', 'completed_uploads', 'parts', 'refs', 'schema_migrations', 'uploads', 'versions'])
+    t.deepEqual(await a.stats(), { buckets: 1, objects: 1, bytes: 3, uploads: 0 }, 'the triggers name the quoted schema')
 
     // A given pool is the host's: close() leaves it open.
     await a.close()
@@ -265,6 +333,11 @@ function registerTests (): void {
         SELECT cid FROM ${s}.versions WHERE NOT delete_marker AND cid <> '' UNION ALL SELECT cid FROM ${s}.parts) held GROUP BY cid) c
       ON r.cid = c.cid WHERE r.count IS DISTINCT FROM c.n`)
     t.deepEqual(drift, [], 'every count equals a recount of versions and parts')
+    const { rows: [recount] } = await shared.query(`SELECT 1 AS buckets,
+        (SELECT count(*) FROM ${s}.versions WHERE bucket = 'b' AND NOT delete_marker)::int AS objects,
+        (SELECT coalesce(sum(size), 0) FROM ${s}.versions WHERE bucket = 'b' AND NOT delete_marker)::int AS bytes,
+        (SELECT count(*) FROM ${s}.uploads WHERE bucket = 'b')::int AS uploads`)
+    t.deepEqual(await b.stats({ bucket: 'b' }), recount, 'the bucket totals equal a recount')
     const { rows: latest } = await shared.query(`SELECT key, count(*) FILTER (WHERE is_latest) AS latest,
         bool_or(is_latest AND seq = (SELECT max(seq) FROM ${s}.versions w WHERE w.bucket = v.bucket AND w.key = v.key)) AS newest
       FROM ${s}.versions v GROUP BY bucket, key ORDER BY key`)

@@ -23,8 +23,12 @@ metadataStoreSuite('SqliteMetadataStore (:memory:)', async () => ({ store: new S
 
 const T0 = new Date('2025-01-02T03:04:05.678Z')
 
+/** Turns a database of the current schema back into a schema 6 one: no bucket totals. */
+const TO_SCHEMA_6 = `${['add_bucket', 'remove_bucket', 'add_version', 'remove_version', 'change_version', 'add_upload', 'remove_upload']
+  .map((name) => `DROP TRIGGER bucket_stats_${name};`).join(' ')} DROP TABLE bucket_stats; PRAGMA user_version = 6`
+
 /** Turns a database of the current schema back into a schema 5 one: no bucket configurations, no object ACLs or encryption. */
-const TO_SCHEMA_5 = `ALTER TABLE buckets DROP COLUMN config; ALTER TABLE versions DROP COLUMN extra; ALTER TABLE uploads DROP COLUMN extra;
+const TO_SCHEMA_5 = `${TO_SCHEMA_6}; ALTER TABLE buckets DROP COLUMN config; ALTER TABLE versions DROP COLUMN extra; ALTER TABLE uploads DROP COLUMN extra;
   PRAGMA user_version = 5`
 
 /** Turns a database of the current schema back into a schema 4 one: no bucket CID profiles. */
@@ -280,6 +284,60 @@ test('SqliteMetadataStore: a schema 4 database gains bucket CID profiles; its bu
   await migrated.createBucket({ ...old, name: 'new', cidProfile: 'unixfs-v0-2015' })
   t.is((await migrated.getBucket('new'))?.cidProfile, 'unixfs-v0-2015')
   assertFreshSchema(t, path, freshPath)
+})
+
+test('SqliteMetadataStore: a schema 6 database gains bucket totals, counted from the data it holds, and keeps them as it changes', async (t) => {
+  const dir = await tempDir()
+  t.teardown(async () => rm(dir, { recursive: true, force: true }))
+  const path = join(dir, 'meta.db')
+  const freshPath = join(dir, 'fresh.db')
+  await new SqliteMetadataStore({ path: freshPath }).close()
+  const store = new SqliteMetadataStore({ path })
+  const v = {
+    bucket: 'b', key: 'k', versionId: 'v1', deleteMarker: false, cid: 'c1', size: 100, etag: 'e', lastModified: T0, owner: 'o',
+    headers: {}, metadata: {}, tags: [] as Array<[string, string]>,
+  }
+  const upload = { bucket: 'b', key: 'k', uploadId: 'u1', initiated: T0, owner: 'o', headers: {}, metadata: {}, tags: [] as Array<[string, string]>, profile: 'p' }
+  for (const name of ['b', 'c', 'empty']) await store.createBucket({ name, owner: 'o', created: T0, region: 'us-east-1', versioning: 'Enabled' })
+  await store.putObject(v)
+  await store.putObject({ ...v, versionId: 'v2', size: 20 })
+  await store.putObject({ ...v, versionId: 'dm', deleteMarker: true, cid: '', size: 0, etag: '' })
+  await store.putObject({ ...v, key: 'j', versionId: 'null', size: 3 })
+  await store.putObject({ ...v, bucket: 'c', size: 5 })
+  await store.createUpload(upload)
+  await store.createUpload({ ...upload, uploadId: 'u2' })
+  await store.createUpload({ ...upload, bucket: 'c' })
+  await store.close()
+  const old = new Database(path)
+  old.exec(TO_SCHEMA_6)
+  t.is(old.prepare("SELECT count(*) FROM sqlite_master WHERE name LIKE 'bucket_stats%'").pluck().get(), 0, 'no trace of the totals is left')
+  old.close()
+
+  const migrated = new SqliteMetadataStore({ path })
+  t.teardown(async () => { await migrated.close() })
+  t.deepEqual(await migrated.stats(), { buckets: 3, objects: 4, bytes: 128, uploads: 3 })
+  t.deepEqual(await migrated.stats({ bucket: 'b' }), { buckets: 1, objects: 3, bytes: 123, uploads: 2 })
+  t.deepEqual(await migrated.stats({ bucket: 'c' }), { buckets: 1, objects: 1, bytes: 5, uploads: 1 })
+  t.deepEqual(await migrated.stats({ bucket: 'empty' }), { buckets: 1, objects: 0, bytes: 0, uploads: 0 })
+  await migrated.deleteObject('b', 'k', 'v1')
+  await migrated.abortUpload('b', 'k', 'u2')
+  t.deepEqual(await migrated.stats({ bucket: 'b' }), { buckets: 1, objects: 2, bytes: 23, uploads: 1 })
+  t.is(await migrated.deleteBucket('empty'), 'deleted')
+  t.deepEqual(await migrated.stats(), { buckets: 2, objects: 3, bytes: 28, uploads: 2 })
+  assertFreshSchema(t, path, freshPath)
+})
+
+test('SqliteMetadataStore: totals are read from bucket_stats alone, never from versions', async (t) => {
+  const dir = await tempDir()
+  t.teardown(async () => rm(dir, { recursive: true, force: true }))
+  const path = join(dir, 'meta.db')
+  await new SqliteMetadataStore({ path }).close()
+  const db = new Database(path, { readonly: true })
+  t.teardown(() => db.close())
+  const plan = (sql: string, ...params: unknown[]): string[] =>
+    (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((p) => p.detail)
+  t.deepEqual(plan('SELECT count(*), sum(objects), sum(bytes), sum(uploads) FROM bucket_stats'), ['SCAN bucket_stats'], 'one row per bucket')
+  t.deepEqual(plan('SELECT 1, objects, bytes, uploads FROM bucket_stats WHERE bucket = ?', 'b'), ['SEARCH bucket_stats USING PRIMARY KEY (bucket=?)'])
 })
 
 test('SqliteMetadataStore: a version listing is range scans of versions_by_key in listing order, with no sort', async (t) => {

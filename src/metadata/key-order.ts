@@ -91,3 +91,20 @@ export function versionSeek (range: VersionRange): { marker?: { key: string, ver
   const inRange = (prefix === undefined || after.key.startsWith(prefix)) && (from === undefined || compareKeys(after.key, from) >= 0)
   return inRange ? { marker: { key: after.key, versionId: after.versionId }, start } : { start }
 }
+
+export interface UploadRange {
+  prefix?: string
+  from?: string
+  after?: { key: string, uploadId?: string }
+}
+
+/**
+ * The inclusive [key, uploadId] where an upload listing starts: keys from `prefix` / `from` / just
+ * after `after.key` with any upload id, or just after [after.key, after.uploadId], whichever is later.
+ */
+export function uploadSeekStart (range: UploadRange): [string, string] {
+  const { after } = range
+  const key = seekStart({ prefix: range.prefix, from: range.from, after: after?.uploadId === undefined ? after?.key : undefined }) ?? ''
+  if (after?.uploadId === undefined || compareKeys(key, after.key) > 0) return [key, '']
+  return [after.key, after.uploadId + '\0']
+}

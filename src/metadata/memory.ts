@@ -1,10 +1,11 @@
 import type { AbortOptions } from '../types.js'
 import type {
   BucketConfigKind, BucketRecord, CompletedUpload, CompleteResult, DeleteResult, ListOptions, MetadataStore, MultipartUpload, ObjectVersion,
-  PartListOptions, PartWriteResult, WriteOptions, UploadedPart, UploadListOptions, VersionListOptions, WriteResult, ListedObject,
+  PartListOptions, PartWriteResult, StatsOptions, StoreStats, WriteOptions, UploadedPart, UploadListOptions, VersionListOptions, WriteResult,
+  ListedObject,
 } from './metadata-store.js'
-import { sourceReleased } from './metadata-store.js'
-import { compareKeys, lowerBound, prefixSuccessor, seekStart, versionSeek } from './key-order.js'
+import { noSuchBucket, sourceReleased, storeClosed, uploadExists } from './metadata-store.js'
+import { compareKeys, lowerBound, prefixSuccessor, seekStart, uploadSeekStart, versionSeek } from './key-order.js'
 
 type StoredVersion = Omit<ObjectVersion, 'isLatest'>
 
@@ -36,6 +37,9 @@ interface BucketState {
   uploadOrder: Array<[string, string]>
   /** Completed uploads by `uploadKey(key, uploadId)`. */
   completed: Map<string, CompletedUpload>
+  /** Versions that are not delete markers, and the sum of their sizes. */
+  objects: number
+  bytes: number
 }
 
 /** A completed record in the store-wide pruning order. */
@@ -62,12 +66,13 @@ export class MemoryMetadataStore implements MetadataStore {
   private completedByTime: CompletedEntry[] = []
   /** Write order of versions: the last `seq` handed out. */
   private seq = 0
+  private closed = false
 
   async createBucket (bucket: BucketRecord, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
     if (this.buckets.has(bucket.name)) return false
     this.buckets.set(bucket.name, {
-      record: copyBucket(bucket), versions: new Map(), keys: [], listed: [], uploads: new Map(), uploadOrder: [], completed: new Map(),
+      record: copyBucket(bucket), versions: new Map(), keys: [], listed: [], uploads: new Map(), uploadOrder: [], completed: new Map(), objects: 0, bytes: 0,
     })
     return true
   }
@@ -147,6 +152,7 @@ export class MemoryMetadataStore implements MetadataStore {
       state.keys.splice(lowerBound(state.keys, key), 1)
     }
     this.relist(state, key)
+    count(state, deleted, -1)
     return { deleted: output(deleted, wasLatest), released: this.release(heldCid(deleted)) }
   }
 
@@ -327,7 +333,30 @@ export class MemoryMetadataStore implements MetadataStore {
     }
   }
 
-  async close (): Promise<void> {}
+  async stats (options?: StatsOptions): Promise<StoreStats | undefined> {
+    options?.signal?.throwIfAborted()
+    if (options?.bucket !== undefined) {
+      const state = this.buckets.get(options.bucket)
+      return state === undefined ? undefined : { buckets: 1, objects: state.objects, bytes: state.bytes, uploads: state.uploads.size }
+    }
+    const totals: StoreStats = { buckets: this.buckets.size, objects: 0, bytes: 0, uploads: 0 }
+    for (const state of this.buckets.values()) {
+      totals.objects += state.objects
+      totals.bytes += state.bytes
+      totals.uploads += state.uploads.size
+    }
+    return totals
+  }
+
+  /** Rejects once the store is closed. */
+  async ping (options?: AbortOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    if (this.closed) throw storeClosed()
+  }
+
+  async close (): Promise<void> {
+    this.closed = true
+  }
 
   private requireReferenced (cid: string | undefined): void {
     if (cid !== undefined && (this.refs.get(cid) ?? 0) === 0) throw sourceReleased(cid)
@@ -351,6 +380,8 @@ export class MemoryMetadataStore implements MetadataStore {
     chain.seqs.set(stored.versionId, seq)
 
     this.relist(state, stored.key)
+    count(state, stored, 1)
+    if (replaced !== undefined) count(state, replaced, -1)
     this.retain(heldCid(stored))
     return {
       ...(replaced === undefined ? {} : { replaced: output(replaced, wasLatest) }),
@@ -438,31 +469,19 @@ function latestOf (chain: KeyVersions): StoredVersion {
   return chain.list[chain.list.length - 1].version
 }
 
+/** Counts a version that is added (1) to or removed (-1) from a bucket in its totals. */
+function count (state: BucketState, version: StoredVersion, sign: 1 | -1): void {
+  if (version.deleteMarker) return
+  state.objects += sign
+  state.bytes += sign * version.size
+}
+
 function heldCid (version: StoredVersion): string | undefined {
   return version.deleteMarker || version.cid === '' ? undefined : version.cid
 }
 
-function noSuchBucket (name: string): Error {
-  return Object.assign(new Error(`No bucket named ${JSON.stringify(name)}`), { code: 'ERR_NO_SUCH_BUCKET' })
-}
-
-function uploadExists (upload: MultipartUpload): Error {
-  return Object.assign(new Error(`Upload ${JSON.stringify(upload.uploadId)} of ${JSON.stringify(upload.key)} is already in progress`), { code: 'ERR_UPLOAD_EXISTS' })
-}
-
 function uploadKey (key: string, uploadId: string): string {
   return JSON.stringify([key, uploadId])
-}
-
-/**
- * The inclusive [key, uploadId] where an upload listing starts: keys from `prefix` / `from` / just
- * after `after.key` with any upload id, or just after [after.key, after.uploadId], whichever is later.
- */
-function uploadSeekStart (options: UploadListOptions): [string, string] {
-  const { after } = options
-  const key = seekStart({ prefix: options.prefix, from: options.from, after: after?.uploadId === undefined ? after?.key : undefined }) ?? ''
-  if (after?.uploadId === undefined || compareKeys(key, after.key) > 0) return [key, '']
-  return [after.key, after.uploadId + '\0']
 }
 
 /** Index of the first [key, uploadId] of sorted `order` that is >= [key, uploadId]. */

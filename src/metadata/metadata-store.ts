@@ -209,6 +209,11 @@ export function uploadExists (upload: MultipartUpload): Error {
   return Object.assign(new Error(`Upload ${JSON.stringify(upload.uploadId)} of ${JSON.stringify(upload.key)} is already in progress`), { code: 'ERR_UPLOAD_EXISTS' })
 }
 
+/** The error `ping` rejects with once a store is closed. */
+export function storeClosed (): Error {
+  return Object.assign(new Error('The metadata store is closed'), { code: 'ERR_STORE_CLOSED' })
+}
+
 export type CompleteResult =
   | (WriteResult & { status: 'completed' })
   /** No upload in progress with that id (never created, aborted, or already completed). */

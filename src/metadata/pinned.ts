@@ -14,7 +14,14 @@ import type {
  * unpin is logged, not thrown: the metadata change has happened.
  */
 export class PinnedMetadataStore implements MetadataStore {
-  constructor (private readonly store: MetadataStore, private readonly pinner: Pinner, private readonly logger?: Pick<GatewayLogger, 'warn'>) {}
+  /** The wrapped store's, when it has them. */
+  readonly stats?: MetadataStore['stats']
+  readonly ping?: MetadataStore['ping']
+
+  constructor (private readonly store: MetadataStore, private readonly pinner: Pinner, private readonly logger?: Pick<GatewayLogger, 'warn'>) {
+    if (store.stats !== undefined) this.stats = store.stats.bind(store)
+    if (store.ping !== undefined) this.ping = store.ping.bind(store)
+  }
 
   private async pin (cid: string, options?: AbortOptions): Promise<void> {
     if (cid !== '') await this.pinner.pin(CID.parse(cid), options)

@@ -1,7 +1,7 @@
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import type {
-  BucketRecord, CompletedUpload, ListedObject, MetadataStore, MultipartUpload, ObjectVersion, UploadedPart, UploadListOptions,
+  BucketRecord, CompletedUpload, ListedObject, MetadataStore, MultipartUpload, ObjectVersion, StoreStats, UploadedPart, UploadListOptions,
   VersionListOptions,
 } from '../../src/metadata/metadata-store.js'
 
@@ -62,6 +62,9 @@ function completion (key: string, uploadId: string, cid: string, init: { partSiz
   }
   return [v, record]
 }
+
+/** A store's totals, or one bucket's. */
+type StatsOf = (bucket?: string) => Promise<StoreStats | undefined>
 
 /** [key, uploadId] of each upload `listUploads` gives. */
 async function listUploadIds (store: MetadataStore, options: Partial<UploadListOptions> = {}): Promise<Array<[string, string]>> {
@@ -1354,6 +1357,168 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
       t.true(v.isLatest)
       t.deepEqual(listedOf(await store.getObject(B, v.key) as ObjectVersion), v)
     }
+  })
+
+  // ---- stats and ping (optional: tested where a store has them) ----
+
+  const withStats = (title: string, fn: (t: ExecutionContext, store: MetadataStore, stats: StatsOf) => Promise<void>): void => {
+    it(`stats: ${title}`, async (t, store) => {
+      if (store.stats === undefined) {
+        t.log('this store keeps no stats (optional)')
+        t.pass()
+        return
+      }
+      const stats = store.stats.bind(store)
+      await fn(t, store, async (name) => await stats(name === undefined ? undefined : { bucket: name }))
+    })
+  }
+  const totals = (objects: number, bytes: number, uploads = 0, buckets = 1): StoreStats => ({ buckets, objects, bytes, uploads })
+
+  withStats('an empty store has nothing; a bucket starts at zero; a missing bucket has no totals', async (t, store, stats) => {
+    t.deepEqual(await stats(), totals(0, 0, 0, 0))
+    t.is(await stats(B), undefined)
+    await store.createBucket(bucket(B))
+    t.deepEqual(await stats(), totals(0, 0))
+    t.deepEqual(await stats(B), totals(0, 0))
+    t.is(await stats('nope'), undefined)
+    t.false(await store.createBucket(bucket(B, 'bob')), 'a repeated create')
+    t.deepEqual(await stats(), totals(0, 0), 'counts the bucket once')
+  })
+
+  withStats('an overwrite replaces the version it overwrites; a write that fails counts nothing', async (t, store, stats) => {
+    await store.createBucket(bucket(B))
+    await store.putObject(version('a', { size: 3 }))
+    await store.putObject(version('b', { size: 10 }))
+    t.deepEqual(await stats(B), totals(2, 13))
+    await store.putObject(version('a', { size: 5, cid: 'cid-a2' }))
+    t.deepEqual(await stats(B), totals(2, 15), 'the null version of a was replaced')
+    await store.putObject(marker('b', 'null'))
+    t.deepEqual(await stats(B), totals(1, 5), 'a delete marker in place of the null version: neither counts')
+    await store.putObject(version('b', { size: 7 }))
+    t.deepEqual(await stats(B), totals(2, 12), 'and an object in place of the marker counts again')
+    await t.throwsAsync(store.putObject(version('c', { bucket: 'nope', size: 100 })))
+    t.deepEqual(await stats(), totals(2, 12))
+    await store.deleteObject(B, 'a')
+    t.deepEqual(await stats(B), totals(1, 7))
+    await store.deleteObject(B, 'a')
+    t.deepEqual(await stats(B), totals(1, 7), 'deleting what is gone changes nothing')
+  })
+
+  withStats('every version counts, noncurrent ones too; delete markers never do; deleting a version uncounts it', async (t, store, stats) => {
+    await store.createBucket(bucket(B, 'alice', { versioning: 'Enabled' }))
+    await store.putObject(version('k', { versionId: 'v1', size: 100 }))
+    await store.putObject(version('k', { versionId: 'v2', size: 200 }))
+    await store.putObject(version('j', { versionId: 'v3', size: 1 }))
+    t.deepEqual(await stats(B), totals(3, 301))
+    await store.putObject(marker('k', 'dm1'))
+    t.deepEqual(await stats(B), totals(3, 301), 'a delete marker hides k but its versions remain')
+    await store.deleteObject(B, 'k', 'v1')
+    t.deepEqual(await stats(B), totals(2, 201), 'a noncurrent version deleted')
+    await store.deleteObject(B, 'k', 'dm1')
+    t.deepEqual(await stats(B), totals(2, 201), 'the marker removed: v2 is current again, nothing counted twice')
+    await store.putObject(version('k', { versionId: 'v2', size: 50 }))
+    t.deepEqual(await stats(B), totals(2, 51), 'a version rewritten under its own id')
+    await store.deleteObject(B, 'k')
+    await store.deleteObject(B, 'j', 'v3')
+    t.deepEqual(await stats(B), totals(0, 0))
+    t.is(await store.deleteBucket(B), 'deleted')
+  })
+
+  withStats('multipart uploads in progress count as uploads, their parts as nothing; a completed upload counts as its object', async (t, store, stats) => {
+    await store.createBucket(bucket(B))
+    await store.createUpload(upload('k', 'u1'))
+    await store.createUpload(upload('k', 'u2'))
+    await store.createUpload(upload('other', 'u3'))
+    await t.throwsAsync(store.createUpload(upload('k', 'u1')), { code: 'ERR_UPLOAD_EXISTS' } as never)
+    t.deepEqual(await stats(B), totals(0, 0, 3))
+    await store.putPart(B, 'k', 'u1', part(1))
+    await store.putPart(B, 'k', 'u1', part(2, 'part-2', { size: 7 }))
+    await store.putPart(B, 'k', 'u2', part(1, 'p-u2'))
+    t.deepEqual(await stats(B), totals(0, 0, 3), 'parts are not objects')
+    t.deepEqual(await store.abortUpload(B, 'k', 'u2'), { released: ['p-u2'] })
+    t.is(await store.abortUpload(B, 'k', 'u2'), undefined)
+    t.deepEqual(await stats(B), totals(0, 0, 2))
+
+    const [v, record] = completion('k', 'u1', 'obj')
+    t.deepEqual(await store.completeUpload(v, 'u1', [{ partNumber: 1, cid: 'wrong' }], record), { status: 'parts-changed' })
+    t.deepEqual(await stats(B), totals(0, 0, 2), 'a refused complete changes nothing')
+    t.is((await store.completeUpload(v, 'u1', [{ partNumber: 1, cid: 'part-1' }, { partNumber: 2, cid: 'part-2' }], record)).status, 'completed')
+    t.deepEqual(await stats(B), totals(1, 5 * 1024 * 1024 + 7, 1))
+    t.deepEqual(await store.completeUpload(v, 'u1', [{ partNumber: 1, cid: 'part-1' }], record), { status: 'no-upload' })
+    t.deepEqual(await stats(B), totals(1, 5 * 1024 * 1024 + 7, 1), 'a repeated complete changes nothing')
+    const [over, overRecord] = completion('k', 'u4', 'obj2', { partSizes: [10] })
+    await store.createUpload(upload('k', 'u4'))
+    await store.putPart(B, 'k', 'u4', part(1, 'p-u4', { size: 10 }))
+    await store.completeUpload(over, 'u4', [{ partNumber: 1, cid: 'p-u4' }], overRecord)
+    t.deepEqual(await stats(B), totals(1, 10, 1), 'an upload completed over the null version replaces it')
+  })
+
+  withStats('per bucket, summed over buckets; deleting a bucket removes its totals with its uploads', async (t, store, stats) => {
+    await store.createBucket(bucket(B))
+    await store.createBucket(bucket('other', 'bob', { versioning: 'Enabled' }))
+    await store.putObject(version('a', { size: 3 }))
+    await store.putObject(version('a', { bucket: 'other', versionId: 'v1', size: 40 }))
+    await store.putObject(version('a', { bucket: 'other', versionId: 'v2', size: 50 }))
+    await store.putObject({ ...marker('a', 'dm'), bucket: 'other' })
+    await store.createUpload(upload('u', 'u1'))
+    await store.createUpload(upload('u', 'u2', { bucket: 'other' }))
+    await store.putPart('other', 'u', 'u2', part(1, 'p-other'))
+    t.deepEqual(await stats(B), totals(1, 3, 1))
+    t.deepEqual(await stats('other'), totals(2, 90, 1))
+    t.deepEqual(await stats(), totals(3, 93, 2, 2))
+
+    t.is(await store.deleteBucket('other'), 'not-empty')
+    await store.deleteObject('other', 'a', 'v1')
+    await store.deleteObject('other', 'a', 'v2')
+    await store.deleteObject('other', 'a', 'dm')
+    t.deepEqual(await stats('other'), totals(0, 0, 1))
+    t.is(await store.deleteBucket('other'), 'deleted', 'an upload in progress does not keep it')
+    t.is(await stats('other'), undefined)
+    t.deepEqual(await stats(), totals(1, 3, 1))
+    t.true(await store.createBucket(bucket('other')))
+    t.deepEqual(await stats('other'), totals(0, 0), 'a bucket created again starts from zero')
+    t.deepEqual(await stats(), totals(1, 3, 1, 2))
+  })
+
+  withStats('interleaved async writes leave totals equal to a recount', async (t, store, stats) => {
+    await store.createBucket(bucket(B, 'alice', { versioning: 'Enabled' }))
+    const ops: Array<Promise<unknown>> = []
+    for (let i = 0; i < 300; i++) {
+      const key = `k${i % 13}`
+      switch (i % 6) {
+        case 0: case 1: ops.push(store.putObject(version(key, { versionId: `v${i % 4}`, size: i }))); break
+        case 2: ops.push(store.putObject(marker(key, `v${i % 4}`))); break
+        case 3: ops.push(store.deleteObject(B, key, i % 2 === 0 ? undefined : `v${i % 4}`)); break
+        case 4: ops.push(store.createUpload(upload(key, `u${i}`))); break
+        // Every other upload is aborted right after it was created.
+        case 5: ops.push(i % 12 === 5 ? store.abortUpload(B, `k${(i - 1) % 13}`, `u${i - 1}`) : store.putObject(version(key, { size: 1 }))); break
+      }
+    }
+    await Promise.all(ops)
+    const versions = (await store.listVersions(B, { limit: 10000 })).filter((v) => !v.deleteMarker)
+    const uploads = await store.listUploads(B, { limit: 10000 })
+    t.true(versions.length > 0 && uploads.length > 0)
+    t.deepEqual(await stats(B), totals(versions.length, versions.reduce((sum, v) => sum + v.size, 0), uploads.length))
+  })
+
+  withStats('an already-aborted signal rejects with AbortError', async (t, store) => {
+    await store.createBucket(bucket(B))
+    const abort = { any: true as const, name: 'AbortError' }
+    await t.throwsAsync(store.stats?.({ signal: AbortSignal.abort() }) as Promise<unknown>, abort)
+    await t.throwsAsync(store.stats?.({ bucket: B, signal: AbortSignal.abort() }) as Promise<unknown>, abort)
+  })
+
+  it('ping: resolves while the store answers, rejects with an aborted signal and once the store is closed', async (t, store) => {
+    if (store.ping === undefined) {
+      t.log('this store has no ping (optional)')
+      t.pass()
+      return
+    }
+    await t.notThrowsAsync(store.ping())
+    await t.notThrowsAsync(store.ping({ signal: new AbortController().signal }))
+    await t.throwsAsync(store.ping({ signal: AbortSignal.abort() }), { any: true, name: 'AbortError' })
+    await store.close()
+    await t.throwsAsync(store.ping())
   })
 
   // ---- scale ----

@@ -31,37 +31,47 @@ interface Timing {
   backend: string
 }
 
-function failed (timing: Timing, operation: string, error: unknown): void {
-  if (!isAbortError(error)) timing.errors.inc({ backend: timing.backend, operation })
+/** One method's metrics, bound to its labels once (prom-client hashes labels on every unbound call). */
+interface Bound {
+  observe: (seconds: number) => void
+  failed: (error: unknown) => void
 }
 
-/** Times a promise-returning call; the promise is returned as it is. */
-function timed<T> (timing: Timing, operation: string, call: () => Promise<T>): Promise<T> {
-  const start = performance.now()
-  const done = (): void => { timing.duration.observe({ backend: timing.backend, operation }, (performance.now() - start) / 1000) }
-  let promise: Promise<T>
-  try {
-    promise = call()
-  } catch (error) {
-    failed(timing, operation, error)
-    throw error
+function bind (timing: Timing, operation: string): Bound {
+  const labels = { backend: timing.backend, operation }
+  const duration = timing.duration.labels(labels)
+  const errors = timing.errors.labels(labels)
+  return {
+    observe: (seconds) => { duration.observe(seconds) },
+    failed: (error) => { if (!isAbortError(error)) errors.inc() },
   }
-  return promise.then(
-    (value) => { done(); return value },
-    (error: unknown) => { done(); failed(timing, operation, error); throw error },
-  )
+}
+
+/** A promise-returning method, timed. */
+function timedMethod (bound: Bound, method: (...args: unknown[]) => unknown, self: object): (...args: unknown[]) => Promise<unknown> {
+  return async (...args) => {
+    const start = performance.now()
+    try {
+      return await method.apply(self, args)
+    } catch (error) {
+      bound.failed(error)
+      throw error
+    } finally {
+      bound.observe((performance.now() - start) / 1000)
+    }
+  }
 }
 
 /** Times an iteration from its first pull to its end (a block get is over when its bytes are read). */
-async function * timedIteration<T> (timing: Timing, operation: string, source: () => AsyncIterable<T> | Iterable<T>): AsyncGenerator<T> {
+async function * timedIteration<T> (bound: Bound, source: AsyncIterable<T> | Iterable<T>): AsyncGenerator<T> {
   const start = performance.now()
   try {
-    yield * source()
+    yield * source
   } catch (error) {
-    failed(timing, operation, error)
+    bound.failed(error)
     throw error
   } finally {
-    timing.duration.observe({ backend: timing.backend, operation }, (performance.now() - start) / 1000)
+    bound.observe((performance.now() - start) / 1000)
   }
 }
 
@@ -83,10 +93,12 @@ export function instrumentBlockstore<B extends Blockstore> (store: B, metrics: {
   const wrap = (name: string): unknown => {
     const method = target[name]
     switch (name) {
-      case 'get':
-        return (...args: unknown[]) => timedIteration(timing, 'get', () => method.apply(store, args) as AsyncIterable<Uint8Array>)
+      case 'get': {
+        const bound = bind(timing, 'get')
+        return (...args: unknown[]) => timedIteration(bound, method.apply(store, args) as AsyncIterable<Uint8Array>)
+      }
       case 'put': case 'has': case 'delete':
-        return async (...args: unknown[]) => await timed(timing, name, async () => await (method.apply(store, args) as Promise<unknown>))
+        return timedMethod(bind(timing, name), method, store)
       case 'pin': case 'unpin':
         return async (...args: unknown[]) => {
           try {
@@ -142,7 +154,7 @@ export function instrumentMetadata (store: MetadataStore, metrics: { duration: H
         // referencedCids streams (the whole set, for gc and reconcile): not a call to time.
         method = name === 'referencedCids' || name === 'close'
             ? own.bind(store)
-            : (...args: unknown[]) => timed(timing, name, () => own.apply(store, args) as Promise<unknown>)
+            : timedMethod(bind(timing, name), own, store)
         wrapped.set(name, method)
       }
       return method

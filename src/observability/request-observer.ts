@@ -35,6 +35,14 @@ interface OpenExchange extends Exchange {
   removeAbortListener?: () => void
 }
 
+interface OperationSeries {
+  requests: (code: string) => { inc: () => void }
+  duration: { observe: (value: number) => void }
+  ttfb: { observe: (value: number) => void }
+  received: { inc: (value: number) => void }
+  sent: { inc: (value: number) => void }
+}
+
 export interface RequestObserverInit {
   metrics?: GatewayMetrics
   history?: RequestHistory
@@ -55,6 +63,7 @@ export class RequestObserver {
   private inFlight = 0
   private readonly logRequests: boolean
   private lastCache = { hits: 0, misses: 0 }
+  private readonly series = new Map<string, OperationSeries>()
 
   constructor (private readonly init: RequestObserverInit) {
     this.logRequests = init.logger.isLevelEnabled?.('info') ?? true
@@ -131,14 +140,15 @@ export class RequestObserver {
     const streamError = typeof outcome === 'object' ? toS3Error(outcome.failure)?.code ?? 'InternalError' : undefined
     const error = streamError ?? state.error
     if (metrics !== undefined) {
+      const series = this.seriesOf(metrics, operation)
       metrics.inFlight.dec()
-      metrics.requests.inc({ operation, code })
+      series.requests(code).inc()
       if (error !== undefined) metrics.requestErrors.inc({ operation, error })
       if (outcome === 'canceled') metrics.canceled.inc()
-      metrics.requestDuration.observe({ operation }, durationSeconds)
-      metrics.requestTtfb.observe({ operation }, exchange.ttfb)
-      if (exchange.received > 0) metrics.receivedBytes.inc({ operation }, exchange.received)
-      if (exchange.sent > 0) metrics.sentBytes.inc({ operation }, exchange.sent)
+      series.duration.observe(durationSeconds)
+      series.ttfb.observe(exchange.ttfb)
+      if (exchange.received > 0) series.received.inc(exchange.received)
+      if (exchange.sent > 0) series.sent.inc(exchange.sent)
       const bucket = metrics.bucketLabel(state.bucket)
       if (bucket !== undefined) {
         metrics.bucketRequests.inc({ bucket, code })
@@ -177,6 +187,27 @@ export class RequestObserver {
       }, 'request')
     }
     if (this.init.audit !== undefined) this.record(this.init.audit, exchange, principal, error)
+  }
+
+  /** An operation's series, bound to their labels once: prom-client hashes labels on every unbound call. */
+  private seriesOf (metrics: GatewayMetrics, operation: string): OperationSeries {
+    let series = this.series.get(operation)
+    if (series === undefined) {
+      const byCode = new Map<string, { inc: () => void }>()
+      series = {
+        requests: (code) => {
+          let counter = byCode.get(code)
+          if (counter === undefined) byCode.set(code, counter = metrics.requests.labels({ operation, code }))
+          return counter
+        },
+        duration: metrics.requestDuration.labels({ operation }),
+        ttfb: metrics.requestTtfb.labels({ operation }),
+        received: metrics.receivedBytes.labels({ operation }),
+        sent: metrics.sentBytes.labels({ operation }),
+      }
+      this.series.set(operation, series)
+    }
+    return series
   }
 
   private recordCache (history: RequestHistory): void {

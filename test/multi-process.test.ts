@@ -13,7 +13,7 @@ import {
   GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand, ListPartsCommand, PutBucketVersioningCommand,
   PutObjectCommand, S3Client, UploadPartCommand,
 } from '@aws-sdk/client-s3'
-import { whenServices } from './helpers/services.js'
+import { postgresProblem, whenServices } from './helpers/services.js'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import pg from 'pg'
@@ -35,19 +35,6 @@ const KEYS = ['a', 'b/c', 'b/d', 'e f', 'g', 'h/i/j']
 const CREDENTIALS = { accessKeyId: 'MULTIPROCESSTEST0000', secretAccessKey: 'multi-process-test-secret-0000000000000' }
 const MiB = 1024 * 1024
 
-async function probePostgres (): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 })
-  client.on('error', () => {})
-  try {
-    await client.connect()
-    await client.query('SELECT 1')
-    return undefined
-  } catch (err) {
-    return `PostgreSQL not reachable at ${new URL(PG_URL).host}${new URL(PG_URL).pathname}: ${(err as Error).message || String(err)}`
-  } finally {
-    await client.end().catch(() => {})
-  }
-}
 
 async function probeRedis (): Promise<string | undefined> {
   const pong = await new Promise<boolean>((resolve) => {
@@ -62,7 +49,7 @@ async function probeRedis (): Promise<string | undefined> {
   return pong ? undefined : `Redis not reachable at ${REDIS_URL}`
 }
 
-const unreachable = (await Promise.all([probePostgres(), probeRedis()])).filter((m) => m !== undefined).join('; ')
+const unreachable = (await Promise.all([postgresProblem(PG_URL), probeRedis()])).filter((m) => m !== undefined).join('; ')
 // Imported only now: importing it declares an AVA hook, and AVA starts a file's tests on the tick
 // after its first declaration, so no declaration may precede the probes' await.
 const { REPO_ROOT, spawnChild, tempDir } = await import('./helpers/child.js')

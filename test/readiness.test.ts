@@ -25,7 +25,7 @@ import {
 } from './helpers/monitoring.js'
 import type { AdminView, Readiness } from './helpers/monitoring.js'
 import { credentials, deterministicBytes, s3Client, s3Error } from './helpers/s3.js'
-import { whenServices } from './helpers/services.js'
+import { postgresProblem, whenServices } from './helpers/services.js'
 
 const PG_URL = process.env.S3IPFS_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 /** A password in every metadata URL of these tests: trust authentication ignores it, and no answer may show it. */
@@ -36,22 +36,8 @@ const JS_IPFS_PORT = 15060
 const WAIT = { timeoutMs: 90_000 }
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
 
-async function probePostgres (): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 })
-  client.on('error', () => {})
-  try {
-    await client.connect()
-    await client.query('SELECT 1')
-    return undefined
-  } catch (err) {
-    const u = new URL(PG_URL)
-    return `PostgreSQL not reachable at ${u.host}${u.pathname}: ${(err as Error).message || String(err)}`
-  } finally {
-    await client.end().catch(() => {})
-  }
-}
 
-const pgProblem = await probePostgres()
+const pgProblem = await postgresProblem(PG_URL)
 const REDIS_SERVER = which('redis-server')
 const redisProblem = REDIS_SERVER === undefined ? 'redis-server is not on PATH (apt-get install redis-server)' : undefined
 

@@ -1,7 +1,9 @@
 import type { Blockstore } from 'interface-blockstore'
 import { isAbortError } from '../errors.js'
 import type { MetadataStore } from '../metadata/metadata-store.js'
-import type { Counter, Histogram } from 'prom-client'
+import type { Counter } from 'prom-client'
+import type { FastCounter, FastHistogram } from './fast-metrics.js'
+import { observeIteration } from './iteration.js'
 
 type Labels = 'backend' | 'operation'
 
@@ -26,8 +28,8 @@ export function metadataBackend (store: object): string {
 }
 
 interface Timing {
-  duration: Histogram<Labels>
-  errors: Counter<Labels>
+  duration: FastHistogram<Labels>
+  errors: FastCounter<Labels>
   backend: string
 }
 
@@ -62,17 +64,13 @@ function timedMethod (bound: Bound, method: (...args: unknown[]) => unknown, sel
   }
 }
 
-/** Times an iteration from its first pull to its end (a block get is over when its bytes are read). */
-async function * timedIteration<T> (bound: Bound, source: AsyncIterable<T> | Iterable<T>): AsyncGenerator<T> {
+/** Times an iteration from the call to its end (a block get is over when its bytes are read). */
+function timedIteration<T> (bound: Bound, source: AsyncIterable<T> | Iterable<T>): AsyncIterableIterator<T> {
   const start = performance.now()
-  try {
-    yield * source
-  } catch (error) {
-    bound.failed(error)
-    throw error
-  } finally {
+  return observeIteration(source, undefined, (end) => {
+    if (typeof end === 'object') bound.failed(end.failure)
     bound.observe((performance.now() - start) / 1000)
-  }
+  })
 }
 
 /**
@@ -81,8 +79,8 @@ async function * timedIteration<T> (bound: Bound, source: AsyncIterable<T> | Ite
  * store's own, so capability checks see what the store has.
  */
 export function instrumentBlockstore<B extends Blockstore> (store: B, metrics: {
-  duration: Histogram<Labels>
-  errors: Counter<Labels>
+  duration: FastHistogram<Labels>
+  errors: FastCounter<Labels>
   pinOperations: Counter<'operation' | 'result'>
   pinFailed: (operation: 'pin' | 'unpin') => void
   pinned: (operation: 'pin' | 'unpin') => void
@@ -139,7 +137,7 @@ function isFrozenOwn (object: object, name: string): boolean {
 }
 
 /** The same metadata store with every promise-returning method timed by name. */
-export function instrumentMetadata (store: MetadataStore, metrics: { duration: Histogram<Labels>, errors: Counter<Labels> }, backendOf: object = store): MetadataStore {
+export function instrumentMetadata (store: MetadataStore, metrics: { duration: FastHistogram<Labels>, errors: FastCounter<Labels> }, backendOf: object = store): MetadataStore {
   const timing: Timing = { duration: metrics.duration, errors: metrics.errors, backend: metadataBackend(backendOf) }
   const wrapped = new Map<string, unknown>()
   const target = store as unknown as Record<string, (...args: unknown[]) => unknown>

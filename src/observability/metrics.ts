@@ -1,4 +1,5 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client'
+import { FastCounter, FastHistogram } from './fast-metrics.js'
 
 /** What `createGateway({ metrics })` takes besides `true` and `false`. */
 export interface MetricsOptions {
@@ -40,22 +41,24 @@ export class GatewayMetrics {
    */
   refreshDependencies?: () => Promise<unknown>
 
-  readonly requests: Counter<'operation' | 'code'>
-  readonly requestErrors: Counter<'operation' | 'error'>
-  readonly requestDuration: Histogram<'operation'>
-  readonly requestTtfb: Histogram<'operation'>
+  readonly requests: FastCounter<'operation' | 'code'>
+  readonly requestErrors: FastCounter<'operation' | 'error'>
+  readonly requestDuration: FastHistogram<'operation'>
+  readonly requestTtfb: FastHistogram<'operation'>
   readonly inFlight: Gauge
-  readonly canceled: Counter
-  readonly receivedBytes: Counter<'operation'>
-  readonly sentBytes: Counter<'operation'>
-  readonly bucketRequests: Counter<'bucket' | 'code'>
-  readonly bucketReceivedBytes: Counter<'bucket'>
-  readonly bucketSentBytes: Counter<'bucket'>
+  /** Read when `requests_in_flight` is scraped (the request observer's own count). */
+  inFlightNow?: () => number
+  readonly canceled: FastCounter<never>
+  readonly receivedBytes: FastCounter<'operation'>
+  readonly sentBytes: FastCounter<'operation'>
+  readonly bucketRequests: FastCounter<'bucket' | 'code'>
+  readonly bucketReceivedBytes: FastCounter<'bucket'>
+  readonly bucketSentBytes: FastCounter<'bucket'>
 
-  readonly blockstoreDuration: Histogram<'backend' | 'operation'>
-  readonly blockstoreErrors: Counter<'backend' | 'operation'>
-  readonly metadataDuration: Histogram<'backend' | 'operation'>
-  readonly metadataErrors: Counter<'backend' | 'operation'>
+  readonly blockstoreDuration: FastHistogram<'backend' | 'operation'>
+  readonly blockstoreErrors: FastCounter<'backend' | 'operation'>
+  readonly metadataDuration: FastHistogram<'backend' | 'operation'>
+  readonly metadataErrors: FastCounter<'backend' | 'operation'>
 
   readonly pinOperations: Counter<'operation' | 'result'>
   readonly pins: Gauge<'state'>
@@ -79,25 +82,29 @@ export class GatewayMetrics {
       new Counter({ name: prefix + name, help, labelNames, registers })
     const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> =>
       new Gauge({ name: prefix + name, help, labelNames, registers })
-    const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> =>
-      new Histogram({ name: prefix + name, help, labelNames, buckets, registers })
+    // The per-request families: a few array writes per observation (see fast-metrics.ts).
+    const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): FastHistogram<L> =>
+      new FastHistogram(prefix + name, help, labelNames, buckets, this.registry)
+    const fastCounter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []): FastCounter<L> =>
+      new FastCounter(prefix + name, help, labelNames, this.registry)
 
-    this.requests = counter('requests_total', 'S3 requests answered, by operation and HTTP status.', ['operation', 'code'])
-    this.requestErrors = counter('request_errors_total', 'S3 requests answered with an S3 error (or cut off after their headers), by operation and error code.', ['operation', 'error'])
+    this.requests = fastCounter('requests_total', 'S3 requests answered, by operation and HTTP status.', ['operation', 'code'])
+    this.requestErrors = fastCounter('request_errors_total', 'S3 requests answered with an S3 error (or cut off after their headers), by operation and error code.', ['operation', 'error'])
     this.requestDuration = histogram('request_duration_seconds', 'Time from a request\'s arrival until the last byte of its answer was handed to the connection.', ['operation'], DURATION_BUCKETS)
     this.requestTtfb = histogram('request_ttfb_seconds', 'Time from a request\'s arrival until its answer\'s headers were ready (time to first byte).', ['operation'], DURATION_BUCKETS)
-    this.inFlight = gauge('requests_in_flight', 'S3 requests being answered now.')
-    this.canceled = counter('requests_canceled_total', 'S3 requests whose client went away before the answer was complete.')
-    this.receivedBytes = counter('received_bytes_total', 'Request body bytes received, by operation.', ['operation'])
-    this.sentBytes = counter('sent_bytes_total', 'Response body bytes sent, by operation.', ['operation'])
-    this.bucketRequests = counter('bucket_requests_total', 'S3 requests to the buckets in the per-bucket allow-list, by bucket and HTTP status.', ['bucket', 'code'])
-    this.bucketReceivedBytes = counter('bucket_received_bytes_total', 'Request body bytes received by the buckets in the per-bucket allow-list.', ['bucket'])
-    this.bucketSentBytes = counter('bucket_sent_bytes_total', 'Response body bytes sent from the buckets in the per-bucket allow-list.', ['bucket'])
+    const inFlight = (): number => this.inFlightNow?.() ?? 0
+    this.inFlight = new Gauge({ name: prefix + 'requests_in_flight', help: 'S3 requests being answered now.', registers, collect () { this.set(inFlight()) } })
+    this.canceled = fastCounter('requests_canceled_total', 'S3 requests whose client went away before the answer was complete.')
+    this.receivedBytes = fastCounter('received_bytes_total', 'Request body bytes received, by operation.', ['operation'])
+    this.sentBytes = fastCounter('sent_bytes_total', 'Response body bytes sent, by operation.', ['operation'])
+    this.bucketRequests = fastCounter('bucket_requests_total', 'S3 requests to the buckets in the per-bucket allow-list, by bucket and HTTP status.', ['bucket', 'code'])
+    this.bucketReceivedBytes = fastCounter('bucket_received_bytes_total', 'Request body bytes received by the buckets in the per-bucket allow-list.', ['bucket'])
+    this.bucketSentBytes = fastCounter('bucket_sent_bytes_total', 'Response body bytes sent from the buckets in the per-bucket allow-list.', ['bucket'])
 
     this.blockstoreDuration = histogram('blockstore_operation_duration_seconds', 'Blockstore calls (a get lasts until its bytes are read), by backend and operation.', ['backend', 'operation'], STORAGE_BUCKETS)
-    this.blockstoreErrors = counter('blockstore_errors_total', 'Blockstore calls that failed (aborts by the caller excluded), by backend and operation.', ['backend', 'operation'])
+    this.blockstoreErrors = fastCounter('blockstore_errors_total', 'Blockstore calls that failed (aborts by the caller excluded), by backend and operation.', ['backend', 'operation'])
     this.metadataDuration = histogram('metadata_operation_duration_seconds', 'Metadata store calls, by backend and method.', ['backend', 'operation'], STORAGE_BUCKETS)
-    this.metadataErrors = counter('metadata_errors_total', 'Metadata store calls that failed (aborts by the caller excluded), by backend and method.', ['backend', 'operation'])
+    this.metadataErrors = fastCounter('metadata_errors_total', 'Metadata store calls that failed (aborts by the caller excluded), by backend and method.', ['backend', 'operation'])
 
     this.pinOperations = counter('pin_operations_total', 'Pins and unpins on the IPFS node, by result.', ['operation', 'result'])
     this.pins = gauge('pins', 'Pins on the IPFS node by state: pinned as of the last reconcile and the pins since; failed pins and unpins waiting for the next reconcile.', ['state'])
@@ -119,7 +126,7 @@ export class GatewayMetrics {
       this.reconcileRuns.inc({ result }, 0)
       for (const operation of ['pin', 'unpin']) this.pinOperations.inc({ operation, result }, 0)
     }
-    this.canceled.inc(0)
+    this.canceled.inc({}, 0)
     this.gcFreedBytes.inc(0)
 
     if (options.processMetrics !== false) {

@@ -5,6 +5,7 @@ import type { S3Request, S3Response } from '../types.js'
 import type { RequestHistory } from './history.js'
 import type { GatewayLogger } from './logger.js'
 import type { GatewayMetrics } from './metrics.js'
+import { observeIteration } from './iteration.js'
 
 /** What a request got to before it was answered. */
 export interface RequestState {
@@ -67,11 +68,11 @@ export class RequestObserver {
 
   constructor (private readonly init: RequestObserverInit) {
     this.logRequests = init.logger.isLevelEnabled?.('info') ?? true
+    if (init.metrics !== undefined) init.metrics.inFlightNow = () => this.inFlight
   }
 
   begin (req: S3Request, id: string): Exchange {
     this.inFlight++
-    this.init.metrics?.inFlight.inc()
     this.init.history?.noteInFlight(this.inFlight)
     const exchange: OpenExchange = {
       id,
@@ -85,7 +86,8 @@ export class RequestObserver {
       ttfb: 0,
       headers: {},
     }
-    return Object.assign(exchange, { request: { ...req, body: counted(req.body, exchange) } })
+    const body = observeIteration(req.body, (chunk) => { exchange.received += chunk.byteLength }, () => {})
+    return Object.assign(exchange, { request: { ...req, body } })
   }
 
   /** The answer's headers are ready: the request ends now, or when its streamed body does. */
@@ -107,23 +109,11 @@ export class RequestObserver {
       signal.addEventListener('abort', onAbort, { once: true })
       open.removeAbortListener = () => { signal.removeEventListener('abort', onAbort) }
     }
-    return { ...response, body: this.observed(body, open) }
-  }
-
-  private async * observed (body: AsyncIterable<Uint8Array>, exchange: OpenExchange): AsyncGenerator<Uint8Array> {
-    let outcome: 'canceled' | { failure: unknown } | undefined = 'canceled'
-    try {
-      for await (const chunk of body) {
-        exchange.sent += chunk.byteLength
-        yield chunk
-      }
-      outcome = undefined
-    } catch (failure) {
-      outcome = exchange.request.signal?.aborted === true ? 'canceled' : { failure }
-      throw failure
-    } finally {
-      this.end(exchange, outcome)
-    }
+    const observed = observeIteration(body, (chunk) => { open.sent += chunk.byteLength }, (end) => {
+      // A failure because the client went away is a cancel, not a broken answer.
+      this.end(open, end === 'stopped' || (end !== undefined && signal?.aborted === true) ? 'canceled' : end)
+    })
+    return { ...response, body: observed }
   }
 
   private end (exchange: OpenExchange, outcome: 'canceled' | { failure: unknown } | undefined): void {
@@ -141,10 +131,9 @@ export class RequestObserver {
     const error = streamError ?? state.error
     if (metrics !== undefined) {
       const series = this.seriesOf(metrics, operation)
-      metrics.inFlight.dec()
       series.requests(code).inc()
       if (error !== undefined) metrics.requestErrors.inc({ operation, error })
-      if (outcome === 'canceled') metrics.canceled.inc()
+      if (outcome === 'canceled') metrics.canceled.inc({})
       series.duration.observe(durationSeconds)
       series.ttfb.observe(exchange.ttfb)
       if (exchange.received > 0) series.received.inc(exchange.received)
@@ -248,11 +237,4 @@ export class RequestObserver {
 
 function nonEmpty (value: string | undefined): string | undefined {
   return value === '' ? undefined : value
-}
-
-async function * counted (body: AsyncIterable<Uint8Array>, exchange: OpenExchange): AsyncGenerator<Uint8Array> {
-  for await (const chunk of body) {
-    exchange.received += chunk.byteLength
-    yield chunk
-  }
 }

@@ -1,4 +1,5 @@
 import test from 'ava'
+import pg from 'pg'
 
 /**
  * Registers a service-backed suite, or says visibly why it cannot run: with
@@ -15,5 +16,21 @@ export function whenServices (name: string, problem: string | undefined, registe
       t.log(`skipped: ${problem}`)
       t.pass()
     })
+  }
+}
+
+/** Why PostgreSQL at `url` cannot be used (one `SELECT 1`), or undefined when it answers. */
+export async function postgresProblem (url: string): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 })
+  client.on('error', () => {})
+  try {
+    await client.connect()
+    await client.query('SELECT 1')
+    return undefined
+  } catch (err) {
+    const { host, pathname } = new URL(url)
+    return `PostgreSQL not reachable at ${host}${pathname}: ${(err as Error).message || String(err)}`
+  } finally {
+    await client.end().catch(() => {})
   }
 }

@@ -32,9 +32,9 @@ export interface JsonLoggerOptions {
 /** A pino logger writing JSON lines (the standalone server's, and the library's default at 'warn'). */
 export function jsonLogger (options: JsonLoggerOptions = {}): GatewayLogger & { flush: () => void } {
   const sync = options.sync ?? false
-  // Async: lines gather up to 4 KiB per write (a write per line cost more than the line itself), and
-  // a quiet second writes out what has gathered, so a line never waits longer than that.
-  const destination = pinoDestination({ dest: options.destination ?? 2, sync, minLength: sync ? 0 : 4096 })
+  // Async: lines gather up to 8 KiB per write (a write per line cost more than the line itself),
+  // and every second what has gathered is written out, so a line never waits longer than that.
+  const destination = pinoDestination({ dest: options.destination ?? 2, sync, minLength: sync ? 0 : 8 * 1024 })
   const logger = pino({ level: options.level ?? 'info', base: { name: 's3-ipfs-gateway' } }, destination)
   const flushSync = (): void => {
     try {

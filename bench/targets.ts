@@ -3,7 +3,7 @@
  * fresh temp data dir, so its memory is measured apart from the client's.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { once } from 'node:events'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
@@ -117,19 +117,46 @@ interface SpawnSpec {
   accessKeyId: string
   secretAccessKey: string
   startTimeoutMs?: number
+  /** the child's stderr goes to this file (created or appended to) instead of a pipe to the bench */
+  stderrFile?: string
+}
+
+/** The last `bytes` bytes of a file ('' when it cannot be read). */
+function fileTail (path: string, bytes: number): string {
+  let fd: number | undefined
+  try {
+    fd = openSync(path, 'r')
+    const size = fstatSync(fd).size
+    const len = Math.min(size, bytes)
+    const buf = Buffer.alloc(len)
+    readSync(fd, buf, 0, len, size - len)
+    return buf.toString('utf8')
+  } catch {
+    return ''
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
 }
 
 async function spawnTarget (spec: SpawnSpec): Promise<Target> {
-  const child = spawn(process.execPath, spec.args, {
-    cwd: ROOT,
-    env: { ...process.env, ...spec.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  // the file is the child's own fd 2: what it writes there never passes through this process
+  const stderrFd = spec.stderrFile === undefined ? undefined : openSync(spec.stderrFile, 'a')
+  let child: ChildProcess
+  try {
+    child = spawn(process.execPath, spec.args, {
+      cwd: ROOT,
+      env: { ...process.env, ...spec.env },
+      stdio: ['ignore', 'pipe', stderrFd ?? 'pipe'],
+    })
+  } finally {
+    if (stderrFd !== undefined) closeSync(stderrFd)
+  }
   children.add(child)
   let log = ''
   const keep = (b: Buffer): void => { log = (log + b.toString('utf8')).slice(-4000) }
   child.stdout!.on('data', keep)
-  child.stderr!.on('data', keep)
+  child.stderr?.on('data', keep)
+  const tail = (): string => spec.stderrFile === undefined ? log : `${log}${fileTail(spec.stderrFile, 4000)}`
   const exited = new Promise<void>(res => child.once('exit', () => { children.delete(child); res() }))
   const isAlive = (): boolean => child.exitCode === null && child.signalCode === null
 
@@ -141,7 +168,7 @@ async function spawnTarget (spec: SpawnSpec): Promise<Target> {
   }
   if (!up) {
     if (isAlive()) { child.kill('SIGKILL'); await exited }
-    throw new Error(`${spec.name} did not start on port ${spec.port} (exit ${child.exitCode ?? child.signalCode ?? 'timeout'}):\n${log.trim().split('\n').slice(-15).join('\n')}`)
+    throw new Error(`${spec.name} did not start on port ${spec.port} (exit ${child.exitCode ?? child.signalCode ?? 'timeout'}):\n${tail().trim().split('\n').slice(-15).join('\n')}`)
   }
   const pid = child.pid!
   return {
@@ -156,7 +183,7 @@ async function spawnTarget (spec: SpawnSpec): Promise<Target> {
     resetPeak: () => {
       try { writeFileSync(`/proc/${pid}/clear_refs`, '5'); return true } catch { return false }
     },
-    logTail: () => log,
+    logTail: tail,
     alive: isAlive,
     stop: async () => {
       if (isAlive()) {
@@ -218,18 +245,66 @@ export interface GatewayServerOptions {
   ipfsApi?: string
   /** the MemoryBlockCache in front of the node, bytes (default serve's 64 MiB) */
   cacheBytes?: number
+  /** `createGateway({ metrics })` (default: startServer's, on) */
+  metrics?: boolean
+  /** startServer's `logLevel` (default: its 'warn', no request lines) */
+  logLevel?: string
+  /** the child's stderr — where its JSON log lines go — to this file instead of a pipe to the bench */
+  stderrFile?: string
+  /** node options before the script, e.g. ['--cpu-prof', '--cpu-prof-dir', DIR] */
+  nodeArgs?: string[]
+  /** run the script bundled as dist/ is (buildGatewayServer) with plain node, instead of through tsx */
+  bundled?: boolean
+}
+
+let gatewayBundle: Promise<string> | undefined
+
+/**
+ * bench/gateway-server.ts bundled the way tsup bundles dist/ (esbuild: ESM, node20, dependencies
+ * left as imports, no keepNames), once per run, into a temp dir laid out as the package is —
+ * dist/gateway-server.mjs beside symlinks to the repo's package.json and node_modules — so that it
+ * runs on plain node as `serve` from dist/ does: without tsx's loader, whose transform keeps
+ * function names by wrapping every function expression created at run time in a helper call.
+ * Returns the script's path. (The temp dir goes with the others at exit; removing it never
+ * follows the symlinks.)
+ */
+export async function buildGatewayServer (): Promise<string> {
+  gatewayBundle ??= (async () => {
+    const dir = makeTempDir('gateway-server')
+    symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir')
+    symlinkSync(join(ROOT, 'package.json'), join(dir, 'package.json'))
+    mkdirSync(join(dir, 'dist'))
+    const outfile = join(dir, 'dist', 'gateway-server.mjs')
+    const { build } = await import('esbuild')
+    await build({
+      entryPoints: [join(ROOT, 'bench', 'gateway-server.ts')],
+      outfile,
+      bundle: true,
+      packages: 'external',
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      logLevel: 'error',
+    })
+    return outfile
+  })()
+  return await gatewayBundle
 }
 
 /**
- * bench/gateway-server.ts: `startServer` (what `serve` runs) from source through tsx, with a block
- * cache of a chosen size in front of an IPFS node. Its log ends with `cache-metrics <json>` once stopped.
+ * bench/gateway-server.ts: `startServer` (what `serve` runs) from source through tsx (or bundled as
+ * dist/ is, with `bundled`), with a block cache of a chosen size in front of an IPFS node, and
+ * metrics and the log level chosen. Its log ends with `cache-metrics <json>` once stopped.
  */
 export async function startGatewayServer (opts: GatewayServerOptions): Promise<Target> {
   const port = await freePort()
-  const args = ['--import', 'tsx', join(ROOT, 'bench', 'gateway-server.ts'), '--host', '127.0.0.1', '--port', String(port), '--data-dir', opts.dataDir]
+  const script = opts.bundled === true ? [await buildGatewayServer()] : ['--import', 'tsx', join(ROOT, 'bench', 'gateway-server.ts')]
+  const args = [...opts.nodeArgs ?? [], ...script, '--host', '127.0.0.1', '--port', String(port), '--data-dir', opts.dataDir]
   if (opts.region !== undefined) args.push('--region', opts.region)
   if (opts.ipfsApi !== undefined) args.push('--ipfs-api', opts.ipfsApi)
   if (opts.cacheBytes !== undefined) args.push('--cache-bytes', String(opts.cacheBytes))
+  if (opts.metrics !== undefined) args.push('--metrics', opts.metrics ? 'on' : 'off')
+  if (opts.logLevel !== undefined) args.push('--log-level', opts.logLevel)
   return spawnTarget({
     name: 'ours',
     args,
@@ -237,6 +312,7 @@ export async function startGatewayServer (opts: GatewayServerOptions): Promise<T
     port,
     dataDir: opts.dataDir,
     ownsDataDir: false,
+    stderrFile: opts.stderrFile,
     ...OURS_KEYS,
   })
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { whenServices } from './helpers/services.js'
+import { postgresProblem, whenServices } from './helpers/services.js'
 import test from 'ava'
 import pg from 'pg'
 import type { ObjectVersion } from '../src/metadata/metadata-store.js'
@@ -9,25 +9,6 @@ import { metadataStoreSuite } from './compliance/metadata-store.suite.js'
 const URL = process.env.S3IPFS_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const T0 = new Date('2025-01-02T03:04:05.678Z')
 
-/** host:port/database of a connection string, without credentials. */
-function where (url: string): string {
-  const u = new globalThis.URL(url)
-  return `${u.hostname}:${u.port === '' ? '5432' : u.port}${u.pathname}`
-}
-
-async function probe (): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: URL, connectionTimeoutMillis: 3000 })
-  client.on('error', () => {})
-  try {
-    await client.connect()
-    await client.query('SELECT 1')
-    return undefined
-  } catch (err) {
-    return (err as Error).message === '' ? String(err) : (err as Error).message
-  } finally {
-    await client.end().catch(() => {})
-  }
-}
 
 const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`
 
@@ -44,9 +25,9 @@ function version (key: string, init: Partial<ObjectVersion> = {}): ObjectVersion
   }
 }
 
-const unreachable = await probe()
+const unreachable = await postgresProblem(URL)
 
-whenServices('PostgresMetadataStore', unreachable === undefined ? undefined : `PostgreSQL not reachable at ${where(URL)}: ${unreachable}`, registerTests)
+whenServices('PostgresMetadataStore', unreachable, registerTests)
 
 function registerTests (): void {
   // The compliance suite's ~70 tests run at once; they share one small pool (the host-pool mode),

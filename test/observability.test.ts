@@ -16,6 +16,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from '@aws-sd
 import { Registry } from 'prom-client'
 import { CID } from 'multiformats/cid'
 import { CachedBlockstore } from '../src/blockstores/cached.js'
+import { FsBlockstore } from '../src/blockstores/fs.js'
 import { MemoryBlockstore } from '../src/blockstores/memory.js'
 import { createGateway } from '../src/gateway.js'
 import { MemoryMetadataStore } from '../src/metadata/memory.js'
@@ -332,4 +333,20 @@ test('pins through a block cache: pinned and failed pins, pin operations and rec
   t.is(node.pins.size, 2)
   t.true((sample(text, 's3ipfs_reconcile_runs_total{result="ok"}') ?? 0) >= 2, 'at start and in gc')
   t.is(sample(text, 's3ipfs_block_cache_misses_total{cache="memory"}') !== undefined, true)
+})
+
+test('an FsBlockstore exports its filesystem\'s size and free space, named fs behind a block cache too', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 's3ipfs-capacity-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  for (const blockstore of [new FsBlockstore({ path: join(dir, 'a') }), new CachedBlockstore(new FsBlockstore({ path: join(dir, 'b') }))]) {
+    const gateway = createGateway({ blockstore, logger: capturingLogger([]) })
+    const text = await scrape(gateway)
+    const named = (await gateway.ready()).checks.find(c => c.name === 'blockstore')?.backend
+    await gateway.close()
+    const total = sample(text, 's3ipfs_blockstore_capacity_bytes{backend="fs"}') ?? 0
+    const free = sample(text, 's3ipfs_blockstore_free_bytes{backend="fs"}') ?? -1
+    t.true(total > 0)
+    t.true(free >= 0 && free <= total)
+    t.is(named, 'fs')
+  }
 })

@@ -11,7 +11,7 @@ import { RequestHistory, type DashboardData } from './history.js'
 import { blockstoreBackend, instrumentBlockstore, instrumentMetadata, metadataBackend } from './instrument.js'
 import type { GatewayLogger } from './logger.js'
 import { GatewayMetrics, type MetricsOptions } from './metrics.js'
-import { blockstoreCheck, metadataCheck, Readiness, type DependencyCheck } from './readiness.js'
+import { blockstoreCheck, cacheCheck, metadataCheck, Readiness, type DependencyCheck } from './readiness.js'
 import { RequestObserver } from './request-observer.js'
 
 export interface ObservabilityInit {
@@ -47,20 +47,21 @@ export class Observability {
   readonly admin: AdminHandler
   private readonly gcState: DashboardData['gc'] = { lastRun: null, lastSuccess: null, lastResult: null, freedBytes: 0, missingBlocks: 0 }
   private readonly pinState = { pinned: 0, failed: 0 }
-  private stats: { at: number, value: Promise<StoreStats | undefined> } | undefined
+  /** Store totals, reused for a few seconds: a scrape costs the store at most one small query. */
+  private readonly storeStats: () => Promise<StoreStats | undefined>
 
   constructor (private readonly init: ObservabilityInit, private readonly stores: { blockstore: Blockstore, metadata: MetadataStore, metadataBackend?: object }) {
     const options = init.metrics ?? true
     this.metrics = options === false ? undefined : new GatewayMetrics(options === true ? {} : options, packageVersion())
     const blockstore = stores.blockstore as Capable
+    const metadata = stores.metadata
+    this.storeStats = reusedFor(STATS_MAX_AGE_MS, async () => await metadata.stats?.())
     const cache = blockstore.cache
     const checks: DependencyCheck[] = [
       metadataCheck(stores.metadata, metadataBackend(stores.metadataBackend ?? stores.metadata)),
       blockstoreCheck(blockstore, blockstoreBackend(blockstore.inner ?? blockstore)),
     ]
-    if (typeof cache?.ping === 'function') {
-      checks.push({ name: 'cache', backend: cache.kind ?? 'custom', required: false, check: async (o) => { await cache.ping?.(o) } })
-    }
+    if (cache?.ping !== undefined) checks.push(cacheCheck(cache as Required<Pick<BlockCache, 'ping'>>, cache.kind ?? 'custom'))
     this.readiness = new Readiness(checks, { timeoutMs: init.readinessTimeoutMs, up: this.metrics?.dependencyUp, latency: this.metrics?.dependencyLatency })
     const cacheCounts = blockstore.metrics === undefined ? undefined : () => blockstore.metrics as CacheMetrics
     this.observer = new RequestObserver({ metrics: this.metrics, history: this.history, logger: init.logger, audit: init.audit, now: init.now, cacheCounts })
@@ -146,18 +147,6 @@ export class Observability {
     this.metrics?.pins.set({ state: 'failed' }, this.pinState.failed)
   }
 
-  /** Store totals, reused for a few seconds: a scrape costs the store at most one small query. */
-  private async storeStats (): Promise<StoreStats | undefined> {
-    const metadata = this.stores.metadata
-    if (typeof metadata.stats !== 'function') return undefined
-    if (this.stats === undefined || performance.now() - this.stats.at > STATS_MAX_AGE_MS) {
-      const value = metadata.stats()
-      value.catch(() => { this.stats = undefined })
-      this.stats = { at: performance.now(), value }
-    }
-    return await this.stats.value
-  }
-
   private registerCollected (metrics: GatewayMetrics, blockstore: Capable, cache: BlockCache | undefined): void {
     const totals: Array<[string, keyof StoreStats, string]> = [
       ['buckets', 'buckets', 'Buckets in the metadata store.'],
@@ -179,19 +168,17 @@ export class Observability {
         }
       })
     }
-    if (typeof blockstore.capacity === 'function') {
-      const backend = blockstoreBackend(blockstore)
-      let last: { at: number, value: Promise<{ totalBytes: number, freeBytes: number }> } | undefined
-      const capacity = async (): Promise<{ totalBytes: number, freeBytes: number } | undefined> => {
-        if (last === undefined || performance.now() - last.at > 1000) last = { at: performance.now(), value: blockstore.capacity?.() ?? Promise.reject(new Error('no capacity')) }
-        return await last.value.catch(() => undefined)
-      }
+    const capacityOf = blockstore.capacity
+    if (capacityOf !== undefined) {
+      // The filesystem's, so named by the store that has one (an FsBlockstore behind a cache too).
+      const backend = blockstoreBackend(blockstore.inner ?? blockstore)
+      const capacity = reusedFor(1000, async () => await capacityOf.call(blockstore))
       metrics.gauge('blockstore_capacity_bytes', 'Size of the filesystem holding the blocks.', ['backend'], async (gauge) => {
-        const c = await capacity()
+        const c = await capacity().catch(() => undefined)
         if (c !== undefined) gauge.set({ backend }, c.totalBytes)
       })
       metrics.gauge('blockstore_free_bytes', 'Free space the gateway may use on the filesystem holding the blocks.', ['backend'], async (gauge) => {
-        const c = await capacity()
+        const c = await capacity().catch(() => undefined)
         if (c !== undefined) gauge.set({ backend }, c.freeBytes)
       })
     }
@@ -202,5 +189,18 @@ export class Observability {
       metrics.mirroredCounter('block_cache_misses_total', 'Block reads the block cache could not answer (read from the blockstore).', ['cache'], () => [[labels, counts.misses]])
       metrics.mirroredCounter('block_cache_hit_bytes_total', 'Bytes answered from the block cache.', ['cache'], () => [[labels, counts.hitBytes]])
     }
+  }
+}
+
+/** `load`, its answer reused for `maxAgeMs` (a failure is not kept), so scrapes cost a dependency at most one call per period. */
+function reusedFor<T> (maxAgeMs: number, load: () => Promise<T>): () => Promise<T> {
+  let last: { at: number, value: Promise<T> } | undefined
+  return async () => {
+    if (last === undefined || performance.now() - last.at > maxAgeMs) {
+      const value = load()
+      last = { at: performance.now(), value }
+      value.catch(() => { if (last?.value === value) last = undefined })
+    }
+    return await last.value
   }
 }

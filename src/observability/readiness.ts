@@ -41,28 +41,27 @@ export interface ReadinessInit {
 /** A block that no store holds unless asked to: `has` on it is a cheap round trip. */
 const PROBE_CID = CID.parse('bafkqaaa')
 
-/** Checks for a metadata store: its `ping`, or a lookup of a bucket that cannot exist. */
-export function metadataCheck (store: { ping?: (o?: AbortOptions) => Promise<void>, getBucket: (name: string, o?: AbortOptions) => Promise<unknown> }, backend: string): DependencyCheck {
-  return {
-    name: 'metadata',
-    backend,
-    required: true,
-    check: typeof store.ping === 'function'
-      ? async (options) => { await store.ping?.(options) }
-      : async (options) => { await store.getBucket('-readiness-probe', options) },
-  }
+interface Pingable { ping?: (options?: AbortOptions) => Promise<void> }
+
+/** A dependency checked by its own `ping`, or, for stores without one, by `fallback` (a cheap read). */
+function pingCheck (name: string, backend: string, required: boolean, store: Pingable, fallback: (options: Required<AbortOptions>) => Promise<unknown>): DependencyCheck {
+  const ping = store.ping
+  return { name, backend, required, check: ping === undefined ? async (options) => { await fallback(options) } : async (options) => { await ping.call(store, options) } }
 }
 
-/** Checks for a blockstore: its `ping`, or `has` of a block no one stores. */
-export function blockstoreCheck (store: { ping?: (o?: AbortOptions) => Promise<void>, has: (cid: CID, o?: AbortOptions) => boolean | Promise<boolean> }, backend: string): DependencyCheck {
-  return {
-    name: 'blockstore',
-    backend,
-    required: true,
-    check: typeof store.ping === 'function'
-      ? async (options) => { await store.ping?.(options) }
-      : async (options) => { await store.has(PROBE_CID, options) },
-  }
+/** A metadata store: its `ping`, or a lookup of a bucket that cannot exist. */
+export function metadataCheck (store: Pingable & { getBucket: (name: string, o?: AbortOptions) => Promise<unknown> }, backend: string): DependencyCheck {
+  return pingCheck('metadata', backend, true, store, async (options) => await store.getBucket('-readiness-probe', options))
+}
+
+/** A blockstore: its `ping`, or `has` of a block no one stores. */
+export function blockstoreCheck (store: Pingable & { has: (cid: CID, o?: AbortOptions) => boolean | Promise<boolean> }, backend: string): DependencyCheck {
+  return pingCheck('blockstore', backend, true, store, async (options) => await store.has(PROBE_CID, options))
+}
+
+/** A shared block cache, optional: reads go around it while it is down. */
+export function cacheCheck (cache: Required<Pingable>, backend: string): DependencyCheck {
+  return pingCheck('cache', backend, false, cache, async () => {})
 }
 
 /** Asks each dependency in parallel, each under a timeout; keeps `s3ipfs_dependency_up` current. */

@@ -74,9 +74,10 @@ export class RequestObserver {
   begin (req: S3Request, id: string): Exchange {
     this.inFlight++
     this.init.history?.noteInFlight(this.inFlight)
+    const body = observeIteration(req.body, (chunk) => { exchange.received += chunk.byteLength }, () => {})
     const exchange: OpenExchange = {
       id,
-      request: req,
+      request: { ...req, body },
       state: {},
       start: performance.now(),
       received: 0,
@@ -86,8 +87,7 @@ export class RequestObserver {
       ttfb: 0,
       headers: {},
     }
-    const body = observeIteration(req.body, (chunk) => { exchange.received += chunk.byteLength }, () => {})
-    return Object.assign(exchange, { request: { ...req, body } })
+    return exchange
   }
 
   /** The answer's headers are ready: the request ends now, or when its streamed body does. */

@@ -221,9 +221,10 @@ async function untilAborted<T> (promise: Promise<T>, signal: AbortSignal | undef
   if (signal === undefined) return await promise
   promise.catch(() => {})
   let onAbort = (): void => {}
-  const aborted = new Promise<never>((resolve, reject) => {
+  const aborted = new Promise<never>((_resolve, reject) => {
     onAbort = () => { reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
   })
   try {
     return await Promise.race([promise, aborted])

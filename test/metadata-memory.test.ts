@@ -4,9 +4,11 @@ import { MemoryMetadataStore } from '../src/metadata/memory.js'
 import type { MetadataStore } from '../src/metadata/metadata-store.js'
 import { PinnedMetadataStore } from '../src/metadata/pinned.js'
 import { compareKeys, lowerBound, prefixSuccessor, seekStart } from '../src/metadata/key-order.js'
+import { jobQueueSuite } from './compliance/job-queue.suite.js'
 import { metadataStoreSuite } from './compliance/metadata-store.suite.js'
 
 metadataStoreSuite('MemoryMetadataStore', async () => ({ store: new MemoryMetadataStore() }))
+jobQueueSuite('MemoryMetadataStore', async () => ({ store: new MemoryMetadataStore() }))
 
 const byteCompare = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
 

@@ -4,6 +4,7 @@ import test from 'ava'
 import pg from 'pg'
 import type { ObjectVersion } from '../src/metadata/metadata-store.js'
 import { POSTGRES_SCHEMA_VERSION, PostgresMetadataStore } from '../src/metadata/postgres.js'
+import { jobQueueSuite } from './compliance/job-queue.suite.js'
 import { metadataStoreSuite } from './compliance/metadata-store.suite.js'
 
 const URL = process.env.S3IPFS_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -12,8 +13,11 @@ const T0 = new Date('2025-01-02T03:04:05.678Z')
 
 const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`
 
+/** Turns a schema of the current version back into a version 4 one: no job queue, no replica rows. */
+const toSchema4 = (s: string): string => `DROP TABLE ${s}.jobs; DROP TABLE ${s}.replicas;
+  DELETE FROM ${s}.schema_migrations; INSERT INTO ${s}.schema_migrations (version) VALUES (4)`
 /** Turns a schema of the current version back into a version 3 one: no bucket totals. */
-const toSchema3 = (s: string): string => `DROP TABLE ${s}.bucket_stats;
+const toSchema3 = (s: string): string => `${toSchema4(s)}; DROP TABLE ${s}.bucket_stats;
   ${['buckets', 'versions', 'version_change', 'uploads'].map((name) => `DROP FUNCTION ${s}.bucket_stats_${name}() CASCADE;`).join(' ')}
   DELETE FROM ${s}.schema_migrations; INSERT INTO ${s}.schema_migrations (version) VALUES (3)`
 const freshSchema = (): string => `s3ipfs_test_${randomBytes(6).toString('hex')}`
@@ -39,6 +43,10 @@ function registerTests (): void {
   const dropSchema = async (schema: string): Promise<void> => { await shared.query(`DROP SCHEMA IF EXISTS ${quote(schema)} CASCADE`) }
 
   metadataStoreSuite('PostgresMetadataStore', async () => {
+    const schema = freshSchema()
+    return { store: new PostgresMetadataStore({ pool: shared, schema }), teardown: async () => dropSchema(schema) }
+  })
+  jobQueueSuite('PostgresMetadataStore', async () => {
     const schema = freshSchema()
     return { store: new PostgresMetadataStore({ pool: shared, schema }), teardown: async () => dropSchema(schema) }
   })
@@ -82,8 +90,8 @@ function registerTests (): void {
     t.teardown(async () => { await Promise.all(stores.map(async (store) => store.close())) })
     await Promise.all(stores.map(async (store) => store.init()))
     const { rows: versions } = await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)
-    t.deepEqual(versions.map((r) => r.version), [1, 2, 3, 4], 'migrated once')
-    t.is(POSTGRES_SCHEMA_VERSION, 4)
+    t.deepEqual(versions.map((r) => r.version), [1, 2, 3, 4, 5], 'migrated once')
+    t.is(POSTGRES_SCHEMA_VERSION, 5)
     const { rows: columns } = await shared.query(`SELECT column_name, data_type, is_nullable FROM information_schema.columns
       WHERE table_schema = $1 AND table_name = 'buckets' ORDER BY ordinal_position`, [schema])
     t.deepEqual(columns, freshColumns, 'the migrated table is the fresh one')
@@ -136,7 +144,7 @@ function registerTests (): void {
     t.deepEqual(await migrated.stats({ bucket: 'b' }), { buckets: 1, objects: 3, bytes: 123, uploads: 2 })
     t.deepEqual(await migrated.stats({ bucket: 'c' }), { buckets: 1, objects: 1, bytes: 5, uploads: 1 })
     t.deepEqual(await migrated.stats({ bucket: 'empty' }), { buckets: 1, objects: 0, bytes: 0, uploads: 0 })
-    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [3, 4])
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [3, 4, 5])
     t.deepEqual(await triggers(schema), await triggers(fresh), 'the triggers of a fresh schema')
 
     await migrated.deleteObject('b', 'k', 'v1')
@@ -168,7 +176,7 @@ function registerTests (): void {
     const { rows } = await shared.query<{ table_name: string }>(
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [odd])
     t.deepEqual(rows.map((r) => r.table_name).sort(),
-      ['bucket_stats', 'buckets', 'completed_uploads', 'parts', 'refs', 'schema_migrations', 'uploads', 'versions'])
+      ['bucket_stats', 'buckets', 'completed_uploads', 'jobs', 'parts', 'refs', 'replicas', 'schema_migrations', 'uploads', 'versions'])
     t.deepEqual(await a.stats(), { buckets: 1, objects: 1, bytes: 3, uploads: 0 }, 'the triggers name the quoted schema')
 
     // A given pool is the host's: close() leaves it open.

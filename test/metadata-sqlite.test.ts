@@ -5,6 +5,7 @@ import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import Database from 'better-sqlite3'
 import { SQLITE_SCHEMA_VERSION, SqliteMetadataStore } from '../src/metadata/sqlite.js'
+import { jobQueueSuite } from './compliance/job-queue.suite.js'
 import { metadataStoreSuite } from './compliance/metadata-store.suite.js'
 
 async function tempDir (): Promise<string> {
@@ -20,11 +21,20 @@ metadataStoreSuite('SqliteMetadataStore (file)', async () => {
 })
 
 metadataStoreSuite('SqliteMetadataStore (:memory:)', async () => ({ store: new SqliteMetadataStore({ path: ':memory:' }) }))
+jobQueueSuite('SqliteMetadataStore (file)', async () => {
+  const dir = await tempDir()
+  // The durable default: changes go through the group commit, jobs with them.
+  const store = new SqliteMetadataStore({ path: join(dir, 'meta.db') })
+  return { store, teardown: async () => rm(dir, { recursive: true, force: true }) }
+})
 
 const T0 = new Date('2025-01-02T03:04:05.678Z')
 
+/** Turns a database of the current schema back into a schema 7 one: no job queue, no replica rows. */
+const TO_SCHEMA_7 = 'DROP TABLE jobs; DROP TABLE replicas; PRAGMA user_version = 7'
+
 /** Turns a database of the current schema back into a schema 6 one: no bucket totals. */
-const TO_SCHEMA_6 = `${['add_bucket', 'remove_bucket', 'add_version', 'remove_version', 'change_version', 'add_upload', 'remove_upload']
+const TO_SCHEMA_6 = `${TO_SCHEMA_7}; ${['add_bucket', 'remove_bucket', 'add_version', 'remove_version', 'change_version', 'add_upload', 'remove_upload']
   .map((name) => `DROP TRIGGER bucket_stats_${name};`).join(' ')} DROP TABLE bucket_stats; PRAGMA user_version = 6`
 
 /** Turns a database of the current schema back into a schema 5 one: no bucket configurations, no object ACLs or encryption. */

@@ -7,6 +7,10 @@ import type {
 import { noSuchBucket, sourceReleased, storeClosed, uploadExists } from './metadata-store.js'
 import { copyBucket, copyCompleted, copyPart, copyUpload, copyTags, copyVersion, count, heldCid, indexOf, latestOf, listedOf, output, partBound, uploadBound, uploadKey } from './memory-state.js'
 import type { KeyVersions, UploadState, BucketState } from './memory-state.js'
+import type { ChangeOptions, ClaimOptions, Job, JobCount, JobListOptions, JobOutcome, NewJob } from './jobs.js'
+import { badJob, jobsOf } from './jobs.js'
+import { MemoryJobs, MemoryReplicas } from './memory-jobs.js'
+import type { ReplicaListOptions, ReplicaRecord } from './replicas.js'
 import { compareKeys, lowerBound, prefixSuccessor, seekStart, uploadSeekStart, versionSeek } from './key-order.js'
 
 /** A completed record in the store-wide pruning order. */
@@ -34,6 +38,8 @@ export class MemoryMetadataStore implements MetadataStore {
   /** Write order of versions: the last `seq` handed out. */
   private seq = 0
   private closed = false
+  private readonly jobs = new MemoryJobs()
+  private readonly replicas = new MemoryReplicas()
 
   async createBucket (bucket: BucketRecord, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
@@ -78,22 +84,24 @@ export class MemoryMetadataStore implements MetadataStore {
     return out.sort((a, b) => compareKeys(a.name, b.name))
   }
 
-  async deleteBucket (name: string, options?: AbortOptions): Promise<'deleted' | 'not-empty' | 'missing'> {
-    options?.signal?.throwIfAborted()
+  async deleteBucket (name: string, options?: ChangeOptions): Promise<'deleted' | 'not-empty' | 'missing'> {
+    this.checkChange(options)
     const state = this.buckets.get(name)
     if (state === undefined) return 'missing'
     if (state.versions.size > 0) return 'not-empty'
+    const released: string[] = []
     for (const { parts } of state.uploads.values()) {
-      for (const part of parts) this.release(part.cid)
+      for (const part of parts) released.push(...this.release(part.cid))
     }
     this.buckets.delete(name)
+    this.enqueueFor(options, { released })
     return 'deleted'
   }
 
   async putObject (version: ObjectVersion, options?: WriteOptions): Promise<WriteResult> {
-    options?.signal?.throwIfAborted()
+    this.checkChange(options)
     this.requireReferenced(options?.sourceCid)
-    return this.put(version)
+    return this.enqueueFor(options, this.put(version))
   }
 
   async getObject (bucket: string, key: string, versionId?: string, options?: AbortOptions): Promise<ObjectVersion | undefined> {
@@ -103,13 +111,13 @@ export class MemoryMetadataStore implements MetadataStore {
     return chain === undefined || index === -1 ? undefined : output(chain.list[index].version, index === chain.list.length - 1)
   }
 
-  async deleteObject (bucket: string, key: string, versionId?: string, options?: AbortOptions): Promise<DeleteResult> {
-    options?.signal?.throwIfAborted()
+  async deleteObject (bucket: string, key: string, versionId?: string, options?: ChangeOptions): Promise<DeleteResult> {
+    this.checkChange(options)
     const state = this.buckets.get(bucket)
     const chain = state?.versions.get(key)
-    if (state === undefined || chain === undefined) return { released: [] }
+    if (state === undefined || chain === undefined) return this.enqueueFor(options, { released: [] })
     const index = indexOf(chain, versionId)
-    if (index === -1) return { released: [] }
+    if (index === -1) return this.enqueueFor(options, { released: [] })
     const wasLatest = index === chain.list.length - 1
     const [{ version: deleted }] = chain.list.splice(index, 1)
     chain.seqs.delete(deleted.versionId)
@@ -120,7 +128,7 @@ export class MemoryMetadataStore implements MetadataStore {
     }
     this.relist(state, key)
     count(state, deleted, -1)
-    return { deleted: output(deleted, wasLatest), released: this.release(heldCid(deleted)) }
+    return this.enqueueFor(options, { deleted: output(deleted, wasLatest), released: this.release(heldCid(deleted)) })
   }
 
   async setObjectTags (bucket: string, key: string, versionId: string | undefined, tags: Array<[string, string]>, options?: AbortOptions): Promise<boolean> {
@@ -231,7 +239,7 @@ export class MemoryMetadataStore implements MetadataStore {
   }
 
   async putPart (bucket: string, key: string, uploadId: string, part: UploadedPart, options?: WriteOptions): Promise<PartWriteResult | undefined> {
-    options?.signal?.throwIfAborted()
+    this.checkChange(options)
     const upload = this.buckets.get(bucket)?.uploads.get(uploadKey(key, uploadId))
     if (upload === undefined) return undefined
     this.requireReferenced(options?.sourceCid)
@@ -240,10 +248,10 @@ export class MemoryMetadataStore implements MetadataStore {
     const replaced = parts[i]?.partNumber === part.partNumber ? parts[i] : undefined
     parts.splice(i, replaced === undefined ? 0 : 1, copyPart(part))
     this.retain(part.cid)
-    return {
+    return this.enqueueFor(options, {
       ...(replaced === undefined ? {} : { replaced: copyPart(replaced) }),
       released: replaced === undefined ? [] : this.release(replaced.cid),
-    }
+    })
   }
 
   async listParts (bucket: string, key: string, uploadId: string, options: PartListOptions): Promise<UploadedPart[] | undefined> {
@@ -255,8 +263,8 @@ export class MemoryMetadataStore implements MetadataStore {
     return upload.parts.slice(start, start + Math.min(Math.floor(options.limit), upload.parts.length)).map(copyPart)
   }
 
-  async completeUpload (version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload, options?: AbortOptions): Promise<CompleteResult> {
-    options?.signal?.throwIfAborted()
+  async completeUpload (version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload, options?: ChangeOptions): Promise<CompleteResult> {
+    this.checkChange(options)
     const state = this.buckets.get(version.bucket)
     const id = uploadKey(version.key, uploadId)
     const upload = state?.uploads.get(id)
@@ -270,7 +278,7 @@ export class MemoryMetadataStore implements MetadataStore {
     const released = [...result.released]
     for (const part of this.removeUpload(state, version.key, uploadId)) released.push(...this.release(part.cid))
     this.recordCompleted(state, id, copyCompleted(completed))
-    return { status: 'completed', ...result, released }
+    return this.enqueueFor<CompleteResult>(options, { status: 'completed', ...result, released })
   }
 
   async getCompletedUpload (bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<CompletedUpload | undefined> {
@@ -279,11 +287,71 @@ export class MemoryMetadataStore implements MetadataStore {
     return record === undefined ? undefined : copyCompleted(record)
   }
 
-  async abortUpload (bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<{ released: string[] } | undefined> {
-    options?.signal?.throwIfAborted()
+  async abortUpload (bucket: string, key: string, uploadId: string, options?: ChangeOptions): Promise<{ released: string[] } | undefined> {
+    this.checkChange(options)
     const state = this.buckets.get(bucket)
     if (state?.uploads.has(uploadKey(key, uploadId)) !== true) return undefined
-    return { released: this.removeUpload(state, key, uploadId).flatMap((part) => this.release(part.cid)) }
+    return this.enqueueFor(options, { released: this.removeUpload(state, key, uploadId).flatMap((part) => this.release(part.cid)) })
+  }
+
+  async enqueueJobs (jobs: NewJob[], options?: AbortOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    this.jobs.enqueue(jobs)
+  }
+
+  async claimJobs (options: ClaimOptions): Promise<Job[]> {
+    options.signal?.throwIfAborted()
+    return this.jobs.claim(options)
+  }
+
+  async finishJob (id: string, lease: string, outcome: JobOutcome, options?: AbortOptions): Promise<boolean> {
+    options?.signal?.throwIfAborted()
+    return this.jobs.finish(id, lease, outcome)
+  }
+
+  async extendLease (id: string, lease: string, leaseMs: number, options?: AbortOptions & { now?: Date }): Promise<boolean> {
+    options?.signal?.throwIfAborted()
+    return this.jobs.extend(id, lease, leaseMs, options?.now)
+  }
+
+  async getJob (kind: string, key: string, options?: AbortOptions): Promise<Job | undefined> {
+    options?.signal?.throwIfAborted()
+    return this.jobs.get(kind, key)
+  }
+
+  async listJobs (options: JobListOptions): Promise<Job[]> {
+    options.signal?.throwIfAborted()
+    return this.jobs.list(options)
+  }
+
+  async countJobs (options?: AbortOptions): Promise<JobCount[]> {
+    options?.signal?.throwIfAborted()
+    return this.jobs.count()
+  }
+
+  async removeJob (kind: string, key: string, options?: AbortOptions): Promise<boolean> {
+    options?.signal?.throwIfAborted()
+    return this.jobs.remove(kind, key)
+  }
+
+  async putReplica (record: ReplicaRecord, options?: AbortOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    this.replicas.put(record)
+  }
+
+  async getReplicas (cid: string, options?: AbortOptions): Promise<ReplicaRecord[]> {
+    options?.signal?.throwIfAborted()
+    return this.replicas.get(cid)
+  }
+
+  async deleteReplica (cid: string, service: string, options?: AbortOptions): Promise<boolean> {
+    options?.signal?.throwIfAborted()
+    return this.replicas.delete(cid, service)
+  }
+
+  async listReplicas (options: ReplicaListOptions): Promise<ReplicaRecord[]> {
+    options.signal?.throwIfAborted()
+    return this.replicas.list(options)
   }
 
   async refCount (cid: string, options?: AbortOptions): Promise<number> {
@@ -398,6 +466,22 @@ export class MemoryMetadataStore implements MetadataStore {
     const present = state.listed[i] === key
     if (shouldList && !present) state.listed.splice(i, 0, key)
     else if (!shouldList && present) state.listed.splice(i, 1)
+  }
+
+  /** Before a change: its signal, and its jobs (a bad one must refuse the change before any of it happens). */
+  private checkChange (options: ChangeOptions | undefined): void {
+    options?.signal?.throwIfAborted()
+    for (const job of options?.jobs ?? []) {
+      const bad = badJob(job)
+      if (bad !== undefined) throw bad
+    }
+  }
+
+  /** At the end of a change: the jobs it enqueues. */
+  private enqueueFor<T extends { released: string[] } | CompleteResult> (options: ChangeOptions | undefined, result: T): T {
+    const released = 'released' in result ? result.released : []
+    if (options?.jobs !== undefined || options?.jobsOnRelease !== undefined) this.jobs.enqueue(jobsOf(options, released))
+    return result
   }
 
   private retain (cid: string | undefined): void {

@@ -1,4 +1,6 @@
 import type { AbortOptions } from '../types.js'
+import type { ChangeOptions, JobQueue } from './jobs.js'
+import type { ReplicaStore } from './replicas.js'
 
 export type Versioning = 'Unversioned' | 'Enabled' | 'Suspended'
 
@@ -222,7 +224,7 @@ export type CompleteResult =
   | { status: 'parts-changed' }
 
 /** Options of writes that may reference existing content (copies). */
-export interface WriteOptions extends AbortOptions {
+export interface WriteOptions extends ChangeOptions {
   /**
    * The write references content that already exists (a copy's source): commit only if this CID
    * is referenced (count > 0) at commit time, checked in the same transaction as the new
@@ -284,8 +286,13 @@ export interface DeleteResult {
  * thrown is their own error and is mapped at one place by the gateway.
  *
  * Every method honours `options.signal` before doing any I/O (rejecting with an AbortError).
+ *
+ * Changes take `ChangeOptions`: jobs given there (and jobs for each CID whose last reference the
+ * change releases) are enqueued in the change's own transaction, so the background work a change
+ * needs exists exactly when the change does. The store is also the job queue and keeps the
+ * replica rows (jobs.ts, replicas.ts).
  */
-export interface MetadataStore {
+export interface MetadataStore extends JobQueue, ReplicaStore {
   /**
    * Creates the bucket. Returns false (and changes nothing) when a bucket of that name exists,
    * whoever owns it. Repeating a successful call returns false.
@@ -316,7 +323,7 @@ export interface MetadataStore {
    * Multipart uploads in progress do not keep a bucket from being deleted (as in Amazon S3): they
    * are removed with it and their parts' references released, in the same transaction.
    */
-  deleteBucket(name: string, options?: AbortOptions): Promise<'deleted' | 'not-empty' | 'missing'>
+  deleteBucket(name: string, options?: ChangeOptions): Promise<'deleted' | 'not-empty' | 'missing'>
 
   /**
    * Stores a version and makes it the key's latest. A version with the same (bucket, key, versionId)
@@ -336,7 +343,7 @@ export interface MetadataStore {
    * When the latest is removed, the next newest version of the key becomes latest. Deleting an
    * absent version is not an error: `deleted` is undefined.
    */
-  deleteObject(bucket: string, key: string, versionId?: string, options?: AbortOptions): Promise<DeleteResult>
+  deleteObject(bucket: string, key: string, versionId?: string, options?: ChangeOptions): Promise<DeleteResult>
 
   /** Replaces the tag set of one version (latest when undefined). False when the version is absent. */
   setObjectTags(bucket: string, key: string, versionId: string | undefined, tags: Array<[string, string]>, options?: AbortOptions): Promise<boolean>
@@ -393,7 +400,7 @@ export interface MetadataStore {
    * releasing their references; and records `completed` for retries (getCompletedUpload).
    * Records of uploads completed long before (an hour or more) may be dropped at the same time.
    */
-  completeUpload(version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload, options?: AbortOptions): Promise<CompleteResult>
+  completeUpload(version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload, options?: ChangeOptions): Promise<CompleteResult>
 
   /** The record of a completed upload, if it is still kept. */
   getCompletedUpload(bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<CompletedUpload | undefined>
@@ -402,7 +409,7 @@ export interface MetadataStore {
    * Removes an upload in progress and its parts, releasing their references. Undefined when it
    * was not in progress.
    */
-  abortUpload(bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<{ released: string[] } | undefined>
+  abortUpload(bucket: string, key: string, uploadId: string, options?: ChangeOptions): Promise<{ released: string[] } | undefined>
 
   /** How many versions and uploaded parts reference this CID. 0 when none. */
   refCount(cid: string, options?: AbortOptions): Promise<number>

@@ -5,6 +5,8 @@ import type {
   BucketConfigKind, BucketRecord, CompletedUpload, CompleteResult, DeleteResult, ListedObject, ListOptions, MetadataStore, MultipartUpload,
   ObjectVersion, PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, VersionListOptions, WriteOptions, WriteResult,
 } from './metadata-store.js'
+import type { ChangeOptions, ClaimOptions, Job, JobCount, JobListOptions, JobOutcome, NewJob } from './jobs.js'
+import type { ReplicaListOptions, ReplicaRecord } from './replicas.js'
 
 /**
  * A MetadataStore whose reference changes are mirrored as pins on a networked node: a root is
@@ -43,7 +45,7 @@ export class PinnedMetadataStore implements MetadataStore {
   async setBucketConfig (name: string, kind: BucketConfigKind, value: string | undefined, options?: AbortOptions): Promise<boolean> { return await this.store.setBucketConfig(name, kind, value, options) }
   async listBuckets (owner?: string, options?: AbortOptions): Promise<BucketRecord[]> { return await this.store.listBuckets(owner, options) }
   /** Parts of uploads removed with a bucket are unpinned by the next reconcile (their CIDs are not reported). */
-  async deleteBucket (name: string, options?: AbortOptions): Promise<'deleted' | 'not-empty' | 'missing'> { return await this.store.deleteBucket(name, options) }
+  async deleteBucket (name: string, options?: ChangeOptions): Promise<'deleted' | 'not-empty' | 'missing'> { return await this.store.deleteBucket(name, options) }
 
   async putObject (version: ObjectVersion, options?: WriteOptions): Promise<WriteResult> {
     if (!version.deleteMarker) await this.pin(version.cid, options)
@@ -54,7 +56,7 @@ export class PinnedMetadataStore implements MetadataStore {
 
   async getObject (bucket: string, key: string, versionId?: string, options?: AbortOptions): Promise<ObjectVersion | undefined> { return await this.store.getObject(bucket, key, versionId, options) }
 
-  async deleteObject (bucket: string, key: string, versionId?: string, options?: AbortOptions): Promise<DeleteResult> {
+  async deleteObject (bucket: string, key: string, versionId?: string, options?: ChangeOptions): Promise<DeleteResult> {
     const result = await this.store.deleteObject(bucket, key, versionId, options)
     await this.unpin(result.released)
     return result
@@ -83,7 +85,7 @@ export class PinnedMetadataStore implements MetadataStore {
 
   async listParts (bucket: string, key: string, uploadId: string, options: PartListOptions): Promise<UploadedPart[] | undefined> { return await this.store.listParts(bucket, key, uploadId, options) }
 
-  async completeUpload (version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload, options?: AbortOptions): Promise<CompleteResult> {
+  async completeUpload (version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload, options?: ChangeOptions): Promise<CompleteResult> {
     await this.pin(version.cid, options)
     const result = await this.store.completeUpload(version, uploadId, parts, completed, options)
     if (result.status === 'completed') await this.unpin(result.released)
@@ -93,7 +95,7 @@ export class PinnedMetadataStore implements MetadataStore {
 
   async getCompletedUpload (bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<CompletedUpload | undefined> { return await this.store.getCompletedUpload(bucket, key, uploadId, options) }
 
-  async abortUpload (bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<{ released: string[] } | undefined> {
+  async abortUpload (bucket: string, key: string, uploadId: string, options?: ChangeOptions): Promise<{ released: string[] } | undefined> {
     const result = await this.store.abortUpload(bucket, key, uploadId, options)
     if (result !== undefined) await this.unpin(result.released)
     return result
@@ -101,5 +103,17 @@ export class PinnedMetadataStore implements MetadataStore {
 
   async refCount (cid: string, options?: AbortOptions): Promise<number> { return await this.store.refCount(cid, options) }
   referencedCids (options?: AbortOptions): AsyncIterable<string> { return this.store.referencedCids(options) }
+  async enqueueJobs (jobs: NewJob[], options?: AbortOptions): Promise<void> { await this.store.enqueueJobs(jobs, options) }
+  async claimJobs (options: ClaimOptions): Promise<Job[]> { return await this.store.claimJobs(options) }
+  async finishJob (id: string, lease: string, outcome: JobOutcome, options?: AbortOptions): Promise<boolean> { return await this.store.finishJob(id, lease, outcome, options) }
+  async extendLease (id: string, lease: string, leaseMs: number, options?: AbortOptions & { now?: Date }): Promise<boolean> { return await this.store.extendLease(id, lease, leaseMs, options) }
+  async getJob (kind: string, key: string, options?: AbortOptions): Promise<Job | undefined> { return await this.store.getJob(kind, key, options) }
+  async listJobs (options: JobListOptions): Promise<Job[]> { return await this.store.listJobs(options) }
+  async countJobs (options?: AbortOptions): Promise<JobCount[]> { return await this.store.countJobs(options) }
+  async removeJob (kind: string, key: string, options?: AbortOptions): Promise<boolean> { return await this.store.removeJob(kind, key, options) }
+  async putReplica (record: ReplicaRecord, options?: AbortOptions): Promise<void> { await this.store.putReplica(record, options) }
+  async getReplicas (cid: string, options?: AbortOptions): Promise<ReplicaRecord[]> { return await this.store.getReplicas(cid, options) }
+  async deleteReplica (cid: string, service: string, options?: AbortOptions): Promise<boolean> { return await this.store.deleteReplica(cid, service, options) }
+  async listReplicas (options: ReplicaListOptions): Promise<ReplicaRecord[]> { return await this.store.listReplicas(options) }
   async close (): Promise<void> { await this.store.close() }
 }

@@ -1,4 +1,5 @@
 import type { AbortOptions } from '../../types.js'
+import type { ChangeOptions } from '../jobs.js'
 import type { BucketConfigKind, BucketRecord } from '../metadata-store.js'
 import type { BucketRow } from '../rows.js'
 import { configOf, postgresRows } from '../rows.js'
@@ -45,7 +46,7 @@ export async function listBuckets (db: PostgresConnection, owner?: string, optio
   return found.map(toBucket)
 }
 
-export async function deleteBucket (db: PostgresConnection, name: string, options?: AbortOptions): Promise<'deleted' | 'not-empty' | 'missing'> {
+export async function deleteBucket (db: PostgresConnection, name: string, options?: ChangeOptions): Promise<'deleted' | 'not-empty' | 'missing'> {
   const { result } = await db.change(options, [{ bucket: name, shared: false }], async (q, deltas) => {
     const { rows: [state] } = await q.query<{ present: boolean, used: boolean }>(db.sql(`SELECT
       EXISTS (SELECT 1 FROM ${db.s}.buckets WHERE name = $1) AS present,

@@ -2,7 +2,10 @@ import { createHash } from 'node:crypto'
 import pg from 'pg'
 import type { Pool, PoolClient, QueryConfig, QueryResult, QueryResultRow } from 'pg'
 import type { AbortOptions } from '../../types.js'
+import type { ChangeOptions } from '../jobs.js'
+import { jobsOf } from '../jobs.js'
 import { sourceReleased, storeClosed } from '../metadata-store.js'
+import { checkJobs, enqueue } from './jobs.js'
 import { migrate } from './schema.js'
 
 export interface PostgresMetadataStoreInit {
@@ -136,15 +139,16 @@ export class PostgresConnection {
 
   /**
    * Runs a change as one transaction holding `locks` (advisory, released at commit), then applies
-   * the reference count deltas it collected. Serialization failures and deadlocks are retried.
+   * the reference count deltas it collected, then enqueues its jobs (ChangeOptions). Serialization failures and deadlocks are retried.
    *
    * `sourceCid` (WriteOptions): the change must not take that CID's count from zero. Checked on the
    * count the reference update returns, under the row lock that update already holds, so a release
    * to zero either committed before (the update finds no row: rolled back) or waits for this one.
    */
-  async change<T> (options: AbortOptions | undefined, locks: Lock[],
+  async change<T> (options: ChangeOptions | undefined, locks: Lock[],
     fn: (q: Queryable, deltas: Deltas) => Promise<T>, sourceCid?: string): Promise<{ result: T, released: string[] }> {
     options?.signal?.throwIfAborted()
+    checkJobs(options?.jobs)
     await this.init()
     // Lock ids are computed here, so they go in the same round trip as BEGIN (literals, not parameters).
     const lockSql = locks.map((lock) => 'bucket' in lock
@@ -160,6 +164,7 @@ export class PostgresConnection {
         const deltas: Deltas = new Map()
         const result = await fn(client, deltas)
         const released = await this.applyRefs(client, deltas, sourceCid)
+        await enqueue(this, client, jobsOf(options, released))
         await client.query('COMMIT')
         this.analyzeNow()
         return { result, released }

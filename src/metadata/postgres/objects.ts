@@ -1,5 +1,6 @@
 import type { QueryResultRow } from 'pg'
 import type { AbortOptions } from '../../types.js'
+import type { ChangeOptions } from '../jobs.js'
 import type { DeleteResult, ListedObject, ListOptions, ObjectVersion, VersionListOptions, WriteOptions, WriteResult } from '../metadata-store.js'
 import { noSuchBucket } from '../metadata-store.js'
 import { compareKeys } from '../key-order.js'
@@ -36,7 +37,7 @@ export async function getObject (db: PostgresConnection, bucket: string, key: st
   return rows.length === 0 ? undefined : toVersion(rows[0])
 }
 
-export async function deleteObject (db: PostgresConnection, bucket: string, key: string, versionId?: string, options?: AbortOptions): Promise<DeleteResult> {
+export async function deleteObject (db: PostgresConnection, bucket: string, key: string, versionId?: string, options?: ChangeOptions): Promise<DeleteResult> {
   options?.signal?.throwIfAborted()
   if (hasNul(key, versionId)) return { released: [] }
   const { result: deleted, released } = await db.change(options, [{ bucket, shared: true }, { key: [bucket, key] }], async (q, deltas) => {

@@ -1,7 +1,7 @@
 import type { PostgresConnection } from './connection.js'
 
 /** Version of the schema below, recorded in the `schema_migrations` table. */
-export const POSTGRES_SCHEMA_VERSION = 4
+export const POSTGRES_SCHEMA_VERSION = 5
 
 /** Text as an SQL string literal: a function body that names the schema, whatever characters its name holds. */
 const literal = (text: string): string => `'${text.replaceAll("'", "''")}'`
@@ -187,7 +187,42 @@ CREATE TABLE ${s}.completed_uploads (
   PRIMARY KEY (bucket, key, upload_id)
 );
 CREATE INDEX completed_uploads_by_time ON ${s}.completed_uploads (completed);
-${statsSql(s)}`
+${statsSql(s)}
+${jobsSql(s)}`
+
+// Schema 5: the job queue (one row per job name; jobs.ts) and the replica rows (replicas.ts).
+// Times are epoch milliseconds, as in the other tables.
+const jobsSql = (s: string): string => `
+CREATE TABLE ${s}.jobs (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  kind text COLLATE "C" NOT NULL,
+  key text COLLATE "C" NOT NULL,
+  payload jsonb NOT NULL,
+  state text NOT NULL,
+  again boolean NOT NULL DEFAULT false,
+  attempts integer NOT NULL DEFAULT 0,
+  run_at bigint NOT NULL,
+  created bigint NOT NULL,
+  updated bigint NOT NULL,
+  lease text,
+  lease_until bigint,
+  last_error text,
+  UNIQUE (kind, key)
+);
+CREATE INDEX jobs_due ON ${s}.jobs (run_at, id) WHERE state = 'ready';
+CREATE INDEX jobs_leased ON ${s}.jobs (lease_until, id) WHERE state = 'leased';
+
+CREATE TABLE ${s}.replicas (
+  cid text COLLATE "C" NOT NULL,
+  service text COLLATE "C" NOT NULL,
+  request_id text,
+  status text NOT NULL,
+  delegates jsonb NOT NULL,
+  error text,
+  created bigint NOT NULL,
+  updated bigint NOT NULL,
+  PRIMARY KEY (cid, service)
+);`
 
 /** Steps from each older schema version to the next; a new schema gets schemaSql directly. */
 const MIGRATIONS: Record<number, (s: string) => string> = {
@@ -208,6 +243,8 @@ INSERT INTO ${s}.bucket_stats (bucket, slot, objects, bytes, uploads) SELECT b.n
     (SELECT count(*) FROM ${s}.uploads u WHERE u.bucket = b.name)
   FROM ${s}.buckets b;
 INSERT INTO ${s}.bucket_stats (bucket, slot) SELECT b.name, generate_series(1, ${STATS_SLOTS - 1}) FROM ${s}.buckets b`,
+  // 4 → 5: the job queue and replica rows
+  4: jobsSql,
 }
 
 function checkNotNewer (version: number | null): void {

@@ -1,4 +1,5 @@
 import type { AbortOptions } from '../../types.js'
+import type { ChangeOptions } from '../jobs.js'
 import type {
   CompletedUpload, CompleteResult, MultipartUpload, ObjectVersion, PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, WriteOptions,
 } from '../metadata-store.js'
@@ -106,7 +107,7 @@ export async function listParts (db: PostgresConnection, bucket: string, key: st
   return rows.filter((row) => row.part_number !== null).map((row) => toPart(row as PartRow))
 }
 
-export async function completeUpload (db: PostgresConnection, version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload, options?: AbortOptions): Promise<CompleteResult> {
+export async function completeUpload (db: PostgresConnection, version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload, options?: ChangeOptions): Promise<CompleteResult> {
   options?.signal?.throwIfAborted()
   const { bucket, key } = version
   if (hasNul(key, uploadId)) return { status: 'no-upload' }
@@ -159,7 +160,7 @@ export async function getCompletedUpload (db: PostgresConnection, bucket: string
   return rows.length === 0 ? undefined : toCompleted(rows[0])
 }
 
-export async function abortUpload (db: PostgresConnection, bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<{ released: string[] } | undefined> {
+export async function abortUpload (db: PostgresConnection, bucket: string, key: string, uploadId: string, options?: ChangeOptions): Promise<{ released: string[] } | undefined> {
   options?.signal?.throwIfAborted()
   if (hasNul(key, uploadId)) return undefined
   const { result: found, released } = await db.change(options, [{ bucket, shared: true }, { upload: [bucket, key, uploadId] }], async (q, deltas) => {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3'
 import type { AbortOptions } from '../../types.js'
+import type { ChangeOptions } from '../jobs.js'
 import type { BucketConfig, BucketConfigKind, BucketRecord } from '../metadata-store.js'
 import type { BucketRow } from '../rows.js'
 import { configOf, heldCid, sqliteRows } from '../rows.js'
@@ -65,7 +66,7 @@ export async function listBuckets (db: SqliteDatabase, owner?: string, options?:
   return found.map(toBucket)
 }
 
-export async function deleteBucket (db: SqliteDatabase, name: string, options?: AbortOptions): Promise<'deleted' | 'not-empty' | 'missing'> {
+export async function deleteBucket (db: SqliteDatabase, name: string, options?: ChangeOptions): Promise<'deleted' | 'not-empty' | 'missing'> {
   options?.signal?.throwIfAborted()
   return await db.write(() => {
     if (db.sql.getBucket.get(name) === undefined) return 'missing' as const
@@ -76,5 +77,5 @@ export async function deleteBucket (db: SqliteDatabase, name: string, options?: 
     db.sql.deleteBucketCompleted.run(name)
     db.sql.deleteBucket.run(name)
     return 'deleted' as const
-  })
+  }, options)
 }

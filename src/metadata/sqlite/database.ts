@@ -2,7 +2,10 @@ import { mkdirSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
+import type { ChangeOptions } from '../jobs.js'
+import { jobsOf } from '../jobs.js'
 import { bucketStatements } from './buckets.js'
+import { checkJobs, enqueue, jobStatements } from './jobs.js'
 import { objectStatements } from './objects.js'
 import { refStatements } from './refs.js'
 import { migrate } from './schema.js'
@@ -35,7 +38,7 @@ interface PendingWrite {
 }
 
 function prepare (db: Database.Database) {
-  return { ...bucketStatements(db), ...objectStatements(db), ...uploadStatements(db), ...refStatements(db), ...statStatements(db) }
+  return { ...bucketStatements(db), ...objectStatements(db), ...uploadStatements(db), ...refStatements(db), ...statStatements(db), ...jobStatements(db) }
 }
 
 /**
@@ -58,6 +61,8 @@ export class SqliteDatabase {
   private pending: PendingWrite[] = []
   private committing?: Promise<void>
   private readonly groupTx: (group: PendingWrite[], outcomes: Array<{ ok: boolean, value: unknown }>) => void
+  /** CIDs whose last reference the running change released (refs.ts), for its jobs. */
+  private releasedNow?: string[]
 
   constructor (init: SqliteMetadataStoreInit) {
     const path = init.path
@@ -102,12 +107,34 @@ export class SqliteDatabase {
    * more than the statements of one change, so concurrent writers share it as they share the fsync.
    * Changes apply in call order. Other modes run each change as its own transaction at once.
    */
-  async write<T> (change: () => T): Promise<T> {
+  async write<T> (change: () => T, options?: ChangeOptions): Promise<T> {
+    if (options?.jobs !== undefined || options?.jobsOnRelease !== undefined) {
+      checkJobs(options.jobs)
+      const bare = change
+      change = () => this.withJobs(bare, options)
+    }
     if (this.walPath === undefined) return this.changeTx(change) as T
     return await new Promise<T>((resolve, reject) => {
       this.pending.push({ change, resolve: resolve as (value: unknown) => void, reject })
       if (this.committing === undefined) this.committing = this.commitGroups()
     })
+  }
+
+  /** Inside a change: its last-reference releases are noted for its jobs. */
+  released (cid: string): void {
+    this.releasedNow?.push(cid)
+  }
+
+  /** Runs a change and then enqueues its jobs, in its transaction (or savepoint). */
+  private withJobs<T> (change: () => T, options: ChangeOptions): T {
+    this.releasedNow = []
+    try {
+      const result = change()
+      enqueue(this, jobsOf(options, this.releasedNow))
+      return result
+    } finally {
+      this.releasedNow = undefined
+    }
   }
 
   async close (): Promise<void> {

@@ -4,7 +4,10 @@ import type {
   ObjectVersion, PartListOptions, PartWriteResult, StatsOptions, StoreStats, UploadedPart, UploadListOptions, VersionListOptions, WriteOptions,
   WriteResult,
 } from '../metadata-store.js'
+import type { ChangeOptions, ClaimOptions, Job, JobCount, JobListOptions, JobOutcome, NewJob } from '../jobs.js'
+import type { ReplicaListOptions, ReplicaRecord } from '../replicas.js'
 import * as buckets from './buckets.js'
+import * as jobs from './jobs.js'
 import { SqliteDatabase } from './database.js'
 import type { SqliteMetadataStoreInit } from './database.js'
 import * as objects from './objects.js'
@@ -48,7 +51,7 @@ export class SqliteMetadataStore implements MetadataStore {
     return await buckets.listBuckets(this.db, owner, options)
   }
 
-  async deleteBucket (name: string, options?: AbortOptions): Promise<'deleted' | 'not-empty' | 'missing'> {
+  async deleteBucket (name: string, options?: ChangeOptions): Promise<'deleted' | 'not-empty' | 'missing'> {
     return await buckets.deleteBucket(this.db, name, options)
   }
 
@@ -60,7 +63,7 @@ export class SqliteMetadataStore implements MetadataStore {
     return await objects.getObject(this.db, bucket, key, versionId, options)
   }
 
-  async deleteObject (bucket: string, key: string, versionId?: string, options?: AbortOptions): Promise<DeleteResult> {
+  async deleteObject (bucket: string, key: string, versionId?: string, options?: ChangeOptions): Promise<DeleteResult> {
     return await objects.deleteObject(this.db, bucket, key, versionId, options)
   }
 
@@ -105,7 +108,7 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async completeUpload (version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload,
-    options?: AbortOptions): Promise<CompleteResult> {
+    options?: ChangeOptions): Promise<CompleteResult> {
     return await uploads.completeUpload(this.db, version, uploadId, parts, completed, options)
   }
 
@@ -113,7 +116,7 @@ export class SqliteMetadataStore implements MetadataStore {
     return await uploads.getCompletedUpload(this.db, bucket, key, uploadId, options)
   }
 
-  async abortUpload (bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<{ released: string[] } | undefined> {
+  async abortUpload (bucket: string, key: string, uploadId: string, options?: ChangeOptions): Promise<{ released: string[] } | undefined> {
     return await uploads.abortUpload(this.db, bucket, key, uploadId, options)
   }
 
@@ -123,6 +126,54 @@ export class SqliteMetadataStore implements MetadataStore {
 
   referencedCids (options?: AbortOptions): AsyncIterable<string> {
     return refs.referencedCids(this.db, options)
+  }
+
+  async enqueueJobs (list: NewJob[], options?: AbortOptions): Promise<void> {
+    await jobs.enqueueJobs(this.db, list, options)
+  }
+
+  async claimJobs (options: ClaimOptions): Promise<Job[]> {
+    return await jobs.claimJobs(this.db, options)
+  }
+
+  async finishJob (id: string, lease: string, outcome: JobOutcome, options?: AbortOptions): Promise<boolean> {
+    return await jobs.finishJob(this.db, id, lease, outcome, options)
+  }
+
+  async extendLease (id: string, lease: string, leaseMs: number, options?: AbortOptions & { now?: Date }): Promise<boolean> {
+    return await jobs.extendLease(this.db, id, lease, leaseMs, options)
+  }
+
+  async getJob (kind: string, key: string, options?: AbortOptions): Promise<Job | undefined> {
+    return await jobs.getJob(this.db, kind, key, options)
+  }
+
+  async listJobs (options: JobListOptions): Promise<Job[]> {
+    return await jobs.listJobs(this.db, options)
+  }
+
+  async countJobs (options?: AbortOptions): Promise<JobCount[]> {
+    return await jobs.countJobs(this.db, options)
+  }
+
+  async removeJob (kind: string, key: string, options?: AbortOptions): Promise<boolean> {
+    return await jobs.removeJob(this.db, kind, key, options)
+  }
+
+  async putReplica (record: ReplicaRecord, options?: AbortOptions): Promise<void> {
+    await jobs.putReplica(this.db, record, options)
+  }
+
+  async getReplicas (cid: string, options?: AbortOptions): Promise<ReplicaRecord[]> {
+    return await jobs.getReplicas(this.db, cid, options)
+  }
+
+  async deleteReplica (cid: string, service: string, options?: AbortOptions): Promise<boolean> {
+    return await jobs.deleteReplica(this.db, cid, service, options)
+  }
+
+  async listReplicas (options: ReplicaListOptions): Promise<ReplicaRecord[]> {
+    return await jobs.listReplicas(this.db, options)
   }
 
   async stats (options?: StatsOptions): Promise<StoreStats | undefined> {

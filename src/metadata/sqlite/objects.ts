@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3'
 import type { AbortOptions } from '../../types.js'
+import type { ChangeOptions } from '../jobs.js'
 import type { DeleteResult, ListedObject, ListOptions, ObjectVersion, VersionListOptions, WriteOptions, WriteResult } from '../metadata-store.js'
 import { noSuchBucket } from '../metadata-store.js'
 import { prefixSuccessor, seekStart, versionSeek } from '../key-order.js'
@@ -53,7 +54,7 @@ export async function putObject (db: SqliteDatabase, version: ObjectVersion, opt
   return await db.write(() => {
     requireReferenced(db, options?.sourceCid)
     return put(db, version)
-  })
+  }, options)
 }
 
 export async function getObject (db: SqliteDatabase, bucket: string, key: string, versionId?: string, options?: AbortOptions): Promise<ObjectVersion | undefined> {
@@ -62,7 +63,7 @@ export async function getObject (db: SqliteDatabase, bucket: string, key: string
   return row === undefined ? undefined : toVersion(row)
 }
 
-export async function deleteObject (db: SqliteDatabase, bucket: string, key: string, versionId?: string, options?: AbortOptions): Promise<DeleteResult> {
+export async function deleteObject (db: SqliteDatabase, bucket: string, key: string, versionId?: string, options?: ChangeOptions): Promise<DeleteResult> {
   options?.signal?.throwIfAborted()
   return await db.write(() => {
     const row = versionId === undefined ? db.sql.getLatest.get(bucket, key) : db.sql.getVersion.get(bucket, key, versionId)
@@ -73,7 +74,7 @@ export async function deleteObject (db: SqliteDatabase, bucket: string, key: str
       if (next !== undefined) db.sql.setLatest.run(1, next.seq)
     }
     return { deleted: toVersion(row), released: release(db, heldCid(row.delete_marker === 1, row.cid)) }
-  })
+  }, options)
 }
 
 export async function setObjectTags (db: SqliteDatabase, bucket: string, key: string, versionId: string | undefined, tags: Array<[string, string]>,

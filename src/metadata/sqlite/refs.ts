@@ -48,5 +48,6 @@ export function release (db: SqliteDatabase, cid: string | undefined): string[] 
   if (cid === undefined) return []
   if (db.sql.decrement.run(cid).changes > 0) return []
   db.sql.deleteRef.run(cid)
+  db.released(cid)
   return [cid]
 }

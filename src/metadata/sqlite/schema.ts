@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 
 /** Version of the schema below, kept in `PRAGMA user_version`. */
-export const SQLITE_SCHEMA_VERSION = 7
+export const SQLITE_SCHEMA_VERSION = 8
 
 // Schema 3: multipart uploads in progress, their parts, and completed uploads kept for retries.
 const MULTIPART_SCHEMA = `
@@ -85,6 +85,42 @@ CREATE TRIGGER bucket_stats_remove_upload AFTER DELETE ON uploads BEGIN
 END;
 `
 
+// Schema 8: the job queue (one row per job name; jobs.ts) and the replica rows (replicas.ts).
+const JOBS_SCHEMA = `
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL COLLATE BINARY,
+  payload TEXT NOT NULL,
+  -- ready | leased | failed
+  state TEXT NOT NULL,
+  -- 1: enqueued again while leased, runs once more
+  again INTEGER NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  run_at INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL,
+  lease TEXT,
+  lease_until INTEGER,
+  last_error TEXT,
+  UNIQUE (kind, key)
+);
+CREATE INDEX jobs_due ON jobs (run_at, id) WHERE state = 'ready';
+CREATE INDEX jobs_leased ON jobs (lease_until, id) WHERE state = 'leased';
+
+CREATE TABLE replicas (
+  cid TEXT NOT NULL COLLATE BINARY,
+  service TEXT NOT NULL COLLATE BINARY,
+  request_id TEXT,
+  status TEXT NOT NULL,
+  delegates TEXT NOT NULL,
+  error TEXT,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL,
+  PRIMARY KEY (cid, service)
+) WITHOUT ROWID;
+`
+
 // Keys are TEXT with BINARY collation, which compares the UTF-8 bytes: S3's key order.
 const SCHEMA = `
 CREATE TABLE buckets (
@@ -138,7 +174,8 @@ CREATE TABLE refs (
 ) WITHOUT ROWID;
 ${MULTIPART_SCHEMA}
 ALTER TABLE uploads ADD COLUMN extra TEXT;
-${STATS_SCHEMA}`
+${STATS_SCHEMA}
+${JOBS_SCHEMA}`
 
 /** Steps from each older schema version to the next; a new database gets SCHEMA directly. */
 const MIGRATIONS: Record<number, string> = {
@@ -167,6 +204,8 @@ INSERT INTO bucket_stats (bucket, objects, bytes, uploads) SELECT buckets.name,
     (SELECT coalesce(sum(size), 0) FROM versions WHERE versions.bucket = buckets.name AND delete_marker = 0),
     (SELECT count(*) FROM uploads WHERE uploads.bucket = buckets.name)
   FROM buckets;`,
+  // 7 → 8: the job queue and replica rows
+  7: JOBS_SCHEMA,
 }
 
 export function migrate (db: Database.Database): void {

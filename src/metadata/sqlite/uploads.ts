@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3'
 import type { AbortOptions } from '../../types.js'
+import type { ChangeOptions } from '../jobs.js'
 import type {
   CompletedUpload, CompleteResult, MultipartUpload, ObjectVersion, PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, WriteOptions,
 } from '../metadata-store.js'
@@ -112,7 +113,7 @@ export async function putPart (db: SqliteDatabase, bucket: string, key: string, 
       ...(old === undefined ? {} : { replaced: toPart(old) }),
       released: old === undefined ? [] : release(db, heldCid(false, old.cid)),
     }
-  })
+  }, options)
 }
 
 export async function listParts (db: SqliteDatabase, bucket: string, key: string, uploadId: string, options: PartListOptions): Promise<UploadedPart[] | undefined> {
@@ -125,7 +126,7 @@ export async function listParts (db: SqliteDatabase, bucket: string, key: string
 }
 
 export async function completeUpload (db: SqliteDatabase, version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>,
-  completed: CompletedUpload, options?: AbortOptions): Promise<CompleteResult> {
+  completed: CompletedUpload, options?: ChangeOptions): Promise<CompleteResult> {
   options?.signal?.throwIfAborted()
   return await db.write((): CompleteResult => {
     const { bucket, key } = version
@@ -149,7 +150,7 @@ export async function completeUpload (db: SqliteDatabase, version: ObjectVersion
     })
     db.sql.pruneCompleted.run(completed.completed.getTime() - COMPLETED_TTL)
     return { status: 'completed', ...result, released }
-  })
+  }, options)
 }
 
 export async function getCompletedUpload (db: SqliteDatabase, bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<CompletedUpload | undefined> {
@@ -158,12 +159,12 @@ export async function getCompletedUpload (db: SqliteDatabase, bucket: string, ke
   return row === undefined ? undefined : toCompleted(row)
 }
 
-export async function abortUpload (db: SqliteDatabase, bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<{ released: string[] } | undefined> {
+export async function abortUpload (db: SqliteDatabase, bucket: string, key: string, uploadId: string, options?: ChangeOptions): Promise<{ released: string[] } | undefined> {
   options?.signal?.throwIfAborted()
   return await db.write(() => {
     if (db.sql.getUpload.get(bucket, key, uploadId) === undefined) return undefined
     return { released: removeUpload(db, bucket, key, uploadId) }
-  })
+  }, options)
 }
 
 // Deletes an upload and all its parts; returns the part CIDs whose last reference that was.

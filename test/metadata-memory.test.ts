@@ -6,9 +6,11 @@ import { PinnedMetadataStore } from '../src/metadata/pinned.js'
 import { compareKeys, lowerBound, prefixSuccessor, seekStart } from '../src/metadata/key-order.js'
 import { jobQueueSuite } from './compliance/job-queue.suite.js'
 import { metadataStoreSuite } from './compliance/metadata-store.suite.js'
+import { pinStoreSuite } from './compliance/pin-store.suite.js'
 
 metadataStoreSuite('MemoryMetadataStore', async () => ({ store: new MemoryMetadataStore() }))
 jobQueueSuite('MemoryMetadataStore', async () => ({ store: new MemoryMetadataStore() }))
+pinStoreSuite('MemoryMetadataStore', async () => ({ store: new MemoryMetadataStore() }))
 
 const byteCompare = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
 
@@ -63,4 +65,24 @@ test('PinnedMetadataStore forwards stats and ping when the store it wraps has th
   const without = new PinnedMetadataStore(bare, pinner)
   t.is(without.stats, undefined)
   t.is(without.ping, undefined)
+})
+
+test('PinnedMetadataStore: a pin becoming pinned is pinned on the node first; its last release unpins it', async (t) => {
+  const calls: string[] = []
+  const pinner: Pinner = { pin: async (cid) => { calls.push(`pin ${cid}`) }, unpin: async (cid) => { calls.push(`unpin ${cid}`) }, pinned: async function * () {} }
+  const store = new PinnedMetadataStore(new MemoryMetadataStore(), pinner)
+  const cid = 'bafkqaaa'
+  const record = { requestId: 'r1', owner: 'o', cid, origins: [], meta: {}, status: 'queued' as const, created: new Date(0), updated: new Date(0) }
+  await store.createPin(record)
+  t.deepEqual(calls, [], 'a queued pin references nothing')
+  t.true(await store.setPinStatus('r1', 'pinned'))
+  t.deepEqual(calls, [`pin ${cid}`])
+  t.like(await store.replacePin('r1', { ...record, requestId: 'r2' }), { status: 'pinned' })
+  t.deepEqual(calls, [`pin ${cid}`], 'the reference carried over: no unpin')
+  t.deepEqual((await store.deletePin('r2')).released, [cid])
+  t.deepEqual(calls, [`pin ${cid}`, `unpin ${cid}`])
+  await store.createPin({ ...record, requestId: 'r3', status: 'pinned' })
+  t.true(await store.setPinStatus('r3', 'failed'))
+  t.deepEqual(calls.slice(2), [`pin ${cid}`, `unpin ${cid}`], 'leaving pinned releases, and unpins')
+  t.false(await store.setPinStatus('absent', 'pinned'))
 })

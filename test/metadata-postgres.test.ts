@@ -6,6 +6,7 @@ import type { ObjectVersion } from '../src/metadata/metadata-store.js'
 import { POSTGRES_SCHEMA_VERSION, PostgresMetadataStore } from '../src/metadata/postgres.js'
 import { jobQueueSuite } from './compliance/job-queue.suite.js'
 import { metadataStoreSuite } from './compliance/metadata-store.suite.js'
+import { pinStoreSuite } from './compliance/pin-store.suite.js'
 
 const URL = process.env.S3IPFS_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const T0 = new Date('2025-01-02T03:04:05.678Z')
@@ -13,8 +14,11 @@ const T0 = new Date('2025-01-02T03:04:05.678Z')
 
 const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`
 
+/** Turns a schema of the current version back into a version 5 one: no pins. */
+const toSchema5 = (s: string): string => `DROP TABLE ${s}.pins;
+  DELETE FROM ${s}.schema_migrations; INSERT INTO ${s}.schema_migrations (version) VALUES (5)`
 /** Turns a schema of the current version back into a version 4 one: no job queue, no replica rows. */
-const toSchema4 = (s: string): string => `DROP TABLE ${s}.jobs; DROP TABLE ${s}.replicas;
+const toSchema4 = (s: string): string => `${toSchema5(s)}; DROP TABLE ${s}.jobs; DROP TABLE ${s}.replicas;
   DELETE FROM ${s}.schema_migrations; INSERT INTO ${s}.schema_migrations (version) VALUES (4)`
 /** Turns a schema of the current version back into a version 3 one: no bucket totals. */
 const toSchema3 = (s: string): string => `${toSchema4(s)}; DROP TABLE ${s}.bucket_stats;
@@ -47,6 +51,10 @@ function registerTests (): void {
     return { store: new PostgresMetadataStore({ pool: shared, schema }), teardown: async () => dropSchema(schema) }
   })
   jobQueueSuite('PostgresMetadataStore', async () => {
+    const schema = freshSchema()
+    return { store: new PostgresMetadataStore({ pool: shared, schema }), teardown: async () => dropSchema(schema) }
+  })
+  pinStoreSuite('PostgresMetadataStore', async () => {
     const schema = freshSchema()
     return { store: new PostgresMetadataStore({ pool: shared, schema }), teardown: async () => dropSchema(schema) }
   })
@@ -90,8 +98,8 @@ function registerTests (): void {
     t.teardown(async () => { await Promise.all(stores.map(async (store) => store.close())) })
     await Promise.all(stores.map(async (store) => store.init()))
     const { rows: versions } = await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)
-    t.deepEqual(versions.map((r) => r.version), [1, 2, 3, 4, 5], 'migrated once')
-    t.is(POSTGRES_SCHEMA_VERSION, 5)
+    t.deepEqual(versions.map((r) => r.version), [1, 2, 3, 4, 5, 6], 'migrated once')
+    t.is(POSTGRES_SCHEMA_VERSION, 6)
     const { rows: columns } = await shared.query(`SELECT column_name, data_type, is_nullable FROM information_schema.columns
       WHERE table_schema = $1 AND table_name = 'buckets' ORDER BY ordinal_position`, [schema])
     t.deepEqual(columns, freshColumns, 'the migrated table is the fresh one')
@@ -144,7 +152,7 @@ function registerTests (): void {
     t.deepEqual(await migrated.stats({ bucket: 'b' }), { buckets: 1, objects: 3, bytes: 123, uploads: 2 })
     t.deepEqual(await migrated.stats({ bucket: 'c' }), { buckets: 1, objects: 1, bytes: 5, uploads: 1 })
     t.deepEqual(await migrated.stats({ bucket: 'empty' }), { buckets: 1, objects: 0, bytes: 0, uploads: 0 })
-    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [3, 4, 5])
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [3, 4, 5, 6])
     t.deepEqual(await triggers(schema), await triggers(fresh), 'the triggers of a fresh schema')
 
     await migrated.deleteObject('b', 'k', 'v1')
@@ -162,6 +170,76 @@ function registerTests (): void {
     }
   })
 
+  test('PostgresMetadataStore: a schema 5 database gains pins; its objects and their references are kept', async (t) => {
+    const schema = freshSchema()
+    const s = quote(schema)
+    t.teardown(async () => dropSchema(schema))
+    const store = new PostgresMetadataStore({ pool: shared, schema })
+    await store.createBucket({ name: 'b', owner: 'o', created: T0, region: 'r', versioning: 'Unversioned' })
+    await store.putObject(version('k', { cid: 'X' }))
+    await store.close()
+    await shared.query(toSchema5(s))
+    const migrated = new PostgresMetadataStore({ pool: shared, schema })
+    t.is(await migrated.refCount('X'), 1)
+    await migrated.createPin({ requestId: 'r', owner: 'o', cid: 'X', origins: [], meta: {}, status: 'pinned', created: T0, updated: T0 })
+    t.is(await migrated.refCount('X'), 2)
+    t.is((await migrated.listPins({ owner: 'o', status: ['pinned'], limit: 10 })).count, 1)
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [5, 6])
+  })
+
+  test('PostgresMetadataStore: an owner\'s pin listing reads its range of pins_by_owner, the page no more than its rows', async (t) => {
+    const schema = freshSchema()
+    const s = quote(schema)
+    t.teardown(async () => dropSchema(schema))
+    const statements: Array<{ text: string, values?: unknown[] }> = []
+    const pool = new pg.Pool({ connectionString: URL, max: 1 })
+    t.teardown(async () => pool.end())
+    pool.on('connect', (client) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown
+      client.query = ((...args: unknown[]) => {
+        const config = typeof args[0] === 'string' ? { text: args[0], values: args[1] as unknown[] | undefined } : args[0] as { text: string, values?: unknown[] }
+        statements.push({ text: config.text, values: config.values })
+        return query(...args)
+      }) as typeof client.query
+    })
+    const store = new PostgresMetadataStore({ pool, schema })
+    await store.init()
+    // 20k pins for each of two owners, one in five pinned.
+    await pool.query(`INSERT INTO ${s}.pins (request_id, owner, cid, name, name_lower, origins, meta, status, created, updated)
+      SELECT owner || i, owner, 'cid' || i, 'Name ' || i, 'name ' || i, '[]', jsonb_build_object('app', (i % 3)::text), CASE WHEN i % 5 = 0 THEN 'pinned' ELSE 'queued' END, i, i
+      FROM generate_series(0, 19999) i, (VALUES ('alice'), ('bob')) AS owners(owner)`)
+    await pool.query(`VACUUM ANALYZE ${s}.pins`)
+    statements.length = 0
+    const { count, results } = await store.listPins({ owner: 'alice', limit: 10, before: new Date(15000) })
+    t.is(count, 15000)
+    t.deepEqual(results.map((p) => p.requestId), Array.from({ length: 10 }, (_, i) => `alice${14999 - i}`))
+    const filtered = await store.listPins({ owner: 'alice', limit: 10, status: ['pinned'], meta: { app: '0' }, name: 'NAME 1', match: 'ipartial' })
+    t.is(filtered.count, 742)
+    t.is(filtered.results[0].requestId, 'alice19995')
+    const [page, withFilters] = statements.splice(0)
+
+    const client = new pg.Client({ connectionString: URL })
+    await client.connect()
+    t.teardown(async () => client.end())
+    await client.query('SET enable_seqscan = off')
+    type PlanNode = Record<string, unknown> & { Plans?: PlanNode[] }
+    const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)]
+    for (const { text, values } of [page, withFilters]) {
+      const { rows } = await client.query(`EXPLAIN (FORMAT JSON, ANALYZE) ${text}`, values)
+      const plan = nodes((rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0].Plan)
+      const scans = plan.filter((n) => n['Relation Name'] === 'pins' || n['Index Name'] !== undefined)
+      const described = JSON.stringify(plan.map((n) => ({ ...n, Plans: undefined })))
+      t.deepEqual(scans.filter((n) => n['Node Type'] === 'Seq Scan'), [], described)
+      t.deepEqual([...new Set(scans.map((n) => n['Index Name']).filter((name) => name !== undefined))], ['pins_by_owner'], described)
+      // Bob's 20k pins are never read: each scan stays in Alice's range.
+      for (const scan of scans) t.true(Number(scan['Actual Rows']) + Number(scan['Rows Removed by Filter'] ?? 0) <= 20000, described)
+    }
+    const { rows } = await client.query(`EXPLAIN (FORMAT JSON, ANALYZE) ${page.text}`, page.values)
+    const pageScan = nodes((rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0].Plan).filter((n) => n['Relation Name'] === 'pins')
+      .find((n) => n['Node Type'] === 'Index Scan' && Number(n['Actual Rows']) <= 11)
+    t.truthy(pageScan, 'the page is read newest first and stops at its limit')
+  })
+
   test('PostgresMetadataStore: tables live in the schema option, quoted; stores in two schemas are separate', async (t) => {
     const odd = `S3 "odd" ${randomBytes(4).toString('hex')}`
     const plain = freshSchema()
@@ -176,7 +254,7 @@ function registerTests (): void {
     const { rows } = await shared.query<{ table_name: string }>(
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [odd])
     t.deepEqual(rows.map((r) => r.table_name).sort(),
-      ['bucket_stats', 'buckets', 'completed_uploads', 'jobs', 'parts', 'refs', 'replicas', 'schema_migrations', 'uploads', 'versions'])
+      ['bucket_stats', 'buckets', 'completed_uploads', 'jobs', 'parts', 'pins', 'refs', 'replicas', 'schema_migrations', 'uploads', 'versions'])
     t.deepEqual(await a.stats(), { buckets: 1, objects: 1, bytes: 3, uploads: 0 }, 'the triggers name the quoted schema')
 
     // A given pool is the host's: close() leaves it open.

@@ -5,8 +5,10 @@ import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import Database from 'better-sqlite3'
 import { SQLITE_SCHEMA_VERSION, SqliteMetadataStore } from '../src/metadata/sqlite.js'
+import { pinListSql } from '../src/metadata/sqlite/pins.js'
 import { jobQueueSuite } from './compliance/job-queue.suite.js'
 import { metadataStoreSuite } from './compliance/metadata-store.suite.js'
+import { pinStoreSuite } from './compliance/pin-store.suite.js'
 
 async function tempDir (): Promise<string> {
   return mkdtemp(join(tmpdir(), 's3ipfs-sqlite-'))
@@ -28,10 +30,20 @@ jobQueueSuite('SqliteMetadataStore (file)', async () => {
   return { store, teardown: async () => rm(dir, { recursive: true, force: true }) }
 })
 
+pinStoreSuite('SqliteMetadataStore (file)', async () => {
+  const dir = await tempDir()
+  // The durable default: changes go through the group commit (a change that finds nothing rolls back alone).
+  const store = new SqliteMetadataStore({ path: join(dir, 'meta.db') })
+  return { store, teardown: async () => rm(dir, { recursive: true, force: true }) }
+})
+
 const T0 = new Date('2025-01-02T03:04:05.678Z')
 
+/** Turns a database of the current schema back into a schema 8 one: no pins. */
+const TO_SCHEMA_8 = 'DROP TABLE pins; PRAGMA user_version = 8'
+
 /** Turns a database of the current schema back into a schema 7 one: no job queue, no replica rows. */
-const TO_SCHEMA_7 = 'DROP TABLE jobs; DROP TABLE replicas; PRAGMA user_version = 7'
+const TO_SCHEMA_7 = `${TO_SCHEMA_8}; DROP TABLE jobs; DROP TABLE replicas; PRAGMA user_version = 7`
 
 /** Turns a database of the current schema back into a schema 6 one: no bucket totals. */
 const TO_SCHEMA_6 = `${TO_SCHEMA_7}; ${['add_bucket', 'remove_bucket', 'add_version', 'remove_version', 'change_version', 'add_upload', 'remove_upload']
@@ -335,6 +347,45 @@ test('SqliteMetadataStore: a schema 6 database gains bucket totals, counted from
   t.is(await migrated.deleteBucket('empty'), 'deleted')
   t.deepEqual(await migrated.stats(), { buckets: 2, objects: 3, bytes: 28, uploads: 2 })
   assertFreshSchema(t, path, freshPath)
+})
+
+test('SqliteMetadataStore: a schema 8 database gains pins; its objects and their references are kept', async (t) => {
+  const dir = await tempDir()
+  t.teardown(async () => rm(dir, { recursive: true, force: true }))
+  const path = join(dir, 'meta.db')
+  const freshPath = join(dir, 'fresh.db')
+  await new SqliteMetadataStore({ path: freshPath }).close()
+  const store = new SqliteMetadataStore({ path })
+  await store.createBucket({ name: 'b', owner: 'o', created: T0, region: 'us-east-1', versioning: 'Unversioned' })
+  await store.putObject({ bucket: 'b', key: 'k', versionId: 'null', deleteMarker: false, cid: 'X', size: 1, etag: 'e', lastModified: T0, owner: 'o', headers: {}, metadata: {}, tags: [] })
+  await store.close()
+  const old = new Database(path)
+  old.exec(TO_SCHEMA_8)
+  old.close()
+
+  const migrated = new SqliteMetadataStore({ path })
+  t.teardown(async () => { await migrated.close() })
+  t.is(await migrated.refCount('X'), 1)
+  await migrated.createPin({ requestId: 'r', owner: 'o', cid: 'X', origins: [], meta: {}, status: 'pinned', created: T0, updated: T0 })
+  t.is(await migrated.refCount('X'), 2)
+  t.is((await migrated.listPins({ owner: 'o', status: ['pinned'], limit: 10 })).count, 1)
+  assertFreshSchema(t, path, freshPath)
+})
+
+test('SqliteMetadataStore: an owner\'s pin listing reads one range of pins_by_owner, newest first, with no sort', async (t) => {
+  const dir = await tempDir()
+  t.teardown(async () => rm(dir, { recursive: true, force: true }))
+  const path = join(dir, 'meta.db')
+  await new SqliteMetadataStore({ path }).close()
+  const db = new Database(path, { readonly: true })
+  t.teardown(() => db.close())
+  const params = { owner: 'o', before: 2, after: 1, cids: '["c"]', name: 'n', name_lower: 'n', match: 'ipartial', status: '["pinned"]', meta: '{"a":"b"}', limit: 10 }
+  for (const [sql, values] of [[pinListSql(true), params], [pinListSql(true, true), { ...params, limit: undefined }]] as const) {
+    const { limit, ...rest } = values
+    const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(limit === undefined ? rest : values) as Array<{ detail: string }>).map((p) => p.detail)
+    t.is(plan[0], 'SEARCH pins USING INDEX pins_by_owner (owner=? AND created>? AND created<?)', sql)
+    t.false(plan.some((line) => line.includes('TEMP B-TREE')), 'no sort')
+  }
 })
 
 test('SqliteMetadataStore: totals are read from bucket_stats alone, never counted from versions', async (t) => {

@@ -56,8 +56,12 @@ export interface ClaimOptions extends AbortOptions {
 export type JobOutcome =
   /** Finished: the job is removed (or, if it was enqueued again meanwhile, waits to run again). */
   | { state: 'done' }
-  /** Try again at `runAt`; `error` says why (absent when the job only waits, e.g. polling). */
-  | { state: 'retry', runAt: Date, error?: string }
+  /**
+   * Try again at `runAt`; `error` says why (absent when the job only waits, e.g. polling);
+   * `payload`, when given, replaces the job's (a long job's progress, so the next run resumes).
+   * A job enqueued again while it ran keeps the enqueued payload instead.
+   */
+  | { state: 'retry', runAt: Date, error?: string, payload?: Record<string, unknown> }
   /** Given up: kept as failed, for the operator to see, until enqueued again or removed. */
   | { state: 'failed', error: string }
 

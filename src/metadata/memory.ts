@@ -10,6 +10,8 @@ import type { KeyVersions, UploadState, BucketState } from './memory-state.js'
 import type { ChangeOptions, ClaimOptions, Job, JobCount, JobListOptions, JobOutcome, NewJob } from './jobs.js'
 import { badJob, jobsOf } from './jobs.js'
 import { MemoryJobs, MemoryReplicas } from './memory-jobs.js'
+import { MemoryPins } from './memory-pins.js'
+import type { PinDeleteResult, PinList, PinListOptions, PinRecord, PinState, PinStatusOptions } from './pins.js'
 import type { ReplicaListOptions, ReplicaRecord } from './replicas.js'
 import { compareKeys, lowerBound, prefixSuccessor, seekStart, uploadSeekStart, versionSeek } from './key-order.js'
 
@@ -40,6 +42,7 @@ export class MemoryMetadataStore implements MetadataStore {
   private closed = false
   private readonly jobs = new MemoryJobs()
   private readonly replicas = new MemoryReplicas()
+  private readonly pins = new MemoryPins({ retain: (cid) => { this.retain(cid) }, release: (cid) => this.release(cid) })
 
   async createBucket (bucket: BucketRecord, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
@@ -354,6 +357,42 @@ export class MemoryMetadataStore implements MetadataStore {
     return this.replicas.list(options)
   }
 
+  async createPin (pin: PinRecord, options?: ChangeOptions): Promise<PinRecord> {
+    this.checkChange(options)
+    const stored = this.pins.create(pin)
+    this.enqueueFor(options, { released: [] })
+    return stored
+  }
+
+  async getPin (requestId: string, options?: AbortOptions): Promise<PinRecord | undefined> {
+    options?.signal?.throwIfAborted()
+    return this.pins.get(requestId)
+  }
+
+  async setPinStatus (requestId: string, status: PinState, options?: PinStatusOptions): Promise<boolean> {
+    this.checkChange(options)
+    const changed = this.pins.setStatus(requestId, status, options)
+    if (changed !== undefined) this.enqueueFor(options, changed)
+    return changed !== undefined
+  }
+
+  async deletePin (requestId: string, options?: ChangeOptions): Promise<PinDeleteResult> {
+    this.checkChange(options)
+    const result = this.pins.delete(requestId)
+    return result.deleted === undefined ? result : this.enqueueFor(options, result)
+  }
+
+  async replacePin (oldRequestId: string, pin: PinRecord, options?: ChangeOptions): Promise<PinRecord | undefined> {
+    this.checkChange(options)
+    const replaced = this.pins.replace(oldRequestId, pin)
+    return replaced === undefined ? undefined : this.enqueueFor(options, replaced).record
+  }
+
+  async listPins (options: PinListOptions): Promise<PinList> {
+    options.signal?.throwIfAborted()
+    return this.pins.list(options)
+  }
+
   async refCount (cid: string, options?: AbortOptions): Promise<number> {
     options?.signal?.throwIfAborted()
     return this.refs.get(cid) ?? 0
@@ -361,7 +400,7 @@ export class MemoryMetadataStore implements MetadataStore {
 
   async * referencedCids (options?: AbortOptions): AsyncIterable<string> {
     options?.signal?.throwIfAborted()
-    const cids = [...this.refs.keys()]
+    const cids = [...this.refs.keys()].sort(compareKeys)
     for (const cid of cids) {
       options?.signal?.throwIfAborted()
       yield cid

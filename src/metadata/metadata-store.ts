@@ -1,5 +1,6 @@
 import type { AbortOptions } from '../types.js'
 import type { ChangeOptions, JobQueue } from './jobs.js'
+import type { PinStore } from './pins.js'
 import type { ReplicaStore } from './replicas.js'
 
 export type Versioning = 'Unversioned' | 'Enabled' | 'Suspended'
@@ -26,7 +27,7 @@ export interface BucketRecord {
 }
 
 /** Bucket sub-resources a store keeps for the gateway, opaque to the store. */
-export type BucketConfigKind = 'policy' | 'acl' | 'cors' | 'publicAccessBlock' | 'encryption'
+export type BucketConfigKind = 'policy' | 'acl' | 'cors' | 'publicAccessBlock' | 'encryption' | 'replication'
 export type BucketConfig = Partial<Record<BucketConfigKind, string>>
 
 /**
@@ -290,9 +291,9 @@ export interface DeleteResult {
  * Changes take `ChangeOptions`: jobs given there (and jobs for each CID whose last reference the
  * change releases) are enqueued in the change's own transaction, so the background work a change
  * needs exists exactly when the change does. The store is also the job queue and keeps the
- * replica rows (jobs.ts, replicas.ts).
+ * replica rows and the pin requests it serves (jobs.ts, replicas.ts, pins.ts).
  */
-export interface MetadataStore extends JobQueue, ReplicaStore {
+export interface MetadataStore extends JobQueue, ReplicaStore, PinStore {
   /**
    * Creates the bucket. Returns false (and changes nothing) when a bucket of that name exists,
    * whoever owns it. Repeating a successful call returns false.
@@ -411,10 +412,10 @@ export interface MetadataStore extends JobQueue, ReplicaStore {
    */
   abortUpload(bucket: string, key: string, uploadId: string, options?: ChangeOptions): Promise<{ released: string[] } | undefined>
 
-  /** How many versions and uploaded parts reference this CID. 0 when none. */
+  /** How many versions, uploaded parts and pinned pins reference this CID. 0 when none. */
   refCount(cid: string, options?: AbortOptions): Promise<number>
 
-  /** Every CID with a positive reference count, for garbage collection. */
+  /** Every CID with a positive reference count, in UTF-8 byte order (for garbage collection, and to merge with `listReplicas`). */
   referencedCids(options?: AbortOptions): AsyncIterable<string>
 
   /**

@@ -6,6 +6,7 @@ import type {
   ObjectVersion, PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, VersionListOptions, WriteOptions, WriteResult,
 } from './metadata-store.js'
 import type { ChangeOptions, ClaimOptions, Job, JobCount, JobListOptions, JobOutcome, NewJob } from './jobs.js'
+import type { PinDeleteResult, PinList, PinListOptions, PinRecord, PinState, PinStatusOptions } from './pins.js'
 import type { ReplicaListOptions, ReplicaRecord } from './replicas.js'
 
 /**
@@ -115,5 +116,37 @@ export class PinnedMetadataStore implements MetadataStore {
   async getReplicas (cid: string, options?: AbortOptions): Promise<ReplicaRecord[]> { return await this.store.getReplicas(cid, options) }
   async deleteReplica (cid: string, service: string, options?: AbortOptions): Promise<boolean> { return await this.store.deleteReplica(cid, service, options) }
   async listReplicas (options: ReplicaListOptions): Promise<ReplicaRecord[]> { return await this.store.listReplicas(options) }
+
+  async createPin (pin: PinRecord, options?: ChangeOptions): Promise<PinRecord> {
+    if (pin.status === 'pinned') await this.pin(pin.cid, options)
+    return await this.store.createPin(pin, options)
+  }
+
+  async getPin (requestId: string, options?: AbortOptions): Promise<PinRecord | undefined> { return await this.store.getPin(requestId, options) }
+
+  async setPinStatus (requestId: string, status: PinState, options?: PinStatusOptions): Promise<boolean> {
+    const before = await this.store.getPin(requestId, options)
+    if (before === undefined) return false
+    if (status === 'pinned') await this.pin(before.cid, options)
+    const changed = await this.store.setPinStatus(requestId, status, options)
+    // Leaving pinned may have released the CID's last reference (the store does not say which).
+    if (changed && before.status === 'pinned' && status !== 'pinned' && await this.store.refCount(before.cid) === 0) await this.unpin([before.cid])
+    return changed
+  }
+
+  async deletePin (requestId: string, options?: ChangeOptions): Promise<PinDeleteResult> {
+    const result = await this.store.deletePin(requestId, options)
+    await this.unpin(result.released)
+    return result
+  }
+
+  async replacePin (oldRequestId: string, pin: PinRecord, options?: ChangeOptions): Promise<PinRecord | undefined> {
+    const old = await this.store.getPin(oldRequestId, options)
+    const replaced = await this.store.replacePin(oldRequestId, pin, options)
+    if (replaced !== undefined && old?.status === 'pinned' && old.cid !== pin.cid && await this.store.refCount(old.cid) === 0) await this.unpin([old.cid])
+    return replaced
+  }
+
+  async listPins (options: PinListOptions): Promise<PinList> { return await this.store.listPins(options) }
   async close (): Promise<void> { await this.store.close() }
 }

@@ -5,12 +5,14 @@ import type {
   WriteResult,
 } from '../metadata-store.js'
 import type { ChangeOptions, ClaimOptions, Job, JobCount, JobListOptions, JobOutcome, NewJob } from '../jobs.js'
+import type { PinDeleteResult, PinList, PinListOptions, PinRecord, PinState, PinStatusOptions } from '../pins.js'
 import type { ReplicaListOptions, ReplicaRecord } from '../replicas.js'
 import * as buckets from './buckets.js'
 import * as jobs from './jobs.js'
 import { PostgresConnection } from './connection.js'
 import type { PostgresMetadataStoreInit } from './connection.js'
 import * as objects from './objects.js'
+import * as pins from './pins.js'
 import * as refs from './refs.js'
 import * as statistics from './stats.js'
 import * as uploads from './uploads.js'
@@ -185,6 +187,30 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async listReplicas (options: ReplicaListOptions): Promise<ReplicaRecord[]> {
     return await jobs.listReplicas(this.db, options)
+  }
+
+  async createPin (pin: PinRecord, options?: ChangeOptions): Promise<PinRecord> {
+    return await pins.createPin(this.db, pin, options)
+  }
+
+  async getPin (requestId: string, options?: AbortOptions): Promise<PinRecord | undefined> {
+    return await pins.getPin(this.db, requestId, options)
+  }
+
+  async setPinStatus (requestId: string, status: PinState, options?: PinStatusOptions): Promise<boolean> {
+    return await pins.setPinStatus(this.db, requestId, status, options)
+  }
+
+  async deletePin (requestId: string, options?: ChangeOptions): Promise<PinDeleteResult> {
+    return await pins.deletePin(this.db, requestId, options)
+  }
+
+  async replacePin (oldRequestId: string, pin: PinRecord, options?: ChangeOptions): Promise<PinRecord | undefined> {
+    return await pins.replacePin(this.db, oldRequestId, pin, options)
+  }
+
+  async listPins (options: PinListOptions): Promise<PinList> {
+    return await pins.listPins(this.db, options)
   }
 
   async stats (options?: StatsOptions): Promise<StoreStats | undefined> {

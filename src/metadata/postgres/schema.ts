@@ -1,7 +1,7 @@
 import type { PostgresConnection } from './connection.js'
 
 /** Version of the schema below, recorded in the `schema_migrations` table. */
-export const POSTGRES_SCHEMA_VERSION = 5
+export const POSTGRES_SCHEMA_VERSION = 6
 
 /** Text as an SQL string literal: a function body that names the schema, whatever characters its name holds. */
 const literal = (text: string): string => `'${text.replaceAll("'", "''")}'`
@@ -188,7 +188,8 @@ CREATE TABLE ${s}.completed_uploads (
 );
 CREATE INDEX completed_uploads_by_time ON ${s}.completed_uploads (completed);
 ${statsSql(s)}
-${jobsSql(s)}`
+${jobsSql(s)}
+${pinsSql(s)}`
 
 // Schema 5: the job queue (one row per job name; jobs.ts) and the replica rows (replicas.ts).
 // Times are epoch milliseconds, as in the other tables.
@@ -224,6 +225,27 @@ CREATE TABLE ${s}.replicas (
   PRIMARY KEY (cid, service)
 );`
 
+// Schema 6: the pin requests served as a Pinning Service API (pins.ts). pins_by_owner is unique: a
+// pin's created time is unique among its owner's pins (clients page by it; an insert that meets
+// the same time takes the next millisecond), and a list of an owner's pins reads one range of it.
+// name_lower is folded by the gateway, so every store matches case-insensitively alike.
+const pinsSql = (s: string): string => `
+CREATE TABLE ${s}.pins (
+  request_id text COLLATE "C" PRIMARY KEY,
+  owner text COLLATE "C" NOT NULL,
+  cid text COLLATE "C" NOT NULL,
+  name text COLLATE "C",
+  name_lower text COLLATE "C",
+  origins jsonb NOT NULL,
+  meta jsonb NOT NULL,
+  -- queued | pinning | pinned | failed; a pinned pin holds one reference in refs
+  status text NOT NULL,
+  created bigint NOT NULL,
+  updated bigint NOT NULL,
+  info jsonb
+);
+CREATE UNIQUE INDEX pins_by_owner ON ${s}.pins (owner, created);`
+
 /** Steps from each older schema version to the next; a new schema gets schemaSql directly. */
 const MIGRATIONS: Record<number, (s: string) => string> = {
   // 1 → 2: each bucket's CID profile. Existing buckets get NULL, read as "the gateway's configured
@@ -245,6 +267,8 @@ INSERT INTO ${s}.bucket_stats (bucket, slot, objects, bytes, uploads) SELECT b.n
 INSERT INTO ${s}.bucket_stats (bucket, slot) SELECT b.name, generate_series(1, ${STATS_SLOTS - 1}) FROM ${s}.buckets b`,
   // 4 → 5: the job queue and replica rows
   4: jobsSql,
+  // 5 → 6: pin requests
+  5: pinsSql,
 }
 
 function checkNotNewer (version: number | null): void {

@@ -7,6 +7,7 @@ import { jobsOf } from '../jobs.js'
 import { bucketStatements } from './buckets.js'
 import { checkJobs, enqueue, jobStatements } from './jobs.js'
 import { objectStatements } from './objects.js'
+import { pinStatements } from './pins.js'
 import { refStatements } from './refs.js'
 import { migrate } from './schema.js'
 import { statStatements } from './stats.js'
@@ -38,7 +39,8 @@ interface PendingWrite {
 }
 
 function prepare (db: Database.Database) {
-  return { ...bucketStatements(db), ...objectStatements(db), ...uploadStatements(db), ...refStatements(db), ...statStatements(db), ...jobStatements(db) }
+  return { ...bucketStatements(db), ...objectStatements(db), ...uploadStatements(db), ...refStatements(db), ...statStatements(db), ...jobStatements(db),
+    ...pinStatements(db) }
 }
 
 /**

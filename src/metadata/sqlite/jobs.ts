@@ -35,9 +35,9 @@ export function jobStatements (db: Database.Database) {
     leasedJob: db.prepare('SELECT * FROM jobs WHERE id = ? AND state = \'leased\' AND lease = ?') as Statement<[number, string], Row>,
     deleteJob: db.prepare('DELETE FROM jobs WHERE id = ?') as Statement<[number]>,
     updateFinished: db.prepare(`UPDATE jobs SET state = @state, run_at = @run_at, again = 0, lease = NULL, lease_until = NULL, updated = @now,
-      attempts = CASE WHEN @again = 1 THEN 0 ELSE attempts END,
+      attempts = CASE WHEN @again = 1 THEN 0 ELSE attempts END, payload = coalesce(@payload, payload),
       last_error = CASE WHEN @keep_error = 1 THEN last_error ELSE @error END WHERE id = @id`) as
-      Statement<[{ id: number, state: JobState, run_at: number, now: number, again: number, keep_error: number, error: string | null }]>,
+      Statement<[{ id: number, state: JobState, run_at: number, now: number, again: number, keep_error: number, error: string | null, payload: string | null }]>,
     extendLease: db.prepare('UPDATE jobs SET lease_until = ? WHERE id = ? AND state = \'leased\' AND lease = ?') as Statement<[number, number, string]>,
     getJob: db.prepare('SELECT * FROM jobs WHERE kind = ? AND key = ?') as Statement<[string, string], Row>,
     listJobs: db.prepare(`SELECT * FROM jobs WHERE id > @after AND (@state IS NULL OR state = @state) AND (@kind IS NULL OR kind = @kind)
@@ -98,6 +98,7 @@ export async function finishJob (db: SqliteDatabase, id: string, lease: string, 
       db.sql.updateFinished.run({
         id: rowId, state: next.state, run_at: next.runAt, now: now.getTime(), again: again ? 1 : 0,
         keep_error: next.error === undefined ? 1 : 0, error: next.error ?? null,
+        payload: !again && outcome.state === 'retry' && outcome.payload !== undefined ? JSON.stringify(outcome.payload) : null,
       })
     }
     return true

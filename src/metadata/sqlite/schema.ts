@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 
 /** Version of the schema below, kept in `PRAGMA user_version`. */
-export const SQLITE_SCHEMA_VERSION = 8
+export const SQLITE_SCHEMA_VERSION = 9
 
 // Schema 3: multipart uploads in progress, their parts, and completed uploads kept for retries.
 const MULTIPART_SCHEMA = `
@@ -121,6 +121,28 @@ CREATE TABLE replicas (
 ) WITHOUT ROWID;
 `
 
+// Schema 9: the pin requests served as a Pinning Service API (pins.ts). pins_by_owner is unique:
+// a pin's created time is unique among its owner's pins (clients page by it), and a list of an
+// owner's pins reads one range of it, newest first.
+const PINS_SCHEMA = `
+CREATE TABLE pins (
+  request_id TEXT NOT NULL PRIMARY KEY,
+  owner TEXT NOT NULL,
+  cid TEXT NOT NULL,
+  name TEXT,
+  -- the name lower-cased by the gateway, for the case-insensitive matches
+  name_lower TEXT,
+  origins TEXT NOT NULL,
+  meta TEXT NOT NULL,
+  -- queued | pinning | pinned | failed; a pinned pin holds one reference in refs
+  status TEXT NOT NULL,
+  created INTEGER NOT NULL,
+  updated INTEGER NOT NULL,
+  info TEXT
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX pins_by_owner ON pins (owner, created);
+`
+
 // Keys are TEXT with BINARY collation, which compares the UTF-8 bytes: S3's key order.
 const SCHEMA = `
 CREATE TABLE buckets (
@@ -175,7 +197,8 @@ CREATE TABLE refs (
 ${MULTIPART_SCHEMA}
 ALTER TABLE uploads ADD COLUMN extra TEXT;
 ${STATS_SCHEMA}
-${JOBS_SCHEMA}`
+${JOBS_SCHEMA}
+${PINS_SCHEMA}`
 
 /** Steps from each older schema version to the next; a new database gets SCHEMA directly. */
 const MIGRATIONS: Record<number, string> = {
@@ -206,6 +229,8 @@ INSERT INTO bucket_stats (bucket, objects, bytes, uploads) SELECT buckets.name,
   FROM buckets;`,
   // 7 → 8: the job queue and replica rows
   7: JOBS_SCHEMA,
+  // 8 → 9: pin requests
+  8: PINS_SCHEMA,
 }
 
 export function migrate (db: Database.Database): void {

@@ -3,6 +3,7 @@ import { authenticate, type AuthContext } from './auth/sigv4.js'
 import { toCredentialProvider } from './auth/credentials.js'
 import { ANONYMOUS_PRINCIPAL, Authorizer, identityPolicies } from './auth/authorize.js'
 import { authorizeOperation } from './auth/authorize-operation.js'
+import { FailoverBlockstore } from './blockstores/failover.js'
 import { MemoryBlockstore } from './blockstores/memory.js'
 import { ContentStore } from './content/content-store.js'
 import { collectGarbage, isSweepable } from './content/gc.js'
@@ -17,6 +18,7 @@ import type { EncryptionSettings } from './operations/encryption.js'
 import { address, route } from './router.js'
 import { renderXml } from './xml/render.js'
 import { Observability } from './observability/index.js'
+import { Federation } from './federation/index.js'
 import { defaultLogger } from './observability/logger.js'
 import type { Exchange, RequestState as ObservedState } from './observability/request-observer.js'
 import type { Gateway, GatewayGcOptions, GatewayGcReport, GatewayInit, S3Request, S3Response } from './types.js'
@@ -82,10 +84,34 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     audit: init.audit,
     now: init.now ?? (() => new Date()),
   }, { blockstore: baseBlockstore, metadata: baseStore })
-  const blockstore = observability.blockstore(baseBlockstore)
+  // With an IPFS node, a block missing or corrupt here is fetched from the replicas' nodes and written back.
+  const ipfs = init.ipfs
+  const fetchBlock = ipfs?.fetchBlock?.bind(ipfs)
+  const failover = fetchBlock === undefined ? undefined : new FailoverBlockstore(baseBlockstore, {
+    fetchBlock: async (cid, options) => await fetchBlock(cid, options),
+    onRepair: (event) => { observability.blockRepaired(event.reason, event.writeError) },
+    onMiss: (event) => { observability.blockLost(event.reason, event.error) },
+  })
+  const blockstore = observability.blockstore(failover ?? baseBlockstore)
+  const federation = new Federation({
+    metadata: baseStore,
+    replication: init.replication,
+    ipfs,
+    adminToken: init.adminToken,
+    pinsToken: init.pinsToken,
+    jobs: init.jobs,
+    scrub: init.scrub,
+    blocks: { stored: baseBlockstore, repairing: failover },
+    onScrubFinding: (finding) => { observability.scrubFinding(finding.reason, finding.result) },
+    logger,
+    now: init.now ?? (() => new Date()),
+    onJobFinished: (job, outcome, ms) => { observability.jobFinished(job.kind, outcome.state, ms) },
+  })
+  observability.watchJobs(async () => await baseStore.countJobs())
   // On a store that pins (a networked node), every reference change is mirrored as a pin.
   const pinner = isPinner(blockstore) ? blockstore : undefined
-  const metadata = observability.metadata(pinner === undefined ? baseStore : new PinnedMetadataStore(baseStore, pinner, logger), baseStore)
+  const queued = federation.wrap(baseStore)
+  const metadata = observability.metadata(pinner === undefined ? queued : new PinnedMetadataStore(queued, pinner, logger), baseStore)
   const credentials = toCredentialProvider(init.credentials)
   const region = init.region ?? 'us-east-1'
   const content = new ContentStore({ blockstore, profile: init.cidProfile ?? 'unixfs-v1-2025' })
@@ -125,6 +151,10 @@ export function createGateway (init: GatewayInit = {}): Gateway {
   }
   const startup = reconcile().catch((err: unknown) => {
     logger.error({ err }, 'reconciling pins at start-up failed; gc() retries it')
+  }).then(async () => {
+    if (!closed) await federation.start()
+  }).catch((err: unknown) => {
+    logger.error({ err }, 'starting the job worker failed')
   })
 
   async function dispatch (req: S3Request, id: string, state: RequestState): Promise<S3Response> {
@@ -172,6 +202,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       session: content.session(),
       region,
       encryption,
+      replication: federation.replicating ? federation : undefined,
       maxObjectSize,
       now,
       newId,
@@ -253,7 +284,18 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       if (req.headers.origin !== undefined && req.method !== 'OPTIONS') await addCorsHeaders(req, state, response)
       return observability.observer.answered(exchange, response)
     },
-    admin: { handle: observability.admin },
+    admin: {
+      async handle (req) {
+        const path = (req.path.slice(req.basePath.length) || '/').replace(/\/+$/, '') || '/'
+        try {
+          return await federation.adminRoute(req, path) ?? await observability.admin(req)
+        } catch (err) {
+          logger.error({ err, path }, 'an admin request failed')
+          const body = Buffer.from(JSON.stringify({ error: 'InternalError' }) + '\n')
+          return { status: toS3Error(err)?.status ?? 500, headers: { 'content-type': 'application/json', 'content-length': String(body.byteLength) }, body }
+        }
+      },
+    },
     metrics: observability.metrics?.registry,
     async ready () { return await observability.readiness.report() },
     async gc (options: GatewayGcOptions = {}): Promise<GatewayGcReport> {
@@ -280,6 +322,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       if (closed) return
       closed = true
       await startup
+      await federation.stop()
       await metadata.close()
       const closable = blockstore as { close?: () => Promise<void> | void }
       if (typeof closable.close === 'function') await closable.close()

@@ -28,6 +28,8 @@ export { FsBlockstore } from './blockstores/fs.js'
 export type { FsBlockstoreInit } from './blockstores/fs.js'
 export { CachedBlockstore, MemoryBlockCache, KeyvBlockCache, redisBlockCache } from './blockstores/cached.js'
 export { KuboBlockstore, KuboError, KUBO_ERRORS } from './blockstores/kubo.js'
+export { FailoverBlockstore, blockMatches } from './blockstores/failover.js'
+export type { FailoverBlockstoreInit, RepairEvent, MissEvent, FaultReason } from './blockstores/failover.js'
 export type { KuboBlockstoreInit } from './blockstores/kubo.js'
 export type { BlockCache, CacheMetrics, CachedBlockstoreOptions, KeyvBlockCacheOptions } from './blockstores/cached.js'
 
@@ -43,6 +45,22 @@ export type {
   VersionListOptions, ListedObject, ChecksumType, BucketConfig, BucketConfigKind, ObjectEncryption, StoreStats, StatsOptions,
 } from './metadata/metadata-store.js'
 export { PinnedMetadataStore } from './metadata/pinned.js'
+export type { NewJob, Job, JobState, JobOutcome, ClaimOptions, JobListOptions, JobCount, JobQueue, ChangeOptions } from './metadata/jobs.js'
+export type { ReplicaRecord, ReplicaStatus, ReplicaStore, ReplicaListOptions } from './metadata/replicas.js'
+export type { PinRecord, PinState, PinStore, PinListOptions, PinList } from './metadata/pins.js'
+
+// Replicas and federation: the job queue's worker, remote pinning services (client and server), scrubbing
+export { JobWorker } from './jobs/worker.js'
+export type { JobWorkerInit } from './jobs/worker.js'
+export type { JobHandler, JobContext } from './jobs/handler.js'
+export type { PinningServiceConfig, IpfsPeer, JobsOptions, ReplicationOptions } from './federation/index.js'
+export { PinningServiceClient, PinningServiceError, isPinningServiceError } from './federation/pinning-client.js'
+export type { PinningService, PinningServiceClientInit } from './federation/pinning-client.js'
+export type { Pin, PinStatus, PinResults, PinListQuery } from './federation/pinning-api.js'
+export { createPinningServiceHandler, bearerTokens } from './federation/pinning-server.js'
+export type { PinningServiceInit, PinningServiceHandler } from './federation/pinning-server.js'
+export type { ReplicaPolicy } from './federation/replication.js'
+export type { ScrubOptions } from './federation/scrub.js'
 
 // Content
 export { ContentStore } from './content/content-store.js'

@@ -7,6 +7,8 @@ import type { ReconcileReport } from './content/pins.js'
 import type { GatewayLogger } from './observability/logger.js'
 import type { MetricsOptions } from './observability/metrics.js'
 import type { ReadinessReport } from './observability/readiness.js'
+import type { IpfsPeer, JobsOptions, ReplicationOptions } from './federation/index.js'
+import type { ScrubOptions } from './federation/scrub.js'
 import type { Registry } from 'prom-client'
 
 export type { GatewayLogger } from './observability/logger.js'
@@ -156,6 +158,35 @@ export interface GatewayInit {
   metricsToken?: string
   /** Each readiness check's time limit in ms (a slower dependency counts as down). Default 2000. */
   readinessTimeoutMs?: number
+  /**
+   * Copies of every object version on remote pinning services (Pinning Service API): the services,
+   * the default policy (`replicas`), and timings. Each version change enqueues its replication job
+   * in its own transaction; the job worker runs them (see `jobs`). Default: no replicas.
+   */
+  replication?: ReplicationOptions
+  /**
+   * The gateway's IPFS node (`startIpfsNode` from `s3-ipfs-gateway/helia`, started on the same
+   * blockstore): its addresses are the `origins` of replica requests and the `delegates` of the
+   * pinning service; reads of missing or corrupt blocks fail over to replicas through it, and pin
+   * requests fetch through it.
+   */
+  ipfs?: IpfsPeer
+  /** The background job worker of this process (replication, pins, scrubbing). Default: on. */
+  jobs?: JobsOptions
+  /**
+   * Scrubbing: every referenced block re-read and hashed against its CID at a limited pace, one
+   * pass per interval (progress survives restarts); a missing or corrupt block is repaired from the
+   * replicas through `ipfs` when it can be, and reported (metrics, `/-/scrub`) either way. Default: off.
+   */
+  scrub?: ScrubOptions
+  /** Bearer token for admin calls that change things (e.g. a bucket's replica policy). Default: none (refused). */
+  adminToken?: string
+  /**
+   * Serve the IPFS Pinning Service API under the admin prefix (`/-/pins`) to holders of this bearer
+   * token, backed by this gateway's content store: another gateway (or Kubo's `ipfs pin remote`)
+   * keeps replicas here. Pins fetch over `ipfs`. Default: not served.
+   */
+  pinsToken?: string
 }
 
 /** What `beforeOperation` is told about a request. */

@@ -107,6 +107,43 @@ export class Observability {
     }
   }
 
+  /** A background job run ended. */
+  jobFinished (kind: string, outcome: string, ms: number): void {
+    this.metrics?.jobsFinished.inc({ kind, outcome })
+    this.metrics?.jobDuration.observe({ kind }, ms / 1000)
+  }
+
+  /** A block missing or corrupt was fetched from a replica and served (and, unless `writeError`, written back). */
+  blockRepaired (reason: string, writeError?: unknown): void {
+    this.metrics?.blockRepairs.inc({ reason, result: 'repaired' })
+    if (writeError !== undefined) this.init.logger.warn({ reason, err: writeError }, 'a block fetched from a replica could not be written back')
+  }
+
+  /** A block missing or corrupt could not be fetched from any replica: the read failed. */
+  blockLost (reason: string, error: unknown): void {
+    this.metrics?.blockRepairs.inc({ reason, result: 'lost' })
+    this.init.logger.error({ reason, err: error }, 'a block is missing or corrupt here and no replica supplied it')
+  }
+
+  /** Scrubbing found a block missing or corrupt. */
+  scrubFinding (reason: string, result: string): void {
+    this.metrics?.scrubFindings.inc({ reason, result })
+    if (result === 'lost') this.init.logger.error({ reason }, 'scrubbing found a block missing or corrupt that no replica could supply')
+  }
+
+  /** Job counts by kind and state, read at scrape time (at most every 10 s). */
+  watchJobs (count: () => Promise<Array<{ kind: string, state: string, count: number }>>): void {
+    const metrics = this.metrics
+    if (metrics === undefined) return
+    const counts = reusedFor(STATS_MAX_AGE_MS, count)
+    metrics.gauge('jobs', 'Background jobs in the queue, by kind and state (ready, leased, failed).', ['kind', 'state'], async (gauge) => {
+      const list = await counts().catch(() => undefined)
+      if (list === undefined) return
+      gauge.reset()
+      for (const { kind, state, count: n } of list) gauge.set({ kind, state }, n)
+    })
+  }
+
   gcFinished (report: GcReport | undefined, error?: unknown): void {
     const now = this.init.now().getTime()
     const damage = report === undefined ? 0 : report.missing.length + report.corrupt.length

@@ -67,6 +67,10 @@ export class GatewayMetrics {
   readonly gcLastSuccess: Gauge
   readonly gcFreedBytes: Counter
   readonly gcMissingBlocks: Gauge
+  readonly jobsFinished: Counter<'kind' | 'outcome'>
+  readonly jobDuration: FastHistogram<'kind'>
+  readonly blockRepairs: Counter<'reason' | 'result'>
+  readonly scrubFindings: Counter<'reason' | 'result'>
 
   readonly dependencyUp: Gauge<'dependency'>
   readonly dependencyLatency: Gauge<'dependency'>
@@ -113,6 +117,10 @@ export class GatewayMetrics {
     this.gcLastSuccess = gauge('gc_last_success_timestamp_seconds', 'When the last garbage collection run that found no damage ended (Unix time).')
     this.gcFreedBytes = counter('gc_freed_bytes_total', 'Bytes freed by garbage collection.')
     this.gcMissingBlocks = gauge('gc_missing_blocks', 'Blocks of referenced objects found missing or corrupt by the last garbage collection run (data loss).')
+    this.jobsFinished = counter('jobs_finished_total', 'Background job runs (replication, pins, scrubbing) that ended, by kind and outcome (done, retry, failed).', ['kind', 'outcome'])
+    this.jobDuration = new FastHistogram(prefix + 'job_duration_seconds', 'How long background job runs took, by kind.', ['kind'], [0.005, 0.025, 0.1, 0.5, 2.5, 10, 60, 300], this.registry)
+    this.scrubFindings = counter('scrub_findings_total', 'Blocks scrubbing found missing or corrupt, by reason, and whether they were repaired from a replica or lost.', ['reason', 'result'])
+    this.blockRepairs = counter('block_repairs_total', 'Blocks found missing or corrupt on read or scrub, by reason, and whether a replica supplied them (repaired) or not (lost).', ['reason', 'result'])
 
     const refresh = async (): Promise<void> => { await this.refreshDependencies?.() }
     this.dependencyUp = new Gauge({ name: prefix + 'dependency_up', help: 'Whether a dependency answered its last check (1) or not (0).', labelNames: ['dependency'], registers, collect: refresh })
@@ -127,6 +135,7 @@ export class GatewayMetrics {
       for (const operation of ['pin', 'unpin']) this.pinOperations.inc({ operation, result }, 0)
     }
     this.canceled.inc({}, 0)
+    for (const reason of ['missing', 'corrupt']) for (const result of ['repaired', 'lost']) { this.blockRepairs.inc({ reason, result }, 0); this.scrubFindings.inc({ reason, result }, 0) }
     this.gcFreedBytes.inc(0)
 
     if (options.processMetrics !== false) {

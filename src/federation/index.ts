@@ -1,0 +1,405 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { Blockstore } from 'interface-blockstore'
+import type { CID } from 'multiformats/cid'
+import type { AbortOptions, GatewayLogger, S3Request, S3Response } from '../types.js'
+import type { JobHandler } from '../jobs/handler.js'
+import { JobWorker } from '../jobs/worker.js'
+import type { ChangeOptions, Job, JobOutcome } from '../metadata/jobs.js'
+import type { MetadataStore, ObjectVersion } from '../metadata/metadata-store.js'
+import { PinningServiceClient } from './pinning-client.js'
+import { RECONCILE_REPLICAS, reconcileHandler } from './reconcile.js'
+import type { ReconcileReplicasReport } from './reconcile.js'
+import { decode as decodePb } from '@ipld/dag-pb'
+import { collectBytes } from '../content/bytes.js'
+import { bearerTokens, createPinningServiceHandler, PIN_JOB, pinJobHandler } from './pinning-server.js'
+import type { PinningServiceHandler } from './pinning-server.js'
+import { SCRUB, scrubHandler } from './scrub.js'
+import type { ScrubFinding, ScrubOptions } from './scrub.js'
+import { checkPolicy, parsePolicy, REPLICATE, replicateJob, replicationHandler, replicationStatus } from './replication.js'
+import type { ReplicaPolicy, ReplicaService } from './replication.js'
+
+/** A remote pinning service to keep replicas on (`--pinning-services FILE` holds a list of these). */
+export interface PinningServiceConfig {
+  /** What the service is called in policies, metrics, logs and the admin view. */
+  name: string
+  /** The API endpoint (e.g. `https://api.pinata.cloud/psa`, or another gateway's `http://host:port/-`). */
+  endpoint: string
+  /** Its access token (sent as a Bearer token, never logged). */
+  token: string
+  /** Prefix of the names of our pin requests. Default 's3ipfs-'. */
+  namePrefix?: string
+  /** Each request's time limit in ms. Default 30 s. */
+  timeoutMs?: number
+}
+
+/** What the gateway needs of an IPFS node (the embedded one from `s3-ipfs-gateway/helia`). */
+export interface IpfsPeer {
+  /** The addresses other nodes dial: sent to services as `origins`, and as a pinning service's `delegates`. */
+  readonly multiaddrs: string[]
+  /** Dials replica peers and keeps them for fetches. */
+  connect?(addresses: string[], options?: AbortOptions): Promise<unknown>
+  /** One block from connected peers, verified; for read repair. */
+  fetchBlock?(cid: CID, options?: AbortOptions & { timeoutMs?: number }): Promise<Uint8Array>
+  /** A whole DAG from `origins`, every block verified and stored locally. */
+  fetchDag?(root: CID, options?: AbortOptions & { origins?: string[], timeoutMs?: number }): Promise<unknown>
+}
+
+export interface JobsOptions {
+  /** Run jobs in this process (default true); false leaves them to other processes sharing the store. */
+  workers?: boolean
+  /** Jobs at once in this process. Default 4. */
+  concurrency?: number
+  /** How often an idle worker looks for due jobs, ms. Default 1000. */
+  pollMs?: number
+  /** How long a claim holds, ms. Default 60,000. */
+  leaseMs?: number
+  /** Failures before a job fails for good. Default 10. */
+  maxAttempts?: number
+  /** First retry delay after a failure, ms, doubling up to 5 min. Default 1000. */
+  retryBaseMs?: number
+}
+
+export interface ReplicationOptions {
+  /** Remote services to keep copies on. */
+  services: PinningServiceConfig[]
+  /** The default policy: `{ min, max }` or `'MIN[:MAX]'`. Default: one copy when there are services. */
+  replicas?: ReplicaPolicy
+  /** A request queued or pinning this long counts as failed and another service is asked. Default 10 min. */
+  queuedDeadlineMs?: number
+  /** How often requests in flight are polled. Default 5 s. */
+  pollMs?: number
+  /** Time between reconcile passes. Default 10 min. */
+  reconcileIntervalMs?: number
+}
+
+export interface FederationInit {
+  metadata: MetadataStore
+  replication?: ReplicationOptions
+  ipfs?: IpfsPeer
+  /** Bearer token for the admin calls that change things (a bucket's replica policy). */
+  adminToken?: string
+  /** Serve the Pinning Service API (`/pins`) to holders of this bearer token. */
+  pinsToken?: string
+  jobs?: JobsOptions
+  /** More job handlers by kind (the pinning service's). */
+  handlers?: Record<string, JobHandler>
+  /** Re-hash stored blocks against their CIDs, repairing from replicas. Default: off. */
+  scrub?: ScrubOptions
+  /** The blocks as stored (what scrubbing checks) and, with an IPFS node, the store that repairs on read. */
+  blocks?: { stored: Pick<Blockstore, 'get'>, repairing?: Pick<Blockstore, 'get'> }
+  onScrubFinding?: (finding: ScrubFinding) => void
+  logger: GatewayLogger
+  now: () => Date
+  onJobFinished?: (job: Job, outcome: JobOutcome, ms: number) => void
+  onReconciled?: (report: ReconcileReplicasReport) => void
+}
+
+const backoffFrom = (base: number) => (attempts: number): number => Math.min(base * 2 ** Math.max(0, attempts - 1), 300_000) * (0.75 + Math.random() / 2)
+
+const digest = (value: string): Buffer => createHash('sha256').update(value).digest()
+
+function json (status: number, value: unknown): S3Response {
+  const body = Buffer.from(JSON.stringify(value, null, 2) + '\n')
+  return { status, headers: { 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8', 'content-length': String(body.byteLength) }, body }
+}
+
+/**
+ * Replicas and federation: the job worker, the replication jobs every version change enqueues in
+ * its own transaction, the reconciler, S3's replication status on reads, and the admin view.
+ */
+export class Federation {
+  readonly replicating: boolean
+  readonly defaultPolicy: ReplicaPolicy
+  readonly worker?: JobWorker
+  private readonly init: FederationInit
+  private readonly adminToken?: Buffer
+  private lastReconcile?: ReconcileReplicasReport & { at: Date }
+  private readonly pins?: PinningServiceHandler
+
+  constructor (init: FederationInit) {
+    this.init = init
+    const services = init.replication?.services ?? []
+    const names = new Set<string>()
+    for (const service of services) {
+      if (typeof service.name !== 'string' || service.name === '' || names.has(service.name)) throw new TypeError(`Pinning services need distinct names (got ${JSON.stringify(service.name)})`)
+      if (typeof service.endpoint !== 'string' || typeof service.token !== 'string') throw new TypeError(`Pinning service ${service.name} needs an endpoint and a token`)
+      names.add(service.name)
+    }
+    this.replicating = services.length > 0
+    this.defaultPolicy = checkPolicy(init.replication?.replicas ?? { min: this.replicating ? 1 : 0, max: this.replicating ? 1 : 0 })
+    this.adminToken = init.adminToken === undefined || init.adminToken === '' ? undefined : digest(init.adminToken)
+    const handlers: Record<string, JobHandler> = { ...init.handlers }
+    if (this.replicating) {
+      const replicaServices: ReplicaService[] = services.map((s) => ({
+        name: s.name,
+        namePrefix: s.namePrefix,
+        client: new PinningServiceClient({ name: s.name, endpoint: s.endpoint, token: s.token, timeoutMs: s.timeoutMs }),
+      }))
+      const replicate = replicationHandler({
+        metadata: init.metadata,
+        services: replicaServices,
+        defaultPolicy: this.defaultPolicy,
+        origins: () => init.ipfs?.multiaddrs ?? [],
+        queuedDeadlineMs: init.replication?.queuedDeadlineMs,
+        pollMs: init.replication?.pollMs,
+        logger: init.logger,
+      })
+      // Pinned replicas' nodes become peers that reads fail over to.
+      handlers[REPLICATE] = async (job, context) => {
+        const outcome = await replicate(job, context)
+        await this.connectDelegates(job.key, context.signal)
+        return outcome
+      }
+      handlers[RECONCILE_REPLICAS] = reconcileHandler({
+        metadata: init.metadata, defaultPolicy: this.defaultPolicy, intervalMs: init.replication?.reconcileIntervalMs ?? 600_000,
+      }, (report) => {
+        this.lastReconcile = { at: init.now(), ...report }
+        init.onReconciled?.(report)
+      })
+    }
+    if (init.pinsToken !== undefined && init.pinsToken !== '') {
+      const ipfs = init.ipfs
+      this.pins = createPinningServiceHandler({
+        metadata: init.metadata,
+        tokens: bearerTokens([[init.pinsToken, 'pins']]),
+        delegates: () => (ipfs?.multiaddrs ?? []).filter((address) => address.includes('/p2p/')),
+        now: init.now,
+        jobsOnRelease: this.replicating ? (cid) => [replicateJob(cid)] : undefined,
+        logger: init.logger,
+      })
+      const stored = init.blocks?.stored
+      handlers[PIN_JOB] = pinJobHandler({
+        metadata: init.metadata,
+        fetchDag: ipfs?.fetchDag === undefined ? undefined : async (cid, options) => await ipfs.fetchDag?.(cid, options),
+        hasDag: stored === undefined ? undefined : async (cid, options) => await holdsDag(stored, cid, options.signal),
+        attempts: Math.min(3, init.jobs?.maxAttempts ?? 10),
+      })
+      // A pin that became pinned is a new reference: replicate it too when this gateway replicates.
+    }
+    if (init.scrub !== undefined && init.blocks !== undefined) {
+      handlers[SCRUB] = scrubHandler({ ...init.scrub, metadata: init.metadata, stored: init.blocks.stored, repairing: init.blocks.repairing, onFinding: init.onScrubFinding })
+    }
+    if (init.jobs?.workers !== false && Object.keys(handlers).length > 0) {
+      this.worker = new JobWorker({
+        queue: init.metadata,
+        handlers,
+        concurrency: init.jobs?.concurrency,
+        pollMs: init.jobs?.pollMs,
+        leaseMs: init.jobs?.leaseMs,
+        maxAttempts: init.jobs?.maxAttempts,
+        backoff: init.jobs?.retryBaseMs === undefined ? undefined : backoffFrom(init.jobs.retryBaseMs),
+        logger: init.logger,
+        now: init.now,
+        onFinished: init.onJobFinished,
+      })
+    }
+  }
+
+  /** Starts the worker, schedules the reconciler, and dials the replicas' nodes for failover. */
+  async start (): Promise<void> {
+    if (this.replicating) await this.init.metadata.enqueueJobs([{ kind: RECONCILE_REPLICAS, key: 'all' }])
+    // A scrub pass in progress (its payload) or waiting for its next time is left as it is.
+    if (this.init.scrub !== undefined && await this.init.metadata.getJob(SCRUB, 'all') === undefined) {
+      await this.init.metadata.enqueueJobs([{ kind: SCRUB, key: 'all' }])
+    }
+    this.worker?.start()
+    if (this.init.ipfs?.connect !== undefined) this.connectAllDelegates().catch((err: unknown) => { this.init.logger.warn({ err }, 'dialling replica nodes failed') })
+  }
+
+  async stop (): Promise<void> {
+    await this.worker?.stop()
+  }
+
+  /** The metadata store with this gateway's jobs added to every change that needs them. */
+  wrap (store: MetadataStore): MetadataStore {
+    if (!this.replicating) return store
+    const onRelease = (cid: string): ReturnType<typeof replicateJob>[] => [replicateJob(cid)]
+    const released = <T extends ChangeOptions | undefined>(options: T): ChangeOptions => ({ ...options, jobsOnRelease: onRelease })
+    const withVersion = (options: ChangeOptions | undefined, version: ObjectVersion): ChangeOptions => version.deleteMarker || version.cid === ''
+      ? released(options)
+      : { ...released(options), jobs: [...options?.jobs ?? [], replicateJob(version.cid, version.bucket)] }
+    const worker = (): JobWorker | undefined => this.worker
+    const wake = <T>(result: T): T => { worker()?.wake(); return result }
+    return new Proxy(store, {
+      get (target, property, receiver) {
+        switch (property) {
+          case 'putObject': return async (v: ObjectVersion, o?: ChangeOptions) => wake(await target.putObject(v, withVersion(o, v)))
+          case 'completeUpload': return async (v: ObjectVersion, id: string, parts: Array<{ partNumber: number, cid: string }>, c: Parameters<MetadataStore['completeUpload']>[3], o?: ChangeOptions) =>
+            wake(await target.completeUpload(v, id, parts, c, withVersion(o, v)))
+          case 'deleteObject': return async (b: string, k: string, id?: string, o?: ChangeOptions) => wake(await target.deleteObject(b, k, id, released(o)))
+          case 'putPart': return async (b: string, k: string, id: string, part: Parameters<MetadataStore['putPart']>[3], o?: ChangeOptions) => await target.putPart(b, k, id, part, released(o))
+          case 'abortUpload': return async (b: string, k: string, id: string, o?: ChangeOptions) => await target.abortUpload(b, k, id, released(o))
+          case 'deleteBucket': return async (name: string, o?: ChangeOptions) => await target.deleteBucket(name, released(o))
+        }
+        const value = Reflect.get(target, property, receiver) as unknown
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+  }
+
+  /** S3's `x-amz-replication-status` and our confirmed-copies header for a version, when it is replicated. */
+  async readHeaders (version: ObjectVersion, signal?: AbortSignal): Promise<Record<string, string>> {
+    if (!this.replicating || version.deleteMarker || version.cid === '') return {}
+    const { metadata } = this.init
+    const [rows, job, bucket] = await Promise.all([
+      metadata.getReplicas(version.cid, { signal }), metadata.getJob(REPLICATE, version.cid, { signal }), metadata.getBucket(version.bucket, { signal }),
+    ])
+    const policy = parsePolicy(bucket?.config?.replication) ?? this.defaultPolicy
+    if (policy.min === 0) return {}
+    const { status, copies } = replicationStatus(rows, job, policy)
+    return { 'x-amz-replication-status': status, 'x-s3ipfs-replicas': String(copies) }
+  }
+
+  /**
+   * `/replication` (GET: the default policy, the services, job counts and every CID not yet at its
+   * minimum), `/replication/cids/<cid>` (GET: its references, job and replica rows), `/replication/buckets/<bucket>` (GET/PUT/DELETE a bucket's policy) and
+   * `/replication/retry` (POST: run failed replications again). Undefined for other paths.
+   */
+  async adminRoute (req: S3Request, path: string): Promise<S3Response | undefined> {
+    if (path === '/scrub' && req.method === 'POST') {
+      const denied = this.denied(req, true)
+      if (denied !== undefined) return denied
+      if (this.init.scrub === undefined) return json(409, { error: 'ScrubbingOff', message: 'Scrubbing is not configured (S3IPFS_SCRUB_RATE)' })
+      // A new pass now; a pass running at this moment runs once more afterwards.
+      await this.init.metadata.enqueueJobs([{ kind: SCRUB, key: 'all', payload: {} }])
+      this.worker?.wake()
+      return json(202, { started: true })
+    }
+    if (path === '/scrub' && (req.method === 'GET' || req.method === 'HEAD')) {
+      const denied = this.denied(req, false)
+      if (denied !== undefined) return denied
+      const job = await this.init.metadata.getJob(SCRUB, 'all')
+      return json(200, { enabled: this.init.scrub !== undefined, options: this.init.scrub ?? null, state: job?.state ?? null, nextRun: job?.runAt ?? null, progress: job?.payload ?? null })
+    }
+    if (this.pins !== undefined && (path === '/pins' || path.startsWith('/pins/'))) {
+      const answer = await this.pins(req, path)
+      if (answer !== undefined) this.worker?.wake()
+      return answer
+    }
+    if (path !== '/replication' && !path.startsWith('/replication/')) return undefined
+    const changes = req.method !== 'GET' && req.method !== 'HEAD'
+    const denied = this.denied(req, changes)
+    if (denied !== undefined) return denied
+    const { metadata } = this.init
+    if (path === '/replication' && !changes) {
+      const pending = await metadata.listJobs({ kind: REPLICATE, limit: 1000 })
+      return json(200, {
+        enabled: this.replicating,
+        policy: this.defaultPolicy,
+        services: (this.init.replication?.services ?? []).map((s) => ({ name: s.name, endpoint: s.endpoint })),
+        jobs: await metadata.countJobs(),
+        lastReconcile: this.lastReconcile ?? null,
+        notAtMinimum: await Promise.all(pending.map(async (job) => ({
+          cid: job.key,
+          bucket: job.payload.bucket,
+          state: job.state,
+          attempts: job.attempts,
+          lastError: job.lastError,
+          replicas: (await metadata.getReplicas(job.key)).map(({ service, status, requestId, error }) => ({ service, status, requestId, error })),
+        }))),
+      })
+    }
+    if (path === '/replication/retry' && req.method === 'POST') {
+      const failed = await metadata.listJobs({ kind: REPLICATE, state: 'failed', limit: 10_000 })
+      await metadata.enqueueJobs(failed.map((job) => ({ kind: job.kind, key: job.key, payload: job.payload })))
+      this.worker?.wake()
+      return json(202, { retried: failed.length })
+    }
+    const cidPath = /^\/replication\/cids\/([^/]+)$/.exec(path)?.[1]
+    if (cidPath !== undefined && !changes) {
+      const cid = decodeURIComponent(cidPath)
+      const job = await metadata.getJob(REPLICATE, cid)
+      return json(200, {
+        cid,
+        references: await metadata.refCount(cid),
+        job: job === undefined ? null : { state: job.state, attempts: job.attempts, lastError: job.lastError, runAt: job.runAt },
+        replicas: (await metadata.getReplicas(cid)).map(({ service, status, requestId, delegates, error, updated }) => ({ service, status, requestId, delegates, error, updated })),
+      })
+    }
+    const bucketName = /^\/replication\/buckets\/([^/]+)$/.exec(path)?.[1]
+    if (bucketName === undefined) return json(404, { error: 'NotFound' })
+    const name = decodeURIComponent(bucketName)
+    const bucket = await metadata.getBucket(name)
+    if (bucket === undefined) return json(404, { error: 'NoSuchBucket', bucket: name })
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      return json(200, { bucket: name, policy: parsePolicy(bucket.config?.replication) ?? null, effective: parsePolicy(bucket.config?.replication) ?? this.defaultPolicy })
+    }
+    if (req.method === 'DELETE') {
+      await metadata.setBucketConfig(name, 'replication', undefined)
+      return json(200, { bucket: name, policy: null, effective: this.defaultPolicy })
+    }
+    if (req.method !== 'PUT') return json(405, { error: 'MethodNotAllowed' })
+    let policy: ReplicaPolicy
+    try {
+      const chunks: Buffer[] = []
+      let size = 0
+      for await (const chunk of req.body) {
+        size += chunk.byteLength
+        if (size > 64 * 1024) return json(400, { error: 'BadRequest', message: 'The policy is too large' })
+        chunks.push(Buffer.from(chunk))
+      }
+      policy = checkPolicy(JSON.parse(Buffer.concat(chunks).toString('utf8')))
+      const known = new Set((this.init.replication?.services ?? []).map((s) => s.name))
+      const unknown = policy.services?.filter((s) => !known.has(s)) ?? []
+      if (unknown.length > 0) throw new TypeError(`Unknown pinning services: ${unknown.join(', ')}`)
+    } catch (err) {
+      return json(400, { error: 'BadRequest', message: (err as Error).message })
+    }
+    await metadata.setBucketConfig(name, 'replication', JSON.stringify(policy))
+    return json(200, { bucket: name, policy, effective: policy })
+  }
+
+  /**
+   * Admin calls that change things need the admin token (refused when none is set); views need it
+   * only when one is set.
+   */
+  private denied (req: S3Request, changes: boolean): S3Response | undefined {
+    if (!changes && this.adminToken === undefined) return undefined
+    if (this.adminToken === undefined) return json(403, { error: 'Forbidden', message: 'Set an admin token (S3IPFS_ADMIN_TOKEN) to make changes through the admin API' })
+    const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]
+    if (given === undefined || !timingSafeEqual(digest(given), this.adminToken)) return json(401, { error: 'Unauthorized', message: 'A valid admin bearer token is required' })
+    return undefined
+  }
+
+  private async connectDelegates (cid: string, signal: AbortSignal): Promise<void> {
+    const ipfs = this.init.ipfs
+    if (ipfs?.connect === undefined) return
+    const delegates = (await this.init.metadata.getReplicas(cid, { signal })).filter((row) => row.status === 'pinned').flatMap((row) => row.delegates)
+      .filter((address) => address.includes('/p2p/'))
+    if (delegates.length > 0) await ipfs.connect(delegates, { signal })
+  }
+
+  private async connectAllDelegates (): Promise<void> {
+    const ipfs = this.init.ipfs
+    if (ipfs?.connect === undefined) return
+    const delegates = new Set<string>()
+    let after: { cid: string, service: string } | undefined
+    // The first pages are enough: a service's nodes are the same for every CID it holds.
+    for (let pages = 0; pages < 20 && delegates.size < 1000; pages++) {
+      const page = await this.init.metadata.listReplicas({ after, limit: 500 })
+      for (const row of page) if (row.status === 'pinned') for (const address of row.delegates) if (address.includes('/p2p/')) delegates.add(address)
+      if (page.length < 500) break
+      after = { cid: page[page.length - 1].cid, service: page[page.length - 1].service }
+    }
+    if (delegates.size > 0) await ipfs.connect([...delegates])
+  }
+}
+
+/** Whether every block of the DAG under `root` is in `blocks` (dag-pb links followed; raw leaves end it). */
+async function holdsDag (blocks: Pick<Blockstore, 'get'>, root: CID, signal: AbortSignal): Promise<boolean> {
+  const stack = [root]
+  while (stack.length > 0) {
+    signal.throwIfAborted()
+    const cid = stack.pop() as CID
+    let bytes: Uint8Array
+    try {
+      bytes = await collectBytes(blocks.get(cid, { signal }))
+    } catch (err) {
+      const e = err as { name?: unknown, code?: unknown }
+      if (e.name === 'NotFoundError' || e.code === 'ERR_NOT_FOUND') return false
+      throw err
+    }
+    if (cid.code === 0x70) for (const link of decodePb(bytes).Links) stack.push(link.Hash)
+  }
+  return true
+}

@@ -9,6 +9,8 @@ import type { GatewayGcReport } from '../src/types.js'
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, openStores, startServer } from './server.js'
 import type { RunningServer, ServerOptions } from './server.js'
 import { GcMetricsFile } from './gc-metrics.js'
+import type { PinningServiceConfig } from '../src/federation/index.js'
+import { parseReplicasOption } from '../src/federation/replication.js'
 
 /** The library's default (GatewayGcOptions.gracePeriodMs). */
 const DEFAULT_GRACE_PERIOD = '15m'
@@ -42,6 +44,20 @@ Options (each overrides its environment variable):
   --metrics-token T S3IPFS_METRICS_TOKEN /-/metrics requires Authorization: Bearer T
   --log-level L     S3IPFS_LOG_LEVEL    ${LOG_LEVELS.join(' | ')} (default info: a JSON line per
                                         request on stderr)
+  --pinning-services FILE  S3IPFS_PINNING_SERVICES  a JSON list of remote pinning services
+                                        [{ "name", "endpoint", "token" }] that keep replicas of every
+                                        object version (IPFS Pinning Service API)
+  --replicas MIN[:MAX] S3IPFS_REPLICAS  copies to keep on those services (default 1)
+  --pins-token T    S3IPFS_PINS_TOKEN   serve the Pinning Service API at /-/pins to holders of T (other
+                                        gateways replicate here; \`ipfs pin remote service add\`)
+  --admin-token T   S3IPFS_ADMIN_TOKEN  bearer token for admin changes (a bucket's replica policy)
+  --no-workers      S3IPFS_WORKERS=0    run no background jobs in this process (others sharing the
+                                        metadata run them). S3IPFS_JOB_LEASE: how long a claimed
+                                        job is this process's before another may take it over
+                                        (default 60s; a crashed process's jobs wait that long)
+  --scrub-rate R    S3IPFS_SCRUB_RATE   scrub: re-hash every stored block against its CID at R bytes/s
+                                        (e.g. 32M), repairing from replicas; a pass every
+                                        S3IPFS_SCRUB_INTERVAL (default 24h). Default: off
   -h, --help                            show this help
   -v, --version                         show the version
 
@@ -132,6 +148,12 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
       'admin-listen': { type: 'string' },
       'metrics-token': { type: 'string' },
       'log-level': { type: 'string' },
+      'pinning-services': { type: 'string' },
+      replicas: { type: 'string' },
+      'pins-token': { type: 'string' },
+      'admin-token': { type: 'string' },
+      'no-workers': { type: 'boolean' },
+      'scrub-rate': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -175,6 +197,53 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
     adminListen: adminListenText === undefined ? undefined : parseListen(adminListenText),
     metricsToken: values['metrics-token'] ?? nonEmpty(env.S3IPFS_METRICS_TOKEN),
     logLevel: logLevel as LogLevel,
+    ...federationOptions(values, env),
+  }
+}
+
+/** `--pinning-services FILE` (read and checked now), `--replicas`, `--pins-token`, `--admin-token`, `--no-workers`. */
+function federationOptions (values: Record<string, string | boolean | string[] | undefined>, env: NodeJS.ProcessEnv): Partial<ServerOptions> {
+  const file = (values['pinning-services'] as string | undefined) ?? nonEmpty(env.S3IPFS_PINNING_SERVICES)
+  const replicas = (values.replicas as string | undefined) ?? nonEmpty(env.S3IPFS_REPLICAS)
+  let pinningServices: PinningServiceConfig[] | undefined
+  if (file !== undefined) {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(readFileSync(resolve(file), 'utf8'))
+    } catch (err) {
+      throw new UsageError(`Cannot read the pinning services file "${file}": ${(err as Error).message}`)
+    }
+    const valid = Array.isArray(parsed) && parsed.every((s: Partial<PinningServiceConfig>) =>
+      typeof s === 'object' && s !== null && typeof s.name === 'string' && s.name !== '' && typeof s.endpoint === 'string' && /^https?:\/\/[^/]/.test(s.endpoint) && typeof s.token === 'string')
+    if (!valid) throw new UsageError(`The pinning services file "${file}" must hold a JSON list of { "name", "endpoint" (http(s) URL), "token" }`)
+    pinningServices = parsed as PinningServiceConfig[]
+  }
+  if (replicas !== undefined) {
+    try {
+      parseReplicasOption(replicas)
+    } catch (err) {
+      throw new UsageError((err as Error).message)
+    }
+  }
+  const workersEnv = nonEmpty(env.S3IPFS_WORKERS)
+  const rateText = (values['scrub-rate'] as string | undefined) ?? nonEmpty(env.S3IPFS_SCRUB_RATE)
+  let scrub: ServerOptions['scrub']
+  if (rateText !== undefined) {
+    const m = /^(\d+(?:\.\d+)?)([KMG]i?B?)?$/i.exec(rateText.trim())
+    if (m === null) throw new UsageError(`Invalid scrub rate "${rateText}"; expected bytes per second, e.g. 33554432 or 32M`)
+    const unit = (m[2] ?? '').toUpperCase()[0]
+    const bytesPerSecond = Number(m[1]) * (unit === 'K' ? 1024 : unit === 'M' ? 1024 ** 2 : unit === 'G' ? 1024 ** 3 : 1)
+    const intervalText = nonEmpty(env.S3IPFS_SCRUB_INTERVAL)
+    if (bytesPerSecond > 0) scrub = { bytesPerSecond, intervalMs: intervalText === undefined ? undefined : parseDuration(intervalText) }
+  }
+  return {
+    scrub,
+    pinningServices,
+    replicas,
+    pinsToken: (values['pins-token'] as string | undefined) ?? nonEmpty(env.S3IPFS_PINS_TOKEN),
+    adminToken: (values['admin-token'] as string | undefined) ?? nonEmpty(env.S3IPFS_ADMIN_TOKEN),
+    jobLeaseMs: nonEmpty(env.S3IPFS_JOB_LEASE) === undefined ? undefined : parseDuration(env.S3IPFS_JOB_LEASE as string),
+    workers: values['no-workers'] === true ? false : workersEnv === undefined ? undefined : !['0', 'false', 'off', 'no'].includes(workersEnv),
   }
 }
 
@@ -210,6 +279,8 @@ function banner (running: RunningServer, options: ServerOptions): string {
     `  access key:      ${accessKeyId}`,
     `  secret key:      ${secretAccessKey}`,
     ...(running.ipfs === undefined ? [] : [`  ipfs peer id:    ${running.ipfs.peerId}`, ...running.ipfs.multiaddrs.map(a => `  ipfs address:    ${a}`)]),
+    ...(options.pinningServices === undefined ? [] : [`  replicas:        ${options.replicas ?? '1'} on ${options.pinningServices.map((s) => s.name).join(', ')}`]),
+    ...(options.pinsToken === undefined ? [] : [`  pinning service: ${running.url.replace(/\/+$/, '').replace(/(https?:\/\/[^/]+).*/, '$1')}/- (Pinning Service API; bearer token set)`]),
     '',
     `  AWS_ACCESS_KEY_ID=${accessKeyId} AWS_SECRET_ACCESS_KEY=${secretAccessKey} AWS_REGION=${running.gateway.region} aws --endpoint-url ${running.url} s3 ls`,
     '',

@@ -16,6 +16,9 @@ import { auditLogFile, type AuditSink } from '../src/audit.js'
 import { fileCredentials, type UserDirectory } from '../src/auth/user-file.js'
 import { createGateway } from '../src/gateway.js'
 import { startIpfsNode, type IpfsNode } from '../src/helia/index.js'
+import type { PinningServiceConfig } from '../src/federation/index.js'
+import { parseReplicasOption } from '../src/federation/replication.js'
+import type { ScrubOptions } from '../src/federation/scrub.js'
 import type { MetadataStore } from '../src/metadata/metadata-store.js'
 import { PostgresMetadataStore } from '../src/metadata/postgres.js'
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
@@ -101,6 +104,20 @@ export interface ServerOptions {
   adminListen?: { host: string, port: number }
   /** A bearer token `/-/metrics` requires. Default: none. */
   metricsToken?: string
+  /** Remote pinning services that keep replicas of every object version (see GatewayInit.replication). */
+  pinningServices?: PinningServiceConfig[]
+  /** The default replica policy, `MIN[:MAX]` copies. Default 1 when there are services. */
+  replicas?: string
+  /** Serve the Pinning Service API at `/-/pins` to holders of this bearer token (federation, `ipfs pin remote`). Default: off. */
+  pinsToken?: string
+  /** Bearer token for admin calls that change things (a bucket's replica policy). Default: none. */
+  adminToken?: string
+  /** Run background jobs (replication, pins, scrubbing) in this process. Default true. */
+  workers?: boolean
+  /** How long a claimed job is this process's before another may take it over, ms. Default 60 s. */
+  jobLeaseMs?: number
+  /** Scrub stored blocks at this pace (see GatewayInit.scrub). Default: off. */
+  scrub?: ScrubOptions
   /**
    * Level of the JSON log lines on stderr (one `info` line per request). Default 'warn' (the `serve`
    * command's default is 'info'). Ignored when `gateway.logger` is given.
@@ -153,6 +170,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
   const logger = options.gateway?.logger ?? ownLogger as GatewayLogger
   let stores: DataDirStores | undefined
   let gateway: Gateway
+  let ipfs: IpfsNode | undefined
   try {
     stores = await openStores(dataDir, {
       blockstore: options.blockstore,
@@ -163,6 +181,11 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
       ipfsApiHeaders: options.ipfsApiHeaders,
       logger,
     })
+    if (options.ipfsListen !== undefined && options.ipfsListen.length > 0) {
+      // Before the gateway: its replicas' requests name this node as their origin, and reads and
+      // pin requests fetch through it.
+      ipfs = await startIpfsNode({ blockstore: stores.blockstore, listen: options.ipfsListen })
+    }
     const masterKey = options.masterKey ?? (options.metadataUrl === undefined ? await loadOrCreateMasterKey(dataDir) : undefined)
     if (options.encrypt === true && masterKey === undefined) {
       throw new TypeError('Encrypting every object needs a master key: with shared (PostgreSQL) metadata, give it (S3IPFS_MASTER_KEY)')
@@ -179,8 +202,17 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
       audit: bothSinks(audit?.sink, options.gateway?.audit),
       logger,
       metricsToken: options.metricsToken ?? options.gateway?.metricsToken,
+      ipfs: ipfs ?? options.gateway?.ipfs,
+      replication: options.pinningServices === undefined || options.pinningServices.length === 0
+        ? options.gateway?.replication
+        : { ...options.gateway?.replication, services: options.pinningServices, replicas: options.replicas === undefined ? options.gateway?.replication?.replicas : parseReplicasOption(options.replicas) },
+      pinsToken: options.pinsToken ?? options.gateway?.pinsToken,
+      adminToken: options.adminToken ?? options.gateway?.adminToken,
+      jobs: { ...options.gateway?.jobs, ...(options.workers === undefined ? {} : { workers: options.workers }), ...(options.jobLeaseMs === undefined ? {} : { leaseMs: options.jobLeaseMs }) },
+      scrub: options.scrub ?? options.gateway?.scrub,
     })
   } catch (err) {
+    await ipfs?.stop().catch(() => {})
     await closeStores(stores)
     await audit?.close()
     throw err
@@ -202,20 +234,9 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
   } catch (err) {
     if (server.listening) await new Promise((resolve) => { server.close(resolve) })
     await gateway.close()
+    await ipfs?.stop()
     await audit?.close()
     throw err
-  }
-  let ipfs: IpfsNode | undefined
-  if (options.ipfsListen !== undefined && options.ipfsListen.length > 0) {
-    try {
-      ipfs = await startIpfsNode({ blockstore: stores.blockstore, listen: options.ipfsListen })
-    } catch (err) {
-      await new Promise((resolve) => { server.close(resolve) })
-      if (adminServer !== undefined) await new Promise((resolve) => { adminServer?.close(resolve) })
-      await gateway.close()
-      await audit?.close()
-      throw err
-    }
   }
 
   const address = server.address() as AddressInfo

@@ -181,6 +181,24 @@ test('serve: an unknown --log-level or a malformed --admin-listen is a usage err
   }
 })
 
+test('serve: federation flags are checked before anything starts: a bad --replicas, an unreadable or malformed --pinning-services file, a bad --scrub-rate (exit 2)', async (t) => {
+  const dir = await tempDir(t)
+  const malformed = join(dir, 'services.json')
+  await writeFile(malformed, JSON.stringify([{ name: 'x', endpoint: 'ftp://nowhere', token: 't' }]))
+  const cases: Array<[string[], RegExp]> = [
+    [['--replicas', 'two'], /--replicas takes MIN or MIN:MAX/],
+    [['--replicas', '3:1'], /max must be an integer from min to 20/],
+    [['--pinning-services', join(dir, 'missing.json')], /Cannot read the pinning services file/],
+    [['--pinning-services', malformed], /must hold a JSON list of \{ "name", "endpoint" \(http\(s\) URL\), "token" \}/],
+    [['--scrub-rate', 'fast'], /Invalid scrub rate/],
+  ]
+  for (const [args, message] of cases) {
+    const { exit, stderr } = await run(t, ['serve', '--port', '0', '--data-dir', dir, ...args])
+    t.deepEqual(exit, { code: 2, signal: null }, stderr)
+    t.regex(stderr, message)
+  }
+})
+
 test('--help prints the usage and exits 0', async (t) => {
   const child = cli(t, ['serve', '--help'])
   t.deepEqual(await child.exited(START_TIMEOUT), { code: 0, signal: null })

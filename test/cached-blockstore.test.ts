@@ -91,6 +91,8 @@ whenServices('Redis block cache', redis ? undefined : `Redis is not reachable at
     const one = await block('redis-one', 300_000)
     await a.put(one.cid, one.bytes)
     t.deepEqual(await read(a, one.cid), one.bytes) // miss, stored in Redis
+    // The read does not wait for the cache's write: wait for it here (on a loaded machine it takes a while).
+    for (let i = 0; i < 200 && await cacheB.get(one.cid.toString()) === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 25))
     t.deepEqual(await read(b, one.cid), one.bytes) // another process: a hit
     t.like(b.metrics, { hits: 1, misses: 0 })
 

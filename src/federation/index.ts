@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 import type { AbortOptions, GatewayLogger, S3Request, S3Response } from '../types.js'
@@ -13,6 +12,8 @@ import { decode as decodePb } from '@ipld/dag-pb'
 import { collectBytes } from '../content/bytes.js'
 import { bearerTokens, createPinningServiceHandler, PIN_JOB, pinJobHandler } from './pinning-server.js'
 import type { PinningServiceHandler } from './pinning-server.js'
+import { federationAdmin } from './admin.js'
+import type { FederationAdmin } from './admin.js'
 import { SCRUB, scrubHandler } from './scrub.js'
 import type { ScrubFinding, ScrubOptions } from './scrub.js'
 import { checkPolicy, parsePolicy, REPLICATE, replicateJob, replicationHandler, replicationStatus } from './replication.js'
@@ -96,12 +97,6 @@ export interface FederationInit {
 
 const backoffFrom = (base: number) => (attempts: number): number => Math.min(base * 2 ** Math.max(0, attempts - 1), 300_000) * (0.75 + Math.random() / 2)
 
-const digest = (value: string): Buffer => createHash('sha256').update(value).digest()
-
-function json (status: number, value: unknown): S3Response {
-  const body = Buffer.from(JSON.stringify(value, null, 2) + '\n')
-  return { status, headers: { 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8', 'content-length': String(body.byteLength) }, body }
-}
 
 /**
  * Replicas and federation: the job worker, the replication jobs every version change enqueues in
@@ -112,7 +107,7 @@ export class Federation {
   readonly defaultPolicy: ReplicaPolicy
   readonly worker?: JobWorker
   private readonly init: FederationInit
-  private readonly adminToken?: Buffer
+  private readonly admin: FederationAdmin
   private lastReconcile?: ReconcileReplicasReport & { at: Date }
   private readonly pins?: PinningServiceHandler
 
@@ -127,7 +122,6 @@ export class Federation {
     }
     this.replicating = services.length > 0
     this.defaultPolicy = checkPolicy(init.replication?.replicas ?? { min: this.replicating ? 1 : 0, max: this.replicating ? 1 : 0 })
-    this.adminToken = init.adminToken === undefined || init.adminToken === '' ? undefined : digest(init.adminToken)
     const handlers: Record<string, JobHandler> = { ...init.handlers }
     if (this.replicating) {
       const replicaServices: ReplicaService[] = services.map((s) => ({
@@ -179,6 +173,17 @@ export class Federation {
     if (init.scrub !== undefined && init.blocks !== undefined) {
       handlers[SCRUB] = scrubHandler({ ...init.scrub, metadata: init.metadata, stored: init.blocks.stored, repairing: init.blocks.repairing, onFinding: init.onScrubFinding })
     }
+    this.admin = federationAdmin({
+      metadata: init.metadata,
+      replicating: this.replicating,
+      defaultPolicy: this.defaultPolicy,
+      services: (init.replication?.services ?? []).map((s) => ({ name: s.name, endpoint: s.endpoint })),
+      scrub: init.scrub,
+      adminToken: init.adminToken,
+      pins: this.pins,
+      lastReconcile: () => this.lastReconcile,
+      wake: () => { this.worker?.wake() },
+    })
     if (init.jobs?.workers !== false && Object.keys(handlers).length > 0) {
       this.worker = new JobWorker({
         queue: init.metadata,
@@ -217,7 +222,7 @@ export class Federation {
     const released = <T extends ChangeOptions | undefined>(options: T): ChangeOptions => ({ ...options, jobsOnRelease: onRelease })
     const withVersion = (options: ChangeOptions | undefined, version: ObjectVersion): ChangeOptions => version.deleteMarker || version.cid === ''
       ? released(options)
-      : { ...released(options), jobs: [...options?.jobs ?? [], replicateJob(version.cid, version.bucket)] }
+      : { ...released(options), jobs: [...options?.jobs ?? [], replicateJob(version.cid, version)] }
     const worker = (): JobWorker | undefined => this.worker
     const wake = <T>(result: T): T => { worker()?.wake(); return result }
     return new Proxy(store, {
@@ -250,115 +255,9 @@ export class Federation {
     return { 'x-amz-replication-status': status, 'x-s3ipfs-replicas': String(copies) }
   }
 
-  /**
-   * `/replication` (GET: the default policy, the services, job counts and every CID not yet at its
-   * minimum), `/replication/cids/<cid>` (GET: its references, job and replica rows), `/replication/buckets/<bucket>` (GET/PUT/DELETE a bucket's policy) and
-   * `/replication/retry` (POST: run failed replications again). Undefined for other paths.
-   */
+  /** The federation's admin endpoints (admin.ts); undefined for other paths. */
   async adminRoute (req: S3Request, path: string): Promise<S3Response | undefined> {
-    if (path === '/scrub' && req.method === 'POST') {
-      const denied = this.denied(req, true)
-      if (denied !== undefined) return denied
-      if (this.init.scrub === undefined) return json(409, { error: 'ScrubbingOff', message: 'Scrubbing is not configured (S3IPFS_SCRUB_RATE)' })
-      // A new pass now; a pass running at this moment runs once more afterwards.
-      await this.init.metadata.enqueueJobs([{ kind: SCRUB, key: 'all', payload: {} }])
-      this.worker?.wake()
-      return json(202, { started: true })
-    }
-    if (path === '/scrub' && (req.method === 'GET' || req.method === 'HEAD')) {
-      const denied = this.denied(req, false)
-      if (denied !== undefined) return denied
-      const job = await this.init.metadata.getJob(SCRUB, 'all')
-      return json(200, { enabled: this.init.scrub !== undefined, options: this.init.scrub ?? null, state: job?.state ?? null, nextRun: job?.runAt ?? null, progress: job?.payload ?? null })
-    }
-    if (this.pins !== undefined && (path === '/pins' || path.startsWith('/pins/'))) {
-      const answer = await this.pins(req, path)
-      if (answer !== undefined) this.worker?.wake()
-      return answer
-    }
-    if (path !== '/replication' && !path.startsWith('/replication/')) return undefined
-    const changes = req.method !== 'GET' && req.method !== 'HEAD'
-    const denied = this.denied(req, changes)
-    if (denied !== undefined) return denied
-    const { metadata } = this.init
-    if (path === '/replication' && !changes) {
-      const pending = await metadata.listJobs({ kind: REPLICATE, limit: 1000 })
-      return json(200, {
-        enabled: this.replicating,
-        policy: this.defaultPolicy,
-        services: (this.init.replication?.services ?? []).map((s) => ({ name: s.name, endpoint: s.endpoint })),
-        jobs: await metadata.countJobs(),
-        lastReconcile: this.lastReconcile ?? null,
-        notAtMinimum: await Promise.all(pending.map(async (job) => ({
-          cid: job.key,
-          bucket: job.payload.bucket,
-          state: job.state,
-          attempts: job.attempts,
-          lastError: job.lastError,
-          replicas: (await metadata.getReplicas(job.key)).map(({ service, status, requestId, error }) => ({ service, status, requestId, error })),
-        }))),
-      })
-    }
-    if (path === '/replication/retry' && req.method === 'POST') {
-      const failed = await metadata.listJobs({ kind: REPLICATE, state: 'failed', limit: 10_000 })
-      await metadata.enqueueJobs(failed.map((job) => ({ kind: job.kind, key: job.key, payload: job.payload })))
-      this.worker?.wake()
-      return json(202, { retried: failed.length })
-    }
-    const cidPath = /^\/replication\/cids\/([^/]+)$/.exec(path)?.[1]
-    if (cidPath !== undefined && !changes) {
-      const cid = decodeURIComponent(cidPath)
-      const job = await metadata.getJob(REPLICATE, cid)
-      return json(200, {
-        cid,
-        references: await metadata.refCount(cid),
-        job: job === undefined ? null : { state: job.state, attempts: job.attempts, lastError: job.lastError, runAt: job.runAt },
-        replicas: (await metadata.getReplicas(cid)).map(({ service, status, requestId, delegates, error, updated }) => ({ service, status, requestId, delegates, error, updated })),
-      })
-    }
-    const bucketName = /^\/replication\/buckets\/([^/]+)$/.exec(path)?.[1]
-    if (bucketName === undefined) return json(404, { error: 'NotFound' })
-    const name = decodeURIComponent(bucketName)
-    const bucket = await metadata.getBucket(name)
-    if (bucket === undefined) return json(404, { error: 'NoSuchBucket', bucket: name })
-    if (req.method === 'GET' || req.method === 'HEAD') {
-      return json(200, { bucket: name, policy: parsePolicy(bucket.config?.replication) ?? null, effective: parsePolicy(bucket.config?.replication) ?? this.defaultPolicy })
-    }
-    if (req.method === 'DELETE') {
-      await metadata.setBucketConfig(name, 'replication', undefined)
-      return json(200, { bucket: name, policy: null, effective: this.defaultPolicy })
-    }
-    if (req.method !== 'PUT') return json(405, { error: 'MethodNotAllowed' })
-    let policy: ReplicaPolicy
-    try {
-      const chunks: Buffer[] = []
-      let size = 0
-      for await (const chunk of req.body) {
-        size += chunk.byteLength
-        if (size > 64 * 1024) return json(400, { error: 'BadRequest', message: 'The policy is too large' })
-        chunks.push(Buffer.from(chunk))
-      }
-      policy = checkPolicy(JSON.parse(Buffer.concat(chunks).toString('utf8')))
-      const known = new Set((this.init.replication?.services ?? []).map((s) => s.name))
-      const unknown = policy.services?.filter((s) => !known.has(s)) ?? []
-      if (unknown.length > 0) throw new TypeError(`Unknown pinning services: ${unknown.join(', ')}`)
-    } catch (err) {
-      return json(400, { error: 'BadRequest', message: (err as Error).message })
-    }
-    await metadata.setBucketConfig(name, 'replication', JSON.stringify(policy))
-    return json(200, { bucket: name, policy, effective: policy })
-  }
-
-  /**
-   * Admin calls that change things need the admin token (refused when none is set); views need it
-   * only when one is set.
-   */
-  private denied (req: S3Request, changes: boolean): S3Response | undefined {
-    if (!changes && this.adminToken === undefined) return undefined
-    if (this.adminToken === undefined) return json(403, { error: 'Forbidden', message: 'Set an admin token (S3IPFS_ADMIN_TOKEN) to make changes through the admin API' })
-    const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]
-    if (given === undefined || !timingSafeEqual(digest(given), this.adminToken)) return json(401, { error: 'Unauthorized', message: 'A valid admin bearer token is required' })
-    return undefined
+    return await this.admin(req, path)
   }
 
   private async connectDelegates (cid: string, signal: AbortSignal): Promise<void> {

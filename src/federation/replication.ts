@@ -75,9 +75,9 @@ export function parseReplicasOption (text: string): ReplicaPolicy {
   return checkPolicy({ min: Number(match[1]), max: Number(match[2] ?? match[1]) })
 }
 
-/** The replicate job a version's CID needs once its change commits. */
-export function replicateJob (cid: string, bucket?: string): NewJob {
-  return { kind: REPLICATE, key: cid, payload: bucket === undefined ? {} : { bucket } }
+/** The replicate job a version's CID needs once its change commits (bucket and key: its policy, and the admin view). */
+export function replicateJob (cid: string, version?: { bucket: string, key: string }): NewJob {
+  return { kind: REPLICATE, key: cid, payload: version === undefined ? {} : { bucket: version.bucket, key: version.key } }
 }
 
 const IN_FLIGHT = new Set(['queued', 'pinning'])

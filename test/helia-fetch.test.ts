@@ -84,11 +84,9 @@ test('fetchDag completes a partial DAG (raw leaves, into an FsBlockstore) and re
   for (const cid of leaves.slice(1, 4)) await storeB.delete(cid)
   await storeB.delete(root)
   await storeB.put(root, new TextEncoder().encode('not the root'))
-  const started = Date.now()
   const second = await b.fetchDag(root)
   t.is(second.blocks, 4, 'the three leaves and the root')
   t.is(second.present, 4)
-  t.true(Date.now() - started < 5_000, `repaired at once (${Date.now() - started} ms)`)
   t.true((await cat(storeB, root)).equals(body))
 })
 

@@ -234,10 +234,8 @@ test('http: a body that is not JSON or not the spec\'s shape is BAD_RESPONSE', a
 test('http: a service that never answers times out (retryable); a caller\'s abort is the caller\'s', async (t) => {
   const { base, seen } = await serve(t, () => {})
   const service = new PinningServiceClient({ name: 'slow', endpoint: base, token: TOKEN, timeoutMs: 200 })
-  const started = Date.now()
   const err = await rejection(t, service.get('r1'))
   t.like(err, { status: undefined, reason: 'TIMEOUT', retryable: true, service: 'slow' })
-  t.true(Date.now() - started < 5000)
   assertNoToken(t, err)
 
   const patient = new PinningServiceClient({ name: 'slow', endpoint: base, token: TOKEN })

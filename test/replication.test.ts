@@ -3,6 +3,7 @@
  * (mock-ipfs-pinning-service, run as a child process: a pin's status is chosen by its name prefix)
  * and services that are down or refuse the token. Nothing inside the gateway is mocked.
  */
+import { createServer as createHttpServer } from 'node:http'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { CreateBucketCommand, DeleteObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
@@ -114,7 +115,7 @@ whenServices('replication', pinningProblem(), () => {
     t.deepEqual(await replication(r, 'p.txt'), { status: 'PENDING', copies: '0' })
     const { json } = await admin(r, 'GET', '/replication', undefined, null)
     t.is(json.notAtMinimum.length, 1)
-    t.like(json.notAtMinimum[0], { bucket: 'replicated', state: 'ready' })
+    t.like(json.notAtMinimum[0], { bucket: 'replicated', key: 'p.txt', state: 'ready' })
   })
 
   test('a service that fails the pin, and one whose request stays queued past the deadline, are replaced by the next service; the queued request is withdrawn', async (t) => {
@@ -137,12 +138,17 @@ whenServices('replication', pinningProblem(), () => {
     t.true((await client.list({ cid: [cid], status: ['pinned'] })).results.length >= 1)
   })
 
-  test('services that are down or refuse the token: retried, then FAILED and reported; no token reaches a log line or the admin view', async (t) => {
+  test('services that are down, hang or refuse the token: retried, then FAILED and reported; no token reaches a log line or the admin view', async (t) => {
     const mock = await startMockPinningService(t, { token: TOKEN })
     const { logger, lines } = capturingLogger()
     const secret = 'very-secret-token-9f8e7d'
+    // A service that accepts connections and never answers.
+    const hanging = createHttpServer(() => {})
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve))
+    t.teardown(() => { hanging.closeAllConnections(); hanging.close() })
     const services: PinningServiceConfig[] = [
       { name: 'down', endpoint: `http://127.0.0.1:${await closedPort()}`, token: secret, timeoutMs: 2000 },
+      { name: 'hangs', endpoint: `http://127.0.0.1:${(hanging.address() as { port: number }).port}`, token: secret, timeoutMs: 300 },
       { name: 'wrong-token', endpoint: mock.endpoint, token: secret, namePrefix: 'pinned-' },
     ]
     const r = await start(t, { replication: { services, pollMs: 50 }, logger })
@@ -152,8 +158,9 @@ whenServices('replication', pinningProblem(), () => {
     const [entry] = view.json.notAtMinimum
     t.like(entry, { state: 'failed', attempts: 3 })
     t.regex(entry.lastError, /down: UNREACHABLE/)
+    t.regex(entry.lastError, /hangs: TIMEOUT/)
     t.regex(entry.lastError, /wrong-token: .*\(HTTP 401\)/)
-    t.deepEqual(entry.replicas.map((row: { service: string, status: string }) => [row.service, row.status]), [['down', 'failed'], ['wrong-token', 'failed']])
+    t.deepEqual(entry.replicas.map((row: { service: string, status: string }) => [row.service, row.status]), [['down', 'failed'], ['hangs', 'failed'], ['wrong-token', 'failed']])
     t.true(lines.some((line) => line.includes('a job failed for good')), 'the failure is logged')
     for (const text of [...lines, JSON.stringify(view.json)]) t.false(text.includes(secret), text)
 

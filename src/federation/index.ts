@@ -219,7 +219,9 @@ export class Federation {
   wrap (store: MetadataStore): MetadataStore {
     if (!this.replicating) return store
     const onRelease = (cid: string): ReturnType<typeof replicateJob>[] => [replicateJob(cid)]
-    const released = <T extends ChangeOptions | undefined>(options: T): ChangeOptions => ({ ...options, jobsOnRelease: onRelease })
+    // A released CID without replica rows has no remote copy to remove (a replicate job that has
+    // not asked yet finds it unreferenced; one asking right now leaves a row the reconciler finds).
+    const released = <T extends ChangeOptions | undefined>(options: T): ChangeOptions => ({ ...options, jobsOnRelease: onRelease, releaseJobsOnlyWithReplicas: true })
     const withVersion = (options: ChangeOptions | undefined, version: ObjectVersion): ChangeOptions => version.deleteMarker || version.cid === ''
       ? released(options)
       : { ...released(options), jobs: [...options?.jobs ?? [], replicateJob(version.cid, version)] }

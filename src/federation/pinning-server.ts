@@ -166,7 +166,7 @@ export function createPinningServiceHandler (init: PinningServiceInit): PinningS
     if ('status' in pin) return pin
     const requestId = newId()
     const stored = await metadata.replacePin(id, record(requestId, owner, pin),
-      { jobs: [{ kind: PIN_JOB, key: requestId }], jobsOnRelease: init.jobsOnRelease, signal: req.signal })
+      { jobs: [{ kind: PIN_JOB, key: requestId }], jobsOnRelease: init.jobsOnRelease, releaseJobsOnlyWithReplicas: true, signal: req.signal })
     return stored === undefined ? notFound() : json(202, statusOf(stored, delegatesNow()))
   }
 
@@ -174,7 +174,7 @@ export function createPinningServiceHandler (init: PinningServiceInit): PinningS
     const pin = await metadata.getPin(id, { signal: req.signal })
     if (pin === undefined || pin.owner !== owner) return notFound()
     // The owner of a pin never changes: the check above holds for the delete.
-    const { deleted } = await metadata.deletePin(id, { jobsOnRelease: init.jobsOnRelease, signal: req.signal })
+    const { deleted } = await metadata.deletePin(id, { jobsOnRelease: init.jobsOnRelease, releaseJobsOnlyWithReplicas: true, signal: req.signal })
     return deleted === undefined ? notFound() : { status: 202, headers: { ...NO_STORE, 'content-length': '0' } }
   }
 

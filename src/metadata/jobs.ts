@@ -124,13 +124,19 @@ export interface ChangeOptions extends AbortOptions {
    * transaction (e.g. remove that CID's remote replicas).
    */
   jobsOnRelease?: (cid: string) => NewJob[]
+  /**
+   * Call `jobsOnRelease` only for released CIDs that have replica rows (ReplicaStore): the others
+   * have no remote copy to clean up, and a write that replaces an object then enqueues nothing more.
+   */
+  releaseJobsOnlyWithReplicas?: boolean
 }
 
 /** The outcome of a run as a row update, shared by the stores. */
-export function jobsOf (options: ChangeOptions | undefined, released: readonly string[]): NewJob[] {
+export function jobsOf (options: ChangeOptions | undefined, released: readonly string[], hasReplicas?: (cid: string) => boolean): NewJob[] {
   const jobs = [...options?.jobs ?? []]
   const onRelease = options?.jobsOnRelease
-  if (onRelease !== undefined) for (const cid of released) jobs.push(...onRelease(cid))
+  const only = options?.releaseJobsOnlyWithReplicas === true && hasReplicas !== undefined
+  if (onRelease !== undefined) for (const cid of released) if (!only || hasReplicas(cid)) jobs.push(...onRelease(cid))
   return jobs
 }
 

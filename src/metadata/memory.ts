@@ -519,7 +519,7 @@ export class MemoryMetadataStore implements MetadataStore {
   /** At the end of a change: the jobs it enqueues. */
   private enqueueFor<T extends { released: string[] } | CompleteResult> (options: ChangeOptions | undefined, result: T): T {
     const released = 'released' in result ? result.released : []
-    if (options?.jobs !== undefined || options?.jobsOnRelease !== undefined) this.jobs.enqueue(jobsOf(options, released))
+    if (options?.jobs !== undefined || options?.jobsOnRelease !== undefined) this.jobs.enqueue(jobsOf(options, released, (cid) => this.replicas.get(cid).length > 0))
     return result
   }
 

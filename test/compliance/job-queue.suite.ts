@@ -167,6 +167,20 @@ export function jobQueueSuite (name: string, factory: MetadataStoreFactory): voi
     })
   })
 
+  test(`${name}: jobs: releaseJobsOnlyWithReplicas enqueues release jobs only for CIDs that have replica rows`, async (t) => {
+    await withStore(t, async (store) => {
+      await store.createBucket({ name: 'jobs', owner: 'alice', created: T0, region: 'us-east-1', versioning: 'Unversioned' })
+      const options = { jobsOnRelease: (cid: string) => [{ kind: 'unpin', key: cid }], releaseJobsOnlyWithReplicas: true }
+      await store.putObject(version('a', 'cid-plain'))
+      await store.putObject(version('b', 'cid-copied'))
+      await store.putReplica({ cid: 'cid-copied', service: 's', status: 'pinned', delegates: [], created: T0, updated: T0 })
+      await store.putObject(version('a', 'cid-new'), options)
+      t.is(await store.getJob('unpin', 'cid-plain'), undefined, 'no replica rows: nothing to clean up')
+      await store.deleteObject('jobs', 'b', undefined, options)
+      t.like(await store.getJob('unpin', 'cid-copied'), { state: 'ready' })
+    })
+  })
+
   test(`${name}: jobs: a change that fails enqueues nothing, and a bad job refuses the change`, async (t) => {
     await withStore(t, async (store) => {
       await store.createBucket({ name: 'jobs', owner: 'alice', created: T0, region: 'us-east-1', versioning: 'Enabled' })

@@ -164,7 +164,12 @@ export class PostgresConnection {
         const deltas: Deltas = new Map()
         const result = await fn(client, deltas)
         const released = await this.applyRefs(client, deltas, sourceCid)
-        await enqueue(this, client, jobsOf(options, released))
+        let withReplicas: Set<string> | undefined
+        if (options?.releaseJobsOnlyWithReplicas === true && options.jobsOnRelease !== undefined && released.length > 0) {
+          const { rows } = await client.query<{ cid: string }>(this.sql(`SELECT DISTINCT cid FROM ${this.s}.replicas WHERE cid = ANY ($1::text[])`, [released]))
+          withReplicas = new Set(rows.map((row) => row.cid))
+        }
+        await enqueue(this, client, jobsOf(options, released, withReplicas === undefined ? undefined : (cid) => withReplicas.has(cid)))
         await client.query('COMMIT')
         this.analyzeNow()
         return { result, released }

@@ -74,6 +74,9 @@ export class SqliteDatabase {
       this.db.pragma('journal_mode = WAL')
       const mode = init.synchronous ?? 'GROUP'
       this.db.pragma(`synchronous = ${mode === 'FULL' ? 'FULL' : 'NORMAL'}`)
+      // Statement and savepoint journals in memory, not temp files: every change of a group commit
+      // runs in its own savepoint, and a change that writes several tables journals pages of each.
+      this.db.pragma('temp_store = MEMORY')
       if (mode === 'GROUP' && path !== ':memory:' && path !== '') this.walPath = `${path}-wal`
       migrate(this.db)
       this.sql = prepare(this.db)
@@ -122,6 +125,11 @@ export class SqliteDatabase {
     })
   }
 
+  /** Whether the CID has replica rows (a release then has remote copies to clean up). */
+  hasReplicas (cid: string): boolean {
+    return this.sql.hasReplica.get(cid) !== undefined
+  }
+
   /** Inside a change: its last-reference releases are noted for its jobs. */
   released (cid: string): void {
     this.releasedNow?.push(cid)
@@ -132,7 +140,7 @@ export class SqliteDatabase {
     this.releasedNow = []
     try {
       const result = change()
-      enqueue(this, jobsOf(options, this.releasedNow))
+      enqueue(this, jobsOf(options, this.releasedNow, (cid) => this.hasReplicas(cid)))
       return result
     } finally {
       this.releasedNow = undefined

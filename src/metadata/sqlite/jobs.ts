@@ -46,6 +46,7 @@ export function jobStatements (db: Database.Database) {
     removeJob: db.prepare('DELETE FROM jobs WHERE kind = ? AND key = ? AND state <> \'leased\'') as Statement<[string, string]>,
     putReplica: db.prepare(`INSERT OR REPLACE INTO replicas (cid, service, request_id, status, delegates, error, created, updated)
       VALUES (@cid, @service, @request_id, @status, @delegates, @error, @created, @updated)`) as Statement<[ReplicaRow<'sqlite'>]>,
+    hasReplica: db.prepare('SELECT 1 FROM replicas WHERE cid = ? LIMIT 1') as Statement<[string]>,
     getReplicas: db.prepare('SELECT * FROM replicas WHERE cid = ? ORDER BY service') as Statement<[string], ReplicaRow<'sqlite'>>,
     deleteReplica: db.prepare('DELETE FROM replicas WHERE cid = ? AND service = ?') as Statement<[string, string]>,
     listReplicas: db.prepare(`SELECT * FROM replicas WHERE (cid, service) > (?, ?) ORDER BY cid, service LIMIT ?`) as

@@ -80,7 +80,7 @@ export async function createPin (db: SqliteDatabase, pin: PinRecord, options?: C
   checkJobs(options?.jobs)
   return await db.write(() => {
     const stored = insert(db, pin)
-    enqueue(db, jobsOf(options, []))
+    enqueue(db, jobsOf(options, [], (cid) => db.hasReplicas(cid)))
     return stored
   })
 }
@@ -102,7 +102,7 @@ export async function setPinStatus (db: SqliteDatabase, requestId: string, statu
     db.sql.setPinStatus.run(status, now, info, requestId)
     if (status === 'pinned' && row.status !== 'pinned') retain(db, row.cid)
     const released = row.status === 'pinned' && status !== 'pinned' ? release(db, row.cid) : []
-    enqueue(db, jobsOf(options, released))
+    enqueue(db, jobsOf(options, released, (cid) => db.hasReplicas(cid)))
     return true
   }) ?? false
 }
@@ -115,7 +115,7 @@ export async function deletePin (db: SqliteDatabase, requestId: string, options?
     if (row === undefined) throw new NoChange()
     db.sql.deletePin.run(requestId)
     const released = row.status === 'pinned' ? release(db, row.cid) : []
-    enqueue(db, jobsOf(options, released))
+    enqueue(db, jobsOf(options, released, (cid) => db.hasReplicas(cid)))
     return { deleted: toPin(row), released }
   }) ?? { released: [] }
 }
@@ -130,7 +130,7 @@ export async function replacePin (db: SqliteDatabase, oldRequestId: string, pin:
     // The new pin's reference is taken before the old one's is dropped: a shared CID never reaches zero.
     const stored = insert(db, { ...pin, status: old.status === 'pinned' && old.cid === pin.cid ? 'pinned' : 'queued' })
     const released = old.status === 'pinned' ? release(db, old.cid) : []
-    enqueue(db, jobsOf(options, released))
+    enqueue(db, jobsOf(options, released, (cid) => db.hasReplicas(cid)))
     return stored
   })
 }

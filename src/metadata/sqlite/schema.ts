@@ -88,7 +88,9 @@ END;
 // Schema 8: the job queue (one row per job name; jobs.ts) and the replica rows (replicas.ts).
 const JOBS_SCHEMA = `
 CREATE TABLE jobs (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  -- A rowid (not AUTOINCREMENT: no sqlite_sequence write per enqueue). An id may be reused after
+  -- its job is gone; a lease token, not the id, proves a claim.
+  id INTEGER PRIMARY KEY,
   kind TEXT NOT NULL,
   key TEXT NOT NULL COLLATE BINARY,
   payload TEXT NOT NULL,

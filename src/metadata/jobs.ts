@@ -29,7 +29,11 @@ export interface Job {
   key: string
   payload: Record<string, unknown>
   state: JobState
-  /** Claims so far, this one included (a crashed run counts). 0 before the first claim. */
+  /**
+   * Claims since the job last succeeded or waited (this one included; a crashed run counts): the
+   * failures in a row, for backoff and giving up. 0 before the first claim; a `retry` without an
+   * error (a wait, e.g. polling) starts the count again.
+   */
   attempts: number
   runAt: Date
   created: Date
@@ -57,7 +61,8 @@ export type JobOutcome =
   /** Finished: the job is removed (or, if it was enqueued again meanwhile, waits to run again). */
   | { state: 'done' }
   /**
-   * Try again at `runAt`; `error` says why (absent when the job only waits, e.g. polling);
+   * Try again at `runAt`; `error` says why (absent when the job only waits, e.g. polling: then its
+   * attempts start again from 0, a wait is not a failure);
    * `payload`, when given, replaces the job's (a long job's progress, so the next run resumes).
    * A job enqueued again while it ran keeps the enqueued payload instead.
    */

@@ -75,6 +75,7 @@ export class MemoryJobs {
       this.byName.delete(nameOf(job.kind, job.key))
     } else if (outcome.state === 'retry') {
       Object.assign(job, { state: 'ready', runAt: outcome.runAt, lastError: outcome.error ?? job.lastError })
+      if (outcome.error === undefined) job.attempts = 0
       if (outcome.payload !== undefined) job.payload = structuredClone(outcome.payload)
     } else {
       Object.assign(job, { state: 'failed', lastError: outcome.error })

@@ -83,7 +83,7 @@ export async function finishJob (db: PostgresConnection, id: string, lease: stri
       del AS (DELETE FROM ${db.s}.jobs j USING cur WHERE j.id = cur.id AND NOT cur.again AND $3::boolean RETURNING j.id),
       upd AS (UPDATE ${db.s}.jobs j SET state = CASE WHEN cur.again THEN 'ready' ELSE $4::text END,
           run_at = CASE WHEN cur.again THEN $6::bigint ELSE $5::bigint END, again = false, lease = NULL, lease_until = NULL, updated = $6::bigint,
-          attempts = CASE WHEN cur.again THEN 0 ELSE j.attempts END,
+          attempts = CASE WHEN cur.again OR $7::boolean THEN 0 ELSE j.attempts END,
           payload = CASE WHEN cur.again OR $9::jsonb IS NULL THEN j.payload ELSE $9::jsonb END,
           last_error = CASE WHEN cur.again THEN NULL WHEN $7::boolean THEN j.last_error ELSE $8::text END
         FROM cur WHERE j.id = cur.id AND (cur.again OR NOT $3::boolean) RETURNING j.id)

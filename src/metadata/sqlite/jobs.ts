@@ -35,7 +35,7 @@ export function jobStatements (db: Database.Database) {
     leasedJob: db.prepare('SELECT * FROM jobs WHERE id = ? AND state = \'leased\' AND lease = ?') as Statement<[number, string], Row>,
     deleteJob: db.prepare('DELETE FROM jobs WHERE id = ?') as Statement<[number]>,
     updateFinished: db.prepare(`UPDATE jobs SET state = @state, run_at = @run_at, again = 0, lease = NULL, lease_until = NULL, updated = @now,
-      attempts = CASE WHEN @again = 1 THEN 0 ELSE attempts END, payload = coalesce(@payload, payload),
+      attempts = CASE WHEN @again = 1 OR @keep_error = 1 THEN 0 ELSE attempts END, payload = coalesce(@payload, payload),
       last_error = CASE WHEN @keep_error = 1 THEN last_error ELSE @error END WHERE id = @id`) as
       Statement<[{ id: number, state: JobState, run_at: number, now: number, again: number, keep_error: number, error: string | null, payload: string | null }]>,
     extendLease: db.prepare('UPDATE jobs SET lease_until = ? WHERE id = ? AND state = \'leased\' AND lease = ?') as Statement<[number, number, string]>,

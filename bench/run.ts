@@ -5,7 +5,8 @@
  *   npm run bench                         full sizes (1 GiB stream, 8 × 64 MiB, 5,000 × 4 KiB, 10k/100k keys,
  *                                         1 GiB in 8 MiB parts, Complete of 10 and 1,000 parts,
  *                                         a key with 10,000 versions, 50 tests' setup + PUT + GET, 256 MiB on js-ipfs,
- *                                         5 gateways × 5,000 × 4 KiB PUT + GET per repetition for observability)
+ *                                         5 gateways × 5,000 × 4 KiB PUT + GET per repetition for observability,
+ *                                         3 + 2 gateways × 5,000 × 4 KiB PUT per repetition and 100 MiB to COMPLETED for federation)
  *   npm run bench -- --quick              sizes ÷16, counts ÷10 (a smoke run)
  *   npm run bench -- --only small,list    sections: hash, disk, big, parallel, small, list, multipart, complete,
  *                                         versions, testing (runs in this process: see bench/testing.ts),
@@ -14,7 +15,12 @@
  *                                         beside the fs blockstore and the node alone: see bench/kubo.ts),
  *                                         observability (4 KiB PUT and GET with metrics + the JSON request log on vs off,
  *                                         each alone, and off again as the noise floor, interleaved; a /-/metrics scrape:
- *                                         see bench/observability.ts)
+ *                                         see bench/observability.ts),
+ *                                         federation (4 KiB PUT with replication to another gateway configured but no
+ *                                         worker — the commit only enqueues the job — vs none, and none again as the
+ *                                         noise floor, interleaved; the same with the worker replicating, for
+ *                                         information; one 100 MiB object PUT → COMPLETED beside the plain bitswap
+ *                                         transfer of it: see bench/federation.ts)
  *   npm run bench -- --targets ours,limit servers: ours, s3rver, limit
  *   npm run bench -- --reps 3             repetitions for throughput figures (median reported)
  *   npm run bench -- --peer-cap           list s3rver at the small key count only
@@ -25,7 +31,8 @@
  *   npm run bench -- --kubo-port N        the kubo section's js-ipfs on ports N..N+3 (default 15050, reserved for it
  *                                         in test/helpers/js-ipfs.ts; another free block if something holds those)
  *   npm run bench -- --cpu-prof DIR       the observability section's gateways run with node --cpu-prof and write their
- *                                         V8 CPU profiles to DIR/<variant>/ (on, off, off2, metrics, logging)
+ *                                         V8 CPU profiles to DIR/<variant>/ (on, off, off2, metrics, logging); the
+ *                                         federation section's to DIR/federation/<gateway>/ (B, repl, off, off2, worker, C)
  *
  * All traffic goes to 127.0.0.1. Child servers and temp dirs are removed on exit and on SIGINT.
  */
@@ -41,11 +48,12 @@ import { sectionTesting, testingVerdicts, type TestingSizes } from './testing.js
 import { metadataVerdicts, printMetadataTable, sectionMetadata, type MetadataResults, type MetadataSizes } from './metadata.js'
 import { kuboVerdicts, printKuboTable, sectionKubo, type KuboResults, type KuboSizes } from './kubo.js'
 import { observabilityVerdicts, printObservabilityTable, sectionObservability, type ObservabilityResults, type ObservabilitySizes } from './observability.js'
+import { federationVerdicts, printFederationTable, sectionFederation, type FederationResults, type FederationSizes } from './federation.js'
 import { randomBytes } from 'node:crypto'
 
 // ---------------------------------------------------------------------------------------- options
 
-const SECTIONS = ['hash', 'disk', 'big', 'parallel', 'small', 'list', 'multipart', 'complete', 'versions', 'testing', 'metadata', 'kubo', 'observability'] as const
+const SECTIONS = ['hash', 'disk', 'big', 'parallel', 'small', 'list', 'multipart', 'complete', 'versions', 'testing', 'metadata', 'kubo', 'observability', 'federation'] as const
 type Section = typeof SECTIONS[number]
 const ALL_TARGETS: TargetName[] = ['ours', 's3rver', 'limit']
 
@@ -100,7 +108,7 @@ function parseArgs (argv: string[]) {
     }
     else if (a === '--cpu-prof') opts.cpuProf = val()
     else if (a === '--help' || a === '-h') {
-      console.log('usage: tsx bench/run.ts [--quick] [--only hash,disk,big,parallel,small,list,multipart,complete,versions,testing,metadata,kubo,observability] [--targets ours,s3rver,limit] [--reps N] [--peer-cap] [--from-source] [--max-minutes M] [--pg URL] [--kubo-port N] [--cpu-prof DIR]')
+      console.log('usage: tsx bench/run.ts [--quick] [--only hash,disk,big,parallel,small,list,multipart,complete,versions,testing,metadata,kubo,observability,federation] [--targets ours,s3rver,limit] [--reps N] [--peer-cap] [--from-source] [--max-minutes M] [--pg URL] [--kubo-port N] [--cpu-prof DIR]')
       process.exit(0)
     } else throw new Error(`unknown argument "${a}"`)
   }
@@ -134,6 +142,7 @@ const SIZES = {
   // the warm gateway's cache holds the object with room to spare
   kubo: { size: Q ? 16 * MiB : 256 * MiB, cacheBytes: 320 * MiB, inFlight: 4, basePort: opts.kuboPort } satisfies KuboSizes,
   observability: { count: Q ? 1000 : 5000, slice: Q ? 250 : 500, size: 4096, concurrency: 32, warmup: Q ? 300 : 1000, scrapes: Q ? 5 : 11, limitPct: 3, cpuProfDir: opts.cpuProf } satisfies ObservabilitySizes,
+  federation: { count: Q ? 1000 : 5000, slice: Q ? 250 : 500, size: 4096, concurrency: 32, warmup: Q ? 300 : 1000, bigSize: Q ? 8 * MiB : 100 * MiB, pollMs: 50, limitPct: 5, cpuProfDir: opts.cpuProf } satisfies FederationSizes,
 }
 const DEADLINE = Date.now() + opts.maxMinutes * 60_000
 const secondsLeft = (): number => Math.max(0, (DEADLINE - Date.now()) / 1000)
@@ -615,7 +624,7 @@ function printTable (): void {
   for (const b of body) console.log(line(b))
 }
 
-function printTargets (metadata: MetadataResults | undefined, kubo: KuboResults | undefined, observability: ObservabilityResults | undefined): void {
+function printTargets (metadata: MetadataResults | undefined, kubo: KuboResults | undefined, observability: ObservabilityResults | undefined, federation: FederationResults | undefined): void {
   console.log('\nTargets' + (Q ? ' (quick sizes — the targets are defined for the full sizes)' : ''))
   const v = (key: string, t: TargetName): number | undefined => rows.find(r => r.key === key)?.values[t]
   const out: string[] = []
@@ -658,6 +667,7 @@ function printTargets (metadata: MetadataResults | undefined, kubo: KuboResults 
   if (opts.only.has('metadata')) metadataVerdicts(metadata, verdict)
   if (opts.only.has('kubo')) kuboVerdicts(kubo, verdict)
   if (opts.only.has('observability')) observabilityVerdicts(observability, verdict)
+  if (opts.only.has('federation')) federationVerdicts(federation, verdict)
   for (const c of checks) out.push(`  ${c.ok ? 'PASS' : 'FAIL'}  check ${c.name}: ${c.detail}`)
   console.log(out.join('\n'))
 }
@@ -669,8 +679,8 @@ async function main (): Promise<void> {
   const load0 = loadavg()
   console.log(`s3-ipfs-gateway bench — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} cores, ` +
     `${Q ? 'QUICK sizes' : 'full sizes'}, reps ${opts.reps}, sections ${[...opts.only].join(',')}, load ${load0.map(x => x.toFixed(2)).join(' ')}`)
-  // testing runs in this process, metadata, kubo and observability start servers of their own
-  const needServers = [...opts.only].some(s => s !== 'hash' && s !== 'disk' && s !== 'testing' && s !== 'metadata' && s !== 'kubo' && s !== 'observability')
+  // testing runs in this process, metadata, kubo, observability and federation start servers of their own
+  const needServers = [...opts.only].some(s => s !== 'hash' && s !== 'disk' && s !== 'testing' && s !== 'metadata' && s !== 'kubo' && s !== 'observability' && s !== 'federation')
   if (opts.only.has('hash')) await sectionHash()
   if (opts.only.has('disk')) await sectionDisk()
   if (needServers) await startAll(opts.targets)
@@ -700,6 +710,10 @@ async function main (): Promise<void> {
   await run('observability', async () => {
     observabilityResults = await sectionObservability({ ...sectionContext, region: opts.region }, SIZES.observability)
   })
+  let federationResults: FederationResults | undefined
+  await run('federation', async () => {
+    federationResults = await sectionFederation({ ...sectionContext, region: opts.region }, SIZES.federation)
+  })
 
   for (const [n, l] of live) {
     if (l.t.alive()) record('rss-end', 'RSS at end of run', 'MB', n, l.t.memory().rssMB, 'lower')
@@ -709,12 +723,13 @@ async function main (): Promise<void> {
   if (metadataResults !== undefined) printMetadataTable(metadataResults)
   if (kuboResults !== undefined && kuboResults.skipped === undefined) printKuboTable(kuboResults)
   if (observabilityResults !== undefined && observabilityResults.reps > 0) printObservabilityTable(observabilityResults)
-  printTargets(metadataResults, kuboResults, observabilityResults)
+  if (federationResults !== undefined) printFederationTable(federationResults)
+  printTargets(metadataResults, kuboResults, observabilityResults, federationResults)
   const load1 = loadavg()
   console.log(`\nNotes`)
   console.log(`  MB = 10^6 bytes. Medians of ${opts.reps} for throughput, of up to ${SIZES.listReps} for listing latency, of ${SIZES.complete.reps} for Complete latency, ` +
     `of ${SIZES.versions.reps} for the versions section's latencies (one request at a time), of ${SIZES.testing.reps} tests per mode for the testing section, ` +
-    `of ${opts.reps} interleaved repetitions for the observability section. ` +
+    `of ${opts.reps} interleaved repetitions for the observability and federation sections. ` +
     `Same undici client for every server (the testing section: the AWS SDK, in this process); client and servers share ${cpus().length} cores.`)
   console.log(`  limit = null handler (no auth, discards bodies, serves zeros / a fixed list page) and in-process hashing/disk figures.`)
   console.log(`  load average start ${load0.map(x => x.toFixed(2)).join(' ')}, end ${load1.map(x => x.toFixed(2)).join(' ')} (other work on the machine skews figures); ` +

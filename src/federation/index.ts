@@ -225,21 +225,27 @@ export class Federation {
     const withVersion = (options: ChangeOptions | undefined, version: ObjectVersion): ChangeOptions => version.deleteMarker || version.cid === ''
       ? released(options)
       : { ...released(options), jobs: [...options?.jobs ?? [], replicateJob(version.cid, version)] }
-    const worker = (): JobWorker | undefined => this.worker
-    const wake = <T>(result: T): T => { worker()?.wake(); return result }
+    const wake = <T>(result: T): T => { this.worker?.wake(); return result }
+    // The changes that need jobs, and every other method bound once (not on each access: this
+    // proxy is on every request's path).
+    const overrides: Partial<MetadataStore> = {
+      putObject: async (v, o) => wake(await store.putObject(v, withVersion(o, v))),
+      completeUpload: async (v, id, parts, c, o) => wake(await store.completeUpload(v, id, parts, c, withVersion(o, v))),
+      deleteObject: async (b, k, id, o) => wake(await store.deleteObject(b, k, id, released(o))),
+      putPart: async (b, k, id, part, o) => await store.putPart(b, k, id, part, released(o)),
+      abortUpload: async (b, k, id, o) => await store.abortUpload(b, k, id, released(o)),
+      deleteBucket: async (name, o) => await store.deleteBucket(name, released(o)),
+    }
+    const bound = new Map<string | symbol, unknown>(Object.entries(overrides))
     return new Proxy(store, {
       get (target, property, receiver) {
-        switch (property) {
-          case 'putObject': return async (v: ObjectVersion, o?: ChangeOptions) => wake(await target.putObject(v, withVersion(o, v)))
-          case 'completeUpload': return async (v: ObjectVersion, id: string, parts: Array<{ partNumber: number, cid: string }>, c: Parameters<MetadataStore['completeUpload']>[3], o?: ChangeOptions) =>
-            wake(await target.completeUpload(v, id, parts, c, withVersion(o, v)))
-          case 'deleteObject': return async (b: string, k: string, id?: string, o?: ChangeOptions) => wake(await target.deleteObject(b, k, id, released(o)))
-          case 'putPart': return async (b: string, k: string, id: string, part: Parameters<MetadataStore['putPart']>[3], o?: ChangeOptions) => await target.putPart(b, k, id, part, released(o))
-          case 'abortUpload': return async (b: string, k: string, id: string, o?: ChangeOptions) => await target.abortUpload(b, k, id, released(o))
-          case 'deleteBucket': return async (name: string, o?: ChangeOptions) => await target.deleteBucket(name, released(o))
-        }
+        const known = bound.get(property)
+        if (known !== undefined) return known
         const value = Reflect.get(target, property, receiver) as unknown
-        return typeof value === 'function' ? value.bind(target) : value
+        if (typeof value !== 'function') return value
+        const method = value.bind(target)
+        bound.set(property, method)
+        return method
       },
     })
   }

@@ -4,9 +4,8 @@ import type {
   ObjectVersion, PartListOptions, PartWriteResult, StatsOptions, StoreStats, UploadedPart, UploadListOptions, VersionListOptions, WriteOptions,
   WriteResult,
 } from '../metadata-store.js'
-import type { ChangeOptions, ClaimOptions, Job, JobCount, JobListOptions, JobOutcome, NewJob } from '../jobs.js'
-import type { PinDeleteResult, PinList, PinListOptions, PinRecord, PinState, PinStatusOptions } from '../pins.js'
-import type { ReplicaListOptions, ReplicaRecord } from '../replicas.js'
+import type { ChangeOptions } from '../jobs.js'
+import { BackgroundFacade } from '../background-facade.js'
 import * as buckets from './buckets.js'
 import * as jobs from './jobs.js'
 import { PostgresConnection } from './connection.js'
@@ -29,11 +28,9 @@ export { POSTGRES_SCHEMA_VERSION } from './schema.js'
  * other's counts in opposite orders. Listing is one range query on a partial index of the latest,
  * non-deleted versions; listing versions is one statement of at most two range scans.
  */
-export class PostgresMetadataStore implements MetadataStore {
-  private readonly db: PostgresConnection
-
+export class PostgresMetadataStore extends BackgroundFacade<PostgresConnection> implements MetadataStore {
   constructor (init: PostgresMetadataStoreInit = {}) {
-    this.db = new PostgresConnection(init)
+    super(new PostgresConnection(init), { ...jobs, ...pins })
   }
 
   /**
@@ -139,78 +136,6 @@ export class PostgresMetadataStore implements MetadataStore {
 
   referencedCids (options?: AbortOptions): AsyncIterable<string> {
     return refs.referencedCids(this.db, options)
-  }
-
-  async enqueueJobs (list: NewJob[], options?: AbortOptions): Promise<void> {
-    await jobs.enqueueJobs(this.db, list, options)
-  }
-
-  async claimJobs (options: ClaimOptions): Promise<Job[]> {
-    return await jobs.claimJobs(this.db, options)
-  }
-
-  async finishJob (id: string, lease: string, outcome: JobOutcome, options?: AbortOptions): Promise<boolean> {
-    return await jobs.finishJob(this.db, id, lease, outcome, options)
-  }
-
-  async extendLease (id: string, lease: string, leaseMs: number, options?: AbortOptions & { now?: Date }): Promise<boolean> {
-    return await jobs.extendLease(this.db, id, lease, leaseMs, options)
-  }
-
-  async getJob (kind: string, key: string, options?: AbortOptions): Promise<Job | undefined> {
-    return await jobs.getJob(this.db, kind, key, options)
-  }
-
-  async listJobs (options: JobListOptions): Promise<Job[]> {
-    return await jobs.listJobs(this.db, options)
-  }
-
-  async countJobs (options?: AbortOptions): Promise<JobCount[]> {
-    return await jobs.countJobs(this.db, options)
-  }
-
-  async removeJob (kind: string, key: string, options?: AbortOptions): Promise<boolean> {
-    return await jobs.removeJob(this.db, kind, key, options)
-  }
-
-  async putReplica (record: ReplicaRecord, options?: AbortOptions): Promise<void> {
-    await jobs.putReplica(this.db, record, options)
-  }
-
-  async getReplicas (cid: string, options?: AbortOptions): Promise<ReplicaRecord[]> {
-    return await jobs.getReplicas(this.db, cid, options)
-  }
-
-  async deleteReplica (cid: string, service: string, options?: AbortOptions): Promise<boolean> {
-    return await jobs.deleteReplica(this.db, cid, service, options)
-  }
-
-  async listReplicas (options: ReplicaListOptions): Promise<ReplicaRecord[]> {
-    return await jobs.listReplicas(this.db, options)
-  }
-
-  async createPin (pin: PinRecord, options?: ChangeOptions): Promise<PinRecord> {
-    return await pins.createPin(this.db, pin, options)
-  }
-
-  async getPin (requestId: string, options?: AbortOptions): Promise<PinRecord | undefined> {
-    return await pins.getPin(this.db, requestId, options)
-  }
-
-  async setPinStatus (requestId: string, status: PinState, options?: PinStatusOptions): Promise<boolean> {
-    return await pins.setPinStatus(this.db, requestId, status, options)
-  }
-
-  async deletePin (requestId: string, options?: ChangeOptions): Promise<PinDeleteResult> {
-    return await pins.deletePin(this.db, requestId, options)
-  }
-
-  async replacePin (oldRequestId: string, pin: PinRecord, options?: ChangeOptions): Promise<PinRecord | undefined> {
-    return await pins.replacePin(this.db, oldRequestId, pin, options)
-  }
-
-  async listPins (options: PinListOptions): Promise<PinList> {
-    return await pins.listPins(this.db, options)
   }
 
   async stats (options?: StatsOptions): Promise<StoreStats | undefined> {

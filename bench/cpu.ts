@@ -11,7 +11,8 @@ import { fmtNum } from './util.js'
 /** CPU, in cores (CPU-seconds per second), while a phase ran. */
 export interface CpuShare { machine: number, servers: number, client: number, postgres: number, seconds: number }
 
-const CLK_TCK = ((): number => {
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime. */
+export const CLK_TCK = ((): number => {
   const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })
   const n = Number(r.stdout?.trim())
   return Number.isFinite(n) && n > 0 ? n : 100
@@ -27,6 +28,11 @@ function procStat (pid: number): { ticks: number, start: number } | undefined {
   } catch {
     return undefined
   }
+}
+
+/** utime + stime of a process (all its threads), in ticks; NaN when it cannot be read. */
+export function cpuTicks (pid: number): number {
+  return procStat(pid)?.ticks ?? NaN
 }
 
 /** The local ports of the TCP connections `pids` hold to `port` (a server's connections to PostgreSQL). */

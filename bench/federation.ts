@@ -51,11 +51,12 @@
  * writes its V8 profile into DIR/federation/<gateway>/ when it stops: comparing repl's with off2's
  * (the same PUTs, without replication) shows where the commit path spends the difference.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { closeSync, mkdirSync, openSync, readFileSync, symlinkSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { BenchClient } from './client.js'
+import { CLK_TCK, cpuTicks } from './cpu.js'
 import type { SectionContext } from './multipart.js'
 import { patternStream } from './pattern.js'
 import { freePort, makeTempDir, onCleanupSync, OURS_KEYS, removeTempDir, ROOT } from './targets.js'
@@ -336,25 +337,7 @@ async function startChild (id: string, cfg: Omit<ChildConfig, 'port' | 'dataDir'
 
 // ---------------------------------------------------------------------------------------- helpers
 
-const CLK_TCK = (): number => {
-  try {
-    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim())
-    return Number.isFinite(n) && n > 0 ? n : 100
-  } catch {
-    return 100
-  }
-}
 
-/** utime + stime of a process (all its threads), in ticks; NaN when it cannot be read. */
-function cpuTicks (pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return Number(f[11]) + Number(f[12])
-  } catch {
-    return NaN
-  }
-}
 
 /** A distribution-free 95% confidence interval of the median (order statistics n/2 ± 0.98·√n). */
 function medianCi (xs: number[]): [number, number] {
@@ -410,7 +393,7 @@ function emptyPhase (): PhaseFigures {
 
 export async function sectionFederation (ctx: FederationContext, s: FederationSizes): Promise<FederationResults> {
   const res: FederationResults = { sizes: s, commit: emptyPhase(), worker: emptyPhase(), drain: { seconds: [], completed: 0, failed: 0 }, big: { size: s.bigSize } }
-  const hz = CLK_TCK()
+  const hz = CLK_TCK
   const profDir = s.cpuProfDir === undefined ? undefined : resolve(s.cpuProfDir, 'federation')
   const all: Gw[] = []
   const start = async (id: string, cfg: Omit<ChildConfig, 'port' | 'dataDir' | 'region'>, what: string): Promise<Gw> => {

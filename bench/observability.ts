@@ -42,11 +42,11 @@
  * writes its V8 profile into DIR/<variant>/ when it stops (open it in Chrome DevTools' Performance
  * panel, or summarise it by self time).
  */
-import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { BenchClient } from './client.js'
+import { CLK_TCK, cpuTicks } from './cpu.js'
 import type { SectionContext } from './multipart.js'
 import { makeTempDir, removeTempDir, startGatewayServer, type Target } from './targets.js'
 import { fmtBytes, fmtNum, median, pad, runPool } from './util.js'
@@ -136,27 +136,7 @@ export interface ObservabilityResults {
 
 const BUCKET = 'bench-obs'
 
-/** Clock ticks per second of /proc/<pid>/stat's utime and stime. */
-function clockTicks (): number {
-  try {
-    const n = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim())
-    return Number.isFinite(n) && n > 0 ? n : 100
-  } catch {
-    return 100
-  }
-}
 
-/** utime + stime of a process (all its threads), in ticks; NaN when it cannot be read. */
-function cpuTicks (pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // after the command name in parentheses: state is field 3, utime 14, stime 15
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return Number(f[11]) + Number(f[12])
-  } catch {
-    return NaN
-  }
-}
 
 interface Server {
   spec: VariantSpec
@@ -202,7 +182,7 @@ export async function sectionObservability (ctx: ObservabilityContext, s: Observ
     requests: {},
     rss: {},
   }
-  const hz = clockTicks()
+  const hz = CLK_TCK
   const cpuSamples: Record<Op, Partial<Record<Variant, number[]>>> = { put: {}, get: {} }
   /** per slice, 1 − ops/ops_off of each variant, percent */
   const sliceCosts: Record<Op, Partial<Record<Variant, number[]>>> = { put: {}, get: {} }

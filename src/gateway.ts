@@ -88,7 +88,11 @@ export function createGateway (init: GatewayInit = {}): Gateway {
   const ipfs = init.ipfs
   const fetchBlock = ipfs?.fetchBlock?.bind(ipfs)
   const failover = fetchBlock === undefined ? undefined : new FailoverBlockstore(baseBlockstore, {
-    fetchBlock: async (cid, options) => await fetchBlock(cid, options),
+    fetchBlock: async (cid, options) => {
+      // No peer to ask (no replica is confirmed, none reachable): fail now rather than after the fetch timeout.
+      if (ipfs?.peers?.length === 0) throw Object.assign(new Error(`No IPFS peer is connected to fetch ${cid} from`), { code: 'ERR_BLOCK_UNAVAILABLE' })
+      return await fetchBlock(cid, options)
+    },
     onRepair: (event) => { observability.blockRepaired(event.reason, event.writeError) },
     onMiss: (event) => { observability.blockLost(event.reason, event.error) },
   })

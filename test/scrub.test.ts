@@ -72,6 +72,26 @@ test('a clean store scrubs clean; a flipped byte with no replica is reported los
   t.like(await admin('GET', '/scrub'), { enabled: true, state: 'ready' })
 })
 
+test('with an IPFS node but no peer, a read of a corrupt block fails at once (no wait for a fetch that cannot succeed), and the scrubber reports it lost', async (t) => {
+  // Under the node's 30 s fetch timeout: a read that waited for it would fail this test.
+  t.timeout(20_000)
+  const fs = new FsBlockstore({ path: join(await tempDir(t), 'blocks') })
+  const lonely = await startIpfsNode({ blockstore: fs, listen: ['/ip4/127.0.0.1/tcp/0'] })
+  t.teardown(async () => { await lonely.stop() })
+  const { s3, leaves, pass } = await setup(t, lonely, fs)
+  t.deepEqual(lonely.peers, [])
+  const file = blockFile(fs, leaves[0])
+  const bytes = await readFile(file)
+  bytes[3] ^= 0x10
+  await writeFile(file, bytes)
+  const error = await t.throwsAsync(async () => {
+    const object = await s3.send(new GetObjectCommand({ Bucket: 'scrubbed', Key: 'object' }))
+    await object.Body?.transformToByteArray()
+  })
+  t.truthy(error)
+  t.like(await pass(), { repaired: 0, lost: 1 })
+})
+
 test('a flipped byte is repaired from a replica\'s node over bitswap: the block file is right again and the object reads back whole', async (t) => {
   t.timeout(120_000)
   const fs = new FsBlockstore({ path: join(await tempDir(t), 'blocks') })

@@ -39,6 +39,8 @@ export interface IpfsPeer {
   readonly multiaddrs: string[]
   /** Dials replica peers and keeps them for fetches. */
   connect?(addresses: string[], options?: AbortOptions): Promise<unknown>
+  /** Peer ids connected now; with none, a missing block is not waited for. */
+  readonly peers?: string[]
   /** One block from connected peers, verified; for read repair. */
   fetchBlock?(cid: CID, options?: AbortOptions & { timeoutMs?: number }): Promise<Uint8Array>
   /** A whole DAG from `origins`, every block verified and stored locally. */

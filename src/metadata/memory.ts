@@ -7,12 +7,9 @@ import type {
 import { noSuchBucket, sourceReleased, storeClosed, uploadExists } from './metadata-store.js'
 import { copyBucket, copyCompleted, copyPart, copyUpload, copyTags, copyVersion, count, heldCid, indexOf, latestOf, listedOf, output, partBound, uploadBound, uploadKey } from './memory-state.js'
 import type { KeyVersions, UploadState, BucketState } from './memory-state.js'
-import type { ChangeOptions, ClaimOptions, Job, JobCount, JobListOptions, JobOutcome, NewJob } from './jobs.js'
+import type { ChangeOptions } from './jobs.js'
 import { badJob, jobsOf } from './jobs.js'
-import { MemoryJobs, MemoryReplicas } from './memory-jobs.js'
-import { MemoryPins } from './memory-pins.js'
-import type { PinDeleteResult, PinList, PinListOptions, PinRecord, PinState, PinStatusOptions } from './pins.js'
-import type { ReplicaListOptions, ReplicaRecord } from './replicas.js'
+import { MemoryBackground } from './memory-background.js'
 import { compareKeys, lowerBound, prefixSuccessor, seekStart, uploadSeekStart, versionSeek } from './key-order.js'
 
 /** A completed record in the store-wide pruning order. */
@@ -32,7 +29,7 @@ const COMPLETED_TTL = 60 * 60 * 1000
  * Every method finishes its whole change synchronously after checking its signal, so interleaved
  * async callers never see or leave half a change. Values go in and come out as copies.
  */
-export class MemoryMetadataStore implements MetadataStore {
+export class MemoryMetadataStore extends MemoryBackground implements MetadataStore {
   private readonly buckets = new Map<string, BucketState>()
   private readonly refs = new Map<string, number>()
   /** Every completed record, oldest completion first. */
@@ -40,9 +37,6 @@ export class MemoryMetadataStore implements MetadataStore {
   /** Write order of versions: the last `seq` handed out. */
   private seq = 0
   private closed = false
-  private readonly jobs = new MemoryJobs()
-  private readonly replicas = new MemoryReplicas()
-  private readonly pins = new MemoryPins({ retain: (cid) => { this.retain(cid) }, release: (cid) => this.release(cid) })
 
   async createBucket (bucket: BucketRecord, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
@@ -297,102 +291,6 @@ export class MemoryMetadataStore implements MetadataStore {
     return this.enqueueFor(options, { released: this.removeUpload(state, key, uploadId).flatMap((part) => this.release(part.cid)) })
   }
 
-  async enqueueJobs (jobs: NewJob[], options?: AbortOptions): Promise<void> {
-    options?.signal?.throwIfAborted()
-    this.jobs.enqueue(jobs)
-  }
-
-  async claimJobs (options: ClaimOptions): Promise<Job[]> {
-    options.signal?.throwIfAborted()
-    return this.jobs.claim(options)
-  }
-
-  async finishJob (id: string, lease: string, outcome: JobOutcome, options?: AbortOptions): Promise<boolean> {
-    options?.signal?.throwIfAborted()
-    return this.jobs.finish(id, lease, outcome)
-  }
-
-  async extendLease (id: string, lease: string, leaseMs: number, options?: AbortOptions & { now?: Date }): Promise<boolean> {
-    options?.signal?.throwIfAborted()
-    return this.jobs.extend(id, lease, leaseMs, options?.now)
-  }
-
-  async getJob (kind: string, key: string, options?: AbortOptions): Promise<Job | undefined> {
-    options?.signal?.throwIfAborted()
-    return this.jobs.get(kind, key)
-  }
-
-  async listJobs (options: JobListOptions): Promise<Job[]> {
-    options.signal?.throwIfAborted()
-    return this.jobs.list(options)
-  }
-
-  async countJobs (options?: AbortOptions): Promise<JobCount[]> {
-    options?.signal?.throwIfAborted()
-    return this.jobs.count()
-  }
-
-  async removeJob (kind: string, key: string, options?: AbortOptions): Promise<boolean> {
-    options?.signal?.throwIfAborted()
-    return this.jobs.remove(kind, key)
-  }
-
-  async putReplica (record: ReplicaRecord, options?: AbortOptions): Promise<void> {
-    options?.signal?.throwIfAborted()
-    this.replicas.put(record)
-  }
-
-  async getReplicas (cid: string, options?: AbortOptions): Promise<ReplicaRecord[]> {
-    options?.signal?.throwIfAborted()
-    return this.replicas.get(cid)
-  }
-
-  async deleteReplica (cid: string, service: string, options?: AbortOptions): Promise<boolean> {
-    options?.signal?.throwIfAborted()
-    return this.replicas.delete(cid, service)
-  }
-
-  async listReplicas (options: ReplicaListOptions): Promise<ReplicaRecord[]> {
-    options.signal?.throwIfAborted()
-    return this.replicas.list(options)
-  }
-
-  async createPin (pin: PinRecord, options?: ChangeOptions): Promise<PinRecord> {
-    this.checkChange(options)
-    const stored = this.pins.create(pin)
-    this.enqueueFor(options, { released: [] })
-    return stored
-  }
-
-  async getPin (requestId: string, options?: AbortOptions): Promise<PinRecord | undefined> {
-    options?.signal?.throwIfAborted()
-    return this.pins.get(requestId)
-  }
-
-  async setPinStatus (requestId: string, status: PinState, options?: PinStatusOptions): Promise<boolean> {
-    this.checkChange(options)
-    const changed = this.pins.setStatus(requestId, status, options)
-    if (changed !== undefined) this.enqueueFor(options, changed)
-    return changed !== undefined
-  }
-
-  async deletePin (requestId: string, options?: ChangeOptions): Promise<PinDeleteResult> {
-    this.checkChange(options)
-    const result = this.pins.delete(requestId)
-    return result.deleted === undefined ? result : this.enqueueFor(options, result)
-  }
-
-  async replacePin (oldRequestId: string, pin: PinRecord, options?: ChangeOptions): Promise<PinRecord | undefined> {
-    this.checkChange(options)
-    const replaced = this.pins.replace(oldRequestId, pin)
-    return replaced === undefined ? undefined : this.enqueueFor(options, replaced).record
-  }
-
-  async listPins (options: PinListOptions): Promise<PinList> {
-    options.signal?.throwIfAborted()
-    return this.pins.list(options)
-  }
-
   async refCount (cid: string, options?: AbortOptions): Promise<number> {
     options?.signal?.throwIfAborted()
     return this.refs.get(cid) ?? 0
@@ -508,7 +406,7 @@ export class MemoryMetadataStore implements MetadataStore {
   }
 
   /** Before a change: its signal, and its jobs (a bad one must refuse the change before any of it happens). */
-  private checkChange (options: ChangeOptions | undefined): void {
+  protected checkChange (options: ChangeOptions | undefined): void {
     options?.signal?.throwIfAborted()
     for (const job of options?.jobs ?? []) {
       const bad = badJob(job)
@@ -517,18 +415,18 @@ export class MemoryMetadataStore implements MetadataStore {
   }
 
   /** At the end of a change: the jobs it enqueues. */
-  private enqueueFor<T extends { released: string[] } | CompleteResult> (options: ChangeOptions | undefined, result: T): T {
+  protected enqueueFor<T extends { released: string[] } | CompleteResult> (options: ChangeOptions | undefined, result: T): T {
     const released = 'released' in result ? result.released : []
     if (options?.jobs !== undefined || options?.jobsOnRelease !== undefined) this.jobs.enqueue(jobsOf(options, released, (cid) => this.replicas.get(cid).length > 0))
     return result
   }
 
-  private retain (cid: string | undefined): void {
+  protected retain (cid: string | undefined): void {
     if (cid !== undefined && cid !== '') this.refs.set(cid, (this.refs.get(cid) ?? 0) + 1)
   }
 
   // Drops one reference; returns the CID when that was its last one.
-  private release (cid: string | undefined): string[] {
+  protected release (cid: string | undefined): string[] {
     if (cid === undefined || cid === '') return []
     const count = (this.refs.get(cid) ?? 0) - 1
     if (count > 0) {

@@ -4,7 +4,7 @@ import type { AbortOptions, GatewayLogger, S3Request, S3Response } from '../type
 import type { JobHandler } from '../jobs/handler.js'
 import { JobWorker } from '../jobs/worker.js'
 import type { ChangeOptions, Job, JobOutcome } from '../metadata/jobs.js'
-import type { MetadataStore, ObjectVersion } from '../metadata/metadata-store.js'
+import type { BucketRecord, MetadataStore, ObjectVersion } from '../metadata/metadata-store.js'
 import { PinningServiceClient } from './pinning-client.js'
 import { RECONCILE_REPLICAS, reconcileHandler } from './reconcile.js'
 import type { ReconcileReplicasReport } from './reconcile.js'
@@ -253,12 +253,10 @@ export class Federation {
   }
 
   /** S3's `x-amz-replication-status` and our confirmed-copies header for a version, when it is replicated. */
-  async readHeaders (version: ObjectVersion, signal?: AbortSignal): Promise<Record<string, string>> {
+  async readHeaders (version: ObjectVersion, bucket: BucketRecord | undefined, signal?: AbortSignal): Promise<Record<string, string>> {
     if (!this.replicating || version.deleteMarker || version.cid === '') return {}
     const { metadata } = this.init
-    const [rows, job, bucket] = await Promise.all([
-      metadata.getReplicas(version.cid, { signal }), metadata.getJob(REPLICATE, version.cid, { signal }), metadata.getBucket(version.bucket, { signal }),
-    ])
+    const [rows, job] = await Promise.all([metadata.getReplicas(version.cid, { signal }), metadata.getJob(REPLICATE, version.cid, { signal })])
     const policy = parsePolicy(bucket?.config?.replication) ?? this.defaultPolicy
     if (policy.min === 0) return {}
     const { status, copies } = replicationStatus(rows, job, policy)

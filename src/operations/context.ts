@@ -2,7 +2,7 @@ import type { AuthContext } from '../auth/sigv4.js'
 import type { Authorizer } from '../auth/authorize.js'
 import type { EncryptionSettings } from './encryption.js'
 import type { ContentStore, WriteSession } from '../content/content-store.js'
-import type { MetadataStore, ObjectVersion } from '../metadata/metadata-store.js'
+import type { BucketRecord, MetadataStore, ObjectVersion } from '../metadata/metadata-store.js'
 import type { CredentialProvider, S3Request, S3Response } from '../types.js'
 
 /** Everything an operation may use. Operations never see host (HTTP framework) objects. */
@@ -34,8 +34,8 @@ export interface OperationContext {
   region: string
   /** Server-side encryption settings. */
   encryption: EncryptionSettings
-  /** Present when versions are replicated: their S3 replication status headers. */
-  replication?: { readHeaders(version: ObjectVersion, signal?: AbortSignal): Promise<Record<string, string>> }
+  /** Present when versions are replicated: their S3 replication status headers (`bucket`: the version's, for its policy). */
+  replication?: { readHeaders(version: ObjectVersion, bucket: BucketRecord | undefined, signal?: AbortSignal): Promise<Record<string, string>> }
   maxObjectSize: number
   now: () => Date
   /** Unique, URL-safe upload ids and version ids (GatewayInit.newId). */

@@ -36,7 +36,8 @@ export async function readObject (ctx: OperationContext, withBody: boolean): Pro
   }, version)
 
   const headers = { ...versionHeaders(version), ...encryptionHeaders(version.encryption) }
-  if (ctx.replication !== undefined) Object.assign(headers, await ctx.replication.readHeaders(version, ctx.signal))
+  // The bucket as this request's authorization already read it.
+  if (ctx.replication !== undefined) Object.assign(headers, await ctx.replication.readHeaders(version, await ctx.authorizer.bucket(version.bucket), ctx.signal))
   // The null version names itself when asked for by id (its header is otherwise left out).
   if (versionId === 'null') headers['x-amz-version-id'] = 'null'
   if (ctx.req.query !== '') {

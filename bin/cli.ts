@@ -9,8 +9,8 @@ import type { GatewayGcReport } from '../src/types.js'
 import { DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, openStores, startServer } from './server.js'
 import type { RunningServer, ServerOptions } from './server.js'
 import { GcMetricsFile } from './gc-metrics.js'
-import type { PinningServiceConfig } from '../src/federation/index.js'
-import { parseReplicasOption } from '../src/federation/replication.js'
+import { DURATION_UNITS, nonEmpty, parseDuration, UsageError } from './args.js'
+import { federationOptions } from './federation-options.js'
 
 /** The library's default (GatewayGcOptions.gracePeriodMs). */
 const DEFAULT_GRACE_PERIOD = '15m'
@@ -113,18 +113,10 @@ Commands:
 
 const COMMAND_USAGE = new Map([['serve', SERVE_USAGE], ['gc', GC_USAGE]])
 
-class UsageError extends Error {
-  override name = 'UsageError'
-}
-
 function version (): string {
   // package.json sits one level above both bin/cli.ts and dist/cli.js
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
   return pkg.version
-}
-
-function nonEmpty (v: string | undefined): string | undefined {
-  return v === undefined || v === '' ? undefined : v
 }
 
 /** Flags over environment over defaults; undefined leaves the default to startServer. */
@@ -201,51 +193,6 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
   }
 }
 
-/** `--pinning-services FILE` (read and checked now), `--replicas`, `--pins-token`, `--admin-token`, `--no-workers`. */
-function federationOptions (values: Record<string, string | boolean | string[] | undefined>, env: NodeJS.ProcessEnv): Partial<ServerOptions> {
-  const file = (values['pinning-services'] as string | undefined) ?? nonEmpty(env.S3IPFS_PINNING_SERVICES)
-  const replicas = (values.replicas as string | undefined) ?? nonEmpty(env.S3IPFS_REPLICAS)
-  let pinningServices: PinningServiceConfig[] | undefined
-  if (file !== undefined) {
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(readFileSync(resolve(file), 'utf8'))
-    } catch (err) {
-      throw new UsageError(`Cannot read the pinning services file "${file}": ${(err as Error).message}`)
-    }
-    const valid = Array.isArray(parsed) && parsed.every((s: Partial<PinningServiceConfig>) =>
-      typeof s === 'object' && s !== null && typeof s.name === 'string' && s.name !== '' && typeof s.endpoint === 'string' && /^https?:\/\/[^/]/.test(s.endpoint) && typeof s.token === 'string')
-    if (!valid) throw new UsageError(`The pinning services file "${file}" must hold a JSON list of { "name", "endpoint" (http(s) URL), "token" }`)
-    pinningServices = parsed as PinningServiceConfig[]
-  }
-  if (replicas !== undefined) {
-    try {
-      parseReplicasOption(replicas)
-    } catch (err) {
-      throw new UsageError((err as Error).message)
-    }
-  }
-  const workersEnv = nonEmpty(env.S3IPFS_WORKERS)
-  const rateText = (values['scrub-rate'] as string | undefined) ?? nonEmpty(env.S3IPFS_SCRUB_RATE)
-  let scrub: ServerOptions['scrub']
-  if (rateText !== undefined) {
-    const m = /^(\d+(?:\.\d+)?)([KMG]i?B?)?$/i.exec(rateText.trim())
-    if (m === null) throw new UsageError(`Invalid scrub rate "${rateText}"; expected bytes per second, e.g. 33554432 or 32M`)
-    const unit = (m[2] ?? '').toUpperCase()[0]
-    const bytesPerSecond = Number(m[1]) * (unit === 'K' ? 1024 : unit === 'M' ? 1024 ** 2 : unit === 'G' ? 1024 ** 3 : 1)
-    const intervalText = nonEmpty(env.S3IPFS_SCRUB_INTERVAL)
-    if (bytesPerSecond > 0) scrub = { bytesPerSecond, intervalMs: intervalText === undefined ? undefined : parseDuration(intervalText) }
-  }
-  return {
-    scrub,
-    pinningServices,
-    replicas,
-    pinsToken: (values['pins-token'] as string | undefined) ?? nonEmpty(env.S3IPFS_PINS_TOKEN),
-    adminToken: (values['admin-token'] as string | undefined) ?? nonEmpty(env.S3IPFS_ADMIN_TOKEN),
-    jobLeaseMs: nonEmpty(env.S3IPFS_JOB_LEASE) === undefined ? undefined : parseDuration(env.S3IPFS_JOB_LEASE as string),
-    workers: values['no-workers'] === true ? false : workersEnv === undefined ? undefined : !['0', 'false', 'off', 'no'].includes(workersEnv),
-  }
-}
 
 /** `HOST:PORT`, `[v6]:PORT` or `:PORT` (all interfaces' loopback default: 127.0.0.1). */
 function parseListen (text: string): { host: string, port: number } {
@@ -349,15 +296,6 @@ function resolveGcOptions (argv: string[], env: NodeJS.ProcessEnv): GcCommandOpt
     json: values.json === true,
     metricsFile: values['metrics-file'] === undefined ? undefined : resolve(values['metrics-file']),
   }
-}
-
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
-
-/** `1500` (ms), `30s`, `15m`, `1.5h`, `2d`, `0`. */
-function parseDuration (text: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text)
-  if (m === null) throw new UsageError(`Invalid duration "${text}"; expected milliseconds or a number with ms, s, m, h or d (e.g. 15m)`)
-  return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? 'ms'])
 }
 
 function formatDuration (ms: number): string {

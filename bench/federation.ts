@@ -53,14 +53,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { closeSync, mkdirSync, openSync, readFileSync, symlinkSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { BenchClient } from './client.js'
 import { CLK_TCK, cpuTicks } from './cpu.js'
 import type { SectionContext } from './multipart.js'
 import { patternStream } from './pattern.js'
-import { freePort, makeTempDir, onCleanupSync, OURS_KEYS, removeTempDir, ROOT } from './targets.js'
-import { fmtBytes, fmtNum, median, pad, runPool, sleep } from './util.js'
+import { bundleForPlainNode, freePort, makeTempDir, onCleanupSync, OURS_KEYS, removeTempDir, ROOT } from './targets.js'
+import { fmtBytes, fmtNum, median, printTable, runPool, sleep } from './util.js'
 
 export interface FederationSizes {
   /** PUTs per gateway per repetition (each phase) */
@@ -203,39 +203,11 @@ export async function federationGatewayMain (argv: string[]): Promise<void> {
   }
 }
 
-let childBundle: Promise<string> | undefined
-
-/**
- * The child script bundled as tsup bundles dist/ (esbuild: ESM, node20, dependencies left as
- * imports, no keepNames) into a temp dir laid out as the package is (dist/ beside symlinks to the
- * repo's package.json and node_modules), once per run, as buildGatewayServer in bench/targets.ts.
- */
+/** The child script, bundled for plain node as bench/gateway-server.ts is (bundleForPlainNode). */
 async function buildChildScript (): Promise<string> {
-  childBundle ??= (async () => {
-    const dir = makeTempDir('federation-gateway')
-    symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir')
-    symlinkSync(join(ROOT, 'package.json'), join(dir, 'package.json'))
-    mkdirSync(join(dir, 'dist'))
-    const outfile = join(dir, 'dist', 'federation-gateway.mjs')
-    const { build } = await import('esbuild')
-    await build({
-      stdin: {
-        contents: "import { federationGatewayMain } from './federation.ts'\nawait federationGatewayMain(process.argv.slice(2))\n",
-        resolveDir: join(ROOT, 'bench'),
-        sourcefile: 'federation-gateway.ts',
-        loader: 'ts',
-      },
-      outfile,
-      bundle: true,
-      packages: 'external',
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      logLevel: 'error',
-    })
-    return outfile
-  })()
-  return await childBundle
+  return await bundleForPlainNode('federation-gateway', {
+    contents: "import { federationGatewayMain } from './federation.ts'\nawait federationGatewayMain(process.argv.slice(2))\n",
+  })
 }
 
 /** A child gateway. */
@@ -718,12 +690,7 @@ export function printFederationTable (res: FederationResults): void {
   ])
   const body = [...rowsOf(res.commit, ['repl', 'off', 'off2'], '[commit] '), ...rowsOf(res.worker, ['worker', 'off'], '[worker on] ')]
   if (body.length > 0) {
-    const widths = header.map((h, i) => Math.max(h.length, ...body.map(b => b[i].length)))
-    const line = (cells: string[]): string => cells.map((c, i) => pad(c, widths[i], i > 0)).join(' | ')
-    console.log('')
-    console.log(line(header))
-    console.log(widths.map(w => '-'.repeat(w)).join('-|-'))
-    for (const b of body) console.log(line(b))
+    printTable(header, body)
     const reps = (fig: PhaseFigures, ids: FederationVariant[]): string => ids.map(v => `${v} ${(fig.samples[v] ?? []).map(x => fmtNum(x)).join('/')}`).join(', ')
     console.log(`  ops/s and CPU µs per PUT: medians of ${res.commit.reps} (commit) and ${res.worker.reps} (worker on) interleaved repetitions; cost = throughput lost against off ` +
       `(1 − ops/ops_off), the median over ${res.commit.slices} (commit) / ${res.worker.slices} (worker on) slices of ${s.slice} PUTs, each against the off slice of its round, ` +

@@ -49,7 +49,7 @@ import { BenchClient } from './client.js'
 import { CLK_TCK, cpuTicks } from './cpu.js'
 import type { SectionContext } from './multipart.js'
 import { makeTempDir, removeTempDir, startGatewayServer, type Target } from './targets.js'
-import { fmtBytes, fmtNum, median, pad, runPool } from './util.js'
+import { fmtBytes, fmtNum, median, printTable, runPool } from './util.js'
 
 export interface ObservabilitySizes {
   /** requests per phase (PUT, GET) per gateway per repetition */
@@ -404,12 +404,7 @@ export function printObservabilityTable (res: ObservabilityResults): void {
     fmtNum(res.cpu.get[v.id]), v.id === 'off' ? '' : fmtPct(cpuCost(res, 'get', v.id)),
     fmtNum(res.rss[v.id]),
   ])
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map(b => b[i].length)))
-  const line = (cells: string[]): string => cells.map((c, i) => pad(c, widths[i], i > 0)).join(' | ')
-  console.log('')
-  console.log(line(header))
-  console.log(widths.map(w => '-'.repeat(w)).join('-|-'))
-  for (const b of body) console.log(line(b))
+  printTable(header, body)
   console.log(`  ops/s and CPU µs per request: medians of ${res.reps} interleaved repetitions; cost = throughput lost against off (1 − ops/ops_off), ` +
     `the median over ${res.slices} slices of ${s.slice} requests, each against the off slice of its round, with a distribution-free 95% confidence interval; CPU = the server's CPU time per request ` +
     `(utime+stime, all threads) against off; off2 = a second gateway configured as off: its cost is this run's noise floor. The ops/s of each repetition: ` +

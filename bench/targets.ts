@@ -257,38 +257,50 @@ export interface GatewayServerOptions {
   bundled?: boolean
 }
 
-let gatewayBundle: Promise<string> | undefined
+
+const bundles = new Map<string, Promise<string>>()
 
 /**
- * bench/gateway-server.ts bundled the way tsup bundles dist/ (esbuild: ESM, node20, dependencies
- * left as imports, no keepNames), once per run, into a temp dir laid out as the package is —
- * dist/gateway-server.mjs beside symlinks to the repo's package.json and node_modules — so that it
- * runs on plain node as `serve` from dist/ does: without tsx's loader, whose transform keeps
- * function names by wrapping every function expression created at run time in a helper call.
- * Returns the script's path. (The temp dir goes with the others at exit; removing it never
- * follows the symlinks.)
+ * A bench script bundled the way tsup bundles dist/ (esbuild: ESM, node20, dependencies left as
+ * imports, no keepNames), once per run and name, into a temp dir laid out as the package is —
+ * dist/<name>.mjs beside symlinks to the repo's package.json and node_modules — so that it runs on
+ * plain node as `serve` from dist/ does: without tsx's loader, whose transform keeps function names
+ * by wrapping every function expression created at run time in a helper call. `source` is an
+ * entry file or the script's text (resolved from bench/). Returns the script's path. (The temp dir
+ * goes with the others at exit; removing it never follows the symlinks.)
  */
+export async function bundleForPlainNode (name: string, source: { entry: string } | { contents: string }): Promise<string> {
+  let bundle = bundles.get(name)
+  if (bundle === undefined) {
+    bundle = (async () => {
+      const dir = makeTempDir(name)
+      symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir')
+      symlinkSync(join(ROOT, 'package.json'), join(dir, 'package.json'))
+      mkdirSync(join(dir, 'dist'))
+      const outfile = join(dir, 'dist', `${name}.mjs`)
+      const { build } = await import('esbuild')
+      await build({
+        ...('entry' in source
+          ? { entryPoints: [source.entry] }
+          : { stdin: { contents: source.contents, resolveDir: join(ROOT, 'bench'), sourcefile: `${name}.ts`, loader: 'ts' as const } }),
+        outfile,
+        bundle: true,
+        packages: 'external',
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        logLevel: 'error',
+      })
+      return outfile
+    })()
+    bundles.set(name, bundle)
+  }
+  return await bundle
+}
+
+/** bench/gateway-server.ts, bundled for plain node (bundleForPlainNode). */
 export async function buildGatewayServer (): Promise<string> {
-  gatewayBundle ??= (async () => {
-    const dir = makeTempDir('gateway-server')
-    symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir')
-    symlinkSync(join(ROOT, 'package.json'), join(dir, 'package.json'))
-    mkdirSync(join(dir, 'dist'))
-    const outfile = join(dir, 'dist', 'gateway-server.mjs')
-    const { build } = await import('esbuild')
-    await build({
-      entryPoints: [join(ROOT, 'bench', 'gateway-server.ts')],
-      outfile,
-      bundle: true,
-      packages: 'external',
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      logLevel: 'error',
-    })
-    return outfile
-  })()
-  return await gatewayBundle
+  return await bundleForPlainNode('gateway-server', { entry: join(ROOT, 'bench', 'gateway-server.ts') })
 }
 
 /**

@@ -89,3 +89,13 @@ export function countOf (hay: string, needle: string): number {
   for (let i = hay.indexOf(needle); i >= 0; i = hay.indexOf(needle, i + needle.length)) n++
   return n
 }
+
+/** A table on stdout: a blank line, the header, a rule, the rows; columns after the first right-aligned. */
+export function printTable (header: string[], body: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map(b => b[i].length)))
+  const line = (cells: string[]): string => cells.map((c, i) => pad(c, widths[i], i > 0)).join(' | ')
+  console.log('')
+  console.log(line(header))
+  console.log(widths.map(w => '-'.repeat(w)).join('-|-'))
+  for (const b of body) console.log(line(b))
+}

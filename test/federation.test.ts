@@ -88,6 +88,16 @@ async function pinsAt (b: Gateway): Promise<PinStatus[]> {
   return all
 }
 
+/** B holds exactly `objects` pins, one per CID, all pinned: no request was sent twice. */
+async function onePinEach (t: ExecutionContext, b: Gateway, objects: number): Promise<void> {
+  const pins = await pinsAt(b)
+  const perCid = new Map<string, number>()
+  for (const pin of pins) perCid.set(pin.pin.cid, (perCid.get(pin.pin.cid) ?? 0) + 1)
+  t.is(perCid.size, objects)
+  t.deepEqual([...perCid.values()].filter((n) => n !== 1), [], 'no CID was pinned twice')
+  t.deepEqual(pins.filter((pin) => pin.status !== 'pinned').map((pin) => pin.status), [], 'every pin is pinned')
+}
+
 async function blockFiles (dataDir: string): Promise<string[]> {
   return (await readdir(join(dataDir, 'blocks'), { recursive: true })).filter((name) => name.endsWith('.data'))
 }
@@ -143,12 +153,7 @@ test('SIGKILL while replication jobs are in flight: after a restart every object
   await a.child.exited()
   const again = await serve(t, dataDir, args, { S3IPFS_JOB_LEASE: '2s' })
   for (const key of keys) await until(`${key} COMPLETED`, async () => await status(again, key) === 'COMPLETED' ? true : undefined)
-  const pins = await pinsAt(b)
-  const byCid = new Map<string, number>()
-  for (const pin of pins) byCid.set(pin.pin.cid, (byCid.get(pin.pin.cid) ?? 0) + 1)
-  t.is(byCid.size, keys.length)
-  t.deepEqual([...byCid.values()].filter((n) => n !== 1), [], 'no CID was pinned twice')
-  t.true(pins.every((pin) => pin.status === 'pinned'))
+  await onePinEach(t, b, keys.length)
 })
 
 whenServices('federation on PostgreSQL', unreachable, () => {
@@ -169,11 +174,7 @@ whenServices('federation on PostgreSQL', unreachable, () => {
     one.child.proc.kill('SIGKILL')
     await one.child.exited()
     for (const key of keys) await until(`${key} COMPLETED`, async () => await status(two, key) === 'COMPLETED' ? true : undefined)
-    const pins = await pinsAt(b)
-    const counts = new Map<string, number>()
-    for (const pin of pins) counts.set(pin.pin.cid, (counts.get(pin.pin.cid) ?? 0) + 1)
-    t.is(counts.size, keys.length)
-    t.deepEqual([...counts.values()].filter((n) => n !== 1), [], 'no CID was pinned twice')
+    await onePinEach(t, b, keys.length)
     const { rows } = await db.query(`SELECT kind, state, count(*)::int AS n FROM "${schema}".jobs WHERE kind = 'replicate' GROUP BY kind, state`)
     t.deepEqual(rows, [], 'no replication job is left')
   })

@@ -23,6 +23,9 @@ export interface JobWorkerInit {
   now?: () => Date
 }
 
+/** How long a wake waits for others to share its look at the queue. */
+const WAKE_DELAY_MS = 10
+
 const defaultBackoff = (attempts: number): number => Math.min(1000 * 2 ** Math.max(0, attempts - 1), 300_000) * (0.75 + Math.random() / 2)
 
 /**
@@ -36,6 +39,7 @@ export class JobWorker {
   private readonly running = new Set<Promise<void>>()
   private readonly stopping = new AbortController()
   private timer?: NodeJS.Timeout
+  private wakeTimer?: NodeJS.Timeout
   private polling?: Promise<void>
   private pollAgain = false
   private started = false
@@ -56,11 +60,28 @@ export class JobWorker {
   start (): void {
     if (this.started || this.stopping.signal.aborted) return
     this.started = true
-    this.wake()
+    this.pollNow()
   }
 
-  /** Looks for due jobs now (e.g. after enqueuing one) rather than at the next poll. */
+  /**
+   * Looks for due jobs soon (e.g. after enqueuing one) rather than at the next poll. Wakes within a
+   * few milliseconds of each other share one look: a burst of writes costs one claim, not one each.
+   */
   wake (): void {
+    if (!this.started || this.stopping.signal.aborted) return
+    if (this.polling !== undefined) {
+      this.pollAgain = true
+      return
+    }
+    if (this.wakeTimer !== undefined) return
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined
+      this.pollNow()
+    }, WAKE_DELAY_MS)
+    this.wakeTimer.unref()
+  }
+
+  private pollNow (): void {
     if (!this.started || this.stopping.signal.aborted) return
     if (this.polling !== undefined) {
       this.pollAgain = true
@@ -72,9 +93,9 @@ export class JobWorker {
       if (this.stopping.signal.aborted) return
       if (this.pollAgain) {
         this.pollAgain = false
-        this.wake()
+        this.pollNow()
       } else {
-        this.timer = setTimeout(() => { this.wake() }, this.init.pollMs)
+        this.timer = setTimeout(() => { this.pollNow() }, this.init.pollMs)
         this.timer.unref()
       }
     })
@@ -99,6 +120,7 @@ export class JobWorker {
   async stop (): Promise<void> {
     this.stopping.abort()
     clearTimeout(this.timer)
+    clearTimeout(this.wakeTimer)
     await this.polling
     await Promise.allSettled([...this.running])
   }
@@ -112,7 +134,7 @@ export class JobWorker {
         for (const job of jobs) {
           const run = this.run(job).finally(() => {
             this.running.delete(run)
-            this.wake()
+            this.pollNow()
           })
           this.running.add(run)
         }

@@ -1,0 +1,54 @@
+/** Positioned file I/O for pack files, on raw descriptors (one libuv request per call, no FileHandle). */
+import * as fsCallback from 'node:fs'
+import { promisify } from 'node:util'
+
+export const openFd = promisify(fsCallback.open) as (path: string, flags: string) => Promise<number>
+export const closeFd = promisify(fsCallback.close)
+export const fdatasync = promisify(fsCallback.fdatasync)
+export const fstat = promisify(fsCallback.fstat) as (fd: number) => Promise<fsCallback.Stats>
+
+/** Write every byte of `buffers` at `position`, with as few calls as the kernel allows. */
+export function writeAllAt (fd: number, buffers: Uint8Array[], position: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const next = (list: Uint8Array[], at: number): void => {
+      fsCallback.writev(fd, list, at, (err, written) => {
+        if (err !== null) {
+          reject(err)
+          return
+        }
+        let rest = written
+        const left: Uint8Array[] = []
+        for (const b of list) {
+          if (rest >= b.byteLength) {
+            rest -= b.byteLength
+            continue
+          }
+          left.push(rest > 0 ? b.subarray(rest) : b)
+          rest = 0
+        }
+        if (left.length === 0) resolve()
+        else next(left, at + written)
+      })
+    }
+    next(buffers, position)
+  })
+}
+
+/** Read `length` bytes at `position` into `buffer` from its start; resolves to the bytes read (short at EOF). */
+export function readAt (fd: number, buffer: Uint8Array, length: number, position: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let total = 0
+    const next = (): void => {
+      fsCallback.read(fd, buffer, total, length - total, position + total, (err, bytesRead) => {
+        if (err !== null) {
+          reject(err)
+          return
+        }
+        total += bytesRead
+        if (bytesRead === 0 || total >= length) resolve(total)
+        else next()
+      })
+    }
+    next()
+  })
+}

@@ -1,0 +1,693 @@
+import * as fsCallback from 'node:fs'
+import * as fs from 'node:fs/promises'
+import { join } from 'node:path'
+import { NotFoundError, OpenFailedError } from 'interface-store'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import * as Digest from 'multiformats/hashes/digest'
+import type { ListedBlock, StrayFile, SweepableBlockstore } from '../content/gc.js'
+import type { AbortOptions } from '../types.js'
+import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
+import { fsyncPath, isCode, once } from './fs-files.js'
+import type { FsBlockstore } from './fs.js'
+import { compactPacks, type CompactionReport } from './pack-compact.js'
+import { ABANDONED_MS, fileHeader, packName, recordAt, recordHeader, scanPack, FILE_HEADER_SIZE, PACK_NAME } from './pack-format.js'
+import { closeFd, fdatasync, fstat, openFd, readAt, writeAllAt } from './pack-files.js'
+import { PackIndex } from './pack-index.js'
+
+type BlockInput = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>
+
+export interface PackBlockstoreInit {
+  /** Directory of the store: `index.db` and `packs/`. */
+  path: string
+  /** Create `path` when it does not exist (default true); otherwise opening fails. */
+  createIfMissing?: boolean
+  /** A pack is closed to new blocks once it reaches this many bytes (default 128 MiB). */
+  packSize?: number
+  /** Compaction rewrites a pack whose live blocks fill less than this fraction of it (default 0.5). */
+  compactBelow?: number
+  /** Clock of the blocks' written times, in ms since the epoch (default Date.now). */
+  now?: () => number
+  /**
+   * An FsBlockstore of an older data directory, read through: blocks missing here are looked up
+   * there, garbage collection lists and deletes in both, and a put of a block it has only
+   * refreshes it there. New blocks are always written to packs.
+   */
+  legacy?: FsBlockstore
+  /** How long an index write waits for another process holding the lock, in ms (default 5000). */
+  busyTimeout?: number
+}
+
+/** A pack this process appends to (or did, until it is sealed). */
+interface Writer {
+  id: number
+  fd: number
+  /** Where the next record goes. */
+  end: number
+  /** Everything before this offset is on disk (fdatasync). */
+  synced: number
+  /** Date.now() of the last append. */
+  lastAppend: number
+  /** Writes in flight, by the offset each starts at. */
+  writes: Map<Promise<void>, number>
+  /** Group commits using `fd` now; it is closed once sealing is done and none is. */
+  users: number
+  /** Set when the pack is closed to new blocks: resolves once it is synced, sealed and closed. */
+  sealing?: Promise<void>
+  closeWhenIdle: boolean
+}
+
+interface Reader {
+  fd: number
+  refs: number
+  opened: number
+  retired: boolean
+}
+
+interface SyncRequest {
+  writer: Writer
+  upTo: number
+}
+
+/** A writer idle this long starts a new pack on its next put: compaction in other processes treats older unsealed packs as abandoned. */
+const ROTATE_IDLE_MS = 60_000
+/** A pack row without a file this old is a pack whose creation was lost (a creation takes milliseconds). */
+const LOST_PACK_MS = 60_000
+/** Cached read descriptors are reopened after this long, so that packs compacted by another process stop holding disk space. */
+const REOPEN_MS = 30_000
+const MAX_READERS = 64
+const LIST_PAGE = 1000
+
+/**
+ * Blocks appended to large pack files, with an index in SQLite (`index.db`, WAL) shared by every
+ * process using the directory. A put is one positioned write and one index row; making blocks
+ * durable (`flush`) is one fdatasync per pack touched, shared by every flush that arrives while the
+ * previous one runs (group commit). No file is opened, renamed or created per block.
+ *
+ * - A block is indexed, and so readable by anyone, only once its write has finished.
+ * - A put of a block already indexed writes nothing and refreshes its written time.
+ * - `deleteIfOlder` deletes the index row in one statement, so a concurrent put either refreshed
+ *   the row first or finds it gone and appends the block again. The bytes stay in the pack until
+ *   `compact` rewrites packs that are mostly garbage.
+ * - A pack is sealed (closed to new blocks, every byte synced) when it is full, idle, compacted or
+ *   the store closes. Index commits do not fsync: after a power failure, opening the store checks
+ *   the packs not sealed yet, indexing every complete record whose bytes hash to its CID and
+ *   dropping rows whose record did not reach the disk. A record cut short is never indexed.
+ */
+export class PackBlockstore implements Blockstore, SweepableBlockstore {
+  readonly path: string
+  private readonly packsDir: string
+  private readonly createIfMissing: boolean
+  private readonly packSize: number
+  private readonly compactBelow: number
+  private readonly now: () => number
+  private readonly legacy?: FsBlockstore
+  private readonly busyTimeout: number
+  private opening?: Promise<PackIndex>
+  private index?: PackIndex
+  private active?: Writer
+  private creating?: Promise<Writer>
+  private readonly writers = new Map<number, Writer>()
+  /** Blocks being written by this process, for puts of the same block meanwhile. */
+  private readonly writing = new Map<string, Promise<void>>()
+  private queue: SyncRequest[] = []
+  private nextGroup?: { promise: Promise<void>, resolve: () => void, reject: (err: unknown) => void }
+  private committing?: Promise<void>
+  private readonly readers = new Map<number, Reader>()
+  private closed = false
+  /** fdatasync calls made on packs by flushes (group commits share them). */
+  syncs = 0
+
+  constructor (init: PackBlockstoreInit) {
+    this.path = init.path
+    this.packsDir = join(init.path, 'packs')
+    this.createIfMissing = init.createIfMissing ?? true
+    this.packSize = init.packSize ?? 128 * 1024 * 1024
+    this.compactBelow = init.compactBelow ?? 0.5
+    this.now = init.now ?? Date.now
+    this.legacy = init.legacy
+    this.busyTimeout = init.busyTimeout ?? 5000
+  }
+
+  /** Resolves when the store can be written (for readiness probes). */
+  async ping (options?: AbortOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    await this.ready()
+    await fs.access(this.packsDir, fsCallback.constants.W_OK)
+  }
+
+  /** Size and free space of the filesystem holding the packs, in bytes. */
+  async capacity (options?: AbortOptions): Promise<{ totalBytes: number, freeBytes: number }> {
+    options?.signal?.throwIfAborted()
+    await this.ready()
+    const stats = await fs.statfs(this.path)
+    return { totalBytes: stats.blocks * stats.bsize, freeBytes: stats.bavail * stats.bsize }
+  }
+
+  async has (cid: CID, options?: AbortOptions): Promise<boolean> {
+    options?.signal?.throwIfAborted()
+    const index = await this.ready()
+    if (index.sql.get.get(cid.multihash.bytes) !== undefined) return true
+    return this.legacy !== undefined ? await this.legacy.has(cid, options) : false
+  }
+
+  async put (cid: CID, bytes: BlockInput, options?: AbortOptions): Promise<CID> {
+    options?.signal?.throwIfAborted()
+    const index = await this.ready()
+    const mh = cid.multihash.bytes
+    const key = keyOf(mh)
+    if (await this.present(index, cid, key, bytes)) return cid
+    const data = await collect(bytes, options?.signal)
+    options?.signal?.throwIfAborted()
+    const header = recordHeader(mh, data.byteLength)
+    const size = header.byteLength + data.byteLength
+    const pack = await this.writerFor(index, size)
+    // Another put of the same block may have started while the pack was being opened.
+    if (await this.present(index, cid, key, bytes)) return cid
+    const start = pack.end
+    pack.end += size
+    pack.lastAppend = Date.now()
+    const write = writeAllAt(pack.fd, [header, data], start)
+    const tracked = write.finally(() => { pack.writes.delete(tracked) })
+    tracked.catch(() => {})
+    pack.writes.set(tracked, start)
+    const stored = write.then(() => {
+      index.sql.insert.run(mh, pack.id, start + header.byteLength, data.byteLength, this.now())
+    })
+    this.writing.set(key, stored)
+    try {
+      await stored
+    } finally {
+      if (this.writing.get(key) === stored) this.writing.delete(key)
+    }
+    return cid
+  }
+
+  async * get (cid: CID, options?: AbortOptions): AsyncGenerator<Uint8Array> {
+    options?.signal?.throwIfAborted()
+    yield await this.read(cid, undefined, options)
+  }
+
+  /**
+   * Read the block at `cid` into `buffer` (owned by the caller) and resolve to the part filled: the
+   * whole block, or as much as fits. `expected` is accepted for FsBlockstore's signature: the size
+   * of a block is known here, so a block longer than expected shows as a longer result when the
+   * buffer has room.
+   */
+  async readInto (cid: CID, buffer: Uint8Array, expected?: number, options?: AbortOptions): Promise<Uint8Array> {
+    options?.signal?.throwIfAborted()
+    void expected
+    return await this.read(cid, buffer, options)
+  }
+
+  async delete (cid: CID, options?: AbortOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    const index = await this.ready()
+    index.sql.delete.run(cid.multihash.bytes)
+    if (this.legacy !== undefined) await this.legacy.delete(cid, options)
+  }
+
+  /** Deletes the index row unless the block was put at or after `cutoff` (see SweepableBlockstore). */
+  async deleteIfOlder (cid: CID, cutoff: number, options?: AbortOptions): Promise<boolean> {
+    options?.signal?.throwIfAborted()
+    const index = await this.ready()
+    if (index.sql.deleteIfOlder.run(cid.multihash.bytes, cutoff).changes > 0) return true
+    return this.legacy !== undefined ? await this.legacy.deleteIfOlder(cid, cutoff, options) : false
+  }
+
+  /** Every indexed block (and the legacy store's), a page of the index at a time. */
+  async * listBlocks (options?: AbortOptions): AsyncGenerator<ListedBlock> {
+    options?.signal?.throwIfAborted()
+    const index = await this.ready()
+    if (this.legacy !== undefined) yield * this.legacy.listBlocks(options)
+    let after: Uint8Array = new Uint8Array(0)
+    for (;;) {
+      options?.signal?.throwIfAborted()
+      const rows = index.sql.page.all(after, LIST_PAGE)
+      for (const row of rows) {
+        const cid = cidOf(row.mh)
+        if (cid !== undefined) yield { cid, size: row.length, written: row.written }
+      }
+      if (rows.length < LIST_PAGE) return
+      after = rows[rows.length - 1].mh
+    }
+  }
+
+  /**
+   * Files in `packs/` that belong to no pack of the index (left by a compaction interrupted after
+   * its commit, or foreign), and the legacy store's strays as `legacy/<name>`.
+   */
+  async * listStrays (options?: AbortOptions): AsyncGenerator<StrayFile> {
+    options?.signal?.throwIfAborted()
+    const index = await this.ready()
+    // The directory first, then the rows: a pack created in between has its row already.
+    const names = await fs.readdir(this.packsDir)
+    const known = new Set(index.sql.packs.all().map(p => packName(p.id)))
+    for (const name of names) {
+      if (known.has(name) || !PACK_NAME.test(name)) continue
+      options?.signal?.throwIfAborted()
+      const s = await fs.stat(join(this.packsDir, name)).catch(() => undefined)
+      if (s !== undefined) yield { name: `packs/${name}`, size: s.size, written: Math.max(s.mtimeMs, s.ctimeMs) }
+    }
+    if (this.legacy !== undefined) {
+      for await (const stray of this.legacy.listStrays(options)) yield { ...stray, name: `legacy/${stray.name}` }
+    }
+  }
+
+  async deleteStray (name: string, options?: AbortOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    const index = await this.ready()
+    if (name.startsWith('legacy/') && this.legacy !== undefined) {
+      await this.legacy.deleteStray(name.slice('legacy/'.length), options)
+      return
+    }
+    const file = name.startsWith('packs/') ? name.slice('packs/'.length) : ''
+    if (!PACK_NAME.test(file)) throw new TypeError(`Not a stray file name: ${name}`)
+    if (index.sql.packs.all().some(p => packName(p.id) === file)) throw new TypeError(`Not a stray: ${name} is a pack in use`)
+    await fs.rm(join(this.packsDir, file), { force: true })
+  }
+
+  async * putMany (source: Iterable<InputPair> | AsyncIterable<InputPair>, options?: AbortOptions): AsyncGenerator<CID> {
+    for await (const { cid, bytes } of source) yield await this.put(cid, bytes, options)
+  }
+
+  async * getMany (source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncGenerator<Pair> {
+    for await (const cid of source) yield { cid, bytes: once(await this.read(cid, undefined, options)) }
+  }
+
+  async * deleteMany (source: Iterable<CID> | AsyncIterable<CID>, options?: AbortOptions): AsyncGenerator<CID> {
+    for await (const cid of source) {
+      await this.delete(cid, options)
+      yield cid
+    }
+  }
+
+  async * getAll (options?: AbortOptions): AsyncGenerator<Pair> {
+    for await (const { cid } of this.listBlocks(options)) {
+      let bytes: Uint8Array
+      try {
+        bytes = await this.read(cid, undefined, options)
+      } catch (err) {
+        if ((err as Error).name === 'NotFoundError') continue // deleted since listed
+        throw err
+      }
+      yield { cid, bytes: once(bytes) }
+    }
+  }
+
+  /**
+   * Make the given blocks durable: each pack holding one is fdatasynced once every write before
+   * the block in that pack has finished, in one group with every flush that arrives while the
+   * previous group syncs. Rejects with NotFoundError when a block is absent.
+   */
+  async flush (cids: Iterable<CID>, options?: AbortOptions): Promise<void> {
+    options?.signal?.throwIfAborted()
+    const index = await this.ready()
+    const needs = new Map<Writer, number>()
+    const foreign = new Set<number>()
+    const legacy: CID[] = []
+    for (const cid of cids) {
+      const mh = cid.multihash.bytes
+      const pending = this.writing.get(keyOf(mh))
+      if (pending !== undefined) await pending
+      const row = index.sql.get.get(mh)
+      if (row === undefined) {
+        if (this.legacy === undefined) throw new NotFoundError(`Block ${cid} not found`)
+        legacy.push(cid)
+        continue
+      }
+      const writer = this.writers.get(row.pack)
+      const upTo = row.offset + row.length
+      if (writer === undefined) foreign.add(row.pack)
+      else if (writer.synced < upTo) needs.set(writer, Math.max(needs.get(writer) ?? 0, upTo))
+    }
+    if (legacy.length > 0) await this.legacy?.flush(legacy, options)
+    // A block another process wrote and has not synced yet (its pack is not sealed): sync it from here.
+    for (const id of foreign) {
+      if (index.sql.pack.get(id)?.sealed === 0) await this.syncForeign(id)
+    }
+    if (needs.size === 0) return
+    this.nextGroup ??= deferred()
+    const group = this.nextGroup.promise
+    for (const [writer, upTo] of needs) this.queue.push({ writer, upTo })
+    this.committing ??= this.commitGroups()
+    await group
+  }
+
+  /**
+   * Rewrite packs that are mostly garbage (live blocks below `compactBelow` of the file) and
+   * delete those with no live block, after this process's current pack is sealed. Packs another
+   * process may still append to (unsealed, changed within ABANDONED_MS) are skipped.
+   */
+  async compact (options?: AbortOptions): Promise<CompactionReport> {
+    options?.signal?.throwIfAborted()
+    const index = await this.ready()
+    if (this.active !== undefined) await this.retire(this.active)
+    return await compactPacks({
+      index,
+      packsDir: this.packsDir,
+      compactBelow: this.compactBelow,
+      ownPack: (id) => this.writers.has(id),
+      newPack: () => index.sql.newPack.get(Date.now())?.id as number,
+      recover: async (id, fd, size) => { await this.recoverPack(index, id, fd, size) },
+      dropReader: (id) => { this.dropReader(id) },
+      signal: options?.signal
+    })
+  }
+
+  /** Seal this process's packs (syncing them) and close every file. The store cannot be used after. */
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    const index = this.index
+    if (index === undefined) {
+      await this.opening?.catch(() => {})
+      this.index?.close()
+      return
+    }
+    await this.creating?.catch(() => {})
+    await Promise.allSettled(this.writing.values())
+    while (this.committing !== undefined) await this.committing.catch(() => {})
+    await Promise.allSettled([...this.writers.values()].map(async w => { await this.retire(w) }))
+    for (const id of [...this.readers.keys()]) this.dropReader(id)
+    index.close()
+  }
+
+  private async ready (): Promise<PackIndex> {
+    if (this.index !== undefined) return this.index
+    if (this.closed) throw new OpenFailedError('PackBlockstore is closed')
+    this.opening ??= this.open()
+    return await this.opening
+  }
+
+  private async open (): Promise<PackIndex> {
+    try {
+      if (this.createIfMissing) await fs.mkdir(this.packsDir, { recursive: true })
+      else await fs.mkdir(this.packsDir)
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) throw new OpenFailedError(`Blockstore directory ${this.path} does not exist`)
+      if (!isCode(err, 'EEXIST')) throw err
+    }
+    const index = new PackIndex(join(this.path, 'index.db'), this.busyTimeout)
+    try {
+      for (const pack of index.sql.packs.all()) {
+        if (pack.sealed === 0) await this.checkUnsealed(index, pack.id, pack.created)
+      }
+    } catch (err) {
+      index.close()
+      throw err
+    }
+    this.index = index
+    return index
+  }
+
+  /**
+   * After a crash or power failure, a pack not sealed may have records the index lacks (rows not
+   * yet on disk) and rows whose record is not (data not yet on disk). Index the first, drop the
+   * second, and seal the pack when no writer can be using it any more.
+   */
+  private async checkUnsealed (index: PackIndex, id: number, created: number): Promise<void> {
+    let fd: number
+    try {
+      fd = await openFd(this.file(id), 'r')
+    } catch (err) {
+      if (!isCode(err, 'ENOENT')) throw err
+      // Another process creating it right now has made the row first; an old row lost its file.
+      if (Date.now() - created > LOST_PACK_MS) {
+        index.transaction(() => {
+          index.sql.deletePackRows.run(id)
+          index.sql.dropPack.run(id)
+        })
+      }
+      return
+    }
+    try {
+      const stat = await fstat(fd)
+      await this.recoverPack(index, id, fd, stat.size)
+      if (Date.now() - stat.mtimeMs > ABANDONED_MS) index.sql.seal.run(id)
+    } finally {
+      await closeFd(fd)
+    }
+  }
+
+  /** Index the complete, verified records of a pack (after syncing them); drop rows whose record is not there. */
+  private async recoverPack (index: PackIndex, id: number, fd: number, size: number): Promise<void> {
+    const scan = await scanPack(fd, size)
+    await fdatasync(fd).catch(() => {}) // what the scan accepted is made durable before it is indexed
+    const stat = await fstat(fd)
+    const valid = new Set(scan.records.map(r => r.offset))
+    index.recover(scan.records.map(r => ({ mh: r.multihash, pack: id, offset: r.offset, length: r.length, written: stat.mtimeMs })))
+    // Rows past the scan's end may belong to a writer appending right now: check each one's own record.
+    let after = -1
+    for (;;) {
+      const rows = index.sql.rowsOfFrom.all(id, after, LIST_PAGE)
+      for (const row of rows) {
+        if (valid.has(row.offset)) continue
+        if (row.offset >= scan.end && await recordAt(fd, row.mh, row.offset, row.length)) continue
+        index.sql.deleteAt.run(row.mh, id, row.offset)
+      }
+      if (rows.length < LIST_PAGE) break
+      after = rows[rows.length - 1].offset
+    }
+  }
+
+  /** Whether the block is present already, refreshing its written time; false when it must be written. */
+  private async present (index: PackIndex, cid: CID, key: string, bytes: BlockInput): Promise<boolean> {
+    const writing = this.writing.get(key)
+    if (writing !== undefined) {
+      await writing
+      return true
+    }
+    const mh = cid.multihash.bytes
+    if (index.sql.touch.run(this.now(), mh).changes > 0) return true
+    if (this.legacy !== undefined && await this.legacy.has(cid)) {
+      // Refreshes it there (or writes it there again if a sweep of the old store just took it).
+      await this.legacy.put(cid, bytes)
+      return true
+    }
+    return false
+  }
+
+  /** The pack to append `size` bytes to: the active one, or a new one when it is full or idle. */
+  private async writerFor (index: PackIndex, size: number): Promise<Writer> {
+    for (;;) {
+      const active = this.active
+      if (active !== undefined) {
+        const full = active.end > FILE_HEADER_SIZE && active.end + size > this.packSize
+        const idle = Date.now() - active.lastAppend > ROTATE_IDLE_MS
+        if (!full && !idle) return active
+        void this.retire(active).catch(() => {})
+      }
+      if (this.creating === undefined) {
+        this.creating = this.createPack(index).finally(() => { this.creating = undefined })
+      }
+      const created = await this.creating
+      if (this.active === created) return created
+    }
+  }
+
+  /** A new pack: its row, then its file, durable in the directory before any block goes in. */
+  private async createPack (index: PackIndex): Promise<Writer> {
+    const id = index.sql.newPack.get(Date.now())?.id as number
+    const fd = await openFd(this.file(id), 'wx+')
+    try {
+      await writeAllAt(fd, [fileHeader()], 0)
+      await fdatasync(fd)
+      await fsyncPath(this.packsDir, true)
+    } catch (err) {
+      await closeFd(fd).catch(() => {})
+      throw err
+    }
+    const writer: Writer = { id, fd, end: FILE_HEADER_SIZE, synced: FILE_HEADER_SIZE, lastAppend: Date.now(), writes: new Map(), users: 0, closeWhenIdle: false }
+    this.writers.set(id, writer)
+    this.active = writer
+    return writer
+  }
+
+  /** Close a pack to new blocks: once its writes finish it is synced, sealed and its file closed. */
+  private async retire (writer: Writer): Promise<void> {
+    if (this.active === writer) this.active = undefined
+    writer.sealing ??= (async () => {
+      while (writer.writes.size > 0) await Promise.allSettled(writer.writes.keys())
+      writer.users++
+      try {
+        await fdatasync(writer.fd)
+        writer.synced = writer.end
+        this.index?.sql.seal.run(writer.id)
+        this.writers.delete(writer.id)
+      } finally {
+        writer.users--
+        writer.closeWhenIdle = true
+        if (writer.users === 0) closeFd(writer.fd).catch(() => {})
+      }
+    })()
+    await writer.sealing
+  }
+
+  private async commitGroups (): Promise<void> {
+    try {
+      // Let the flushes issued in this turn of the event loop join the first group.
+      await new Promise<void>(resolve => setImmediate(resolve))
+      while (this.queue.length > 0) {
+        const requests = this.queue
+        const done = this.nextGroup as NonNullable<typeof this.nextGroup>
+        this.queue = []
+        this.nextGroup = undefined
+        try {
+          await this.syncGroup(requests)
+          done.resolve()
+        } catch (err) {
+          done.reject(err)
+        }
+      }
+    } finally {
+      this.committing = undefined
+    }
+  }
+
+  private async syncGroup (requests: SyncRequest[]): Promise<void> {
+    const packs = new Map<Writer, number>()
+    for (const r of requests) packs.set(r.writer, Math.max(packs.get(r.writer) ?? 0, r.upTo))
+    await Promise.all([...packs].map(async ([writer, upTo]) => {
+      if (writer.synced >= upTo) return
+      if (writer.sealing !== undefined) {
+        await writer.sealing
+        return
+      }
+      // Every write before `upTo` must have finished, so that a scan after a power failure reads through to it.
+      const before = [...writer.writes].filter(([, start]) => start < upTo).map(([w]) => w)
+      await Promise.allSettled(before)
+      if (writer.closeWhenIdle) return // sealed meanwhile: synced up to its end
+      writer.users++
+      try {
+        this.syncs++
+        await fdatasync(writer.fd)
+        writer.synced = Math.max(writer.synced, upTo)
+      } finally {
+        writer.users--
+        if (writer.closeWhenIdle && writer.users === 0) closeFd(writer.fd).catch(() => {})
+      }
+    }))
+  }
+
+  /** fdatasync a pack another process is writing (its page cache is ours too). */
+  private async syncForeign (id: number): Promise<void> {
+    let fd: number
+    try {
+      fd = await openFd(this.file(id), 'r')
+    } catch (err) {
+      if (isCode(err, 'ENOENT')) return // compacted: its blocks moved to a synced pack
+      throw err
+    }
+    try {
+      await fdatasync(fd)
+    } finally {
+      await closeFd(fd)
+    }
+  }
+
+  private async read (cid: CID, into: Uint8Array | undefined, options?: AbortOptions): Promise<Uint8Array> {
+    options?.signal?.throwIfAborted()
+    const index = await this.ready()
+    const mh = cid.multihash.bytes
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const at = index.sql.get.get(mh)
+      if (at === undefined) break
+      const buffer = into === undefined ? Buffer.allocUnsafe(at.length) : into
+      const length = Math.min(at.length, buffer.byteLength)
+      let reader: Reader
+      try {
+        reader = await this.reader(at.pack)
+      } catch (err) {
+        if (isCode(err, 'ENOENT')) continue // compacted away: the row has moved
+        throw err
+      }
+      try {
+        const got = await readAt(reader.fd, buffer, length, at.offset)
+        if (got < length) throw new Error(`Pack ${packName(at.pack)} is shorter than its index says (block ${cid})`)
+        return into === undefined ? buffer : buffer.subarray(0, got)
+      } finally {
+        this.releaseReader(reader)
+      }
+    }
+    if (this.legacy !== undefined) {
+      if (into !== undefined) return await this.legacy.readInto(cid, into, undefined, options)
+      const chunks: Uint8Array[] = []
+      for await (const chunk of this.legacy.get(cid, options)) chunks.push(chunk)
+      return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+    }
+    throw new NotFoundError(`Block ${cid} not found`)
+  }
+
+  private async reader (pack: number): Promise<Reader> {
+    const cached = this.readers.get(pack)
+    if (cached !== undefined) {
+      if (Date.now() - cached.opened < REOPEN_MS) {
+        cached.refs++
+        // Most recently used last.
+        this.readers.delete(pack)
+        this.readers.set(pack, cached)
+        return cached
+      }
+      this.dropReader(pack)
+    }
+    const fd = await openFd(this.file(pack), 'r')
+    const raced = this.readers.get(pack)
+    if (raced !== undefined) {
+      await closeFd(fd).catch(() => {})
+      raced.refs++
+      return raced
+    }
+    const reader: Reader = { fd, refs: 1, opened: Date.now(), retired: false }
+    this.readers.set(pack, reader)
+    if (this.readers.size > MAX_READERS) this.dropReader(this.readers.keys().next().value as number)
+    return reader
+  }
+
+  private releaseReader (reader: Reader): void {
+    reader.refs--
+    if (reader.retired && reader.refs === 0) closeFd(reader.fd).catch(() => {})
+  }
+
+  private dropReader (pack: number): void {
+    const reader = this.readers.get(pack)
+    if (reader === undefined) return
+    this.readers.delete(pack)
+    reader.retired = true
+    if (reader.refs === 0) closeFd(reader.fd).catch(() => {})
+  }
+
+  private file (id: number): string {
+    return join(this.packsDir, packName(id))
+  }
+}
+
+function keyOf (mh: Uint8Array): string {
+  return Buffer.from(mh.buffer, mh.byteOffset, mh.byteLength).toString('base64')
+}
+
+function cidOf (mh: Uint8Array): CID | undefined {
+  try {
+    return CID.createV1(raw.code, Digest.decode(new Uint8Array(mh)))
+  } catch {
+    return undefined
+  }
+}
+
+async function collect (bytes: BlockInput, signal?: AbortSignal): Promise<Uint8Array> {
+  if (bytes instanceof Uint8Array) return bytes
+  const chunks: Uint8Array[] = []
+  for await (const chunk of bytes) {
+    signal?.throwIfAborted()
+    chunks.push(chunk)
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+}
+
+function deferred (): { promise: Promise<void>, resolve: () => void, reject: (err: unknown) => void } {
+  let resolve!: () => void
+  let reject!: (err: unknown) => void
+  const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej })
+  promise.catch(() => {}) // rejections reach the flushes awaiting it
+  return { promise, resolve, reject }
+}

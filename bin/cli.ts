@@ -332,6 +332,7 @@ function gcSummary (report: GatewayGcReport, options: GcCommandOptions): string 
     }
     row('kept as recent', `${b.keptRecent} (unreferenced, written within the grace period)`)
     if (!options.dryRun) row('strays deleted', `${b.straysDeleted} (${formatBytes(b.strayBytes)})`)
+    if (!options.dryRun && b.packsCompacted > 0) row('packs compacted', `${b.packsCompacted} (${formatBytes(b.compactedBytes)} of disk given back)`)
     row('took', `${b.durationMs} ms`)
   }
   return lines.join('\n') + '\n'
@@ -348,7 +349,7 @@ function gcDamage (report: GatewayGcReport, options: GcCommandOptions): string {
   ]
   const lines: string[] = []
   if (b.missing.length > 0) {
-    lines.push(`gc: DATA LOSS: ${b.missing.length} block(s) of referenced objects are missing from ${resolve(options.dataDir, 'blocks')}:`, ...list(b.missing))
+    lines.push(`gc: DATA LOSS: ${b.missing.length} block(s) of referenced objects are missing from the blockstore in ${resolve(options.dataDir)}:`, ...list(b.missing))
   }
   if (b.corrupt.length > 0) {
     lines.push(`gc: DATA LOSS: ${b.corrupt.length} referenced dag-pb block(s) do not decode:`, ...list(b.corrupt))

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { access, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer as createHttpServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
@@ -11,6 +11,7 @@ import type { TrustProxy } from '../adapters/node-io.js'
 import { CachedBlockstore, redisBlockCache } from '../src/blockstores/cached.js'
 import { FsBlockstore } from '../src/blockstores/fs.js'
 import { KuboBlockstore } from '../src/blockstores/kubo.js'
+import { PackBlockstore } from '../src/blockstores/pack.js'
 import type { CidProfileName } from '../src/content/profiles.js'
 import { auditLogFile, type AuditSink } from '../src/audit.js'
 import { fileCredentials, type UserDirectory } from '../src/auth/user-file.js'
@@ -69,7 +70,7 @@ export interface ServerOptions {
   /** Mount prefix, e.g. '/s3'. Default: the root. */
   basePath?: string
   trustProxy?: TrustProxy
-  /** Replace the FsBlockstore under `<dataDir>/blocks` (e.g. a MemoryBlockstore in benchmarks). */
+  /** Replace the PackBlockstore under `<dataDir>/blocks` (e.g. a MemoryBlockstore in benchmarks). */
   blockstore?: Blockstore
   /** Replace the SQLite store at `<dataDir>/meta.db`. */
   metadata?: MetadataStore
@@ -149,7 +150,7 @@ export interface RunningServer {
   close(): Promise<void>
 }
 
-/** Starts the standalone gateway on node:http with FsBlockstore + SQLite under `dataDir`. */
+/** Starts the standalone gateway on node:http with PackBlockstore + SQLite under `dataDir`. */
 export async function startServer (options: ServerOptions = {}): Promise<RunningServer> {
   const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR)
   const host = options.host ?? DEFAULT_HOST
@@ -277,7 +278,7 @@ export interface DataDirStores {
 }
 
 export interface OpenStoresOptions {
-  /** Use this instead of the FsBlockstore in `<dataDir>/blocks`. */
+  /** Use this instead of the PackBlockstore in `<dataDir>/blocks`. */
   blockstore?: Blockstore
   /** Use this instead of SQLite at `<dataDir>/meta.db`. */
   metadata?: MetadataStore
@@ -298,7 +299,10 @@ export interface OpenStoresOptions {
 }
 
 /**
- * The stores `serve` keeps in `dataDir`: an FsBlockstore in `blocks/` and SQLite (WAL) in `meta.db`.
+ * The stores `serve` keeps in `dataDir`: a PackBlockstore in `blocks/` (pack files in `blocks/packs/`,
+ * their index in `blocks/index.db`) and SQLite (WAL) in `meta.db`. A `blocks/` directory written by
+ * an earlier version (FsBlockstore: a file per block in two-letter shard directories) is read
+ * through underneath: its blocks stay readable and collectable, new blocks go to packs.
  * Several processes may open the same directory at once (the `gc` command beside a server).
  */
 export async function openStores (dataDir: string, options: OpenStoresOptions = {}): Promise<DataDirStores> {
@@ -315,7 +319,7 @@ export async function openStores (dataDir: string, options: OpenStoresOptions = 
   if (options.blockstore === undefined || metadata === undefined) await mkdir(dataDir, { recursive: true })
   const kubo = options.blockstore === undefined && options.ipfsApi !== undefined
   let blockstore: Blockstore = options.blockstore ??
-    (kubo ? kuboStore(options.ipfsApi ?? '', options.ipfsApiHeaders) : new FsBlockstore({ path: join(dataDir, 'blocks') }))
+    (kubo ? kuboStore(options.ipfsApi ?? '', options.ipfsApiHeaders) : await packStore(join(dataDir, 'blocks')))
   if (options.redisUrl !== undefined) {
     const logger = options.logger ?? defaultLogger()
     blockstore = new CachedBlockstore(blockstore, { cache: await redisBlockCache(options.redisUrl, { logger }) })
@@ -327,6 +331,18 @@ export async function openStores (dataDir: string, options: OpenStoresOptions = 
     blockstore,
     metadata: metadata ?? new SqliteMetadataStore({ path: metaDb }),
   }
+}
+
+/** The PackBlockstore of a data directory, over the FsBlockstore files an earlier version left there. */
+async function packStore (path: string): Promise<PackBlockstore> {
+  let names: string[] = []
+  try {
+    names = await readdir(path)
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== 'ENOENT') throw err
+  }
+  const legacy = names.some(n => /^[a-z2-7]{2}$/.test(n)) ? new FsBlockstore({ path }) : undefined
+  return new PackBlockstore({ path, legacy })
 }
 
 /** A KuboBlockstore on `url` (http or https), or a usage error. */

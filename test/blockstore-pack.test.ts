@@ -144,9 +144,10 @@ test('rows lost with the index (power failure) come back from unsealed packs; co
   await first.put(a.cid, a.bytes)
   await first.put(b.cid, b.bytes)
   await first.flush([a.cid, b.cid])
-  // Drop the rows as a lost WAL would, and damage b's bytes in place.
+  // Drop the rows as a lost WAL tail would (with the later note that they were synced), and damage b's bytes in place.
   const db = new Database(join(path, 'index.db'))
   db.prepare('DELETE FROM blocks').run()
+  db.prepare('UPDATE packs SET verified = 16').run()
   db.close()
   const [pack] = await packFiles(path)
   const file = join(path, 'packs', pack)
@@ -177,6 +178,22 @@ test('rows whose record never reached the disk are dropped on open', async t => 
   await second.put(b.cid, b.bytes)
   t.deepEqual(await bytesOf(second.get(b.cid)), Buffer.from(b.bytes), 'a put writes it again instead of trusting a dead row')
   await first.close().catch(() => {})
+})
+
+test('blocks deleted from the index stay deleted when another store opens the directory', async t => {
+  const path = await tempDir(t)
+  let clock = Date.now()
+  const first = open(t, path, { now: () => clock })
+  const [a, b] = await blocks(2, 10_000)
+  await first.put(a.cid, a.bytes)
+  await first.put(b.cid, b.bytes)
+  await first.flush([a.cid, b.cid])
+  clock += 3_600_000
+  t.true(await first.deleteIfOlder(a.cid, clock - 1000))
+  // first keeps its pack open (unsealed), as a running server does.
+  const second = open(t, path)
+  t.false(await second.has(a.cid), 'the recovery scan does not bring back what gc deleted')
+  t.true(await second.has(b.cid))
 })
 
 test('compaction rewrites packs that are mostly garbage, deletes empty ones, and keeps every live block', async t => {

@@ -207,7 +207,7 @@ export class CachedBlockstore implements Blockstore {
     this.maxBlockSize = options.maxBlockSize ?? 2 * 1024 * 1024
     // Optional capabilities of the store underneath, passed through only when it has them (the
     // gateway checks for them: flush before commits, listBlocks / deleteIfOlder for GC, pins).
-    for (const name of ['flush', 'listBlocks', 'listStrays', 'deleteStray', 'pin', 'unpin', 'pinned', 'ping', 'capacity']) {
+    for (const name of ['flush', 'listBlocks', 'listStrays', 'deleteStray', 'compact', 'pin', 'unpin', 'pinned', 'ping', 'capacity']) {
       const method = optional[name]
       // configurable, so that a wrapper (the gateway's metrics) may return its own version
       if (typeof method === 'function') Object.defineProperty(this, name, { value: method.bind(inner), configurable: true })

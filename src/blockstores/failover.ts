@@ -48,7 +48,7 @@ export interface FailoverBlockstoreInit {
  * looks for them by name (flush before commits, listBlocks / deleteIfOlder for GC, pins,
  * readiness and capacity).
  */
-const PASSED_THROUGH = ['flush', 'listBlocks', 'listStrays', 'deleteStray', 'deleteIfOlder', 'pin', 'unpin', 'pinned', 'ping', 'capacity'] as const
+const PASSED_THROUGH = ['flush', 'listBlocks', 'listStrays', 'deleteStray', 'deleteIfOlder', 'compact', 'pin', 'unpin', 'pinned', 'ping', 'capacity'] as const
 /** Properties of a CachedBlockstore underneath that the gateway's metrics read. */
 const PROPERTIES = ['cache', 'metrics'] as const
 
@@ -83,6 +83,7 @@ export class FailoverBlockstore implements Blockstore {
   declare readonly deleteIfOlder?: SweepableBlockstore['deleteIfOlder']
   declare readonly listStrays?: SweepableBlockstore['listStrays']
   declare readonly deleteStray?: SweepableBlockstore['deleteStray']
+  declare readonly compact?: SweepableBlockstore['compact']
   declare readonly pin?: Pinner['pin']
   declare readonly unpin?: Pinner['unpin']
   declare readonly pinned?: Pinner['pinned']

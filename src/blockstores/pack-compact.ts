@@ -24,7 +24,7 @@ export interface CompactionContext {
   /** Register a new (unsealed) pack and return its id. */
   newPack: () => number
   /** Index the verified records of an abandoned pack before it is taken. */
-  recover: (id: number, fd: number, size: number) => Promise<void>
+  recover: (id: number, fd: number, size: number, from: number) => Promise<void>
   /** Forget cached descriptors of a deleted pack. */
   dropReader: (id: number) => void
   signal?: AbortSignal
@@ -60,7 +60,7 @@ export async function compactPacks (ctx: CompactionContext): Promise<CompactionR
       if (Date.now() - stat.mtimeMs < ABANDONED_MS) continue // another process may be appending
       const fd = await openFd(file, 'r')
       try {
-        await ctx.recover(pack.id, fd, stat.size)
+        await ctx.recover(pack.id, fd, stat.size, pack.verified)
       } finally {
         await closeFd(fd)
       }

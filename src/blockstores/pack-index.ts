@@ -22,8 +22,10 @@ export interface ListedRow {
 export interface PackRow {
   id: number
   sealed: number
-  /** When the row was made (the creating store's clock). */
+  /** When the row was made (Date.now() of the creating process). */
   created: number
+  /** Records before this offset are synced and were indexed: a recovery scan starts here. */
+  verified: number
 }
 
 export interface IndexedRecord {
@@ -49,8 +51,9 @@ function prepare (db: Database.Database) {
     page: db.prepare('SELECT mh, length, written FROM blocks WHERE mh > ? ORDER BY mh LIMIT ?') as Statement<[Uint8Array, number], ListedRow>,
     newPack: db.prepare('INSERT INTO packs (sealed, created) VALUES (0, ?) RETURNING id') as Statement<[number], { id: number }>,
     seal: db.prepare('UPDATE packs SET sealed = 1 WHERE id = ?') as Statement<[number]>,
-    packs: db.prepare('SELECT id, sealed, created FROM packs ORDER BY id') as Statement<[], PackRow>,
-    pack: db.prepare('SELECT id, sealed, created FROM packs WHERE id = ?') as Statement<[number], PackRow>,
+    packs: db.prepare('SELECT id, sealed, created, verified FROM packs ORDER BY id') as Statement<[], PackRow>,
+    pack: db.prepare('SELECT id, sealed, created, verified FROM packs WHERE id = ?') as Statement<[number], PackRow>,
+    verified: db.prepare('UPDATE packs SET verified = max(verified, ?) WHERE id = ?') as Statement<[number, number]>,
     deleteAt: db.prepare('DELETE FROM blocks WHERE mh = ? AND pack = ? AND offset = ?') as Statement<[Uint8Array, number, number]>,
     deletePackRows: db.prepare('DELETE FROM blocks WHERE pack = ?') as Statement<[number]>,
     live: db.prepare('SELECT pack, COUNT(*) AS count, SUM(length) AS bytes FROM blocks GROUP BY pack') as Statement<[], { pack: number, count: number, bytes: number }>,
@@ -71,7 +74,9 @@ function migrate (db: Database.Database): void {
       CREATE TABLE IF NOT EXISTS packs (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         sealed INTEGER NOT NULL DEFAULT 0,
-        created INTEGER NOT NULL
+        created INTEGER NOT NULL,
+        -- Every record before this offset is synced and was indexed (its row may since be deleted).
+        verified INTEGER NOT NULL DEFAULT 16
       );
       CREATE TABLE IF NOT EXISTS blocks (
         mh BLOB PRIMARY KEY,

@@ -13,7 +13,7 @@ import type { FsBlockstore } from './fs.js'
 import { compactPacks, type CompactionReport } from './pack-compact.js'
 import { ABANDONED_MS, fileHeader, packName, recordAt, recordHeader, scanPack, FILE_HEADER_SIZE, PACK_NAME } from './pack-format.js'
 import { closeFd, fdatasync, fstat, openFd, readAt, writeAllAt } from './pack-files.js'
-import { PackIndex } from './pack-index.js'
+import { PackIndex, type PackRow } from './pack-index.js'
 
 type BlockInput = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>
 
@@ -349,7 +349,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
       compactBelow: this.compactBelow,
       ownPack: (id) => this.writers.has(id),
       newPack: () => index.sql.newPack.get(Date.now())?.id as number,
-      recover: async (id, fd, size) => { await this.recoverPack(index, id, fd, size) },
+      recover: async (id, fd, size, from) => { await this.recoverPack(index, id, fd, size, from) },
       dropReader: (id) => { this.dropReader(id) },
       signal: options?.signal
     })
@@ -391,7 +391,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     const index = new PackIndex(join(this.path, 'index.db'), this.busyTimeout)
     try {
       for (const pack of index.sql.packs.all()) {
-        if (pack.sealed === 0) await this.checkUnsealed(index, pack.id, pack.created)
+        if (pack.sealed === 0) await this.checkUnsealed(index, pack)
       }
     } catch (err) {
       index.close()
@@ -406,7 +406,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
    * yet on disk) and rows whose record is not (data not yet on disk). Index the first, drop the
    * second, and seal the pack when no writer can be using it any more.
    */
-  private async checkUnsealed (index: PackIndex, id: number, created: number): Promise<void> {
+  private async checkUnsealed (index: PackIndex, { id, created, verified }: PackRow): Promise<void> {
     let fd: number
     try {
       fd = await openFd(this.file(id), 'r')
@@ -423,22 +423,26 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     }
     try {
       const stat = await fstat(fd)
-      await this.recoverPack(index, id, fd, stat.size)
+      await this.recoverPack(index, id, fd, stat.size, verified)
       if (Date.now() - stat.mtimeMs > ABANDONED_MS) index.sql.seal.run(id)
     } finally {
       await closeFd(fd)
     }
   }
 
-  /** Index the complete, verified records of a pack (after syncing them); drop rows whose record is not there. */
-  private async recoverPack (index: PackIndex, id: number, fd: number, size: number): Promise<void> {
-    const scan = await scanPack(fd, size)
+  /**
+   * Index the complete, verified records of a pack from `from` on (after syncing them); drop rows
+   * there whose record is not on disk. Records before `from` were indexed when they were synced
+   * (and rows deleted since stay deleted).
+   */
+  private async recoverPack (index: PackIndex, id: number, fd: number, size: number, from: number): Promise<void> {
+    const scan = await scanPack(fd, size, from)
     await fdatasync(fd).catch(() => {}) // what the scan accepted is made durable before it is indexed
     const stat = await fstat(fd)
     const valid = new Set(scan.records.map(r => r.offset))
     index.recover(scan.records.map(r => ({ mh: r.multihash, pack: id, offset: r.offset, length: r.length, written: stat.mtimeMs })))
     // Rows past the scan's end may belong to a writer appending right now: check each one's own record.
-    let after = -1
+    let after = from - 1
     for (;;) {
       const rows = index.sql.rowsOfFrom.all(id, after, LIST_PAGE)
       for (const row of rows) {
@@ -563,6 +567,8 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
         this.syncs++
         await fdatasync(writer.fd)
         writer.synced = Math.max(writer.synced, upTo)
+        // Every record before upTo has finished, so has its row: a recovery scan need not look there again.
+        this.index?.sql.verified.run(upTo, writer.id)
       } finally {
         writer.users--
         if (writer.closeWhenIdle && writer.users === 0) closeFd(writer.fd).catch(() => {})

@@ -56,6 +56,11 @@ export interface SweepableBlockstore extends Pick<Blockstore, 'get'> {
   listStrays?: (options?: AbortOptions) => AsyncIterable<StrayFile>
   /** Optional: delete one stray by the name `listStrays` gave. Deleting a missing one is a no-op. */
   deleteStray?: (name: string, options?: AbortOptions) => Promise<void>
+  /**
+   * Optional: give back the space of deleted blocks where deleting only forgets them
+   * (PackBlockstore rewrites packs that are mostly garbage). Called after a sweep.
+   */
+  compact?: (options?: AbortOptions) => Promise<{ rewritten: number, deleted: number, freedBytes: number }>
 }
 
 /** CIDs that writers started holding since the watch began or since the last `take`. */
@@ -130,6 +135,9 @@ export interface GcReport {
   /** Stray files (interrupted writes) older than the grace period, deleted. */
   straysDeleted: number
   strayBytes: number
+  /** Pack files rewritten or deleted by the store's compaction after the sweep (PackBlockstore), and the disk space it gave back. */
+  packsCompacted: number
+  compactedBytes: number
   durationMs: number
 }
 
@@ -185,7 +193,7 @@ export async function collectGarbage (blockstore: SweepableBlockstore, options: 
   const marker = new Marker(blockstore, concurrency, signal)
   const report: GcReport = {
     roots: 0, held: 0, marked: 0, scanned: 0, candidates: 0, deleted: 0, freedBytes: 0, keptRecent: 0,
-    missing: [], corrupt: [], swept: false, straysDeleted: 0, strayBytes: 0, durationMs: 0
+    missing: [], corrupt: [], swept: false, straysDeleted: 0, strayBytes: 0, packsCompacted: 0, compactedBytes: 0, durationMs: 0
   }
 
   // Order matters (see above): watch, then held roots, then referenced roots.
@@ -245,6 +253,11 @@ export async function collectGarbage (blockstore: SweepableBlockstore, options: 
     if (batch.length > 0) await deleteBatch(batch)
     report.swept = sweep
 
+    if (sweep && blockstore.compact !== undefined) {
+      const compaction = await blockstore.compact({ signal })
+      report.packsCompacted = compaction.deleted
+      report.compactedBytes = compaction.freedBytes
+    }
     if (sweep && blockstore.listStrays !== undefined && blockstore.deleteStray !== undefined) {
       for await (const stray of blockstore.listStrays({ signal })) {
         if (stray.written >= cutoff) continue

@@ -7,7 +7,7 @@ import { observeIteration } from './iteration.js'
 
 type Labels = 'backend' | 'operation'
 
-const BLOCKSTORES: Record<string, string> = { FsBlockstore: 'fs', MemoryBlockstore: 'memory', KuboBlockstore: 'kubo', CachedBlockstore: 'cached' }
+const BLOCKSTORES: Record<string, string> = { FsBlockstore: 'fs', PackBlockstore: 'pack', MemoryBlockstore: 'memory', KuboBlockstore: 'kubo', CachedBlockstore: 'cached' }
 const METADATA_STORES: Record<string, string> = { MemoryMetadataStore: 'memory', SqliteMetadataStore: 'sqlite', PostgresMetadataStore: 'postgres' }
 
 /** The metrics label of a store, from its class (or its own `metricsBackend`). */

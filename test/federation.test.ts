@@ -7,15 +7,16 @@
  * object is replicated, each exactly once at B.
  */
 import { randomBytes } from 'node:crypto'
-import { readdir, rm, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
+import Database from 'better-sqlite3'
 import { base32 } from 'multiformats/bases/base32'
 import { CID } from 'multiformats/cid'
 import pg from 'pg'
-import { FsBlockstore } from '../src/blockstores/fs.js'
+import { PackBlockstore } from '../src/blockstores/pack.js'
 import { ContentStore } from '../src/content/content-store.js'
 import { PinningServiceClient } from '../src/federation/pinning-client.js'
 import type { PinStatus } from '../src/federation/pinning-api.js'
@@ -98,8 +99,24 @@ async function onePinEach (t: ExecutionContext, b: Gateway, objects: number): Pr
   t.deepEqual(pins.filter((pin) => pin.status !== 'pinned').map((pin) => pin.status), [], 'every pin is pinned')
 }
 
-async function blockFiles (dataDir: string): Promise<string[]> {
-  return (await readdir(join(dataDir, 'blocks'), { recursive: true })).filter((name) => name.endsWith('.data'))
+/** The blocks a serve's PackBlockstore holds, as base32 multihashes (from its index). */
+function blockFiles (dataDir: string): string[] {
+  const db = new Database(join(dataDir, 'blocks', 'index.db'), { readonly: true })
+  try {
+    return (db.prepare('SELECT mh FROM blocks').all() as Array<{ mh: Buffer }>).map(r => base32.baseEncode(r.mh))
+  } finally {
+    db.close()
+  }
+}
+
+/** Every block of a running serve lost: its index forgets them all (their bytes are garbage in the packs now). */
+function loseAllBlocks (dataDir: string): void {
+  const db = new Database(join(dataDir, 'blocks', 'index.db'))
+  try {
+    db.prepare('DELETE FROM blocks').run()
+  } finally {
+    db.close()
+  }
 }
 
 test('A replicates to B through B\'s Pinning Service API; B holds each DAG, verified; with A\'s blocks deleted, reads fail over to B and repair A', async (t) => {
@@ -117,7 +134,9 @@ test('A replicates to B through B\'s Pinning Service API; B holds each DAG, veri
 
   // B pinned each root, and its own blocks hold the whole DAG: read back through a content store on B's directory.
   const pins = await pinsAt(b)
-  const bBlocks = new ContentStore({ blockstore: new FsBlockstore({ path: join(b.dataDir, 'blocks') }) })
+  const bStore = new PackBlockstore({ path: join(b.dataDir, 'blocks') })
+  t.teardown(async () => { await bStore.close() })
+  const bBlocks = new ContentStore({ blockstore: bStore })
   for (const [key, body] of bodies) {
     const cid = (await a.s3.send(new HeadObjectCommand({ Bucket: 'fed', Key: key }))).Metadata?.cid as string
     const pinned = pins.filter((pin) => pin.pin.cid === cid)
@@ -130,13 +149,13 @@ test('A replicates to B through B\'s Pinning Service API; B holds each DAG, veri
   }
 
   // Every block file of A gone: reads fail over to B's node over bitswap, and put the blocks back.
-  const before = await blockFiles(a.dataDir)
+  const before = blockFiles(a.dataDir)
   t.true(before.length >= 5)
-  await rm(join(a.dataDir, 'blocks'), { recursive: true, force: true })
+  loseAllBlocks(a.dataDir)
   for (const [key, body] of bodies) t.true((await read(a, key)).equals(body), `${key} reads back whole`)
   // An empty object is answered without reading its block: that one block stays away until something reads it.
   const empty = base32.baseEncode(CID.parse(EMPTY_RAW).multihash.bytes)
-  t.deepEqual((await blockFiles(a.dataDir)).sort(), before.filter((file) => !file.endsWith(`${empty}.data`)).sort(), 'A\'s blockstore holds every block read again')
+  t.deepEqual(blockFiles(a.dataDir).sort(), before.filter((mh) => mh !== empty).sort(), 'A\'s blockstore holds every block read again')
 })
 
 test('SIGKILL while replication jobs are in flight: after a restart every object is replicated, each exactly once at B', async (t) => {

@@ -4,7 +4,10 @@ import { UnixFS } from 'ipfs-unixfs'
 import { importByteStream } from 'ipfs-unixfs-importer'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
+import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
+import { buildBalanced, type DagChild } from './compose.js'
+import { hashedLeavesOf, type HashedLeaf } from './leaves.js'
 import { cidProfile, importerOptions } from './profiles.js'
 import type { CidProfileName } from './profiles.js'
 import type { AbortOptions } from '../types.js'
@@ -45,7 +48,9 @@ export interface ImportedContent {
 export async function importContent (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, target: ImportTarget, options: ImportOptions): Promise<ImportedContent> {
   const signal = options.signal
   signal?.throwIfAborted()
-  const { chunkSize } = cidProfile(options.profile)
+  const { chunkSize, rawLeaves } = cidProfile(options.profile)
+  const hashed = hashedLeavesOf(source)
+  if (hashed !== undefined && rawLeaves && hashed.size === chunkSize) return await importHashedLeaves(hashed.leaves(), target, options)
   // Read up to one chunk first: content that fits in one chunk is one block, built here without
   // the importer's pipeline (most S3 objects are small). Larger content streams on unchanged.
   const iterator = (Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : source[Symbol.iterator]()) as AsyncIterator<Uint8Array> | Iterator<Uint8Array>
@@ -103,6 +108,55 @@ export async function importContent (source: AsyncIterable<Uint8Array> | Iterabl
 }
 
 /**
+ * Import content that arrives as raw leaves already hashed (a request body whose digest worker
+ * hashed each chunk): the leaves are written as they are, without another copy or hash, and the
+ * tree over them is built as the importer's balanced layout builds it (`buildBalanced`, the code
+ * that composes multipart objects), so the root is the CID `importContent` gives the same bytes.
+ * Each leaf is released once its write has finished.
+ */
+async function importHashedLeaves (leaves: AsyncIterable<HashedLeaf>, target: ImportTarget, options: ImportOptions): Promise<ImportedContent> {
+  const signal = options.signal
+  const profile = cidProfile(options.profile)
+  const writer = new WriteBehind(target, options.writeConcurrency ?? 4, signal)
+  const iterator = leaves[Symbol.asyncIterator]()
+  let size = 0
+  const children = async function * (): AsyncGenerator<DagChild> {
+    for (;;) {
+      const next = await iterator.next()
+      if (next.done === true) return
+      const leaf = next.value
+      signal?.throwIfAborted()
+      const length = leaf.bytes.byteLength
+      size += length
+      if (length === 0) {
+        leaf.release()
+        continue
+      }
+      const cid = CID.createV1(raw.code, Digest.create(sha256.code, leaf.sha256))
+      await writer.putThen(cid, leaf.bytes, leaf.release)
+      yield { cid, contentSize: length, dagSize: length }
+    }
+  }
+  let root: DagChild | undefined
+  try {
+    root = await buildBalanced(children(), profile, async (cid, block) => { await writer.put(cid, block) })
+    if (root === undefined) {
+      // No bytes: the one empty block, as for small content.
+      const empty = await singleBlock(new Uint8Array(0), options.profile)
+      await writer.put(empty.cid, empty.bytes)
+      root = { cid: empty.cid, contentSize: 0, dagSize: 0 }
+    }
+    await writer.drain()
+    await writer.flushRest()
+  } catch (err) {
+    await writer.settle()
+    try { await iterator.return?.() } catch { /* the import's error is the one to report */ }
+    throw err
+  }
+  return { cid: root.cid, size }
+}
+
+/**
  * The one block of content no larger than a chunk, as the importer builds it: a raw leaf under
  * raw-leaves profiles, otherwise a dag-pb node holding a UnixFS file with the bytes inline.
  */
@@ -137,10 +191,20 @@ export class WriteBehind {
   constructor (private readonly target: ImportTarget, private readonly limit: number, private readonly signal?: AbortSignal) {}
 
   async put (cid: CID, bytes: Uint8Array): Promise<CID> {
-    this.throwIfFailed()
-    while (this.inFlight.size >= this.limit) {
-      await Promise.race(this.inFlight)
+    return await this.putThen(cid, bytes, undefined)
+  }
+
+  /** As `put`; `done`, when given, is called once the write has finished or failed (or at once if it is refused). */
+  async putThen (cid: CID, bytes: Uint8Array, done: (() => void) | undefined): Promise<CID> {
+    try {
       this.throwIfFailed()
+      while (this.inFlight.size >= this.limit) {
+        await Promise.race(this.inFlight)
+        this.throwIfFailed()
+      }
+    } catch (err) {
+      done?.()
+      throw err
     }
     const write = Promise.resolve()
       .then(async () => {
@@ -148,7 +212,10 @@ export class WriteBehind {
         this.written(cid)
       })
       .catch(error => { this.failure ??= { error } })
-      .finally(() => { this.inFlight.delete(write) })
+      .finally(() => {
+        this.inFlight.delete(write)
+        done?.()
+      })
     this.inFlight.add(write)
     return cid
   }

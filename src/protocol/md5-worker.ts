@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto'
 import { Worker } from 'node:worker_threads'
+import type { HashedLeaf } from '../content/leaves.js'
 
 /**
  * Streaming digests (MD5 for the ETag, optionally SHA-256 of the same bytes) computed off the main
@@ -43,9 +44,17 @@ export interface StreamDigestOptions {
   sizeHint?: number
   /** Force in-thread hashing (tests, or hosts that forbid worker threads). */
   inThread?: boolean
+  /**
+   * Hand every batch on as a raw leaf (HashedLeaf: the batch's bytes and their SHA-256, also
+   * computed by the worker) instead of recycling its buffer; the last, shorter batch too, before
+   * `digest()` resolves. The receiver owns each leaf's buffer until it calls `release`. In-thread
+   * hashing (a dead worker) hands leaves on the same way.
+   */
+  onLeaf?: (leaf: HashedLeaf) => void
 }
 
 export function createStreamDigest (algorithms: readonly DigestAlgorithm[], options: StreamDigestOptions = {}): StreamDigest {
+  if (options.onLeaf !== undefined) return new WorkerDigest(algorithms, options.onLeaf, options.inThread === true || workerDisabled)
   if (options.inThread === true || (options.sizeHint !== undefined && options.sizeHint < BATCH_SIZE) || workerDisabled) {
     return inThreadDigest(algorithms)
   }
@@ -76,11 +85,13 @@ function inThreadDigest (algorithms: readonly DigestAlgorithm[]): StreamDigest {
 // the eval'd code runs as CommonJS or as an ES module; messages posted before it resolves wait
 // in the port's queue until the listener is attached.
 //
-// Messages in:  { t: 'data', id, buf: ArrayBuffer, len }   hash buf[0, len); buf is sent back
-//               { t: 'end', id, algs, buf?, len }          final bytes (optional), then digest
+// Messages in:  { t: 'data', id, buf: ArrayBuffer, len, leaf? }   hash buf[0, len); buf is sent back
+//               { t: 'end', id, algs, buf?, len, leaf? }          final bytes (optional), then digest
 //               { t: 'abort', id }
-// The first message of a stream carries `algs`. Messages out: { t: 'ack', id, buf } after data,
-// { t: 'digest', id, hex: string[] } after end, { t: 'error', id, message } on a bad request.
+// The first message of a stream carries `algs`. Messages out: { t: 'ack', id, buf, len, leaf? } after
+// data, { t: 'digest', id, hex: string[], buf?, len?, leaf? } after end, { t: 'error', id, message } on
+// a bad request. With `leaf: true` the reply carries the SHA-256 of the batch alone (and, for 'end',
+// its buffer back).
 const WORKER_SOURCE = `
 Promise.all([import('node:worker_threads'), import('node:crypto')]).then(([wt, crypto]) => {
   const port = wt.parentPort
@@ -99,15 +110,20 @@ Promise.all([import('node:worker_threads'), import('node:crypto')]).then(([wt, c
         const hs = open(m)
         const view = new Uint8Array(m.buf, 0, m.len)
         for (const h of hs) h.update(view)
-        port.postMessage({ t: 'ack', id: m.id, buf: m.buf }, [m.buf])
+        const leaf = m.leaf === true ? crypto.createHash('sha256').update(view).digest() : undefined
+        port.postMessage({ t: 'ack', id: m.id, buf: m.buf, len: m.len, leaf }, [m.buf])
       } else if (m.t === 'end') {
         const hs = open(m)
         streams.delete(m.id)
+        let leaf
         if (m.buf !== undefined) {
           const view = new Uint8Array(m.buf, 0, m.len)
           for (const h of hs) h.update(view)
+          if (m.leaf === true) leaf = crypto.createHash('sha256').update(view).digest()
         }
-        port.postMessage({ t: 'digest', id: m.id, hex: hs.map((h) => h.digest('hex')) })
+        const hex = hs.map((h) => h.digest('hex'))
+        if (leaf !== undefined) port.postMessage({ t: 'digest', id: m.id, hex, buf: m.buf, len: m.len, leaf }, [m.buf])
+        else port.postMessage({ t: 'digest', id: m.id, hex })
       } else if (m.t === 'abort') {
         streams.delete(m.id)
       }
@@ -120,8 +136,8 @@ Promise.all([import('node:worker_threads'), import('node:crypto')]).then(([wt, c
 `
 
 type WorkerReply =
-  | { t: 'ack', id: number, buf: ArrayBuffer }
-  | { t: 'digest', id: number, hex: string[] }
+  | { t: 'ack', id: number, buf: ArrayBuffer, len: number, leaf?: Uint8Array }
+  | { t: 'digest', id: number, hex: string[], buf?: ArrayBuffer, len?: number, leaf?: Uint8Array }
   | { t: 'error', id: number, message: string }
 
 let workerDisabled = false
@@ -177,7 +193,7 @@ class HashWorker {
 
   /** A reply for a stream already aborted: recycle its buffer. */
   private orphan (m: WorkerReply): void {
-    if (m.t === 'ack') giveBuffer(m.buf)
+    if (m.t === 'ack' || (m.t === 'digest' && m.buf !== undefined)) giveBuffer(m.buf as ArrayBuffer)
   }
 
   private die (err: Error): void {
@@ -213,8 +229,12 @@ class WorkerDigest implements StreamDigest {
   private failure: Error | undefined
   private finished = false
   private completed = false
+  /** Hashes kept here instead of in the worker (leaf mode without a worker). */
+  private local: Hash[] | undefined
 
-  constructor (private readonly algorithms: readonly DigestAlgorithm[]) {}
+  constructor (private readonly algorithms: readonly DigestAlgorithm[], private readonly onLeaf?: (leaf: HashedLeaf) => void, inThread = false) {
+    if (inThread) this.local = algorithms.map(a => createHash(a))
+  }
 
   update (piece: Uint8Array): Promise<void> | undefined {
     if (this.finished) throw new Error('digest stream already finished')
@@ -241,15 +261,21 @@ class WorkerDigest implements StreamDigest {
     this.finished = true
     if (this.failure !== undefined) throw this.failure
     if (this.worker === undefined) {
-      // Never reached the worker: a small body, hashed here.
+      // Never reached the worker (a small body, or no worker): hashed here.
       const view = this.batch?.subarray(0, this.filled) ?? new Uint8Array(0)
-      const hex = this.algorithms.map(a => createHash(a).update(view).digest('hex'))
+      const hashes = this.local ?? this.algorithms.map(a => createHash(a))
+      for (const h of hashes) h.update(view)
+      const hex = hashes.map(h => h.digest('hex'))
+      if (this.onLeaf !== undefined && this.batch !== undefined && this.filled > 0) {
+        this.handOn(this.batch.buffer as ArrayBuffer, this.filled)
+        this.batch = undefined // the leaf's now
+      }
       this.release()
       this.completed = true
       return hex
     }
     const result = new Promise<string[]>((resolve, reject) => { this.final = { resolve, reject } })
-    const message: Record<string, unknown> = { t: 'end', id: this.id, algs: this.algorithms }
+    const message: Record<string, unknown> = { t: 'end', id: this.id, algs: this.algorithms, leaf: this.onLeaf !== undefined }
     if (this.batch !== undefined && this.filled > 0) {
       const buf = this.batch.buffer as ArrayBuffer
       message.buf = buf
@@ -274,12 +300,17 @@ class WorkerDigest implements StreamDigest {
 
   onReply (m: WorkerReply): void {
     if (m.t === 'ack') {
-      giveBuffer(m.buf)
+      if (this.onLeaf !== undefined && m.leaf !== undefined) this.onLeaf(leafOf(m.buf, m.len, m.leaf))
+      else giveBuffer(m.buf)
       this.inFlight--
       const waiter = this.waiter
       this.waiter = undefined
       waiter?.resolve()
     } else if (m.t === 'digest') {
+      if (m.buf !== undefined) {
+        if (this.onLeaf !== undefined && m.leaf !== undefined) this.onLeaf(leafOf(m.buf, m.len ?? 0, m.leaf))
+        else giveBuffer(m.buf)
+      }
       const final = this.final
       this.release()
       this.completed = true
@@ -302,12 +333,29 @@ class WorkerDigest implements StreamDigest {
     const buf = (this.batch as Uint8Array).buffer as ArrayBuffer
     this.batch = undefined
     this.filled = 0
+    if (this.worker === undefined && this.local === undefined && workerDisabled) this.local = this.algorithms.map(a => createHash(a))
+    if (this.local !== undefined) {
+      const view = new Uint8Array(buf, 0, BATCH_SIZE)
+      for (const h of this.local) h.update(view)
+      this.handOn(buf, BATCH_SIZE)
+      return
+    }
     if (this.worker === undefined) {
       this.worker = sharedWorker()
       this.id = this.worker.register(this)
     }
     this.inFlight++
-    this.worker.post({ t: 'data', id: this.id, algs: this.algorithms, buf, len: BATCH_SIZE }, [buf])
+    this.worker.post({ t: 'data', id: this.id, algs: this.algorithms, buf, len: BATCH_SIZE, leaf: this.onLeaf !== undefined }, [buf])
+  }
+
+  /** Leaf mode, hashing here: hand the batch on with its SHA-256 (or recycle it without a receiver). */
+  private handOn (buf: ArrayBuffer, len: number): void {
+    if (this.onLeaf === undefined) {
+      giveBuffer(buf)
+      return
+    }
+    const bytes = new Uint8Array(buf, 0, len)
+    this.onLeaf(leafOf(buf, len, createHash('sha256').update(bytes).digest()))
   }
 
   private release (): void {
@@ -318,6 +366,14 @@ class WorkerDigest implements StreamDigest {
     this.final = undefined
     this.worker?.unregister(this.id)
   }
+}
+
+/**
+ * A leaf's buffer leaves the pool for good: a blockstore may keep the bytes it was given (the memory
+ * store does), so it is never handed out again.
+ */
+function leafOf (buf: ArrayBuffer, len: number, sha256: Uint8Array): HashedLeaf {
+  return { bytes: new Uint8Array(buf, 0, len), sha256: new Uint8Array(sha256), release: () => {} }
 }
 
 /** For tests: whether hashing has fallen back to the main thread after a worker failure. */

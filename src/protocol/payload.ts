@@ -7,7 +7,8 @@ import {
   CHECKSUM_ALGORITHMS, checksumAlgorithmOfHeader, checksumHeaderName, createChecksumHasher, decodeChecksumValue,
   parseChecksumAlgorithm, toBase64, type ChecksumAlgorithm, type Hasher
 } from './checksums.js'
-import { createStreamDigest, type DigestAlgorithm } from './md5-worker.js'
+import { BATCH_SIZE, createStreamDigest, type DigestAlgorithm } from './md5-worker.js'
+import { HASHED_LEAVES, type HashedLeaf, type HashedLeafSource } from '../content/leaves.js'
 
 export interface PayloadDigests {
   /** Decoded object bytes. */
@@ -24,7 +25,7 @@ export interface PayloadDigests {
  * throws an S3Error from the iterator, at the latest from the final `next()` before it reports
  * done, so a consumer that stores the bytes fails before committing anything.
  */
-export interface Payload extends AsyncIterable<Uint8Array> {
+export interface Payload extends AsyncIterable<Uint8Array>, HashedLeafSource {
   /** Valid once iteration has completed without error; throws before that. */
   digests (): PayloadDigests
 }
@@ -58,16 +59,43 @@ export function openPayload (req: S3Request, auth: AuthContext, opts: OpenPayloa
   const plan = planPayload(req, auth, opts)
   let result: PayloadDigests | undefined
   let started = false
+  const start = (): void => {
+    if (started) throw new Error('A request body can be read only once')
+    started = true
+  }
+  const done = (d: PayloadDigests): void => { result = d }
   return {
     [Symbol.asyncIterator] () {
-      if (started) throw new Error('A request body can be read only once')
-      started = true
-      return readBody(req, auth, plan, (d) => { result = d })[Symbol.asyncIterator]()
+      start()
+      return readBody(req, auth, plan, done)[Symbol.asyncIterator]()
     },
+    // A body of a chunk or more is batched for the digest worker anyway: those batches are the leaves.
+    ...(plan.document || (plan.declaredSize !== undefined && plan.declaredSize < BATCH_SIZE)
+      ? {}
+      : { [HASHED_LEAVES]: { size: BATCH_SIZE, leaves: () => { start(); return leavesOf(req, auth, plan, done) } } }),
     digests () {
       if (result == null) throw new Error('Payload digests are available only after the body has been read completely')
       return result
     }
+  }
+}
+
+/**
+ * The body as hashed leaves: reading it feeds the digest stream, whose batches come back as
+ * leaves; the pieces themselves are dropped. Reading stops while leaves wait to be taken.
+ */
+async function * leavesOf (req: S3Request, auth: AuthContext, plan: Plan, done: (d: PayloadDigests) => void): AsyncGenerator<HashedLeaf, void, undefined> {
+  const ready: HashedLeaf[] = []
+  const body = readBody(req, auth, plan, done, (leaf) => { ready.push(leaf) })
+  try {
+    for (;;) {
+      while (ready.length > 0) yield ready.shift() as HashedLeaf
+      if ((await body.next()).done === true) break
+    }
+    while (ready.length > 0) yield ready.shift() as HashedLeaf
+  } finally {
+    for (const leaf of ready.splice(0)) leaf.release()
+    await body.return(undefined)
   }
 }
 
@@ -184,7 +212,7 @@ function queryChecksumAlgorithm (rawQuery: string): ChecksumAlgorithm | undefine
   return undefined
 }
 
-async function * readBody (req: S3Request, auth: AuthContext, plan: Plan, done: (d: PayloadDigests) => void): AsyncGenerator<Uint8Array, void, undefined> {
+async function * readBody (req: S3Request, auth: AuthContext, plan: Plan, done: (d: PayloadDigests) => void, onLeaf?: (leaf: HashedLeaf) => void): AsyncGenerator<Uint8Array, void, undefined> {
   const signedHash = auth.payloadMode === 'SHA256'
   // Without aws-chunked framing the wire bytes are the object bytes: their SHA-256 is computed
   // alongside the MD5, off the main thread. With framing it is taken of the wire, in-thread.
@@ -202,7 +230,7 @@ async function * readBody (req: S3Request, auth: AuthContext, plan: Plan, done: 
     : wire
 
   const algorithms: DigestAlgorithm[] = signedHash && !plan.chunked ? ['md5', 'sha256'] : ['md5']
-  const digest = createStreamDigest(algorithms, { sizeHint: plan.declaredSize })
+  const digest = createStreamDigest(algorithms, { sizeHint: plan.declaredSize, onLeaf })
   const checksum: Hasher | undefined = plan.algorithm != null ? createChecksumHasher(plan.algorithm) : undefined
   const limit = Math.min(plan.maxSize, plan.declaredSize ?? Infinity)
   let size = 0

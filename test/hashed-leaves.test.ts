@@ -1,0 +1,110 @@
+/**
+ * The one-pass import: a request body's digest batches, hashed by the digest worker, become the raw
+ * leaves of the object's DAG as they are. Same CIDs as the importer's path, buffers handed back.
+ */
+import { randomBytes } from 'node:crypto'
+import test from 'ava'
+import type { CID } from 'multiformats/cid'
+import { importContent } from '../src/content/import.js'
+import { HASHED_LEAVES, type HashedLeaf, type HashedLeafSource } from '../src/content/leaves.js'
+import { BATCH_SIZE, createStreamDigest } from '../src/protocol/md5-worker.js'
+
+const MiB = 1 << 20
+
+/** Feeds `pieces` through a digest stream in leaf mode and yields its leaves, as payload.ts does. */
+function leafSource (pieces: () => Iterable<Uint8Array>, options: { inThread?: boolean, released?: { count: number, leaves: number } } = {}): HashedLeafSource & Iterable<Uint8Array> {
+  const leaves = async function * (): AsyncGenerator<HashedLeaf> {
+    const ready: HashedLeaf[] = []
+    const digest = createStreamDigest(['md5'], {
+      inThread: options.inThread,
+      onLeaf: (leaf) => {
+        if (options.released !== undefined) {
+          const counter = options.released
+          counter.leaves++
+          const release = leaf.release
+          leaf = { ...leaf, release: () => { counter.count++; release() } }
+        }
+        ready.push(leaf)
+      }
+    })
+    try {
+      for (const piece of pieces()) {
+        const wait = digest.update(piece)
+        while (ready.length > 0) yield ready.shift() as HashedLeaf
+        if (wait !== undefined) await wait
+      }
+      await digest.digest()
+      while (ready.length > 0) yield ready.shift() as HashedLeaf
+    } finally {
+      for (const leaf of ready.splice(0)) leaf.release()
+      digest.abort()
+    }
+  }
+  return { [HASHED_LEAVES]: { size: BATCH_SIZE, leaves }, [Symbol.iterator]: () => pieces()[Symbol.iterator]() }
+}
+
+/** A blockstore that keeps nothing but the CIDs put (imports of a GiB stay small). */
+function sink (): { put: (cid: CID) => Promise<CID>, puts: number } {
+  const target = { puts: 0, put: async (cid: CID) => { target.puts++; return cid } }
+  return target
+}
+
+function * slices (bytes: Uint8Array, size: number): Generator<Uint8Array> {
+  for (let offset = 0; offset < bytes.length; offset += size) yield bytes.subarray(offset, offset + size)
+}
+
+for (const size of [1, MiB - 1, MiB, MiB + 1, 3 * MiB + 17]) {
+  for (const inThread of [false, true]) {
+    test(`${size} bytes${inThread ? ' (hashed in-thread)' : ''}: the CID of the hashed leaves is the importer's`, async t => {
+      const bytes = randomBytes(size)
+      const plain = await importContent(slices(bytes, 65536), sink(), { profile: 'unixfs-v1-2025' })
+      const released = { count: 0, leaves: 0 }
+      const target = sink()
+      const fast = await importContent(leafSource(() => slices(bytes, 65536), { inThread, released }), target, { profile: 'unixfs-v1-2025' })
+      t.is(fast.cid.toString(), plain.cid.toString())
+      t.is(fast.size, size)
+      t.is(released.count, released.leaves, 'every leaf buffer was handed back')
+      t.is(released.leaves, Math.ceil(size / MiB))
+    })
+  }
+}
+
+test('an empty body gives the empty raw block, as the importer does', async t => {
+  const plain = await importContent([], sink(), { profile: 'unixfs-v1-2025' })
+  const fast = await importContent(leafSource(() => []), sink(), { profile: 'unixfs-v1-2025' })
+  t.is(fast.cid.toString(), plain.cid.toString())
+  t.is(fast.size, 0)
+})
+
+test('1,025 chunks + 1 byte (a second level of links) give the importer\'s CID', async t => {
+  t.timeout(120_000)
+  const chunk = randomBytes(MiB)
+  const pieces = function * (): Generator<Uint8Array> {
+    for (let i = 0; i < 1025; i++) {
+      const copy = Buffer.from(chunk)
+      copy.writeUInt32BE(i, 0) // every leaf distinct
+      yield copy
+    }
+    yield Buffer.from([7])
+  }
+  const plain = await importContent(pieces(), sink(), { profile: 'unixfs-v1-2025' })
+  const fast = await importContent(leafSource(pieces), sink(), { profile: 'unixfs-v1-2025' })
+  t.is(fast.cid.toString(), plain.cid.toString())
+  t.is(fast.size, 1025 * MiB + 1)
+})
+
+test('profiles that are not 1 MiB raw leaves ignore the leaves and import the bytes', async t => {
+  const bytes = randomBytes(2 * MiB + 5)
+  const plain = await importContent(slices(bytes, 65536), sink(), { profile: 'unixfs-v0-2015' })
+  const source = leafSource(() => slices(bytes, 65536))
+  t.is((await importContent(source, sink(), { profile: 'unixfs-v0-2015' })).cid.toString(), plain.cid.toString())
+})
+
+test('a failing store stops the import, and every leaf buffer is handed back', async t => {
+  const bytes = randomBytes(6 * MiB)
+  const released = { count: 0, leaves: 0 }
+  let puts = 0
+  const failing = { put: async (cid: CID) => { if (++puts === 3) throw new Error('disk full'); return cid } }
+  await t.throwsAsync(importContent(leafSource(() => slices(bytes, 65536), { released }), failing, { profile: 'unixfs-v1-2025' }), { message: 'disk full' })
+  t.is(released.count, released.leaves)
+})

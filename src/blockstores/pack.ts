@@ -13,7 +13,7 @@ import type { FsBlockstore } from './fs.js'
 import { compactPacks, type CompactionReport } from './pack-compact.js'
 import { ABANDONED_MS, fileHeader, packName, recordAt, recordHeader, scanPack, FILE_HEADER_SIZE, PACK_NAME } from './pack-format.js'
 import { closeFd, fdatasync, fstat, openFd, readAt, writeAllAt } from './pack-files.js'
-import { PackIndex, type PackRow } from './pack-index.js'
+import { PackIndex, type IndexedRecord, type PackRow } from './pack-index.js'
 
 type BlockInput = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>
 
@@ -77,6 +77,11 @@ const LOST_PACK_MS = 60_000
 const REOPEN_MS = 30_000
 const MAX_READERS = 64
 const LIST_PAGE = 1000
+/**
+ * Records up to this size are written synchronously: a write into the page cache costs less than
+ * the thread-pool round trip of an asynchronous one (most S3 objects are small).
+ */
+const SYNC_WRITE_MAX = 64 * 1024
 
 /**
  * Blocks appended to large pack files, with an index in SQLite (`index.db`, WAL) shared by every
@@ -110,6 +115,10 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
   private readonly writers = new Map<number, Writer>()
   /** Blocks being written by this process, for puts of the same block meanwhile. */
   private readonly writing = new Map<string, Promise<void>>()
+  /** Blocks this process wrote and has not synced yet: where a flush must sync to (no index read). */
+  private readonly unsynced = new Map<string, SyncRequest>()
+  /** Index rows of finished writes, committed together once per turn of the event loop. */
+  private rows: Array<{ row: IndexedRecord, resolve: () => void, reject: (err: unknown) => void }> = []
   private queue: SyncRequest[] = []
   private nextGroup?: { promise: Promise<void>, resolve: () => void, reject: (err: unknown) => void }
   private committing?: Promise<void>
@@ -167,20 +176,42 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     const start = pack.end
     pack.end += size
     pack.lastAppend = Date.now()
-    const write = writeAllAt(pack.fd, [header, data], start)
+    const write = size <= SYNC_WRITE_MAX ? writeNow(pack.fd, [header, data], start) : writeAllAt(pack.fd, [header, data], start)
     const tracked = write.finally(() => { pack.writes.delete(tracked) })
     tracked.catch(() => {})
     pack.writes.set(tracked, start)
-    const stored = write.then(() => {
-      index.sql.insert.run(mh, pack.id, start + header.byteLength, data.byteLength, this.now())
-    })
+    const row = { mh, pack: pack.id, offset: start + header.byteLength, length: data.byteLength, written: this.now() }
+    const stored = write.then(async () => { await this.indexRow(row) })
     this.writing.set(key, stored)
     try {
       await stored
     } finally {
       if (this.writing.get(key) === stored) this.writing.delete(key)
     }
+    this.unsynced.set(key, { writer: pack, upTo: start + size })
     return cid
+  }
+
+  /** Index a finished write, in one transaction with the other rows of this turn of the event loop. */
+  private async indexRow (row: IndexedRecord): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.rows.push({ row, resolve, reject })
+      if (this.rows.length === 1) setImmediate(() => { this.commitRows() })
+    })
+  }
+
+  /** Commit the queued index rows now (one transaction). */
+  private commitRows (): void {
+    if (this.rows.length === 0) return
+    const batch = this.rows
+    this.rows = []
+    try {
+      this.index?.insert(batch.map(r => r.row))
+    } catch (err) {
+      for (const r of batch) r.reject(err)
+      return
+    }
+    for (const r of batch) r.resolve()
   }
 
   async * get (cid: CID, options?: AbortOptions): AsyncGenerator<Uint8Array> {
@@ -306,10 +337,18 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     const needs = new Map<Writer, number>()
     const foreign = new Set<number>()
     const legacy: CID[] = []
+    const flushed: string[] = []
     for (const cid of cids) {
       const mh = cid.multihash.bytes
-      const pending = this.writing.get(keyOf(mh))
+      const key = keyOf(mh)
+      const pending = this.writing.get(key)
       if (pending !== undefined) await pending
+      const own = this.unsynced.get(key)
+      if (own !== undefined) {
+        flushed.push(key)
+        if (own.writer.synced < own.upTo) needs.set(own.writer, Math.max(needs.get(own.writer) ?? 0, own.upTo))
+        continue
+      }
       const row = index.sql.get.get(mh)
       if (row === undefined) {
         if (this.legacy === undefined) throw new NotFoundError(`Block ${cid} not found`)
@@ -326,12 +365,14 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     for (const id of foreign) {
       if (index.sql.pack.get(id)?.sealed === 0) await this.syncForeign(id)
     }
-    if (needs.size === 0) return
-    this.nextGroup ??= deferred()
-    const group = this.nextGroup.promise
-    for (const [writer, upTo] of needs) this.queue.push({ writer, upTo })
-    this.committing ??= this.commitGroups()
-    await group
+    if (needs.size > 0) {
+      this.nextGroup ??= deferred()
+      const group = this.nextGroup.promise
+      for (const [writer, upTo] of needs) this.queue.push({ writer, upTo })
+      this.committing ??= this.commitGroups()
+      await group
+    }
+    for (const key of flushed) this.unsynced.delete(key)
   }
 
   /**
@@ -463,7 +504,8 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
       return true
     }
     const mh = cid.multihash.bytes
-    if (index.sql.touch.run(this.now(), mh).changes > 0) return true
+    // A read first: most puts are of new blocks, and a write transaction costs far more than a read.
+    if (index.sql.get.get(mh) !== undefined && index.sql.touch.run(this.now(), mh).changes > 0) return true
     if (this.legacy !== undefined && await this.legacy.has(cid)) {
       // Refreshes it there (or writes it there again if a sweep of the old store just took it).
       await this.legacy.put(cid, bytes)
@@ -517,6 +559,8 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
       try {
         await fdatasync(writer.fd)
         writer.synced = writer.end
+        for (const [key, request] of this.unsynced) if (request.writer === writer) this.unsynced.delete(key)
+        this.commitRows()
         this.index?.sql.seal.run(writer.id)
         this.writers.delete(writer.id)
       } finally {
@@ -567,7 +611,9 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
         this.syncs++
         await fdatasync(writer.fd)
         writer.synced = Math.max(writer.synced, upTo)
-        // Every record before upTo has finished, so has its row: a recovery scan need not look there again.
+        // Every record before upTo has finished, and its row is queued: committed first, the note
+        // that a recovery scan need not look there again comes after them in the WAL.
+        this.commitRows()
         this.index?.sql.verified.run(upTo, writer.id)
       } finally {
         writer.users--
@@ -665,6 +711,24 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
 
   private file (id: number): string {
     return join(this.packsDir, packName(id))
+  }
+}
+
+/** A positioned write done at once (small records): resolves, or rejects, on the next microtask. */
+async function writeNow (fd: number, buffers: Uint8Array[], position: number): Promise<void> {
+  let at = position
+  let list = buffers
+  while (list.length > 0) {
+    const written = fsCallback.writevSync(fd, list, at)
+    at += written
+    let rest = written
+    const left: Uint8Array[] = []
+    for (const b of list) {
+      if (rest >= b.byteLength) { rest -= b.byteLength; continue }
+      left.push(rest > 0 ? b.subarray(rest) : b)
+      rest = 0
+    }
+    list = left
   }
 }
 

@@ -54,12 +54,14 @@ function masterKey (ctx: OperationContext): Uint8Array {
 export function newEncryption (ctx: OperationContext, bucket: BucketRecord): WriteEncryption | undefined {
   const requested = parseSseHeader(ctx.req.headers)
   const customer = customerKey(ctx, '')
-  const dataKey = newDataKey()
   if (customer !== undefined) {
+    const dataKey = newDataKey()
     return { record: { algorithm: ALGORITHM, customerKey: true, keyMd5: customer.keyMd5, wrappedKey: wrapKey(customer.key, dataKey) }, dataKey, customer }
   }
   const byDefault = fromStoredBucketEncryption(bucket.config?.encryption) !== undefined || ctx.encryption.encryptByDefault
   if (requested === undefined && !byDefault) return undefined
+  // A random key costs a synchronous call into OpenSSL: only for content that is encrypted.
+  const dataKey = newDataKey()
   return { record: { algorithm: ALGORITHM, customerKey: false, wrappedKey: wrapKey(masterKey(ctx), dataKey) }, dataKey }
 }
 

@@ -5,6 +5,8 @@
 import { randomBytes } from 'node:crypto'
 import test from 'ava'
 import type { CID } from 'multiformats/cid'
+import { MemoryBlockstore } from '../src/blockstores/memory.js'
+import { ContentStore } from '../src/content/content-store.js'
 import { importContent } from '../src/content/import.js'
 import { HASHED_LEAVES, type HashedLeaf, type HashedLeafSource } from '../src/content/leaves.js'
 import { BATCH_SIZE, createStreamDigest } from '../src/protocol/md5-worker.js'
@@ -107,4 +109,14 @@ test('a failing store stops the import, and every leaf buffer is handed back', a
   const failing = { put: async (cid: CID) => { if (++puts === 3) throw new Error('disk full'); return cid } }
   await t.throwsAsync(importContent(leafSource(() => slices(bytes, 65536), { released }), failing, { profile: 'unixfs-v1-2025' }), { message: 'disk full' })
   t.is(released.count, released.leaves)
+})
+
+test('a store that keeps the bytes it is given (memory) never sees a leaf buffer reused', async t => {
+  const store = new ContentStore({ blockstore: new MemoryBlockstore() })
+  const first = randomBytes(3 * MiB + 5)
+  const a = await store.add(leafSource(() => slices(first, 65536)))
+  for (let i = 0; i < 3; i++) await store.add(leafSource(() => slices(randomBytes(3 * MiB), 65536)))
+  const chunks: Uint8Array[] = []
+  for await (const chunk of store.cat(a.cid)) chunks.push(chunk)
+  t.true(Buffer.concat(chunks).equals(first))
 })

@@ -5,6 +5,7 @@ import type { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { collectBytes } from '../content/bytes.js'
 import type { AbortOptions, GatewayLogger } from '../types.js'
+import { COPIES_PUT_BYTES, copiesPutBytes } from '../content/leaves.js'
 
 /** Where cached blocks live: values are whole blocks, keyed by CID string. */
 export interface BlockCache {
@@ -203,6 +204,8 @@ export class CachedBlockstore implements Blockstore {
   constructor (inner: Blockstore, options: CachedBlockstoreOptions = {}) {
     this.inner = inner
     const optional = inner as unknown as Record<string, unknown>
+    // Puts go straight through, and the cache is filled from reads only.
+    if (copiesPutBytes(inner)) Object.defineProperty(this, COPIES_PUT_BYTES, { value: true })
     this.cache = options.cache ?? new MemoryBlockCache()
     this.maxBlockSize = options.maxBlockSize ?? 2 * 1024 * 1024
     // Optional capabilities of the store underneath, passed through only when it has them (the

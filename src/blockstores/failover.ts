@@ -6,6 +6,7 @@ import type { Pinner } from '../content/pins.js'
 import { BlockMismatchError, verifyBlock } from '../content/verify.js'
 import { blockstoreBackend } from '../observability/instrument.js'
 import type { AbortOptions } from '../types.js'
+import { COPIES_PUT_BYTES, copiesPutBytes } from '../content/leaves.js'
 
 type BlockInput = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>
 
@@ -94,6 +95,7 @@ export class FailoverBlockstore implements Blockstore {
   constructor (inner: Blockstore, init: FailoverBlockstoreInit) {
     this.inner = inner
     this.init = init
+    if (copiesPutBytes(inner)) Object.defineProperty(this, COPIES_PUT_BYTES, { value: true })
     this.verify = init.verify ?? true
     this.metricsBackend = blockstoreBackend(inner)
     const optional = inner as unknown as Record<string, unknown>

@@ -8,6 +8,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import type { ListedBlock, StrayFile, SweepableBlockstore } from '../content/gc.js'
+import { COPIES_PUT_BYTES } from '../content/leaves.js'
 import type { AbortOptions } from '../types.js'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 import { touch, statOrUndefined, readLazily, readFileInto, once, fsyncPath, eachLimit, isCode } from './fs-files.js'
@@ -55,6 +56,8 @@ const TEMP_SUFFIX = '.tmp'
  * a put into it.
  */
 export class FsBlockstore implements Blockstore, SweepableBlockstore {
+  /** A put has written the bytes out when it resolves and keeps no reference to them. */
+  readonly [COPIES_PUT_BYTES] = true
   readonly path: string
   private readonly createIfMissing: boolean
   private readonly flushConcurrency: number

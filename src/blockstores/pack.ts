@@ -6,6 +6,7 @@ import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import type { ListedBlock, StrayFile, SweepableBlockstore } from '../content/gc.js'
+import { COPIES_PUT_BYTES } from '../content/leaves.js'
 import type { AbortOptions } from '../types.js'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 import { fsyncPath, isCode, once } from './fs-files.js'
@@ -100,6 +101,8 @@ const SYNC_WRITE_MAX = 64 * 1024
  *   dropping rows whose record did not reach the disk. A record cut short is never indexed.
  */
 export class PackBlockstore implements Blockstore, SweepableBlockstore {
+  /** A put has written the bytes out when it resolves and keeps no reference to them. */
+  readonly [COPIES_PUT_BYTES] = true
   readonly path: string
   private readonly packsDir: string
   private readonly createIfMissing: boolean

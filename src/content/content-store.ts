@@ -4,6 +4,7 @@ import { importCar } from './car-import.js'
 import { composeContent } from './compose.js'
 import { contentSize, exportContent } from './export.js'
 import { isSweepable } from './gc.js'
+import { COPIES_PUT_BYTES, copiesPutBytes } from './leaves.js'
 import { importContent } from './import.js'
 import { cidProfile } from './profiles.js'
 import { verifying } from './verify.js'
@@ -306,6 +307,7 @@ function holding (target: ImportTarget & ReadTarget, session: Pick<WriteSession,
     get: target.get.bind(target)
   }
   if (target.flush !== undefined) held.flush = target.flush.bind(target)
+  if (copiesPutBytes(target)) Object.defineProperty(held, COPIES_PUT_BYTES, { value: true })
   return held
 }
 

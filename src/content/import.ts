@@ -7,7 +7,7 @@ import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { buildBalanced, type DagChild } from './compose.js'
-import { hashedLeavesOf, type HashedLeaf } from './leaves.js'
+import { copiesPutBytes, hashedLeavesOf, type HashedLeaf } from './leaves.js'
 import { cidProfile, importerOptions } from './profiles.js'
 import type { CidProfileName } from './profiles.js'
 import type { AbortOptions } from '../types.js'
@@ -119,6 +119,7 @@ async function importHashedLeaves (leaves: AsyncIterable<HashedLeaf>, target: Im
   const profile = cidProfile(options.profile)
   const writer = new WriteBehind(target, options.writeConcurrency ?? 4, signal)
   const iterator = leaves[Symbol.asyncIterator]()
+  const reusable = copiesPutBytes(target)
   let size = 0
   const children = async function * (): AsyncGenerator<DagChild> {
     for (;;) {
@@ -133,7 +134,7 @@ async function importHashedLeaves (leaves: AsyncIterable<HashedLeaf>, target: Im
         continue
       }
       const cid = CID.createV1(raw.code, Digest.create(sha256.code, leaf.sha256))
-      await writer.putThen(cid, leaf.bytes, leaf.release)
+      await writer.putThen(cid, leaf.bytes, () => { leaf.release(reusable) })
       yield { cid, contentSize: length, dagSize: length }
     }
   }

@@ -6,16 +6,28 @@
  */
 export const HASHED_LEAVES = Symbol.for('s3-ipfs-gateway.hashedLeaves')
 
+/**
+ * Set (true) on a blockstore whose `put` is done with the bytes it was given when it resolves: it
+ * wrote them out and keeps no reference (FsBlockstore, PackBlockstore). An import may then reuse a
+ * leaf's buffer for the next bytes. Wrappers that pass puts through pass the mark on.
+ */
+export const COPIES_PUT_BYTES = Symbol.for('s3-ipfs-gateway.copiesPutBytes')
+
+export function copiesPutBytes (store: unknown): boolean {
+  return (store as Record<symbol, unknown> | null)?.[COPIES_PUT_BYTES] === true
+}
+
 /** One chunk of the content, in order, with the SHA-256 of its bytes. */
 export interface HashedLeaf {
   bytes: Uint8Array
   /** SHA-256 digest of `bytes` (32 bytes). */
   sha256: Uint8Array
   /**
-   * Call once the bytes are written, or when they will not be. (The digest stream's leaves never
-   * reuse their buffers: a blockstore may keep the bytes it was given.)
+   * Call once, when the bytes are written or will not be. `reusable`: nothing holds the bytes any
+   * more (the blockstore copies them, see COPIES_PUT_BYTES), so the buffer may be reused; without
+   * it the buffer is only dropped (a blockstore may keep the bytes it was given).
    */
-  release: () => void
+  release: (reusable?: boolean) => void
 }
 
 export interface HashedLeaves {

@@ -368,12 +368,18 @@ class WorkerDigest implements StreamDigest {
   }
 }
 
-/**
- * A leaf's buffer leaves the pool for good: a blockstore may keep the bytes it was given (the memory
- * store does), so it is never handed out again.
- */
+/** A leaf's buffer goes back to the pool only when its receiver says nothing holds the bytes any more. */
 function leafOf (buf: ArrayBuffer, len: number, sha256: Uint8Array): HashedLeaf {
-  return { bytes: new Uint8Array(buf, 0, len), sha256: new Uint8Array(sha256), release: () => {} }
+  let released = false
+  return {
+    bytes: new Uint8Array(buf, 0, len),
+    sha256: new Uint8Array(sha256),
+    release: (reusable?: boolean) => {
+      if (released) return
+      released = true
+      if (reusable === true) giveBuffer(buf)
+    }
+  }
 }
 
 /** For tests: whether hashing has fallen back to the main thread after a worker failure. */

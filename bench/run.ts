@@ -8,7 +8,9 @@
  *                                         5 gateways × 5,000 × 4 KiB PUT + GET per repetition for observability,
  *                                         3 + 2 gateways × 5,000 × 4 KiB PUT per repetition and 100 MiB to COMPLETED for federation)
  *   npm run bench -- --quick              sizes ÷16, counts ÷10 (a smoke run)
- *   npm run bench -- --only small,list    sections: hash, disk, big, parallel, small, list, multipart, complete,
+ *   npm run bench -- --only small,list    sections: hash, disk, big, flat (ours only: peak RSS of one PUT of the big size and
+ *                                         of 5 times it — 5 GiB, S3's largest single PUT — which must stay within 16 MB of each other), parallel, small, list,
+ *                                         multipart, complete,
  *                                         versions, testing (runs in this process: see bench/testing.ts),
  *                                         metadata (SQLite vs PostgreSQL, 1 and 3 processes: see bench/metadata.ts),
  *                                         kubo (256 MiB PUT, cold and warm GET with content on js-ipfs over the Kubo RPC,
@@ -53,7 +55,7 @@ import { randomBytes } from 'node:crypto'
 
 // ---------------------------------------------------------------------------------------- options
 
-const SECTIONS = ['hash', 'disk', 'big', 'parallel', 'small', 'list', 'multipart', 'complete', 'versions', 'testing', 'metadata', 'kubo', 'observability', 'federation'] as const
+const SECTIONS = ['hash', 'disk', 'big', 'flat', 'parallel', 'small', 'list', 'multipart', 'complete', 'versions', 'testing', 'metadata', 'kubo', 'observability', 'federation'] as const
 type Section = typeof SECTIONS[number]
 const ALL_TARGETS: TargetName[] = ['ours', 's3rver', 'limit']
 
@@ -108,7 +110,7 @@ function parseArgs (argv: string[]) {
     }
     else if (a === '--cpu-prof') opts.cpuProf = val()
     else if (a === '--help' || a === '-h') {
-      console.log('usage: tsx bench/run.ts [--quick] [--only hash,disk,big,parallel,small,list,multipart,complete,versions,testing,metadata,kubo,observability,federation] [--targets ours,s3rver,limit] [--reps N] [--peer-cap] [--from-source] [--max-minutes M] [--pg URL] [--kubo-port N] [--cpu-prof DIR]')
+      console.log('usage: tsx bench/run.ts [--quick] [--only hash,disk,big,flat,parallel,small,list,multipart,complete,versions,testing,metadata,kubo,observability,federation] [--targets ours,s3rver,limit] [--reps N] [--peer-cap] [--from-source] [--max-minutes M] [--pg URL] [--kubo-port N] [--cpu-prof DIR]')
       process.exit(0)
     } else throw new Error(`unknown argument "${a}"`)
   }
@@ -355,6 +357,30 @@ async function sectionBig (): Promise<void> {
     if (put[n] !== undefined) record('big-put', `PUT ${label} (one stream)`, 'MB/s', n, median(put[n]))
     if (get[n] !== undefined) record('big-get', `GET ${label} (one stream, verified)`, 'MB/s', n, median(get[n]))
     if (peaks[n] !== undefined) record('big-rss', `peak RSS during ${label} PUT+GET`, 'MB', n, peaks[n], 'lower')
+  }
+}
+
+/** Memory does not grow with the object: peak server RSS of a PUT of the big size, then of 5× it (S3's largest single PUT at full size; ours only). */
+async function sectionFlat (): Promise<void> {
+  const l = usable('ours')
+  if (l === undefined) return
+  try { await ensureBucket('ours', l, 'bench-flat') } catch (err) { failed('ours', 'create bucket', err); return }
+  for (const [id, size] of [['flat-1x', SIZES.big], ['flat-5x', 5 * SIZES.big]] as const) {
+    if (secondsLeft() < size / 100e6 + 30) { notes.push(`flat: ${fmtBytes(size)} skipped (time bound)`); return }
+    const key = `flat/${id}`
+    try {
+      let mbps = 0
+      const { peakMB } = await withPeakRss(l.t, async () => {
+        const t0 = performance.now()
+        await putPattern(l, 'bench-flat', key, 7000 + size / SIZES.big, size)
+        mbps = size / 1e6 / ((performance.now() - t0) / 1000)
+      })
+      log(`ours flat ${fmtBytes(size)}: PUT ${fmtNum(mbps)} MB/s, peak RSS ${fmtNum(peakMB)} MB`)
+      record(id, `peak RSS during one PUT of ${fmtBytes(size)}`, 'MB', 'ours', peakMB, 'lower')
+      await l.c.ok({ method: 'DELETE', bucket: 'bench-flat', key }).then(r => r.body.dump()).catch(() => undefined)
+    } catch (err) {
+      failed('ours', `${fmtBytes(size)} PUT`, err)
+    }
   }
 }
 
@@ -661,6 +687,10 @@ function printTargets (metadata: MetadataResults | undefined, kubo: KuboResults 
   const rss = v('big-rss', 'ours')
   if (rss === undefined || !Number.isFinite(rss)) verdict(`peak RSS < 150 MB (${bigLabel} transfers)`, undefined, 'not measured')
   else verdict(`peak RSS < 150 MB (${bigLabel} transfers)`, rss < 150, `${fmtNum(rss)} MB (${rss < 150 ? `${fmtNum(150 - rss)} MB to spare` : `${fmtNum(rss - 150)} MB over`}; idle ${fmtNum(v('rss-idle', 'ours'))} MB)`)
+  const flat1 = v('flat-1x', 'ours')
+  const flat5 = v('flat-5x', 'ours')
+  if (flat1 === undefined || flat5 === undefined || !Number.isFinite(flat1) || !Number.isFinite(flat5)) verdict(`PUT peak RSS flat: ${fmtBytes(5 * SIZES.big)} within 16 MB of ${bigLabel}`, undefined, 'not measured')
+  else verdict(`PUT peak RSS flat: ${fmtBytes(5 * SIZES.big)} within 16 MB of ${bigLabel}`, flat5 - flat1 <= 16, `${fmtNum(flat5)} vs ${fmtNum(flat1)} MB (${fmtNum(flat5 - flat1)} MB apart)`)
   multipartVerdicts(v, verdict, SIZES.multipart, SIZES.complete)
   versionsVerdicts(v, verdict, SIZES.versions)
   testingVerdicts(v, verdict)
@@ -691,6 +721,7 @@ async function main (): Promise<void> {
     try { await fn() } catch (err) { notes.push(`${s}: ${(err as Error).message}`) }
   }
   await run('big', sectionBig)
+  await run('flat', sectionFlat)
   await run('parallel', sectionParallel)
   await run('small', sectionSmall)
   await run('list', sectionList)

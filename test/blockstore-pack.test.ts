@@ -137,13 +137,19 @@ test('a torn tail is ignored, never read as a block, and reclaimed by compaction
   t.true(goodSize > 0)
 })
 
-test('rows lost with the index (power failure) come back from unsealed packs; corrupt records do not', async t => {
-  const path = await tempDir(t)
+/** A store (left open, as a crashed process leaves it) holding blocks a and b, of which `flushed` were flushed. */
+async function twoBlocks (path: string, flushed: 'a' | 'both'): Promise<{ first: PackBlockstore, a: { cid: CID, bytes: Uint8Array }, b: { cid: CID, bytes: Uint8Array } }> {
   const first = new PackBlockstore({ path })
   const [a, b] = await blocks(2, 50_000)
   await first.put(a.cid, a.bytes)
   await first.put(b.cid, b.bytes)
-  await first.flush([a.cid, b.cid])
+  await first.flush(flushed === 'a' ? [a.cid] : [a.cid, b.cid])
+  return { first, a, b }
+}
+
+test('rows lost with the index (power failure) come back from unsealed packs; corrupt records do not', async t => {
+  const path = await tempDir(t)
+  const { first, a, b } = await twoBlocks(path, 'both')
   // Drop the rows as a lost WAL tail would (with the later note that they were synced), and damage b's bytes in place.
   const db = new Database(join(path, 'index.db'))
   db.prepare('DELETE FROM blocks').run()
@@ -163,11 +169,7 @@ test('rows lost with the index (power failure) come back from unsealed packs; co
 
 test('rows whose record never reached the disk are dropped on open', async t => {
   const path = await tempDir(t)
-  const first = new PackBlockstore({ path })
-  const [a, b] = await blocks(2, 50_000)
-  await first.put(a.cid, a.bytes)
-  await first.put(b.cid, b.bytes)
-  await first.flush([a.cid])
+  const { first, a, b } = await twoBlocks(path, 'a')
   const [pack] = await packFiles(path)
   const file = join(path, 'packs', pack)
   // As if the power failed before b's bytes were on disk while its row was.

@@ -16,22 +16,40 @@ export function writeAllAt (fd: number, buffers: Uint8Array[], position: number)
           reject(err)
           return
         }
-        let rest = written
-        const left: Uint8Array[] = []
-        for (const b of list) {
-          if (rest >= b.byteLength) {
-            rest -= b.byteLength
-            continue
-          }
-          left.push(rest > 0 ? b.subarray(rest) : b)
-          rest = 0
-        }
+        const left = unwritten(list, written)
         if (left.length === 0) resolve()
         else next(left, at + written)
       })
     }
     next(buffers, position)
   })
+}
+
+/**
+ * As `writeAllAt`, but on the calling thread (small records: a page-cache write costs less than a
+ * thread-pool round trip). Resolves, or rejects, on the next microtask.
+ */
+export async function writeAllAtNow (fd: number, buffers: Uint8Array[], position: number): Promise<void> {
+  for (let list = buffers, at = position; list.length > 0;) {
+    const written = fsCallback.writevSync(fd, list, at)
+    at += written
+    list = unwritten(list, written)
+  }
+}
+
+/** What is left of `list` after its first `written` bytes. */
+function unwritten (list: Uint8Array[], written: number): Uint8Array[] {
+  let rest = written
+  const left: Uint8Array[] = []
+  for (const b of list) {
+    if (rest >= b.byteLength) {
+      rest -= b.byteLength
+      continue
+    }
+    left.push(rest > 0 ? b.subarray(rest) : b)
+    rest = 0
+  }
+  return left
 }
 
 /** Read `length` bytes at `position` into `buffer` from its start; resolves to the bytes read (short at EOF). */

@@ -2,8 +2,8 @@
  * The index of a PackBlockstore: which pack and offset hold each block, and which packs exist.
  * One SQLite file (WAL) shared by every process using the directory.
  */
-import { open } from 'node:fs/promises'
 import Database from 'better-sqlite3'
+import { fsyncPath, isCode } from './fs-files.js'
 
 const SCHEMA_VERSION = 1
 
@@ -140,15 +140,10 @@ export class PackIndex {
 
   /** Make every commit so far durable: fsync the WAL file. */
   async sync (): Promise<void> {
-    const handle = await open(this.walPath, 'r').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined
-      throw err
-    })
-    if (handle === undefined) return
     try {
-      await handle.datasync()
-    } finally {
-      await handle.close()
+      await fsyncPath(this.walPath, false)
+    } catch (err) {
+      if (!isCode(err, 'ENOENT')) throw err // no WAL: every commit is in the database file already
     }
   }
 

@@ -13,7 +13,7 @@ import { fsyncPath, isCode, once } from './fs-files.js'
 import type { FsBlockstore } from './fs.js'
 import { compactPacks, type CompactionReport } from './pack-compact.js'
 import { ABANDONED_MS, fileHeader, packName, recordAt, recordHeader, scanPack, FILE_HEADER_SIZE, PACK_NAME } from './pack-format.js'
-import { closeFd, fdatasync, fstat, openFd, readAt, writeAllAt } from './pack-files.js'
+import { closeFd, fdatasync, fstat, openFd, readAt, writeAllAt, writeAllAtNow } from './pack-files.js'
 import { PackIndex, type IndexedRecord, type PackRow } from './pack-index.js'
 
 type BlockInput = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>
@@ -179,7 +179,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     const start = pack.end
     pack.end += size
     pack.lastAppend = Date.now()
-    const write = size <= SYNC_WRITE_MAX ? writeNow(pack.fd, [header, data], start) : writeAllAt(pack.fd, [header, data], start)
+    const write = size <= SYNC_WRITE_MAX ? writeAllAtNow(pack.fd, [header, data], start) : writeAllAt(pack.fd, [header, data], start)
     const tracked = write.finally(() => { pack.writes.delete(tracked) })
     tracked.catch(() => {})
     pack.writes.set(tracked, start)
@@ -714,24 +714,6 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
 
   private file (id: number): string {
     return join(this.packsDir, packName(id))
-  }
-}
-
-/** A positioned write done at once (small records): resolves, or rejects, on the next microtask. */
-async function writeNow (fd: number, buffers: Uint8Array[], position: number): Promise<void> {
-  let at = position
-  let list = buffers
-  while (list.length > 0) {
-    const written = fsCallback.writevSync(fd, list, at)
-    at += written
-    let rest = written
-    const left: Uint8Array[] = []
-    for (const b of list) {
-      if (rest >= b.byteLength) { rest -= b.byteLength; continue }
-      left.push(rest > 0 ? b.subarray(rest) : b)
-      rest = 0
-    }
-    list = left
   }
 }
 

@@ -88,23 +88,33 @@ export async function importContent (source: AsyncIterable<Uint8Array> | Iterabl
     }
   }
 
-  let cid: CID
-  try {
+  const cid = await completed(writer, iterator, async () => {
     const result = await importByteStream(counted(), writer, {
       ...importerOptions(options.profile),
       blockWriteConcurrency: 1
     })
-    cid = result.cid
+    return result.cid
+  })
+  return { cid, size }
+}
+
+/**
+ * Runs an import's `build` and then waits for its writes and flushes. On failure, waits for the
+ * writes in flight and closes the source: a store failure leaves the source suspended mid-stream,
+ * and it must release what it holds (the request body's digest stream keeps the hashing worker
+ * referenced until then).
+ */
+async function completed<T> (writer: WriteBehind, source: AsyncIterator<unknown> | Iterator<unknown>, build: () => Promise<T>): Promise<T> {
+  try {
+    const result = await build()
     await writer.drain()
     await writer.flushRest()
+    return result
   } catch (err) {
     await writer.settle()
-    // A store failure leaves the source suspended mid-stream: close it, so that it releases what
-    // it holds (the request body's digest stream keeps the hashing worker referenced until then).
-    try { await iterator.return?.() } catch { /* the import's error is the one to report */ }
+    try { await source.return?.() } catch { /* the import's error is the one to report */ }
     throw err
   }
-  return { cid, size }
 }
 
 /**
@@ -138,23 +148,15 @@ async function importHashedLeaves (leaves: AsyncIterable<HashedLeaf>, target: Im
       yield { cid, contentSize: length, dagSize: length }
     }
   }
-  let root: DagChild | undefined
-  try {
-    root = await buildBalanced(children(), profile, async (cid, block) => { await writer.put(cid, block) })
-    if (root === undefined) {
-      // No bytes: the one empty block, as for small content.
-      const empty = await singleBlock(new Uint8Array(0), options.profile)
-      await writer.put(empty.cid, empty.bytes)
-      root = { cid: empty.cid, contentSize: 0, dagSize: 0 }
-    }
-    await writer.drain()
-    await writer.flushRest()
-  } catch (err) {
-    await writer.settle()
-    try { await iterator.return?.() } catch { /* the import's error is the one to report */ }
-    throw err
-  }
-  return { cid: root.cid, size }
+  const cid = await completed(writer, iterator, async () => {
+    const root = await buildBalanced(children(), profile, async (cid, block) => { await writer.put(cid, block) })
+    if (root !== undefined) return root.cid
+    // No bytes: the one empty block, as for small content.
+    const empty = await singleBlock(new Uint8Array(0), options.profile)
+    await writer.put(empty.cid, empty.bytes)
+    return empty.cid
+  })
+  return { cid, size }
 }
 
 /**

@@ -2,14 +2,14 @@
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { createGateway, FsBlockstore, SqliteMetadataStore } from 's3-ipfs-gateway'
+import { createGateway, PackBlockstore, SqliteMetadataStore } from 's3-ipfs-gateway'
 import { createAdminHandler, createNodeHandler } from 's3-ipfs-gateway/node'
 
 const dataDir = process.env.DATA_DIR ?? './data'
 const { S3_ACCESS_KEY, S3_SECRET_KEY } = process.env
 
 const gateway = createGateway({
-  blockstore: new FsBlockstore({ path: join(dataDir, 'blocks') }),
+  blockstore: new PackBlockstore({ path: join(dataDir, 'blocks') }),
   metadata: new SqliteMetadataStore({ path: join(dataDir, 'meta.db') }),
   // unset: the library's example key pair (S3IPFSEXAMPLEKEY / s3ipfs-example-secret)
   credentials: S3_ACCESS_KEY && S3_SECRET_KEY ? { [S3_ACCESS_KEY]: S3_SECRET_KEY } : undefined,

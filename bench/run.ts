@@ -32,13 +32,16 @@
  *                                         postgres://postgres@127.0.0.1:5432/test; a fresh schema per configuration)
  *   npm run bench -- --kubo-port N        the kubo section's js-ipfs on ports N..N+3 (default 15050, reserved for it
  *                                         in test/helpers/js-ipfs.ts; another free block if something holds those)
- *   npm run bench -- --cpu-prof DIR       the observability section's gateways run with node --cpu-prof and write their
+ *   npm run bench -- --cpu-prof DIR       ours (the server of big, flat, parallel, small, list, multipart, ...) runs with
+ *                                         node --cpu-prof and writes its V8 CPU profile to DIR/ours/ when stopped (how
+ *                                         bench/WRITE-PATH.md was made: run one section at a time); the observability section's gateways run with node --cpu-prof and write their
  *                                         V8 CPU profiles to DIR/<variant>/ (on, off, off2, metrics, logging); the
  *                                         federation section's to DIR/federation/<gateway>/ (B, repl, off, off2, worker, C)
  *
  * All traffic goes to 127.0.0.1. Child servers and temp dirs are removed on exit and on SIGINT.
  */
 import { cpus, loadavg, tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
 import { BenchClient } from './client.js'
 import { measureDisk, measureHashing } from './limits.js'
 import { multipartVerdicts, sectionComplete, sectionMultipart, type SectionContext } from './multipart.js'
@@ -222,7 +225,9 @@ async function startAll (names: TargetName[]): Promise<void> {
     try {
       log(`starting ${n}`)
       if (n === 'ours') await ensureDist()
-      const t = await startTarget(n, { region: opts.region, fromSource: opts.fromSource })
+      // --cpu-prof: our server's V8 profile of the whole run (written when it is stopped) under DIR/ours
+      const nodeArgs = n === 'ours' && opts.cpuProf !== undefined ? ['--cpu-prof', '--cpu-prof-dir', join(resolve(opts.cpuProf), 'ours')] : undefined
+      const t = await startTarget(n, { region: opts.region, fromSource: opts.fromSource, nodeArgs })
       if (n === 'ours') notes.push(opts.fromSource ? 'ours = tsx bin/cli.ts serve (from source)' : 'ours = node dist/cli.js serve (built)')
       const c = new BenchClient({ endpoint: t.endpoint, accessKeyId: t.accessKeyId, secretAccessKey: t.secretAccessKey, region: opts.region, connections: 64 })
       live.set(n, { t, c })

@@ -208,6 +208,8 @@ export interface StartOptions {
   dataDir?: string
   /** `--metadata URL`: metadata in PostgreSQL instead of SQLite in the data dir */
   metadataUrl?: string
+  /** node options before the script, e.g. ['--cpu-prof', '--cpu-prof-dir', DIR] */
+  nodeArgs?: string[]
 }
 
 /** Builds dist/ with tsup, as a published package ships it. */
@@ -222,7 +224,7 @@ export async function startOurs (opts: StartOptions = {}): Promise<Target> {
   const port = await freePort()
   const dataDir = opts.dataDir ?? makeTempDir('ours')
   const entry = opts.fromSource === true ? ['--import', 'tsx', join(ROOT, 'bin', 'cli.ts')] : [join(ROOT, 'dist', 'cli.js')]
-  const args = [...entry, 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir]
+  const args = [...(opts.nodeArgs ?? []), ...entry, 'serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir]
   if (opts.region !== undefined) args.push('--region', opts.region)
   if (opts.cidProfile !== undefined) args.push('--cid-profile', opts.cidProfile)
   if (opts.metadataUrl !== undefined) args.push('--metadata', opts.metadataUrl)

@@ -174,8 +174,13 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     const header = recordHeader(mh, data.byteLength)
     const size = header.byteLength + data.byteLength
     const pack = await this.writerFor(index, size)
-    // Another put of the same block may have started while the pack was being opened.
-    if (await this.present(index, cid, key, bytes)) return cid
+    // Another put of the same block here may have started meanwhile (one in another process would
+    // only cost a duplicate record, which compaction reclaims).
+    const started = this.writing.get(key)
+    if (started !== undefined) {
+      await started
+      return cid
+    }
     const start = pack.end
     pack.end += size
     pack.lastAppend = Date.now()

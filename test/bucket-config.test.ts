@@ -2,7 +2,7 @@
  * Bucket configurations and ACLs through the AWS SDK over loopback HTTP: bucket policies and their
  * status, bucket and object ACLs (also as set by CreateBucket, PutObject, CopyObject and multipart
  * uploads), CORS, Block Public Access and default encryption, on the standalone server's storage
- * (FsBlockstore + SQLite) and on the in-memory default. Requests the SDK cannot send (a body and
+ * (PackBlockstore + SQLite) and on the in-memory default. Requests the SDK cannot send (a body and
  * ACL headers together, no Content-MD5) are signed by hand.
  */
 import { createHash } from 'node:crypto'
@@ -45,7 +45,7 @@ test.before(async () => {
   const dir = await mkdtemp(join(tmpdir(), 's3ipfs-bucket-config-'))
   const sqlite = new SqliteMetadataStore({ path: join(dir, 'meta.db'), synchronous: 'NORMAL' })
   for (const [name, gateway] of [
-    ['fs+sqlite', createGateway({ blockstore: blockstoreUnderTest(dir), metadata: sqlite, credentials: CREDENTIALS, masterKey: MASTER_KEY })],
+    ['disk+sqlite', createGateway({ blockstore: blockstoreUnderTest(dir), metadata: sqlite, credentials: CREDENTIALS, masterKey: MASTER_KEY })],
     ['memory', createGateway({ metadata: new MemoryMetadataStore(), credentials: CREDENTIALS, masterKey: MASTER_KEY })],
   ] as const) {
     const host: RunningHost = await nodeHost.start(gateway, '')
@@ -67,7 +67,7 @@ async function bucket (s3: S3Client): Promise<string> {
 }
 
 function each (title: string, body: (t: ExecutionContext, target: Target) => Promise<void>): void {
-  for (const name of ['fs+sqlite', 'memory']) {
+  for (const name of ['disk+sqlite', 'memory']) {
     test(`${name}: ${title}`, async t => { await body(t, targets.find(x => x.name === name)!) })
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Server-side encryption (SSE-S3 and SSE-C) end to end: the AWS SDK v3 with its default settings
  * (CRC32 checksums, aws-chunked trailers), presigned URLs and browser forms over loopback HTTP, on
- * the standalone server's storage (FsBlockstore + SQLite) and on the in-memory default. Besides what
+ * the standalone server's storage (PackBlockstore + SQLite) and on the in-memory default. Besides what
  * S3 answers, the tests look into the blockstore: only ciphertext is there, the object's CID is the
  * ciphertext's, and a damaged block never turns into wrong bytes on the wire.
  */
@@ -34,7 +34,7 @@ const SEGMENT_CIPHER = SEGMENT_SIZE + TAG_SIZE
 test.after.always(closeGateways)
 
 function each (title: string, body: (t: ExecutionContext, target: Target) => Promise<void>): void {
-  for (const storage of ['fs+sqlite', 'memory'] as const) {
+  for (const storage of ['disk+sqlite', 'memory'] as const) {
     test(`${storage}: ${title}`, async t => {
       const main = await gatewayOf(storage)
       await headerScope.run({}, async () => { await body(t, main) })

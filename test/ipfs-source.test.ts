@@ -250,7 +250,7 @@ test('bucket profiles: multipart uploads (parts, ranged UploadPartCopy, Complete
 
 interface Target { name: string, served: Served }
 const targets = new Map<string, Promise<Target>>()
-function target (name: 'memory' | 'fs+sqlite'): Promise<Target> {
+function target (name: 'memory' | 'disk+sqlite'): Promise<Target> {
   let t = targets.get(name)
   if (t === undefined) {
     t = (async () => {
@@ -265,7 +265,7 @@ function target (name: 'memory' | 'fs+sqlite'): Promise<Target> {
 }
 
 function each (title: string, body: (t: ExecutionContext, served: Served) => Promise<void>): void {
-  for (const name of ['memory', 'fs+sqlite'] as const) {
+  for (const name of ['memory', 'disk+sqlite'] as const) {
     test(`${name}: ${title}`, async t => { await body(t, (await target(name)).served) })
   }
 }
@@ -443,7 +443,7 @@ each('UploadPartCopy from /ipfs/<cid>: the whole file as a part (by CID), a rang
 })
 
 test('CopyObject from IPFS and gc: the adopted DAG stays referenced and whole; unreferenced imports are swept', async t => {
-  for (const name of ['memory', 'fs+sqlite']) {
+  for (const name of ['memory', 'disk+sqlite']) {
     const served = name === 'memory' ? await serve() : await serve({ dir: await tempDir() })
     await createBucket(served.s3, 'gc-bucket')
     const bytes = deterministicBytes(`gc-adopt-${name}`, 4 * MiB + 11)

@@ -30,7 +30,7 @@ test.before(async () => {
   const dir = await mkdtemp(join(tmpdir(), 's3ipfs-versioning-'))
   const sqlite = new SqliteMetadataStore({ path: join(dir, 'meta.db'), synchronous: 'NORMAL' })
   for (const [name, gateway, metadata] of [
-    ['fs+sqlite', createGateway({ blockstore: blockstoreUnderTest(dir), metadata: sqlite }), sqlite],
+    ['disk+sqlite', createGateway({ blockstore: blockstoreUnderTest(dir), metadata: sqlite }), sqlite],
     ['memory', ...(() => { const m = new MemoryMetadataStore(); return [createGateway({ metadata: m }), m] as const })()],
   ] as const) {
     const host: RunningHost = await nodeHost.start(gateway, '')
@@ -58,7 +58,7 @@ async function text (s3: S3Client, Bucket: string, Key: string, VersionId?: stri
 }
 
 function each (title: string, body: (t: import('ava').ExecutionContext, target: Target) => Promise<void>): void {
-  for (const name of ['fs+sqlite', 'memory']) {
+  for (const name of ['disk+sqlite', 'memory']) {
     test(`${name}: ${title}`, async t => { await body(t, targets.find(x => x.name === name)!) })
   }
 }

@@ -1,16 +1,19 @@
 /**
  * Plumbing of the encryption tests (test/encryption-gateway.test.ts): gateways with SSE settings on
- * FsBlockstore + SQLite and on the in-memory default, a look at the blocks they store (and a way to
+ * PackBlockstore + SQLite (the standalone server's storage) and on the in-memory default, a look at the blocks they store (and a way to
  * damage one), SSE-C keys as the SDK takes them, and decryption of what is stored.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdtemp, open, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { S3Client } from '@aws-sdk/client-s3'
 import type { Blockstore } from 'interface-blockstore'
-import { FsBlockstore } from '../../src/blockstores/fs.js'
+import Database from 'better-sqlite3'
 import { MemoryBlockstore } from '../../src/blockstores/memory.js'
+import { PackBlockstore } from '../../src/blockstores/pack.js'
+import { packName } from '../../src/blockstores/pack-format.js'
 import { ContentStore } from '../../src/content/content-store.js'
 import { SALT_SIZE, cipherSpans, decryptSpan, unwrapKey } from '../../src/content/encryption.js'
 import { createGateway } from '../../src/gateway.js'
@@ -24,7 +27,7 @@ import { captureHeaders, s3Client } from './s3.js'
 /** The gateways' master key (given as bytes, base64 or hex, as GatewayInit allows). */
 export const MASTER_KEY = randomBytes(32)
 
-export type Storage = 'fs+sqlite' | 'memory'
+export type Storage = 'disk+sqlite' | 'memory'
 /** Gateways of each storage: the usual one, and ones with other encryption settings. */
 export type Variant = 'main' | 'encryptByDefault' | 'noMasterKey' | 'secureSseCOnly'
 
@@ -72,17 +75,28 @@ async function start (storage: Storage, init: Partial<GatewayInit>): Promise<Tar
   let blockstore: Blockstore
   let metadata: MetadataStore
   let blocks: () => AsyncGenerator<StoredBlock>
-  if (storage === 'fs+sqlite') {
+  if (storage === 'disk+sqlite') {
     const path = join(dir, 'blocks')
-    blockstore = new FsBlockstore({ path })
+    blockstore = new PackBlockstore({ path })
     metadata = new SqliteMetadataStore({ path: join(dir, 'meta.db'), synchronous: 'NORMAL' })
-    // One file per block, `<path>/<shard>/<name>.data` (see FsBlockstore).
+    // Every indexed block at its place in its pack (see PackBlockstore); overwriting one is a block damaged under its CID.
     blocks = async function * () {
-      for (const shard of await readdir(path).catch(() => [])) {
-        for (const name of await readdir(join(path, shard))) {
-          if (!name.endsWith('.data')) continue
-          const file = join(path, shard, name)
-          yield { bytes: await readFile(file), overwrite: async (bytes) => { await writeFile(file, bytes) } }
+      if (!existsSync(join(path, 'index.db'))) return // the store opens on first use
+      const db = new Database(join(path, 'index.db'), { readonly: true })
+      let rows: Array<{ pack: number, offset: number, length: number }>
+      try {
+        rows = db.prepare('SELECT pack, offset, length FROM blocks').all() as typeof rows
+      } finally {
+        db.close()
+      }
+      for (const { pack, offset, length } of rows) {
+        const file = await open(join(path, 'packs', packName(pack)), 'r+')
+        try {
+          const bytes = Buffer.alloc(length)
+          await file.read(bytes, 0, length, offset)
+          yield { bytes, overwrite: async (altered) => { await file.write(altered, 0, Math.min(altered.byteLength, length), offset) } }
+        } finally {
+          await file.close()
         }
       }
     }

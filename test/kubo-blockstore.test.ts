@@ -33,6 +33,30 @@ test('a block whose bytes do not hash to its CID is an error, never returned', a
   t.is((err as { code?: string }).code, KUBO_ERRORS.corrupt)
 })
 
+test('a dag-pb block/put whose first try fails comes through, although the client\'s "protobuf" fallback masks the failure (as js-ipfs answers it)', async t => {
+  const block = dagPb.encode(dagPb.prepare({ Data: new Uint8Array([8, 1]) }))
+  const cid = CID.createV1(dagPb.code, await sha256.digest(block))
+  const calls: string[] = []
+  const node = await fakeNode((path, res) => {
+    const format = new URL(path, 'http://x').searchParams.get('format') ?? ''
+    calls.push(format)
+    if (calls.length === 1) {
+      res.destroy() // the kept-alive connection closed under the first try
+    } else if (format === 'protobuf') {
+      res.statusCode = 500
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ Message: 'Failed to put block: No codec found for "protobuf"', Code: 0, Type: 'error' }))
+    } else {
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ Key: cid.toString(), Size: block.byteLength }))
+    }
+  })
+  t.teardown(node.close)
+  const store = new KuboBlockstore({ url: node.url })
+  t.true((await store.put(cid, block)).equals(cid))
+  t.deepEqual(calls, ['dag-pb', 'protobuf', 'dag-pb'])
+})
+
 test('a node that never answers: the call times out with ERR_IPFS_TIMEOUT', async t => {
   const node = await fakeNode(() => { /* never answers */ })
   t.teardown(node.close)

@@ -96,7 +96,7 @@ export class KuboBlockstore implements Blockstore, Pinner {
         // Every call here is idempotent (blocks are content-addressed, pins are sets): a kept-alive
         // connection the node closed just as it was reused is retried on a new one, a few times
         // (a busy node closes idle connections while the client's timers lag).
-        if (attempt < STALE_RETRIES && !timeout.aborted && isStaleConnection(error)) {
+        if (attempt < STALE_RETRIES && !timeout.aborted && (isStaleConnection(error) || isMaskedByFormatFallback(error))) {
           await new Promise((resolve) => setTimeout(resolve, 25 * attempt * attempt))
           continue
         }
@@ -242,6 +242,16 @@ const STALE_RETRIES = 4
  * answer that is not JSON at all (js-ipfs under load has answered a kept-alive connection with
  * bytes that do not parse). Every call is idempotent, so both are retried.
  */
+/**
+ * kubo-rpc-client answers any failure of a dag-pb (dag-cbor) block/put by trying again with the
+ * format "protobuf" ("cbor"), which only go-ipfs knew: on a node that does not (js-ipfs), the
+ * first failure — often a closed kept-alive connection — comes back as "No codec found". The put
+ * is idempotent: retried like a stale connection.
+ */
+function isMaskedByFormatFallback (error: unknown): boolean {
+  return /No codec found for "?(protobuf|cbor)"?/.test(String((error as { message?: unknown } | null)?.message ?? ''))
+}
+
 function isStaleConnection (error: unknown): boolean {
   const cause = (error as { cause?: { code?: unknown, name?: unknown } } | null)?.cause
   const code = String(cause?.code ?? (error as { code?: unknown } | null)?.code)

@@ -12,9 +12,11 @@ import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 import { fsyncPath, isCode, once } from './fs-files.js'
 import type { FsBlockstore } from './fs.js'
 import { compactPacks, type CompactionReport } from './pack-compact.js'
-import { ABANDONED_MS, fileHeader, packName, recordAt, recordHeader, scanPack, FILE_HEADER_SIZE, PACK_NAME } from './pack-format.js'
-import { closeFd, fdatasync, fstat, openFd, readAt, writeAllAt, writeAllAtNow } from './pack-files.js'
-import { PackIndex, type IndexedRecord, type PackRow } from './pack-index.js'
+import { ABANDONED_MS, fileHeader, packName, recordHeader, FILE_HEADER_SIZE, PACK_NAME } from './pack-format.js'
+import { closeFd, fdatasync, openFd, readAt, writeAllAt, writeAllAtNow } from './pack-files.js'
+import { PackIndex, type IndexedRecord } from './pack-index.js'
+import { PackReaders, type PackReader } from './pack-readers.js'
+import { checkUnsealed, recoverPack } from './pack-recover.js'
 
 type BlockInput = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>
 
@@ -58,13 +60,6 @@ interface Writer {
   closeWhenIdle: boolean
 }
 
-interface Reader {
-  fd: number
-  refs: number
-  opened: number
-  retired: boolean
-}
-
 interface SyncRequest {
   writer: Writer
   upTo: number
@@ -74,9 +69,6 @@ interface SyncRequest {
 const ROTATE_IDLE_MS = 60_000
 /** A pack row without a file this old is a pack whose creation was lost (a creation takes milliseconds). */
 const LOST_PACK_MS = 60_000
-/** Cached read descriptors are reopened after this long, so that packs compacted by another process stop holding disk space. */
-const REOPEN_MS = 30_000
-const MAX_READERS = 64
 const LIST_PAGE = 1000
 /**
  * Records up to this size are written synchronously: a write into the page cache costs less than
@@ -125,7 +117,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
   private queue: SyncRequest[] = []
   private nextGroup?: { promise: Promise<void>, resolve: () => void, reject: (err: unknown) => void }
   private committing?: Promise<void>
-  private readonly readers = new Map<number, Reader>()
+  private readonly readers: PackReaders
   private closed = false
   /** fdatasync calls made on packs by flushes (group commits share them). */
   syncs = 0
@@ -139,6 +131,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     this.now = init.now ?? Date.now
     this.legacy = init.legacy
     this.busyTimeout = init.busyTimeout ?? 5000
+    this.readers = new PackReaders((id) => this.file(id))
   }
 
   /** Resolves when the store can be written (for readiness probes). */
@@ -398,8 +391,8 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
       compactBelow: this.compactBelow,
       ownPack: (id) => this.writers.has(id),
       newPack: () => index.sql.newPack.get(Date.now())?.id as number,
-      recover: async (id, fd, size, from) => { await this.recoverPack(index, id, fd, size, from) },
-      dropReader: (id) => { this.dropReader(id) },
+      recover: async (id, fd, size, from) => { await recoverPack(index, id, fd, size, from) },
+      dropReader: (id) => { this.readers.drop(id) },
       signal: options?.signal
     })
   }
@@ -418,7 +411,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     await Promise.allSettled(this.writing.values())
     while (this.committing !== undefined) await this.committing.catch(() => {})
     await Promise.allSettled([...this.writers.values()].map(async w => { await this.retire(w) }))
-    for (const id of [...this.readers.keys()]) this.dropReader(id)
+    this.readers.dropAll()
     index.close()
   }
 
@@ -440,7 +433,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     const index = new PackIndex(join(this.path, 'index.db'), this.busyTimeout)
     try {
       for (const pack of index.sql.packs.all()) {
-        if (pack.sealed === 0) await this.checkUnsealed(index, pack)
+        if (pack.sealed === 0) await checkUnsealed(index, pack, this.file(pack.id))
       }
     } catch (err) {
       index.close()
@@ -448,60 +441,6 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     }
     this.index = index
     return index
-  }
-
-  /**
-   * After a crash or power failure, a pack not sealed may have records the index lacks (rows not
-   * yet on disk) and rows whose record is not (data not yet on disk). Index the first, drop the
-   * second, and seal the pack when no writer can be using it any more.
-   */
-  private async checkUnsealed (index: PackIndex, { id, created, verified }: PackRow): Promise<void> {
-    let fd: number
-    try {
-      fd = await openFd(this.file(id), 'r')
-    } catch (err) {
-      if (!isCode(err, 'ENOENT')) throw err
-      // Another process creating it right now has made the row first; an old row lost its file.
-      if (Date.now() - created > LOST_PACK_MS) {
-        index.transaction(() => {
-          index.sql.deletePackRows.run(id)
-          index.sql.dropPack.run(id)
-        })
-      }
-      return
-    }
-    try {
-      const stat = await fstat(fd)
-      await this.recoverPack(index, id, fd, stat.size, verified)
-      if (Date.now() - stat.mtimeMs > ABANDONED_MS) index.sql.seal.run(id)
-    } finally {
-      await closeFd(fd)
-    }
-  }
-
-  /**
-   * Index the complete, verified records of a pack from `from` on (after syncing them); drop rows
-   * there whose record is not on disk. Records before `from` were indexed when they were synced
-   * (and rows deleted since stay deleted).
-   */
-  private async recoverPack (index: PackIndex, id: number, fd: number, size: number, from: number): Promise<void> {
-    const scan = await scanPack(fd, size, from)
-    await fdatasync(fd).catch(() => {}) // what the scan accepted is made durable before it is indexed
-    const stat = await fstat(fd)
-    const valid = new Set(scan.records.map(r => r.offset))
-    index.recover(scan.records.map(r => ({ mh: r.multihash, pack: id, offset: r.offset, length: r.length, written: stat.mtimeMs })))
-    // Rows past the scan's end may belong to a writer appending right now: check each one's own record.
-    let after = from - 1
-    for (;;) {
-      const rows = index.sql.rowsOfFrom.all(id, after, LIST_PAGE)
-      for (const row of rows) {
-        if (valid.has(row.offset)) continue
-        if (row.offset >= scan.end && await recordAt(fd, row.mh, row.offset, row.length)) continue
-        index.sql.deleteAt.run(row.mh, id, row.offset)
-      }
-      if (rows.length < LIST_PAGE) break
-      after = rows[rows.length - 1].offset
-    }
   }
 
   /** Whether the block is present already, refreshing its written time; false when it must be written. */
@@ -655,9 +594,9 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
       if (at === undefined) break
       const buffer = into === undefined ? Buffer.allocUnsafe(at.length) : into
       const length = Math.min(at.length, buffer.byteLength)
-      let reader: Reader
+      let reader: PackReader
       try {
-        reader = await this.reader(at.pack)
+        reader = await this.readers.take(at.pack)
       } catch (err) {
         if (isCode(err, 'ENOENT')) continue // compacted away: the row has moved
         throw err
@@ -667,7 +606,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
         if (got < length) throw new Error(`Pack ${packName(at.pack)} is shorter than its index says (block ${cid})`)
         return into === undefined ? buffer : buffer.subarray(0, got)
       } finally {
-        this.releaseReader(reader)
+        this.readers.release(reader)
       }
     }
     if (this.legacy !== undefined) {
@@ -677,44 +616,6 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
       return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
     }
     throw new NotFoundError(`Block ${cid} not found`)
-  }
-
-  private async reader (pack: number): Promise<Reader> {
-    const cached = this.readers.get(pack)
-    if (cached !== undefined) {
-      if (Date.now() - cached.opened < REOPEN_MS) {
-        cached.refs++
-        // Most recently used last.
-        this.readers.delete(pack)
-        this.readers.set(pack, cached)
-        return cached
-      }
-      this.dropReader(pack)
-    }
-    const fd = await openFd(this.file(pack), 'r')
-    const raced = this.readers.get(pack)
-    if (raced !== undefined) {
-      await closeFd(fd).catch(() => {})
-      raced.refs++
-      return raced
-    }
-    const reader: Reader = { fd, refs: 1, opened: Date.now(), retired: false }
-    this.readers.set(pack, reader)
-    if (this.readers.size > MAX_READERS) this.dropReader(this.readers.keys().next().value as number)
-    return reader
-  }
-
-  private releaseReader (reader: Reader): void {
-    reader.refs--
-    if (reader.retired && reader.refs === 0) closeFd(reader.fd).catch(() => {})
-  }
-
-  private dropReader (pack: number): void {
-    const reader = this.readers.get(pack)
-    if (reader === undefined) return
-    this.readers.delete(pack)
-    reader.retired = true
-    if (reader.refs === 0) closeFd(reader.fd).catch(() => {})
   }
 
   private file (id: number): string {

@@ -5,4 +5,5 @@ export default {
   extensions: { ts: 'module' },
   nodeArguments: ['--import=tsx'],
   workerThreads: false, // tsx's loader is registered per process
+  timeout: '60s', // ava's default (10 s without progress) is short for a loaded CI machine compiling TypeScript on the fly
 }

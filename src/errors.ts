@@ -72,6 +72,9 @@ const STATUS: Record<string, number> = {
   RequestHeaderSectionTooLarge: 400,
   KMS: 400,
   InvalidEncryptionKey: 400,
+  AccessControlListNotSupported: 400,
+  InvalidBucketAclWithObjectOwnership: 400,
+  OwnershipControlsNotFoundError: 404,
 }
 
 const DEFAULT_MESSAGE: Record<string, string> = {
@@ -110,6 +113,9 @@ const DEFAULT_MESSAGE: Record<string, string> = {
   NoSuchPublicAccessBlockConfiguration: 'The public access block configuration was not found',
   ServerSideEncryptionConfigurationNotFoundError: 'The server side encryption configuration was not found',
   RequestHeaderSectionTooLarge: 'Your request header section exceeds the maximum allowed size.',
+  AccessControlListNotSupported: 'The bucket does not allow ACLs',
+  InvalidBucketAclWithObjectOwnership: 'Bucket cannot have ACLs set with ObjectOwnership\'s BucketOwnerEnforced setting',
+  OwnershipControlsNotFoundError: 'The bucket ownership controls were not found',
   XAmzContentSHA256Mismatch: 'The provided \'x-amz-content-sha256\' header does not match what was computed.',
 }
 

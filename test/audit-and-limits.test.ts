@@ -523,7 +523,7 @@ test.serial('exactly at each limit, requests succeed', async (t) => {
 
   const TagSet = [{ Key: 'k'.repeat(128), Value: 'v'.repeat(256) }, ...Array.from({ length: 9 }, (_, i) => ({ Key: `k${i}`, Value: '' }))]
   await alice.send(new PutObjectTaggingCommand({ Bucket: AT_LIMITS, Key: 'meta', Tagging: { TagSet } }))
-  t.deepEqual((await alice.send(new GetObjectTaggingCommand({ Bucket: AT_LIMITS, Key: 'meta' }))).TagSet, TagSet)
+  t.deepEqual((await alice.send(new GetObjectTaggingCommand({ Bucket: AT_LIMITS, Key: 'meta' }))).TagSet, [...TagSet.slice(1), TagSet[0]], 'sorted by key')
 
   // S3 counts a policy's size without its whitespace: a pretty-printed one may be longer as sent.
   let count = 1

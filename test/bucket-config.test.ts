@@ -177,7 +177,7 @@ each('GetBucketAcl: the default is the owner\'s FULL_CONTROL, with its display n
 each('PutBucketAcl: canned ACL, grant headers and an AccessControlPolicy body, each read back', async (t, { s3 }) => {
   const Bucket = await bucket(s3)
   await s3.send(new PutBucketAclCommand({ Bucket, ACL: 'public-read' }))
-  t.deepEqual(grants((await s3.send(new GetBucketAclCommand({ Bucket }))).Grants), [[OWNER, 'FULL_CONTROL'], [ALL_USERS, 'READ']])
+  t.deepEqual(grants((await s3.send(new GetBucketAclCommand({ Bucket }))).Grants), [[ALL_USERS, 'READ'], [OWNER, 'FULL_CONTROL']])
 
   await s3.send(new PutBucketAclCommand({ Bucket, GrantRead: `uri="${AUTHENTICATED_USERS}"`, GrantFullControl: `id="${OWNER}"`, GrantWriteACP: `id=${READER}` }))
   t.deepEqual(grants((await s3.send(new GetBucketAclCommand({ Bucket }))).Grants),
@@ -224,13 +224,13 @@ each('PutBucketAcl errors: malformed ACL XML, headers with a body, neither, cann
   await expectCode(t, await signedFetch({ method: 'PUT', url: aclUrl, body: document(ownerGrant.replace(`<ID>${OWNER}</ID>`, '<ID>nobody-known</ID>')) }), 400, 'InvalidArgument')
   await expectCode(t, await signedFetch({ method: 'PUT', url: aclUrl, headers: { 'x-amz-grant-read': 'emailAddress="someone@example.com"' } }), 400, 'UnresolvableGrantByEmailAddress')
   await expectCode(t, await signedFetch({ method: 'PUT', url: aclUrl, body: document(ownerGrant, 'not-the-owner') }), 403, 'AccessDenied')
-  t.deepEqual(grants((await s3.send(new GetBucketAclCommand({ Bucket }))).Grants), [[OWNER, 'FULL_CONTROL'], [AUTHENTICATED_USERS, 'READ']])
+  t.deepEqual(grants((await s3.send(new GetBucketAclCommand({ Bucket }))).Grants), [[AUTHENTICATED_USERS, 'READ'], [OWNER, 'FULL_CONTROL']])
 })
 
 each('CreateBucket: x-amz-acl and grant headers become the bucket\'s ACL; a bad one creates nothing', async (t, { s3 }) => {
   const Bucket = `config-${++counter}`
   await s3.send(new CreateBucketCommand({ Bucket, ACL: 'public-read-write' }))
-  t.deepEqual(grants((await s3.send(new GetBucketAclCommand({ Bucket }))).Grants), [[OWNER, 'FULL_CONTROL'], [ALL_USERS, 'READ'], [ALL_USERS, 'WRITE']])
+  t.deepEqual(grants((await s3.send(new GetBucketAclCommand({ Bucket }))).Grants), [[ALL_USERS, 'READ'], [ALL_USERS, 'WRITE'], [OWNER, 'FULL_CONTROL']])
 
   const granted = `config-${++counter}`
   await s3.send(new CreateBucketCommand({ Bucket: granted, GrantRead: `uri="${AUTHENTICATED_USERS}"` }))
@@ -258,7 +258,7 @@ each('GetObjectAcl / PutObjectAcl: default owner-only, canned, grants and body; 
   t.deepEqual(grants(initial.Grants), [[OWNER, 'FULL_CONTROL']])
 
   await s3.send(new PutObjectAclCommand({ Bucket, Key: 'k', VersionId: v1, ACL: 'public-read' }))
-  t.deepEqual(grants((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'k', VersionId: v1 }))).Grants), [[OWNER, 'FULL_CONTROL'], [ALL_USERS, 'READ']])
+  t.deepEqual(grants((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'k', VersionId: v1 }))).Grants), [[ALL_USERS, 'READ'], [OWNER, 'FULL_CONTROL']])
   t.deepEqual(grants((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'k' }))).Grants), [[OWNER, 'FULL_CONTROL']], 'the latest version keeps its own ACL')
   t.deepEqual(grants((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'k', VersionId: v2 }))).Grants), [[OWNER, 'FULL_CONTROL']])
 
@@ -288,7 +288,7 @@ each('GetObjectAcl / PutObjectAcl: default owner-only, canned, grants and body; 
   t.deepEqual(await s3Error(s3.send(new GetObjectAclCommand({ Bucket, Key: 'k' }))), { code: 'NoSuchKey', status: 404 })
   t.deepEqual(await s3Error(s3.send(new GetObjectAclCommand({ Bucket, Key: 'k', VersionId: marker }))), { code: 'MethodNotAllowed', status: 405 })
   t.deepEqual(await s3Error(s3.send(new PutObjectAclCommand({ Bucket, Key: 'k', VersionId: marker, ACL: 'private' }))), { code: 'MethodNotAllowed', status: 405 })
-  t.deepEqual(grants((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'k', VersionId: v1 }))).Grants), [[OWNER, 'FULL_CONTROL'], [ALL_USERS, 'READ']])
+  t.deepEqual(grants((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'k', VersionId: v1 }))).Grants), [[ALL_USERS, 'READ'], [OWNER, 'FULL_CONTROL']])
 })
 
 each('PutObjectAcl errors: malformed ACL, headers with a body, neither, log-delivery-write on an object', async (t, { s3, url }) => {
@@ -300,13 +300,13 @@ each('PutObjectAcl errors: malformed ACL, headers with a body, neither, log-deli
   await expectCode(t, await signedFetch({ method: 'PUT', url: aclUrl, body: '<AccessControlPolicy/>', headers: { 'x-amz-acl': 'private' } }), 400, 'UnexpectedContent')
   await expectCode(t, await signedFetch({ method: 'PUT', url: aclUrl }), 400, 'MissingSecurityHeader')
   await expectCode(t, await signedFetch({ method: 'PUT', url: aclUrl, headers: { 'x-amz-acl': 'log-delivery-write' } }), 400, 'InvalidArgument')
-  t.deepEqual(grants((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'k' }))).Grants), [[OWNER, 'FULL_CONTROL'], [AUTHENTICATED_USERS, 'READ']])
+  t.deepEqual(grants((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'k' }))).Grants), [[AUTHENTICATED_USERS, 'READ'], [OWNER, 'FULL_CONTROL']])
 })
 
 each('PutObject, CopyObject and multipart uploads take their ACL from x-amz-acl / grant headers; a copy does not take the source\'s', async (t, { s3 }) => {
   const Bucket = await bucket(s3)
   await s3.send(new PutObjectCommand({ Bucket, Key: 'public', Body: 'p', ACL: 'public-read' }))
-  t.deepEqual(grants((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'public' }))).Grants), [[OWNER, 'FULL_CONTROL'], [ALL_USERS, 'READ']])
+  t.deepEqual(grants((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'public' }))).Grants), [[ALL_USERS, 'READ'], [OWNER, 'FULL_CONTROL']])
   await s3.send(new PutObjectCommand({ Bucket, Key: 'granted', Body: 'g', GrantRead: `uri="${AUTHENTICATED_USERS}"`, GrantReadACP: `id=${READER}` }))
   t.deepEqual(grants((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'granted' }))).Grants), [[AUTHENTICATED_USERS, 'READ'], [READER, 'READ_ACP']])
   await s3.send(new PutObjectCommand({ Bucket, Key: 'public', Body: 'p2' }))
@@ -316,14 +316,14 @@ each('PutObject, CopyObject and multipart uploads take their ACL from x-amz-acl 
   await s3.send(new CopyObjectCommand({ Bucket, Key: 'copy', CopySource: `${Bucket}/public` }))
   t.deepEqual(grants((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'copy' }))).Grants), [[OWNER, 'FULL_CONTROL']])
   await s3.send(new CopyObjectCommand({ Bucket, Key: 'copy-acl', CopySource: `${Bucket}/public`, ACL: 'authenticated-read' }))
-  t.deepEqual(grants((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'copy-acl' }))).Grants), [[OWNER, 'FULL_CONTROL'], [AUTHENTICATED_USERS, 'READ']])
+  t.deepEqual(grants((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'copy-acl' }))).Grants), [[AUTHENTICATED_USERS, 'READ'], [OWNER, 'FULL_CONTROL']])
   await s3.send(new CopyObjectCommand({ Bucket, Key: 'public', CopySource: `${Bucket}/public`, MetadataDirective: 'REPLACE', ACL: 'private' }))
   t.deepEqual(grants((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'public' }))).Grants), [[OWNER, 'FULL_CONTROL']], 'copy onto itself with a new ACL')
 
   const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'multi', ACL: 'public-read' }))
   const part = await s3.send(new UploadPartCommand({ Bucket, Key: 'multi', UploadId, PartNumber: 1, Body: 'multipart body' }))
   await s3.send(new CompleteMultipartUploadCommand({ Bucket, Key: 'multi', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag, ChecksumCRC32: part.ChecksumCRC32 }] } }))
-  t.deepEqual(grants((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'multi' }))).Grants), [[OWNER, 'FULL_CONTROL'], [ALL_USERS, 'READ']])
+  t.deepEqual(grants((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'multi' }))).Grants), [[ALL_USERS, 'READ'], [OWNER, 'FULL_CONTROL']])
   const plain = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'multi-plain' }))
   const p1 = await s3.send(new UploadPartCommand({ Bucket, Key: 'multi-plain', UploadId: plain.UploadId, PartNumber: 1, Body: 'body' }))
   await s3.send(new CompleteMultipartUploadCommand({ Bucket, Key: 'multi-plain', UploadId: plain.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: p1.ETag, ChecksumCRC32: p1.ChecksumCRC32 }] } }))
@@ -368,7 +368,7 @@ each('BlockPublicAcls refuses public ACLs on every path (AccessDenied, nothing s
   // IgnorePublicAcls alone does not refuse writes.
   await s3.send(new PutPublicAccessBlockCommand({ Bucket, PublicAccessBlockConfiguration: { IgnorePublicAcls: true } }))
   await s3.send(new PutObjectCommand({ Bucket, Key: 'new', Body: 'n', ACL: 'public-read' }))
-  t.deepEqual(grants((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'new' }))).Grants), [[OWNER, 'FULL_CONTROL'], [ALL_USERS, 'READ']])
+  t.deepEqual(grants((await s3.send(new GetObjectAclCommand({ Bucket, Key: 'new' }))).Grants), [[ALL_USERS, 'READ'], [OWNER, 'FULL_CONTROL']])
 })
 
 // ---------------------------------------------------------------- CORS
@@ -499,7 +499,7 @@ each('configurations are independent: deleting one leaves the others', async (t,
       encryption: await read(async () => (await s3.send(new GetBucketEncryptionCommand({ Bucket }))).ServerSideEncryptionConfiguration?.Rules?.[0].ApplyServerSideEncryptionByDefault?.SSEAlgorithm),
     }
   }
-  const acl = [[OWNER, 'FULL_CONTROL'], [AUTHENTICATED_USERS, 'READ']]
+  const acl = [[AUTHENTICATED_USERS, 'READ'], [OWNER, 'FULL_CONTROL']]
   t.deepEqual(await state(), { policy: text, acl, cors: 2, pab: true, encryption: 'AES256' })
   await s3.send(new DeleteBucketCorsCommand({ Bucket }))
   t.deepEqual(await state(), { policy: text, acl, cors: 'NoSuchCORSConfiguration', pab: true, encryption: 'AES256' })

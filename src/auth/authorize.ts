@@ -6,6 +6,7 @@ import type { Acl } from './acl.js'
 import { resourceArn } from './actions.js'
 import { evaluatePolicy, isPublicPolicy, parsePolicy } from './policy.js'
 import type { Decision, Policy, RequestFacts } from './policy.js'
+import { aclsDisabled } from './ownership.js'
 import { fromStoredPublicAccessBlock } from './public-access-block.js'
 
 /** The canonical id Amazon S3 gives anonymous requesters (owner of objects they upload). */
@@ -122,6 +123,12 @@ export class Authorizer {
     return other
   }
 
+  /** Whether the key has a latest version that is not a delete marker. */
+  async objectExists (bucket: string, key: string): Promise<boolean> {
+    const version = await this.init.metadata.getObject(bucket, key, undefined, { signal: this.init.signal })
+    return version !== undefined && !version.deleteMarker
+  }
+
   /** Forget a bucket read earlier (after the request changed it). */
   forget (name: string): void {
     this.buckets.delete(name)
@@ -175,9 +182,12 @@ export class Authorizer {
     if (isOwner) return true
 
     const ignorePublic = access?.ignorePublicAcls === true
+    // With ACLs disabled (BucketOwnerEnforced) only policies grant anything to others.
+    const acls = !aclsDisabled(bucket)
     if (objectKey !== undefined) {
       const permission = aclPermissionFor(action, 'object')
       if (permission !== undefined) {
+        if (!acls) return false
         const version = await loadObject()
         if (version === undefined || version.deleteMarker) return false
         return aclAllows(objectAcl(version), principal, permission, { ignorePublic })
@@ -188,7 +198,7 @@ export class Authorizer {
       }
     }
     const permission = aclPermissionFor(action, 'bucket')
-    if (permission === undefined) return false
+    if (permission === undefined || !acls) return false
     return aclAllows(bucketAcl(bucket), principal, permission, { ignorePublic })
   }
 

@@ -27,7 +27,7 @@ export interface BucketRecord {
 }
 
 /** Bucket sub-resources a store keeps for the gateway, opaque to the store. */
-export type BucketConfigKind = 'policy' | 'acl' | 'cors' | 'publicAccessBlock' | 'encryption' | 'replication'
+export type BucketConfigKind = 'policy' | 'acl' | 'cors' | 'publicAccessBlock' | 'encryption' | 'replication' | 'tagging' | 'ownershipControls'
 export type BucketConfig = Partial<Record<BucketConfigKind, string>>
 
 /**
@@ -86,6 +86,11 @@ export interface ObjectVersion {
    * read with `partNumber=N` finds the part's byte range. Absent for single-part objects.
    */
   partSizes?: number[]
+  /**
+   * The parts' checksums (base64, under `checksum.algorithm`), in part order, for a multipart object
+   * whose parts were checksummed (GetObjectAttributes lists them). Absent otherwise.
+   */
+  partChecksums?: string[]
   /** The version's access control list as the gateway stored it (JSON); absent = owner only. */
   acl?: string
   /** Present when the content is stored encrypted. */

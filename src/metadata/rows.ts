@@ -34,7 +34,7 @@ const postgresColumns: Columns<'postgres'> = {
   sizes: (value) => value,
 }
 
-export type Extra = Pick<ObjectVersion, 'acl' | 'encryption'>
+export type Extra = Pick<ObjectVersion, 'acl' | 'encryption' | 'partChecksums'>
 
 export interface BucketRow<D extends Driver> {
   name: string
@@ -227,10 +227,10 @@ export function configOf (bucket: BucketRecord): string | null {
   return bucket.config === undefined || Object.keys(bucket.config).length === 0 ? null : JSON.stringify(bucket.config)
 }
 
-/** The `extra` column: a version's or upload's ACL and encryption, as JSON text; null when neither. */
+/** The `extra` column: a version's or upload's ACL, encryption and part checksums, as JSON text; null when none. */
 export function extraOf (record: Extra): string | null {
-  if (record.acl === undefined && record.encryption === undefined) return null
-  return JSON.stringify({ acl: record.acl, encryption: record.encryption })
+  if (record.acl === undefined && record.encryption === undefined && record.partChecksums === undefined) return null
+  return JSON.stringify({ acl: record.acl, encryption: record.encryption, partChecksums: record.partChecksums })
 }
 
 /** A nullable JSON column's text. */
@@ -242,6 +242,7 @@ function fromExtra (extra: Extra): Extra {
   const out: Extra = {}
   if (extra.acl !== undefined && extra.acl !== null) out.acl = extra.acl
   if (extra.encryption !== undefined && extra.encryption !== null) out.encryption = extra.encryption
+  if (Array.isArray(extra.partChecksums)) out.partChecksums = extra.partChecksums
   return out
 }
 

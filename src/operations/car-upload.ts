@@ -49,7 +49,7 @@ function withoutImport (metadata: Record<string, string>): Record<string, string
  * and, when the request carried a checksum, the same algorithm over the file's bytes. A bad CAR is
  * InvalidRequest and nothing is committed.
  */
-export async function putCarObject (ctx: OperationContext, bucket: BucketRecord, attributes: WriteAttributes): Promise<S3Response> {
+export async function putCarObject (ctx: OperationContext, bucket: BucketRecord, attributes: WriteAttributes & Pick<ObjectVersion, 'owner' | 'acl'>): Promise<S3Response> {
   await checkWriteConditions(ctx)
   const payload = openPayload(ctx.req, ctx.auth, { maxSize: ctx.maxObjectSize })
   const imported = await ctx.content.importCar(payload, { session: ctx.session, signal: ctx.signal })
@@ -65,7 +65,6 @@ export async function putCarObject (ctx: OperationContext, bucket: BucketRecord,
     size: imported.size,
     etag: file.md5,
     lastModified: timestamp(ctx),
-    owner: ctx.principal,
     ...attributes,
     metadata: withoutImport(attributes.metadata),
     checksum: file.checksum,
@@ -96,6 +95,7 @@ export async function completeCarUpload (ctx: OperationContext, upload: Multipar
   version.metadata = withoutImport(version.metadata)
   delete version.partsCount
   delete version.partSizes
+  delete version.partChecksums
 }
 
 /** MD5 (off the main thread) and optionally one S3 checksum of the stored file, read once. */

@@ -8,6 +8,7 @@ import type { BucketRecord, ChecksumAlgorithm, CompletedUpload, MultipartUpload,
 import type { S3Response } from '../types.js'
 import type { OperationContext } from './context.js'
 import { completeCarUpload, isCarUpload } from './car-upload.js'
+import { completedObjectOwner } from './acl-common.js'
 import { cidHeaders, quoteEtag, requireBucket, timestamp, xmlResponse } from './common.js'
 import {
   MAX_MULTIPART_OBJECT_SIZE, MAX_PART_NUMBER, MIN_PART_SIZE, bareEtag, multipartEtag, noSuchUpload, uploadIdParam
@@ -160,6 +161,12 @@ function checkRequestChecksum (ctx: OperationContext, checksum: ObjectChecksum |
   }
 }
 
+/** The parts' own checksums, kept when every part has one (GetObjectAttributes lists them). */
+function partChecksums (parts: UploadedPart[]): Pick<ObjectVersion, 'partChecksums'> {
+  const values = parts.map(p => p.checksum?.value)
+  return values.length > 0 && values.every(v => v !== undefined) ? { partChecksums: values as string[] } : {}
+}
+
 /**
  * Makes the object from the named parts without reading their bytes: the parts' DAGs are joined
  * under new upper nodes (see ContentStore.compose), the ETag and checksum come from the parts'
@@ -200,7 +207,7 @@ export async function completeMultipartUpload (ctx: OperationContext) {
     size,
     etag: multipartEtag(parts.map(p => p.etag)),
     lastModified: timestamp(ctx),
-    owner: upload.owner,
+    owner: completedObjectOwner(bucket, upload),
     headers: upload.headers,
     metadata: upload.metadata,
     tags: upload.tags,
@@ -208,6 +215,7 @@ export async function completeMultipartUpload (ctx: OperationContext) {
     checksum,
     partsCount: parts.length,
     partSizes: parts.map(p => p.size),
+    ...partChecksums(parts),
     acl: upload.acl,
     encryption: upload.encryption,
   }

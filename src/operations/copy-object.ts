@@ -5,7 +5,7 @@ import { parseTaggingHeader } from '../protocol/headers.js'
 import { assertValidKey } from '../protocol/names.js'
 import type { BucketRecord, ObjectVersion } from '../metadata/metadata-store.js'
 import type { OperationContext } from './context.js'
-import { newObjectAcl } from './acl-common.js'
+import { newObjectOwnership } from './acl-common.js'
 import { createHash } from 'node:crypto'
 import { bucketProfile } from './bucket-profile.js'
 import { cidHeaders, quoteEtag, requireBucket, xmlResponse, timestamp } from './common.js'
@@ -45,7 +45,7 @@ export async function copyObject (ctx: OperationContext) {
   const requestHeaders = ctx.req.headers
   rejectUnsupportedWriteHeaders(requestHeaders)
   // The copy's ACL is the request's (default private), never the source's, as in S3.
-  const acl = newObjectAcl(ctx, target)
+  const { owner, acl } = newObjectOwnership(ctx, target)
   const sourceKey = storedDataKey(ctx, from, 'copy-source-')
   const encryption = newEncryption(ctx, target)
   const storageClassChange = ctx.req.headers['x-amz-storage-class'] !== undefined
@@ -74,7 +74,7 @@ export async function copyObject (ctx: OperationContext) {
     size: from.size,
     etag: content?.etag ?? from.etag,
     lastModified: timestamp(ctx),
-    owner: ctx.principal,
+    owner,
     headers: replaced?.headers ?? from.headers,
     metadata: replaced?.metadata ?? from.metadata,
     tags,
@@ -82,6 +82,7 @@ export async function copyObject (ctx: OperationContext) {
     checksum: content === undefined || from.checksum?.type === 'FULL_OBJECT' ? from.checksum : undefined,
     partsCount: content === undefined ? from.partsCount : undefined,
     partSizes: content === undefined ? from.partSizes : undefined,
+    partChecksums: content === undefined && from.checksum?.type !== undefined ? from.partChecksums : undefined,
     acl,
     encryption: encryption?.record,
   }
@@ -134,7 +135,7 @@ async function copyFromIpfs (ctx: OperationContext, target: BucketRecord, source
   const metadataDirective = directive(ctx, 'x-amz-metadata-directive')
   const taggingDirective = directive(ctx, 'x-amz-tagging-directive')
   const requested = writeAttributes(headers)
-  const acl = newObjectAcl(ctx, target)
+  const { owner, acl } = newObjectOwnership(ctx, target)
   const encryption = newEncryption(ctx, target)
   let algorithm
   if (headers['x-amz-checksum-algorithm'] !== undefined) {
@@ -169,7 +170,7 @@ async function copyFromIpfs (ctx: OperationContext, target: BucketRecord, source
     size,
     etag: etagOf(digests.md5, cid, encryption?.record),
     lastModified: timestamp(ctx),
-    owner: ctx.principal,
+    owner,
     headers: { 'content-type': 'application/octet-stream', ...requested.headers },
     metadata: metadataDirective === 'REPLACE' ? requested.metadata : {},
     tags: taggingDirective === 'REPLACE' ? requested.tags : [],

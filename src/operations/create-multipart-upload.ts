@@ -3,7 +3,7 @@ import { parseChecksumAlgorithm } from '../protocol/checksums.js'
 import { assertValidKey } from '../protocol/names.js'
 import type { ChecksumAlgorithm, ChecksumType, MultipartUpload } from '../metadata/metadata-store.js'
 import type { OperationContext } from './context.js'
-import { newObjectAcl } from './acl-common.js'
+import { newObjectOwnership } from './acl-common.js'
 import { carWithEncryption, encryptionHeaders, newEncryption } from './encryption.js'
 import { checkImportHeader, isCarUpload } from './car-upload.js'
 import { bucketProfile } from './bucket-profile.js'
@@ -55,7 +55,8 @@ export function uploadChecksum (headers: Record<string, string>): { algorithm?: 
 export async function createMultipartUpload (ctx: OperationContext) {
   assertValidKey(ctx.key)
   const bucket = await requireBucket(ctx)
-  const acl = newObjectAcl(ctx, bucket)
+  // The initiator owns the upload (lists its parts, aborts it); the object's owner follows the ACL.
+  const { acl } = newObjectOwnership(ctx, bucket)
   const attributes = writeAttributes(ctx.req.headers)
   checkImportHeader(ctx.req.headers)
   const encryption = newEncryption(ctx, bucket)

@@ -8,6 +8,13 @@ import { deleteBucket } from './delete-bucket.js'
 import { deleteBucketCors } from './delete-bucket-cors.js'
 import { deleteBucketEncryption } from './delete-bucket-encryption.js'
 import { deleteBucketPolicy } from './delete-bucket-policy.js'
+import { deleteBucketOwnershipControls } from './delete-bucket-ownership-controls.js'
+import { deleteBucketTagging } from './delete-bucket-tagging.js'
+import { getBucketOwnershipControls } from './get-bucket-ownership-controls.js'
+import { getBucketTagging } from './get-bucket-tagging.js'
+import { getObjectAttributes } from './get-object-attributes.js'
+import { putBucketOwnershipControls } from './put-bucket-ownership-controls.js'
+import { putBucketTagging } from './put-bucket-tagging.js'
 import { deleteObject } from './delete-object.js'
 import { deleteObjectTagging } from './delete-object-tagging.js'
 import { deleteObjects } from './delete-objects.js'
@@ -69,6 +76,13 @@ export const OPERATIONS: Record<string, Operation> = {
   GetBucketEncryption: getBucketEncryption,
   PutBucketEncryption: putBucketEncryption,
   DeleteBucketEncryption: deleteBucketEncryption,
+  GetBucketTagging: getBucketTagging,
+  PutBucketTagging: putBucketTagging,
+  DeleteBucketTagging: deleteBucketTagging,
+  GetBucketOwnershipControls: getBucketOwnershipControls,
+  PutBucketOwnershipControls: putBucketOwnershipControls,
+  DeleteBucketOwnershipControls: deleteBucketOwnershipControls,
+  GetObjectAttributes: getObjectAttributes,
   ListObjectVersions: listObjectVersions,
   ListObjects: listObjects,
   ListObjectsV2: listObjectsV2,

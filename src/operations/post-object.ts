@@ -8,7 +8,7 @@ import { openPayload } from '../protocol/payload.js'
 import type { S3Request } from '../types.js'
 import { childText, children, parseXml } from '../xml/parse.js'
 import type { OperationContext } from './context.js'
-import { newObjectAcl } from './acl-common.js'
+import { newObjectOwnership } from './acl-common.js'
 import { bucketProfile } from './bucket-profile.js'
 import { cidHeaders, emptyResponse, quoteEtag, requireBucket, timestamp, xmlResponse } from './common.js'
 import { writeAttributes } from './object-attributes.js'
@@ -75,8 +75,7 @@ export async function postObject (ctx: OperationContext) {
     authorizer,
   }
   await authorizer.require('s3:PutObject', bucket.name, key)
-  const acl = newObjectAcl(formCtx, bucket)
-  const attributes = { ...writeAttributes(headers), acl }
+  const attributes = { ...writeAttributes(headers), ...newObjectOwnership(formCtx, bucket) }
   const encryption = newEncryption(formCtx, bucket)
 
   const stream = contentLengthRange === undefined ? file.stream : limitContentLength(file.stream, contentLengthRange)
@@ -93,7 +92,6 @@ export async function postObject (ctx: OperationContext) {
     size: digests.size,
     etag: etagOf(digests.md5, cid.toString(), encryption?.record),
     lastModified: timestamp(ctx),
-    owner: formCtx.principal,
     ...attributes,
     encryption: encryption?.record,
   }

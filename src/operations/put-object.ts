@@ -3,7 +3,7 @@ import { assertValidKey } from '../protocol/names.js'
 import { openPayload } from '../protocol/payload.js'
 import type { ObjectVersion } from '../metadata/metadata-store.js'
 import type { OperationContext } from './context.js'
-import { newObjectAcl } from './acl-common.js'
+import { newObjectOwnership } from './acl-common.js'
 import { isCarImport, putCarObject } from './car-upload.js'
 import { bucketProfile } from './bucket-profile.js'
 import { cidHeaders, emptyResponse, quoteEtag, requireBucket, timestamp } from './common.js'
@@ -19,8 +19,7 @@ import { carWithEncryption, encryptionHeaders, etagOf, newEncryption, storedSize
 export async function putObject (ctx: OperationContext) {
   assertValidKey(ctx.key)
   const bucket = await requireBucket(ctx)
-  const acl = newObjectAcl(ctx, bucket)
-  const attributes = { ...writeAttributes(ctx.req.headers), acl }
+  const attributes = { ...writeAttributes(ctx.req.headers), ...newObjectOwnership(ctx, bucket) }
   const encryption = newEncryption(ctx, bucket)
   if (isCarImport(ctx.req.headers)) {
     if (encryption !== undefined) throw carWithEncryption()
@@ -42,7 +41,6 @@ export async function putObject (ctx: OperationContext) {
     size: digests.size,
     etag: etagOf(digests.md5, cid.toString(), encryption?.record),
     lastModified: timestamp(ctx),
-    owner: ctx.principal,
     ...attributes,
     checksum: digests.checksum === undefined ? undefined : { ...digests.checksum, type: 'FULL_OBJECT' },
     encryption: encryption?.record,

@@ -67,7 +67,8 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
     t.falsy(loc.LocationConstraint) // us-east-1 is reported empty
     const ver = await s3.send(new GetBucketVersioningCommand({ Bucket: b }))
     t.is(ver.Status, undefined)
-    t.deepEqual(await s3Error(s3.send(new CreateBucketCommand({ Bucket: b }))), { code: 'BucketAlreadyOwnedByYou', status: 409 })
+    // Amazon S3's legacy us-east-1 answer to re-creating one's own bucket: 200, nothing changes.
+    t.is((await s3.send(new CreateBucketCommand({ Bucket: b }))).$metadata.httpStatusCode, 200)
     await s3.send(new PutObjectCommand({ Bucket: b, Key: 'k', Body: 'x' }))
     t.deepEqual(await s3Error(s3.send(new DeleteBucketCommand({ Bucket: b }))), { code: 'BucketNotEmpty', status: 409 })
     await s3.send(new DeleteObjectCommand({ Bucket: b, Key: 'k' }))
@@ -338,7 +339,8 @@ export function s3ApiSuite (name: string, start: () => Promise<SuiteTarget>): vo
   it(`${name}: object tagging`, async t => {
     const b = await bucket()
     await s3.send(new PutObjectCommand({ Bucket: b, Key: 't', Body: 'x', Tagging: 'project=s3%20ipfs&empty=' }))
-    t.deepEqual((await s3.send(new GetObjectTaggingCommand({ Bucket: b, Key: 't' }))).TagSet, [{ Key: 'project', Value: 's3 ipfs' }, { Key: 'empty', Value: '' }])
+    // Read back sorted by key, as Ceph RGW returns them.
+    t.deepEqual((await s3.send(new GetObjectTaggingCommand({ Bucket: b, Key: 't' }))).TagSet, [{ Key: 'empty', Value: '' }, { Key: 'project', Value: 's3 ipfs' }])
     const get = await s3.send(new GetObjectCommand({ Bucket: b, Key: 't' }))
     await get.Body?.transformToString()
     t.is(get.TagCount, 2)

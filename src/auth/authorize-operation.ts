@@ -1,3 +1,4 @@
+import { S3Error } from '../errors.js'
 import type { RouteMatch } from '../router.js'
 import { requiredAction } from './actions.js'
 import type { Authorizer } from './authorize.js'
@@ -21,9 +22,16 @@ export async function authorizeOperation (authorizer: Authorizer, match: RouteMa
   }
   if (await authorizer.bucket(match.bucket) === undefined) return
   const versionId = query.get('versionId') ?? undefined
-  await authorizer.require(required.action, match.bucket, match.key, {
-    ownerOnly: required.ownerOnly,
-    versionId: versionId === 'null' ? 'null' : versionId,
-    uploadId: query.get('uploadId') ?? undefined,
-  })
+  const options = { ownerOnly: required.ownerOnly, versionId, uploadId: query.get('uploadId') ?? undefined }
+  if (await authorizer.allowed(required.action, match.bucket, match.key, options)) return
+  // As Amazon S3: a read of a key that does not exist is NoSuchKey for whoever may list the
+  // bucket (they could learn as much from a listing), AccessDenied for anyone else.
+  if (READS.has(match.operation) && versionId === undefined && await authorizer.allowed('s3:ListBucket', match.bucket, undefined) &&
+    !await authorizer.objectExists(match.bucket, match.key)) {
+    throw new S3Error('NoSuchKey', undefined, { Key: match.key })
+  }
+  throw new S3Error('AccessDenied')
 }
+
+/** Reads whose missing key S3 reveals to those allowed to list the bucket. */
+const READS = new Set(['GetObject', 'HeadObject', 'GetObjectAttributes', 'GetObjectTagging', 'GetObjectAcl'])

@@ -73,12 +73,16 @@ export function cidHeaders (cid: string): Record<string, string> {
   return { 'x-amz-meta-cid': cid, 'x-ipfs-path': `/ipfs/${cid}` }
 }
 
-/** S3 URL-encodes listing fields when asked with encoding-type=url (form style: space as '+'). */
+/**
+ * A listing field URL-encoded when asked with encoding-type=url: percent-encoding of the UTF-8
+ * bytes, space as `%20` (never `+`), `/` kept, as Amazon S3 and Ceph RGW encode it. Each operation
+ * encodes only the fields Amazon S3 encodes, which are the fields the AWS SDKs decode.
+ */
 export function urlEncodeIf (encode: boolean, value: string): string
 export function urlEncodeIf (encode: boolean, value: string | undefined): string | undefined
 export function urlEncodeIf (encode: boolean, value: string | undefined): string | undefined {
   if (!encode || value === undefined) return value
-  return encodeURIComponent(value).replace(/%20/g, '+').replace(/%2F/g, '/')
+  return encodeURIComponent(value).replace(/%2F/g, '/')
 }
 
 export function encodingTypeParam (ctx: OperationContext): boolean {

@@ -4,6 +4,7 @@ import type { MultibaseDecoder } from 'multiformats/bases/interface'
 import { S3Error } from '../errors.js'
 import type { ObjectVersion } from '../metadata/metadata-store.js'
 import { requireObject } from './common.js'
+import { checkExpectedOwner } from '../auth/expected-owner.js'
 import type { OperationContext } from './context.js'
 
 export interface CopySource {
@@ -89,6 +90,7 @@ export function parseIpfsCopySource (header: string): IpfsCopySource | undefined
  * bucket, key or version answers as a read would.
  */
 export async function readCopySource (ctx: OperationContext, source: CopySource): Promise<ObjectVersion> {
+  await checkExpectedOwner(ctx.authorizer, source.bucket, ctx.req.headers['x-amz-source-expected-bucket-owner'])
   if (await ctx.authorizer.bucket(source.bucket) !== undefined) {
     const action = source.versionId === undefined ? 's3:GetObject' : 's3:GetObjectVersion'
     await ctx.authorizer.require(action, source.bucket, source.key, { versionId: source.versionId })

@@ -9,13 +9,15 @@ export async function listBuckets (ctx: OperationContext) {
     throw new S3Error('InvalidArgument', 'Argument max-buckets must be an integer between 1 and 10000', { ArgumentName: 'max-buckets' })
   }
   const token = ctx.query.get('continuation-token')
+  // Buckets in another region than the gateway's: none (every bucket here is in its region).
+  const region = ctx.query.get('bucket-region')
   let after = ''
-  if (token !== null) {
+  if (token !== null && token !== '') {
     after = Buffer.from(token, 'base64url').toString('utf8')
     if (after === '') throw new S3Error('InvalidArgument', 'The continuation token provided is incorrect', { ArgumentName: 'continuation-token' })
   }
   const all = (await ctx.metadata.listBuckets(ctx.principal, { signal: ctx.signal }))
-    .filter(b => b.name.startsWith(prefix) && b.name > after)
+    .filter(b => b.name.startsWith(prefix) && b.name > after && (region === null || region === '' || b.region === region))
   const page = all.slice(0, maxBuckets)
   const truncated = all.length > page.length
   return xmlResponse('ListAllMyBucketsResult', {

@@ -31,7 +31,8 @@ export async function listObjectsV2 (ctx: OperationContext) {
   const startAfter = ctx.query.get('start-after') ?? undefined
   const fetchOwner = ctx.query.get('fetch-owner') === 'true'
   let cursor: Cursor = {}
-  if (token !== null) cursor = decodeToken(token)
+  // An empty token is a first page (echoed empty), as Amazon S3 answers.
+  if (token !== null && token !== '') cursor = decodeToken(token)
   else if (startAfter !== undefined && startAfter !== '') cursor = cursorAfter(startAfter, prefix, delimiter)
 
   const page = await listPage(ctx.metadata, bucket.name, { prefix, delimiter, maxKeys, cursor, signal: ctx.signal })

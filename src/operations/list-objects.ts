@@ -14,7 +14,8 @@ export async function listObjects (ctx: OperationContext) {
   const last = page.entries[page.entries.length - 1]
   return xmlResponse('ListBucketResult', {
     Name: bucket.name,
-    Prefix: urlEncodeIf(encode, prefix),
+    // Amazon S3 encodes Marker, NextMarker, Delimiter and keys here, but not the top-level Prefix.
+    Prefix: prefix,
     Marker: urlEncodeIf(encode, marker),
     NextMarker: page.truncated && delimiter !== undefined && last !== undefined ? urlEncodeIf(encode, entryMarker(last)) : undefined,
     MaxKeys: maxKeys,

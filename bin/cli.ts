@@ -39,6 +39,8 @@ Options (each overrides its environment variable):
   --encrypt         S3IPFS_ENCRYPT=1    store every new object encrypted (SSE-S3)
   --audit-log FILE  S3IPFS_AUDIT_LOG    append a JSON line per request to FILE
   --allow-insecure-sse-c                accept SSE-C keys over plain HTTP (TLS ends at a proxy)
+  --no-cid-metadata S3IPFS_CID_METADATA=false  return each version's CID only in x-ipfs-path, not
+                                        also as x-amz-meta-cid (for S3-identical user metadata)
   --admin-listen H:P S3IPFS_ADMIN_LISTEN also serve /-/healthy, /-/ready, /-/metrics and /-/dashboard on
                                         this address (e.g. 0.0.0.0:9091); they are on the S3 port too
   --metrics-token T S3IPFS_METRICS_TOKEN /-/metrics requires Authorization: Bearer T
@@ -137,6 +139,7 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
       encrypt: { type: 'boolean' },
       'audit-log': { type: 'string' },
       'allow-insecure-sse-c': { type: 'boolean' },
+      'no-cid-metadata': { type: 'boolean' },
       'admin-listen': { type: 'string' },
       'metrics-token': { type: 'string' },
       'log-level': { type: 'string' },
@@ -186,6 +189,7 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
     encrypt: values.encrypt ?? (env.S3IPFS_ENCRYPT === '1' || env.S3IPFS_ENCRYPT === 'true'),
     auditLog: values['audit-log'] ?? nonEmpty(env.S3IPFS_AUDIT_LOG),
     allowInsecureSseC: values['allow-insecure-sse-c'] ?? false,
+    cidMetadata: values['no-cid-metadata'] === true ? false : !['0', 'false'].includes(env.S3IPFS_CID_METADATA ?? ''),
     adminListen: adminListenText === undefined ? undefined : parseListen(adminListenText),
     metricsToken: values['metrics-token'] ?? nonEmpty(env.S3IPFS_METRICS_TOKEN),
     logLevel: logLevel as LogLevel,

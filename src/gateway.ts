@@ -3,6 +3,7 @@ import { authenticate, type AuthContext } from './auth/sigv4.js'
 import { toCredentialProvider } from './auth/credentials.js'
 import { ANONYMOUS_PRINCIPAL, Authorizer, identityPolicies } from './auth/authorize.js'
 import { authorizeOperation } from './auth/authorize-operation.js'
+import { checkExpectedOwner } from './auth/expected-owner.js'
 import { FailoverBlockstore } from './blockstores/failover.js'
 import { MemoryBlockstore } from './blockstores/memory.js'
 import { ContentStore } from './content/content-store.js'
@@ -10,6 +11,7 @@ import { collectGarbage, isSweepable } from './content/gc.js'
 import { isPinner, reconcilePins, type ReconcileReport } from './content/pins.js'
 import { isAbortError, S3Error, toS3Error } from './errors.js'
 import { corsResponseHeaders, fromStoredCors } from './protocol/cors.js'
+import { headerText } from './protocol/headers.js'
 import { MemoryMetadataStore } from './metadata/memory.js'
 import { PinnedMetadataStore } from './metadata/pinned.js'
 import { OPERATIONS } from './operations/index.js'
@@ -126,6 +128,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
   const baseDomains = (init.baseDomains ?? []).map(d => d.toLowerCase())
   const maxObjectSize = init.maxObjectSize ?? FIVE_GIB
   const maxHeaderBytes = init.maxHeaderBytes ?? MAX_HEADER_BYTES
+  const cidMetadata = init.cidMetadata ?? true
   const encryption: EncryptionSettings = {
     masterKey: init.masterKey === undefined ? undefined : parseMasterKey(init.masterKey),
     encryptByDefault: init.encryptByDefault ?? false,
@@ -161,7 +164,9 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     logger.error({ err }, 'starting the job worker failed')
   })
 
-  async function dispatch (req: S3Request, id: string, state: RequestState): Promise<S3Response> {
+  async function dispatch (received: S3Request, id: string, state: RequestState): Promise<S3Response> {
+    const text = headerText(received.headers)
+    const req = text === received.headers ? received : { ...received, headers: text }
     const relative = req.path.slice(req.basePath.length) || '/'
     const query = new URLSearchParams(req.query)
     const target = address({ path: relative, hostname: req.hostname, baseDomains })
@@ -188,6 +193,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     })
     state.authorizer = authorizer
     await authorizeOperation(authorizer, match, query)
+    if (match.operation !== 'CreateBucket') await checkExpectedOwner(authorizer, match.bucket, req.headers['x-amz-expected-bucket-owner'])
     const ctx: OperationContext = {
       req,
       operation: match.operation,
@@ -273,6 +279,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
         response.headers['x-amz-request-id'] = id
         response.headers['x-amz-id-2'] = id
         if (req.method === 'HEAD') delete response.body
+        if (!cidMetadata) delete response.headers['x-amz-meta-cid']
       } catch (err) {
         const s3 = toS3Error(err)
         if (s3 === undefined) logger.error({ requestId: id, method: req.method, path: req.path, err }, 'unexpected error')

@@ -113,6 +113,13 @@ export interface GatewayInit {
    */
   allowInsecureSseC?: boolean
   /**
+   * Return each version's CID as `x-amz-meta-cid` (the AWS SDKs show it as `Metadata.cid`) besides
+   * `x-ipfs-path: /ipfs/<cid>`. Default true. Set false for applications that compare metadata and
+   * need it exactly as they stored it: the CID is then only in `x-ipfs-path`. Either way the CID is
+   * never stored as user metadata, and a client's own `x-amz-meta-cid` is ignored.
+   */
+  cidMetadata?: boolean
+  /**
    * Receives one entry per request, authenticated, anonymous or refused (see AuditEntry;
    * `auditLogFile(path).sink` appends JSON lines to a file).
    */

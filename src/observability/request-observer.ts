@@ -220,7 +220,7 @@ export class RequestObserver {
       bucket: nonEmpty(state.bucket),
       key: nonEmpty(state.key),
       versionId: headers['x-amz-version-id'],
-      cid: headers['x-amz-meta-cid'],
+      cid: headers['x-ipfs-path']?.replace(/^\/ipfs\//, ''),
       status: exchange.status,
       error,
       sourceIp: req.remoteAddress,

@@ -1,5 +1,5 @@
 import { S3Error } from '../errors.js'
-import { contentHeaders, parseTaggingHeader, STORAGE_CLASSES, userMetadata } from '../protocol/headers.js'
+import { contentHeaders, headerValue, parseTaggingHeader, STORAGE_CLASSES, userMetadata } from '../protocol/headers.js'
 import type { ObjectVersion } from '../metadata/metadata-store.js'
 import { quoteEtag } from './common.js'
 
@@ -46,8 +46,8 @@ export function versionHeaders (v: ObjectVersion): Record<string, string> {
     'content-type': 'binary/octet-stream',
     'accept-ranges': 'bytes',
   }
-  Object.assign(out, v.headers)
-  for (const [name, value] of Object.entries(v.metadata)) out[`x-amz-meta-${name}`] = value
+  for (const [name, value] of Object.entries(v.headers)) out[name] = headerValue(value)
+  for (const [name, value] of Object.entries(v.metadata)) out[`x-amz-meta-${name}`] = headerValue(value)
   out['x-amz-meta-cid'] = v.cid
   out['x-ipfs-path'] = `/ipfs/${v.cid}`
   if (v.versionId !== 'null') out['x-amz-version-id'] = v.versionId

@@ -47,9 +47,16 @@ export function contentHeaders (headers: Record<string, string>): Record<string,
  */
 export function storedContentEncoding (value: string | undefined): string | undefined {
   if (value == null) return undefined
-  const rest = value.split(',').map(s => s.trim()).filter(s => s !== '' && s.toLowerCase() !== 'aws-chunked')
-  return rest.length > 0 ? rest.join(',') : undefined
+  // The other codings keep their spacing as sent (`gzip, br` stays so).
+  const rest = value.split(',').filter(s => s.trim().toLowerCase() !== 'aws-chunked').join(',').trim()
+  return rest === '' ? undefined : rest
 }
+
+/**
+ * The name of the user-metadata header that carries a version's CID in responses. It is the
+ * gateway's, never the user's: a client's `x-amz-meta-cid` (say, metadata copied from a GET) is not stored.
+ */
+export const CID_METADATA = 'cid'
 
 /** `x-amz-meta-*` headers, prefix stripped, names lower-case; over 2 KB → MetadataTooLarge. */
 export function userMetadata (headers: Record<string, string>): Record<string, string> {
@@ -58,7 +65,7 @@ export function userMetadata (headers: Record<string, string>): Record<string, s
   for (const [name, value] of Object.entries(headers)) {
     if (!name.startsWith('x-amz-meta-')) continue
     const short = name.slice('x-amz-meta-'.length)
-    if (short === '') continue
+    if (short === '' || short === CID_METADATA) continue
     out[short] = value
     bytes += Buffer.byteLength(short) + Buffer.byteLength(value)
   }
@@ -68,15 +75,22 @@ export function userMetadata (headers: Record<string, string>): Record<string, s
   return out
 }
 
-const MAX_TAGS = 10
+/** S3's tag limits: 10 per object, 50 per bucket. */
+export const MAX_OBJECT_TAGS = 10
+export const MAX_BUCKET_TAGS = 50
 
-/** Validates a tag set as S3 does: at most 10 tags, keys 1..128 and values 0..256 characters, no repeats. */
-export function validateTags (tags: Array<[string, string]>): Array<[string, string]> {
-  if (tags.length > MAX_TAGS) throw new S3Error('InvalidTag', 'Object tags cannot be greater than 10')
+/**
+ * Validates a tag set as S3 does: at most 10 tags on an object (50 on a bucket), keys 1..128 and
+ * values 0..256 characters, no repeats; a bucket's tag keys may not start with `aws:` (reserved).
+ */
+export function validateTags (tags: Array<[string, string]>, target: 'object' | 'bucket' = 'object'): Array<[string, string]> {
+  if (target === 'object' && tags.length > MAX_OBJECT_TAGS) throw new S3Error('InvalidTag', 'Object tags cannot be greater than 10')
+  if (target === 'bucket' && tags.length > MAX_BUCKET_TAGS) throw new S3Error('InvalidTag', 'Bucket tag count cannot be greater than 50')
   const seen = new Set<string>()
   for (const [key, value] of tags) {
     if ([...key].length < 1 || [...key].length > 128) throw new S3Error('InvalidTag', 'The TagKey you have provided is invalid')
     if ([...value].length > 256) throw new S3Error('InvalidTag', 'The TagValue you have provided is invalid')
+    if (target === 'bucket' && key.toLowerCase().startsWith('aws:')) throw new S3Error('InvalidTag', 'System tags cannot be added/updated by requester')
     if (seen.has(key)) throw new S3Error('InvalidTag', 'Cannot provide multiple Tags with the same key')
     seen.add(key)
   }
@@ -112,4 +126,39 @@ export function overrideValue (param: string, value: string): string {
   }
   // eslint-disable-next-line no-control-regex
   return /[^\x00-\xff]/.test(value) ? Buffer.from(value, 'utf8').toString('latin1') : value
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * Header values as the text the client meant. HTTP hands header bytes over as Latin-1 characters;
+ * clients differ in how they put non-ASCII text there: Python's http.client sends `é` as the one
+ * Latin-1 byte, urllib3 2 and others as its UTF-8 bytes. botocore signs the text (UTF-8 in the
+ * canonical request), as Ceph RGW verifies it. A value whose bytes are valid UTF-8 is read as UTF-8;
+ * any other stays Latin-1. Returns `headers` itself when every value is ASCII (the usual case).
+ */
+export function headerText (headers: Record<string, string>): Record<string, string> {
+  let out: Record<string, string> | undefined
+  for (const name in headers) {
+    const value = headers[name]
+    // eslint-disable-next-line no-control-regex
+    if (!/[^\x00-\x7f]/.test(value)) continue
+    let text: string
+    try {
+      text = utf8.decode(Buffer.from(value, 'latin1'))
+    } catch {
+      continue
+    }
+    out ??= { ...headers }
+    out[name] = text
+  }
+  return out ?? headers
+}
+
+/**
+ * A stored text as a response header value: characters beyond Latin-1 go out as their UTF-8 bytes
+ * (a header carries bytes; Latin-1 characters go out as their one byte, as they came in).
+ */
+export function headerValue (text: string): string {
+  return /[^\x00-\xff]/.test(text) ? Buffer.from(text, 'utf8').toString('latin1') : text
 }

@@ -263,6 +263,7 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
       storageClass: 'STANDARD',
       partsCount: 3,
       partSizes: [5242880, 5242880, 17],
+      partChecksums: ['AAAAAQ==', 'AAAAAg==', 'AAAAAw=='],
     })
     const result = await store.putObject(v)
     t.deepEqual(result, { released: [] })
@@ -296,7 +297,7 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
     await store.putObject(version('k'))
     const got = await store.getObject(B, 'k')
     t.truthy(got)
-    for (const field of ['checksum', 'storageClass', 'partsCount', 'partSizes']) t.false(Object.hasOwn(got ?? {}, field), field)
+    for (const field of ['checksum', 'storageClass', 'partsCount', 'partSizes', 'partChecksums']) t.false(Object.hasOwn(got ?? {}, field), field)
   })
 
   withBucket('getObject of missing key, version or bucket is undefined', async (t, store) => {

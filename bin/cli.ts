@@ -60,6 +60,9 @@ Options (each overrides its environment variable):
   --scrub-rate R    S3IPFS_SCRUB_RATE   scrub: re-hash every stored block against its CID at R bytes/s
                                         (e.g. 32M), repairing from replicas; a pass every
                                         S3IPFS_SCRUB_INTERVAL (default 24h). Default: off
+  S3IPFS_LIFECYCLE_DAY_SECONDS          the length of a lifecycle "day" in seconds (default 86400): rules'
+                                        Days count in it, and each bucket's lifecycle pass runs once per
+                                        day. Shorten it to see rules act in tests and staging
   -h, --help                            show this help
   -v, --version                         show the version
 
@@ -190,6 +193,7 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
     auditLog: values['audit-log'] ?? nonEmpty(env.S3IPFS_AUDIT_LOG),
     allowInsecureSseC: values['allow-insecure-sse-c'] ?? false,
     cidMetadata: values['no-cid-metadata'] === true ? false : !['0', 'false'].includes(env.S3IPFS_CID_METADATA ?? ''),
+    lifecycleDaySeconds: lifecycleDaySeconds(env),
     adminListen: adminListenText === undefined ? undefined : parseListen(adminListenText),
     metricsToken: values['metrics-token'] ?? nonEmpty(env.S3IPFS_METRICS_TOKEN),
     logLevel: logLevel as LogLevel,
@@ -197,6 +201,14 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
   }
 }
 
+
+/** S3IPFS_LIFECYCLE_DAY_SECONDS: a whole number of seconds, at least 1. */
+function lifecycleDaySeconds (env: NodeJS.ProcessEnv): number | undefined {
+  const text = nonEmpty(env.S3IPFS_LIFECYCLE_DAY_SECONDS)
+  if (text === undefined) return undefined
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`Invalid S3IPFS_LIFECYCLE_DAY_SECONDS "${text}"; expected a whole number of seconds, at least 1`)
+  return Number(text)
+}
 
 /** `HOST:PORT`, `[v6]:PORT` or `:PORT` (all interfaces' loopback default: 127.0.0.1). */
 function parseListen (text: string): { host: string, port: number } {

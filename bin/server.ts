@@ -69,6 +69,8 @@ export interface ServerOptions {
   allowInsecureSseC?: boolean
   /** GatewayInit.cidMetadata. */
   cidMetadata?: boolean
+  /** GatewayInit.lifecycleDaySeconds. */
+  lifecycleDaySeconds?: number
   /** Mount prefix, e.g. '/s3'. Default: the root. */
   basePath?: string
   trustProxy?: TrustProxy
@@ -203,6 +205,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
       encryptByDefault: options.encrypt === true,
       allowInsecureSseC: options.allowInsecureSseC,
       cidMetadata: options.cidMetadata,
+      lifecycleDaySeconds: options.lifecycleDaySeconds,
       audit: bothSinks(audit?.sink, options.gateway?.audit),
       logger,
       metricsToken: options.metricsToken ?? options.gateway?.metricsToken,

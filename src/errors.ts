@@ -75,6 +75,7 @@ const STATUS: Record<string, number> = {
   AccessControlListNotSupported: 400,
   InvalidBucketAclWithObjectOwnership: 400,
   OwnershipControlsNotFoundError: 404,
+  NoSuchLifecycleConfiguration: 404,
 }
 
 const DEFAULT_MESSAGE: Record<string, string> = {
@@ -116,6 +117,7 @@ const DEFAULT_MESSAGE: Record<string, string> = {
   AccessControlListNotSupported: 'The bucket does not allow ACLs',
   InvalidBucketAclWithObjectOwnership: 'Bucket cannot have ACLs set with ObjectOwnership\'s BucketOwnerEnforced setting',
   OwnershipControlsNotFoundError: 'The bucket ownership controls were not found',
+  NoSuchLifecycleConfiguration: 'The lifecycle configuration does not exist',
   XAmzContentSHA256Mismatch: 'The provided \'x-amz-content-sha256\' header does not match what was computed.',
 }
 

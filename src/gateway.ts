@@ -21,6 +21,8 @@ import { address, route } from './router.js'
 import { renderXml } from './xml/render.js'
 import { Observability } from './observability/index.js'
 import { Federation } from './federation/index.js'
+import { DEFAULT_DAY_MS, LIFECYCLE, lifecycleHandler } from './lifecycle/pass.js'
+import { reconcileLifecycle } from './lifecycle/reconcile.js'
 import { defaultLogger } from './observability/logger.js'
 import type { Exchange, RequestState as ObservedState } from './observability/request-observer.js'
 import type { Gateway, GatewayGcOptions, GatewayGcReport, GatewayInit, S3Request, S3Response } from './types.js'
@@ -99,7 +101,12 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     onMiss: (event) => { observability.blockLost(event.reason, event.error) },
   })
   const blockstore = observability.blockstore(failover ?? baseBlockstore)
+  const lifecycleDayMs = init.lifecycleDaySeconds === undefined ? DEFAULT_DAY_MS : init.lifecycleDaySeconds * 1000
+  if (!(lifecycleDayMs >= 1000)) throw new TypeError('lifecycleDaySeconds must be at least 1')
+  // Lifecycle passes apply rules through the same store as requests (built below, with its jobs).
+  let runLifecycle: ReturnType<typeof lifecycleHandler> | undefined
   const federation = new Federation({
+    handlers: { [LIFECYCLE]: async (job, context) => await runLifecycle?.(job, context) ?? { state: 'retry', runAt: new Date(context.now().getTime() + 1000) } },
     metadata: baseStore,
     replication: init.replication,
     ipfs,
@@ -118,6 +125,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
   const pinner = isPinner(blockstore) ? blockstore : undefined
   const queued = federation.wrap(baseStore)
   const metadata = observability.metadata(pinner === undefined ? queued : new PinnedMetadataStore(queued, pinner, logger), baseStore)
+  runLifecycle = lifecycleHandler({ metadata, dayMs: lifecycleDayMs, newVersionId: () => newId('version'), logger })
   const credentials = toCredentialProvider(init.credentials)
   const region = init.region ?? 'us-east-1'
   const content = new ContentStore({ blockstore, profile: init.cidProfile ?? 'unixfs-v1-2025' })
@@ -159,7 +167,9 @@ export function createGateway (init: GatewayInit = {}): Gateway {
   const startup = reconcile().catch((err: unknown) => {
     logger.error({ err }, 'reconciling pins at start-up failed; gc() retries it')
   }).then(async () => {
-    if (!closed) await federation.start()
+    if (closed) return
+    await reconcileLifecycle(baseStore)
+    await federation.start()
   }).catch((err: unknown) => {
     logger.error({ err }, 'starting the job worker failed')
   })
@@ -218,6 +228,8 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       newId,
       requestId: id,
       signal: req.signal,
+      lifecycleDayMs,
+      wakeJobs: () => { federation.wake() },
     }
     const operation = OPERATIONS[match.operation]
     if (operation === undefined) throw new S3Error('NotImplemented')

@@ -194,6 +194,12 @@ export interface GatewayInit {
    * keeps replicas here. Pins fetch over `ipfs`. Default: not served.
    */
   pinsToken?: string
+  /**
+   * The length of a lifecycle "day", in seconds: lifecycle rules count their Days in these, and a
+   * bucket's lifecycle pass runs once per such day (at its boundaries). Default 86400 (what Amazon S3
+   * counts). Shorten it to see rules act in tests and staging, as Ceph RGW's rgw_lc_debug_interval.
+   */
+  lifecycleDaySeconds?: number
 }
 
 /** What `beforeOperation` is told about a request. */

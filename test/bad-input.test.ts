@@ -227,7 +227,7 @@ test.serial('oversize metadata, key too long, body too large: nothing stored', a
 })
 
 test.serial('unknown subresources and actions: 501 NotImplemented', async t => {
-  for (const [method, path] of [['GET', '?logging'], ['PUT', '?website'], ['GET', '?lifecycle'], ['POST', '/victim?select'], ['PUT', '/victim?retention']]) {
+  for (const [method, path] of [['GET', '?logging'], ['PUT', '?website'], ['GET', '?notification'], ['POST', '/victim?select'], ['PUT', '/victim?retention']]) {
     const res = await signedFetch({ method, url: `${url}${path}` })
     await expectError(t, res, 501, 'NotImplemented')
   }

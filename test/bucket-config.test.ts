@@ -516,7 +516,7 @@ each('configurations are independent: deleting one leaves the others', async (t,
 
 test('unknown subresources stay NotImplemented next to the new routes', async t => {
   const { url } = targets[0]
-  for (const [method, path] of [['GET', '/config-x?logging'], ['PUT', '/config-x?website'], ['DELETE', '/config-x?lifecycle'], ['GET', '/config-x/k?retention'], ['PUT', '/config-x/k?legal-hold']]) {
+  for (const [method, path] of [['GET', '/config-x?logging'], ['PUT', '/config-x?website'], ['DELETE', '/config-x?replication'], ['GET', '/config-x/k?retention'], ['PUT', '/config-x/k?legal-hold']]) {
     await expectCode(t, await signedFetch({ method, url: `${url}${path}` }), 501, 'NotImplemented')
   }
 })

@@ -213,6 +213,11 @@ export class Federation {
     if (this.init.ipfs?.connect !== undefined) this.connectAllDelegates().catch((err: unknown) => { this.init.logger.warn({ err }, 'dialling replica nodes failed') })
   }
 
+  /** Looks for due jobs now (after enqueuing one outside a change this store wraps). */
+  wake (): void {
+    this.worker?.wake()
+  }
+
   async stop (): Promise<void> {
     await this.worker?.stop()
   }

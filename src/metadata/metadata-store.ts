@@ -27,7 +27,7 @@ export interface BucketRecord {
 }
 
 /** Bucket sub-resources a store keeps for the gateway, opaque to the store. */
-export type BucketConfigKind = 'policy' | 'acl' | 'cors' | 'publicAccessBlock' | 'encryption' | 'replication' | 'tagging' | 'ownershipControls'
+export type BucketConfigKind = 'policy' | 'acl' | 'cors' | 'publicAccessBlock' | 'encryption' | 'replication' | 'tagging' | 'ownershipControls' | 'lifecycle'
 export type BucketConfig = Partial<Record<BucketConfigKind, string>>
 
 /**

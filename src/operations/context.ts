@@ -42,6 +42,10 @@ export interface OperationContext {
   newId: (kind: 'upload' | 'version') => string
   requestId: string
   signal?: AbortSignal
+  /** Length of a lifecycle day in ms (GatewayInit.lifecycleDaySeconds). */
+  lifecycleDayMs: number
+  /** Looks for due background jobs now (after enqueuing one), rather than at the next poll. */
+  wakeJobs?: () => void
 }
 
 export type Operation = (ctx: OperationContext) => Promise<S3Response>

@@ -8,7 +8,10 @@ import { deleteBucket } from './delete-bucket.js'
 import { deleteBucketCors } from './delete-bucket-cors.js'
 import { deleteBucketEncryption } from './delete-bucket-encryption.js'
 import { deleteBucketPolicy } from './delete-bucket-policy.js'
+import { deleteBucketLifecycle } from './delete-bucket-lifecycle.js'
 import { deleteBucketOwnershipControls } from './delete-bucket-ownership-controls.js'
+import { getBucketLifecycleConfiguration } from './get-bucket-lifecycle-configuration.js'
+import { putBucketLifecycleConfiguration } from './put-bucket-lifecycle-configuration.js'
 import { deleteBucketTagging } from './delete-bucket-tagging.js'
 import { getBucketOwnershipControls } from './get-bucket-ownership-controls.js'
 import { getBucketTagging } from './get-bucket-tagging.js'
@@ -83,6 +86,9 @@ export const OPERATIONS: Record<string, Operation> = {
   PutBucketOwnershipControls: putBucketOwnershipControls,
   DeleteBucketOwnershipControls: deleteBucketOwnershipControls,
   GetObjectAttributes: getObjectAttributes,
+  GetBucketLifecycleConfiguration: getBucketLifecycleConfiguration,
+  PutBucketLifecycleConfiguration: putBucketLifecycleConfiguration,
+  DeleteBucketLifecycle: deleteBucketLifecycle,
   ListObjectVersions: listObjectVersions,
   ListObjects: listObjects,
   ListObjectsV2: listObjectsV2,

@@ -21,7 +21,9 @@ import {
 import { CID } from 'multiformats/cid'
 import { createGateway } from '../src/gateway.js'
 import { MemoryBlockstore } from '../src/blockstores/memory.js'
-import { parseLifecycleConfiguration } from '../src/lifecycle/configuration.js'
+import { parseLifecycleConfiguration, toStoredLifecycle } from '../src/lifecycle/configuration.js'
+import { LIFECYCLE, lifecycleHandler } from '../src/lifecycle/pass.js'
+import { MemoryMetadataStore } from '../src/metadata/memory.js'
 import { dueAfter, expirationHeader } from '../src/lifecycle/rules.js'
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
 import type { Gateway } from '../src/types.js'
@@ -294,4 +296,55 @@ test.serial('the AWS CLI sets, reads and deletes a lifecycle configuration', asy
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
+})
+
+test('a lifecycle day of one second (S3IPFS_LIFECYCLE_DAY_SECONDS) lets rules act in seconds on the real clock', async t => {
+  const gateway = createGateway({ lifecycleDaySeconds: 1, jobs: { pollMs: 50 } })
+  const host = await nodeHost.start(gateway, '')
+  const s3 = s3Client(host.url)
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: 'lc-fast' }))
+    await s3.send(new PutObjectCommand({ Bucket: 'lc-fast', Key: 'short-lived', Body: 'x' }))
+    await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket: 'lc-fast', LifecycleConfiguration: { Rules: [{ ID: 'one-day', Filter: {}, Status: 'Enabled', Expiration: { Days: 1 } }] } }))
+    await eventually(t, 'expired after a "day" or two of one second', async () => (await versions(s3, 'lc-fast', '')).length === 0)
+  } finally {
+    s3.destroy()
+    await host.close()
+    await gateway.close()
+  }
+})
+
+test('a pass saves its place after each page: a run cut short (a killed process) resumes where it stopped and does each change once', async t => {
+  const metadata = new MemoryMetadataStore()
+  const now = new Date('2030-06-01T12:00:00Z')
+  await metadata.createBucket({ name: 'b', owner: 'o', created: now, region: 'us-east-1', versioning: 'Unversioned', config: {
+    lifecycle: toStoredLifecycle(parseLifecycleConfiguration(Buffer.from('<LifecycleConfiguration><Rule><ID>all</ID><Filter/><Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>'))),
+  } })
+  const old = new Date(now.getTime() - 3 * DAY)
+  for (let i = 0; i < 7; i++) {
+    await metadata.putObject({ bucket: 'b', key: `k${i}`, versionId: 'null', deleteMarker: false, cid: `cid-${i}`, size: 1, etag: 'e', lastModified: old, owner: 'o', headers: {}, metadata: {}, tags: [] })
+  }
+  const deletes: string[] = []
+  const counted = new Proxy(metadata, {
+    get (target, name, receiver) {
+      if (name === 'deleteObject') return async (...args: Parameters<MemoryMetadataStore['deleteObject']>) => { deletes.push(args[1]); return await target.deleteObject(...args) }
+      const value = Reflect.get(target, name, receiver) as unknown
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+  const handler = lifecycleHandler({ metadata: counted, dayMs: DAY, newVersionId: () => 'v', pageSize: 2, runMs: 0 })
+  let payload: Record<string, unknown> = {}
+  const runs: Array<Record<string, unknown>> = []
+  for (let run = 0; run < 20; run++) {
+    const job = { id: '1', kind: LIFECYCLE, key: 'b', payload, state: 'leased' as const, attempts: 1, runAt: now, created: now, updated: now }
+    const outcome = await handler(job, { signal: new AbortController().signal, now: () => now })
+    if (outcome?.state !== 'retry') throw new Error('a pass always waits for its next run')
+    runs.push(outcome.payload ?? {})
+    if (outcome.runAt > now) break
+    payload = outcome.payload ?? {}
+  }
+  t.true(runs.length >= 4, 'seven keys, two per page: the pass took several runs')
+  t.deepEqual(runs[runs.length - 1], {}, 'a finished pass starts afresh next time')
+  t.deepEqual(deletes, ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6'], 'each key expired once, in order, across the runs')
+  t.is((await metadata.listVersions('b', { limit: 10 })).length, 0)
 })

@@ -16,11 +16,12 @@ import { createGateway } from '../src/gateway.js'
 import { FsBlockstore } from '../src/blockstores/fs.js'
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
 import type { Gateway } from '../src/types.js'
+import { AWS_CLI, awsCliEnv } from './helpers/aws-cli.js'
 import { nodeHost, type RunningHost } from './helpers/hosts.js'
 import { credentials, deterministicBytes, ipfsAddCid } from './helpers/s3.js'
 
 const run = promisify(execFile)
-const AWS = '/usr/bin/aws'
+const AWS = AWS_CLI
 const S3CMD = '/usr/bin/s3cmd'
 const RCLONE = '/usr/bin/rclone'
 const HELLO_CID = 'bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e'
@@ -68,14 +69,7 @@ const sha256 = (data: Uint8Array): string => createHash('sha256').update(data).d
 
 test('AWS CLI v2: mb, cp up and down, ls, head-object shows the CID, rm, rb', async t => {
   if (!available(t, AWS)) return
-  const env = {
-    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-    AWS_DEFAULT_REGION: 'us-east-1',
-    AWS_CONFIG_FILE: '/dev/null',
-    AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-    AWS_PAGER: '',
-  }
+  const env = awsCliEnv()
   const aws = async (...args: string[]): Promise<string> => await sh(AWS, ['--endpoint-url', host.url, ...args], env)
   const work = await mkdtemp(join(tmpdir(), 's3ipfs-awscli-'))
   t.teardown(async () => { await rm(work, { recursive: true, force: true }) })

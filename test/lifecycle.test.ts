@@ -28,8 +28,9 @@ import { dueAfter, expirationHeader } from '../src/lifecycle/rules.js'
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
 import type { Gateway } from '../src/types.js'
 import { blockstoreUnderTest } from './helpers/blockstore.js'
+import { AWS_CLI, awsCliEnv } from './helpers/aws-cli.js'
 import { nodeHost } from './helpers/hosts.js'
-import { captureHeaders, credentials, s3Client, s3Error } from './helpers/s3.js'
+import { captureHeaders, s3Client, s3Error } from './helpers/s3.js'
 import { signedFetch } from './helpers/sign.js'
 
 const DAY = 86_400_000
@@ -261,7 +262,7 @@ each('suspended: an expired current version becomes the null delete marker; vers
 })
 
 test.serial('the AWS CLI sets, reads and deletes a lifecycle configuration', async t => {
-  const aws = '/usr/bin/aws'
+  const aws = AWS_CLI
   if (!existsSync(aws)) {
     if (process.env.CI === 'true') throw new Error(`${aws} is missing; .ci/run installs it`)
     t.log('skipped: the AWS CLI is not installed')
@@ -275,15 +276,7 @@ test.serial('the AWS CLI sets, reads and deletes a lifecycle configuration', asy
     const file = join(dir, 'lifecycle.json')
     await writeFile(file, JSON.stringify({ Rules: [{ ID: 'cli', Filter: { Prefix: 'x/' }, Status: 'Enabled', Expiration: { Days: 7 }, AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }] }))
     const { AWS_CA_BUNDLE: _ignored, ...inherited } = process.env
-    const env = {
-      ...inherited,
-      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
-      AWS_DEFAULT_REGION: 'us-east-1',
-      AWS_CONFIG_FILE: '/dev/null',
-      AWS_SHARED_CREDENTIALS_FILE: '/dev/null',
-      AWS_PAGER: '',
-    }
+    const env = { ...inherited, ...awsCliEnv() }
     const cli = async (...args: string[]): Promise<string> => (await run(aws, ['--endpoint-url', url, ...args], { env, timeout: 120_000 })).stdout
     await cli('s3api', 'put-bucket-lifecycle-configuration', '--bucket', 'lc-cli', '--lifecycle-configuration', `file://${file}`)
     const got = JSON.parse(await cli('s3api', 'get-bucket-lifecycle-configuration', '--bucket', 'lc-cli')) as { Rules: unknown[] }

@@ -121,6 +121,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
   const content = new ContentStore({ blockstore, profile: init.cidProfile ?? 'unixfs-v1-2025' })
   const now = init.now ?? (() => new Date())
   const signatureClock = init.signatureClock ?? now
+  const signatureV2 = init.signatureV2 ?? true
   const newId = init.newId ?? defaultNewId
   const requestId = init.requestId ?? defaultId
   const baseDomains = (init.baseDomains ?? []).map(d => d.toLowerCase())
@@ -172,7 +173,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     // signature is for the request that follows it.
     const auth: AuthContext = req.method === 'OPTIONS'
       ? { anonymous: true, payloadMode: 'NONE' }
-      : await authenticate(req, { credentials, region, now: signatureClock() })
+      : await authenticate(req, { credentials, region, now: signatureClock(), signatureV2, hostBucket: target.virtualHosted === true ? target.bucket : undefined })
     state.auth = auth
     const match = route(req.method, target, query, req.headers)
     state.operation = match.operation
@@ -185,6 +186,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       now,
       signal: req.signal,
       authType: auth.anonymous ? undefined : auth.presigned === true ? 'REST-QUERY-STRING' : 'REST-HEADER',
+      signatureVersion: auth.signatureVersion,
     })
     state.authorizer = authorizer
     await authorizeOperation(authorizer, match, query)
@@ -202,6 +204,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       metadata,
       credentials,
       signatureClock,
+      signatureV2,
       content,
       session: content.session(),
       region,

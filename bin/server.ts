@@ -67,6 +67,8 @@ export interface ServerOptions {
   auditLog?: string
   /** Accept SSE-C keys over plain HTTP (S3 refuses them; for a TLS-terminating proxy in front). */
   allowInsecureSseC?: boolean
+  /** Accept AWS Signature Version 2 (GatewayInit.signatureV2). Default true. */
+  signatureV2?: boolean
   /** Mount prefix, e.g. '/s3'. Default: the root. */
   basePath?: string
   trustProxy?: TrustProxy
@@ -200,6 +202,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
       masterKey,
       encryptByDefault: options.encrypt === true,
       allowInsecureSseC: options.allowInsecureSseC,
+      signatureV2: options.signatureV2 ?? options.gateway?.signatureV2,
       audit: bothSinks(audit?.sink, options.gateway?.audit),
       logger,
       metricsToken: options.metricsToken ?? options.gateway?.metricsToken,

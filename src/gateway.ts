@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { authenticate, type AuthContext } from './auth/sigv4.js'
+import { withQueryAmzHeaders } from './auth/sigv2.js'
 import { toCredentialProvider } from './auth/credentials.js'
 import { ANONYMOUS_PRINCIPAL, Authorizer, identityPolicies } from './auth/authorize.js'
 import { authorizeOperation } from './auth/authorize-operation.js'
@@ -175,6 +176,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       ? { anonymous: true, payloadMode: 'NONE' }
       : await authenticate(req, { credentials, region, now: signatureClock(), signatureV2, hostBucket: target.virtualHosted === true ? target.bucket : undefined })
     state.auth = auth
+    if (auth.signatureVersion === 2 && auth.presigned === true) req = withQueryAmzHeaders(req)
     const match = route(req.method, target, query, req.headers)
     state.operation = match.operation
     const principal = auth.anonymous ? undefined : auth.principal

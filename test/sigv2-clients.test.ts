@@ -82,6 +82,7 @@ interface Report {
   presigned_url: string
   presigned_put: number
   presigned_get: Fetched
+  presigned_metadata: string
   presigned_expired: Fetched
   presigned_tampered: number
   post_fields: string[]
@@ -117,6 +118,7 @@ function check (t: ExecutionContext, r: Report): void {
   t.regex(r.presigned_url, /[?&]AWSAccessKeyId=[^&]+&Signature=[^&]+&Expires=\d+$/, 'boto3 presigns with SigV2 by default')
   t.is(r.presigned_put, 200)
   t.deepEqual(r.presigned_get, { status: 200, body: 'presigned body' })
+  t.is(r.presigned_metadata, 'query string', 'x-amz-meta-* moved into the URL by the presigner applies')
   t.is(r.presigned_expired.status, 403)
   t.regex(r.presigned_expired.body, /<Code>AccessDenied<\/Code><Message>Request has expired<\/Message><Expires>[^<]+<\/Expires><ServerTime>[^<]+<\/ServerTime>/)
   t.is(r.presigned_tampered, 403)
@@ -145,7 +147,7 @@ test('boto3 with Signature Version 2: header auth, presigned URLs and POST forms
   }
   const port = new URL(host.url).port
   for (const [i, { python, executable }] of pythons.entries()) {
-    const env = {
+    const env: NodeJS.ProcessEnv = {
       ...process.env,
       S3IPFS_ENDPOINT: host.url,
       S3IPFS_VHOST_ENDPOINT: `http://s3.test:${port}/s3`,

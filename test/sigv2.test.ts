@@ -286,6 +286,17 @@ test('through the gateway: identity policies, bucket policies on s3:signaturever
   t.like(audit.find(e => e.status === 403 && e.operation === 'PutObject'), { principal: 'carol', error: 'AccessDenied' })
 })
 
+test('through the gateway: x-amz-* parameters of a presigned SigV2 URL act as headers; a header of the same name gives way', async t => {
+  const gateway = createGateway({ credentials: { [AK]: SK }, now: () => NOW, signatureClock: () => NOW })
+  t.teardown(async () => { await gateway.close() })
+  t.is((await gateway.handle(headerSigned({ method: 'PUT', path: '/meta-bucket' }))).status, 200)
+  const put = presigned({ method: 'PUT', path: '/meta-bucket/k', query: 'x-amz-meta-color=blue', signedAmz: { 'x-amz-meta-color': 'blue' }, body: 'x' })
+  const res = await gateway.handle({ ...put, headers: { ...put.headers, 'x-amz-meta-color': 'red', 'content-length': '1' } })
+  t.is(res.status, 200, await text(res))
+  const head = await gateway.handle(headerSigned({ method: 'HEAD', path: '/meta-bucket/k' }))
+  t.is(head.headers['x-amz-meta-color'], 'blue')
+})
+
 test('through the gateway with signatureV2: false: 400 InvalidRequest, as S3 answers', async t => {
   const gateway = createGateway({ credentials: { [AK]: SK }, signatureV2: false, now: () => NOW })
   t.teardown(async () => { await gateway.close() })

@@ -120,6 +120,24 @@ export async function authenticateV2Query (req: S3Request, opts: AuthenticateV2O
   return signer(accessKeyId, secret, true)
 }
 
+/**
+ * A SigV2 presigned request with its `x-amz-*` query parameters as headers. Presigners (botocore's,
+ * the AWS SDK for JavaScript v2's) move x-amz-* headers such as metadata, ACL or tagging into the
+ * signed URL, and S3 applies them from there: a header of the same name sent alongside gives way.
+ * Checksum parameters stay in the query, where they do not bind (a URL is signed before its body
+ * exists).
+ */
+export function withQueryAmzHeaders (req: S3Request): S3Request {
+  let headers: Record<string, string> | undefined
+  for (const [name, value] of queryPairs(req.query)) {
+    const lower = name.toLowerCase()
+    if (!lower.startsWith('x-amz-') || lower.startsWith('x-amz-checksum-') || lower === 'x-amz-sdk-checksum-algorithm') continue
+    headers ??= { ...req.headers }
+    headers[lower] = value
+  }
+  return headers === undefined ? req : { ...req, headers }
+}
+
 /** The base64 HMAC-SHA1 of `stringToSign` under `secret`: a SigV2 signature (and a SigV2 form's). */
 export function signV2 (secret: string, stringToSign: string): string {
   return createHmac('sha1', secret).update(stringToSign, 'utf8').digest('base64')

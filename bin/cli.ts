@@ -12,6 +12,9 @@ import { GcMetricsFile } from './gc-metrics.js'
 import { DURATION_UNITS, nonEmpty, parseDuration, UsageError } from './args.js'
 import { federationOptions } from './federation-options.js'
 
+const FALSE_WORDS = ['0', 'false', 'off', 'no']
+const BOOLEAN_WORDS = [...FALSE_WORDS, '1', 'true', 'on', 'yes']
+
 /** The library's default (GatewayGcOptions.gracePeriodMs). */
 const DEFAULT_GRACE_PERIOD = '15m'
 
@@ -41,6 +44,9 @@ Options (each overrides its environment variable):
   --allow-insecure-sse-c                accept SSE-C keys over plain HTTP (TLS ends at a proxy)
   --no-cid-metadata S3IPFS_CID_METADATA=false  return each version's CID only in x-ipfs-path, not
                                         also as x-amz-meta-cid (for S3-identical user metadata)
+  --no-signature-v2                     refuse AWS Signature Version 2 (\`AWS key:signature\` headers,
+                                        AWSAccessKeyId/Signature URLs and forms) with 400 InvalidRequest,
+                                        as Amazon S3 does; S3IPFS_SIGNATURE_V2=false. Default: accepted
   --admin-listen H:P S3IPFS_ADMIN_LISTEN also serve /-/healthy, /-/ready, /-/metrics and /-/dashboard on
                                         this address (e.g. 0.0.0.0:9091); they are on the S3 port too
   --metrics-token T S3IPFS_METRICS_TOKEN /-/metrics requires Authorization: Bearer T
@@ -143,6 +149,7 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
       'audit-log': { type: 'string' },
       'allow-insecure-sse-c': { type: 'boolean' },
       'no-cid-metadata': { type: 'boolean' },
+      'no-signature-v2': { type: 'boolean' },
       'admin-listen': { type: 'string' },
       'metrics-token': { type: 'string' },
       'log-level': { type: 'string' },
@@ -170,6 +177,10 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
   if (cidProfile !== undefined && !isCidProfileName(cidProfile)) {
     throw new UsageError(`Unknown CID profile "${cidProfile}"; expected one of ${CID_PROFILES.join(', ')}`)
   }
+  const signatureV2Env = nonEmpty(env.S3IPFS_SIGNATURE_V2)
+  if (signatureV2Env !== undefined && !BOOLEAN_WORDS.includes(signatureV2Env.toLowerCase())) {
+    throw new UsageError(`Invalid S3IPFS_SIGNATURE_V2 "${signatureV2Env}"; expected true or false`)
+  }
   const accessKeyId = nonEmpty(env.S3IPFS_ACCESS_KEY)
   const secretAccessKey = nonEmpty(env.S3IPFS_SECRET_KEY)
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
@@ -192,8 +203,9 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
     encrypt: values.encrypt ?? (env.S3IPFS_ENCRYPT === '1' || env.S3IPFS_ENCRYPT === 'true'),
     auditLog: values['audit-log'] ?? nonEmpty(env.S3IPFS_AUDIT_LOG),
     allowInsecureSseC: values['allow-insecure-sse-c'] ?? false,
-    cidMetadata: values['no-cid-metadata'] === true ? false : !['0', 'false'].includes(env.S3IPFS_CID_METADATA ?? ''),
+    cidMetadata: values['no-cid-metadata'] === true ? false : !FALSE_WORDS.includes((env.S3IPFS_CID_METADATA ?? '').toLowerCase()),
     lifecycleDaySeconds: lifecycleDaySeconds(env),
+    signatureV2: values['no-signature-v2'] === true ? false : signatureV2Env === undefined ? undefined : !FALSE_WORDS.includes(signatureV2Env.toLowerCase()),
     adminListen: adminListenText === undefined ? undefined : parseListen(adminListenText),
     metricsToken: values['metrics-token'] ?? nonEmpty(env.S3IPFS_METRICS_TOKEN),
     logLevel: logLevel as LogLevel,

@@ -71,6 +71,8 @@ export interface ServerOptions {
   cidMetadata?: boolean
   /** GatewayInit.lifecycleDaySeconds. */
   lifecycleDaySeconds?: number
+  /** Accept AWS Signature Version 2 (GatewayInit.signatureV2). Default true. */
+  signatureV2?: boolean
   /** Mount prefix, e.g. '/s3'. Default: the root. */
   basePath?: string
   trustProxy?: TrustProxy
@@ -206,6 +208,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
       allowInsecureSseC: options.allowInsecureSseC,
       cidMetadata: options.cidMetadata,
       lifecycleDaySeconds: options.lifecycleDaySeconds,
+      signatureV2: options.signatureV2 ?? options.gateway?.signatureV2,
       audit: bothSinks(audit?.sink, options.gateway?.audit),
       logger,
       metricsToken: options.metricsToken ?? options.gateway?.metricsToken,

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { authenticate, type AuthContext } from './auth/sigv4.js'
+import { withQueryAmzHeaders } from './auth/sigv2.js'
 import { toCredentialProvider } from './auth/credentials.js'
 import { ANONYMOUS_PRINCIPAL, Authorizer, identityPolicies } from './auth/authorize.js'
 import { authorizeOperation } from './auth/authorize-operation.js'
@@ -131,6 +132,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
   const content = new ContentStore({ blockstore, profile: init.cidProfile ?? 'unixfs-v1-2025' })
   const now = init.now ?? (() => new Date())
   const signatureClock = init.signatureClock ?? now
+  const signatureV2 = init.signatureV2 ?? true
   const newId = init.newId ?? defaultNewId
   const requestId = init.requestId ?? defaultId
   const baseDomains = (init.baseDomains ?? []).map(d => d.toLowerCase())
@@ -187,8 +189,9 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     // signature is for the request that follows it.
     const auth: AuthContext = req.method === 'OPTIONS'
       ? { anonymous: true, payloadMode: 'NONE' }
-      : await authenticate(req, { credentials, region, now: signatureClock() })
+      : await authenticate(req, { credentials, region, now: signatureClock(), signatureV2, hostBucket: target.virtualHosted === true ? target.bucket : undefined })
     state.auth = auth
+    if (auth.signatureVersion === 2 && auth.presigned === true) req = withQueryAmzHeaders(req)
     const match = route(req.method, target, query, req.headers)
     state.operation = match.operation
     const principal = auth.anonymous ? undefined : auth.principal
@@ -200,6 +203,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       now,
       signal: req.signal,
       authType: auth.anonymous ? undefined : auth.presigned === true ? 'REST-QUERY-STRING' : 'REST-HEADER',
+      signatureVersion: auth.signatureVersion,
     })
     state.authorizer = authorizer
     await authorizeOperation(authorizer, match, query)
@@ -218,6 +222,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       metadata,
       credentials,
       signatureClock,
+      signatureV2,
       content,
       session: content.session(),
       region,

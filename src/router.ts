@@ -116,13 +116,13 @@ function decode (segment: string): string {
  * Splits a request into bucket and key: virtual-hosted style when the Host is `<bucket>.<base domain>`
  * for a configured base domain, path style otherwise.
  */
-export function address (a: Addressing): { bucket: string, key: string } {
+export function address (a: Addressing): { bucket: string, key: string, virtualHosted?: true } {
   const path = a.path.startsWith('/') ? a.path.slice(1) : a.path
   const host = a.hostname?.toLowerCase()
   if (host !== undefined) {
     for (const base of a.baseDomains) {
       if (host.endsWith(`.${base}`)) {
-        return { bucket: host.slice(0, -(base.length + 1)), key: decode(path) }
+        return { bucket: host.slice(0, -(base.length + 1)), key: decode(path), virtualHosted: true }
       }
     }
   }

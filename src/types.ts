@@ -135,6 +135,13 @@ export interface GatewayInit {
   now?: () => Date
   /** Clock that request signatures (and presigned URLs' expiry) are checked against. Default: `now`. */
   signatureClock?: () => Date
+  /**
+   * Accept AWS Signature Version 2 as well as 4: `Authorization: AWS key:signature`, presigned URLs
+   * with `AWSAccessKeyId` / `Expires` / `Signature` (boto3's `generate_presigned_url` default), and
+   * browser forms signed with `AWSAccessKeyId` / `signature`. MinIO and Ceph RGW accept it; Amazon S3
+   * has turned it off. False answers such requests 400 InvalidRequest, as S3 does. Default true.
+   */
+  signatureV2?: boolean
   /** Request id generator, injectable for tests. */
   requestId?: () => string
   /**

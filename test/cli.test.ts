@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -424,6 +424,29 @@ test('serve --users --audit-log --encrypt --allow-insecure-sse-c, then the same 
     [second.accessKeyId, 'GetObject', 400, 'InvalidRequest'],
     ['erin', 'ListBuckets', 200, undefined],
   ], 'S3IPFS_AUDIT_LOG appends to the same file')
+})
+
+/** ListBuckets signed with Signature Version 2 (`Authorization: AWS key:signature`). */
+async function listBucketsV2 (served: Served): Promise<{ status: number, body: string }> {
+  const date = new Date().toUTCString()
+  const signature = createHmac('sha1', served.secretAccessKey).update(`GET\n\n\n${date}\n/`).digest('base64')
+  const res = await fetch(`${served.endpoint}/`, { headers: { date, authorization: `AWS ${served.accessKeyId}:${signature}` } })
+  return { status: res.status, body: await res.text() }
+}
+
+test('serve accepts Signature Version 2 unless --no-signature-v2 or S3IPFS_SIGNATURE_V2=false; another value is a usage error', async (t) => {
+  t.timeout(3 * (START_TIMEOUT + EXIT_TIMEOUT) + 30_000)
+  const dataDir = await tempDir(t)
+  for (const [args, env, status] of [[[], {}, 200], [['--no-signature-v2'], {}, 400], [[], { S3IPFS_SIGNATURE_V2: 'false' }, 400]] as const) {
+    const served = await serve(t, dataDir, [...args], env)
+    const res = await listBucketsV2(served)
+    t.is(res.status, status, `${args.join(' ')} ${JSON.stringify(env)}: ${res.body}`)
+    if (status === 400) t.regex(res.body, /<Code>InvalidRequest<\/Code><Message>The authorization mechanism you have provided is not supported\. Please use AWS4-HMAC-SHA256\.<\/Message>/)
+    await stop(t, served.child)
+  }
+  const { exit, stderr } = await run(t, ['serve', '--port', '0', '--data-dir', dataDir], { S3IPFS_SIGNATURE_V2: 'maybe' })
+  t.deepEqual(exit, { code: 2, signal: null }, stderr)
+  t.regex(stderr, /Invalid S3IPFS_SIGNATURE_V2 "maybe"/)
 })
 
 test('S3IPFS_MASTER_KEY is used instead of <data-dir>/master.key, which is then not made', async (t) => {

@@ -88,7 +88,7 @@ function conditionFailed (text: string): { code: string, message: string } {
 
 test('a form signed by @aws-sdk/s3-presigned-post verifies', async t => {
   const auth = await verifyPostSignature(sdkForm(), { credentials, region: REGION, now: SDK_NOW })
-  t.deepEqual(auth, { anonymous: false, accessKeyId: ACCESS_KEY, principal: ACCESS_KEY, displayName: ACCESS_KEY })
+  t.deepEqual(auth, { anonymous: false, accessKeyId: ACCESS_KEY, principal: ACCESS_KEY, displayName: ACCESS_KEY, signatureVersion: 4 })
   t.is(signPolicy(SDK_FIELDS.Policy, SECRET, '20250301', REGION), SDK_FIELDS['X-Amz-Signature'])
 })
 
@@ -149,12 +149,36 @@ test('some signature fields but not all: InvalidArgument naming the missing one'
   t.is(missingPostField('key').message, 'Bucket POST must contain a field named \'key\'.  If it is specified, please check the order of the fields.')
 })
 
-test('no signature fields: anonymous; a policy alone is AccessDenied; SigV2 forms are refused', async t => {
+test('no signature fields: anonymous; a policy alone is AccessDenied; SigV2 forms are refused when SigV2 is off', async t => {
   const opts = { credentials, region: REGION, now: SDK_NOW }
   t.deepEqual(await verifyPostSignature(formFields({ key: 'k', acl: 'public-read' }), opts), { anonymous: true })
   t.deepEqual(await verifyPostSignature(formFields({ key: 'k', policy: '', 'x-amz-signature': '' }), opts), { anonymous: true })
   await t.throwsAsync(verifyPostSignature(formFields({ key: 'k', policy: SDK_FIELDS.Policy }), opts), { code: 'AccessDenied', message: 'Access Denied' })
-  await t.throwsAsync(verifyPostSignature(formFields({ key: 'k', policy: SDK_FIELDS.Policy, AWSAccessKeyId: ACCESS_KEY, signature: 'abc=' }), opts), { code: 'InvalidRequest' })
+  const v2 = formFields({ key: 'k', policy: SDK_FIELDS.Policy, AWSAccessKeyId: ACCESS_KEY, signature: 'abc=' })
+  await t.throwsAsync(verifyPostSignature(v2, { ...opts, signatureV2: false }), { code: 'InvalidRequest' })
+  await t.throwsAsync(verifyPostSignature(v2, opts), { code: 'SignatureDoesNotMatch' })
+})
+
+test('SigV2 forms: signature = base64 HMAC-SHA1(secret, policy); missing fields, unknown keys; AWSAccessKeyId and signature need no condition', async t => {
+  const opts = { credentials, region: REGION, now: SDK_NOW }
+  const policy = SDK_FIELDS.Policy
+  const signature = createHmac('sha1', SECRET).update(policy).digest('base64')
+  t.like(await verifyPostSignature(formFields({ key: 'k', AWSAccessKeyId: ACCESS_KEY, policy, signature }), opts), { anonymous: false, accessKeyId: ACCESS_KEY, signatureVersion: 2 })
+  await t.throwsAsync(verifyPostSignature(formFields({ key: 'k', AWSAccessKeyId: ACCESS_KEY, policy, signature: signature.replace(/^./, c => c === 'A' ? 'B' : 'A') }), opts), { code: 'SignatureDoesNotMatch' })
+  await t.throwsAsync(verifyPostSignature(formFields({ key: 'k', AWSAccessKeyId: 'AKIDUNKNOWN', policy, signature }), opts), { code: 'InvalidAccessKeyId' })
+  for (const [drop, label] of [['AWSAccessKeyId', 'AWSAccessKeyId'], ['policy', 'policy'], ['signature', 'signature']]) {
+    const fields: Record<string, string> = { key: 'k', AWSAccessKeyId: ACCESS_KEY, policy, signature }
+    delete fields[drop]
+    const err = await t.throwsAsync(verifyPostSignature(formFields(fields), opts)) as S3Error
+    t.is(err.code, 'InvalidArgument', drop)
+    t.is(err.detail?.ArgumentName, label)
+  }
+  const doc = (conditions: unknown[]): string => Buffer.from(JSON.stringify({ expiration: '2099-01-01T00:00:00Z', conditions })).toString('base64')
+  const v2Policy = doc([{ bucket: 'b' }, ['starts-with', '$key', '']])
+  const fields = formFields({ key: 'k', AWSAccessKeyId: ACCESS_KEY, policy: v2Policy, signature: 'x' })
+  t.deepEqual(checkPostPolicy(v2Policy, fields, { bucket: 'b', now: SDK_NOW, signatureVersion: 2 }), {})
+  const e = t.throws(() => checkPostPolicy(v2Policy, fields, { bucket: 'b', now: SDK_NOW })) as S3Error
+  t.regex(e.message, /Extra input fields: awsaccesskeyid, signature/, 'under SigV4 rules they are fields like any other')
 })
 
 // ---- the SDK's policy ------------------------------------------------------------------------

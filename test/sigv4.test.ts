@@ -160,8 +160,8 @@ test('garbled Authorization header → AuthorizationHeaderMalformed', async t =>
   }
 })
 
-test('SigV2 header → InvalidRequest', async t => {
-  const err = await t.throwsAsync(authenticate({ ...(await signed()), headers: { host: 'h', authorization: 'AWS AK:sig' } }, opts))
+test('SigV2 header while SigV2 is off → InvalidRequest', async t => {
+  const err = await t.throwsAsync(authenticate({ ...(await signed()), headers: { host: 'h', authorization: 'AWS AK:sig' } }, { ...opts, signatureV2: false }))
   t.is((err as any).code, 'InvalidRequest')
 })
 

@@ -29,6 +29,8 @@ export interface AuthorizerInit {
   signal?: AbortSignal
   /** How the request was authenticated: 'REST-HEADER', 'REST-QUERY-STRING' or 'POST'. */
   authType?: string
+  /** The signature version of an authenticated request (`s3:signatureversion`: 'AWS' for 2). Default 4. */
+  signatureVersion?: 2 | 4
 }
 
 export interface AccessOptions {
@@ -117,8 +119,8 @@ export class Authorizer {
    * The same request decided for another requester (a browser form's signer, known only once the
    * form is read), sharing the buckets read so far.
    */
-  as (requester: Requester, authType: string, req: S3Request = this.init.req): Authorizer {
-    const other = new Authorizer({ ...this.init, requester, authType, req })
+  as (requester: Requester, authType: string, req: S3Request = this.init.req, signatureVersion?: 2 | 4): Authorizer {
+    const other = new Authorizer({ ...this.init, requester, authType, req, signatureVersion })
     for (const [name, bucket] of this.buckets) other.buckets.set(name, bucket)
     return other
   }
@@ -215,7 +217,7 @@ export class Authorizer {
       'aws:currenttime': now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
       'aws:epochtime': String(Math.floor(now.getTime() / 1000)),
       's3:authtype': this.init.authType,
-      's3:signatureversion': this.init.authType === undefined ? undefined : 'AWS4-HMAC-SHA256',
+      's3:signatureversion': this.init.authType === undefined ? undefined : this.init.signatureVersion === 2 ? 'AWS' : 'AWS4-HMAC-SHA256',
       's3:prefix': query.get('prefix') ?? undefined,
       's3:delimiter': query.get('delimiter') ?? undefined,
       's3:max-keys': query.get('max-keys') ?? undefined,

@@ -1,7 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import { S3Error } from '../errors.js'
-import type { CredentialProvider } from '../types.js'
+import type { CredentialProvider, Credentials } from '../types.js'
 import { deriveSigningKey } from './sigv4.js'
+import { signaturesMatch, signV2 } from './sigv2.js'
 
 /** Who signed a browser form upload (S3 "POST Object"). */
 export interface PostAuth {
@@ -12,11 +13,15 @@ export interface PostAuth {
   displayName?: string
   /** The principal's identity policies, when its credentials carry any. */
   policies?: string[]
+  /** 4 (x-amz-algorithm, x-amz-credential, x-amz-date, x-amz-signature) or 2 (AWSAccessKeyId, signature). */
+  signatureVersion?: 2 | 4
 }
 
 export interface VerifyPostSignatureOptions {
   credentials: CredentialProvider
   region: string
+  /** Accept forms signed with Signature Version 2. Default true. */
+  signatureV2?: boolean
   /**
    * Unused: S3 does not hold a form's x-amz-date against the clock, the policy's expiration is what
    * bounds its life (`checkPostPolicy`).
@@ -28,6 +33,8 @@ export interface CheckPostPolicyOptions {
   /** The bucket the form was posted to: what conditions on `bucket` are held against. */
   bucket: string
   now: Date
+  /** The form's signature version: under 2, the AWSAccessKeyId and signature fields need no condition. */
+  signatureVersion?: 2 | 4
 }
 
 export interface PostPolicyCheck {
@@ -51,10 +58,13 @@ const SIGNATURE_FIELDS = ['x-amz-algorithm', 'x-amz-credential', 'x-amz-date', '
  * x-amz-credential, x-amz-date, x-amz-signature. Rejects with the S3Error S3 answers:
  * InvalidArgument "Bucket POST must contain a field named '…'" when some of the signature fields
  * are there but not all of them and the policy; AccessDenied for a policy without them;
- * InvalidRequest for a SigV2 form (`AWSAccessKeyId` and `Signature`);
+ * InvalidRequest for a SigV2 form (`AWSAccessKeyId`, `signature`) when `signatureV2` is false;
  * AuthorizationQueryParametersError for another algorithm, a malformed credential, another
  * region or a credential date that is not x-amz-date's; AccessDenied for a malformed x-amz-date;
  * InvalidAccessKeyId; SignatureDoesNotMatch.
+ *
+ * A SigV2 form (no SigV4 field, but `AWSAccessKeyId` or `signature`) needs AWSAccessKeyId, policy
+ * and signature = base64 HMAC-SHA1(secret, the policy field exactly as sent).
  *
  * The policy itself is checked by `checkPostPolicy`, which a caller runs next whenever the form has
  * one (an anonymous form may have none).
@@ -63,7 +73,10 @@ export async function verifyPostSignature (fields: Map<string, string>, opts: Ve
   const field = fieldReader(fields)
   if (!SIGNATURE_FIELDS.some((name) => field(name) !== undefined)) {
     if (field('signature') !== undefined || field('awsaccesskeyid') !== undefined) {
-      throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.')
+      if (opts.signatureV2 === false) {
+        throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.')
+      }
+      return await verifyPostSignatureV2(field, opts)
     }
     if (field('policy') !== undefined) throw new S3Error('AccessDenied')
     return { anonymous: true }
@@ -96,13 +109,31 @@ export async function verifyPostSignature (fields: Map<string, string>, opts: Ve
   if (expected.length !== provided.length || !timingSafeEqual(expected, provided)) {
     throw new S3Error('SignatureDoesNotMatch')
   }
-  const principal = found.principal ?? scope.accessKeyId
+  return signedBy(scope.accessKeyId, found, 4)
+}
+
+async function verifyPostSignatureV2 (field: (name: string) => string | undefined, opts: VerifyPostSignatureOptions): Promise<PostAuth> {
+  for (const [name, label] of [['awsaccesskeyid', 'AWSAccessKeyId'], ['policy', 'policy'], ['signature', 'signature']]) {
+    if (field(name) === undefined) throw missingPostField(label)
+  }
+  const accessKeyId = field('awsaccesskeyid') as string
+  const found = await opts.credentials(accessKeyId)
+  if (found == null) throw new S3Error('InvalidAccessKeyId', undefined, { AWSAccessKeyId: accessKeyId })
+  if (!signaturesMatch(signV2(found.secretAccessKey, field('policy') as string), field('signature') as string)) {
+    throw new S3Error('SignatureDoesNotMatch')
+  }
+  return signedBy(accessKeyId, found, 2)
+}
+
+function signedBy (accessKeyId: string, found: Credentials, signatureVersion: 2 | 4): PostAuth {
+  const principal = found.principal ?? accessKeyId
   return {
     anonymous: false,
-    accessKeyId: scope.accessKeyId,
+    accessKeyId,
     principal,
     displayName: found.displayName ?? principal,
     ...(found.policies === undefined ? {} : { policies: found.policies }),
+    signatureVersion,
   }
 }
 
@@ -111,7 +142,8 @@ export async function verifyPostSignature (fields: Map<string, string>, opts: Ve
  * have expired; every condition must hold (field names case-insensitive, values exact; a
  * starts-with on Content-Type holds for each value of a comma-separated list; an empty prefix
  * matches anything, an absent field included); and every field of the form except
- * x-amz-signature, file, policy and names starting with `x-ignore-` must be named by a condition.
+ * x-amz-signature, file, policy and names starting with `x-ignore-` (and for a SigV2 form
+ * AWSAccessKeyId and signature) must be named by a condition.
  * `bucket` counts as a field that is always there, with `opts.bucket` as its value: a policy
  * without a condition on it fails, whatever the form says.
  *
@@ -141,7 +173,7 @@ export function checkPostPolicy (policyBase64: string, fields: Map<string, strin
     }
     named.add(c.field)
   }
-  const extra = ['bucket', ...fieldNames(fields)].filter((name) => !named.has(name) && !exempt(name))
+  const extra = ['bucket', ...fieldNames(fields)].filter((name) => !named.has(name) && !exempt(name, opts.signatureVersion ?? 4))
   if (extra.length > 0) {
     throw new S3Error('AccessDenied', `Invalid according to Policy: Extra input fields: ${[...new Set(extra)].join(', ')}`)
   }
@@ -245,7 +277,8 @@ function holds (op: 'eq' | 'starts-with', field: string, actual: string, expecte
   return actual.startsWith(expected)
 }
 
-function exempt (name: string): boolean {
+function exempt (name: string, signatureVersion: 2 | 4): boolean {
+  if (signatureVersion === 2 && (name === 'awsaccesskeyid' || name === 'signature')) return true
   return name === 'x-amz-signature' || name === 'file' || name === 'policy' || name.startsWith('x-ignore-')
 }
 

@@ -3,6 +3,7 @@ import { HttpRequest } from '@smithy/protocol-http'
 import { SignatureV4, getCanonicalHeaders } from '@smithy/signature-v4'
 import { S3Error } from '../errors.js'
 import type { CredentialProvider, Credentials, S3Request } from '../types.js'
+import { authenticateV2Header, authenticateV2Query, isSigV2Authorization, type SignerV2 } from './sigv2.js'
 
 export type PayloadMode =
   | 'UNSIGNED-PAYLOAD'
@@ -38,6 +39,8 @@ export interface AuthContext {
   payloadSha256?: string
   /** True for query-string (presigned URL) authentication. */
   presigned?: boolean
+  /** 4 (AWS4-HMAC-SHA256) or 2 (`AWS key:signature`, `AWSAccessKeyId`/`Signature`); absent when anonymous. */
+  signatureVersion?: 2 | 4
   signing?: SigningContext
 }
 
@@ -45,6 +48,10 @@ export interface AuthenticateOptions {
   credentials: CredentialProvider
   region: string
   now: Date
+  /** Accept Signature Version 2 (header and presigned URLs). Default true. */
+  signatureV2?: boolean
+  /** The bucket the Host header named (virtual-hosted style); SigV2 signs it as part of the resource. */
+  hostBucket?: string
 }
 
 const ALGORITHM = 'AWS4-HMAC-SHA256'
@@ -54,28 +61,50 @@ const MAX_PRESIGN_EXPIRES = 604800
 const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
 
 /**
- * Verifies a request's SigV4 signature (Authorization header or presigned query) against the
+ * Verifies a request's signature: SigV4 (Authorization header or presigned query) against the
  * canonical request re-built over the raw path the client sent, the raw query and the signed
- * headers. Resolves with who signed it, or `{ anonymous: true }` when the request carries no
- * authentication at all. Rejects with the S3Error S3 would answer.
+ * headers; SigV2 (`sigv2.ts`) unless `signatureV2` is false. Resolves with who signed it, or
+ * `{ anonymous: true }` when the request carries no authentication at all. Rejects with the S3Error
+ * S3 would answer; a SigV2 request while SigV2 is off is InvalidRequest.
  */
 export async function authenticate (req: S3Request, opts: AuthenticateOptions): Promise<AuthContext> {
   const query = parseQuery(req.query)
   const authorization = req.headers.authorization
   const queryAlgorithm = getParam(query, 'X-Amz-Algorithm')
-  if (authorization != null && queryAlgorithm != null) {
+  const v2Query = query.Signature != null || query.AWSAccessKeyId != null
+  if (authorization != null && (queryAlgorithm != null || v2Query)) {
     throw new S3Error('InvalidArgument', 'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified', { ArgumentName: 'Authorization', ArgumentValue: authorization })
   }
-  if (authorization != null) return await authenticateHeader(req, query, authorization, opts)
-  if (queryAlgorithm != null) return await authenticateQuery(req, query, opts)
-  if (getParam(query, 'Signature') != null && getParam(query, 'AWSAccessKeyId') != null) {
-    throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.')
+  const v2 = opts.signatureV2 !== false
+  if (authorization != null) {
+    if (v2 && isSigV2Authorization(authorization)) return signedV2(req, await authenticateV2Header(req, authorization, opts))
+    return await authenticateHeader(req, query, authorization, opts)
   }
+  if (queryAlgorithm != null) return await authenticateQuery(req, query, opts)
+  if (v2 && v2Query) return signedV2(req, await authenticateV2Query(req, opts))
+  if (getParam(query, 'Signature') != null && getParam(query, 'AWSAccessKeyId') != null) {
+    throw new S3Error('InvalidRequest', V2_NOT_SUPPORTED)
+  }
+  return { anonymous: true, ...unsignedPayloadMode(req) }
+}
+
+const V2_NOT_SUPPORTED = 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.'
+
+/**
+ * The payload of a request without a SigV4 signature: as sent. It may be aws-chunked with
+ * unsigned chunks and claim a SHA-256 (verified while it streams), but signed chunks need SigV4.
+ */
+function unsignedPayloadMode (req: S3Request): { payloadMode: PayloadMode, payloadSha256?: string } {
   const mode = parsePayloadMode(req.headers['x-amz-content-sha256'])
   if (mode.payloadMode === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' || mode.payloadMode === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER') {
     throw new S3Error('InvalidRequest', 'A signed streaming payload requires a signed request.')
   }
-  return { anonymous: true, ...mode }
+  return mode
+}
+
+function signedV2 (req: S3Request, signer: SignerV2): AuthContext {
+  const { presigned, ...who } = signer
+  return { anonymous: false, ...who, ...(presigned ? { presigned } : {}), signatureVersion: 2, ...unsignedPayloadMode(req) }
 }
 
 /**
@@ -104,9 +133,7 @@ export function parsePayloadMode (value: string | undefined): { payloadMode: Pay
 async function authenticateHeader (req: S3Request, query: QueryMap, authorization: string, opts: AuthenticateOptions): Promise<AuthContext> {
   const auth = authorization.trim()
   if (!auth.startsWith(ALGORITHM + ' ')) {
-    if (/^AWS\s|^AWS4-ECDSA-P256-SHA256\s/.test(auth)) {
-      throw new S3Error('InvalidRequest', 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.')
-    }
+    if (/^AWS\s|^AWS4-ECDSA-P256-SHA256\s/.test(auth)) throw new S3Error('InvalidRequest', V2_NOT_SUPPORTED)
     throw new S3Error('AuthorizationHeaderMalformed', `The authorization header is malformed; the authorization header requires three components: Credential, SignedHeaders, and Signature.`)
   }
   const fields = new Map<string, string>()
@@ -176,6 +203,7 @@ async function verified (req: S3Request, query: QueryMap, opts: AuthenticateOpti
     principal: secret.principal ?? c.scope.accessKeyId,
     displayName: secret.displayName ?? secret.principal ?? c.scope.accessKeyId,
     ...(secret.policies === undefined ? {} : { policies: secret.policies }),
+    signatureVersion: 4,
     signing: { signingKey, seedSignature: c.signature.toLowerCase(), amzDate: c.amzDate, scope: c.scope.scope },
   }
 }

@@ -25,6 +25,8 @@ export interface OperationContext {
   credentials: CredentialProvider
   /** The clock signatures are checked against. */
   signatureClock: () => Date
+  /** Whether Signature Version 2 is accepted (GatewayInit.signatureV2); browser forms check it themselves. */
+  signatureV2: boolean
   content: ContentStore
   /**
    * Protects, until the operation has returned, content it writes or references before its metadata

@@ -23,7 +23,7 @@ const ATTRIBUTE_FIELDS = ['content-type', 'cache-control', 'content-disposition'
 
 /**
  * S3 "POST Object": a browser form upload (multipart/form-data) to the bucket URL. The form names
- * the key, carries a policy signed with SigV4 (or nothing, for buckets that let anyone write), the
+ * the key, carries a policy signed with SigV4 or SigV2 (or nothing, for buckets that let anyone write), the
  * object's attributes, and the file, which streams into the blockstore like a PUT body. The policy's
  * content-length-range is enforced while the file streams; nothing is committed unless the whole
  * file arrived within it. Answers 204 (default), 200, 201 with a PostResponse document, or a 303
@@ -43,9 +43,9 @@ export async function postObject (ctx: OperationContext) {
   fields.set('key', key)
   assertValidKey(key)
 
-  const signer = await verifyPostSignature(fields, { credentials: ctx.credentials, region: ctx.region, now: ctx.signatureClock() })
+  const signer = await verifyPostSignature(fields, { credentials: ctx.credentials, region: ctx.region, now: ctx.signatureClock(), signatureV2: ctx.signatureV2 })
   const policyField = fields.get('policy')
-  const { contentLengthRange } = policyField === undefined ? {} : checkPostPolicy(policyField, fields, { bucket: bucket.name, now: ctx.now() })
+  const { contentLengthRange } = policyField === undefined ? {} : checkPostPolicy(policyField, fields, { bucket: bucket.name, now: ctx.now(), signatureVersion: signer.signatureVersion })
 
   // The form's headers: what an equivalent PUT would have sent.
   const headers: Record<string, string> = {}
@@ -65,7 +65,7 @@ export async function postObject (ctx: OperationContext) {
   // s3:RequestObjectTag/...) read the form's values.
   const formReq: S3Request = { ...ctx.req, headers: { ...requestOnlyHeaders(ctx.req.headers), ...headers } }
   const principal = signer.anonymous ? undefined : signer.principal
-  const authorizer = ctx.authorizer.as({ principal, policies: identityPolicies(signer.policies) }, 'POST', formReq)
+  const authorizer = ctx.authorizer.as({ principal, policies: identityPolicies(signer.policies) }, 'POST', formReq, signer.signatureVersion)
   const formCtx: OperationContext = {
     ...ctx,
     key,

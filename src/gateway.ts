@@ -178,7 +178,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
 
   async function dispatch (received: S3Request, id: string, state: RequestState): Promise<S3Response> {
     const text = headerText(received.headers)
-    const req = text === received.headers ? received : { ...received, headers: text }
+    let req = text === received.headers ? received : { ...received, headers: text }
     const relative = req.path.slice(req.basePath.length) || '/'
     const query = new URLSearchParams(req.query)
     const target = address({ path: relative, hostname: req.hostname, baseDomains })

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { Gateway, S3Request, S3Response } from '../src/types.js'
-import { toS3Request, writeS3Response } from './node-io.js'
+import { deferContinue, toS3Request, writeS3Response } from './node-io.js'
 import type { TrustProxy } from './node-io.js'
 
 export type { TrustProxy } from './node-io.js'
@@ -22,9 +22,15 @@ const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'DELETE', 'OPTIONS'] as const
  * The gateway answers from the routes' own `onRequest` hook, after the application's `onRequest`
  * hooks and before fastify selects a body parser: fastify rejects Content-Type values it cannot
  * parse with 415, while S3 stores any Content-Type as given.
+ *
+ * It also makes the server write `100 Continue` only when a request's body is read
+ * (`deferContinue` on `fastify.server`, unless the application has a 'checkContinue' listener of
+ * its own): an upload sent with `Expect: 100-continue` and refused gets its error before it sends
+ * its body; the application's other routes get `100 Continue` when their body parser reads.
  */
 export const s3Plugin: FastifyPluginAsync<S3PluginOptions> = async (fastify: FastifyInstance, options: S3PluginOptions) => {
   const { gateway } = options
+  deferContinue(fastify.server)
   mountAll(fastify, async (request) => await gateway.handle(request), options.trustProxy)
 }
 

@@ -23,6 +23,44 @@ export interface ToS3RequestOptions {
   res?: ServerResponse
 }
 
+/** What `deferContinue` needs of a server: node's http and https servers (and fastify's `app.server`). */
+export interface ContinueServer {
+  on (event: 'checkContinue', listener: (req: IncomingMessage, res: ServerResponse) => void): unknown
+  emit (event: 'request', req: IncomingMessage, res: ServerResponse): boolean
+  listenerCount (event: 'checkContinue'): number
+}
+
+const deferring = new WeakSet<object>()
+
+/**
+ * Makes `server` answer `Expect: 100-continue` only once the request is accepted. Without this,
+ * node writes `100 Continue` before any handler runs, and the client sends its whole body even
+ * when the request is then refused. Here such a request goes to the server's 'request' listeners
+ * like any other, and `100 Continue` is written the first time anything starts reading its body:
+ * the gateway reads it only after the request is authenticated, routed and authorized and its
+ * bucket found; a body parser or a pipe of another route of the application reads it at once. A
+ * request answered without reading its body gets its final response alone: the client never sends
+ * the body, and node closes the connection after the response.
+ *
+ * Repeating it is harmless. It does nothing when the server already has a 'checkContinue'
+ * listener of its own (that listener then decides when to write `100 Continue`).
+ */
+export function deferContinue (server: ContinueServer): void {
+  if (deferring.has(server) || server.listenerCount('checkContinue') > 0) return
+  deferring.add(server)
+  server.on('checkContinue', (req, res) => {
+    const onListener = (event: string | symbol): void => {
+      // Any consumer of the body attaches one of these before the first byte is read (a stream's
+      // iterator when it is first pulled, pipe, on('data')); discarding it (resume()) attaches none.
+      if (event !== 'data' && event !== 'readable') return
+      req.off('newListener', onListener)
+      if (!res.headersSent && !res.destroyed) res.writeContinue()
+    }
+    req.on('newListener', onListener)
+    server.emit('request', req, res)
+  })
+}
+
 /** Thrown by `S3Request.body` when a host body parser read the stream before us. */
 export class BodyAlreadyConsumedError extends Error {
   override name = 'BodyAlreadyConsumedError'

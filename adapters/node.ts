@@ -1,11 +1,11 @@
 import { createServer as createHttpServer } from 'node:http'
 import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http'
 import type { Gateway, S3Request, S3Response } from '../src/types.js'
-import { isUnderBasePath, normalizeBasePath, toS3Request, writeS3Response } from './node-io.js'
+import { deferContinue, isUnderBasePath, normalizeBasePath, toS3Request, writeS3Response } from './node-io.js'
 import type { TrustProxy } from './node-io.js'
 
-export type { TrustProxy } from './node-io.js'
-export { BodyAlreadyConsumedError, toS3Request, writeS3Response } from './node-io.js'
+export type { ContinueServer, TrustProxy } from './node-io.js'
+export { BodyAlreadyConsumedError, deferContinue, toS3Request, writeS3Response } from './node-io.js'
 
 export interface NodeHandlerOptions {
   /** Mount prefix in the raw path, e.g. '/s3'. Requests outside it go to `next` (or get a 404). */
@@ -19,6 +19,10 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: (er
 /**
  * A `(req, res, next?)` listener for `http.createServer`. Paths outside `basePath` are passed to
  * `next` when given, otherwise answered with a plain-text 404.
+ *
+ * Call `deferContinue(server)` on that server too, so that an upload sent with
+ * `Expect: 100-continue` (the AWS SDK for JavaScript sends it with bodies of 2 MiB and more) and
+ * refused (bad signature, no permission, no such bucket) gets its error before it sends its body.
  */
 export function createNodeHandler (gateway: Pick<Gateway, 'handle'>, options: NodeHandlerOptions = {}): NodeHandler {
   return mount(async (request) => await gateway.handle(request), options)
@@ -66,7 +70,10 @@ export interface CreateServerOptions extends NodeHandlerOptions {
   adminPath?: string
 }
 
-/** An `http.Server` (not yet listening) serving `gateway` under `basePath`. */
+/**
+ * An `http.Server` (not yet listening) serving `gateway` under `basePath`. `100 Continue` is
+ * written only when a request's body is read (`deferContinue`).
+ */
 export function createServer (gateway: Pick<Gateway, 'handle'> & Partial<Pick<Gateway, 'admin'>>, options: CreateServerOptions = {}): Server {
   const handler = createNodeHandler(gateway, options)
   const admin = options.adminPath === undefined || gateway.admin === undefined
@@ -77,5 +84,6 @@ export function createServer (gateway: Pick<Gateway, 'handle'> & Partial<Pick<Ga
     else admin(req, res, () => { handler(req, res) })
   })
   server.keepAliveTimeout = options.serverOptions?.keepAliveTimeout ?? 65_000
+  deferContinue(server)
   return server
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import express from 'express'
 import { createGateway, PackBlockstore, SqliteMetadataStore } from 's3-ipfs-gateway'
-import { adminMiddleware, s3Middleware } from 's3-ipfs-gateway/express'
+import { adminMiddleware, deferContinue, s3Middleware } from 's3-ipfs-gateway/express'
 
 const dataDir = process.env.DATA_DIR ?? './data'
 const { S3_ACCESS_KEY, S3_SECRET_KEY } = process.env
@@ -25,6 +25,8 @@ app.get('/', (_req, res) => { res.send('S3 API at /s3\n') })
 
 // node's default requestTimeout (5 minutes) would cut off large uploads
 const server = createServer({ requestTimeout: 0 }, app)
+// 100 Continue only once a request's body is read: a refused upload gets its error before its body
+deferContinue(server)
 server.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo
   console.log(`listening on http://127.0.0.1:${port}/s3`)

@@ -3,7 +3,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createGateway, PackBlockstore, SqliteMetadataStore } from 's3-ipfs-gateway'
-import { createAdminHandler, createNodeHandler } from 's3-ipfs-gateway/node'
+import { createAdminHandler, createNodeHandler, deferContinue } from 's3-ipfs-gateway/node'
 
 const dataDir = process.env.DATA_DIR ?? './data'
 const { S3_ACCESS_KEY, S3_SECRET_KEY } = process.env
@@ -24,6 +24,8 @@ const server = createServer({ requestTimeout: 0 }, (req, res) => {
   // requests outside /-/ and /s3 fall through to the rest of the application
   admin(req, res, () => { s3(req, res, () => { res.end('S3 API at /s3\n') }) })
 })
+// 100 Continue only once a request's body is read: a refused upload gets its error before its body
+deferContinue(server)
 server.listen(Number(process.env.PORT ?? 3000), '127.0.0.1', () => {
   const { port } = server.address() as AddressInfo
   console.log(`listening on http://127.0.0.1:${port}/s3`)

@@ -11,6 +11,7 @@ const STATUS: Record<string, number> = {
   BucketAlreadyExists: 409,
   BucketAlreadyOwnedByYou: 409,
   BucketNotEmpty: 409,
+  ConditionalRequestConflict: 409,
   EntityTooLarge: 400,
   EntityTooSmall: 400,
   ExpiredToken: 400,
@@ -83,6 +84,7 @@ const DEFAULT_MESSAGE: Record<string, string> = {
   BadDigest: 'The Content-MD5 or checksum value that you specified did not match what the server received.',
   BucketAlreadyOwnedByYou: 'Your previous request to create the named bucket succeeded and you already own it.',
   BucketNotEmpty: 'The bucket that you tried to delete is not empty.',
+  ConditionalRequestConflict: 'A conflicting operation occurred. If using PutObject you can retry the request. If using multipart upload you should initiate another CreateMultipartUpload request and re-upload each part.',
   EntityTooLarge: 'Your proposed upload exceeds the maximum allowed size.',
   IncompleteBody: 'You did not provide the number of bytes specified by the Content-Length HTTP header.',
   InternalError: 'We encountered an internal error. Please try again.',
@@ -165,6 +167,7 @@ export function toS3Error (err: unknown): S3Error | undefined {
     return new S3Error('InternalError', 'The request body was already consumed by a body parser of the host application; mount the S3 gateway before any body parser.')
   }
   if (code === 'ERR_NO_SUCH_BUCKET') return new S3Error('NoSuchBucket')
+  if (code === 'ERR_CONDITION_FAILED') return conditionError(err as { wanted?: unknown, current?: unknown })
   // A metadata store closed under a request (the gateway is shutting down).
   if (code === 'ERR_STORE_CLOSED') return new S3Error('ServiceUnavailable')
   // A metadata store that cannot hold U+0000 in names (PostgreSQL text) refuses such a key.
@@ -182,6 +185,18 @@ export function toS3Error (err: unknown): S3Error | undefined {
   if (name === 'NotFoundError') return new S3Error('InternalError', 'A block of this object is missing from the blockstore.')
   if (isUnreachable(err)) return new S3Error('ServiceUnavailable', 'A store this gateway depends on cannot be reached; try again later.')
   return undefined
+}
+
+/**
+ * A conditional write (If-None-Match / If-Match) whose condition failed at commit time, as Amazon S3
+ * answers it: the key has a current object (If-None-Match: *, or If-Match with another ETag) → 412;
+ * the key has none, though the operation saw one before it read the body (it answers NoSuchKey
+ * itself when the key is missing from the start) → a delete succeeded before the write completed:
+ * 409 ConditionalRequestConflict.
+ */
+function conditionError (err: { wanted?: unknown, current?: unknown }): S3Error {
+  if (err.current === 'none') return new S3Error('ConditionalRequestConflict')
+  return new S3Error('PreconditionFailed', undefined, { Condition: err.wanted === 'none' ? 'If-None-Match' : 'If-Match' })
 }
 
 /** Network failures reaching a dependency, and PostgreSQL's "cannot serve now" states. */

@@ -46,6 +46,7 @@ export type {
   MetadataStore, BucketRecord, ObjectVersion, ObjectChecksum, ChecksumAlgorithm, ListOptions, WriteResult, DeleteResult, Versioning,
   MultipartUpload, UploadedPart, CompletedUpload, UploadListOptions, PartListOptions, PartWriteResult, CompleteResult,
   VersionListOptions, ListedObject, ChecksumType, BucketConfig, BucketConfigKind, ObjectEncryption, StoreStats, StatsOptions,
+  WriteOptions, PutOptions, CompleteOptions, WriteCondition,
 } from './metadata/metadata-store.js'
 export { PinnedMetadataStore } from './metadata/pinned.js'
 export type { NewJob, Job, JobState, JobOutcome, ClaimOptions, JobListOptions, JobCount, JobQueue, ChangeOptions } from './metadata/jobs.js'

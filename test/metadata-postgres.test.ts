@@ -59,6 +59,21 @@ function registerTests (): void {
     return { store: new PostgresMetadataStore({ pool: shared, schema }), teardown: async () => dropSchema(schema) }
   })
 
+  test('PostgresMetadataStore: conditional writes racing from several stores (pools of their own, as processes) on one schema: one commits', async (t) => {
+    const schema = freshSchema()
+    t.teardown(async () => dropSchema(schema))
+    const stores = Array.from({ length: 4 }, () => new PostgresMetadataStore({ connectionString: URL, schema, max: 3 }))
+    t.teardown(async () => { await Promise.all(stores.map(async (s) => s.close())) })
+    await stores[0].createBucket({ name: 'b', owner: 'o', created: T0, region: 'r', versioning: 'Enabled' })
+    const outcomes = await Promise.allSettled(Array.from({ length: 24 }, async (_, i) =>
+      await stores[i % stores.length].putObject(version('k', { versionId: `v${i}`, cid: `c${i}` }), { condition: { current: 'none' } })))
+    const won = outcomes.flatMap((o, i) => o.status === 'fulfilled' ? [i] : [])
+    t.is(won.length, 1)
+    t.true(outcomes.every((o) => o.status === 'fulfilled' || (o.reason as { code?: string }).code === 'ERR_CONDITION_FAILED'))
+    t.deepEqual((await stores[1].listVersions('b', { limit: 100 })).map((v) => v.versionId), [`v${won[0]}`], 'one version: no loser wrote one')
+    t.is(await stores[2].refCount(`c${won[0]}`), 1)
+  })
+
   test('PostgresMetadataStore: processes starting together create the schema once and record its version', async (t) => {
     const schema = freshSchema()
     t.teardown(async () => dropSchema(schema))

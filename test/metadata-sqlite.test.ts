@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import Database from 'better-sqlite3'
+import type { ObjectVersion } from '../src/metadata/metadata-store.js'
 import { SQLITE_SCHEMA_VERSION, SqliteMetadataStore } from '../src/metadata/sqlite.js'
 import { pinListSql } from '../src/metadata/sqlite/pins.js'
 import { jobQueueSuite } from './compliance/job-queue.suite.js'
@@ -470,4 +471,24 @@ test('SqliteMetadataStore: multipart changes share group commits and persist', a
   t.is((await reopened.listParts('b', 'k', 'u1', { limit: 100 }))?.length, 50)
   t.is(await reopened.refCount('c0'), 17)
   t.is(await reopened.getUpload('b', 'k', 'u2'), undefined)
+})
+
+test('SqliteMetadataStore: conditional writes racing from several stores on one file (as processes), in group commits: one commits', async (t) => {
+  const dir = await tempDir()
+  t.teardown(async () => rm(dir, { recursive: true, force: true }))
+  const path = join(dir, 'meta.db')
+  // The durable default ('GROUP'): each store's concurrent writes share a transaction, and the stores take turns at the file's write lock.
+  const stores = Array.from({ length: 3 }, () => new SqliteMetadataStore({ path }))
+  t.teardown(async () => { await Promise.all(stores.map(async (s) => s.close())) })
+  await stores[0].createBucket({ name: 'b', owner: 'o', created: T0, region: 'us-east-1', versioning: 'Enabled' })
+  const version = (i: number): ObjectVersion => ({
+    bucket: 'b', key: 'k', versionId: `v${i}`, deleteMarker: false, cid: `c${i}`, size: 1, etag: `e${i}`, lastModified: T0, owner: 'o', headers: {}, metadata: {}, tags: [],
+  })
+  const outcomes = await Promise.allSettled(Array.from({ length: 24 }, async (_, i) =>
+    await stores[i % stores.length].putObject(version(i), { condition: { current: 'none' } })))
+  const won = outcomes.flatMap((o, i) => o.status === 'fulfilled' ? [i] : [])
+  t.is(won.length, 1)
+  t.true(outcomes.every((o) => o.status === 'fulfilled' || (o.reason as { code?: string }).code === 'ERR_CONDITION_FAILED'))
+  t.deepEqual((await stores[1].listVersions('b', { limit: 100 })).map((v) => v.versionId), [`v${won[0]}`], 'one version: no loser wrote one')
+  t.is(await stores[2].refCount(`c${won[0]}`), 1)
 })

@@ -140,7 +140,13 @@ class Pass {
     if (this.bucket.versioning === 'Unversioned') {
       await metadata.deleteObject(name, v.key, 'null', { signal: this.signal })
     } else {
-      await metadata.putObject(this.marker(v.key), { signal: this.signal })
+      // The marker commits only over the same current content (a write since the check above wins).
+      try {
+        await metadata.putObject(this.marker(v.key), { signal: this.signal, condition: { current: 'object', etags: [v.etag] } })
+      } catch (err) {
+        if ((err as { code?: unknown }).code === 'ERR_CONDITION_FAILED') return
+        throw err
+      }
     }
     this.report.expired++
   }

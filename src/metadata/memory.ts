@@ -1,14 +1,15 @@
 import type { AbortOptions } from '../types.js'
 import type {
-  BucketConfigKind, BucketRecord, CompletedUpload, CompleteResult, DeleteResult, ListOptions, MetadataStore, MultipartUpload, ObjectVersion,
-  PartListOptions, PartWriteResult, StatsOptions, StoreStats, WriteOptions, UploadedPart, UploadListOptions, VersionListOptions, WriteResult,
-  ListedObject,
+  BucketConfigKind, BucketRecord, CompletedUpload, CompleteOptions, CompleteResult, DeleteResult, ListOptions, MetadataStore, MultipartUpload,
+  ObjectVersion, PartListOptions, PartWriteResult, PutOptions, StatsOptions, StoreStats, WriteOptions, UploadedPart, UploadListOptions,
+  VersionListOptions, WriteResult, ListedObject, WriteCondition,
 } from './metadata-store.js'
 import { noSuchBucket, sourceReleased, storeClosed, uploadExists } from './metadata-store.js'
 import { copyBucket, copyCompleted, copyPart, copyUpload, copyTags, copyVersion, count, heldCid, indexOf, latestOf, listedOf, output, partBound, uploadBound, uploadKey } from './memory-state.js'
 import type { KeyVersions, UploadState, BucketState } from './memory-state.js'
 import type { ChangeOptions } from './jobs.js'
 import { badJob, jobsOf } from './jobs.js'
+import { checkCondition } from './conditions.js'
 import { MemoryBackground } from './memory-background.js'
 import { compareKeys, lowerBound, prefixSuccessor, seekStart, uploadSeekStart, versionSeek } from './key-order.js'
 
@@ -95,8 +96,9 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
     return 'deleted'
   }
 
-  async putObject (version: ObjectVersion, options?: WriteOptions): Promise<WriteResult> {
+  async putObject (version: ObjectVersion, options?: PutOptions): Promise<WriteResult> {
     this.checkChange(options)
+    this.requireCondition(version, options?.condition)
     this.requireReferenced(options?.sourceCid)
     return this.enqueueFor(options, this.put(version))
   }
@@ -260,7 +262,7 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
     return upload.parts.slice(start, start + Math.min(Math.floor(options.limit), upload.parts.length)).map(copyPart)
   }
 
-  async completeUpload (version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload, options?: ChangeOptions): Promise<CompleteResult> {
+  async completeUpload (version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload, options?: CompleteOptions): Promise<CompleteResult> {
     this.checkChange(options)
     const state = this.buckets.get(version.bucket)
     const id = uploadKey(version.key, uploadId)
@@ -270,6 +272,7 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
       const stored = upload.parts[partBound(upload.parts, partNumber)]
       if (stored?.partNumber !== partNumber || stored.cid !== cid) return { status: 'parts-changed' }
     }
+    this.requireCondition(version, options?.condition)
     // The version's reference is taken first, so a part CID the object shares is not released.
     const result = this.put(version)
     const released = [...result.released]
@@ -328,6 +331,13 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
 
   async close (): Promise<void> {
     this.closed = true
+  }
+
+  private requireCondition ({ bucket, key }: ObjectVersion, condition: WriteCondition | undefined): void {
+    const state = this.buckets.get(bucket)
+    if (state === undefined) return // put throws noSuchBucket
+    const chain = state.versions.get(key)
+    checkCondition(condition, bucket, key, chain === undefined ? undefined : latestOf(chain))
   }
 
   private requireReferenced (cid: string | undefined): void {

@@ -217,6 +217,30 @@ export function uploadExists (upload: MultipartUpload): Error {
   return Object.assign(new Error(`Upload ${JSON.stringify(upload.uploadId)} of ${JSON.stringify(upload.key)} is already in progress`), { code: 'ERR_UPLOAD_EXISTS' })
 }
 
+/**
+ * What the key's current version (its latest, unless that is a delete marker) must be for a
+ * conditional write to commit: checked in the write's own transaction, so of concurrent writes
+ * whose conditions exclude each other exactly one commits.
+ * - `{ current: 'none' }`: the key has no current version (no version at all, or its latest is a
+ *   delete marker). S3's `If-None-Match: *`.
+ * - `{ current: 'object', etags }`: the key has a current version whose ETag (without quotes) is one
+ *   of `etags`; any current version when `etags` is undefined. S3's `If-Match`.
+ */
+export type WriteCondition = { current: 'none' } | { current: 'object', etags?: string[] }
+
+/**
+ * The error a conditional write rejects with when its condition does not hold at commit time (and
+ * nothing changed). `wanted` is the condition's `current`; `current` says what the key had: 'object'
+ * (a current version, when none was wanted, or one whose ETag is not among those wanted) or 'none'
+ * (no current version, when one was wanted).
+ */
+export function conditionFailed (bucket: string, key: string, wanted: WriteCondition['current'], latest: { deleteMarker: boolean, etag: string } | undefined): Error {
+  const current = latest === undefined || latest.deleteMarker ? 'none' : 'object'
+  const what = current === 'none' ? 'has no current version' : `has a current version with ETag ${JSON.stringify(latest?.etag)}`
+  return Object.assign(new Error(`The write's condition does not hold: ${JSON.stringify(key)} in ${JSON.stringify(bucket)} ${what}`),
+    { code: 'ERR_CONDITION_FAILED', wanted, current })
+}
+
 /** The error `ping` rejects with once a store is closed. */
 export function storeClosed (): Error {
   return Object.assign(new Error('The metadata store is closed'), { code: 'ERR_STORE_CLOSED' })
@@ -229,6 +253,11 @@ export type CompleteResult =
   /** A part named in `parts` is not (or no longer) the stored part with that CID. */
   | { status: 'parts-changed' }
 
+/** Options of completeUpload: `condition` as for putObject (PutOptions). */
+export interface CompleteOptions extends ChangeOptions {
+  condition?: WriteCondition
+}
+
 /** Options of writes that may reference existing content (copies). */
 export interface WriteOptions extends ChangeOptions {
   /**
@@ -239,6 +268,16 @@ export interface WriteOptions extends ChangeOptions {
    * another process; this check keeps a copy from resurrecting it.
    */
   sourceCid?: string
+}
+
+/** Options of the writes that commit an object version (putObject, completeUpload). */
+export interface PutOptions extends WriteOptions {
+  /**
+   * Commit only if the key's current version is as this says, checked in the same transaction as
+   * the version write; otherwise change nothing and reject with an error whose `code` is
+   * 'ERR_CONDITION_FAILED' (see `conditionFailed`).
+   */
+  condition?: WriteCondition
 }
 
 export interface ListOptions extends AbortOptions {
@@ -335,8 +374,14 @@ export interface MetadataStore extends JobQueue, ReplicaStore, PinStore {
    * Stores a version and makes it the key's latest. A version with the same (bucket, key, versionId)
    * is replaced. In one transaction: the new version's CID gains a reference and the replaced
    * version's CID loses one. The bucket must exist (the store may throw otherwise).
+   *
+   * With `options.condition`, the key's latest version is checked against it in that same
+   * transaction: when it does not hold, nothing changes and the call rejects with
+   * `conditionFailed` (code 'ERR_CONDITION_FAILED'). Of concurrent writes to one key whose
+   * conditions each exclude the others' results (e.g. all `{ current: 'none' }`), exactly one
+   * commits, also when they come from several processes sharing the store.
    */
-  putObject(version: ObjectVersion, options?: WriteOptions): Promise<WriteResult>
+  putObject(version: ObjectVersion, options?: PutOptions): Promise<WriteResult>
 
   /**
    * The given version, or the key's latest version (which may be a delete marker) when
@@ -405,8 +450,12 @@ export interface MetadataStore extends JobQueue, ReplicaStore, PinStore {
    * reference on its CID, releasing a replaced version's); removes the upload and all its parts,
    * releasing their references; and records `completed` for retries (getCompletedUpload).
    * Records of uploads completed long before (an hour or more) may be dropped at the same time.
+   *
+   * `options.condition` is checked as putObject checks it, in the same transaction, after the
+   * upload and its parts (so 'no-upload' and 'parts-changed' come first): when it does not hold the
+   * call rejects with `conditionFailed` and nothing changes (the upload stays in progress).
    */
-  completeUpload(version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload, options?: ChangeOptions): Promise<CompleteResult>
+  completeUpload(version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload, options?: CompleteOptions): Promise<CompleteResult>
 
   /** The record of a completed upload, if it is still kept. */
   getCompletedUpload(bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<CompletedUpload | undefined>

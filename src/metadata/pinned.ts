@@ -2,8 +2,9 @@ import { CID } from 'multiformats/cid'
 import type { Pinner } from '../content/pins.js'
 import type { AbortOptions, GatewayLogger } from '../types.js'
 import type {
-  BucketConfigKind, BucketRecord, CompletedUpload, CompleteResult, DeleteResult, ListedObject, ListOptions, MetadataStore, MultipartUpload,
-  ObjectVersion, PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, VersionListOptions, WriteOptions, WriteResult,
+  BucketConfigKind, BucketRecord, CompletedUpload, CompleteOptions, CompleteResult, DeleteResult, ListedObject, ListOptions, MetadataStore,
+  MultipartUpload, ObjectVersion, PartListOptions, PartWriteResult, PutOptions, UploadedPart, UploadListOptions, VersionListOptions, WriteOptions,
+  WriteResult,
 } from './metadata-store.js'
 import type { ChangeOptions, ClaimOptions, Job, JobCount, JobListOptions, JobOutcome, NewJob } from './jobs.js'
 import type { PinDeleteResult, PinList, PinListOptions, PinRecord, PinState, PinStatusOptions } from './pins.js'
@@ -30,6 +31,11 @@ export class PinnedMetadataStore implements MetadataStore {
     if (cid !== '') await this.pinner.pin(CID.parse(cid), options)
   }
 
+  /** After a change that was refused: its root's pin goes unless the CID is referenced (a failed check leaves it to reconcile). */
+  private async unpinUnreferenced (cid: string): Promise<void> {
+    if (cid !== '' && await this.store.refCount(cid).catch(() => 1) === 0) await this.unpin([cid])
+  }
+
   private async unpin (released: string[]): Promise<void> {
     for (const cid of released) {
       try {
@@ -48,9 +54,13 @@ export class PinnedMetadataStore implements MetadataStore {
   /** Parts of uploads removed with a bucket are unpinned by the next reconcile (their CIDs are not reported). */
   async deleteBucket (name: string, options?: ChangeOptions): Promise<'deleted' | 'not-empty' | 'missing'> { return await this.store.deleteBucket(name, options) }
 
-  async putObject (version: ObjectVersion, options?: WriteOptions): Promise<WriteResult> {
+  async putObject (version: ObjectVersion, options?: PutOptions): Promise<WriteResult> {
     if (!version.deleteMarker) await this.pin(version.cid, options)
-    const result = await this.store.putObject(version, options)
+    const result = await this.store.putObject(version, options).catch(async (err: unknown) => {
+      // Refused (a condition, a released source): the pin taken for it goes unless something else holds the CID.
+      if (!version.deleteMarker) await this.unpinUnreferenced(version.cid)
+      throw err
+    })
     await this.unpin(result.released)
     return result
   }
@@ -86,9 +96,12 @@ export class PinnedMetadataStore implements MetadataStore {
 
   async listParts (bucket: string, key: string, uploadId: string, options: PartListOptions): Promise<UploadedPart[] | undefined> { return await this.store.listParts(bucket, key, uploadId, options) }
 
-  async completeUpload (version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload, options?: ChangeOptions): Promise<CompleteResult> {
+  async completeUpload (version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload, options?: CompleteOptions): Promise<CompleteResult> {
     await this.pin(version.cid, options)
-    const result = await this.store.completeUpload(version, uploadId, parts, completed, options)
+    const result = await this.store.completeUpload(version, uploadId, parts, completed, options).catch(async (err: unknown) => {
+      await this.unpinUnreferenced(version.cid)
+      throw err
+    })
     if (result.status === 'completed') await this.unpin(result.released)
     else if (await this.store.refCount(version.cid) === 0) await this.unpin([version.cid])
     return result

@@ -33,6 +33,11 @@ interface Timing {
   backend: string
 }
 
+/** A conditional write whose condition did not hold: the store answered, as asked; nothing failed. */
+function isRefusal (error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'ERR_CONDITION_FAILED'
+}
+
 /** One method's metrics, bound to its labels once (prom-client hashes labels on every unbound call). */
 interface Bound {
   observe: (seconds: number) => void
@@ -45,7 +50,7 @@ function bind (timing: Timing, operation: string): Bound {
   const errors = timing.errors.labels(labels)
   return {
     observe: (seconds) => { duration.observe(seconds) },
-    failed: (error) => { if (!isAbortError(error)) errors.inc() },
+    failed: (error) => { if (!isAbortError(error) && !isRefusal(error)) errors.inc() },
   }
 }
 

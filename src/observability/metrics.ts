@@ -108,7 +108,7 @@ export class GatewayMetrics {
     this.blockstoreDuration = histogram('blockstore_operation_duration_seconds', 'Blockstore calls (a get lasts until its bytes are read), by backend and operation.', ['backend', 'operation'], STORAGE_BUCKETS)
     this.blockstoreErrors = fastCounter('blockstore_errors_total', 'Blockstore calls that failed (aborts by the caller excluded), by backend and operation.', ['backend', 'operation'])
     this.metadataDuration = histogram('metadata_operation_duration_seconds', 'Metadata store calls, by backend and method.', ['backend', 'operation'], STORAGE_BUCKETS)
-    this.metadataErrors = fastCounter('metadata_errors_total', 'Metadata store calls that failed (aborts by the caller excluded), by backend and method.', ['backend', 'operation'])
+    this.metadataErrors = fastCounter('metadata_errors_total', 'Metadata store calls that failed (aborts by the caller and refused conditional writes excluded), by backend and method.', ['backend', 'operation'])
 
     this.pinOperations = counter('pin_operations_total', 'Pins and unpins on the IPFS node, by result.', ['operation', 'result'])
     this.pins = gauge('pins', 'Pins on the IPFS node by state: pinned as of the last reconcile and the pins since; failed pins and unpins waiting for the next reconcile.', ['state'])

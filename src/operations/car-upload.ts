@@ -50,12 +50,11 @@ function withoutImport (metadata: Record<string, string>): Record<string, string
  * InvalidRequest and nothing is committed.
  */
 export async function putCarObject (ctx: OperationContext, bucket: BucketRecord, attributes: WriteAttributes & Pick<ObjectVersion, 'owner' | 'acl'>): Promise<S3Response> {
-  await checkWriteConditions(ctx)
+  const condition = await checkWriteConditions(ctx)
   const payload = openPayload(ctx.req, ctx.auth, { maxSize: ctx.maxObjectSize })
   const imported = await ctx.content.importCar(payload, { session: ctx.session, signal: ctx.signal })
   const digests = payload.digests()
   const file = await digestFile(ctx, imported.cid.toString(), imported.size, digests.checksum?.algorithm)
-  await checkWriteConditions(ctx)
   const version: ObjectVersion = {
     bucket: bucket.name,
     key: ctx.key,
@@ -69,7 +68,7 @@ export async function putCarObject (ctx: OperationContext, bucket: BucketRecord,
     metadata: withoutImport(attributes.metadata),
     checksum: file.checksum,
   }
-  await ctx.metadata.putObject(version, { signal: ctx.signal })
+  await ctx.metadata.putObject(version, { signal: ctx.signal, condition })
   return emptyResponse(200, {
     etag: quoteEtag(version.etag),
     ...cidHeaders(version.cid),

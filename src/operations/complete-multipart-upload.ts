@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { encryptionHeaders, storedSize } from './encryption.js'
-import { S3Error } from '../errors.js'
+import { S3Error, toS3Error } from '../errors.js'
 import { CHECKSUM_ALGORITHMS, checksumHeaderName, combineCrc, compositeChecksum, decodeChecksumValue, toBase64 } from '../protocol/checksums.js'
 import { openPayload, readSmallBody } from '../protocol/payload.js'
 import { childText, children, parseXml } from '../xml/parse.js'
@@ -16,6 +16,19 @@ import {
 import { uploadProfile } from './upload-part.js'
 import { newVersionId, versionIdHeader } from './versioning.js'
 import { checkWriteConditions } from './write-conditions.js'
+
+/**
+ * A Complete whose If-None-Match / If-Match failed at commit: on 412 the upload stays in progress
+ * (it may be completed again, or aborted); on 409 ConditionalRequestConflict (the object If-Match
+ * named was deleted meanwhile) S3 makes the client start over with a new upload, so this one is
+ * aborted. Always rethrows.
+ */
+async function conditionConflict (ctx: OperationContext, uploadId: string, err: unknown): Promise<never> {
+  if (toS3Error(err)?.code === 'ConditionalRequestConflict') {
+    await ctx.metadata.abortUpload(ctx.bucket, ctx.key, uploadId, { signal: ctx.signal })
+  }
+  throw err
+}
 
 /** 10,000 parts with an ETag and a SHA-256 each stay well under this. */
 const MAX_COMPLETE_XML_BYTES = 8 * 1024 * 1024
@@ -191,7 +204,7 @@ export async function completeMultipartUpload (ctx: OperationContext) {
   }
   const checksum = await objectChecksum(upload, parts)
   checkRequestChecksum(ctx, checksum)
-  await checkWriteConditions(ctx)
+  const condition = await checkWriteConditions(ctx)
 
   const bucket = await requireBucket(ctx)
   // Encrypted parts are stored as their ciphertexts: the object is those, one after the other.
@@ -220,7 +233,6 @@ export async function completeMultipartUpload (ctx: OperationContext) {
     encryption: upload.encryption,
   }
   if (isCarUpload(upload)) await completeCarUpload(ctx, upload, version, composed.cid.toString())
-  await checkWriteConditions(ctx)
   const record: CompletedUpload = {
     bucket: version.bucket,
     key: version.key,
@@ -232,7 +244,8 @@ export async function completeMultipartUpload (ctx: OperationContext) {
     partsDigest: partsDigest(requested),
     completed: ctx.now(),
   }
-  const result = await ctx.metadata.completeUpload(version, uploadId, parts.map(p => ({ partNumber: p.partNumber, cid: p.cid })), record, { signal: ctx.signal })
+  const result = await ctx.metadata.completeUpload(version, uploadId, parts.map(p => ({ partNumber: p.partNumber, cid: p.cid })), record, { signal: ctx.signal, condition })
+    .catch(async (err: unknown) => await conditionConflict(ctx, uploadId, err))
   if (result.status === 'no-upload') return await replayOrNoSuchUpload(ctx, uploadId, requested)
   if (result.status === 'parts-changed') {
     throw new S3Error('InvalidPart', 'A part was replaced while the upload was being completed.', { UploadId: uploadId })

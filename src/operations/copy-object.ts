@@ -60,7 +60,7 @@ export async function copyObject (ctx: OperationContext) {
     : from.storageClass
   const tags = taggingDirective === 'REPLACE' ? parseTaggingHeader(ctx.req.headers['x-amz-tagging']) : from.tags
 
-  await checkWriteConditions(ctx)
+  const condition = await checkWriteConditions(ctx)
   ctx.session.hold(from.cid)
   // Encrypted content (source or copy) is re-encrypted under the copy's own key, or decrypted;
   // otherwise the copy references the source's content.
@@ -87,7 +87,7 @@ export async function copyObject (ctx: OperationContext) {
     encryption: encryption?.record,
   }
   // The source may have been deleted (and its blocks collected elsewhere) since it was read.
-  await ctx.metadata.putObject(version, { signal: ctx.signal, sourceCid: content === undefined ? from.cid : undefined })
+  await ctx.metadata.putObject(version, { signal: ctx.signal, sourceCid: content === undefined ? from.cid : undefined, condition })
   const headers: Record<string, string> = { ...cidHeaders(version.cid), ...versionIdHeader(target, version.versionId), ...encryptionHeaders(version.encryption) }
   if (from.versionId !== 'null') headers['x-amz-copy-source-version-id'] = from.versionId
   return xmlResponse('CopyObjectResult', {
@@ -142,7 +142,7 @@ async function copyFromIpfs (ctx: OperationContext, target: BucketRecord, source
     algorithm = parseChecksumAlgorithm(headers['x-amz-checksum-algorithm'])
     if (algorithm === undefined) throw new S3Error('InvalidRequest', 'Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]')
   }
-  await checkWriteConditions(ctx)
+  const condition = await checkWriteConditions(ctx)
 
   const size = await ipfsSourceSize(ctx, source)
   if (size > MAX_MULTIPART_OBJECT_SIZE) {
@@ -159,7 +159,6 @@ async function copyFromIpfs (ctx: OperationContext, target: BucketRecord, source
   const digests = await read.digests()
   if (digests.size !== size) throw new S3Error('InternalError', 'The IPFS content differs in size from what its root block says.')
   checkIpfsSourceConditions(headers, digests.md5)
-  await checkWriteConditions(ctx)
 
   const version: ObjectVersion = {
     bucket: target.name,
@@ -179,7 +178,7 @@ async function copyFromIpfs (ctx: OperationContext, target: BucketRecord, source
     acl,
     encryption: encryption?.record,
   }
-  await ctx.metadata.putObject(version, { signal: ctx.signal })
+  await ctx.metadata.putObject(version, { signal: ctx.signal, condition })
   return xmlResponse('CopyObjectResult', {
     ETag: quoteEtag(version.etag),
     LastModified: version.lastModified,

@@ -16,7 +16,8 @@ import { carWithEncryption, encryptionHeaders, etagOf, newEncryption, storedSize
 
 /**
  * Streams the body through every check into the blockstore, then commits the version in one
- * metadata transaction. Nothing is visible until every byte is stored, flushed and verified.
+ * metadata transaction (which also checks If-None-Match / If-Match, write-conditions.ts). Nothing
+ * is visible until every byte is stored, flushed and verified.
  */
 export async function putObject (ctx: OperationContext) {
   assertValidKey(ctx.key)
@@ -27,13 +28,12 @@ export async function putObject (ctx: OperationContext) {
     if (encryption !== undefined) throw carWithEncryption()
     return await putCarObject(ctx, bucket, attributes)
   }
-  await checkWriteConditions(ctx)
+  const condition = await checkWriteConditions(ctx)
   const payload = openPayload(ctx.req, ctx.auth, { maxSize: ctx.maxObjectSize })
   const stored = toStored(payload, encryption?.dataKey)
   const { cid, size } = await ctx.content.add(stored, { profile: bucketProfile(ctx, bucket), session: ctx.session, signal: ctx.signal })
   const digests = payload.digests()
   if (size !== storedSize(digests.size, encryption !== undefined)) throw new S3Error('InternalError', 'Stored size differs from the received size.')
-  await checkWriteConditions(ctx)
   const version: ObjectVersion = {
     bucket: bucket.name,
     key: ctx.key,
@@ -47,7 +47,7 @@ export async function putObject (ctx: OperationContext) {
     checksum: digests.checksum === undefined ? undefined : { ...digests.checksum, type: 'FULL_OBJECT' },
     encryption: encryption?.record,
   }
-  await ctx.metadata.putObject(version, { signal: ctx.signal })
+  await ctx.metadata.putObject(version, { signal: ctx.signal, condition })
   return emptyResponse(200, {
     etag: quoteEtag(version.etag),
     ...cidHeaders(version.cid),

@@ -1043,6 +1043,109 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
     t.deepEqual(await collect(store.referencedCids()).then((c) => c.sort()), ['part-1', 'part-2'])
   })
 
+  // ---- conditional writes ----
+
+  /** What a refused conditional write rejects with. */
+  const refused = (wanted: 'none' | 'object', current: 'none' | 'object'): { code: string, wanted: string, current: string } =>
+    ({ code: 'ERR_CONDITION_FAILED', wanted, current })
+
+  withBucket('putObject with a condition commits only when the key\'s current version meets it, and otherwise changes nothing', async (t, store) => {
+    const e1 = '11111111111111111111111111111111'
+    const e2 = '22222222222222222222222222222222'
+    // { current: 'none' }: only while the key has no current version.
+    await store.putObject(version('k', { cid: 'c1', etag: e1 }), { condition: { current: 'none' } })
+    t.like(await t.throwsAsync(store.putObject(version('k', { cid: 'c2', etag: e2 }), { condition: { current: 'none' } })), refused('none', 'object'))
+    // { current: 'object' }: only while it has one, with one of the ETags when they are given.
+    t.like(await t.throwsAsync(store.putObject(version('k', { cid: 'c2', etag: e2 }), { condition: { current: 'object', etags: [e2] } })), refused('object', 'object'))
+    t.like(await t.throwsAsync(store.putObject(version('absent', { cid: 'c2' }), { condition: { current: 'object' } })), refused('object', 'none'))
+    t.deepEqual(await store.getObject(B, 'k'), { ...version('k', { cid: 'c1', etag: e1 }), isLatest: true }, 'refused writes changed nothing')
+    t.is(await store.getObject(B, 'absent'), undefined)
+    t.is(await store.refCount('c2'), 0)
+    t.deepEqual(await collect(store.referencedCids()), ['c1'])
+
+    const replaced = await store.putObject(version('k', { cid: 'c2', etag: e2 }), { condition: { current: 'object', etags: ['other', e1] } })
+    t.deepEqual(replaced.released, ['c1'])
+    await store.putObject(version('k', { cid: 'c3', etag: e1 }), { condition: { current: 'object' } })
+    t.is((await store.getObject(B, 'k'))?.cid, 'c3')
+  })
+
+  withBucket('a delete marker is no current version for a condition, and noncurrent versions do not count', async (t, store) => {
+    await store.putObject(version('k', { versionId: 'v1', cid: 'c1' }))
+    await store.putObject(marker('k', 'dm1'))
+    t.like(await t.throwsAsync(store.putObject(version('k', { versionId: 'v2', cid: 'c2' }), { condition: { current: 'object' } })), refused('object', 'none'))
+    await store.putObject(version('k', { versionId: 'v2', cid: 'c2' }), { condition: { current: 'none' } })
+    t.deepEqual(await listVersionIds(store), [['k', 'v2'], ['k', 'dm1'], ['k', 'v1']])
+    await store.putObject(version('k', { versionId: 'v3', cid: 'c3', etag: 'e3' }), { condition: { current: 'object', etags: [version('k').etag] } })
+    t.is((await store.getObject(B, 'k'))?.versionId, 'v3')
+  })
+
+  withBucket('completeUpload with a condition that does not hold changes nothing: the upload stays in progress and can complete later', async (t, store) => {
+    await store.putObject(version('k', { cid: 'existing' }))
+    await store.createUpload(upload('k', 'u1'))
+    await store.putPart(B, 'k', 'u1', part(1))
+    const [v, record] = completion('k', 'u1', 'obj', { partSizes: [5] })
+    const parts = [{ partNumber: 1, cid: 'part-1' }]
+    t.like(await t.throwsAsync(store.completeUpload(v, 'u1', parts, record, { condition: { current: 'none' } })), refused('none', 'object'))
+    t.is((await store.getObject(B, 'k'))?.cid, 'existing')
+    t.deepEqual(await store.getUpload(B, 'k', 'u1'), upload('k', 'u1'))
+    t.deepEqual(await store.listParts(B, 'k', 'u1', { limit: 10 }), [part(1)])
+    t.is(await store.getCompletedUpload(B, 'k', 'u1'), undefined)
+    t.is(await store.refCount('obj'), 0)
+    t.is(await store.refCount('part-1'), 1)
+    // The upload and its parts are checked first.
+    t.deepEqual(await store.completeUpload(v, 'u9', parts, record, { condition: { current: 'none' } }), { status: 'no-upload' })
+    t.deepEqual(await store.completeUpload(v, 'u1', [{ partNumber: 1, cid: 'other' }], record, { condition: { current: 'none' } }), { status: 'parts-changed' })
+
+    const result = await store.completeUpload(v, 'u1', parts, record, { condition: { current: 'object', etags: [version('k').etag] } })
+    t.is(result.status, 'completed')
+    t.is((await store.getObject(B, 'k'))?.cid, 'obj')
+    t.is(await store.getUpload(B, 'k', 'u1'), undefined)
+  })
+
+  withBucket('of many concurrent conditional writes to one key exactly one commits; the others change nothing', async (t, store) => {
+    const n = 24
+    // Uploads to complete among the writers: completeUpload races putObject.
+    for (let i = 0; i < n; i += 3) {
+      await store.createUpload(upload('k', `u${i}`))
+      await store.putPart(B, 'k', `u${i}`, part(1, `part-${i}`))
+    }
+    type Condition = { current: 'none' } | { current: 'object', etags: string[] }
+    const write = async (round: number, i: number, condition: Condition): Promise<unknown> => {
+      const etag = `etag-${round}-${i}`
+      if (i % 3 !== 0) return await store.putObject(version('k', { cid: `c${i}`, etag }), { condition })
+      const [v, record] = completion('k', `u${i}`, `c${i}`, { partSizes: [5] })
+      return await store.completeUpload({ ...v, etag }, `u${i}`, [{ partNumber: 1, cid: `part-${i}` }], record, { condition })
+    }
+    const race = async (round: number, condition: Condition): Promise<number> => {
+      const outcomes = await Promise.allSettled(Array.from({ length: n }, async (_, i) => await write(round, i, condition)))
+      const won = outcomes.flatMap((o, i) => o.status === 'fulfilled' ? [i] : [])
+      t.is(won.length, 1, 'exactly one writer commits')
+      for (const o of outcomes) {
+        if (o.status === 'rejected') t.is((o.reason as { code?: string }).code, 'ERR_CONDITION_FAILED', String(o.reason))
+      }
+      return won[0]
+    }
+
+    // Create-if-absent.
+    const first = await race(1, { current: 'none' })
+    t.is((await store.getObject(B, 'k'))?.cid, `c${first}`)
+    t.deepEqual(await listVersionIds(store), [['k', 'null']])
+    for (let i = 0; i < n; i++) t.is(await store.refCount(`c${i}`), i === first ? 1 : 0, `c${i}`)
+    const uploads = await listUploadIds(store)
+    t.is(uploads.length, first % 3 === 0 ? n / 3 - 1 : n / 3, 'the refused completions left their uploads in progress')
+
+    // Compare-and-swap: every writer read the same ETag; one replaces it.
+    for (let i = 0; i < n; i += 3) {
+      if (i === first) {
+        await store.createUpload(upload('k', `u${i}`))
+        await store.putPart(B, 'k', `u${i}`, part(1, `part-${i}`))
+      }
+    }
+    const second = await race(2, { current: 'object', etags: [`etag-1-${first}`] })
+    t.is((await store.getObject(B, 'k'))?.etag, `etag-2-${second}`)
+    for (let i = 0; i < n; i++) t.is(await store.refCount(`c${i}`), i === second ? 1 : 0, `c${i}`)
+  })
+
   withBucket('completed records are kept for an hour after newer completions, then dropped', async (t, store) => {
     const at = (ms: number): Date => new Date(T0.getTime() + ms)
     const complete = async (uploadId: string, completed: Date): Promise<void> => {

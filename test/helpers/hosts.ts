@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import express from 'express'
 import Fastify from 'fastify'
-import { createAdminHandler, createNodeHandler } from '../../adapters/node.js'
-import { adminMiddleware, s3Middleware } from '../../adapters/express.js'
+import { createAdminHandler, createNodeHandler, deferContinue } from '../../adapters/node.js'
+import { adminMiddleware, deferContinue as deferExpressContinue, s3Middleware } from '../../adapters/express.js'
 import { adminPlugin, s3Plugin } from '../../adapters/fastify.js'
 import type { TrustProxy } from '../../adapters/node-io.js'
 import type { Gateway } from '../../src/types.js'
@@ -74,6 +74,7 @@ export const nodeHost: Host = {
       if (admin === undefined) s3()
       else admin(req, res, s3)
     })
+    deferContinue(server)
     return await listen(server, basePath)
   },
 }
@@ -86,7 +87,9 @@ export const expressHost: Host = {
     if (admin !== undefined) app.use(options.adminPath ?? '/-', adminMiddleware(admin, { trustProxy: options.trustProxy }))
     app.use(basePath === '' ? '/' : basePath, s3Middleware(gateway, { trustProxy: options.trustProxy }))
     app.use((_req, res) => { res.status(FALLBACK_STATUS).send(FALLBACK_BODY) })
-    return await listen(createHttpServer({ requestTimeout: 0 }, app), basePath)
+    const server = createHttpServer({ requestTimeout: 0 }, app)
+    deferExpressContinue(server)
+    return await listen(server, basePath)
   },
 }
 

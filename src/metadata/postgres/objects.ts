@@ -1,8 +1,9 @@
 import type { QueryResultRow } from 'pg'
 import type { AbortOptions } from '../../types.js'
 import type { ChangeOptions } from '../jobs.js'
-import type { DeleteResult, ListedObject, ListOptions, ObjectVersion, VersionListOptions, WriteOptions, WriteResult } from '../metadata-store.js'
+import type { DeleteResult, ListedObject, ListOptions, ObjectVersion, PutOptions, VersionListOptions, WriteCondition, WriteResult } from '../metadata-store.js'
 import { noSuchBucket } from '../metadata-store.js'
+import { checkCondition } from '../conditions.js'
 import { compareKeys } from '../key-order.js'
 import type { ListedRow as ListedRowOf, VersionRow as VersionRowOf } from '../rows.js'
 import { extraOf, heldCid, jsonOrNull, postgresRows } from '../rows.js'
@@ -20,11 +21,11 @@ const LISTED_COLUMNS = 'key, version_id, size, etag, last_modified, owner, check
 type VersionRow = VersionRowOf<'postgres'>
 type ListedRow = ListedRowOf<'postgres'>
 
-export async function putObject (db: PostgresConnection, version: ObjectVersion, options?: WriteOptions): Promise<WriteResult> {
+export async function putObject (db: PostgresConnection, version: ObjectVersion, options?: PutOptions): Promise<WriteResult> {
   if (hasNul(version.key, version.versionId)) throw unstorable(version.key, version.versionId)
   const { bucket, key } = version
   const { result: replaced, released } = await db.change(options, [{ bucket, shared: true }, { key: [bucket, key] }],
-    async (q, deltas) => await put(db, q, version, deltas), options?.sourceCid)
+    async (q, deltas) => await put(db, q, version, deltas, options?.condition), options?.sourceCid)
   return replaced === undefined ? { released } : { replaced, released }
 }
 
@@ -120,16 +121,26 @@ export async function listVersions (db: PostgresConnection, bucket: string, opti
   return rows.map((row) => toListed(row, row.is_latest === true))
 }
 
-/** Stores a version as the key's latest inside a change (putObject, completeUpload); returns the version it replaced. */
-export async function put (db: PostgresConnection, q: Queryable, version: ObjectVersion, deltas: Deltas): Promise<ObjectVersion | undefined> {
+/**
+ * Stores a version as the key's latest inside a change (putObject, completeUpload), when the key's
+ * latest version meets `condition`; returns the version it replaced. Every change of a key's
+ * versions holds the key's advisory lock (taken before the change's first statement), so the
+ * latest version this reads under READ COMMITTED stays the latest until the change commits.
+ */
+export async function put (db: PostgresConnection, q: Queryable, version: ObjectVersion, deltas: Deltas, condition?: WriteCondition): Promise<ObjectVersion | undefined> {
   const { bucket, key, versionId } = version
-  const { rows: [found] } = await q.query<Partial<VersionRow> & { present: boolean, used: boolean }>(db.sql(`SELECT
+  const { rows: [found] } = await q.query<Partial<VersionRow> & { present: boolean, used: boolean, latest_marker: boolean | null, latest_etag: string | null }>(db.sql(`SELECT
       EXISTS (SELECT 1 FROM ${db.s}.buckets WHERE name = $1) AS present,
       EXISTS (SELECT 1 FROM ${db.s}.versions WHERE bucket = $1 AND key = $2) AS used,
+      latest.delete_marker AS latest_marker, latest.etag AS latest_etag,
       ${of('old', VERSION_COLUMNS)}
-    FROM (SELECT 1) one LEFT JOIN ${db.s}.versions old ON old.bucket = $1 AND old.key = $2 AND old.version_id = $3`,
+    FROM (SELECT 1) one LEFT JOIN ${db.s}.versions old ON old.bucket = $1 AND old.key = $2 AND old.version_id = $3
+      LEFT JOIN LATERAL (SELECT delete_marker, etag FROM ${db.s}.versions WHERE bucket = $1 AND key = $2 ORDER BY seq DESC LIMIT 1) latest ON true`,
   [bucket, key, versionId]))
   if (!found.present) throw noSuchBucket(bucket)
+  checkCondition(condition, bucket, key, found.latest_marker === null || found.latest_marker === undefined
+    ? undefined
+    : { deleteMarker: found.latest_marker, etag: found.latest_etag ?? '' })
   const old = found.seq === null || found.seq === undefined ? undefined : toVersion(found as VersionRow)
   if (found.used === true) {
     // Removes the replaced version and demotes the latest (the newest) unless that is the one

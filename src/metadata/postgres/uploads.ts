@@ -1,7 +1,7 @@
 import type { AbortOptions } from '../../types.js'
 import type { ChangeOptions } from '../jobs.js'
 import type {
-  CompletedUpload, CompleteResult, MultipartUpload, ObjectVersion, PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, WriteOptions,
+  CompletedUpload, CompleteOptions, CompleteResult, MultipartUpload, ObjectVersion, PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, WriteOptions,
 } from '../metadata-store.js'
 import { noSuchBucket, uploadExists } from '../metadata-store.js'
 import { compareKeys } from '../key-order.js'
@@ -107,7 +107,7 @@ export async function listParts (db: PostgresConnection, bucket: string, key: st
   return rows.filter((row) => row.part_number !== null).map((row) => toPart(row as PartRow))
 }
 
-export async function completeUpload (db: PostgresConnection, version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload, options?: ChangeOptions): Promise<CompleteResult> {
+export async function completeUpload (db: PostgresConnection, version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload, options?: CompleteOptions): Promise<CompleteResult> {
   options?.signal?.throwIfAborted()
   const { bucket, key } = version
   if (hasNul(key, uploadId)) return { status: 'no-upload' }
@@ -129,7 +129,7 @@ export async function completeUpload (db: PostgresConnection, version: ObjectVer
     if (!state.upload) return { status: 'no-upload' as const }
     if (conflicting || state.matched !== wanted.size) return { status: 'parts-changed' as const }
     // The version's reference is counted in the same deltas, so a part CID the object shares is kept.
-    const replaced = await put(db, q, version, deltas)
+    const replaced = await put(db, q, version, deltas, options?.condition)
     const { rows } = await q.query<{ cid: string }>(db.sql(`WITH
         parts AS (DELETE FROM ${db.s}.parts WHERE bucket = $1 AND key = $2 AND upload_id = $3 RETURNING cid),
         uploads AS (DELETE FROM ${db.s}.uploads WHERE bucket = $1 AND key = $2 AND upload_id = $3),

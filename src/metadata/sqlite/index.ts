@@ -1,8 +1,8 @@
 import type { AbortOptions } from '../../types.js'
 import type {
-  BucketConfigKind, BucketRecord, CompletedUpload, CompleteResult, DeleteResult, ListedObject, ListOptions, MetadataStore, MultipartUpload,
-  ObjectVersion, PartListOptions, PartWriteResult, StatsOptions, StoreStats, UploadedPart, UploadListOptions, VersionListOptions, WriteOptions,
-  WriteResult,
+  BucketConfigKind, BucketRecord, CompletedUpload, CompleteOptions, CompleteResult, DeleteResult, ListedObject, ListOptions, MetadataStore,
+  MultipartUpload, ObjectVersion, PartListOptions, PartWriteResult, PutOptions, StatsOptions, StoreStats, UploadedPart, UploadListOptions,
+  VersionListOptions, WriteOptions, WriteResult,
 } from '../metadata-store.js'
 import type { ChangeOptions } from '../jobs.js'
 import { BackgroundFacade } from '../background-facade.js'
@@ -54,7 +54,7 @@ export class SqliteMetadataStore extends BackgroundFacade<SqliteDatabase> implem
     return await buckets.deleteBucket(this.db, name, options)
   }
 
-  async putObject (version: ObjectVersion, options?: WriteOptions): Promise<WriteResult> {
+  async putObject (version: ObjectVersion, options?: PutOptions): Promise<WriteResult> {
     return await objects.putObject(this.db, version, options)
   }
 
@@ -107,7 +107,7 @@ export class SqliteMetadataStore extends BackgroundFacade<SqliteDatabase> implem
   }
 
   async completeUpload (version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>, completed: CompletedUpload,
-    options?: ChangeOptions): Promise<CompleteResult> {
+    options?: CompleteOptions): Promise<CompleteResult> {
     return await uploads.completeUpload(this.db, version, uploadId, parts, completed, options)
   }
 

@@ -1,8 +1,9 @@
 import type Database from 'better-sqlite3'
 import type { AbortOptions } from '../../types.js'
 import type { ChangeOptions } from '../jobs.js'
-import type { DeleteResult, ListedObject, ListOptions, ObjectVersion, VersionListOptions, WriteOptions, WriteResult } from '../metadata-store.js'
+import type { DeleteResult, ListedObject, ListOptions, ObjectVersion, PutOptions, VersionListOptions, WriteCondition, WriteResult } from '../metadata-store.js'
 import { noSuchBucket } from '../metadata-store.js'
+import { checkCondition } from '../conditions.js'
 import { prefixSuccessor, seekStart, versionSeek } from '../key-order.js'
 import type { ListedRow, VersionRow } from '../rows.js'
 import { extraOf, heldCid, jsonOrNull, sqliteRows } from '../rows.js'
@@ -49,11 +50,11 @@ export function objectStatements (db: Database.Database) {
   }
 }
 
-export async function putObject (db: SqliteDatabase, version: ObjectVersion, options?: WriteOptions): Promise<WriteResult> {
+export async function putObject (db: SqliteDatabase, version: ObjectVersion, options?: PutOptions): Promise<WriteResult> {
   options?.signal?.throwIfAborted()
   return await db.write(() => {
     requireReferenced(db, options?.sourceCid)
-    return put(db, version)
+    return put(db, version, options?.condition)
   }, options)
 }
 
@@ -138,10 +139,19 @@ export async function listKeys (db: SqliteDatabase, bucket: string, options: Lis
     : db.sql.listKeysRange.all(bucket, start, end, limit)
 }
 
-/** Inside a change: stores a version as its key's latest (putObject, completeUpload). */
-export function put (db: SqliteDatabase, version: ObjectVersion): WriteResult {
+/**
+ * Inside a change: stores a version as its key's latest (putObject, completeUpload), when the key's
+ * latest version meets `condition`. The change's immediate transaction holds the database's write
+ * lock from its start, so no other writer, in this process or another, moves the latest version
+ * between the check and the write.
+ */
+export function put (db: SqliteDatabase, version: ObjectVersion, condition?: WriteCondition): WriteResult {
   const { bucket, key, versionId } = version
   if (db.sql.bucketExists.get(bucket) === undefined) throw noSuchBucket(bucket)
+  if (condition !== undefined) {
+    const latest = db.sql.getLatest.get(bucket, key)
+    checkCondition(condition, bucket, key, latest === undefined ? undefined : { deleteMarker: latest.delete_marker === 1, etag: latest.etag })
+  }
   const old = db.sql.getVersion.get(bucket, key, versionId)
   if (old !== undefined) db.sql.deleteVersion.run(old.seq)
   // At most one version of a key is the latest: when the replaced one was, none is left to demote.

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import type { AbortOptions } from '../../types.js'
 import type { ChangeOptions } from '../jobs.js'
 import type {
-  CompletedUpload, CompleteResult, MultipartUpload, ObjectVersion, PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, WriteOptions,
+  CompletedUpload, CompleteOptions, CompleteResult, MultipartUpload, ObjectVersion, PartListOptions, PartWriteResult, UploadedPart, UploadListOptions, WriteOptions,
 } from '../metadata-store.js'
 import { noSuchBucket, uploadExists } from '../metadata-store.js'
 import { prefixSuccessor, uploadSeekStart } from '../key-order.js'
@@ -126,7 +126,7 @@ export async function listParts (db: SqliteDatabase, bucket: string, key: string
 }
 
 export async function completeUpload (db: SqliteDatabase, version: ObjectVersion, uploadId: string, parts: Array<{ partNumber: number, cid: string }>,
-  completed: CompletedUpload, options?: ChangeOptions): Promise<CompleteResult> {
+  completed: CompletedUpload, options?: CompleteOptions): Promise<CompleteResult> {
   options?.signal?.throwIfAborted()
   return await db.write((): CompleteResult => {
     const { bucket, key } = version
@@ -135,7 +135,7 @@ export async function completeUpload (db: SqliteDatabase, version: ObjectVersion
       if (db.sql.getPart.get(bucket, key, uploadId, partNumber)?.cid !== cid) return { status: 'parts-changed' }
     }
     // The version's reference is taken first, so a part CID the object shares is not released.
-    const result = put(db, version)
+    const result = put(db, version, options?.condition)
     const released = [...result.released, ...removeUpload(db, bucket, key, uploadId)]
     db.sql.putCompleted.run({
       bucket,

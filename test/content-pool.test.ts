@@ -15,6 +15,7 @@ import { FsBlockstore } from '../src/blockstores/fs.js'
 import { MemoryBlockstore } from '../src/blockstores/memory.js'
 import { ContentStore } from '../src/content/content-store.js'
 import { RELEASE_CHUNKS, type ContentChunks, type ReleaseChunk } from '../src/content/export.js'
+import { RequestObserver } from '../src/observability/request-observer.js'
 import type { AddressInfo } from 'node:net'
 
 const MiB = 1024 * 1024
@@ -198,4 +199,26 @@ test('HTTP GET through writeS3Response with pooled buffers: a slow client gets t
   })
   t.true((await get()).equals(bytes))
   t.true((await get(`bytes=${MiB + 5}-${9 * MiB + 2}`)).equals(bytes.subarray(MiB + 5, 9 * MiB + 3)))
+})
+
+test('a response body observed by the request observer keeps its opt-in to pooled buffers', async t => {
+  const { store } = await withStore(t)
+  const bytes = deterministic('pool-observed', 20 * MiB + 7)
+  const { cid } = await store.add([bytes])
+  const lines: unknown[] = []
+  const logger = { info: (o: unknown) => { lines.push(o) }, warn: () => {}, error: () => {}, isLevelEnabled: () => true }
+  const observer = new RequestObserver({ logger: logger as never, now: () => new Date() })
+  const exchange = observer.begin({ method: 'GET', path: '/b/k', basePath: '', query: '', headers: {}, body: (async function * () {})() }, 'id')
+  const answer = observer.answered(exchange, { status: 200, headers: {}, body: store.cat(cid) })
+  const { chunks, release } = leased(answer.body as AsyncGenerator<Uint8Array>)
+  const buffers = new Set<ArrayBufferLike>()
+  const all: Buffer[] = []
+  for await (const chunk of chunks) {
+    buffers.add(chunk.buffer)
+    all.push(Buffer.from(chunk))
+    release(chunk)
+  }
+  t.true(Buffer.concat(all).equals(bytes))
+  t.true(buffers.size <= 9, `blocks were read into reused buffers (${buffers.size} buffers for 21 blocks)`)
+  t.is(lines.length, 1, 'the request ended once, after its last chunk')
 })

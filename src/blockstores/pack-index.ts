@@ -101,7 +101,7 @@ export class PackIndex {
   private readonly db: Database.Database
   readonly sql: ReturnType<typeof prepare>
   private readonly walPath: string
-  private readonly insertMany: (rows: IndexedRecord[]) => void
+  private readonly insertMany: (rows: IndexedRecord[], also?: () => void) => void
   private readonly recoverMany: (rows: IndexedRecord[]) => void
 
   constructor (path: string, busyTimeout = 5000) {
@@ -116,17 +116,21 @@ export class PackIndex {
       throw err
     }
     this.walPath = `${path}-wal`
-    this.insertMany = this.db.transaction((rows: IndexedRecord[]) => {
+    this.insertMany = this.db.transaction((rows: IndexedRecord[], also?: () => void) => {
       for (const r of rows) this.sql.insert.run(r.mh, r.pack, r.offset, r.length, r.written)
+      also?.()
     }).immediate
     this.recoverMany = this.db.transaction((rows: IndexedRecord[]) => {
       for (const r of rows) this.sql.recover.run(r.mh, r.pack, r.offset, r.length, r.written)
     }).immediate
   }
 
-  /** Index flushed records in one transaction; a block indexed already keeps its place and gets the new time. */
-  insert (rows: IndexedRecord[]): void {
-    if (rows.length > 0) this.insertMany(rows)
+  /**
+   * Index finished records in one transaction, with `also` (further statements) in it; a block
+   * indexed already keeps its place and gets the new time.
+   */
+  insert (rows: IndexedRecord[], also?: () => void): void {
+    if (rows.length > 0 || also !== undefined) this.insertMany(rows, also)
   }
 
   /** Index records found by a scan; a block indexed already is left alone. */

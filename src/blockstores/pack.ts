@@ -75,6 +75,11 @@ const LIST_PAGE = 1000
  * the thread-pool round trip of an asynchronous one (most S3 objects are small).
  */
 const SYNC_WRITE_MAX = 64 * 1024
+/**
+ * Rows of blocks no flush asked for are committed this long after the first of them: other
+ * processes see a block once it is flushed, or after this. (Flushes commit rows at once.)
+ */
+const ROW_COMMIT_MS = 20
 
 /**
  * Blocks appended to large pack files, with an index in SQLite (`index.db`, WAL) shared by every
@@ -112,8 +117,13 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
   private readonly writing = new Map<string, Promise<void>>()
   /** Blocks this process wrote and has not synced yet: where a flush must sync to (no index read). */
   private readonly unsynced = new Map<string, SyncRequest>()
-  /** Index rows of finished writes, committed together once per turn of the event loop. */
-  private rows: Array<{ row: IndexedRecord, resolve: () => void, reject: (err: unknown) => void }> = []
+  /**
+   * Index rows of finished writes not committed yet, by block: this process reads them from here.
+   * They are committed together by the next group commit (after its fdatasync, in the transaction
+   * that notes how far the pack is synced), by a flush that finds them, or after ROW_COMMIT_MS.
+   */
+  private readonly pendingRows = new Map<string, IndexedRecord>()
+  private rowTimer?: ReturnType<typeof setTimeout>
   private queue: SyncRequest[] = []
   private nextGroup?: { promise: Promise<void>, resolve: () => void, reject: (err: unknown) => void }
   private committing?: Promise<void>
@@ -152,6 +162,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
   async has (cid: CID, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
     const index = await this.ready()
+    if (this.pendingRows.size > 0 && this.pendingRows.has(keyOf(cid.multihash.bytes))) return true
     if (index.sql.get.get(cid.multihash.bytes) !== undefined) return true
     return this.legacy !== undefined ? await this.legacy.has(cid, options) : false
   }
@@ -182,7 +193,11 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     tracked.catch(() => {})
     pack.writes.set(tracked, start)
     const row = { mh, pack: pack.id, offset: start + header.byteLength, length: data.byteLength, written: this.now() }
-    const stored = write.then(async () => { await this.indexRow(row) })
+    const stored = write.then(() => {
+      this.pendingRows.set(key, row)
+      this.rowTimer ??= setTimeout(() => { this.commitRowsLater() }, ROW_COMMIT_MS)
+      this.rowTimer.unref?.()
+    })
     this.writing.set(key, stored)
     try {
       await stored
@@ -193,26 +208,41 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     return cid
   }
 
-  /** Index a finished write, in one transaction with the other rows of this turn of the event loop. */
-  private async indexRow (row: IndexedRecord): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.rows.push({ row, resolve, reject })
-      if (this.rows.length === 1) setImmediate(() => { this.commitRows() })
-    })
-  }
-
-  /** Commit the queued index rows now (one transaction). */
-  private commitRows (): void {
-    if (this.rows.length === 0) return
-    const batch = this.rows
-    this.rows = []
-    try {
-      this.index?.insert(batch.map(r => r.row))
-    } catch (err) {
-      for (const r of batch) r.reject(err)
+  /**
+   * Commit the pending index rows now, and `also` (a change of the packs table) in the same
+   * transaction. Throws when the commit fails; the rows stay pending then.
+   */
+  private commitRows (also?: () => void): void {
+    if (this.rowTimer !== undefined) {
+      clearTimeout(this.rowTimer)
+      this.rowTimer = undefined
+    }
+    const index = this.index
+    if (index === undefined) return
+    if (this.pendingRows.size === 0) {
+      also?.()
       return
     }
-    for (const r of batch) r.resolve()
+    const batch = [...this.pendingRows.values()]
+    index.insert(batch, also)
+    for (const row of batch) {
+      const key = keyOf(row.mh)
+      if (this.pendingRows.get(key) === row) this.pendingRows.delete(key)
+    }
+  }
+
+  /** The timer's commit: a failure leaves the rows for the next flush, which reports it. */
+  private commitRowsLater (): void {
+    this.rowTimer = undefined
+    try {
+      this.commitRows()
+    } catch {
+      // the next flush (or the next timer) commits them, or fails with this error
+      if (this.pendingRows.size > 0 && !this.closed) {
+        this.rowTimer = setTimeout(() => { this.commitRowsLater() }, ROW_COMMIT_MS)
+        this.rowTimer.unref?.()
+      }
+    }
   }
 
   async * get (cid: CID, options?: AbortOptions): AsyncGenerator<Uint8Array> {
@@ -235,6 +265,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
   async delete (cid: CID, options?: AbortOptions): Promise<void> {
     options?.signal?.throwIfAborted()
     const index = await this.ready()
+    this.pendingRows.delete(keyOf(cid.multihash.bytes))
     index.sql.delete.run(cid.multihash.bytes)
     if (this.legacy !== undefined) await this.legacy.delete(cid, options)
   }
@@ -243,6 +274,14 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
   async deleteIfOlder (cid: CID, cutoff: number, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
     const index = await this.ready()
+    const key = keyOf(cid.multihash.bytes)
+    const pending = this.pendingRows.get(key)
+    if (pending !== undefined) {
+      if (pending.written >= cutoff) return false
+      this.pendingRows.delete(key)
+      index.sql.deleteIfOlder.run(cid.multihash.bytes, cutoff)
+      return true
+    }
     if (index.sql.deleteIfOlder.run(cid.multihash.bytes, cutoff).changes > 0) return true
     return this.legacy !== undefined ? await this.legacy.deleteIfOlder(cid, cutoff, options) : false
   }
@@ -251,6 +290,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
   async * listBlocks (options?: AbortOptions): AsyncGenerator<ListedBlock> {
     options?.signal?.throwIfAborted()
     const index = await this.ready()
+    this.commitRows() // blocks put and not flushed yet are listed too
     if (this.legacy !== undefined) yield * this.legacy.listBlocks(options)
     let after: Uint8Array = new Uint8Array(0)
     for (;;) {
@@ -373,6 +413,8 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
       this.committing ??= this.commitGroups()
       await group
     }
+    // Rows a group commit left (none ran, or its commit failed) are committed before this resolves.
+    if (this.pendingRows.size > 0 && flushed.some(key => this.pendingRows.has(key))) this.commitRows()
     for (const key of flushed) this.unsynced.delete(key)
   }
 
@@ -411,6 +453,8 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     await Promise.allSettled(this.writing.values())
     while (this.committing !== undefined) await this.committing.catch(() => {})
     await Promise.allSettled([...this.writers.values()].map(async w => { await this.retire(w) }))
+    // Rows a failed seal left: a pack not sealed is scanned on the next open, which indexes them.
+    try { this.commitRows() } catch { /* see above */ }
     this.readers.dropAll()
     index.close()
   }
@@ -448,6 +492,11 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     const writing = this.writing.get(key)
     if (writing !== undefined) {
       await writing
+      return true
+    }
+    const pending = this.pendingRows.get(key)
+    if (pending !== undefined) {
+      pending.written = this.now()
       return true
     }
     const mh = cid.multihash.bytes
@@ -558,10 +607,9 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
         this.syncs++
         await fdatasync(writer.fd)
         writer.synced = Math.max(writer.synced, upTo)
-        // Every record before upTo has finished, and its row is queued: committed first, the note
-        // that a recovery scan need not look there again comes after them in the WAL.
-        this.commitRows()
-        this.index?.sql.verified.run(upTo, writer.id)
+        // Every record before upTo has finished, and its row is pending: committed in one
+        // transaction with the note that a recovery scan need not look there again.
+        this.commitRows(() => { this.index?.sql.verified.run(upTo, writer.id) })
       } finally {
         writer.users--
         if (writer.closeWhenIdle && writer.users === 0) closeFd(writer.fd).catch(() => {})
@@ -590,7 +638,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     const index = await this.ready()
     const mh = cid.multihash.bytes
     for (let attempt = 0; attempt < 3; attempt++) {
-      const at = index.sql.get.get(mh)
+      const at = (this.pendingRows.size > 0 ? this.pendingRows.get(keyOf(mh)) : undefined) ?? index.sql.get.get(mh)
       if (at === undefined) break
       const buffer = into === undefined ? Buffer.allocUnsafe(at.length) : into
       const length = Math.min(at.length, buffer.byteLength)

@@ -1,5 +1,6 @@
 import type { AuditEntry, AuditSink } from '../audit.js'
 import type { AuthContext } from '../auth/sigv4.js'
+import { RELEASE_CHUNKS } from '../content/export.js'
 import { toS3Error } from '../errors.js'
 import type { S3Request, S3Response } from '../types.js'
 import type { RequestHistory } from './history.js'
@@ -113,6 +114,10 @@ export class RequestObserver {
       // A failure because the client went away is a cancel, not a broken answer.
       this.end(open, end === 'stopped' || (end !== undefined && signal?.aborted === true) ? 'canceled' : end)
     })
+    // The observed chunks are the body's own: its opt-in to pooled read buffers (export.ts) carries
+    // over, or every block of a GET would be read into a fresh buffer left for the GC.
+    const lend = (body as { [RELEASE_CHUNKS]?: unknown })[RELEASE_CHUNKS]
+    if (typeof lend === 'function') Object.defineProperty(observed, RELEASE_CHUNKS, { value: () => lend.call(body) })
     return { ...response, body: observed }
   }
 

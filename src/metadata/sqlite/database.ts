@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs'
-import { open } from 'node:fs/promises'
+import { close as closeCallback, fdatasync as fdatasyncCallback, mkdirSync, open as openCallback } from 'node:fs'
+import { promisify } from 'node:util'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { ChangeOptions } from '../jobs.js'
@@ -30,6 +30,10 @@ export interface SqliteMetadataStoreInit {
   busyTimeout?: number
 }
 
+const openFd = promisify(openCallback) as (path: string, flags: string) => Promise<number>
+const fdatasync = promisify(fdatasyncCallback)
+const closeFd = promisify(closeCallback)
+
 export type Statement<P extends unknown[], R = unknown> = Database.Statement<P, R>
 
 interface PendingWrite {
@@ -57,6 +61,12 @@ export class SqliteDatabase {
   private readonly readTx: (read: () => unknown) => unknown
   /** Set in 'GROUP' mode on a file database: the WAL file to fsync after commits. */
   private readonly walPath?: string
+  /**
+   * The WAL file, open from its first sync until `close`. SQLite deletes (or replaces) the WAL only
+   * when the last connection to the database closes, and this one stays open until then: the
+   * descriptor names the file every commit of this connection goes to.
+   */
+  private walFd?: number
   private syncInFlight?: Promise<void>
   private syncQueued?: Promise<void>
   /** 'GROUP' mode: changes waiting for the next group commit, and the loop committing them. */
@@ -151,6 +161,11 @@ export class SqliteDatabase {
     while (this.committing !== undefined) await this.committing
     await this.syncQueued?.catch(() => {})
     await this.syncInFlight?.catch(() => {})
+    if (this.walFd !== undefined) {
+      const fd = this.walFd
+      this.walFd = undefined
+      await closeFd(fd).catch(() => {})
+    }
     if (this.db.open) this.db.close()
   }
 
@@ -211,15 +226,14 @@ export class SqliteDatabase {
   }
 
   private async syncWal (): Promise<void> {
-    const file = await open(this.walPath as string, 'r').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined // no WAL yet: nothing to sync
-      throw err
-    })
-    if (file === undefined) return
-    try {
-      await file.datasync()
-    } finally {
-      await file.close()
+    if (this.walFd === undefined) {
+      try {
+        this.walFd = await openFd(this.walPath as string, 'r')
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return // no WAL yet: nothing to sync
+        throw err
+      }
     }
+    await fdatasync(this.walFd)
   }
 }

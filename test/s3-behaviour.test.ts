@@ -332,6 +332,18 @@ each('an anonymous read of a missing key is NoSuchKey where anonymous may list t
   }
 })
 
+each('storage classes: GLACIER and DEEP_ARCHIVE (archived until restored) are NotImplemented, not stored as readable objects', async (t, { s3 }) => {
+  const Bucket = name('classes')
+  await s3.send(new CreateBucketCommand({ Bucket }))
+  for (const StorageClass of ['GLACIER', 'DEEP_ARCHIVE'] as const) {
+    t.deepEqual(await s3Error(s3.send(new PutObjectCommand({ Bucket, Key: 'k', Body: 'x', StorageClass }))), { code: 'NotImplemented', status: 501 })
+    t.deepEqual(await s3Error(s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'k', StorageClass }))), { code: 'NotImplemented', status: 501 })
+  }
+  t.deepEqual(await s3Error(s3.send(new HeadObjectCommand({ Bucket, Key: 'k' }))), { code: 'NotFound', status: 404 })
+  await s3.send(new PutObjectCommand({ Bucket, Key: 'ir', Body: 'x', StorageClass: 'GLACIER_IR' }))
+  t.is((await s3.send(new HeadObjectCommand({ Bucket, Key: 'ir' }))).StorageClass, 'GLACIER_IR')
+})
+
 each('Content-Encoding drops only aws-chunked and keeps the rest as sent; x-amz-tagging keeps empty values and reads back sorted', async (t, { s3, url }) => {
   const Bucket = name('headers')
   await s3.send(new CreateBucketCommand({ Bucket }))

@@ -30,6 +30,11 @@ export function writeAttributes (headers: Record<string, string>): WriteAttribut
   if (storageClass !== undefined && !STORAGE_CLASSES.has(storageClass)) {
     throw new S3Error('InvalidStorageClass', 'The storage class you specified is not valid', { StorageClassRequested: storageClass })
   }
+  // In Amazon S3 these are archived at once and unreadable until restored; storing them as readable
+  // objects under that name would be a silent wrong answer until the archive tier exists.
+  if (storageClass === 'GLACIER' || storageClass === 'DEEP_ARCHIVE') {
+    throw new S3Error('NotImplemented', `The ${storageClass} storage class (an archive tier with RestoreObject) is not implemented by this gateway yet.`, { Header: 'x-amz-storage-class' })
+  }
   return {
     headers: contentHeaders(headers),
     metadata: userMetadata(headers),

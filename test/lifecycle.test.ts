@@ -4,9 +4,10 @@
  * ExpiredObjectDeleteMarker, NoncurrentVersionExpiration (NewerNoncurrentVersions) and
  * AbortIncompleteMultipartUpload on unversioned, versioned and suspended buckets, after which gc
  * frees the blocks. The gateway's clock is the test's: days pass when the test says so. On the
- * standalone server's storage (PackBlockstore + SQLite) and in memory.
+ * standalone server's storage (PackBlockstore + SQLite), in memory, and on PostgreSQL.
  */
 import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -19,6 +20,7 @@ import {
   PutObjectCommand, type LifecycleRule, type S3Client,
 } from '@aws-sdk/client-s3'
 import { CID } from 'multiformats/cid'
+import pg from 'pg'
 import { createGateway } from '../src/gateway.js'
 import { MemoryBlockstore } from '../src/blockstores/memory.js'
 import { parseLifecycleConfiguration, toStoredLifecycle } from '../src/lifecycle/configuration.js'
@@ -26,6 +28,8 @@ import { LIFECYCLE, lifecycleHandler } from '../src/lifecycle/pass.js'
 import { MemoryMetadataStore } from '../src/metadata/memory.js'
 import { dueAfter, expirationHeader } from '../src/lifecycle/rules.js'
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
+import { PostgresMetadataStore } from '../src/metadata/postgres.js'
+import { postgresProblem, whenServices } from './helpers/services.js'
 import type { Gateway } from '../src/types.js'
 import { blockstoreUnderTest } from './helpers/blockstore.js'
 import { AWS_CLI, awsCliEnv } from './helpers/aws-cli.js'
@@ -35,6 +39,10 @@ import { signedFetch } from './helpers/sign.js'
 
 const DAY = 86_400_000
 const run = promisify(execFile)
+const PG_URL = process.env.S3IPFS_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const pgProblem = await postgresProblem(PG_URL)
+const LABELS = ['disk+sqlite', 'memory', ...(pgProblem === undefined ? ['postgres'] : [])]
+whenServices('lifecycle on PostgreSQL', pgProblem, () => {})
 
 interface Target { name: string, s3: S3Client, url: string, gateway: Gateway, advance: (days: number) => void, has: (cid: string) => Promise<boolean>, capture: ReturnType<typeof captureHeaders> }
 const targets: Target[] = []
@@ -43,13 +51,25 @@ const cleanup: Array<() => Promise<void>> = []
 test.before(async () => {
   const dir = await mkdtemp(join(tmpdir(), 's3ipfs-lifecycle-'))
   cleanup.push(async () => { await rm(dir, { recursive: true, force: true }) })
-  for (const name of ['disk+sqlite', 'memory']) {
+  for (const name of LABELS) {
     // Noon UTC, so that "a day later, at the next midnight" is unambiguous.
     let clock = Math.floor(Date.now() / DAY) * DAY + DAY / 2
-    const blockstore = name === 'memory' ? new MemoryBlockstore() : blockstoreUnderTest(join(dir, 'blocks'))
+    const blockstore = name === 'memory' ? new MemoryBlockstore() : blockstoreUnderTest(join(dir, `blocks-${name}`))
+    const schema = `s3ipfs_lc_${randomBytes(6).toString('hex')}`
+    const metadata = name === 'memory'
+      ? undefined
+      : name === 'postgres' ? new PostgresMetadataStore({ connectionString: PG_URL, schema }) : new SqliteMetadataStore({ path: join(dir, 'meta.db') })
+    if (name === 'postgres') {
+      cleanup.push(async () => {
+        const client = new pg.Client({ connectionString: PG_URL })
+        await client.connect()
+        await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
+        await client.end()
+      })
+    }
     const gateway = createGateway({
       blockstore,
-      metadata: name === 'memory' ? undefined : new SqliteMetadataStore({ path: join(dir, 'meta.db') }),
+      metadata,
       now: () => new Date(clock),
       signatureClock: () => new Date(),
       jobs: { pollMs: 25 },
@@ -73,7 +93,7 @@ test.after.always(async () => {
 })
 
 function each (title: string, fn: (t: ExecutionContext, target: Target) => Promise<void>): void {
-  for (const label of ['disk+sqlite', 'memory']) {
+  for (const label of LABELS) {
     test.serial(`${label}: ${title}`, async (t) => {
       const target = targets.find(x => x.name === label)
       if (target === undefined) throw new Error('no target')

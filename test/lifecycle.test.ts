@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import test, { type ExecutionContext } from 'ava'
 import {
-  CreateBucketCommand, CreateMultipartUploadCommand, DeleteBucketLifecycleCommand, DeleteObjectCommand, GetBucketLifecycleConfigurationCommand,
+  CompleteMultipartUploadCommand, CopyObjectCommand, CreateBucketCommand, CreateMultipartUploadCommand, UploadPartCommand, DeleteBucketLifecycleCommand, DeleteObjectCommand, GetBucketLifecycleConfigurationCommand,
   HeadObjectCommand, ListMultipartUploadsCommand, ListObjectVersionsCommand, PutBucketLifecycleConfigurationCommand, PutBucketVersioningCommand,
   PutObjectCommand, type LifecycleRule, type S3Client,
 } from '@aws-sdk/client-s3'
@@ -184,6 +184,11 @@ each('the configuration API: put, get back, x-amz-expiration on PUT/HEAD, delete
   t.regex(capture.last()['x-amz-expiration'] ?? '', /^expiry-date="[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} 00:00:00 GMT", rule-id="logs"$/)
   const head = await s3.send(new HeadObjectCommand({ Bucket, Key: 'logs/today' }))
   t.is(head.Expiration, capture.last()['x-amz-expiration'])
+  t.is((await s3.send(new CopyObjectCommand({ Bucket, Key: 'logs/copy', CopySource: `${Bucket}/logs/today` }))).Expiration, head.Expiration)
+  const upload = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'logs/multi' }))
+  const part = await s3.send(new UploadPartCommand({ Bucket, Key: 'logs/multi', UploadId: upload.UploadId, PartNumber: 1, Body: 'm' }))
+  const completed = await s3.send(new CompleteMultipartUploadCommand({ Bucket, Key: 'logs/multi', UploadId: upload.UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }))
+  t.is(completed.Expiration, head.Expiration)
   await s3.send(new PutObjectCommand({ Bucket, Key: 'other', Body: 'x' }))
   t.is((await s3.send(new HeadObjectCommand({ Bucket, Key: 'other' }))).Expiration, undefined)
   t.deepEqual(await s3Error(s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules: [{ ID: 'z', Filter: {}, Status: 'Enabled', Expiration: { Days: 0 } }] } }))),

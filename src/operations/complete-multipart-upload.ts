@@ -8,6 +8,8 @@ import type { BucketRecord, ChecksumAlgorithm, CompletedUpload, MultipartUpload,
 import type { S3Response } from '../types.js'
 import type { OperationContext } from './context.js'
 import { completeCarUpload, isCarUpload } from './car-upload.js'
+import { fromStoredLifecycle } from '../lifecycle/configuration.js'
+import { expirationHeader } from '../lifecycle/rules.js'
 import { completedObjectOwner } from './acl-common.js'
 import { cidHeaders, quoteEtag, requireBucket, timestamp, xmlResponse } from './common.js'
 import {
@@ -68,8 +70,13 @@ function location (ctx: OperationContext): string {
 }
 
 function resultResponse (ctx: OperationContext, bucket: BucketRecord, record: Pick<CompletedUpload, 'bucket' | 'key' | 'versionId' | 'etag' | 'checksum' | 'cid'>,
-  encryption: ObjectEncryption | undefined): S3Response {
-  const headers: Record<string, string> = { ...cidHeaders(record.cid), ...versionIdHeader(bucket, record.versionId), ...encryptionHeaders(encryption) }
+  version: ObjectVersion): S3Response {
+  const headers: Record<string, string> = {
+    ...cidHeaders(record.cid),
+    ...versionIdHeader(bucket, record.versionId),
+    ...encryptionHeaders(version.encryption),
+    ...expirationHeader(fromStoredLifecycle(bucket.config?.lifecycle), version, ctx.lifecycleDayMs),
+  }
   return xmlResponse('CompleteMultipartUploadResult', {
     Location: location(ctx),
     Bucket: record.bucket,
@@ -92,7 +99,7 @@ async function replayOrNoSuchUpload (ctx: OperationContext, uploadId: string, pa
   if (done !== undefined && done.partsDigest === partsDigest(parts)) {
     const version = await ctx.metadata.getObject(ctx.bucket, ctx.key, done.versionId, { signal: ctx.signal })
     if (version !== undefined && !version.deleteMarker && version.etag === done.etag && version.cid === done.cid) {
-      return resultResponse(ctx, bucket, done, version.encryption)
+      return resultResponse(ctx, bucket, done, version)
     }
   }
   throw noSuchUpload(uploadId)
@@ -250,5 +257,5 @@ export async function completeMultipartUpload (ctx: OperationContext) {
   if (result.status === 'parts-changed') {
     throw new S3Error('InvalidPart', 'A part was replaced while the upload was being completed.', { UploadId: uploadId })
   }
-  return resultResponse(ctx, bucket, record, version.encryption)
+  return resultResponse(ctx, bucket, record, version)
 }

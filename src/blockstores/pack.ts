@@ -15,6 +15,7 @@ import { compactPacks, type CompactionReport } from './pack-compact.js'
 import { ABANDONED_MS, fileHeader, packName, recordHeader, FILE_HEADER_SIZE, PACK_NAME } from './pack-format.js'
 import { closeFd, fdatasync, openFd, readAt, writeAllAt, writeAllAtNow } from './pack-files.js'
 import { PackIndex, type IndexedRecord } from './pack-index.js'
+import { PendingRows } from './pack-pending-rows.js'
 import { PackReaders, type PackReader } from './pack-readers.js'
 import { checkUnsealed, recoverPack } from './pack-recover.js'
 
@@ -76,12 +77,6 @@ const LIST_PAGE = 1000
  */
 const SYNC_WRITE_MAX = 64 * 1024
 /**
- * Rows of blocks no flush asked for are committed this long after the first of them: other
- * processes see a block once it is flushed, or after this. (Flushes commit rows at once.)
- */
-const ROW_COMMIT_MS = 20
-
-/**
  * Blocks appended to large pack files, with an index in SQLite (`index.db`, WAL) shared by every
  * process using the directory. A put is one positioned write and one index row; making blocks
  * durable (`flush`) is one fdatasync per pack touched, shared by every flush that arrives while the
@@ -117,13 +112,8 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
   private readonly writing = new Map<string, Promise<void>>()
   /** Blocks this process wrote and has not synced yet: where a flush must sync to (no index read). */
   private readonly unsynced = new Map<string, SyncRequest>()
-  /**
-   * Index rows of finished writes not committed yet, by block: this process reads them from here.
-   * They are committed together by the next group commit (after its fdatasync, in the transaction
-   * that notes how far the pack is synced), by a flush that finds them, or after ROW_COMMIT_MS.
-   */
-  private readonly pendingRows = new Map<string, IndexedRecord>()
-  private rowTimer?: ReturnType<typeof setTimeout>
+  /** Index rows of finished writes not committed yet (this process reads them from there). */
+  private readonly pendingRows = new PendingRows(() => this.index)
   private queue: SyncRequest[] = []
   private nextGroup?: { promise: Promise<void>, resolve: () => void, reject: (err: unknown) => void }
   private committing?: Promise<void>
@@ -162,7 +152,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
   async has (cid: CID, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
     const index = await this.ready()
-    if (this.pendingRows.size > 0 && this.pendingRows.has(keyOf(cid.multihash.bytes))) return true
+    if (this.pendingRows.get(keyOf(cid.multihash.bytes)) !== undefined) return true
     if (index.sql.get.get(cid.multihash.bytes) !== undefined) return true
     return this.legacy !== undefined ? await this.legacy.has(cid, options) : false
   }
@@ -194,9 +184,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     pack.writes.set(tracked, start)
     const row = { mh, pack: pack.id, offset: start + header.byteLength, length: data.byteLength, written: this.now() }
     const stored = write.then(() => {
-      this.pendingRows.set(key, row)
-      this.rowTimer ??= setTimeout(() => { this.commitRowsLater() }, ROW_COMMIT_MS)
-      this.rowTimer.unref?.()
+      this.pendingRows.add(key, row)
     })
     this.writing.set(key, stored)
     try {
@@ -206,43 +194,6 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     }
     this.unsynced.set(key, { writer: pack, upTo: start + size })
     return cid
-  }
-
-  /**
-   * Commit the pending index rows now, and `also` (a change of the packs table) in the same
-   * transaction. Throws when the commit fails; the rows stay pending then.
-   */
-  private commitRows (also?: () => void): void {
-    if (this.rowTimer !== undefined) {
-      clearTimeout(this.rowTimer)
-      this.rowTimer = undefined
-    }
-    const index = this.index
-    if (index === undefined) return
-    if (this.pendingRows.size === 0) {
-      also?.()
-      return
-    }
-    const batch = [...this.pendingRows.values()]
-    index.insert(batch, also)
-    for (const row of batch) {
-      const key = keyOf(row.mh)
-      if (this.pendingRows.get(key) === row) this.pendingRows.delete(key)
-    }
-  }
-
-  /** The timer's commit: a failure leaves the rows for the next flush, which reports it. */
-  private commitRowsLater (): void {
-    this.rowTimer = undefined
-    try {
-      this.commitRows()
-    } catch {
-      // the next flush (or the next timer) commits them, or fails with this error
-      if (this.pendingRows.size > 0 && !this.closed) {
-        this.rowTimer = setTimeout(() => { this.commitRowsLater() }, ROW_COMMIT_MS)
-        this.rowTimer.unref?.()
-      }
-    }
   }
 
   async * get (cid: CID, options?: AbortOptions): AsyncGenerator<Uint8Array> {
@@ -290,7 +241,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
   async * listBlocks (options?: AbortOptions): AsyncGenerator<ListedBlock> {
     options?.signal?.throwIfAborted()
     const index = await this.ready()
-    this.commitRows() // blocks put and not flushed yet are listed too
+    this.pendingRows.commit() // blocks put and not flushed yet are listed too
     if (this.legacy !== undefined) yield * this.legacy.listBlocks(options)
     let after: Uint8Array = new Uint8Array(0)
     for (;;) {
@@ -414,7 +365,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
       await group
     }
     // Rows a group commit left (none ran, or its commit failed) are committed before this resolves.
-    if (this.pendingRows.size > 0 && flushed.some(key => this.pendingRows.has(key))) this.commitRows()
+    if (this.pendingRows.size > 0 && flushed.some(key => this.pendingRows.get(key) !== undefined)) this.pendingRows.commit()
     for (const key of flushed) this.unsynced.delete(key)
   }
 
@@ -454,7 +405,8 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     while (this.committing !== undefined) await this.committing.catch(() => {})
     await Promise.allSettled([...this.writers.values()].map(async w => { await this.retire(w) }))
     // Rows a failed seal left: a pack not sealed is scanned on the next open, which indexes them.
-    try { this.commitRows() } catch { /* see above */ }
+    this.pendingRows.stop()
+    try { this.pendingRows.commit() } catch { /* see above */ }
     this.readers.dropAll()
     index.close()
   }
@@ -556,7 +508,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
         await fdatasync(writer.fd)
         writer.synced = writer.end
         for (const [key, request] of this.unsynced) if (request.writer === writer) this.unsynced.delete(key)
-        this.commitRows()
+        this.pendingRows.commit()
         this.index?.sql.seal.run(writer.id)
         this.writers.delete(writer.id)
       } finally {
@@ -609,7 +561,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
         writer.synced = Math.max(writer.synced, upTo)
         // Every record before upTo has finished, and its row is pending: committed in one
         // transaction with the note that a recovery scan need not look there again.
-        this.commitRows(() => { this.index?.sql.verified.run(upTo, writer.id) })
+        this.pendingRows.commit(() => { this.index?.sql.verified.run(upTo, writer.id) })
       } finally {
         writer.users--
         if (writer.closeWhenIdle && writer.users === 0) closeFd(writer.fd).catch(() => {})
@@ -638,7 +590,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     const index = await this.ready()
     const mh = cid.multihash.bytes
     for (let attempt = 0; attempt < 3; attempt++) {
-      const at = (this.pendingRows.size > 0 ? this.pendingRows.get(keyOf(mh)) : undefined) ?? index.sql.get.get(mh)
+      const at = this.pendingRows.get(keyOf(mh)) ?? index.sql.get.get(mh)
       if (at === undefined) break
       const buffer = into === undefined ? Buffer.allocUnsafe(at.length) : into
       const length = Math.min(at.length, buffer.byteLength)

@@ -172,10 +172,19 @@ export function toStoredLifecycle (config: LifecycleConfiguration): string {
   return JSON.stringify(config)
 }
 
+const PARSED_CACHE_SIZE = 100
+/** Stored configurations by text: GET and HEAD (x-amz-expiration) parse none they have seen before. */
+const parsed = new Map<string, LifecycleConfiguration | undefined>()
+
+/** A stored configuration, parsed once per distinct text (treat it as read-only). */
 export function fromStoredLifecycle (text: string | undefined): LifecycleConfiguration | undefined {
   if (text === undefined) return undefined
+  if (parsed.has(text)) return parsed.get(text)
   const config = JSON.parse(text) as LifecycleConfiguration
-  return Array.isArray(config?.rules) ? config : undefined
+  const result = Array.isArray(config?.rules) ? config : undefined
+  if (parsed.size >= PARSED_CACHE_SIZE) parsed.delete(parsed.keys().next().value as string)
+  parsed.set(text, result)
+  return result
 }
 
 function filterXml (filter: LifecycleFilter): XmlObject {

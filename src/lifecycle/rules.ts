@@ -1,4 +1,5 @@
-import type { LifecycleConfiguration, LifecycleFilter, LifecycleRule } from './configuration.js'
+import type { BucketRecord } from '../metadata/metadata-store.js'
+import { fromStoredLifecycle, type LifecycleConfiguration, type LifecycleFilter, type LifecycleRule } from './configuration.js'
 
 /**
  * When lifecycle rules act, as Amazon S3 computes it: an action due `days` after a time is due at
@@ -98,4 +99,9 @@ export function expirationHeader (config: LifecycleConfiguration | undefined, ve
   const expiry = currentExpiry(config, version, version.lastModified, dayMs)
   if (expiry === undefined) return {}
   return { 'x-amz-expiration': `expiry-date="${expiry.at.toUTCString()}", rule-id="${encodeURIComponent(expiry.ruleId)}"` }
+}
+
+/** `x-amz-expiration` of a bucket's current version under the bucket's stored rules (see expirationHeader). */
+export function bucketExpirationHeader (bucket: Pick<BucketRecord, 'config'> | undefined, version: Subject & { lastModified: Date }, dayMs: number): Record<string, string> {
+  return expirationHeader(fromStoredLifecycle(bucket?.config?.lifecycle), version, dayMs)
 }

@@ -8,8 +8,7 @@ import type { BucketRecord, ChecksumAlgorithm, CompletedUpload, MultipartUpload,
 import type { S3Response } from '../types.js'
 import type { OperationContext } from './context.js'
 import { completeCarUpload, isCarUpload } from './car-upload.js'
-import { fromStoredLifecycle } from '../lifecycle/configuration.js'
-import { expirationHeader } from '../lifecycle/rules.js'
+import { bucketExpirationHeader } from '../lifecycle/rules.js'
 import { completedObjectOwner } from './acl-common.js'
 import { cidHeaders, quoteEtag, requireBucket, timestamp, xmlResponse } from './common.js'
 import {
@@ -75,7 +74,7 @@ function resultResponse (ctx: OperationContext, bucket: BucketRecord, record: Pi
     ...cidHeaders(record.cid),
     ...versionIdHeader(bucket, record.versionId),
     ...encryptionHeaders(version.encryption),
-    ...expirationHeader(fromStoredLifecycle(bucket.config?.lifecycle), version, ctx.lifecycleDayMs),
+    ...bucketExpirationHeader(bucket, version, ctx.lifecycleDayMs),
   }
   return xmlResponse('CompleteMultipartUploadResult', {
     Location: location(ctx),

@@ -15,8 +15,7 @@ import { checkIpfsSourceConditions, ipfsSourceSize, readIpfsSource, rejectDateCo
 import { MAX_MULTIPART_OBJECT_SIZE } from './multipart.js'
 import { rejectUnsupportedWriteHeaders, writeAttributes } from './object-attributes.js'
 import { newVersionId, versionIdHeader } from './versioning.js'
-import { fromStoredLifecycle } from '../lifecycle/configuration.js'
-import { expirationHeader } from '../lifecycle/rules.js'
+import { bucketExpirationHeader } from '../lifecycle/rules.js'
 import { checkWriteConditions } from './write-conditions.js'
 
 function directive (ctx: OperationContext, header: string): 'COPY' | 'REPLACE' {
@@ -90,7 +89,7 @@ export async function copyObject (ctx: OperationContext) {
   }
   // The source may have been deleted (and its blocks collected elsewhere) since it was read.
   await ctx.metadata.putObject(version, { signal: ctx.signal, sourceCid: content === undefined ? from.cid : undefined, condition })
-  const headers: Record<string, string> = { ...cidHeaders(version.cid), ...versionIdHeader(target, version.versionId), ...encryptionHeaders(version.encryption), ...expiration(ctx, target, version) }
+  const headers: Record<string, string> = { ...cidHeaders(version.cid), ...versionIdHeader(target, version.versionId), ...encryptionHeaders(version.encryption), ...bucketExpirationHeader(target, version, ctx.lifecycleDayMs) }
   if (from.versionId !== 'null') headers['x-amz-copy-source-version-id'] = from.versionId
   return xmlResponse('CopyObjectResult', {
     ETag: quoteEtag(version.etag),
@@ -185,10 +184,5 @@ async function copyFromIpfs (ctx: OperationContext, target: BucketRecord, source
     ETag: quoteEtag(version.etag),
     LastModified: version.lastModified,
     ...(version.checksum === undefined ? {} : { [`Checksum${version.checksum.algorithm}`]: version.checksum.value }),
-  }, 200, { ...cidHeaders(version.cid), ...versionIdHeader(target, version.versionId), ...encryptionHeaders(version.encryption), ...expiration(ctx, target, version) })
-}
-
-/** `x-amz-expiration` of the copy, when a lifecycle rule of its bucket will expire it. */
-function expiration (ctx: OperationContext, bucket: BucketRecord, version: ObjectVersion): Record<string, string> {
-  return expirationHeader(fromStoredLifecycle(bucket.config?.lifecycle), version, ctx.lifecycleDayMs)
+  }, 200, { ...cidHeaders(version.cid), ...versionIdHeader(target, version.versionId), ...encryptionHeaders(version.encryption), ...bucketExpirationHeader(target, version, ctx.lifecycleDayMs) })
 }

@@ -9,8 +9,7 @@ import { carRequest, readObjectAsCar } from './car-download.js'
 import { requireObject, versionIdParam } from './common.js'
 import { checksumHeader, versionHeaders } from './object-attributes.js'
 import { encryptionHeaders, readDecrypted, storedDataKey } from './encryption.js'
-import { fromStoredLifecycle } from '../lifecycle/configuration.js'
-import { expirationHeader } from '../lifecycle/rules.js'
+import { bucketExpirationHeader } from '../lifecycle/rules.js'
 
 function partNumberParam (ctx: OperationContext): number | undefined {
   const raw = ctx.query.get('partNumber')
@@ -39,8 +38,7 @@ export async function readObject (ctx: OperationContext, withBody: boolean): Pro
 
   const headers = { ...versionHeaders(version), ...encryptionHeaders(version.encryption) }
   // The bucket as this request's authorization already read it.
-  const lifecycle = fromStoredLifecycle((await ctx.authorizer.bucket(version.bucket))?.config?.lifecycle)
-  if (lifecycle !== undefined && version.isLatest !== false) Object.assign(headers, expirationHeader(lifecycle, version, ctx.lifecycleDayMs))
+  if (version.isLatest !== false) Object.assign(headers, bucketExpirationHeader(await ctx.authorizer.bucket(version.bucket), version, ctx.lifecycleDayMs))
   // The bucket as this request's authorization already read it.
   if (ctx.replication !== undefined) Object.assign(headers, await ctx.replication.readHeaders(version, await ctx.authorizer.bucket(version.bucket), ctx.signal))
   // The null version names itself when asked for by id (its header is otherwise left out).

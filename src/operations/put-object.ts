@@ -10,8 +10,7 @@ import { cidHeaders, emptyResponse, quoteEtag, requireBucket, timestamp } from '
 import { checksumHeader, writeAttributes } from './object-attributes.js'
 import { newVersionId, versionIdHeader } from './versioning.js'
 import { checkWriteConditions } from './write-conditions.js'
-import { fromStoredLifecycle } from '../lifecycle/configuration.js'
-import { expirationHeader } from '../lifecycle/rules.js'
+import { bucketExpirationHeader } from '../lifecycle/rules.js'
 import { carWithEncryption, encryptionHeaders, etagOf, newEncryption, storedSize, toStored } from './encryption.js'
 
 /**
@@ -54,6 +53,6 @@ export async function putObject (ctx: OperationContext) {
     ...checksumHeader(version.checksum),
     ...versionIdHeader(bucket, version.versionId),
     ...encryptionHeaders(version.encryption),
-    ...expirationHeader(fromStoredLifecycle(bucket.config?.lifecycle), version, ctx.lifecycleDayMs),
+    ...bucketExpirationHeader(bucket, version, ctx.lifecycleDayMs),
   })
 }

@@ -7,6 +7,7 @@ import { POSTGRES_SCHEMA_VERSION, PostgresMetadataStore } from '../src/metadata/
 import { jobQueueSuite } from './compliance/job-queue.suite.js'
 import { metadataStoreSuite } from './compliance/metadata-store.suite.js'
 import { pinStoreSuite } from './compliance/pin-store.suite.js'
+import { archiveStoreSuite } from './compliance/archive-store.suite.js'
 
 const URL = process.env.S3IPFS_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const T0 = new Date('2025-01-02T03:04:05.678Z')
@@ -14,8 +15,11 @@ const T0 = new Date('2025-01-02T03:04:05.678Z')
 
 const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`
 
+/** Turns a schema of the current version back into a version 6 one: no archive records. */
+const toSchema6 = (s: string): string => `DROP TABLE ${s}.archives;
+  DELETE FROM ${s}.schema_migrations; INSERT INTO ${s}.schema_migrations (version) VALUES (6)`
 /** Turns a schema of the current version back into a version 5 one: no pins. */
-const toSchema5 = (s: string): string => `DROP TABLE ${s}.pins;
+const toSchema5 = (s: string): string => `${toSchema6(s)}; DROP TABLE ${s}.pins;
   DELETE FROM ${s}.schema_migrations; INSERT INTO ${s}.schema_migrations (version) VALUES (5)`
 /** Turns a schema of the current version back into a version 4 one: no job queue, no replica rows. */
 const toSchema4 = (s: string): string => `${toSchema5(s)}; DROP TABLE ${s}.jobs; DROP TABLE ${s}.replicas;
@@ -55,6 +59,10 @@ function registerTests (): void {
     return { store: new PostgresMetadataStore({ pool: shared, schema }), teardown: async () => dropSchema(schema) }
   })
   pinStoreSuite('PostgresMetadataStore', async () => {
+    const schema = freshSchema()
+    return { store: new PostgresMetadataStore({ pool: shared, schema }), teardown: async () => dropSchema(schema) }
+  })
+  archiveStoreSuite('PostgresMetadataStore', async () => {
     const schema = freshSchema()
     return { store: new PostgresMetadataStore({ pool: shared, schema }), teardown: async () => dropSchema(schema) }
   })
@@ -113,8 +121,8 @@ function registerTests (): void {
     t.teardown(async () => { await Promise.all(stores.map(async (store) => store.close())) })
     await Promise.all(stores.map(async (store) => store.init()))
     const { rows: versions } = await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)
-    t.deepEqual(versions.map((r) => r.version), [1, 2, 3, 4, 5, 6], 'migrated once')
-    t.is(POSTGRES_SCHEMA_VERSION, 6)
+    t.deepEqual(versions.map((r) => r.version), [1, 2, 3, 4, 5, 6, 7], 'migrated once')
+    t.is(POSTGRES_SCHEMA_VERSION, 7)
     const { rows: columns } = await shared.query(`SELECT column_name, data_type, is_nullable FROM information_schema.columns
       WHERE table_schema = $1 AND table_name = 'buckets' ORDER BY ordinal_position`, [schema])
     t.deepEqual(columns, freshColumns, 'the migrated table is the fresh one')
@@ -167,7 +175,7 @@ function registerTests (): void {
     t.deepEqual(await migrated.stats({ bucket: 'b' }), { buckets: 1, objects: 3, bytes: 123, uploads: 2 })
     t.deepEqual(await migrated.stats({ bucket: 'c' }), { buckets: 1, objects: 1, bytes: 5, uploads: 1 })
     t.deepEqual(await migrated.stats({ bucket: 'empty' }), { buckets: 1, objects: 0, bytes: 0, uploads: 0 })
-    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [3, 4, 5, 6])
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [3, 4, 5, 6, 7])
     t.deepEqual(await triggers(schema), await triggers(fresh), 'the triggers of a fresh schema')
 
     await migrated.deleteObject('b', 'k', 'v1')
@@ -199,7 +207,25 @@ function registerTests (): void {
     await migrated.createPin({ requestId: 'r', owner: 'o', cid: 'X', origins: [], meta: {}, status: 'pinned', created: T0, updated: T0 })
     t.is(await migrated.refCount('X'), 2)
     t.is((await migrated.listPins({ owner: 'o', status: ['pinned'], limit: 10 })).count, 1)
-    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [5, 6])
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [5, 6, 7])
+  })
+
+  test('PostgresMetadataStore: a schema 6 database gains archive records; its objects and their references are kept', async (t) => {
+    const schema = freshSchema()
+    const s = quote(schema)
+    t.teardown(async () => dropSchema(schema))
+    const store = new PostgresMetadataStore({ pool: shared, schema })
+    await store.createBucket({ name: 'b', owner: 'o', created: T0, region: 'r', versioning: 'Unversioned' })
+    await store.putObject(version('k', { cid: 'X' }))
+    await store.close()
+    await shared.query(toSchema6(s))
+    const migrated = new PostgresMetadataStore({ pool: shared, schema })
+    t.is(await migrated.refCount('X'), 1)
+    const archived = await migrated.setVersionArchive('b', 'k', 'null', { cid: 'X', storageClass: 'GLACIER', archive: { target: 't', location: { a: 1 }, archived: T0 } })
+    t.is(archived.status, 'changed')
+    t.is(await migrated.refCount('X'), 0)
+    t.deepEqual((await migrated.getArchive('X'))?.location, { a: 1 })
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [6, 7])
   })
 
   test('PostgresMetadataStore: an owner\'s pin listing reads its range of pins_by_owner, the page no more than its rows', async (t) => {
@@ -269,7 +295,7 @@ function registerTests (): void {
     const { rows } = await shared.query<{ table_name: string }>(
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [odd])
     t.deepEqual(rows.map((r) => r.table_name).sort(),
-      ['bucket_stats', 'buckets', 'completed_uploads', 'jobs', 'parts', 'pins', 'refs', 'replicas', 'schema_migrations', 'uploads', 'versions'])
+      ['archives', 'bucket_stats', 'buckets', 'completed_uploads', 'jobs', 'parts', 'pins', 'refs', 'replicas', 'schema_migrations', 'uploads', 'versions'])
     t.deepEqual(await a.stats(), { buckets: 1, objects: 1, bytes: 3, uploads: 0 }, 'the triggers name the quoted schema')
 
     // A given pool is the host's: close() leaves it open.

@@ -10,6 +10,7 @@ import { pinListSql } from '../src/metadata/sqlite/pins.js'
 import { jobQueueSuite } from './compliance/job-queue.suite.js'
 import { metadataStoreSuite } from './compliance/metadata-store.suite.js'
 import { pinStoreSuite } from './compliance/pin-store.suite.js'
+import { archiveStoreSuite } from './compliance/archive-store.suite.js'
 
 async function tempDir (): Promise<string> {
   return mkdtemp(join(tmpdir(), 's3ipfs-sqlite-'))
@@ -37,11 +38,19 @@ pinStoreSuite('SqliteMetadataStore (file)', async () => {
   const store = new SqliteMetadataStore({ path: join(dir, 'meta.db') })
   return { store, teardown: async () => rm(dir, { recursive: true, force: true }) }
 })
+archiveStoreSuite('SqliteMetadataStore (file)', async () => {
+  const dir = await tempDir()
+  const store = new SqliteMetadataStore({ path: join(dir, 'meta.db') })
+  return { store, teardown: async () => rm(dir, { recursive: true, force: true }) }
+})
 
 const T0 = new Date('2025-01-02T03:04:05.678Z')
 
+/** Turns a database of the current schema back into a schema 9 one: no archive records. */
+const TO_SCHEMA_9 = 'DROP TABLE archives; PRAGMA user_version = 9'
+
 /** Turns a database of the current schema back into a schema 8 one: no pins. */
-const TO_SCHEMA_8 = 'DROP TABLE pins; PRAGMA user_version = 8'
+const TO_SCHEMA_8 = `${TO_SCHEMA_9}; DROP TABLE pins; PRAGMA user_version = 8`
 
 /** Turns a database of the current schema back into a schema 7 one: no job queue, no replica rows. */
 const TO_SCHEMA_7 = `${TO_SCHEMA_8}; DROP TABLE jobs; DROP TABLE replicas; PRAGMA user_version = 7`
@@ -370,6 +379,30 @@ test('SqliteMetadataStore: a schema 8 database gains pins; its objects and their
   await migrated.createPin({ requestId: 'r', owner: 'o', cid: 'X', origins: [], meta: {}, status: 'pinned', created: T0, updated: T0 })
   t.is(await migrated.refCount('X'), 2)
   t.is((await migrated.listPins({ owner: 'o', status: ['pinned'], limit: 10 })).count, 1)
+  assertFreshSchema(t, path, freshPath)
+})
+
+test('SqliteMetadataStore: a schema 9 database gains archive records; its objects and their references are kept', async (t) => {
+  const dir = await tempDir()
+  t.teardown(async () => rm(dir, { recursive: true, force: true }))
+  const path = join(dir, 'meta.db')
+  const freshPath = join(dir, 'fresh.db')
+  await new SqliteMetadataStore({ path: freshPath }).close()
+  const store = new SqliteMetadataStore({ path })
+  await store.createBucket({ name: 'b', owner: 'o', created: T0, region: 'us-east-1', versioning: 'Unversioned' })
+  await store.putObject({ bucket: 'b', key: 'k', versionId: 'null', deleteMarker: false, cid: 'X', size: 1, etag: 'e', lastModified: T0, owner: 'o', headers: {}, metadata: {}, tags: [] })
+  await store.close()
+  const old = new Database(path)
+  old.exec(TO_SCHEMA_9)
+  old.close()
+
+  const migrated = new SqliteMetadataStore({ path })
+  t.teardown(async () => { await migrated.close() })
+  t.is(await migrated.refCount('X'), 1)
+  const archived = await migrated.setVersionArchive('b', 'k', 'null', { cid: 'X', storageClass: 'GLACIER', archive: { target: 't', location: {}, archived: T0 } })
+  t.is(archived.status, 'changed')
+  t.is(await migrated.refCount('X'), 0)
+  t.is((await migrated.getArchive('X'))?.versions, 1)
   assertFreshSchema(t, path, freshPath)
 })
 

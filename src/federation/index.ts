@@ -242,6 +242,7 @@ export class Federation {
       putPart: async (b, k, id, part, o) => await store.putPart(b, k, id, part, released(o)),
       abortUpload: async (b, k, id, o) => await store.abortUpload(b, k, id, released(o)),
       deleteBucket: async (name, o) => await store.deleteBucket(name, released(o)),
+      setVersionArchive: async (b, k, id, change, o) => await store.setVersionArchive(b, k, id, change, released(o)),
     }
     const bound = new Map<string | symbol, unknown>(Object.entries(overrides))
     return new Proxy(store, {

@@ -2,11 +2,12 @@ import type { AbortOptions } from '../types.js'
 import type { ChangeOptions, ClaimOptions, Job, JobCount, JobListOptions, JobOutcome, JobQueue, NewJob } from './jobs.js'
 import type { PinDeleteResult, PinList, PinListOptions, PinRecord, PinState, PinStatusOptions, PinStore } from './pins.js'
 import type { ReplicaListOptions, ReplicaRecord, ReplicaStore } from './replicas.js'
+import type { ArchiveChange, ArchiveChangeResult, ArchiveRecord, ArchiveStore } from './archives.js'
 
 /**
- * A SQL store's functions for its background concerns (the job queue, replica rows, pins), each
- * taking the store's connection first: sqlite/jobs.ts + sqlite/pins.ts, postgres/jobs.ts +
- * postgres/pins.ts.
+ * A SQL store's functions for its background concerns (the job queue, replica rows, pins, archive
+ * records), each taking the store's connection first: sqlite/{jobs,pins,archives}.ts and
+ * postgres/{jobs,pins,archives}.ts.
  */
 export interface BackgroundFunctions<DB> {
   enqueueJobs: (db: DB, jobs: NewJob[], options?: AbortOptions) => Promise<void>
@@ -27,13 +28,17 @@ export interface BackgroundFunctions<DB> {
   deletePin: (db: DB, requestId: string, options?: ChangeOptions) => Promise<PinDeleteResult>
   replacePin: (db: DB, oldRequestId: string, pin: PinRecord, options?: ChangeOptions) => Promise<PinRecord | undefined>
   listPins: (db: DB, options: PinListOptions) => Promise<PinList>
+  setVersionArchive: (db: DB, bucket: string, key: string, versionId: string, change: ArchiveChange, options?: ChangeOptions) => Promise<ArchiveChangeResult>
+  getArchive: (db: DB, cid: string, options?: AbortOptions) => Promise<ArchiveRecord | undefined>
+  markArchiveDeleting: (db: DB, cid: string, options?: AbortOptions) => Promise<ArchiveRecord | undefined>
+  deleteArchive: (db: DB, cid: string, options?: AbortOptions) => Promise<boolean>
 }
 
 /**
  * The methods of the background concerns, written once for both SQL stores: each hands its
  * connection to the store's own function (the SQL differs; the delegation does not).
  */
-export abstract class BackgroundFacade<DB> implements JobQueue, ReplicaStore, PinStore {
+export abstract class BackgroundFacade<DB> implements JobQueue, ReplicaStore, PinStore, ArchiveStore {
   protected constructor (protected readonly db: DB, private readonly fns: BackgroundFunctions<DB>) {}
 
   async enqueueJobs (jobs: NewJob[], options?: AbortOptions): Promise<void> { await this.fns.enqueueJobs(this.db, jobs, options) }
@@ -54,4 +59,11 @@ export abstract class BackgroundFacade<DB> implements JobQueue, ReplicaStore, Pi
   async deletePin (requestId: string, options?: ChangeOptions): Promise<PinDeleteResult> { return await this.fns.deletePin(this.db, requestId, options) }
   async replacePin (oldRequestId: string, pin: PinRecord, options?: ChangeOptions): Promise<PinRecord | undefined> { return await this.fns.replacePin(this.db, oldRequestId, pin, options) }
   async listPins (options: PinListOptions): Promise<PinList> { return await this.fns.listPins(this.db, options) }
+  async setVersionArchive (bucket: string, key: string, versionId: string, change: ArchiveChange, options?: ChangeOptions): Promise<ArchiveChangeResult> {
+    return await this.fns.setVersionArchive(this.db, bucket, key, versionId, change, options)
+  }
+
+  async getArchive (cid: string, options?: AbortOptions): Promise<ArchiveRecord | undefined> { return await this.fns.getArchive(this.db, cid, options) }
+  async markArchiveDeleting (cid: string, options?: AbortOptions): Promise<ArchiveRecord | undefined> { return await this.fns.markArchiveDeleting(this.db, cid, options) }
+  async deleteArchive (cid: string, options?: AbortOptions): Promise<boolean> { return await this.fns.deleteArchive(this.db, cid, options) }
 }

@@ -6,11 +6,14 @@ import type {
 } from './metadata-store.js'
 import { noSuchBucket, sourceReleased, storeClosed, uploadExists } from './metadata-store.js'
 import { copyBucket, copyCompleted, copyPart, copyUpload, copyTags, copyVersion, count, heldCid, indexOf, latestOf, listedOf, output, partBound, uploadBound, uploadKey } from './memory-state.js'
-import type { KeyVersions, UploadState, BucketState } from './memory-state.js'
+import type { KeyVersions, UploadState, BucketState, StoredVersion } from './memory-state.js'
 import type { ChangeOptions } from './jobs.js'
 import { badJob, jobsOf } from './jobs.js'
 import { checkCondition } from './conditions.js'
 import { MemoryBackground } from './memory-background.js'
+import { MemoryArchives } from './memory-archives.js'
+import type { ArchiveChange, ArchiveChangeResult, ArchiveRecord } from './archives.js'
+import { applyArchiveChange, archiveDeleteJob, versionHolds } from './archives.js'
 import { compareKeys, lowerBound, prefixSuccessor, seekStart, uploadSeekStart, versionSeek } from './key-order.js'
 
 /** A completed record in the store-wide pruning order. */
@@ -33,6 +36,7 @@ const COMPLETED_TTL = 60 * 60 * 1000
 export class MemoryMetadataStore extends MemoryBackground implements MetadataStore {
   private readonly buckets = new Map<string, BucketState>()
   private readonly refs = new Map<string, number>()
+  private readonly archives = new MemoryArchives()
   /** Every completed record, oldest completion first. */
   private completedByTime: CompletedEntry[] = []
   /** Write order of versions: the last `seq` handed out. */
@@ -127,7 +131,7 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
     }
     this.relist(state, key)
     count(state, deleted, -1)
-    return this.enqueueFor(options, { deleted: output(deleted, wasLatest), released: this.release(heldCid(deleted)) })
+    return this.enqueueFor(options, { deleted: output(deleted, wasLatest), released: this.releaseHeld(deleted) })
   }
 
   async setObjectTags (bucket: string, key: string, versionId: string | undefined, tags: Array<[string, string]>, options?: AbortOptions): Promise<boolean> {
@@ -329,6 +333,39 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
     if (this.closed) throw storeClosed()
   }
 
+  async setVersionArchive (bucket: string, key: string, versionId: string, change: ArchiveChange, options?: ChangeOptions): Promise<ArchiveChangeResult> {
+    this.checkChange(options)
+    const chain = this.buckets.get(bucket)?.versions.get(key)
+    const index = chain === undefined ? -1 : indexOf(chain, versionId)
+    const entry = chain === undefined || index === -1 ? undefined : chain.list[index]
+    const outcome = applyArchiveChange(entry?.version, change, this.archives.deleting(change.cid))
+    if (entry === undefined || outcome.status === 'missing') return { status: 'missing' }
+    const isLatest = index === (chain?.list.length ?? 0) - 1
+    if (outcome.status === 'conflict') return { status: 'conflict', version: output(entry.version, isLatest) }
+    const before = versionHolds(entry.version)
+    const after = versionHolds(outcome.next)
+    entry.version = outcome.next
+    if (change.archive !== undefined) this.archives.hold(change.cid, change.archive)
+    if (after.local !== undefined && before.local === undefined) this.retain(after.local)
+    const released = before.local !== undefined && after.local === undefined ? this.release(before.local) : []
+    return this.enqueueFor(options, { status: 'changed', version: output(entry.version, isLatest), released })
+  }
+
+  async getArchive (cid: string, options?: AbortOptions): Promise<ArchiveRecord | undefined> {
+    options?.signal?.throwIfAborted()
+    return this.archives.get(cid)
+  }
+
+  async markArchiveDeleting (cid: string, options?: AbortOptions): Promise<ArchiveRecord | undefined> {
+    options?.signal?.throwIfAborted()
+    return this.archives.markDeleting(cid)
+  }
+
+  async deleteArchive (cid: string, options?: AbortOptions): Promise<boolean> {
+    options?.signal?.throwIfAborted()
+    return this.archives.delete(cid)
+  }
+
   async close (): Promise<void> {
     this.closed = true
   }
@@ -348,6 +385,8 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
     const state = this.buckets.get(version.bucket)
     if (state === undefined) throw noSuchBucket(version.bucket)
     const stored = copyVersion(version)
+    delete stored.archived
+    delete stored.restore
     let chain = state.versions.get(stored.key)
     if (chain === undefined) {
       chain = { list: [], seqs: new Map() }
@@ -367,8 +406,15 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
     this.retain(heldCid(stored))
     return {
       ...(replaced === undefined ? {} : { replaced: output(replaced, wasLatest) }),
-      released: replaced === undefined ? [] : this.release(heldCid(replaced)),
+      released: replaced === undefined ? [] : this.releaseHeld(replaced),
     }
+  }
+
+  /** Releases what a version that is gone held: its local reference, its count in an archive record. */
+  private releaseHeld (version: StoredVersion): string[] {
+    const holds = versionHolds(version)
+    if (holds.archive !== undefined && this.archives.release(holds.archive)) this.jobs.enqueue([archiveDeleteJob(holds.archive)])
+    return this.release(holds.local)
   }
 
   // Removes an upload in progress; returns its parts, whose references the caller releases.

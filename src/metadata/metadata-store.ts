@@ -1,4 +1,5 @@
 import type { AbortOptions } from '../types.js'
+import type { ArchiveStore, RestoreState } from './archives.js'
 import type { ChangeOptions, JobQueue } from './jobs.js'
 import type { PinStore } from './pins.js'
 import type { ReplicaStore } from './replicas.js'
@@ -95,6 +96,13 @@ export interface ObjectVersion {
   acl?: string
   /** Present when the content is stored encrypted. */
   encryption?: ObjectEncryption
+  /**
+   * The content is on the archive target (its CID's ArchiveRecord) and no longer held locally,
+   * except while restored. Set only by `setVersionArchive`; ignored on writes.
+   */
+  archived?: boolean
+  /** A restore requested or done (RestoreObject). Set only by `setVersionArchive`; ignored on writes. */
+  restore?: RestoreState
 }
 
 /**
@@ -335,9 +343,10 @@ export interface DeleteResult {
  * Changes take `ChangeOptions`: jobs given there (and jobs for each CID whose last reference the
  * change releases) are enqueued in the change's own transaction, so the background work a change
  * needs exists exactly when the change does. The store is also the job queue and keeps the
- * replica rows and the pin requests it serves (jobs.ts, replicas.ts, pins.ts).
+ * replica rows and the pin requests it serves (jobs.ts, replicas.ts, pins.ts), and the records of
+ * archived content (archives.ts).
  */
-export interface MetadataStore extends JobQueue, ReplicaStore, PinStore {
+export interface MetadataStore extends JobQueue, ReplicaStore, PinStore, ArchiveStore {
   /**
    * Creates the bucket. Returns false (and changes nothing) when a bucket of that name exists,
    * whoever owns it. Repeating a successful call returns false.

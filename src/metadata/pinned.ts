@@ -9,6 +9,7 @@ import type {
 import type { ChangeOptions, ClaimOptions, Job, JobCount, JobListOptions, JobOutcome, NewJob } from './jobs.js'
 import type { PinDeleteResult, PinList, PinListOptions, PinRecord, PinState, PinStatusOptions } from './pins.js'
 import type { ReplicaListOptions, ReplicaRecord } from './replicas.js'
+import type { ArchiveChange, ArchiveChangeResult, ArchiveRecord } from './archives.js'
 
 /**
  * A MetadataStore whose reference changes are mirrored as pins on a networked node: a root is
@@ -161,5 +162,22 @@ export class PinnedMetadataStore implements MetadataStore {
   }
 
   async listPins (options: PinListOptions): Promise<PinList> { return await this.store.listPins(options) }
+
+  /** A restore takes the version's reference again: pinned before it commits, like a write. */
+  async setVersionArchive (bucket: string, key: string, versionId: string, change: ArchiveChange, options?: ChangeOptions): Promise<ArchiveChangeResult> {
+    const retaking = change.restore !== undefined && change.restore !== null && !change.restore.ongoing
+    if (retaking) await this.pin(change.cid, options)
+    const result = await this.store.setVersionArchive(bucket, key, versionId, change, options).catch(async (err: unknown) => {
+      if (retaking) await this.unpinUnreferenced(change.cid)
+      throw err
+    })
+    if (result.status === 'changed') await this.unpin(result.released)
+    else if (retaking) await this.unpinUnreferenced(change.cid)
+    return result
+  }
+
+  async getArchive (cid: string, options?: AbortOptions): Promise<ArchiveRecord | undefined> { return await this.store.getArchive(cid, options) }
+  async markArchiveDeleting (cid: string, options?: AbortOptions): Promise<ArchiveRecord | undefined> { return await this.store.markArchiveDeleting(cid, options) }
+  async deleteArchive (cid: string, options?: AbortOptions): Promise<boolean> { return await this.store.deleteArchive(cid, options) }
   async close (): Promise<void> { await this.store.close() }
 }

@@ -34,7 +34,10 @@ const postgresColumns: Columns<'postgres'> = {
   sizes: (value) => value,
 }
 
-export type Extra = Pick<ObjectVersion, 'acl' | 'encryption' | 'partChecksums'>
+export type Extra = Pick<ObjectVersion, 'acl' | 'encryption' | 'partChecksums' | 'archived' | 'restore'>
+
+/** The `extra` column as JSON holds it: dates as ISO text. */
+type StoredExtra = Omit<Extra, 'restore'> & { restore?: { ongoing: boolean, days?: number, requested?: string, expiry?: string } }
 
 export interface BucketRow<D extends Driver> {
   name: string
@@ -66,7 +69,7 @@ export interface VersionRow<D extends Driver> {
   storage_class: string | null
   parts_count: number | null
   part_sizes: Sizes<D> | null
-  extra: Json<D, Extra> | null
+  extra: Json<D, StoredExtra> | null
 }
 
 /** What a listing reads of a version; PostgreSQL's object listing reads neither flag. */
@@ -87,7 +90,7 @@ export interface UploadRow<D extends Driver> {
   checksum_algorithm: string | null
   checksum_type: string | null
   profile: string
-  extra: Json<D, Extra> | null
+  extra: Json<D, StoredExtra> | null
 }
 
 export interface PartRow<D extends Driver> {
@@ -149,7 +152,7 @@ function rowMapping<D extends Driver> (columns: Columns<D>) {
     if (row.storage_class !== null) version.storageClass = row.storage_class
     if (row.parts_count !== null) version.partsCount = row.parts_count
     if (row.part_sizes !== null) version.partSizes = columns.sizes(row.part_sizes)
-    if (row.extra !== null) Object.assign(version, fromExtra(json<Extra>(row.extra)))
+    if (row.extra !== null) Object.assign(version, fromExtra(json<StoredExtra>(row.extra)))
     return version
   }
 
@@ -185,7 +188,7 @@ function rowMapping<D extends Driver> (columns: Columns<D>) {
     if (row.storage_class !== null) upload.storageClass = row.storage_class
     if (row.checksum_algorithm !== null) upload.checksumAlgorithm = row.checksum_algorithm as ChecksumAlgorithm
     if (row.checksum_type !== null) upload.checksumType = row.checksum_type as ChecksumType
-    if (row.extra !== null) Object.assign(upload, fromExtra(json<Extra>(row.extra)))
+    if (row.extra !== null) Object.assign(upload, fromExtra(json<StoredExtra>(row.extra)))
     return upload
   }
 
@@ -227,10 +230,20 @@ export function configOf (bucket: BucketRecord): string | null {
   return bucket.config === undefined || Object.keys(bucket.config).length === 0 ? null : JSON.stringify(bucket.config)
 }
 
-/** The `extra` column: a version's or upload's ACL, encryption and part checksums, as JSON text; null when none. */
+/**
+ * The `extra` column: a version's or upload's ACL, encryption, part checksums and archive state, as
+ * JSON text; null when none.
+ */
 export function extraOf (record: Extra): string | null {
-  if (record.acl === undefined && record.encryption === undefined && record.partChecksums === undefined) return null
-  return JSON.stringify({ acl: record.acl, encryption: record.encryption, partChecksums: record.partChecksums })
+  if (record.acl === undefined && record.encryption === undefined && record.partChecksums === undefined &&
+    record.archived !== true && record.restore === undefined) return null
+  return JSON.stringify({
+    acl: record.acl,
+    encryption: record.encryption,
+    partChecksums: record.partChecksums,
+    archived: record.archived === true ? true : undefined,
+    restore: record.restore,
+  })
 }
 
 /** A nullable JSON column's text. */
@@ -238,11 +251,18 @@ export function jsonOrNull (value: object | undefined): string | null {
   return value === undefined ? null : JSON.stringify(value)
 }
 
-function fromExtra (extra: Extra): Extra {
+function fromExtra (extra: StoredExtra): Extra {
   const out: Extra = {}
   if (extra.acl !== undefined && extra.acl !== null) out.acl = extra.acl
   if (extra.encryption !== undefined && extra.encryption !== null) out.encryption = extra.encryption
   if (Array.isArray(extra.partChecksums)) out.partChecksums = extra.partChecksums
+  if (extra.archived === true) out.archived = true
+  const restore = extra.restore
+  if (restore !== undefined && restore !== null) {
+    out.restore = restore.ongoing
+      ? { ongoing: true, days: restore.days ?? 1, requested: new Date(restore.requested ?? 0) }
+      : { ongoing: false, expiry: new Date(restore.expiry ?? 0) }
+  }
   return out
 }
 

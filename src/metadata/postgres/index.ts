@@ -6,6 +6,7 @@ import type {
 } from '../metadata-store.js'
 import type { ChangeOptions } from '../jobs.js'
 import { BackgroundFacade } from '../background-facade.js'
+import * as archives from './archives.js'
 import * as buckets from './buckets.js'
 import * as jobs from './jobs.js'
 import { PostgresConnection } from './connection.js'
@@ -30,7 +31,7 @@ export { POSTGRES_SCHEMA_VERSION } from './schema.js'
  */
 export class PostgresMetadataStore extends BackgroundFacade<PostgresConnection> implements MetadataStore {
   constructor (init: PostgresMetadataStoreInit = {}) {
-    super(new PostgresConnection(init), { ...jobs, ...pins })
+    super(new PostgresConnection(init), { ...jobs, ...pins, ...archives })
   }
 
   /**

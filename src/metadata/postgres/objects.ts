@@ -10,6 +10,7 @@ import { extraOf, heldCid, jsonOrNull, postgresRows } from '../rows.js'
 import { add, of } from './connection.js'
 import type { Deltas, PostgresConnection, Queryable } from './connection.js'
 import { hasNul, keyRange, pageSize, rangeSql, unstorable } from './keys.js'
+import { releaseHeld } from './archives.js'
 
 const { toListed, toVersion } = postgresRows
 
@@ -52,8 +53,9 @@ export async function deleteObject (db: PostgresConnection, bucket: string, key:
       await q.query(db.sql(`UPDATE ${db.s}.versions SET is_latest = true WHERE bucket = $1 AND key = $2 AND seq =
         (SELECT seq FROM ${db.s}.versions WHERE bucket = $1 AND key = $2 ORDER BY seq DESC LIMIT 1)`, [bucket, key]))
     }
-    add(deltas, heldCid(row.delete_marker, row.cid), -1)
-    return toVersion(row)
+    const deleted = toVersion(row)
+    await releaseHeld(db, q, deltas, deleted)
+    return deleted
   })
   return deleted === undefined ? { released } : { deleted, released }
 }
@@ -155,10 +157,10 @@ export async function put (db: PostgresConnection, q: Queryable, version: Object
     bucket, key, versionId, version.deleteMarker, version.cid, version.size, version.etag, version.lastModified.getTime(), version.owner,
     JSON.stringify(version.headers), JSON.stringify(version.metadata), JSON.stringify(version.tags),
     jsonOrNull(version.checksum), version.storageClass ?? null, version.partsCount ?? null,
-    version.partSizes === undefined ? null : version.partSizes, extraOf(version),
+    version.partSizes === undefined ? null : version.partSizes, extraOf({ ...version, archived: undefined, restore: undefined }),
   ]))
   add(deltas, heldCid(version.deleteMarker, version.cid), 1)
-  if (old !== undefined) add(deltas, heldCid(old.deleteMarker, old.cid), -1)
+  if (old !== undefined) await releaseHeld(db, q, deltas, old)
   return old
 }
 

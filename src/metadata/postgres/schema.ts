@@ -1,7 +1,7 @@
 import type { PostgresConnection } from './connection.js'
 
 /** Version of the schema below, recorded in the `schema_migrations` table. */
-export const POSTGRES_SCHEMA_VERSION = 6
+export const POSTGRES_SCHEMA_VERSION = 7
 
 /** Text as an SQL string literal: a function body that names the schema, whatever characters its name holds. */
 const literal = (text: string): string => `'${text.replaceAll("'", "''")}'`
@@ -189,7 +189,8 @@ CREATE TABLE ${s}.completed_uploads (
 CREATE INDEX completed_uploads_by_time ON ${s}.completed_uploads (completed);
 ${statsSql(s)}
 ${jobsSql(s)}
-${pinsSql(s)}`
+${pinsSql(s)}
+${archivesSql(s)}`
 
 // Schema 5: the job queue (one row per job name; jobs.ts) and the replica rows (replicas.ts).
 // Times are epoch milliseconds, as in the other tables.
@@ -246,6 +247,18 @@ CREATE TABLE ${s}.pins (
 );
 CREATE UNIQUE INDEX pins_by_owner ON ${s}.pins (owner, created);`
 
+// Schema 7: records of content on an archive target (archives.ts). Times are epoch milliseconds.
+const archivesSql = (s: string): string => `
+CREATE TABLE ${s}.archives (
+  cid text COLLATE "C" PRIMARY KEY,
+  target text NOT NULL,
+  location jsonb NOT NULL,
+  archived bigint NOT NULL,
+  -- versions archived with this content now
+  versions integer NOT NULL CHECK (versions >= 0),
+  deleting boolean NOT NULL DEFAULT false
+);`
+
 /** Steps from each older schema version to the next; a new schema gets schemaSql directly. */
 const MIGRATIONS: Record<number, (s: string) => string> = {
   // 1 → 2: each bucket's CID profile. Existing buckets get NULL, read as "the gateway's configured
@@ -269,6 +282,8 @@ INSERT INTO ${s}.bucket_stats (bucket, slot) SELECT b.name, generate_series(1, $
   4: jobsSql,
   // 5 → 6: pin requests
   5: pinsSql,
+  // 6 → 7: records of content on an archive target
+  6: archivesSql,
 }
 
 function checkNotNewer (version: number | null): void {

@@ -4,6 +4,7 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import type { ChangeOptions } from '../jobs.js'
 import { jobsOf } from '../jobs.js'
+import { archiveStatements } from './archives.js'
 import { bucketStatements } from './buckets.js'
 import { checkJobs, enqueue, jobStatements } from './jobs.js'
 import { objectStatements } from './objects.js'
@@ -44,7 +45,7 @@ interface PendingWrite {
 
 function prepare (db: Database.Database) {
   return { ...bucketStatements(db), ...objectStatements(db), ...uploadStatements(db), ...refStatements(db), ...statStatements(db), ...jobStatements(db),
-    ...pinStatements(db) }
+    ...pinStatements(db), ...archiveStatements(db) }
 }
 
 /**

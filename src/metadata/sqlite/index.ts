@@ -6,6 +6,7 @@ import type {
 } from '../metadata-store.js'
 import type { ChangeOptions } from '../jobs.js'
 import { BackgroundFacade } from '../background-facade.js'
+import * as archives from './archives.js'
 import * as buckets from './buckets.js'
 import * as jobs from './jobs.js'
 import { SqliteDatabase } from './database.js'
@@ -27,7 +28,7 @@ export { SQLITE_SCHEMA_VERSION } from './schema.js'
  */
 export class SqliteMetadataStore extends BackgroundFacade<SqliteDatabase> implements MetadataStore {
   constructor (init: SqliteMetadataStoreInit) {
-    super(new SqliteDatabase(init), { ...jobs, ...pins })
+    super(new SqliteDatabase(init), { ...jobs, ...pins, ...archives })
   }
 
   async createBucket (bucket: BucketRecord, options?: AbortOptions): Promise<boolean> {

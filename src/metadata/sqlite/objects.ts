@@ -8,7 +8,8 @@ import { prefixSuccessor, seekStart, versionSeek } from '../key-order.js'
 import type { ListedRow, VersionRow } from '../rows.js'
 import { extraOf, heldCid, jsonOrNull, sqliteRows } from '../rows.js'
 import type { SqliteDatabase, Statement } from './database.js'
-import { release, requireReferenced, retain } from './refs.js'
+import { requireReferenced, retain } from './refs.js'
+import { releaseHeld } from './archives.js'
 
 const { toListed, toVersion } = sqliteRows
 
@@ -74,7 +75,8 @@ export async function deleteObject (db: SqliteDatabase, bucket: string, key: str
       const next = db.sql.getLatest.get(bucket, key)
       if (next !== undefined) db.sql.setLatest.run(1, next.seq)
     }
-    return { deleted: toVersion(row), released: release(db, heldCid(row.delete_marker === 1, row.cid)) }
+    const deleted = toVersion(row)
+    return { deleted, released: releaseHeld(db, deleted) }
   }, options)
 }
 
@@ -92,7 +94,7 @@ export async function setObjectAcl (db: SqliteDatabase, bucket: string, key: str
   return await db.write(() => {
     const row = versionId === undefined ? db.sql.getLatest.get(bucket, key) : db.sql.getVersion.get(bucket, key, versionId)
     if (row === undefined) return false
-    db.sql.setExtra.run(extraOf({ acl, encryption: toVersion(row).encryption }), row.seq)
+    db.sql.setExtra.run(extraOf({ ...toVersion(row), acl }), row.seq)
     return true
   })
 }
@@ -153,6 +155,7 @@ export function put (db: SqliteDatabase, version: ObjectVersion, condition?: Wri
     checkCondition(condition, bucket, key, latest === undefined ? undefined : { deleteMarker: latest.delete_marker === 1, etag: latest.etag })
   }
   const old = db.sql.getVersion.get(bucket, key, versionId)
+  const replaced = old === undefined ? undefined : toVersion(old)
   if (old !== undefined) db.sql.deleteVersion.run(old.seq)
   // At most one version of a key is the latest: when the replaced one was, none is left to demote.
   if (old?.is_latest !== 1) {
@@ -176,11 +179,11 @@ export function put (db: SqliteDatabase, version: ObjectVersion, condition?: Wri
     storage_class: version.storageClass ?? null,
     parts_count: version.partsCount ?? null,
     part_sizes: version.partSizes === undefined ? null : version.partSizes.join(','),
-    extra: extraOf(version),
+    extra: extraOf({ ...version, archived: undefined, restore: undefined }),
   })
   retain(db, heldCid(version.deleteMarker, version.cid))
   return {
-    ...(old === undefined ? {} : { replaced: toVersion(old) }),
-    released: old === undefined ? [] : release(db, heldCid(old.delete_marker === 1, old.cid)),
+    ...(replaced === undefined ? {} : { replaced }),
+    released: replaced === undefined ? [] : releaseHeld(db, replaced),
   }
 }

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 
 /** Version of the schema below, kept in `PRAGMA user_version`. */
-export const SQLITE_SCHEMA_VERSION = 9
+export const SQLITE_SCHEMA_VERSION = 10
 
 // Schema 3: multipart uploads in progress, their parts, and completed uploads kept for retries.
 const MULTIPART_SCHEMA = `
@@ -48,6 +48,20 @@ CREATE TABLE completed_uploads (
   PRIMARY KEY (bucket, key, upload_id)
 ) WITHOUT ROWID;
 CREATE INDEX completed_uploads_by_time ON completed_uploads (completed);
+`
+
+// Schema 10: records of content on an archive target (archives.ts).
+const ARCHIVES_SCHEMA = `
+CREATE TABLE archives (
+  cid TEXT NOT NULL PRIMARY KEY,
+  target TEXT NOT NULL,
+  -- JSON: where the target put the CAR
+  location TEXT NOT NULL,
+  archived INTEGER NOT NULL,
+  -- versions archived with this content now
+  versions INTEGER NOT NULL CHECK (versions >= 0),
+  deleting INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
 `
 
 // Schema 7: each bucket's totals, kept by triggers in the transaction of every change, so that
@@ -181,7 +195,7 @@ CREATE TABLE versions (
   parts_count INTEGER,
   -- comma-separated part sizes of a multipart object
   part_sizes TEXT,
-  -- JSON { acl, encryption } when either is set
+  -- JSON { acl, encryption, partChecksums, archived, restore } when any is set
   extra TEXT,
   UNIQUE (bucket, key, version_id)
 );
@@ -200,7 +214,8 @@ ${MULTIPART_SCHEMA}
 ALTER TABLE uploads ADD COLUMN extra TEXT;
 ${STATS_SCHEMA}
 ${JOBS_SCHEMA}
-${PINS_SCHEMA}`
+${PINS_SCHEMA}
+${ARCHIVES_SCHEMA}`
 
 /** Steps from each older schema version to the next; a new database gets SCHEMA directly. */
 const MIGRATIONS: Record<number, string> = {
@@ -233,6 +248,8 @@ INSERT INTO bucket_stats (bucket, objects, bytes, uploads) SELECT buckets.name,
   7: JOBS_SCHEMA,
   // 8 → 9: pin requests
   8: PINS_SCHEMA,
+  // 9 → 10: records of content on an archive target
+  9: ARCHIVES_SCHEMA,
 }
 
 export function migrate (db: Database.Database): void {

@@ -66,6 +66,10 @@ export type { PinningServiceInit, PinningServiceHandler } from './federation/pin
 export type { ReplicaPolicy } from './federation/replication.js'
 export type { ScrubOptions } from './federation/scrub.js'
 
+// Archive targets: cold storage for archived object versions, one CAR per root CID
+export { PinningArchiveTarget, parsePinningArchiveConfig } from './archive/pinning-target.js'
+export type { PinningArchiveConfig } from './archive/pinning-target.js'
+
 // Content
 export { ContentStore } from './content/content-store.js'
 export type { ContentStoreInit, WriteSession, VerifiedCatOptions, VerifiedReadOptions } from './content/content-store.js'

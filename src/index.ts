@@ -66,6 +66,12 @@ export type { PinningServiceInit, PinningServiceHandler } from './federation/pin
 export type { ReplicaPolicy } from './federation/replication.js'
 export type { ScrubOptions } from './federation/scrub.js'
 
+// Archive targets: cold storage for archived object versions, one CAR per root CID
+export type { ArchiveTarget, ArchiveLocation, ArchiveStatus } from './archive/target.js'
+export { S3ArchiveTarget, parseS3ArchiveConfig } from './archive/s3-target.js'
+export type { S3ArchiveConfig } from './archive/s3-target.js'
+export type { S3ClientError } from './archive/s3-client.js'
+
 // Content
 export { ContentStore } from './content/content-store.js'
 export type { ContentStoreInit, WriteSession, VerifiedCatOptions, VerifiedReadOptions } from './content/content-store.js'

@@ -67,6 +67,10 @@ export type { ReplicaPolicy } from './federation/replication.js'
 export type { ScrubOptions } from './federation/scrub.js'
 
 // Archive targets: cold storage for archived object versions, one CAR per root CID
+export type { ArchiveTarget, ArchiveLocation, ArchiveStatus } from './archive/target.js'
+export { S3ArchiveTarget, parseS3ArchiveConfig } from './archive/s3-target.js'
+export type { S3ArchiveConfig } from './archive/s3-target.js'
+export type { S3ClientError } from './archive/s3-client.js'
 export { PinningArchiveTarget, parsePinningArchiveConfig } from './archive/pinning-target.js'
 export type { PinningArchiveConfig } from './archive/pinning-target.js'
 

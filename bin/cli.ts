@@ -66,6 +66,12 @@ Options (each overrides its environment variable):
   --scrub-rate R    S3IPFS_SCRUB_RATE   scrub: re-hash every stored block against its CID at R bytes/s
                                         (e.g. 32M), repairing from replicas; a pass every
                                         S3IPFS_SCRUB_INTERVAL (default 24h). Default: off
+  --archive FILE    S3IPFS_ARCHIVE      a JSON file naming the archive target of the GLACIER_IR, GLACIER
+                                        and DEEP_ARCHIVE storage classes (lifecycle transitions,
+                                        RestoreObject): { "type": "s3", "endpoint", "bucket", "region",
+                                        "accessKeyId", "secretAccessKey" }, { "type": "storacha",
+                                        "key", "proof" } or { "type": "pinning-service", "endpoint",
+                                        "token" } (needs --ipfs-listen)
   S3IPFS_LIFECYCLE_DAY_SECONDS          the length of a lifecycle "day" in seconds (default 86400): rules'
                                         Days count in it, and each bucket's lifecycle pass runs once per
                                         day. Shorten it to see rules act in tests and staging
@@ -159,6 +165,7 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
       'admin-token': { type: 'string' },
       'no-workers': { type: 'boolean' },
       'scrub-rate': { type: 'string' },
+      archive: { type: 'string' },
     },
     strict: true,
     allowPositionals: false,

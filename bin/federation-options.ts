@@ -5,7 +5,7 @@ import { parseReplicasOption } from '../src/federation/replication.js'
 import { nonEmpty, parseDuration, UsageError } from './args.js'
 import type { ServerOptions } from './server.js'
 
-/** `--pinning-services FILE` (read and checked now), `--replicas`, `--pins-token`, `--admin-token`, `--no-workers`. */
+/** `--pinning-services FILE` (read and checked now), `--replicas`, `--pins-token`, `--admin-token`, `--no-workers`, `--archive FILE`. */
 export function federationOptions (values: Record<string, string | boolean | string[] | undefined>, env: NodeJS.ProcessEnv): Partial<ServerOptions> {
   const file = (values['pinning-services'] as string | undefined) ?? nonEmpty(env.S3IPFS_PINNING_SERVICES)
   const replicas = (values.replicas as string | undefined) ?? nonEmpty(env.S3IPFS_REPLICAS)
@@ -41,6 +41,7 @@ export function federationOptions (values: Record<string, string | boolean | str
     if (bytesPerSecond > 0) scrub = { bytesPerSecond, intervalMs: intervalText === undefined ? undefined : parseDuration(intervalText) }
   }
   return {
+    archive: archiveOption(values, env),
     scrub,
     pinningServices,
     replicas,
@@ -49,4 +50,20 @@ export function federationOptions (values: Record<string, string | boolean | str
     jobLeaseMs: nonEmpty(env.S3IPFS_JOB_LEASE) === undefined ? undefined : parseDuration(env.S3IPFS_JOB_LEASE as string),
     workers: values['no-workers'] === true ? false : workersEnv === undefined ? undefined : !['0', 'false', 'off', 'no'].includes(workersEnv),
   }
+}
+
+/** `--archive FILE` / S3IPFS_ARCHIVE: the archive target's JSON configuration, read now (checked when the target is made). */
+function archiveOption (values: Record<string, string | boolean | string[] | undefined>, env: NodeJS.ProcessEnv): unknown {
+  const file = (values.archive as string | undefined) ?? nonEmpty(env.S3IPFS_ARCHIVE)
+  if (file === undefined) return undefined
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(resolve(file), 'utf8'))
+  } catch (err) {
+    throw new UsageError(`Cannot read the archive configuration file "${file}": ${(err as Error).message}`)
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError(`The archive configuration file "${file}" must hold a JSON object naming the target: { "type": "s3" | "storacha" | "pinning-service", ... }`)
+  }
+  return parsed
 }

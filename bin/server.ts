@@ -25,6 +25,7 @@ import { PostgresMetadataStore } from '../src/metadata/postgres.js'
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
 import type { Gateway, GatewayInit } from '../src/types.js'
 import { defaultLogger, jsonLogger, type GatewayLogger, type LogLevel } from '../src/observability/logger.js'
+import { createArchiveTarget } from '../src/archive/config.js'
 
 export const DEFAULT_PORT = 9090
 export const DEFAULT_HOST = '127.0.0.1'
@@ -117,6 +118,11 @@ export interface ServerOptions {
   replicas?: string
   /** Serve the Pinning Service API at `/-/pins` to holders of this bearer token (federation, `ipfs pin remote`). Default: off. */
   pinsToken?: string
+  /**
+   * The archive target's configuration (`--archive FILE`): the parsed JSON object that
+   * `createArchiveTarget` reads. Default: none (GatewayInit.archive).
+   */
+  archive?: unknown
   /** Bearer token for admin calls that change things (a bucket's replica policy). Default: none. */
   adminToken?: string
   /** Run background jobs (replication, pins, scrubbing) in this process. Default true. */
@@ -193,6 +199,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
       // pin requests fetch through it.
       ipfs = await startIpfsNode({ blockstore: stores.blockstore, listen: options.ipfsListen })
     }
+    const archive = options.archive === undefined ? options.gateway?.archive : await createArchiveTarget(options.archive, { ipfs })
     const masterKey = options.masterKey ?? (options.metadataUrl === undefined ? await loadOrCreateMasterKey(dataDir) : undefined)
     if (options.encrypt === true && masterKey === undefined) {
       throw new TypeError('Encrypting every object needs a master key: with shared (PostgreSQL) metadata, give it (S3IPFS_MASTER_KEY)')
@@ -208,6 +215,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
       allowInsecureSseC: options.allowInsecureSseC,
       cidMetadata: options.cidMetadata,
       lifecycleDaySeconds: options.lifecycleDaySeconds,
+      archive,
       signatureV2: options.signatureV2 ?? options.gateway?.signatureV2,
       audit: bothSinks(audit?.sink, options.gateway?.audit),
       logger,

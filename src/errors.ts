@@ -12,6 +12,8 @@ const STATUS: Record<string, number> = {
   BucketAlreadyOwnedByYou: 409,
   BucketNotEmpty: 409,
   ConditionalRequestConflict: 409,
+  RestoreAlreadyInProgress: 409,
+  OperationAborted: 409,
   EntityTooLarge: 400,
   EntityTooSmall: 400,
   ExpiredToken: 400,

@@ -23,6 +23,9 @@ import { renderXml } from './xml/render.js'
 import { Observability } from './observability/index.js'
 import { Federation } from './federation/index.js'
 import { DEFAULT_DAY_MS, LIFECYCLE, lifecycleHandler } from './lifecycle/pass.js'
+import { ARCHIVE, ARCHIVE_DELETE, archiveDeleteHandler, archiveHandler } from './archive/jobs.js'
+import { withArchiveJobs } from './archive/wrap.js'
+import type { JobHandler } from './jobs/handler.js'
 import { reconcileLifecycle } from './lifecycle/reconcile.js'
 import { defaultLogger } from './observability/logger.js'
 import type { Exchange, RequestState as ObservedState } from './observability/request-observer.js'
@@ -104,10 +107,12 @@ export function createGateway (init: GatewayInit = {}): Gateway {
   const blockstore = observability.blockstore(failover ?? baseBlockstore)
   const lifecycleDayMs = init.lifecycleDaySeconds === undefined ? DEFAULT_DAY_MS : init.lifecycleDaySeconds * 1000
   if (!(lifecycleDayMs >= 1000)) throw new TypeError('lifecycleDaySeconds must be at least 1')
-  // Lifecycle passes apply rules through the same store as requests (built below, with its jobs).
-  let runLifecycle: ReturnType<typeof lifecycleHandler> | undefined
+  // Lifecycle passes and archive jobs work through the same stores as requests (built below, with their jobs).
+  const late: Partial<Record<string, JobHandler>> = {}
+  const forward = (kind: string): JobHandler => async (job, context) =>
+    await late[kind]?.(job, context) ?? { state: 'retry', runAt: new Date(context.now().getTime() + 1000) }
   const federation = new Federation({
-    handlers: { [LIFECYCLE]: async (job, context) => await runLifecycle?.(job, context) ?? { state: 'retry', runAt: new Date(context.now().getTime() + 1000) } },
+    handlers: { [LIFECYCLE]: forward(LIFECYCLE), [ARCHIVE]: forward(ARCHIVE), [ARCHIVE_DELETE]: forward(ARCHIVE_DELETE) },
     metadata: baseStore,
     replication: init.replication,
     ipfs,
@@ -124,12 +129,14 @@ export function createGateway (init: GatewayInit = {}): Gateway {
   observability.watchJobs(async () => await baseStore.countJobs())
   // On a store that pins (a networked node), every reference change is mirrored as a pin.
   const pinner = isPinner(blockstore) ? blockstore : undefined
-  const queued = federation.wrap(baseStore)
+  const queued = withArchiveJobs(federation.wrap(baseStore), init.archive !== undefined)
   const metadata = observability.metadata(pinner === undefined ? queued : new PinnedMetadataStore(queued, pinner, logger), baseStore)
-  runLifecycle = lifecycleHandler({ metadata, dayMs: lifecycleDayMs, newVersionId: () => newId('version'), logger })
+  late[LIFECYCLE] = lifecycleHandler({ metadata, dayMs: lifecycleDayMs, newVersionId: () => newId('version'), archiving: init.archive !== undefined, logger })
   const credentials = toCredentialProvider(init.credentials)
   const region = init.region ?? 'us-east-1'
   const content = new ContentStore({ blockstore, profile: init.cidProfile ?? 'unixfs-v1-2025' })
+  late[ARCHIVE] = archiveHandler({ metadata, content, target: init.archive, dayMs: lifecycleDayMs, logger })
+  late[ARCHIVE_DELETE] = archiveDeleteHandler({ metadata, target: init.archive })
   const now = init.now ?? (() => new Date())
   const signatureClock = init.signatureClock ?? now
   const signatureV2 = init.signatureV2 ?? true
@@ -234,6 +241,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       requestId: id,
       signal: req.signal,
       lifecycleDayMs,
+      archive: init.archive,
       wakeJobs: () => { federation.wake() },
     }
     const operation = OPERATIONS[match.operation]
@@ -352,6 +360,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       await startup
       await federation.stop()
       await metadata.close()
+      await init.archive?.close?.()
       const closable = blockstore as { close?: () => Promise<void> | void }
       if (typeof closable.close === 'function') await closable.close()
     },

@@ -64,6 +64,7 @@ export const ROUTES: Route[] = [
   { method: 'GET', target: 'object', query: ['acl'], operation: 'GetObjectAcl' },
   { method: 'PUT', target: 'object', query: ['acl'], operation: 'PutObjectAcl' },
   { method: 'POST', target: 'object', query: ['uploads'], operation: 'CreateMultipartUpload' },
+  { method: 'POST', target: 'object', query: ['restore'], operation: 'RestoreObject' },
   { method: 'POST', target: 'object', query: ['uploadId'], operation: 'CompleteMultipartUpload' },
   { method: 'PUT', target: 'object', query: ['uploadId'], header: 'x-amz-copy-source', operation: 'UploadPartCopy' },
   { method: 'PUT', target: 'object', query: ['uploadId'], operation: 'UploadPart' },

@@ -10,6 +10,7 @@ import type { ReadinessReport } from './observability/readiness.js'
 import type { IpfsPeer, JobsOptions, ReplicationOptions } from './federation/index.js'
 import type { ScrubOptions } from './federation/scrub.js'
 import type { Registry } from 'prom-client'
+import type { ArchiveTarget } from './archive/target.js'
 
 export type { GatewayLogger } from './observability/logger.js'
 
@@ -207,6 +208,15 @@ export interface GatewayInit {
    * counts). Shorten it to see rules act in tests and staging, as Ceph RGW's rgw_lc_debug_interval.
    */
   lifecycleDaySeconds?: number
+  /**
+   * Cold storage for archived object versions (the GLACIER_IR, GLACIER and DEEP_ARCHIVE storage
+   * classes): `S3ArchiveTarget` (any S3-compatible bucket), `PinningArchiveTarget` (a Pinning Service
+   * API endpoint), `StorachaArchiveTarget` (Filecoin through Storacha), or your own ArchiveTarget.
+   * Versions written in those classes, and those lifecycle Transition rules move, are exported as
+   * CARs to it; RestoreObject brings them back. The gateway closes it on `close`. Default: none
+   * (GLACIER and DEEP_ARCHIVE writes and transitions are NotImplemented; GLACIER_IR is a label).
+   */
+  archive?: ArchiveTarget
 }
 
 /** What `beforeOperation` is told about a request. */

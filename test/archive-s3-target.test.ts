@@ -1,10 +1,7 @@
-import { spawn } from 'node:child_process'
-import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { readdir, readFile } from 'node:fs/promises'
 import { createServer as createNetServer } from 'node:net'
 import type { AddressInfo, Socket } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import test from 'ava'
@@ -17,9 +14,9 @@ import { parseS3ArchiveConfig, S3ArchiveTarget } from '../src/archive/s3-target.
 import type { S3ArchiveConfig } from '../src/archive/s3-target.js'
 import { ContentStore } from '../src/content/content-store.js'
 import { createGateway } from '../src/gateway.js'
-import { REPO_ROOT } from './helpers/child.js'
 import { nodeHost } from './helpers/hosts.js'
 import { credentials as gatewayCredentials, deterministicBytes } from './helpers/s3.js'
+import { startS3rver as startS3rverProcess } from './helpers/s3rver.js'
 
 const MiB = 1024 * 1024
 const names = ['s3rver', 'gateway'] as const
@@ -70,22 +67,10 @@ function sdkClient (endpoint: string, keys: { accessKeyId: string, secretAccessK
 }
 
 async function startS3rver (): Promise<Backend> {
-  const dir = await mkdtemp(join(tmpdir(), 's3ipfs-s3rver-'))
-  const proc: ChildProcess = spawn(process.execPath, ['--openssl-legacy-provider', join(REPO_ROOT, 'node_modules/s3rver/bin/s3rver.js'),
-    '-d', dir, '-a', '127.0.0.1', '-p', '0', '--silent'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  proc.stdout?.setEncoding('utf8')
-  proc.stderr?.setEncoding('utf8').on('data', (s: string) => { out += s })
-  const port = await new Promise<number>((resolve, reject) => {
-    proc.stdout?.on('data', (s: string) => {
-      out += s
-      const m = out.match(/listening on [\d.]+:(\d+)/)
-      if (m !== null) resolve(Number(m[1]))
-    })
-    proc.once('exit', () => { reject(new Error(`s3rver exited:\n${out}`)) })
-  })
+  const server = await startS3rverProcess()
+  const dir = server.dir
   const keys = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' }
-  const endpoint = `http://127.0.0.1:${port}`
+  const endpoint = server.endpoint
   const sdk = sdkClient(endpoint, keys)
   return {
     endpoint,
@@ -101,8 +86,7 @@ async function startS3rver (): Promise<Backend> {
     abortsUploads: false,
     close: async () => {
       sdk.destroy()
-      proc.kill('SIGKILL')
-      await rm(dir, { recursive: true, force: true })
+      await server.close()
     },
   }
 }

@@ -21,11 +21,15 @@ export function versionKey (bucket: string, key: string, versionId: string): str
  * The job that settles a version's archive state: a transition to `storageClass` (a lifecycle
  * rule's; absent, the version's own class), a restore requested, a restored copy due to expire.
  */
-export function archiveJob (version: Pick<ObjectVersion, 'bucket' | 'key' | 'versionId'>, init: { storageClass?: string, runAt?: Date } = {}): NewJob {
+export function archiveJob (version: Pick<ObjectVersion, 'bucket' | 'key' | 'versionId'> & { lastModified?: Date },
+  init: { storageClass?: string, runAt?: Date } = {}): NewJob {
+  // A lifecycle transition names the version it found due by its time too: a version written since
+  // under the same id (an overwrite in an unversioned bucket) is not moved in its place.
+  const payload = init.storageClass === undefined ? {} : { storageClass: init.storageClass, lastModified: version.lastModified?.getTime() }
   return {
     kind: ARCHIVE,
     key: versionKey(version.bucket, version.key, version.versionId),
-    payload: init.storageClass === undefined ? {} : { storageClass: init.storageClass },
+    payload,
     ...(init.runAt === undefined ? {} : { runAt: init.runAt }),
   }
 }
@@ -75,7 +79,9 @@ export function archiveHandler (init: ArchiveJobsInit): JobHandler {
     const now = context.now()
     const later = { state: 'retry' as const, runAt: new Date(now.getTime() + CONFLICT_RETRY_MS) }
 
-    const wanted = typeof job.payload.storageClass === 'string' ? job.payload.storageClass : version.storageClass
+    const requested = typeof job.payload.storageClass === 'string' &&
+      (typeof job.payload.lastModified !== 'number' || job.payload.lastModified === version.lastModified.getTime())
+    const wanted = requested ? job.payload.storageClass as string : version.storageClass
     if (wanted !== undefined && wanted !== (version.storageClass ?? 'STANDARD') && classRank(wanted) > classRank(version.storageClass) &&
       (!isArchiveClass(wanted) || version.archived === true)) {
       // A label change, or a colder class for content archived already: no bytes move.

@@ -64,6 +64,7 @@ const ACTIONS: Record<string, ActionRow> = {
   UploadPartCopy: { action: 's3:PutObject' },
   CompleteMultipartUpload: { action: 's3:PutObject' },
   AbortMultipartUpload: { action: 's3:AbortMultipartUpload' },
+  RestoreObject: { action: 's3:RestoreObject' },
   ListParts: { action: 's3:ListMultipartUploadParts' },
 }
 

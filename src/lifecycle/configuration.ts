@@ -3,6 +3,8 @@ import { S3Error } from '../errors.js'
 import { validateTags } from '../protocol/headers.js'
 import { childText, children, parseXml, type XmlNode } from '../xml/parse.js'
 import type { XmlObject } from '../xml/render.js'
+import { noncurrentTransitionsXml, parseNoncurrentTransitions, parseTransitions, transitionsXml } from './transitions.js'
+import type { NoncurrentTransition, Transition, TransitionOptions } from './transitions.js'
 
 /**
  * A bucket's lifecycle configuration as Amazon S3 defines it (PutBucketLifecycleConfiguration):
@@ -29,9 +31,22 @@ export interface LifecycleRule {
   expiration?: { days?: number, date?: string, expiredObjectDeleteMarker?: boolean }
   noncurrentExpiration?: { noncurrentDays?: number, newerNoncurrentVersions?: number }
   abortIncompleteDays?: number
+  /** Absent in configurations stored before transitions existed: none. */
+  transitions?: Transition[]
+  noncurrentTransitions?: NoncurrentTransition[]
 }
 
-export interface LifecycleConfiguration { rules: LifecycleRule[] }
+/**
+ * How small objects transition (`x-amz-transition-default-minimum-object-size`): by default none
+ * under 128 KiB moves; `varies_by_storage_class` lets GLACIER and DEEP_ARCHIVE take any size.
+ */
+export type MinimumObjectSize = 'all_storage_classes_128K' | 'varies_by_storage_class'
+
+export interface LifecycleConfiguration {
+  rules: LifecycleRule[]
+  /** Absent: the default, all_storage_classes_128K. */
+  minimumObjectSize?: MinimumObjectSize
+}
 
 const MAX_RULES = 1000
 const MAX_ID_LENGTH = 255
@@ -96,7 +111,7 @@ function midnight (text: string): string {
   return new Date(ms).toISOString()
 }
 
-function parseRule (node: XmlNode, index: number): LifecycleRule {
+function parseRule (node: XmlNode, index: number, options: TransitionOptions): LifecycleRule {
   const status = childText(node, 'Status')
   if (status !== 'Enabled' && status !== 'Disabled') throw malformed()
   const id = childText(node, 'ID') ?? ''
@@ -107,9 +122,10 @@ function parseRule (node: XmlNode, index: number): LifecycleRule {
   const filter = filters.length === 1 ? parseFilter(filters[0]) : { tags: [], ...(legacy === undefined ? {} : { prefix: legacy }) }
   const rule: LifecycleRule = { id: id === '' ? generatedId(index) : id, enabled: status === 'Enabled', legacyPrefix: filters.length === 0, filter }
 
-  if (node.Transition !== undefined || node.NoncurrentVersionTransition !== undefined) {
-    throw new S3Error('NotImplemented', 'Lifecycle transitions to other storage classes are not implemented by this gateway yet.')
-  }
+  const transitions = parseTransitions(node, options)
+  const noncurrentTransitions = parseNoncurrentTransitions(node, options)
+  if (transitions.length > 0) rule.transitions = transitions
+  if (noncurrentTransitions.length > 0) rule.noncurrentTransitions = noncurrentTransitions
   const expirations = children(node, 'Expiration')
   if (expirations.length > 1) throw malformed()
   if (expirations.length === 1) {
@@ -145,8 +161,17 @@ function parseRule (node: XmlNode, index: number): LifecycleRule {
     }
     rule.abortIncompleteDays = days
   }
-  if (rule.expiration === undefined && rule.noncurrentExpiration === undefined && rule.abortIncompleteDays === undefined) {
+  if (rule.expiration === undefined && rule.noncurrentExpiration === undefined && rule.abortIncompleteDays === undefined &&
+    transitions.length === 0 && noncurrentTransitions.length === 0) {
     throw invalidRequest('At least one action needs to be specified in a rule')
+  }
+  const expirationDays = rule.expiration?.days
+  if (expirationDays !== undefined && transitions.some(t => t.days !== undefined && t.days >= expirationDays)) {
+    throw invalid('\'Days\' in the Expiration action must be greater than \'Days\' in the Transition action')
+  }
+  const noncurrentDays = rule.noncurrentExpiration?.noncurrentDays
+  if (noncurrentDays !== undefined && noncurrentTransitions.some(t => t.noncurrentDays >= noncurrentDays)) {
+    throw invalid('\'NoncurrentDays\' in the NoncurrentVersionExpiration action must be greater than \'NoncurrentDays\' in the NoncurrentVersionTransition action')
   }
   return rule
 }
@@ -155,17 +180,29 @@ function generatedId (index: number): string {
   return `${randomBytes(18).toString('base64url')}${index}`
 }
 
+export interface ParseOptions {
+  /** An archive target is configured (transitions to archive classes can be applied). Default false. */
+  archiving?: boolean
+  /** The request's `x-amz-transition-default-minimum-object-size`. */
+  minimumObjectSize?: string
+}
+
 /** The body of PutBucketLifecycleConfiguration, validated as S3 does. */
-export function parseLifecycleConfiguration (body: Uint8Array): LifecycleConfiguration {
+export function parseLifecycleConfiguration (body: Uint8Array, options: ParseOptions = {}): LifecycleConfiguration {
+  const minimum = options.minimumObjectSize
+  if (minimum !== undefined && minimum !== 'all_storage_classes_128K' && minimum !== 'varies_by_storage_class') {
+    throw new S3Error('InvalidArgument', 'Invalid x-amz-transition-default-minimum-object-size', { ArgumentName: 'x-amz-transition-default-minimum-object-size', ArgumentValue: minimum })
+  }
   const doc = parseXml(body, 'LifecycleConfiguration')
-  const rules = children(doc, 'Rule').map(parseRule)
+  const transitionOptions: TransitionOptions = { archiving: options.archiving ?? false, midnight }
+  const rules = children(doc, 'Rule').map((node, index) => parseRule(node, index, transitionOptions))
   if (rules.length === 0 || rules.length > MAX_RULES) throw malformed()
   const ids = new Set<string>()
   for (const rule of rules) {
     if (ids.has(rule.id)) throw invalid('Rule ID must be unique. Found same ID for more than one rule')
     ids.add(rule.id)
   }
-  return { rules }
+  return minimum === 'varies_by_storage_class' ? { rules, minimumObjectSize: minimum } : { rules }
 }
 
 export function toStoredLifecycle (config: LifecycleConfiguration): string {
@@ -210,6 +247,8 @@ export function lifecycleXml (config: LifecycleConfiguration): XmlObject {
       ID: rule.id,
       ...(rule.legacyPrefix ? { Prefix: rule.filter.prefix ?? '' } : { Filter: filterXml(rule.filter) }),
       Status: rule.enabled ? 'Enabled' : 'Disabled',
+      Transition: transitionsXml(rule.transitions ?? []),
+      NoncurrentVersionTransition: noncurrentTransitionsXml(rule.noncurrentTransitions ?? []),
       NoncurrentVersionExpiration: rule.noncurrentExpiration === undefined
         ? undefined
         : { NoncurrentDays: rule.noncurrentExpiration.noncurrentDays, NewerNoncurrentVersions: rule.noncurrentExpiration.newerNoncurrentVersions },

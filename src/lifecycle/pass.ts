@@ -3,7 +3,9 @@ import type { NewJob } from '../metadata/jobs.js'
 import type { BucketRecord, ListedObject, MetadataStore, ObjectVersion } from '../metadata/metadata-store.js'
 import type { GatewayLogger } from '../types.js'
 import { fromStoredLifecycle, type LifecycleConfiguration } from './configuration.js'
-import { abortDue, currentExpiry, nextBoundary, noncurrentDue, readsTags, removesLoneMarker } from './rules.js'
+import { abortDue, currentExpiry, nextBoundary, noncurrentDue, noncurrentTransitionDue, readsTags, removesLoneMarker, transitionDue } from './rules.js'
+import { classRank, isArchiveClass } from '../archive/classes.js'
+import { archiveJob } from '../archive/jobs.js'
 
 /** The job kind of a bucket's lifecycle pass (one job per bucket, keyed by its name). */
 export const LIFECYCLE = 'lifecycle'
@@ -20,6 +22,8 @@ export interface LifecycleInit {
   metadata: MetadataStore
   dayMs: number
   newVersionId: () => string
+  /** Whether an archive target is configured: without one, transitions to archive classes are not applied. */
+  archiving?: boolean
   /** Versions or uploads read per page. Default 500. */
   pageSize?: number
   /** How long one run works before it saves its place and yields. Default 5 s. */
@@ -39,7 +43,7 @@ interface Cursor {
   uploadId?: string
 }
 
-export interface PassReport { expired: number, markersRemoved: number, noncurrentRemoved: number, uploadsAborted: number }
+export interface PassReport { expired: number, markersRemoved: number, noncurrentRemoved: number, uploadsAborted: number, transitions: number }
 
 /**
  * Applies a bucket's lifecycle rules, as Amazon S3 does once a day: current versions due under an
@@ -69,7 +73,7 @@ export function lifecycleHandler (init: LifecycleInit): JobHandler {
       const next = cursor.phase === 'versions' ? await pass.versions(cursor) : await pass.uploads(cursor)
       if (next === undefined) {
         const r = pass.report
-        if (r.expired + r.markersRemoved + r.noncurrentRemoved + r.uploadsAborted > 0) init.logger?.info({ bucket: bucket.name, ...r }, 'lifecycle pass')
+        if (r.expired + r.markersRemoved + r.noncurrentRemoved + r.uploadsAborted + r.transitions > 0) init.logger?.info({ bucket: bucket.name, ...r }, 'lifecycle pass')
         return { state: 'retry', runAt: nextBoundary(now, init.dayMs), payload: {} }
       }
       cursor = next
@@ -79,8 +83,10 @@ export function lifecycleHandler (init: LifecycleInit): JobHandler {
 }
 
 class Pass {
-  readonly report: PassReport = { expired: 0, markersRemoved: 0, noncurrentRemoved: 0, uploadsAborted: 0 }
+  readonly report: PassReport = { expired: 0, markersRemoved: 0, noncurrentRemoved: 0, uploadsAborted: 0, transitions: 0 }
   private readonly tags: boolean
+  /** Archive jobs of the page being walked, for the versions a Transition rule moves. */
+  private transitions: NewJob[] = []
 
   constructor (
     private readonly init: LifecycleInit,
@@ -112,6 +118,12 @@ class Pass {
       else if (successor !== undefined && await this.noncurrent(v, new Date(successor), newer)) this.report.noncurrentRemoved++
       at = { phase: 'versions', key: v.key, versionId: v.versionId, successor: v.lastModified.getTime(), newer: latest ? 0 : newer + 1 }
     }
+    // The page's transitions: each an archive job (merged with one already waiting), done by the job worker.
+    if (this.transitions.length > 0) {
+      await this.init.metadata.enqueueJobs(this.transitions, { signal: this.signal })
+      this.report.transitions += this.transitions.length
+      this.transitions = []
+    }
     return page.length < this.pageSize ? { phase: 'uploads' } : at
   }
 
@@ -132,8 +144,12 @@ class Pass {
       this.report.markersRemoved++
       return
     }
-    const expiry = currentExpiry(this.config, await this.subject(v), v.lastModified, this.init.dayMs)
-    if (expiry === undefined || expiry.at > this.now) return
+    const subject = await this.subject(v)
+    const expiry = currentExpiry(this.config, subject, v.lastModified, this.init.dayMs)
+    if (expiry === undefined || expiry.at > this.now) {
+      this.transition(v, transitionDue(this.config, subject, v.lastModified, this.now, this.init.dayMs))
+      return
+    }
     // The version may have been replaced since it was listed: expire only the one that was due.
     const latest = await metadata.getObject(name, v.key, undefined, { signal: this.signal })
     if (latest === undefined || latest.deleteMarker || latest.versionId !== v.versionId || latest.lastModified.getTime() !== v.lastModified.getTime()) return
@@ -151,9 +167,20 @@ class Pass {
     this.report.expired++
   }
 
-  /** Removes a noncurrent version when a rule says so; true when it did. */
+  /** Moves a version to a colder class when a rule made one due (by the version's archive job). */
+  private transition (v: ListedObject, due: string | undefined): void {
+    if (due === undefined || classRank(due) <= classRank(v.storageClass)) return
+    if (isArchiveClass(due) && this.init.archiving !== true) return
+    this.transitions.push(archiveJob({ bucket: this.bucket.name, key: v.key, versionId: v.versionId, lastModified: v.lastModified }, { storageClass: due }))
+  }
+
+  /** Removes a noncurrent version when a rule says so (true), or moves it when a transition is due. */
   private async noncurrent (v: ListedObject, since: Date, newer: number): Promise<boolean> {
-    if (!noncurrentDue(this.config, await this.subject(v), since, newer, this.now, this.init.dayMs)) return false
+    const subject = await this.subject(v)
+    if (!noncurrentDue(this.config, subject, since, newer, this.now, this.init.dayMs)) {
+      this.transition(v, noncurrentTransitionDue(this.config, subject, since, newer, this.now, this.init.dayMs))
+      return false
+    }
     const result = await this.init.metadata.deleteObject(this.bucket.name, v.key, v.versionId, { signal: this.signal })
     return result.deleted !== undefined
   }

@@ -1,5 +1,6 @@
 import type { BucketRecord } from '../metadata/metadata-store.js'
 import { fromStoredLifecycle, type LifecycleConfiguration, type LifecycleFilter, type LifecycleRule } from './configuration.js'
+import { classRank } from '../archive/classes.js'
 
 /**
  * When lifecycle rules act, as Amazon S3 computes it: an action due `days` after a time is due at
@@ -71,6 +72,44 @@ export function noncurrentDue (config: LifecycleConfiguration, subject: Subject,
     if (nc.newerNoncurrentVersions !== undefined && newer < nc.newerNoncurrentVersions) return false
     return dueAfter(since, nc.noncurrentDays, dayMs) <= now && matches(rule.filter, subject)
   })
+}
+
+/** Objects smaller than this do not transition by default (S3's all_storage_classes_128K). */
+export const MINIMUM_TRANSITION_SIZE = 128 * 1024
+
+/** Whether a transition to `storageClass` may move an object of this size under the rule. */
+function transitionSizeAllowed (config: LifecycleConfiguration, rule: LifecycleRule, storageClass: string, size: number): boolean {
+  if (size >= MINIMUM_TRANSITION_SIZE) return true
+  // A rule that filters on size says itself which objects it moves.
+  if (rule.filter.sizeGreaterThan !== undefined || rule.filter.sizeLessThan !== undefined) return true
+  return config.minimumObjectSize === 'varies_by_storage_class' && (storageClass === 'GLACIER' || storageClass === 'DEEP_ARCHIVE')
+}
+
+/** The coldest class the Transition rules matching a current version have made due by `now`. */
+export function transitionDue (config: LifecycleConfiguration, subject: Subject, lastModified: Date, now: Date, dayMs: number): string | undefined {
+  let due: string | undefined
+  for (const rule of config.rules) {
+    if (!rule.enabled || rule.transitions === undefined || !matches(rule.filter, subject)) continue
+    for (const t of rule.transitions) {
+      const at = t.days !== undefined ? dueAfter(lastModified, t.days, dayMs) : new Date(t.date as string)
+      if (at <= now && transitionSizeAllowed(config, rule, t.storageClass, subject.size) && classRank(t.storageClass) > classRank(due)) due = t.storageClass
+    }
+  }
+  return due
+}
+
+/** The coldest class the NoncurrentVersionTransition rules have made due for a noncurrent version (see noncurrentDue). */
+export function noncurrentTransitionDue (config: LifecycleConfiguration, subject: Subject, since: Date, newer: number, now: Date, dayMs: number): string | undefined {
+  let due: string | undefined
+  for (const rule of config.rules) {
+    if (!rule.enabled || rule.noncurrentTransitions === undefined || !matches(rule.filter, subject)) continue
+    for (const t of rule.noncurrentTransitions) {
+      if (t.newerNoncurrentVersions !== undefined && newer < t.newerNoncurrentVersions) continue
+      if (dueAfter(since, t.noncurrentDays, dayMs) <= now && transitionSizeAllowed(config, rule, t.storageClass, subject.size) &&
+        classRank(t.storageClass) > classRank(due)) due = t.storageClass
+    }
+  }
+  return due
 }
 
 /** Whether a delete marker that is a key's only version is to be removed (ExpiredObjectDeleteMarker). */

@@ -99,6 +99,11 @@ export function versionHolds (version: Pick<ObjectVersion, 'deleteMarker' | 'cid
   return version.restore?.ongoing === false ? { local: version.cid, archive: version.cid } : { archive: version.cid }
 }
 
+/** Whether a version holds its content locally (not archived, or restored). */
+export function holdsLocally (version: Pick<ObjectVersion, 'deleteMarker' | 'cid' | 'archived' | 'restore'>): boolean {
+  return versionHolds(version).local !== undefined
+}
+
 /** The restore state of a version as a change's `expect` names it. */
 export function restoreExpectation (version: Pick<ObjectVersion, 'restore'>): RestoreExpectation {
   return version.restore === undefined ? 'none' : version.restore.ongoing ? 'ongoing' : 'restored'

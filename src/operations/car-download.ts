@@ -6,6 +6,7 @@ import type { OperationContext } from './context.js'
 import { requireObject, versionIdParam } from './common.js'
 import { encryptionHeaders, storedDataKey } from './encryption.js'
 import { versionHeaders } from './object-attributes.js'
+import { readable } from '../archive/read-through.js'
 
 export const CAR_MEDIA_TYPE = 'application/vnd.ipld.car'
 
@@ -150,6 +151,7 @@ export async function readObjectAsCar (ctx: OperationContext, car: CarRequest, w
     }
   }
   if (!withBody) return { status: 200, headers }
+  await readable(ctx, version)
   return {
     status: 200,
     headers,

@@ -4,6 +4,7 @@ import type { EncryptionSettings } from './encryption.js'
 import type { ContentStore, WriteSession } from '../content/content-store.js'
 import type { BucketRecord, MetadataStore, ObjectVersion } from '../metadata/metadata-store.js'
 import type { CredentialProvider, S3Request, S3Response } from '../types.js'
+import type { ArchiveTarget } from '../archive/target.js'
 
 /** Everything an operation may use. Operations never see host (HTTP framework) objects. */
 export interface OperationContext {
@@ -46,6 +47,8 @@ export interface OperationContext {
   signal?: AbortSignal
   /** Length of a lifecycle day in ms (GatewayInit.lifecycleDaySeconds). */
   lifecycleDayMs: number
+  /** The archive target (GatewayInit.archive): archive storage classes are accepted only with one. */
+  archive?: ArchiveTarget
   /** Looks for due background jobs now (after enqueuing one), rather than at the next poll. */
   wakeJobs?: () => void
 }

@@ -17,6 +17,7 @@ import { rejectUnsupportedWriteHeaders, writeAttributes } from './object-attribu
 import { newVersionId, versionIdHeader } from './versioning.js'
 import { bucketExpirationHeader } from '../lifecycle/rules.js'
 import { checkWriteConditions } from './write-conditions.js'
+import { holdsLocally } from '../metadata/archives.js'
 
 function directive (ctx: OperationContext, header: string): 'COPY' | 'REPLACE' {
   const value = ctx.req.headers[header]
@@ -55,10 +56,12 @@ export async function copyObject (ctx: OperationContext) {
     metadataDirective === 'COPY' && !storageClassChange && !encryptionChange) {
     throw new S3Error('InvalidRequest', 'This copy request is illegal because it is trying to copy an object to itself without changing the object\'s metadata, storage class, website redirect location or encryption attributes.')
   }
-  const replaced = metadataDirective === 'REPLACE' ? writeAttributes(requestHeaders) : undefined
+  const archiving = ctx.archive !== undefined
+  const replaced = metadataDirective === 'REPLACE' ? writeAttributes(requestHeaders, archiving) : undefined
+  // As in S3, a copy is STANDARD unless the request names a class (the source's is not carried).
   const storageClass = ctx.req.headers['x-amz-storage-class'] !== undefined
-    ? writeAttributes({ 'x-amz-storage-class': ctx.req.headers['x-amz-storage-class'] }).storageClass
-    : from.storageClass
+    ? writeAttributes({ 'x-amz-storage-class': ctx.req.headers['x-amz-storage-class'] }, archiving).storageClass
+    : undefined
   const tags = taggingDirective === 'REPLACE' ? parseTaggingHeader(ctx.req.headers['x-amz-tagging']) : from.tags
 
   const condition = await checkWriteConditions(ctx)
@@ -88,7 +91,8 @@ export async function copyObject (ctx: OperationContext) {
     encryption: encryption?.record,
   }
   // The source may have been deleted (and its blocks collected elsewhere) since it was read.
-  await ctx.metadata.putObject(version, { signal: ctx.signal, sourceCid: content === undefined ? from.cid : undefined, condition })
+  // (Archived content read through was imported under this request's session: no reference to check.)
+  await ctx.metadata.putObject(version, { signal: ctx.signal, sourceCid: content === undefined && holdsLocally(from) ? from.cid : undefined, condition })
   const headers: Record<string, string> = { ...cidHeaders(version.cid), ...versionIdHeader(target, version.versionId), ...encryptionHeaders(version.encryption), ...bucketExpirationHeader(target, version, ctx.lifecycleDayMs) }
   if (from.versionId !== 'null') headers['x-amz-copy-source-version-id'] = from.versionId
   return xmlResponse('CopyObjectResult', {
@@ -135,7 +139,7 @@ async function copyFromIpfs (ctx: OperationContext, target: BucketRecord, source
   rejectDateConditions(headers)
   const metadataDirective = directive(ctx, 'x-amz-metadata-directive')
   const taggingDirective = directive(ctx, 'x-amz-tagging-directive')
-  const requested = writeAttributes(headers)
+  const requested = writeAttributes(headers, ctx.archive !== undefined)
   const { owner, acl } = newObjectOwnership(ctx, target)
   const encryption = newEncryption(ctx, target)
   let algorithm

@@ -4,6 +4,7 @@ import type { MultibaseDecoder } from 'multiformats/bases/interface'
 import { S3Error } from '../errors.js'
 import type { ObjectVersion } from '../metadata/metadata-store.js'
 import { requireObject } from './common.js'
+import { readable } from '../archive/read-through.js'
 import { checkExpectedOwner } from '../auth/expected-owner.js'
 import type { OperationContext } from './context.js'
 
@@ -95,5 +96,8 @@ export async function readCopySource (ctx: OperationContext, source: CopySource)
     const action = source.versionId === undefined ? 's3:GetObject' : 's3:GetObjectVersion'
     await ctx.authorizer.require(action, source.bucket, source.key, { versionId: source.versionId })
   }
-  return await requireObject(ctx, source.bucket, source.key, source.versionId)
+  const version = await requireObject(ctx, source.bucket, source.key, source.versionId)
+  // Archived: refused until restored, or read through into this request's session.
+  await readable(ctx, version)
+  return version
 }

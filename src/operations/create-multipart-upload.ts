@@ -57,7 +57,7 @@ export async function createMultipartUpload (ctx: OperationContext) {
   const bucket = await requireBucket(ctx)
   // The initiator owns the upload (lists its parts, aborts it); the object's owner follows the ACL.
   const { acl } = newObjectOwnership(ctx, bucket)
-  const attributes = writeAttributes(ctx.req.headers)
+  const attributes = writeAttributes(ctx.req.headers, ctx.archive !== undefined)
   checkImportHeader(ctx.req.headers)
   const encryption = newEncryption(ctx, bucket)
   if (encryption !== undefined && isCarUpload({ metadata: attributes.metadata })) throw carWithEncryption()

@@ -8,5 +8,5 @@ export async function getBucketLifecycleConfiguration (ctx: OperationContext) {
   const bucket = await requireBucket(ctx)
   const config = fromStoredLifecycle(bucket.config?.lifecycle)
   if (config === undefined) throw new S3Error('NoSuchLifecycleConfiguration', undefined, { BucketName: bucket.name })
-  return xmlResponse('LifecycleConfiguration', lifecycleXml(config), 200, { 'x-amz-transition-default-minimum-object-size': 'all_storage_classes_128K' })
+  return xmlResponse('LifecycleConfiguration', lifecycleXml(config), 200, { 'x-amz-transition-default-minimum-object-size': config.minimumObjectSize ?? 'all_storage_classes_128K' })
 }

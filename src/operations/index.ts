@@ -16,6 +16,7 @@ import { deleteBucketTagging } from './delete-bucket-tagging.js'
 import { getBucketOwnershipControls } from './get-bucket-ownership-controls.js'
 import { getBucketTagging } from './get-bucket-tagging.js'
 import { getObjectAttributes } from './get-object-attributes.js'
+import { restoreObject } from './restore-object.js'
 import { putBucketOwnershipControls } from './put-bucket-ownership-controls.js'
 import { putBucketTagging } from './put-bucket-tagging.js'
 import { deleteObject } from './delete-object.js'
@@ -86,6 +87,7 @@ export const OPERATIONS: Record<string, Operation> = {
   PutBucketOwnershipControls: putBucketOwnershipControls,
   DeleteBucketOwnershipControls: deleteBucketOwnershipControls,
   GetObjectAttributes: getObjectAttributes,
+  RestoreObject: restoreObject,
   GetBucketLifecycleConfiguration: getBucketLifecycleConfiguration,
   PutBucketLifecycleConfiguration: putBucketLifecycleConfiguration,
   DeleteBucketLifecycle: deleteBucketLifecycle,

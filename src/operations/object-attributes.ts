@@ -2,6 +2,7 @@ import { S3Error } from '../errors.js'
 import { contentHeaders, headerValue, parseTaggingHeader, STORAGE_CLASSES, userMetadata } from '../protocol/headers.js'
 import type { ObjectVersion } from '../metadata/metadata-store.js'
 import { quoteEtag } from './common.js'
+import { restoreHeader } from '../archive/read-through.js'
 
 /**
  * Request headers that ask for features this gateway does not have (ACL headers are read by the
@@ -23,17 +24,20 @@ export interface WriteAttributes {
   storageClass?: string
 }
 
-/** Stored attributes of a new object from its write request's headers, validated. */
-export function writeAttributes (headers: Record<string, string>): WriteAttributes {
+/**
+ * Stored attributes of a new object from its write request's headers, validated. `archiving`: an
+ * archive target is configured, so the GLACIER and DEEP_ARCHIVE classes can be honoured.
+ */
+export function writeAttributes (headers: Record<string, string>, archiving = false): WriteAttributes {
   rejectUnsupportedWriteHeaders(headers)
   const storageClass = headers['x-amz-storage-class']
   if (storageClass !== undefined && !STORAGE_CLASSES.has(storageClass)) {
     throw new S3Error('InvalidStorageClass', 'The storage class you specified is not valid', { StorageClassRequested: storageClass })
   }
-  // In Amazon S3 these are archived at once and unreadable until restored; storing them as readable
-  // objects under that name would be a silent wrong answer until the archive tier exists.
-  if (storageClass === 'GLACIER' || storageClass === 'DEEP_ARCHIVE') {
-    throw new S3Error('NotImplemented', `The ${storageClass} storage class (an archive tier with RestoreObject) is not implemented by this gateway yet.`, { Header: 'x-amz-storage-class' })
+  // In Amazon S3 these are archived at once and unreadable until restored: without an archive
+  // target, storing them as readable objects under that name would be a silent wrong answer.
+  if (!archiving && (storageClass === 'GLACIER' || storageClass === 'DEEP_ARCHIVE')) {
+    throw new S3Error('NotImplemented', `The ${storageClass} storage class needs an archive target, and this gateway has none configured.`, { Header: 'x-amz-storage-class' })
   }
   return {
     headers: contentHeaders(headers),
@@ -58,6 +62,7 @@ export function versionHeaders (v: ObjectVersion): Record<string, string> {
   if (v.versionId !== 'null') out['x-amz-version-id'] = v.versionId
   if (v.tags.length > 0) out['x-amz-tagging-count'] = String(v.tags.length)
   if (v.storageClass !== undefined) out['x-amz-storage-class'] = v.storageClass
+  Object.assign(out, restoreHeader(v))
   return out
 }
 

@@ -10,6 +10,7 @@ import { requireObject, versionIdParam } from './common.js'
 import { checksumHeader, versionHeaders } from './object-attributes.js'
 import { encryptionHeaders, readDecrypted, storedDataKey } from './encryption.js'
 import { bucketExpirationHeader } from '../lifecycle/rules.js'
+import { readable } from '../archive/read-through.js'
 
 function partNumberParam (ctx: OperationContext): number | undefined {
   const raw = ctx.query.get('partNumber')
@@ -50,6 +51,8 @@ export async function readObject (ctx: OperationContext, withBody: boolean): Pro
     }
   }
 
+  // Archived: GET is refused until restored, or reads through (HEAD answers from metadata).
+  if (withBody) await readable(ctx, version)
   const size = version.size
   let range: ByteRange | undefined
   const partNumber = partNumberParam(ctx)

@@ -75,7 +75,7 @@ export async function postObject (ctx: OperationContext) {
     authorizer,
   }
   await authorizer.require('s3:PutObject', bucket.name, key)
-  const attributes = { ...writeAttributes(headers), ...newObjectOwnership(formCtx, bucket) }
+  const attributes = { ...writeAttributes(headers, ctx.archive !== undefined), ...newObjectOwnership(formCtx, bucket) }
   const encryption = newEncryption(formCtx, bucket)
 
   const stream = contentLengthRange === undefined ? file.stream : limitContentLength(file.stream, contentLengthRange)

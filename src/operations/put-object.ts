@@ -21,7 +21,7 @@ import { carWithEncryption, encryptionHeaders, etagOf, newEncryption, storedSize
 export async function putObject (ctx: OperationContext) {
   assertValidKey(ctx.key)
   const bucket = await requireBucket(ctx)
-  const attributes = { ...writeAttributes(ctx.req.headers), ...newObjectOwnership(ctx, bucket) }
+  const attributes = { ...writeAttributes(ctx.req.headers, ctx.archive !== undefined), ...newObjectOwnership(ctx, bucket) }
   const encryption = newEncryption(ctx, bucket)
   if (isCarImport(ctx.req.headers)) {
     if (encryption !== undefined) throw carWithEncryption()

@@ -10,6 +10,7 @@ import { parseCopySource, parseIpfsCopySource, readCopySource, type IpfsCopySour
 import { checkIpfsSourceConditions, ipfsSourceSize, readIpfsSource, rejectDateConditions } from './ipfs-source.js'
 import { partNumberParam, requireUpload } from './multipart.js'
 import { storePart, uploadProfile } from './upload-part.js'
+import { holdsLocally } from '../metadata/archives.js'
 
 /** `x-amz-copy-source-range: bytes=first-last`, both inclusive and within the source. */
 export function parseCopySourceRange (header: string | undefined, size: number): { start: number, end: number } | undefined {
@@ -67,7 +68,7 @@ export async function uploadPartCopy (ctx: OperationContext) {
         checksum: algorithm === undefined || from.checksum === undefined ? undefined : { algorithm, value: from.checksum.value },
       }
     : await copyBytes(ctx, upload, from, partNumber, range?.start ?? 0, length, sourceKey, dataKey)
-  await storePart(ctx, upload, part, reusable ? from.cid : undefined)
+  await storePart(ctx, upload, part, reusable && holdsLocally(from) ? from.cid : undefined)
 
   const headers: Record<string, string> = encryptionHeaders(upload.encryption)
   if (from.versionId !== 'null') headers['x-amz-copy-source-version-id'] = from.versionId

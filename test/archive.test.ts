@@ -1,0 +1,236 @@
+/**
+ * The archive tier through the AWS SDK over loopback HTTP: objects written in GLACIER go to the
+ * archive target (their blocks freed by gc), GET and Copy are refused until RestoreObject brings
+ * them back (verified, byte-identical) for Days, after which they are archived again; GLACIER_IR
+ * reads through; lifecycle Transition and NoncurrentVersionTransition rules move versions; the
+ * target down, or a corrupt CAR coming back, changes nothing until it is fixed. The archive target
+ * is an S3ArchiveTarget on another gateway (stopped and started at will) and on s3rver.
+ */
+import test from 'ava'
+import {
+  CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand,
+  PutBucketLifecycleConfigurationCommand, PutBucketVersioningCommand, PutObjectCommand, RestoreObjectCommand,
+} from '@aws-sdk/client-s3'
+import { randomBytes } from 'node:crypto'
+import { CID } from 'multiformats/cid'
+import { S3ArchiveTarget } from '../src/archive/s3-target.js'
+import { archiveJob, ARCHIVE } from '../src/archive/jobs.js'
+import { createGateway } from '../src/gateway.js'
+import { MemoryMetadataStore } from '../src/metadata/memory.js'
+import { parseLifecycleConfiguration } from '../src/lifecycle/configuration.js'
+import { bodyOf, coldCycle, eventually, startArchiveGateway, startStoppableGateway, storageClass } from './helpers/archive-env.js'
+import { nodeHost } from './helpers/hosts.js'
+import { startS3rver } from './helpers/s3rver.js'
+import { credentials, s3Client, s3Error } from './helpers/s3.js'
+
+const ARCHIVE_BUCKET = 'archive'
+const KIB = 1024
+
+async function carStored (s3: import('@aws-sdk/client-s3').S3Client, prefix = ''): Promise<string[]> {
+  const list = await s3.send(new ListObjectsV2Command({ Bucket: ARCHIVE_BUCKET, Prefix: prefix }))
+  return (list.Contents ?? []).map(o => o.Key as string)
+}
+
+test('cold cycle on another gateway as the S3 archive: written GLACIER → archived → refused → restored → identical → extended → expired → deleted', async t => {
+  const remote = await startStoppableGateway()
+  t.teardown(async () => { await remote.close() })
+  await remote.s3.send(new CreateBucketCommand({ Bucket: ARCHIVE_BUCKET }))
+  const target = new S3ArchiveTarget({ type: 's3', endpoint: remote.url, bucket: ARCHIVE_BUCKET, ...credentials, prefix: 'cars/' })
+  const env = await startArchiveGateway(target)
+  t.teardown(async () => { await env.close() })
+  await env.s3.send(new CreateBucketCommand({ Bucket: 'b' }))
+  const body = randomBytes(300 * KIB)
+  await coldCycle(t, env, 'b', body, async () => (await carStored(remote.s3, 'cars/')).length === 1)
+  const [key] = await carStored(remote.s3, 'cars/')
+  const cid = (await env.s3.send(new HeadObjectCommand({ Bucket: 'b', Key: 'cold' }))).Metadata?.cid
+  t.is(key, `cars/${cid}.car`, 'the CAR is stored under the CID')
+
+  await env.s3.send(new DeleteObjectCommand({ Bucket: 'b', Key: 'cold' }))
+  await eventually(t, 'deleting the last archived version removes its CAR from the target', async () => (await carStored(remote.s3, 'cars/')).length === 0)
+})
+
+test('cold cycle on s3rver as the S3 archive', async t => {
+  const s3rver = await startS3rver()
+  t.teardown(async () => { await s3rver.close() })
+  const s3rverClient = s3Client(s3rver.endpoint)
+  Object.assign(s3rverClient.config, {})
+  const admin = new (await import('@aws-sdk/client-s3')).S3Client({
+    endpoint: s3rver.endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: s3rver.accessKeyId, secretAccessKey: s3rver.secretAccessKey },
+  })
+  t.teardown(() => { admin.destroy(); s3rverClient.destroy() })
+  await admin.send(new CreateBucketCommand({ Bucket: ARCHIVE_BUCKET }))
+  const target = new S3ArchiveTarget({ type: 's3', endpoint: s3rver.endpoint, bucket: ARCHIVE_BUCKET, accessKeyId: s3rver.accessKeyId, secretAccessKey: s3rver.secretAccessKey })
+  const env = await startArchiveGateway(target)
+  t.teardown(async () => { await env.close() })
+  await env.s3.send(new CreateBucketCommand({ Bucket: 'b' }))
+  await coldCycle(t, env, 'b', randomBytes(2 * 1024 * KIB + 17), async () => (await carStored(admin)).length === 1)
+})
+
+test('lifecycle transitions: GLACIER_IR reads through, GLACIER then DEEP_ARCHIVE (the CAR stored once), noncurrent versions, the 128 KiB default minimum', async t => {
+  const remote = await startStoppableGateway()
+  t.teardown(async () => { await remote.close() })
+  await remote.s3.send(new CreateBucketCommand({ Bucket: ARCHIVE_BUCKET }))
+  const env = await startArchiveGateway(new S3ArchiveTarget({ type: 's3', endpoint: remote.url, bucket: ARCHIVE_BUCKET, ...credentials }))
+  t.teardown(async () => { await env.close() })
+  const { s3 } = env
+  await s3.send(new CreateBucketCommand({ Bucket: 'b' }))
+  await s3.send(new PutBucketVersioningCommand({ Bucket: 'b', VersioningConfiguration: { Status: 'Enabled' } }))
+  await s3.send(new PutBucketLifecycleConfigurationCommand({
+    Bucket: 'b',
+    LifecycleConfiguration: {
+      Rules: [
+        { ID: 'ir', Status: 'Enabled', Filter: { Prefix: 'ir/' }, Transitions: [{ Days: 1, StorageClass: 'GLACIER_IR' }] },
+        { ID: 'deep', Status: 'Enabled', Filter: { Prefix: 'deep/' }, Transitions: [{ Days: 1, StorageClass: 'GLACIER' }, { Days: 3, StorageClass: 'DEEP_ARCHIVE' }] },
+        { ID: 'old', Status: 'Enabled', Filter: { Prefix: 'nc/' }, NoncurrentVersionTransitions: [{ NoncurrentDays: 1, StorageClass: 'GLACIER' }] },
+      ],
+    },
+  }))
+  const ir = randomBytes(200 * KIB)
+  const deep = randomBytes(150 * KIB)
+  await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'ir/a', Body: ir }))
+  await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'ir/small', Body: randomBytes(10 * KIB) }))
+  await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'deep/a', Body: deep }))
+  const first = await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'nc/a', Body: randomBytes(140 * KIB) }))
+  await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'nc/a', Body: randomBytes(140 * KIB) }))
+  const irCid = (await s3.send(new HeadObjectCommand({ Bucket: 'b', Key: 'ir/a' }))).Metadata?.cid as string
+
+  env.advance(2)
+  await env.gateway.gc({ gracePeriodMs: 0 }) // nothing archived yet: nothing freed
+  t.true(await env.has(irCid))
+  env.gateway.admin // keep the gateway's jobs woken by the clock: the pass is due at the day boundary
+  await eventually(t, 'the due versions move', async () => await storageClass(s3, 'b', 'ir/a') === 'GLACIER_IR' &&
+    await storageClass(s3, 'b', 'deep/a') === 'GLACIER' &&
+    (await s3.send(new HeadObjectCommand({ Bucket: 'b', Key: 'nc/a', VersionId: first.VersionId }))).StorageClass === 'GLACIER')
+  t.is(await storageClass(s3, 'b', 'ir/small'), 'STANDARD', 'under 128 KiB: not moved by default')
+  t.is(await storageClass(s3, 'b', 'nc/a'), 'STANDARD', 'the current version stays')
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'b' }))
+  t.deepEqual(listed.Contents?.map(o => [o.Key, o.StorageClass]), [['deep/a', 'GLACIER'], ['ir/a', 'GLACIER_IR'], ['ir/small', 'STANDARD'], ['nc/a', 'STANDARD']])
+
+  await env.gateway.gc({ gracePeriodMs: 0 })
+  t.false(await env.has(irCid), 'archived blocks are freed')
+  t.true((await bodyOf(s3, 'b', 'ir/a')).equals(ir), 'GLACIER_IR reads through the target without a restore')
+  const range = await s3.send(new GetObjectCommand({ Bucket: 'b', Key: 'ir/a', Range: 'bytes=1000-1999' }))
+  t.true(Buffer.from(await range.Body!.transformToByteArray()).equals(ir.subarray(1000, 2000)))
+  t.like(await s3Error(bodyOf(s3, 'b', 'deep/a')), { code: 'InvalidObjectState' })
+  t.like(await s3Error(s3.send(new CopyObjectCommand({ Bucket: 'b', Key: 'copy', CopySource: 'b/deep/a' }))), { code: 'InvalidObjectState', status: 403 })
+  const copied = await s3.send(new CopyObjectCommand({ Bucket: 'b', Key: 'ir-copy', CopySource: 'b/ir/a' }))
+  t.truthy(copied.CopyObjectResult?.ETag)
+  t.is(await storageClass(s3, 'b', 'ir-copy'), 'STANDARD', 'a copy is STANDARD unless the request names a class')
+  t.true((await bodyOf(s3, 'b', 'ir-copy')).equals(ir))
+  t.like(await s3Error(s3.send(new RestoreObjectCommand({ Bucket: 'b', Key: 'ir/a', RestoreRequest: { Days: 1 } }))), { code: 'InvalidObjectState', status: 403 })
+  t.like(await s3Error(s3.send(new RestoreObjectCommand({ Bucket: 'b', Key: 'ir/small', RestoreRequest: { Days: 1 } }))), { code: 'InvalidObjectState', status: 403 })
+
+  const cars = (await carStored(remote.s3)).length
+  env.advance(2)
+  await eventually(t, 'GLACIER moves on to DEEP_ARCHIVE', async () => await storageClass(s3, 'b', 'deep/a') === 'DEEP_ARCHIVE')
+  t.is((await carStored(remote.s3)).length, cars, 'a colder class of archived content stores nothing again')
+  const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: 'b', Prefix: 'nc/' }))
+  t.deepEqual(versions.Versions?.map(v => v.StorageClass), ['STANDARD', 'GLACIER'])
+})
+
+test('the archive target down during a transition: the version stays STANDARD and readable, the job retries, then it moves', async t => {
+  const remote = await startStoppableGateway()
+  t.teardown(async () => { await remote.close() })
+  await remote.s3.send(new CreateBucketCommand({ Bucket: ARCHIVE_BUCKET }))
+  const metadata = new MemoryMetadataStore()
+  const env = await startArchiveGateway(new S3ArchiveTarget({ type: 's3', endpoint: remote.url, bucket: ARCHIVE_BUCKET, ...credentials, timeoutMs: 2000 }), { metadata })
+  t.teardown(async () => { await env.close() })
+  const { s3 } = env
+  await s3.send(new CreateBucketCommand({ Bucket: 'b' }))
+  await s3.send(new PutBucketLifecycleConfigurationCommand({
+    Bucket: 'b',
+    TransitionDefaultMinimumObjectSize: 'varies_by_storage_class',
+    LifecycleConfiguration: { Rules: [{ ID: 'g', Status: 'Enabled', Filter: {}, Transitions: [{ Days: 1, StorageClass: 'GLACIER' }] }] },
+  }))
+  const body = randomBytes(5 * KIB)
+  await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: body }))
+  await remote.stop()
+  env.advance(2)
+  const job = archiveJob({ bucket: 'b', key: 'k', versionId: 'null' })
+  await eventually(t, 'the transition fails while the target is down', async () => (await metadata.getJob(ARCHIVE, job.key))?.lastError !== undefined)
+  t.is(await storageClass(s3, 'b', 'k'), 'STANDARD')
+  t.true((await bodyOf(s3, 'b', 'k')).equals(body), 'still readable')
+  await remote.start()
+  await eventually(t, 'once the target is back, the version moves', async () => await storageClass(s3, 'b', 'k') === 'GLACIER')
+  t.is(await metadata.getJob(ARCHIVE, job.key), undefined, 'the job is done')
+})
+
+test('a corrupt CAR coming back is refused: nothing commits, the restore stays in progress until the archive holds the right bytes', async t => {
+  const remote = await startStoppableGateway()
+  t.teardown(async () => { await remote.close() })
+  await remote.s3.send(new CreateBucketCommand({ Bucket: ARCHIVE_BUCKET }))
+  const metadata = new MemoryMetadataStore()
+  const env = await startArchiveGateway(new S3ArchiveTarget({ type: 's3', endpoint: remote.url, bucket: ARCHIVE_BUCKET, ...credentials }), { metadata })
+  t.teardown(async () => { await env.close() })
+  const { s3 } = env
+  await s3.send(new CreateBucketCommand({ Bucket: 'b' }))
+  const body = randomBytes(3 * 1024 * KIB)
+  await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: body, StorageClass: 'DEEP_ARCHIVE' }))
+  const cid = (await s3.send(new HeadObjectCommand({ Bucket: 'b', Key: 'k' }))).Metadata?.cid as string
+  await eventually(t, 'archived', async () => (await metadata.getObject('b', 'k'))?.archived === true)
+  await env.gateway.gc({ gracePeriodMs: 0 })
+  t.false(await env.has(cid))
+
+  const key = `${cid}.car`
+  const car = await bodyOf(remote.s3, ARCHIVE_BUCKET, key)
+  const corrupt = Buffer.from(car)
+  corrupt[corrupt.length - 100] ^= 0xff
+  await remote.s3.send(new PutObjectCommand({ Bucket: ARCHIVE_BUCKET, Key: key, Body: corrupt }))
+
+  t.is((await s3.send(new RestoreObjectCommand({ Bucket: 'b', Key: 'k', RestoreRequest: { Days: 1 } }))).$metadata.httpStatusCode, 202)
+  const job = archiveJob({ bucket: 'b', key: 'k', versionId: 'null' })
+  await eventually(t, 'the restore fails on the corrupt CAR', async () => /does not match|mismatch|hash/i.test((await metadata.getJob(ARCHIVE, job.key))?.lastError ?? ''))
+  const head = await s3.send(new HeadObjectCommand({ Bucket: 'b', Key: 'k' }))
+  t.is(head.Restore, 'ongoing-request="true"')
+  t.like(await s3Error(s3.send(new RestoreObjectCommand({ Bucket: 'b', Key: 'k', RestoreRequest: { Days: 1 } }))), { code: 'RestoreAlreadyInProgress', status: 409 })
+  t.like(await s3Error(bodyOf(s3, 'b', 'k')), { code: 'InvalidObjectState' })
+  t.is(await metadata.refCount(cid), 0, 'nothing committed')
+
+  await remote.s3.send(new PutObjectCommand({ Bucket: ARCHIVE_BUCKET, Key: key, Body: car }))
+  await eventually(t, 'restored once the archive is right', async () =>
+    (await s3.send(new HeadObjectCommand({ Bucket: 'b', Key: 'k' }))).Restore?.startsWith('ongoing-request="false"') === true)
+  t.true((await bodyOf(s3, 'b', 'k')).equals(body))
+  t.is(await metadata.refCount(cid), 1)
+})
+
+test('without an archive target: GLACIER and DEEP_ARCHIVE writes and transitions are NotImplemented; label classes still transition', async t => {
+  const gateway = createGateway({ jobs: { pollMs: 25 } })
+  const host = await nodeHost.start(gateway, '')
+  const s3 = s3Client(host.url)
+  t.teardown(async () => { s3.destroy(); await host.close(); await gateway.close() })
+  await s3.send(new CreateBucketCommand({ Bucket: 'b' }))
+  t.like(await s3Error(s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x', StorageClass: 'GLACIER' }))), { code: 'NotImplemented', status: 501 })
+  t.like(await s3Error(s3.send(new PutBucketLifecycleConfigurationCommand({
+    Bucket: 'b', LifecycleConfiguration: { Rules: [{ ID: 'g', Status: 'Enabled', Filter: {}, Transitions: [{ Days: 1, StorageClass: 'DEEP_ARCHIVE' }] }] },
+  }))), { code: 'NotImplemented', status: 501 })
+  await s3.send(new PutBucketLifecycleConfigurationCommand({
+    Bucket: 'b', LifecycleConfiguration: { Rules: [{ ID: 'ia', Status: 'Enabled', Filter: {}, Transitions: [{ Days: 30, StorageClass: 'STANDARD_IA' }] }] },
+  }))
+  await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }))
+  t.like(await s3Error(s3.send(new RestoreObjectCommand({ Bucket: 'b', Key: 'k', RestoreRequest: { Days: 1 } }))), { code: 'InvalidObjectState', status: 403 })
+  t.like(await s3Error(s3.send(new RestoreObjectCommand({ Bucket: 'b', Key: 'missing', RestoreRequest: { Days: 1 } }))), { code: 'NoSuchKey', status: 404 })
+})
+
+test('Transition rules are validated as S3 validates them', t => {
+  const xml = (rule: string): Uint8Array => new TextEncoder().encode(`<LifecycleConfiguration><Rule><ID>r</ID><Status>Enabled</Status><Filter/>${rule}</Rule></LifecycleConfiguration>`)
+  const parse = (rule: string): unknown => parseLifecycleConfiguration(xml(rule), { archiving: true })
+  const code = (rule: string): string | undefined => { try { parse(rule); return undefined } catch (err) { return (err as { code?: string }).code } }
+  t.deepEqual((parse('<Transition><Days>0</Days><StorageClass>GLACIER</StorageClass></Transition>') as { rules: Array<{ transitions: unknown }> }).rules[0].transitions,
+    [{ days: 0, storageClass: 'GLACIER' }])
+  t.is(code('<Transition><Days>1</Days><StorageClass>NOPE</StorageClass></Transition>'), 'MalformedXML')
+  t.is(code('<Transition><StorageClass>GLACIER</StorageClass></Transition>'), 'MalformedXML')
+  t.is(code('<Transition><Days>1</Days><Date>2030-01-01T00:00:00Z</Date><StorageClass>GLACIER</StorageClass></Transition>'), 'MalformedXML')
+  t.is(code('<Transition><Days>-1</Days><StorageClass>GLACIER</StorageClass></Transition>'), 'InvalidArgument')
+  t.is(code('<Transition><Days>10</Days><StorageClass>STANDARD_IA</StorageClass></Transition>'), 'InvalidArgument', 'STANDARD_IA waits 30 days')
+  t.is(code('<Transition><Days>1</Days><StorageClass>GLACIER</StorageClass></Transition><Transition><Days>2</Days><StorageClass>GLACIER</StorageClass></Transition>'), 'InvalidArgument')
+  t.is(code('<Transition><Days>5</Days><StorageClass>GLACIER</StorageClass></Transition><Transition><Days>2</Days><StorageClass>DEEP_ARCHIVE</StorageClass></Transition>'), 'InvalidArgument', 'colder never sooner')
+  t.is(code('<Transition><Days>5</Days><StorageClass>GLACIER</StorageClass></Transition><Expiration><Days>5</Days></Expiration>'), 'InvalidArgument')
+  t.is(code('<Transition><Date>2030-01-01T00:00:00Z</Date><StorageClass>GLACIER</StorageClass></Transition><Transition><Days>90</Days><StorageClass>DEEP_ARCHIVE</StorageClass></Transition>'), 'InvalidRequest')
+  t.is(code('<Transition><Date>2030-01-01T10:00:00Z</Date><StorageClass>GLACIER</StorageClass></Transition>'), 'InvalidArgument', 'midnight only')
+  t.is(code('<NoncurrentVersionTransition><StorageClass>GLACIER</StorageClass></NoncurrentVersionTransition>'), 'MalformedXML')
+  t.is(code('<NoncurrentVersionTransition><NoncurrentDays>1</NoncurrentDays><NewerNoncurrentVersions>101</NewerNoncurrentVersions><StorageClass>GLACIER</StorageClass></NoncurrentVersionTransition>'), 'InvalidArgument')
+  t.is(code('<NoncurrentVersionTransition><NoncurrentDays>5</NoncurrentDays><StorageClass>GLACIER</StorageClass></NoncurrentVersionTransition><NoncurrentVersionExpiration><NoncurrentDays>5</NoncurrentDays></NoncurrentVersionExpiration>'), 'InvalidArgument')
+  t.is(code('<Transition><Days>1</Days><StorageClass>GLACIER</StorageClass></Transition>'), undefined)
+  t.throws(() => parseLifecycleConfiguration(xml('<Transition><Days>1</Days><StorageClass>GLACIER</StorageClass></Transition>')), { code: 'NotImplemented' } as never)
+  void CID
+})

@@ -87,3 +87,7 @@ export { isPinner, reconcilePins } from './content/pins.js'
 export type { Pinner, ReconcileReport } from './content/pins.js'
 export { CID_PROFILES, cidProfile, isCidProfileName } from './content/profiles.js'
 export type { CidProfile, CidProfileName } from './content/profiles.js'
+
+// Archive targets: cold storage for archived object versions
+export { StorachaArchiveTarget, parseStorachaArchiveConfig } from './archive/storacha-target.js'
+export type { StorachaArchiveConfig } from './archive/storacha-target.js'

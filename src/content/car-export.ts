@@ -32,7 +32,7 @@ export function carHeader (root: CID): Uint8Array {
 }
 
 /** The start of a CAR section: varint(length of CID + block), then the CID's bytes. */
-function sectionPrefix (cid: CID, blockLength: number): Uint8Array {
+export function sectionPrefix (cid: CID, blockLength: number): Uint8Array {
   const length = cid.bytes.byteLength + blockLength
   const prefix = new Uint8Array(varint.encodingLength(length) + cid.bytes.byteLength)
   varint.encodeTo(length, prefix, 0)

@@ -73,6 +73,10 @@ export type { S3ArchiveConfig } from './archive/s3-target.js'
 export type { S3ClientError } from './archive/s3-client.js'
 export { PinningArchiveTarget, parsePinningArchiveConfig } from './archive/pinning-target.js'
 export type { PinningArchiveConfig } from './archive/pinning-target.js'
+export { StorachaArchiveTarget, parseStorachaArchiveConfig } from './archive/storacha-target.js'
+export type { StorachaArchiveConfig } from './archive/storacha-target.js'
+export { createArchiveTarget } from './archive/config.js'
+export type { ArchiveTargetContext } from './archive/config.js'
 
 // Content
 export { ContentStore } from './content/content-store.js'
@@ -88,6 +92,3 @@ export type { Pinner, ReconcileReport } from './content/pins.js'
 export { CID_PROFILES, cidProfile, isCidProfileName } from './content/profiles.js'
 export type { CidProfile, CidProfileName } from './content/profiles.js'
 
-// Archive targets: cold storage for archived object versions
-export { StorachaArchiveTarget, parseStorachaArchiveConfig } from './archive/storacha-target.js'
-export type { StorachaArchiveConfig } from './archive/storacha-target.js'

@@ -35,17 +35,17 @@ test('cold cycle on another gateway as the S3 archive: written GLACIER → archi
   const remote = await startStoppableGateway()
   t.teardown(async () => { await remote.close() })
   await remote.s3.send(new CreateBucketCommand({ Bucket: ARCHIVE_BUCKET }))
-  const target = new S3ArchiveTarget({ type: 's3', endpoint: remote.url, bucket: ARCHIVE_BUCKET, ...credentials, prefix: 'cars/' })
+  const target = new S3ArchiveTarget({ type: 's3', endpoint: remote.url, bucket: ARCHIVE_BUCKET, accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, prefix: 'cars/' })
   const env = await startArchiveGateway(target)
   t.teardown(async () => { await env.close() })
-  await env.s3.send(new CreateBucketCommand({ Bucket: 'b' }))
+  await env.s3.send(new CreateBucketCommand({ Bucket: 'cold-b' }))
   const body = randomBytes(300 * KIB)
-  await coldCycle(t, env, 'b', body, async () => (await carStored(remote.s3, 'cars/')).length === 1)
+  await coldCycle(t, env, 'cold-b', body, async () => (await carStored(remote.s3, 'cars/')).length === 1)
   const [key] = await carStored(remote.s3, 'cars/')
-  const cid = (await env.s3.send(new HeadObjectCommand({ Bucket: 'b', Key: 'cold' }))).Metadata?.cid
+  const cid = (await env.s3.send(new HeadObjectCommand({ Bucket: 'cold-b', Key: 'cold' }))).Metadata?.cid
   t.is(key, `cars/${cid}.car`, 'the CAR is stored under the CID')
 
-  await env.s3.send(new DeleteObjectCommand({ Bucket: 'b', Key: 'cold' }))
+  await env.s3.send(new DeleteObjectCommand({ Bucket: 'cold-b', Key: 'cold' }))
   await eventually(t, 'deleting the last archived version removes its CAR from the target', async () => (await carStored(remote.s3, 'cars/')).length === 0)
 })
 
@@ -62,21 +62,21 @@ test('cold cycle on s3rver as the S3 archive', async t => {
   const target = new S3ArchiveTarget({ type: 's3', endpoint: s3rver.endpoint, bucket: ARCHIVE_BUCKET, accessKeyId: s3rver.accessKeyId, secretAccessKey: s3rver.secretAccessKey })
   const env = await startArchiveGateway(target)
   t.teardown(async () => { await env.close() })
-  await env.s3.send(new CreateBucketCommand({ Bucket: 'b' }))
-  await coldCycle(t, env, 'b', randomBytes(2 * 1024 * KIB + 17), async () => (await carStored(admin)).length === 1)
+  await env.s3.send(new CreateBucketCommand({ Bucket: 'cold-b' }))
+  await coldCycle(t, env, 'cold-b', randomBytes(2 * 1024 * KIB + 17), async () => (await carStored(admin)).length === 1)
 })
 
 test('lifecycle transitions: GLACIER_IR reads through, GLACIER then DEEP_ARCHIVE (the CAR stored once), noncurrent versions, the 128 KiB default minimum', async t => {
   const remote = await startStoppableGateway()
   t.teardown(async () => { await remote.close() })
   await remote.s3.send(new CreateBucketCommand({ Bucket: ARCHIVE_BUCKET }))
-  const env = await startArchiveGateway(new S3ArchiveTarget({ type: 's3', endpoint: remote.url, bucket: ARCHIVE_BUCKET, ...credentials }))
+  const env = await startArchiveGateway(new S3ArchiveTarget({ type: 's3', endpoint: remote.url, bucket: ARCHIVE_BUCKET, accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey }))
   t.teardown(async () => { await env.close() })
   const { s3 } = env
-  await s3.send(new CreateBucketCommand({ Bucket: 'b' }))
-  await s3.send(new PutBucketVersioningCommand({ Bucket: 'b', VersioningConfiguration: { Status: 'Enabled' } }))
+  await s3.send(new CreateBucketCommand({ Bucket: 'cold-b' }))
+  await s3.send(new PutBucketVersioningCommand({ Bucket: 'cold-b', VersioningConfiguration: { Status: 'Enabled' } }))
   await s3.send(new PutBucketLifecycleConfigurationCommand({
-    Bucket: 'b',
+    Bucket: 'cold-b',
     LifecycleConfiguration: {
       Rules: [
         { ID: 'ir', Status: 'Enabled', Filter: { Prefix: 'ir/' }, Transitions: [{ Days: 1, StorageClass: 'GLACIER_IR' }] },
@@ -87,44 +87,44 @@ test('lifecycle transitions: GLACIER_IR reads through, GLACIER then DEEP_ARCHIVE
   }))
   const ir = randomBytes(200 * KIB)
   const deep = randomBytes(150 * KIB)
-  await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'ir/a', Body: ir }))
-  await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'ir/small', Body: randomBytes(10 * KIB) }))
-  await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'deep/a', Body: deep }))
-  const first = await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'nc/a', Body: randomBytes(140 * KIB) }))
-  await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'nc/a', Body: randomBytes(140 * KIB) }))
-  const irCid = (await s3.send(new HeadObjectCommand({ Bucket: 'b', Key: 'ir/a' }))).Metadata?.cid as string
+  await s3.send(new PutObjectCommand({ Bucket: 'cold-b', Key: 'ir/a', Body: ir }))
+  await s3.send(new PutObjectCommand({ Bucket: 'cold-b', Key: 'ir/small', Body: randomBytes(10 * KIB) }))
+  await s3.send(new PutObjectCommand({ Bucket: 'cold-b', Key: 'deep/a', Body: deep }))
+  const first = await s3.send(new PutObjectCommand({ Bucket: 'cold-b', Key: 'nc/a', Body: randomBytes(140 * KIB) }))
+  await s3.send(new PutObjectCommand({ Bucket: 'cold-b', Key: 'nc/a', Body: randomBytes(140 * KIB) }))
+  const irCid = (await s3.send(new HeadObjectCommand({ Bucket: 'cold-b', Key: 'ir/a' }))).Metadata?.cid as string
 
   env.advance(2)
   await env.gateway.gc({ gracePeriodMs: 0 }) // nothing archived yet: nothing freed
   t.true(await env.has(irCid))
   env.gateway.admin // keep the gateway's jobs woken by the clock: the pass is due at the day boundary
-  await eventually(t, 'the due versions move', async () => await storageClass(s3, 'b', 'ir/a') === 'GLACIER_IR' &&
-    await storageClass(s3, 'b', 'deep/a') === 'GLACIER' &&
-    (await s3.send(new HeadObjectCommand({ Bucket: 'b', Key: 'nc/a', VersionId: first.VersionId }))).StorageClass === 'GLACIER')
-  t.is(await storageClass(s3, 'b', 'ir/small'), 'STANDARD', 'under 128 KiB: not moved by default')
-  t.is(await storageClass(s3, 'b', 'nc/a'), 'STANDARD', 'the current version stays')
-  const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'b' }))
+  await eventually(t, 'the due versions move', async () => await storageClass(s3, 'cold-b', 'ir/a') === 'GLACIER_IR' &&
+    await storageClass(s3, 'cold-b', 'deep/a') === 'GLACIER' &&
+    (await s3.send(new HeadObjectCommand({ Bucket: 'cold-b', Key: 'nc/a', VersionId: first.VersionId }))).StorageClass === 'GLACIER')
+  t.is(await storageClass(s3, 'cold-b', 'ir/small'), 'STANDARD', 'under 128 KiB: not moved by default')
+  t.is(await storageClass(s3, 'cold-b', 'nc/a'), 'STANDARD', 'the current version stays')
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'cold-b' }))
   t.deepEqual(listed.Contents?.map(o => [o.Key, o.StorageClass]), [['deep/a', 'GLACIER'], ['ir/a', 'GLACIER_IR'], ['ir/small', 'STANDARD'], ['nc/a', 'STANDARD']])
 
   await env.gateway.gc({ gracePeriodMs: 0 })
   t.false(await env.has(irCid), 'archived blocks are freed')
-  t.true((await bodyOf(s3, 'b', 'ir/a')).equals(ir), 'GLACIER_IR reads through the target without a restore')
-  const range = await s3.send(new GetObjectCommand({ Bucket: 'b', Key: 'ir/a', Range: 'bytes=1000-1999' }))
+  t.true((await bodyOf(s3, 'cold-b', 'ir/a')).equals(ir), 'GLACIER_IR reads through the target without a restore')
+  const range = await s3.send(new GetObjectCommand({ Bucket: 'cold-b', Key: 'ir/a', Range: 'bytes=1000-1999' }))
   t.true(Buffer.from(await range.Body!.transformToByteArray()).equals(ir.subarray(1000, 2000)))
-  t.like(await s3Error(bodyOf(s3, 'b', 'deep/a')), { code: 'InvalidObjectState' })
-  t.like(await s3Error(s3.send(new CopyObjectCommand({ Bucket: 'b', Key: 'copy', CopySource: 'b/deep/a' }))), { code: 'InvalidObjectState', status: 403 })
-  const copied = await s3.send(new CopyObjectCommand({ Bucket: 'b', Key: 'ir-copy', CopySource: 'b/ir/a' }))
+  t.like(await s3Error(bodyOf(s3, 'cold-b', 'deep/a')), { code: 'InvalidObjectState' })
+  t.like(await s3Error(s3.send(new CopyObjectCommand({ Bucket: 'cold-b', Key: 'copy', CopySource: 'cold-b/deep/a' }))), { code: 'InvalidObjectState', status: 403 })
+  const copied = await s3.send(new CopyObjectCommand({ Bucket: 'cold-b', Key: 'ir-copy', CopySource: 'cold-b/ir/a' }))
   t.truthy(copied.CopyObjectResult?.ETag)
-  t.is(await storageClass(s3, 'b', 'ir-copy'), 'STANDARD', 'a copy is STANDARD unless the request names a class')
-  t.true((await bodyOf(s3, 'b', 'ir-copy')).equals(ir))
-  t.like(await s3Error(s3.send(new RestoreObjectCommand({ Bucket: 'b', Key: 'ir/a', RestoreRequest: { Days: 1 } }))), { code: 'InvalidObjectState', status: 403 })
-  t.like(await s3Error(s3.send(new RestoreObjectCommand({ Bucket: 'b', Key: 'ir/small', RestoreRequest: { Days: 1 } }))), { code: 'InvalidObjectState', status: 403 })
+  t.is(await storageClass(s3, 'cold-b', 'ir-copy'), 'STANDARD', 'a copy is STANDARD unless the request names a class')
+  t.true((await bodyOf(s3, 'cold-b', 'ir-copy')).equals(ir))
+  t.like(await s3Error(s3.send(new RestoreObjectCommand({ Bucket: 'cold-b', Key: 'ir/a', RestoreRequest: { Days: 1 } }))), { code: 'InvalidObjectState', status: 403 })
+  t.like(await s3Error(s3.send(new RestoreObjectCommand({ Bucket: 'cold-b', Key: 'ir/small', RestoreRequest: { Days: 1 } }))), { code: 'InvalidObjectState', status: 403 })
 
   const cars = (await carStored(remote.s3)).length
   env.advance(2)
-  await eventually(t, 'GLACIER moves on to DEEP_ARCHIVE', async () => await storageClass(s3, 'b', 'deep/a') === 'DEEP_ARCHIVE')
+  await eventually(t, 'GLACIER moves on to DEEP_ARCHIVE', async () => await storageClass(s3, 'cold-b', 'deep/a') === 'DEEP_ARCHIVE')
   t.is((await carStored(remote.s3)).length, cars, 'a colder class of archived content stores nothing again')
-  const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: 'b', Prefix: 'nc/' }))
+  const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: 'cold-b', Prefix: 'nc/' }))
   t.deepEqual(versions.Versions?.map(v => v.StorageClass), ['STANDARD', 'GLACIER'])
 })
 
@@ -133,25 +133,25 @@ test('the archive target down during a transition: the version stays STANDARD an
   t.teardown(async () => { await remote.close() })
   await remote.s3.send(new CreateBucketCommand({ Bucket: ARCHIVE_BUCKET }))
   const metadata = new MemoryMetadataStore()
-  const env = await startArchiveGateway(new S3ArchiveTarget({ type: 's3', endpoint: remote.url, bucket: ARCHIVE_BUCKET, ...credentials, timeoutMs: 2000 }), { metadata })
+  const env = await startArchiveGateway(new S3ArchiveTarget({ type: 's3', endpoint: remote.url, bucket: ARCHIVE_BUCKET, accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, timeoutMs: 2000 }), { metadata })
   t.teardown(async () => { await env.close() })
   const { s3 } = env
-  await s3.send(new CreateBucketCommand({ Bucket: 'b' }))
+  await s3.send(new CreateBucketCommand({ Bucket: 'cold-b' }))
   await s3.send(new PutBucketLifecycleConfigurationCommand({
-    Bucket: 'b',
+    Bucket: 'cold-b',
     TransitionDefaultMinimumObjectSize: 'varies_by_storage_class',
     LifecycleConfiguration: { Rules: [{ ID: 'g', Status: 'Enabled', Filter: {}, Transitions: [{ Days: 1, StorageClass: 'GLACIER' }] }] },
   }))
   const body = randomBytes(5 * KIB)
-  await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: body }))
+  await s3.send(new PutObjectCommand({ Bucket: 'cold-b', Key: 'k', Body: body }))
   await remote.stop()
   env.advance(2)
-  const job = archiveJob({ bucket: 'b', key: 'k', versionId: 'null' })
+  const job = archiveJob({ bucket: 'cold-b', key: 'k', versionId: 'null' })
   await eventually(t, 'the transition fails while the target is down', async () => (await metadata.getJob(ARCHIVE, job.key))?.lastError !== undefined)
-  t.is(await storageClass(s3, 'b', 'k'), 'STANDARD')
-  t.true((await bodyOf(s3, 'b', 'k')).equals(body), 'still readable')
+  t.is(await storageClass(s3, 'cold-b', 'k'), 'STANDARD')
+  t.true((await bodyOf(s3, 'cold-b', 'k')).equals(body), 'still readable')
   await remote.start()
-  await eventually(t, 'once the target is back, the version moves', async () => await storageClass(s3, 'b', 'k') === 'GLACIER')
+  await eventually(t, 'once the target is back, the version moves', async () => await storageClass(s3, 'cold-b', 'k') === 'GLACIER')
   t.is(await metadata.getJob(ARCHIVE, job.key), undefined, 'the job is done')
 })
 
@@ -160,14 +160,14 @@ test('a corrupt CAR coming back is refused: nothing commits, the restore stays i
   t.teardown(async () => { await remote.close() })
   await remote.s3.send(new CreateBucketCommand({ Bucket: ARCHIVE_BUCKET }))
   const metadata = new MemoryMetadataStore()
-  const env = await startArchiveGateway(new S3ArchiveTarget({ type: 's3', endpoint: remote.url, bucket: ARCHIVE_BUCKET, ...credentials }), { metadata })
+  const env = await startArchiveGateway(new S3ArchiveTarget({ type: 's3', endpoint: remote.url, bucket: ARCHIVE_BUCKET, accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey }), { metadata })
   t.teardown(async () => { await env.close() })
   const { s3 } = env
-  await s3.send(new CreateBucketCommand({ Bucket: 'b' }))
+  await s3.send(new CreateBucketCommand({ Bucket: 'cold-b' }))
   const body = randomBytes(3 * 1024 * KIB)
-  await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: body, StorageClass: 'DEEP_ARCHIVE' }))
-  const cid = (await s3.send(new HeadObjectCommand({ Bucket: 'b', Key: 'k' }))).Metadata?.cid as string
-  await eventually(t, 'archived', async () => (await metadata.getObject('b', 'k'))?.archived === true)
+  await s3.send(new PutObjectCommand({ Bucket: 'cold-b', Key: 'k', Body: body, StorageClass: 'DEEP_ARCHIVE' }))
+  const cid = (await s3.send(new HeadObjectCommand({ Bucket: 'cold-b', Key: 'k' }))).Metadata?.cid as string
+  await eventually(t, 'archived', async () => (await metadata.getObject('cold-b', 'k'))?.archived === true)
   await env.gateway.gc({ gracePeriodMs: 0 })
   t.false(await env.has(cid))
 
@@ -177,19 +177,19 @@ test('a corrupt CAR coming back is refused: nothing commits, the restore stays i
   corrupt[corrupt.length - 100] ^= 0xff
   await remote.s3.send(new PutObjectCommand({ Bucket: ARCHIVE_BUCKET, Key: key, Body: corrupt }))
 
-  t.is((await s3.send(new RestoreObjectCommand({ Bucket: 'b', Key: 'k', RestoreRequest: { Days: 1 } }))).$metadata.httpStatusCode, 202)
-  const job = archiveJob({ bucket: 'b', key: 'k', versionId: 'null' })
+  t.is((await s3.send(new RestoreObjectCommand({ Bucket: 'cold-b', Key: 'k', RestoreRequest: { Days: 1 } }))).$metadata.httpStatusCode, 202)
+  const job = archiveJob({ bucket: 'cold-b', key: 'k', versionId: 'null' })
   await eventually(t, 'the restore fails on the corrupt CAR', async () => /does not match|mismatch|hash/i.test((await metadata.getJob(ARCHIVE, job.key))?.lastError ?? ''))
-  const head = await s3.send(new HeadObjectCommand({ Bucket: 'b', Key: 'k' }))
+  const head = await s3.send(new HeadObjectCommand({ Bucket: 'cold-b', Key: 'k' }))
   t.is(head.Restore, 'ongoing-request="true"')
-  t.like(await s3Error(s3.send(new RestoreObjectCommand({ Bucket: 'b', Key: 'k', RestoreRequest: { Days: 1 } }))), { code: 'RestoreAlreadyInProgress', status: 409 })
-  t.like(await s3Error(bodyOf(s3, 'b', 'k')), { code: 'InvalidObjectState' })
+  t.like(await s3Error(s3.send(new RestoreObjectCommand({ Bucket: 'cold-b', Key: 'k', RestoreRequest: { Days: 1 } }))), { code: 'RestoreAlreadyInProgress', status: 409 })
+  t.like(await s3Error(bodyOf(s3, 'cold-b', 'k')), { code: 'InvalidObjectState' })
   t.is(await metadata.refCount(cid), 0, 'nothing committed')
 
   await remote.s3.send(new PutObjectCommand({ Bucket: ARCHIVE_BUCKET, Key: key, Body: car }))
   await eventually(t, 'restored once the archive is right', async () =>
-    (await s3.send(new HeadObjectCommand({ Bucket: 'b', Key: 'k' }))).Restore?.startsWith('ongoing-request="false"') === true)
-  t.true((await bodyOf(s3, 'b', 'k')).equals(body))
+    (await s3.send(new HeadObjectCommand({ Bucket: 'cold-b', Key: 'k' }))).Restore?.startsWith('ongoing-request="false"') === true)
+  t.true((await bodyOf(s3, 'cold-b', 'k')).equals(body))
   t.is(await metadata.refCount(cid), 1)
 })
 
@@ -198,17 +198,17 @@ test('without an archive target: GLACIER and DEEP_ARCHIVE writes and transitions
   const host = await nodeHost.start(gateway, '')
   const s3 = s3Client(host.url)
   t.teardown(async () => { s3.destroy(); await host.close(); await gateway.close() })
-  await s3.send(new CreateBucketCommand({ Bucket: 'b' }))
-  t.like(await s3Error(s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x', StorageClass: 'GLACIER' }))), { code: 'NotImplemented', status: 501 })
+  await s3.send(new CreateBucketCommand({ Bucket: 'cold-b' }))
+  t.like(await s3Error(s3.send(new PutObjectCommand({ Bucket: 'cold-b', Key: 'k', Body: 'x', StorageClass: 'GLACIER' }))), { code: 'NotImplemented', status: 501 })
   t.like(await s3Error(s3.send(new PutBucketLifecycleConfigurationCommand({
-    Bucket: 'b', LifecycleConfiguration: { Rules: [{ ID: 'g', Status: 'Enabled', Filter: {}, Transitions: [{ Days: 1, StorageClass: 'DEEP_ARCHIVE' }] }] },
+    Bucket: 'cold-b', LifecycleConfiguration: { Rules: [{ ID: 'g', Status: 'Enabled', Filter: {}, Transitions: [{ Days: 1, StorageClass: 'DEEP_ARCHIVE' }] }] },
   }))), { code: 'NotImplemented', status: 501 })
   await s3.send(new PutBucketLifecycleConfigurationCommand({
-    Bucket: 'b', LifecycleConfiguration: { Rules: [{ ID: 'ia', Status: 'Enabled', Filter: {}, Transitions: [{ Days: 30, StorageClass: 'STANDARD_IA' }] }] },
+    Bucket: 'cold-b', LifecycleConfiguration: { Rules: [{ ID: 'ia', Status: 'Enabled', Filter: {}, Transitions: [{ Days: 30, StorageClass: 'STANDARD_IA' }] }] },
   }))
-  await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x' }))
-  t.like(await s3Error(s3.send(new RestoreObjectCommand({ Bucket: 'b', Key: 'k', RestoreRequest: { Days: 1 } }))), { code: 'InvalidObjectState', status: 403 })
-  t.like(await s3Error(s3.send(new RestoreObjectCommand({ Bucket: 'b', Key: 'missing', RestoreRequest: { Days: 1 } }))), { code: 'NoSuchKey', status: 404 })
+  await s3.send(new PutObjectCommand({ Bucket: 'cold-b', Key: 'k', Body: 'x' }))
+  t.like(await s3Error(s3.send(new RestoreObjectCommand({ Bucket: 'cold-b', Key: 'k', RestoreRequest: { Days: 1 } }))), { code: 'InvalidObjectState', status: 403 })
+  t.like(await s3Error(s3.send(new RestoreObjectCommand({ Bucket: 'cold-b', Key: 'missing', RestoreRequest: { Days: 1 } }))), { code: 'NoSuchKey', status: 404 })
 })
 
 test('Transition rules are validated as S3 validates them', t => {

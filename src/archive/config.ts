@@ -1,6 +1,7 @@
 import type { IpfsPeer } from '../federation/index.js'
 import { PinningArchiveTarget, parsePinningArchiveConfig } from './pinning-target.js'
 import { S3ArchiveTarget, parseS3ArchiveConfig } from './s3-target.js'
+import { StorachaArchiveTarget, parseStorachaArchiveConfig } from './storacha-target.js'
 import type { ArchiveTarget } from './target.js'
 
 /** What a target made from configuration may need of the gateway. */
@@ -27,10 +28,8 @@ export async function createArchiveTarget (config: unknown, context: ArchiveTarg
       if (context.ipfs === undefined) throw new TypeError('A pinning-service archive target needs the gateway\'s IPFS node (--ipfs-listen): the service fetches the content from it')
       return new PinningArchiveTarget(parsed, context.ipfs)
     }
-    case 'storacha': {
-      const { StorachaArchiveTarget, parseStorachaArchiveConfig } = await import('./storacha-target.js')
+    case 'storacha':
       return new StorachaArchiveTarget(parseStorachaArchiveConfig(config))
-    }
     default:
       throw new TypeError(`The archive configuration's "type" must be one of ${TYPES.map(t => `"${t}"`).join(', ')}`)
   }

@@ -70,10 +70,10 @@ export function parseTransitions (rule: XmlNode, options: TransitionOptions): Tr
     requireArchiving(storageClass, options)
     return days !== undefined ? { days, storageClass } : { date: options.midnight(dateText as string), storageClass }
   })
-  checkWaterfall(transitions.map(t => ({ at: t.days ?? Date.parse(t.date as string), storageClass: t.storageClass })), 'Transition')
   if (transitions.some(t => t.days !== undefined) && transitions.some(t => t.date !== undefined)) {
     throw new S3Error('InvalidRequest', 'Found mixed \'Date\' and \'Days\' based Transition actions in lifecycle rule')
   }
+  checkWaterfall(transitions.map(t => ({ at: t.days ?? Date.parse(t.date as string), storageClass: t.storageClass })), 'Transition')
   return transitions
 }
 

@@ -28,14 +28,16 @@ export interface ArchiveGateway {
 }
 
 export async function startArchiveGateway (archive: ArchiveTarget, init: { metadata?: MetadataStore, blockstore?: MemoryBlockstore } = {}): Promise<ArchiveGateway> {
-  // Noon UTC, so "a day later, at the next midnight" is unambiguous.
-  let clock = Math.floor(Date.now() / DAY) * DAY + DAY / 2
+  // The gateway's clock runs with real time from tomorrow's noon UTC (so "a day later, at the next
+  // midnight" is unambiguous, and jobs enqueued at the store's real time are due), plus the days the
+  // test lets pass.
+  let offset = Math.ceil(Date.now() / DAY) * DAY + DAY / 2 - Date.now()
   const blockstore = init.blockstore ?? new MemoryBlockstore()
   const gateway = createGateway({
     blockstore,
     metadata: init.metadata,
     archive,
-    now: () => new Date(clock),
+    now: () => new Date(Date.now() + offset),
     signatureClock: () => new Date(),
     jobs: { pollMs: 25, retryBaseMs: 50 },
   })
@@ -46,7 +48,7 @@ export async function startArchiveGateway (archive: ArchiveTarget, init: { metad
     s3,
     url: host.url,
     metadata: init.metadata,
-    advance: (days) => { clock += days * DAY },
+    advance: (days) => { offset += days * DAY },
     has: async (cid) => await blockstore.has(CID.parse(cid)),
     close: async () => { s3.destroy(); await host.close(); await gateway.close() },
   }

@@ -67,9 +67,10 @@ export interface StoppableGateway {
   close(): Promise<void>
 }
 
-export async function startStoppableGateway (): Promise<StoppableGateway> {
+export async function startStoppableGateway (init: { onRequest?: (method: string, url: string) => void } = {}): Promise<StoppableGateway> {
   const gateway = createGateway()
-  const handler = createNodeHandler(gateway)
+  const served = createNodeHandler(gateway)
+  const handler: typeof served = (req, res) => { init.onRequest?.(req.method ?? '', req.url ?? ''); served(req, res) }
   let server: Server = createServer(handler)
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')

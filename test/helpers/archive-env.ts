@@ -9,7 +9,7 @@ import type { ArchiveTarget } from '../../src/archive/target.js'
 import { MemoryBlockstore } from '../../src/blockstores/memory.js'
 import { createGateway } from '../../src/gateway.js'
 import type { MetadataStore } from '../../src/metadata/metadata-store.js'
-import type { Gateway } from '../../src/types.js'
+import type { Gateway, GatewayInit } from '../../src/types.js'
 import { nodeHost } from './hosts.js'
 import { s3Client, s3Error } from './s3.js'
 
@@ -27,7 +27,8 @@ export interface ArchiveGateway {
   close(): Promise<void>
 }
 
-export async function startArchiveGateway (archive: ArchiveTarget, init: { metadata?: MetadataStore, blockstore?: MemoryBlockstore } = {}): Promise<ArchiveGateway> {
+/** `ipfs`: the gateway's IPFS node (give `blockstore` too: the one the node serves). */
+export async function startArchiveGateway (archive: ArchiveTarget, init: { metadata?: MetadataStore, blockstore?: MemoryBlockstore, ipfs?: GatewayInit['ipfs'] } = {}): Promise<ArchiveGateway> {
   // The gateway's clock runs with real time from tomorrow's noon UTC (so "a day later, at the next
   // midnight" is unambiguous, and jobs enqueued at the store's real time are due), plus the days the
   // test lets pass.
@@ -36,6 +37,7 @@ export async function startArchiveGateway (archive: ArchiveTarget, init: { metad
   const gateway = createGateway({
     blockstore,
     metadata: init.metadata,
+    ipfs: init.ipfs,
     archive,
     now: () => new Date(Date.now() + offset),
     signatureClock: () => new Date(),

@@ -25,6 +25,7 @@ import { Federation } from './federation/index.js'
 import { DEFAULT_DAY_MS, LIFECYCLE, lifecycleHandler } from './lifecycle/pass.js'
 import { ARCHIVE, ARCHIVE_DELETE, archiveDeleteHandler, archiveHandler } from './archive/jobs.js'
 import { withArchiveJobs } from './archive/wrap.js'
+import { archiveAdmin } from './archive/admin.js'
 import type { JobHandler } from './jobs/handler.js'
 import { reconcileLifecycle } from './lifecycle/reconcile.js'
 import { defaultLogger } from './observability/logger.js'
@@ -137,6 +138,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
   const content = new ContentStore({ blockstore, profile: init.cidProfile ?? 'unixfs-v1-2025' })
   late[ARCHIVE] = archiveHandler({ metadata, content, target: init.archive, dayMs: lifecycleDayMs, logger })
   late[ARCHIVE_DELETE] = archiveDeleteHandler({ metadata, target: init.archive })
+  const archiveView = archiveAdmin({ metadata, target: init.archive, adminToken: init.adminToken })
   const now = init.now ?? (() => new Date())
   const signatureClock = init.signatureClock ?? now
   const signatureV2 = init.signatureV2 ?? true
@@ -324,7 +326,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       async handle (req) {
         const path = (req.path.slice(req.basePath.length) || '/').replace(/\/+$/, '') || '/'
         try {
-          return await federation.adminRoute(req, path) ?? await observability.admin(req)
+          return await federation.adminRoute(req, path) ?? await archiveView(req, path) ?? await observability.admin(req)
         } catch (err) {
           logger.error({ err, path }, 'an admin request failed')
           const body = Buffer.from(JSON.stringify({ error: 'InternalError' }) + '\n')

@@ -56,6 +56,10 @@ test('cold cycle on another gateway as the S3 archive: written GLACIER → archi
   const [key] = await carStored(remote.s3, 'cars/')
   const cid = (await env.s3.send(new HeadObjectCommand({ Bucket: 'cold-b', Key: 'cold' }))).Metadata?.cid
   t.is(key, `cars/${cid}.car`, 'the CAR is stored under the CID')
+  const view = await fetch(`${env.url}/-/archive/cids/${cid}`)
+  t.is(view.status, 200)
+  t.like(await view.json(), { cid, target: 's3:archive', versions: 1, deleting: false, location: { key: `cars/${cid}.car` }, status: { stored: true } })
+  t.is((await fetch(`${env.url}/-/archive/cids/bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku`)).status, 404)
 
   await env.s3.send(new DeleteObjectCommand({ Bucket: 'cold-b', Key: 'cold' }))
   await eventually(t, 'deleting the last archived version removes its CAR from the target', async () => (await carStored(remote.s3, 'cars/')).length === 0)

@@ -27,7 +27,22 @@ export type FederationAdmin = (req: S3Request, path: string) => Promise<S3Respon
 
 const digest = (value: string): Buffer => createHash('sha256').update(value).digest()
 
-function json (status: number, value: unknown): S3Response {
+/**
+ * The admin token rule every admin endpoint follows: calls that change things need the token
+ * (refused when none is set); views need it only when one is set. Undefined when allowed.
+ */
+export function adminTokenCheck (token: string | undefined): (req: S3Request, changes: boolean) => S3Response | undefined {
+  const adminToken = token === undefined || token === '' ? undefined : digest(token)
+  return (req, changes) => {
+    if (!changes && adminToken === undefined) return undefined
+    if (adminToken === undefined) return json(403, { error: 'Forbidden', message: 'Set an admin token (S3IPFS_ADMIN_TOKEN) to make changes through the admin API' })
+    const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]
+    if (given === undefined || !timingSafeEqual(digest(given), adminToken)) return json(401, { error: 'Unauthorized', message: 'A valid admin bearer token is required' })
+    return undefined
+  }
+}
+
+export function json (status: number, value: unknown): S3Response {
   const body = Buffer.from(JSON.stringify(value, null, 2) + '\n')
   return { status, headers: { 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8', 'content-length': String(body.byteLength) }, body }
 }
@@ -41,19 +56,7 @@ function json (status: number, value: unknown): S3Response {
  * token; views need it only when one is set. Tokens never appear in an answer.
  */
 export function federationAdmin (init: FederationAdminInit): FederationAdmin {
-  const adminToken = init.adminToken === undefined || init.adminToken === '' ? undefined : digest(init.adminToken)
-
-  /**
-   * Admin calls that change things need the admin token (refused when none is set); views need it
-   * only when one is set.
-   */
-  function denied (req: S3Request, changes: boolean): S3Response | undefined {
-    if (!changes && adminToken === undefined) return undefined
-    if (adminToken === undefined) return json(403, { error: 'Forbidden', message: 'Set an admin token (S3IPFS_ADMIN_TOKEN) to make changes through the admin API' })
-    const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1]
-    if (given === undefined || !timingSafeEqual(digest(given), adminToken)) return json(401, { error: 'Unauthorized', message: 'A valid admin bearer token is required' })
-    return undefined
-  }
+  const denied = adminTokenCheck(init.adminToken)
 
   return async (req: S3Request, path: string): Promise<S3Response | undefined> => {
     if (path === '/scrub' && req.method === 'POST') {

@@ -43,7 +43,7 @@ export async function startArchiveGateway (archive: ArchiveTarget, init: { metad
     signatureClock: () => new Date(),
     jobs: { pollMs: 25, retryBaseMs: 50 },
   })
-  const host = await nodeHost.start(gateway, '')
+  const host = await nodeHost.start(gateway, '', { adminPath: '/-' })
   const s3 = s3Client(host.url)
   return {
     gateway,

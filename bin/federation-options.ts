@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import type { PinningServiceConfig } from '../src/federation/index.js'
 import { parseReplicasOption } from '../src/federation/replication.js'
 import { nonEmpty, parseDuration, UsageError } from './args.js'
+import { checkArchiveConfig } from '../src/archive/config.js'
 import type { ServerOptions } from './server.js'
 
 /** `--pinning-services FILE` (read and checked now), `--replicas`, `--pins-token`, `--admin-token`, `--no-workers`, `--archive FILE`. */
@@ -64,6 +65,11 @@ function archiveOption (values: Record<string, string | boolean | string[] | und
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new UsageError(`The archive configuration file "${file}" must hold a JSON object naming the target: { "type": "s3" | "storacha" | "pinning-service", ... }`)
+  }
+  try {
+    checkArchiveConfig(parsed)
+  } catch (err) {
+    throw new UsageError(`The archive configuration file "${file}": ${(err as Error).message}`)
   }
   return parsed
 }

@@ -219,6 +219,27 @@ test('serve: federation flags are checked before anything starts: a bad --replic
   }
 })
 
+test('serve: --archive and S3IPFS_ARCHIVE files are checked before anything starts (exit 2), secrets never echoed', async (t) => {
+  const dir = await tempDir(t)
+  const file = async (name: string, value: unknown): Promise<string> => {
+    const path = join(dir, name)
+    await writeFile(path, typeof value === 'string' ? value : JSON.stringify(value))
+    return path
+  }
+  const cases: Array<[string[], Record<string, string>, RegExp]> = [
+    [['--archive', join(dir, 'missing.json')], {}, /Cannot read the archive configuration file/],
+    [['--archive', await file('list.json', [])], {}, /must hold a JSON object naming the target/],
+    [['--archive', await file('type.json', { type: 'tape' })], {}, /"type" must be one of "s3", "storacha", "pinning-service"/],
+    [[], { S3IPFS_ARCHIVE: await file('s3.json', { type: 's3', endpoint: 'http://127.0.0.1:1', accessKeyId: 'AKIA', secretAccessKey: 'TOP-SECRET-VALUE' }) }, /bucket/],
+  ]
+  for (const [args, env, message] of cases) {
+    const { exit, stderr } = await run(t, ['serve', '--port', '0', '--data-dir', dir, ...args], env)
+    t.deepEqual(exit, { code: 2, signal: null }, stderr)
+    t.regex(stderr, message)
+    t.notRegex(stderr, /TOP-SECRET-VALUE/)
+  }
+})
+
 test('--help prints the usage and exits 0', async (t) => {
   const child = cli(t, ['serve', '--help'])
   t.deepEqual(await child.exited(START_TIMEOUT), { code: 0, signal: null })

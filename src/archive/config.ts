@@ -12,6 +12,15 @@ export interface ArchiveTargetContext {
 
 const TYPES = ['s3', 'storacha', 'pinning-service']
 
+/** Checks a configuration as `createArchiveTarget` will, without making the target: a TypeError naming the bad field. */
+export function checkArchiveConfig (config: unknown): void {
+  const type = typeof config === 'object' && config !== null ? (config as { type?: unknown }).type : undefined
+  if (type === 's3') parseS3ArchiveConfig(config)
+  else if (type === 'pinning-service') parsePinningArchiveConfig(config)
+  else if (type === 'storacha') parseStorachaArchiveConfig(config)
+  else throw new TypeError(`The archive configuration's "type" must be one of ${TYPES.map(t => `"${t}"`).join(', ')}`)
+}
+
 /**
  * The archive target a JSON configuration names (`serve --archive FILE`, `S3IPFS_ARCHIVE`):
  * `{ "type": "s3", "endpoint", "bucket", "region", "accessKeyId", "secretAccessKey", ... }`,

@@ -12,20 +12,21 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import {
   CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand,
   PutBucketLifecycleConfigurationCommand, PutBucketVersioningCommand, PutObjectCommand, RestoreObjectCommand, S3Client,
 } from '@aws-sdk/client-s3'
 import { randomBytes } from 'node:crypto'
-import { S3ArchiveTarget } from '../src/archive/s3-target.js'
+import { S3ArchiveTarget, type S3ArchiveConfig } from '../src/archive/s3-target.js'
+import type { MetadataStore } from '../src/metadata/metadata-store.js'
 import { archiveJob, ARCHIVE } from '../src/archive/jobs.js'
 import { createGateway } from '../src/gateway.js'
 import { MemoryMetadataStore } from '../src/metadata/memory.js'
 import { PostgresMetadataStore } from '../src/metadata/postgres.js'
 import pg from 'pg'
 import { parseLifecycleConfiguration } from '../src/lifecycle/configuration.js'
-import { bodyOf, coldCycle, eventually, startArchiveGateway, startStoppableGateway, storageClass } from './helpers/archive-env.js'
+import { bodyOf, coldCycle, eventually, startArchiveGateway, startStoppableGateway, storageClass, type ArchiveGateway, type StoppableGateway } from './helpers/archive-env.js'
 import { nodeHost } from './helpers/hosts.js'
 import { startS3rver } from './helpers/s3rver.js'
 import { AWS_CLI, awsCliEnv } from './helpers/aws-cli.js'
@@ -43,14 +44,20 @@ async function carStored (s3: S3Client, prefix = ''): Promise<string[]> {
   return (list.Contents ?? []).map(o => o.Key as string)
 }
 
-test('cold cycle on another gateway as the S3 archive: written GLACIER → archived → refused → restored → identical → extended → expired → deleted', async t => {
+/** Gateway B serving the archive bucket, and gateway A archiving to it through an S3ArchiveTarget (both torn down with the test). */
+async function s3ArchivePair (t: ExecutionContext, init: { metadata?: MetadataStore, target?: Partial<S3ArchiveConfig> } = {}): Promise<{ remote: StoppableGateway, env: ArchiveGateway }> {
   const remote = await startStoppableGateway()
   t.teardown(async () => { await remote.close() })
   await remote.s3.send(new CreateBucketCommand({ Bucket: ARCHIVE_BUCKET }))
-  const target = new S3ArchiveTarget({ type: 's3', endpoint: remote.url, bucket: ARCHIVE_BUCKET, accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, prefix: 'cars/' })
-  const env = await startArchiveGateway(target)
+  const target = new S3ArchiveTarget({ type: 's3', endpoint: remote.url, bucket: ARCHIVE_BUCKET, accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, ...init.target })
+  const env = await startArchiveGateway(target, { metadata: init.metadata })
   t.teardown(async () => { await env.close() })
   await env.s3.send(new CreateBucketCommand({ Bucket: 'cold-b' }))
+  return { remote, env }
+}
+
+test('cold cycle on another gateway as the S3 archive: written GLACIER → archived → refused → restored → identical → extended → expired → deleted', async t => {
+  const { remote, env } = await s3ArchivePair(t, { target: { prefix: 'cars/' } })
   const body = randomBytes(300 * KIB)
   await coldCycle(t, env, 'cold-b', body, async () => (await carStored(remote.s3, 'cars/')).length === 1)
   const [key] = await carStored(remote.s3, 'cars/')
@@ -67,9 +74,6 @@ test('cold cycle on another gateway as the S3 archive: written GLACIER → archi
 
 whenServices('archive on PostgreSQL', pgProblem, () => {
   test('cold cycle with PostgreSQL metadata (references and records in its transactions)', async t => {
-    const remote = await startStoppableGateway()
-    t.teardown(async () => { await remote.close() })
-    await remote.s3.send(new CreateBucketCommand({ Bucket: ARCHIVE_BUCKET }))
     const schema = `s3ipfs_archive_${randomBytes(6).toString('hex')}`
     const metadata = new PostgresMetadataStore({ connectionString: PG_URL, schema })
     t.teardown(async () => {
@@ -78,10 +82,7 @@ whenServices('archive on PostgreSQL', pgProblem, () => {
       await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
       await client.end()
     })
-    const target = new S3ArchiveTarget({ type: 's3', endpoint: remote.url, bucket: ARCHIVE_BUCKET, accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey })
-    const env = await startArchiveGateway(target, { metadata })
-    t.teardown(async () => { await env.close() })
-    await env.s3.send(new CreateBucketCommand({ Bucket: 'cold-b' }))
+    const { remote, env } = await s3ArchivePair(t, { metadata })
     await coldCycle(t, env, 'cold-b', randomBytes(1024 * KIB), async () => (await carStored(remote.s3)).length === 1)
     const cid = (await env.s3.send(new HeadObjectCommand({ Bucket: 'cold-b', Key: 'cold' }))).Metadata?.cid as string
     t.like(await metadata.getArchive(cid), { versions: 1 })
@@ -105,13 +106,8 @@ test('cold cycle on s3rver as the S3 archive', async t => {
 })
 
 test('lifecycle transitions: GLACIER_IR reads through, GLACIER then DEEP_ARCHIVE (the CAR stored once), noncurrent versions, the 128 KiB default minimum', async t => {
-  const remote = await startStoppableGateway()
-  t.teardown(async () => { await remote.close() })
-  await remote.s3.send(new CreateBucketCommand({ Bucket: ARCHIVE_BUCKET }))
-  const env = await startArchiveGateway(new S3ArchiveTarget({ type: 's3', endpoint: remote.url, bucket: ARCHIVE_BUCKET, accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey }))
-  t.teardown(async () => { await env.close() })
+  const { remote, env } = await s3ArchivePair(t)
   const { s3 } = env
-  await s3.send(new CreateBucketCommand({ Bucket: 'cold-b' }))
   await s3.send(new PutBucketVersioningCommand({ Bucket: 'cold-b', VersioningConfiguration: { Status: 'Enabled' } }))
   await s3.send(new PutBucketLifecycleConfigurationCommand({
     Bucket: 'cold-b',
@@ -166,14 +162,9 @@ test('lifecycle transitions: GLACIER_IR reads through, GLACIER then DEEP_ARCHIVE
 })
 
 test('the archive target down during a transition: the version stays STANDARD and readable, the job retries, then it moves', async t => {
-  const remote = await startStoppableGateway()
-  t.teardown(async () => { await remote.close() })
-  await remote.s3.send(new CreateBucketCommand({ Bucket: ARCHIVE_BUCKET }))
   const metadata = new MemoryMetadataStore()
-  const env = await startArchiveGateway(new S3ArchiveTarget({ type: 's3', endpoint: remote.url, bucket: ARCHIVE_BUCKET, accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey, timeoutMs: 2000 }), { metadata })
-  t.teardown(async () => { await env.close() })
+  const { remote, env } = await s3ArchivePair(t, { metadata, target: { timeoutMs: 2000 } })
   const { s3 } = env
-  await s3.send(new CreateBucketCommand({ Bucket: 'cold-b' }))
   await s3.send(new PutBucketLifecycleConfigurationCommand({
     Bucket: 'cold-b',
     TransitionDefaultMinimumObjectSize: 'varies_by_storage_class',
@@ -193,14 +184,9 @@ test('the archive target down during a transition: the version stays STANDARD an
 })
 
 test('a corrupt CAR coming back is refused: nothing commits, the restore stays in progress until the archive holds the right bytes', async t => {
-  const remote = await startStoppableGateway()
-  t.teardown(async () => { await remote.close() })
-  await remote.s3.send(new CreateBucketCommand({ Bucket: ARCHIVE_BUCKET }))
   const metadata = new MemoryMetadataStore()
-  const env = await startArchiveGateway(new S3ArchiveTarget({ type: 's3', endpoint: remote.url, bucket: ARCHIVE_BUCKET, accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey }), { metadata })
-  t.teardown(async () => { await env.close() })
+  const { remote, env } = await s3ArchivePair(t, { metadata })
   const { s3 } = env
-  await s3.send(new CreateBucketCommand({ Bucket: 'cold-b' }))
   const body = randomBytes(3 * 1024 * KIB)
   await s3.send(new PutObjectCommand({ Bucket: 'cold-b', Key: 'k', Body: body, StorageClass: 'DEEP_ARCHIVE' }))
   const cid = (await s3.send(new HeadObjectCommand({ Bucket: 'cold-b', Key: 'k' }))).Metadata?.cid as string
@@ -278,11 +264,7 @@ test('the AWS CLI drives it: a Transition rule moves an object, restore-object b
     t.pass()
     return
   }
-  const remote = await startStoppableGateway()
-  t.teardown(async () => { await remote.close() })
-  await remote.s3.send(new CreateBucketCommand({ Bucket: ARCHIVE_BUCKET }))
-  const env = await startArchiveGateway(new S3ArchiveTarget({ type: 's3', endpoint: remote.url, bucket: ARCHIVE_BUCKET, accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey }))
-  t.teardown(async () => { await env.close() })
+  const { env } = await s3ArchivePair(t)
   const dir = await mkdtemp(join(tmpdir(), 's3ipfs-archive-cli-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const { AWS_CA_BUNDLE: _ignored, ...inherited } = process.env
@@ -314,14 +296,9 @@ test('the AWS CLI drives it: a Transition rule moves an object, restore-object b
 })
 
 test('a restore racing gc never loses blocks: gc runs without pause while the CAR is imported, and the restored copy reads back whole', async t => {
-  const remote = await startStoppableGateway()
-  t.teardown(async () => { await remote.close() })
-  await remote.s3.send(new CreateBucketCommand({ Bucket: ARCHIVE_BUCKET }))
   const metadata = new MemoryMetadataStore()
-  const env = await startArchiveGateway(new S3ArchiveTarget({ type: 's3', endpoint: remote.url, bucket: ARCHIVE_BUCKET, accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey }), { metadata })
-  t.teardown(async () => { await env.close() })
+  const { env } = await s3ArchivePair(t, { metadata })
   const { s3 } = env
-  await s3.send(new CreateBucketCommand({ Bucket: 'cold-b' }))
   const body = randomBytes(24 * 1024 * KIB)
   await s3.send(new PutObjectCommand({ Bucket: 'cold-b', Key: 'k', Body: body, StorageClass: 'GLACIER' }))
   await eventually(t, 'archived', async () => (await metadata.getObject('cold-b', 'k'))?.archived === true)

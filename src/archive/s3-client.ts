@@ -1,10 +1,11 @@
-import { createHash, createHmac } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import http from 'node:http'
 import https from 'node:https'
 import type { IncomingMessage } from 'node:http'
 import { HttpRequest } from '@smithy/protocol-http'
 import { SignatureV4 } from '@smithy/signature-v4'
 import { childText, parseXml } from '../xml/parse.js'
+import { NodeSha256 } from '../auth/node-sha256.js'
 
 export interface S3ClientInit {
   /** `http(s)://host[:port][/base/path]`, without credentials. */
@@ -227,13 +228,3 @@ export function sha256Hex (data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex')
 }
 
-/** node:crypto SHA-256 / HMAC-SHA256 in the shape smithy's signer constructs. */
-class NodeSha256 {
-  private readonly hash
-  constructor (secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.hash = secret == null ? createHash('sha256') : createHmac('sha256', typeof secret === 'string' ? secret : ArrayBuffer.isView(secret) ? Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength) : Buffer.from(secret))
-  }
-
-  update (data: Uint8Array): void { this.hash.update(data) }
-  async digest (): Promise<Uint8Array> { return new Uint8Array(this.hash.digest()) }
-}

@@ -2,6 +2,7 @@ import type { MetadataStore, ObjectVersion } from '../metadata/metadata-store.js
 import type { ChangeOptions } from '../metadata/jobs.js'
 import { isArchiveClass } from './classes.js'
 import { archiveJob } from './jobs.js'
+import { withOverrides } from '../metadata/overrides.js'
 
 /**
  * The metadata store with the archive job of every version written in an archive class (PUT,
@@ -17,16 +18,5 @@ export function withArchiveJobs (store: MetadataStore, enabled: boolean): Metada
     putObject: async (v, o) => await store.putObject(v, withJob(o, v)),
     completeUpload: async (v, id, parts, c, o) => await store.completeUpload(v, id, parts, c, withJob(o, v)),
   }
-  const bound = new Map<string | symbol, unknown>(Object.entries(overrides))
-  return new Proxy(store, {
-    get (target, property, receiver) {
-      const known = bound.get(property)
-      if (known !== undefined) return known
-      const value = Reflect.get(target, property, receiver) as unknown
-      if (typeof value !== 'function') return value
-      const method = value.bind(target)
-      bound.set(property, method)
-      return method
-    },
-  })
+  return withOverrides(store, overrides)
 }

@@ -4,6 +4,7 @@ import { SignatureV4, getCanonicalHeaders } from '@smithy/signature-v4'
 import { S3Error } from '../errors.js'
 import type { CredentialProvider, Credentials, S3Request } from '../types.js'
 import { authenticateV2Header, authenticateV2Query, isSigV2Authorization, type SignerV2 } from './sigv2.js'
+import { NodeSha256 } from './node-sha256.js'
 
 export type PayloadMode =
   | 'UNSIGNED-PAYLOAD'
@@ -339,16 +340,6 @@ function verify (expected: string, provided: string): void {
   }
 }
 
-/** Node-crypto Checksum for smithy's constructor; only needed to satisfy its type. */
-class NodeSha256 {
-  private readonly hash
-  constructor (secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.hash = secret == null ? createHash('sha256') : createHmac('sha256', typeof secret === 'string' ? secret : ArrayBuffer.isView(secret) ? Buffer.from(secret.buffer, secret.byteOffset, secret.byteLength) : Buffer.from(secret))
-  }
-
-  update (data: Uint8Array): void { this.hash.update(data) }
-  async digest (): Promise<Uint8Array> { return new Uint8Array(this.hash.digest()) }
-}
 
 /**
  * smithy builds the canonical request (method, path, query encoding and ordering, header

@@ -18,6 +18,7 @@ import { SCRUB, scrubHandler } from './scrub.js'
 import type { ScrubFinding, ScrubOptions } from './scrub.js'
 import { checkPolicy, parsePolicy, REPLICATE, replicateJob, replicationHandler, replicationStatus } from './replication.js'
 import type { ReplicaPolicy, ReplicaService } from './replication.js'
+import { withOverrides } from '../metadata/overrides.js'
 
 /** A remote pinning service to keep replicas on (`--pinning-services FILE` holds a list of these). */
 export interface PinningServiceConfig {
@@ -233,8 +234,7 @@ export class Federation {
       ? released(options)
       : { ...released(options), jobs: [...options?.jobs ?? [], replicateJob(version.cid, version)] }
     const wake = <T>(result: T): T => { this.worker?.wake(); return result }
-    // The changes that need jobs, and every other method bound once (not on each access: this
-    // proxy is on every request's path).
+    // The changes that need jobs; every other method passes through.
     const overrides: Partial<MetadataStore> = {
       putObject: async (v, o) => wake(await store.putObject(v, withVersion(o, v))),
       completeUpload: async (v, id, parts, c, o) => wake(await store.completeUpload(v, id, parts, c, withVersion(o, v))),
@@ -244,18 +244,7 @@ export class Federation {
       deleteBucket: async (name, o) => await store.deleteBucket(name, released(o)),
       setVersionArchive: async (b, k, id, change, o) => await store.setVersionArchive(b, k, id, change, released(o)),
     }
-    const bound = new Map<string | symbol, unknown>(Object.entries(overrides))
-    return new Proxy(store, {
-      get (target, property, receiver) {
-        const known = bound.get(property)
-        if (known !== undefined) return known
-        const value = Reflect.get(target, property, receiver) as unknown
-        if (typeof value !== 'function') return value
-        const method = value.bind(target)
-        bound.set(property, method)
-        return method
-      },
-    })
+    return withOverrides(store, overrides)
   }
 
   /** S3's `x-amz-replication-status` and our confirmed-copies header for a version, when it is replicated. */

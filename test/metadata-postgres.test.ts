@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { postgresProblem, whenServices } from './helpers/services.js'
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import pg from 'pg'
 import type { ObjectVersion } from '../src/metadata/metadata-store.js'
 import { POSTGRES_SCHEMA_VERSION, PostgresMetadataStore } from '../src/metadata/postgres.js'
@@ -193,7 +193,8 @@ function registerTests (): void {
     }
   })
 
-  test('PostgresMetadataStore: a schema 5 database gains pins; its objects and their references are kept', async (t) => {
+  /** A schema holding object `k` (CID X) in bucket `b`, turned back by `downgrade` and opened again (migrated). */
+  async function migratedFrom (t: ExecutionContext, downgrade: (s: string) => string): Promise<{ migrated: PostgresMetadataStore, s: string }> {
     const schema = freshSchema()
     const s = quote(schema)
     t.teardown(async () => dropSchema(schema))
@@ -201,8 +202,12 @@ function registerTests (): void {
     await store.createBucket({ name: 'b', owner: 'o', created: T0, region: 'r', versioning: 'Unversioned' })
     await store.putObject(version('k', { cid: 'X' }))
     await store.close()
-    await shared.query(toSchema5(s))
-    const migrated = new PostgresMetadataStore({ pool: shared, schema })
+    await shared.query(downgrade(s))
+    return { migrated: new PostgresMetadataStore({ pool: shared, schema }), s }
+  }
+
+  test('PostgresMetadataStore: a schema 5 database gains pins; its objects and their references are kept', async (t) => {
+    const { migrated, s } = await migratedFrom(t, toSchema5)
     t.is(await migrated.refCount('X'), 1)
     await migrated.createPin({ requestId: 'r', owner: 'o', cid: 'X', origins: [], meta: {}, status: 'pinned', created: T0, updated: T0 })
     t.is(await migrated.refCount('X'), 2)
@@ -211,15 +216,7 @@ function registerTests (): void {
   })
 
   test('PostgresMetadataStore: a schema 6 database gains archive records; its objects and their references are kept', async (t) => {
-    const schema = freshSchema()
-    const s = quote(schema)
-    t.teardown(async () => dropSchema(schema))
-    const store = new PostgresMetadataStore({ pool: shared, schema })
-    await store.createBucket({ name: 'b', owner: 'o', created: T0, region: 'r', versioning: 'Unversioned' })
-    await store.putObject(version('k', { cid: 'X' }))
-    await store.close()
-    await shared.query(toSchema6(s))
-    const migrated = new PostgresMetadataStore({ pool: shared, schema })
+    const { migrated, s } = await migratedFrom(t, toSchema6)
     t.is(await migrated.refCount('X'), 1)
     const archived = await migrated.setVersionArchive('b', 'k', 'null', { cid: 'X', storageClass: 'GLACIER', archive: { target: 't', location: { a: 1 }, archived: T0 } })
     t.is(archived.status, 'changed')

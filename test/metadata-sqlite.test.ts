@@ -359,7 +359,11 @@ test('SqliteMetadataStore: a schema 6 database gains bucket totals, counted from
   assertFreshSchema(t, path, freshPath)
 })
 
-test('SqliteMetadataStore: a schema 8 database gains pins; its objects and their references are kept', async (t) => {
+/**
+ * A database holding object `k` (CID X) in bucket `b`, turned back by `downgrade` and opened again
+ * (migrated); and a fresh database to compare its schema with.
+ */
+async function migratedFrom (t: ExecutionContext, downgrade: string): Promise<{ migrated: SqliteMetadataStore, path: string, freshPath: string }> {
   const dir = await tempDir()
   t.teardown(async () => rm(dir, { recursive: true, force: true }))
   const path = join(dir, 'meta.db')
@@ -370,11 +374,15 @@ test('SqliteMetadataStore: a schema 8 database gains pins; its objects and their
   await store.putObject({ bucket: 'b', key: 'k', versionId: 'null', deleteMarker: false, cid: 'X', size: 1, etag: 'e', lastModified: T0, owner: 'o', headers: {}, metadata: {}, tags: [] })
   await store.close()
   const old = new Database(path)
-  old.exec(TO_SCHEMA_8)
+  old.exec(downgrade)
   old.close()
-
   const migrated = new SqliteMetadataStore({ path })
   t.teardown(async () => { await migrated.close() })
+  return { migrated, path, freshPath }
+}
+
+test('SqliteMetadataStore: a schema 8 database gains pins; its objects and their references are kept', async (t) => {
+  const { migrated, path, freshPath } = await migratedFrom(t, TO_SCHEMA_8)
   t.is(await migrated.refCount('X'), 1)
   await migrated.createPin({ requestId: 'r', owner: 'o', cid: 'X', origins: [], meta: {}, status: 'pinned', created: T0, updated: T0 })
   t.is(await migrated.refCount('X'), 2)
@@ -383,21 +391,7 @@ test('SqliteMetadataStore: a schema 8 database gains pins; its objects and their
 })
 
 test('SqliteMetadataStore: a schema 9 database gains archive records; its objects and their references are kept', async (t) => {
-  const dir = await tempDir()
-  t.teardown(async () => rm(dir, { recursive: true, force: true }))
-  const path = join(dir, 'meta.db')
-  const freshPath = join(dir, 'fresh.db')
-  await new SqliteMetadataStore({ path: freshPath }).close()
-  const store = new SqliteMetadataStore({ path })
-  await store.createBucket({ name: 'b', owner: 'o', created: T0, region: 'us-east-1', versioning: 'Unversioned' })
-  await store.putObject({ bucket: 'b', key: 'k', versionId: 'null', deleteMarker: false, cid: 'X', size: 1, etag: 'e', lastModified: T0, owner: 'o', headers: {}, metadata: {}, tags: [] })
-  await store.close()
-  const old = new Database(path)
-  old.exec(TO_SCHEMA_9)
-  old.close()
-
-  const migrated = new SqliteMetadataStore({ path })
-  t.teardown(async () => { await migrated.close() })
+  const { migrated, path, freshPath } = await migratedFrom(t, TO_SCHEMA_9)
   t.is(await migrated.refCount('X'), 1)
   const archived = await migrated.setVersionArchive('b', 'k', 'null', { cid: 'X', storageClass: 'GLACIER', archive: { target: 't', location: {}, archived: T0 } })
   t.is(archived.status, 'changed')

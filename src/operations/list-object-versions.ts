@@ -4,6 +4,7 @@ import type { XmlObject } from '../xml/render.js'
 import type { OperationContext } from './context.js'
 import { encodingTypeParam, requireBucket, urlEncodeIf, xmlResponse } from './common.js'
 import { contentsXml, listingParams, markerPage, maxKeysParam } from './listing.js'
+import { listedRestores, type ListedRestores } from './restore-status.js'
 
 /**
  * Every version and delete marker, keys ascending and each key's versions newest first, with S3's
@@ -31,6 +32,7 @@ export async function listObjectVersions (ctx: OperationContext) {
   })
 
   const last = entries[entries.length - 1]
+  const restores = await listedRestores(ctx, bucket.name, entries.flatMap(e => e.kind === 'item' ? [e.item] : []))
   return xmlResponse('ListVersionsResult', {
     Name: bucket.name,
     Prefix: urlEncodeIf(encode, prefix),
@@ -42,14 +44,14 @@ export async function listObjectVersions (ctx: OperationContext) {
     Delimiter: urlEncodeIf(encode, delimiter),
     EncodingType: encode ? 'url' : undefined,
     IsTruncated: truncated,
-    Version: entries.flatMap(e => e.kind === 'item' && !e.item.deleteMarker ? [versionXml(e.item, encode)] : []),
+    Version: entries.flatMap(e => e.kind === 'item' && !e.item.deleteMarker ? [versionXml(e.item, encode, restores)] : []),
     DeleteMarker: entries.flatMap(e => e.kind === 'item' && e.item.deleteMarker ? [markerXml(e.item, encode)] : []),
     CommonPrefixes: entries.flatMap(e => e.kind === 'prefix' ? [{ Prefix: urlEncodeIf(encode, e.prefix) }] : []),
   })
 }
 
-function versionXml (v: ListedObject, encode: boolean): XmlObject {
-  const { Key, ...rest } = contentsXml(v, encode, true)
+function versionXml (v: ListedObject, encode: boolean, restores: ListedRestores | undefined): XmlObject {
+  const { Key, ...rest } = contentsXml(v, encode, true, restores)
   return { Key, VersionId: v.versionId, IsLatest: v.isLatest === true, ...rest }
 }
 

@@ -2,6 +2,7 @@ import { S3Error } from '../errors.js'
 import type { OperationContext } from './context.js'
 import { encodingTypeParam, requireBucket, urlEncodeIf, xmlResponse } from './common.js'
 import { contentsXml, cursorAfter, entryMarker, listingParams, listPage, maxKeysParam, prefixSuccessor, type Cursor } from './listing.js'
+import { listedRestores } from './restore-status.js'
 
 /** Continuation tokens name the last key ('k') or common prefix ('p') a page ended with. */
 function encodeToken (kind: 'key' | 'prefix', value: string): string {
@@ -37,6 +38,7 @@ export async function listObjectsV2 (ctx: OperationContext) {
 
   const page = await listPage(ctx.metadata, bucket.name, { prefix, delimiter, maxKeys, cursor, signal: ctx.signal })
   const last = page.entries[page.entries.length - 1]
+  const restores = await listedRestores(ctx, bucket.name, page.entries.flatMap(e => e.kind === 'key' ? [e.version] : []))
   return xmlResponse('ListBucketResult', {
     Name: bucket.name,
     Prefix: urlEncodeIf(encode, prefix),
@@ -48,7 +50,7 @@ export async function listObjectsV2 (ctx: OperationContext) {
     ContinuationToken: token ?? undefined,
     NextContinuationToken: page.truncated && last !== undefined ? encodeToken(last.kind, entryMarker(last)) : undefined,
     StartAfter: urlEncodeIf(encode, startAfter),
-    Contents: page.entries.flatMap(e => e.kind === 'key' ? [contentsXml(e.version, encode, fetchOwner)] : []),
+    Contents: page.entries.flatMap(e => e.kind === 'key' ? [contentsXml(e.version, encode, fetchOwner, restores)] : []),
     CommonPrefixes: page.entries.flatMap(e => e.kind === 'prefix' ? [{ Prefix: urlEncodeIf(encode, e.prefix) }] : []),
   })
 }

@@ -3,6 +3,7 @@ import type { ListedObject, MetadataStore } from '../metadata/metadata-store.js'
 import { XmlText, type XmlObject } from '../xml/render.js'
 import type { OperationContext } from './context.js'
 import { quoteEtag, urlEncodeIf } from './common.js'
+import { restoreStatusXml, type ListedRestores } from './restore-status.js'
 
 /** Where a listing page starts: strictly after a key, or at/after a seek key. */
 export interface Cursor {
@@ -100,7 +101,7 @@ export function entryMarker (entry: ListEntry): string {
   return entry.kind === 'key' ? entry.key : entry.prefix
 }
 
-export function contentsXml (v: ListedObject, encode: boolean, owner: boolean): XmlObject {
+export function contentsXml (v: ListedObject, encode: boolean, owner: boolean, restores?: ListedRestores): XmlObject {
   return {
     Key: urlEncodeIf(encode, v.key),
     LastModified: v.lastModified,
@@ -111,6 +112,7 @@ export function contentsXml (v: ListedObject, encode: boolean, owner: boolean): 
     Size: v.size,
     StorageClass: v.storageClass ?? 'STANDARD',
     Owner: owner ? { ID: v.owner, DisplayName: v.owner } : undefined,
+    ...restoreStatusXml(restores, v),
   }
 }
 

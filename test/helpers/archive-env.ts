@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { ExecutionContext } from 'ava'
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, RestoreObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand, PutObjectCommand, RestoreObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { CID } from 'multiformats/cid'
 import { createNodeHandler } from '../../adapters/node.js'
 import type { ArchiveTarget } from '../../src/archive/target.js'
@@ -148,6 +148,12 @@ export async function coldCycle (t: ExecutionContext, env: ArchiveGateway, bucke
   t.regex(head.Restore ?? '', /^ongoing-request="false", expiry-date="\w{3}, \d\d \w{3} \d{4} 00:00:00 GMT"$/)
   t.is(head.StorageClass, 'GLACIER')
   t.true((await bodyOf(s3, bucket, 'cold')).equals(body), 'the restored bytes are the original ones')
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, OptionalObjectAttributes: ['RestoreStatus'] }))
+  const status = listed.Contents?.find(o => o.Key === 'cold')?.RestoreStatus
+  t.is(status?.IsRestoreInProgress, false)
+  t.true(status?.RestoreExpiryDate instanceof Date, 'listings show the restore when asked (x-amz-optional-object-attributes)')
+  t.is((await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, OptionalObjectAttributes: ['RestoreStatus'] }))).Versions?.find(o => o.Key === 'cold')?.RestoreStatus?.IsRestoreInProgress, false)
+  t.is((await s3.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents?.find(o => o.Key === 'cold')?.RestoreStatus, undefined, 'and only then')
   t.true(await env.has(cid))
   await env.gateway.gc({ gracePeriodMs: 0 })
   t.true(await env.has(cid), 'gc keeps a restored copy')

@@ -37,6 +37,9 @@ Options (each overrides its environment variable):
   --ipfs-listen MA  S3IPFS_IPFS_LISTEN  e.g. /ip4/0.0.0.0/tcp/4001: also run an IPFS node there, serving
                                         the stored blocks to peers over bitswap (repeatable or comma-
                                         separated; needs the optional peers of s3-ipfs-gateway/helia)
+  --ipfs-key FILE   S3IPFS_IPFS_KEY     that node's private key, made on the first start, so its peer id
+                                        stays the same (default <data-dir>/ipfs.key; with --metadata
+                                        none, a new peer id each start: give each process its own file)
   --users FILE      S3IPFS_USERS        a JSON users file: more users with access keys and optional
                                         identity policies (re-read when it changes)
   --encrypt         S3IPFS_ENCRYPT=1    store every new object encrypted (SSE-S3)
@@ -150,6 +153,7 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
       redis: { type: 'string' },
       'ipfs-api': { type: 'string' },
       'ipfs-listen': { type: 'string', multiple: true },
+      'ipfs-key': { type: 'string' },
       users: { type: 'string' },
       encrypt: { type: 'boolean' },
       'audit-log': { type: 'string' },
@@ -205,6 +209,7 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
     redisUrl: values.redis ?? nonEmpty(env.S3IPFS_REDIS_URL),
     ...ipfsApiOptions(values['ipfs-api'], env),
     ipfsListen: ipfsListen.length > 0 ? ipfsListen : undefined,
+    ipfsKeyFile: values['ipfs-key'] ?? nonEmpty(env.S3IPFS_IPFS_KEY),
     usersFile: values.users ?? nonEmpty(env.S3IPFS_USERS),
     masterKey: nonEmpty(env.S3IPFS_MASTER_KEY),
     encrypt: values.encrypt ?? (env.S3IPFS_ENCRYPT === '1' || env.S3IPFS_ENCRYPT === 'true'),
@@ -260,7 +265,11 @@ function banner (running: RunningServer, options: ServerOptions): string {
     `  region:          ${running.gateway.region}`,
     `  access key:      ${accessKeyId}`,
     `  secret key:      ${secretAccessKey}`,
-    ...(running.ipfs === undefined ? [] : [`  ipfs peer id:    ${running.ipfs.peerId}`, ...running.ipfs.multiaddrs.map(a => `  ipfs address:    ${a}`)]),
+    ...(running.ipfs === undefined ? [] : [
+      `  ipfs peer id:    ${running.ipfs.peerId}`,
+      `  ipfs key:        ${running.ipfsKeyFile ?? 'none (a new peer id on every start)'}`,
+      ...running.ipfs.multiaddrs.map(a => `  ipfs address:    ${a}`),
+    ]),
     ...(options.pinningServices === undefined ? [] : [`  replicas:        ${options.replicas ?? '1'} on ${options.pinningServices.map((s) => s.name).join(', ')}`]),
     ...(options.pinsToken === undefined ? [] : [`  pinning service: ${running.url.replace(/\/+$/, '').replace(/(https?:\/\/[^/]+).*/, '$1')}/- (Pinning Service API; bearer token set)`]),
     '',
@@ -470,7 +479,7 @@ async function main (argv: string[]): Promise<number> {
       process.stderr.write(`${e.message}: another process is listening there; pick one with --port or S3IPFS_PORT\n`)
       return 1
     }
-    if (e.code === 'ERR_NO_DATA_DIR' || e.code === 'ERR_IPFS_LISTEN' || e.code === 'ERR_IPFS_NODE_PACKAGES' || e.name === 'AbortError') {
+    if (e.code === 'ERR_NO_DATA_DIR' || e.code === 'ERR_IPFS_LISTEN' || e.code === 'ERR_IPFS_KEY' || e.code === 'ERR_IPFS_NODE_PACKAGES' || e.name === 'AbortError') {
       process.stderr.write(`${e.message}\n`)
       return 1
     }

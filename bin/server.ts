@@ -16,7 +16,7 @@ import type { CidProfileName } from '../src/content/profiles.js'
 import { auditLogFile, type AuditSink } from '../src/audit.js'
 import { fileCredentials, type UserDirectory } from '../src/auth/user-file.js'
 import { createGateway } from '../src/gateway.js'
-import { startIpfsNode, type IpfsNode } from '../src/helia/index.js'
+import { loadOrCreateIpfsKey, startIpfsNode, type IpfsNode } from '../src/helia/index.js'
 import type { PinningServiceConfig } from '../src/federation/index.js'
 import { parseReplicasOption } from '../src/federation/replication.js'
 import type { ScrubOptions } from '../src/federation/scrub.js'
@@ -105,6 +105,14 @@ export interface ServerOptions {
    */
   ipfsListen?: string[]
   /**
+   * The file that keeps the embedded node's private key, so its peer id (and the `/p2p/` part of
+   * its addresses) stays the same across restarts: made on the first start (Ed25519, mode 0600).
+   * Default `<dataDir>/ipfs.key`; with `metadataUrl`, none (the processes sharing the metadata
+   * usually share the data directory too, and must not share a peer id): a new peer id on every
+   * start, unless each process is given its own file.
+   */
+  ipfsKeyFile?: string
+  /**
    * Also serve the admin endpoints (`/-/healthy`, `/-/ready`, `/-/metrics`, `/-/dashboard`) on this
    * address, e.g. `{ host: '0.0.0.0', port: 9091 }` (port 0 picks one). They are always on the S3
    * port under `/-/` too.
@@ -153,6 +161,8 @@ export interface RunningServer {
   server: Server
   /** The embedded IPFS node, when `ipfsListen` was given. */
   ipfs?: IpfsNode
+  /** The file the embedded node's key is kept in; undefined when it has a new peer id on every start. */
+  ipfsKeyFile?: string
   /** `http://host:port` of the admin listener, when `adminListen` was given. */
   adminUrl?: string
   /**
@@ -184,6 +194,9 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
   let stores: DataDirStores | undefined
   let gateway: Gateway
   let ipfs: IpfsNode | undefined
+  const ipfsKeyFile = options.ipfsListen === undefined || options.ipfsListen.length === 0
+    ? undefined
+    : options.ipfsKeyFile === undefined ? (options.metadataUrl === undefined ? join(dataDir, 'ipfs.key') : undefined) : resolve(options.ipfsKeyFile)
   try {
     stores = await openStores(dataDir, {
       blockstore: options.blockstore,
@@ -197,7 +210,8 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
     if (options.ipfsListen !== undefined && options.ipfsListen.length > 0) {
       // Before the gateway: its replicas' requests name this node as their origin, and reads and
       // pin requests fetch through it.
-      ipfs = await startIpfsNode({ blockstore: stores.blockstore, listen: options.ipfsListen })
+      const privateKey = ipfsKeyFile === undefined ? undefined : await loadOrCreateIpfsKey(ipfsKeyFile)
+      ipfs = await startIpfsNode({ blockstore: stores.blockstore, listen: options.ipfsListen, privateKey })
     }
     const archive = options.archive === undefined ? options.gateway?.archive : await createArchiveTarget(options.archive, { ipfs })
     const masterKey = options.masterKey ?? (options.metadataUrl === undefined ? await loadOrCreateMasterKey(dataDir) : undefined)
@@ -269,6 +283,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
     credentials,
     server,
     ipfs,
+    ipfsKeyFile,
     adminUrl: adminAddress === undefined ? undefined : `http://${urlHost(adminAddress.address)}:${adminAddress.port}`,
     close: () => (closing ??= (async () => {
       try {

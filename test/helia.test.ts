@@ -3,7 +3,7 @@
  * and independent Helia peer (its own blockstore) that knows nothing but the node's address.
  */
 import { once, setMaxListeners } from 'node:events'
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import { CreateBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
@@ -14,7 +14,7 @@ import { MemoryBlockstore } from '../src/blockstores/memory.js'
 import { createGateway } from '../src/gateway.js'
 import { startIpfsNode } from '../src/helia/index.js'
 import { installPromiseWithResolvers } from '../src/helia/polyfill.js'
-import { REPO_ROOT, spawnChild, tempDir } from './helpers/child.js'
+import { REPO_ROOT, spawnChild, tempDir, type Child } from './helpers/child.js'
 import { deterministicBytes, ipfsAddCid, s3Client } from './helpers/s3.js'
 
 const MIB = 1024 * 1024
@@ -163,6 +163,47 @@ test('CLI: serve --ipfs-listen prints the node in its banner and serves what the
 
   child.proc.kill('SIGTERM')
   t.deepEqual(await child.exited(), { code: 0, signal: null }, child.output())
+})
+
+test('CLI: serve keeps its peer id in <data-dir>/ipfs.key: after a restart a peer fetches by the old multiaddr', async (t) => {
+  t.timeout(90_000)
+  const dataDir = await tempDir(t, 's3ipfs-helia-')
+  const start = async (listen: string): Promise<{ child: Child, peerId: string, address: string, out: string }> => {
+    const child = spawnChild(t, process.execPath, ['--import', 'tsx', 'bin/cli.ts', 'serve', '--port', '0', '--data-dir', dataDir, '--ipfs-listen', listen, '--log-level', 'warn'], {
+      cwd: REPO_ROOT,
+      dropEnv: /^S3IPFS_/,
+      timeouts: { start: 30_000, exit: 15_000 },
+    })
+    await child.waitFor('stdout', /aws --endpoint-url \S+/)
+    const out = child.stdout()
+    const peerId = out.match(/ipfs peer id:\s+(\S+)/)?.[1]
+    const address = out.match(/ipfs address:\s+(\S+)/)?.[1]
+    if (peerId === undefined || address === undefined) throw new Error(`unexpected banner:\n${out}`)
+    t.regex(out, new RegExp(`ipfs key:\\s+${join(dataDir, 'ipfs.key')}$`, 'm'))
+    return { child, peerId, address, out }
+  }
+  const stop = async (child: Child): Promise<void> => {
+    child.proc.kill('SIGTERM')
+    t.deepEqual(await child.exited(), { code: 0, signal: null }, child.output())
+  }
+
+  const first = await start(LOOPBACK_ANY_PORT)
+  t.is((await stat(join(dataDir, 'ipfs.key'))).mode & 0o777, 0o600)
+  const endpoint = first.out.match(/listening on (http:\/\/127\.0\.0\.1:\d+)\s*$/m)?.[1] ?? ''
+  const [accessKeyId, secretAccessKey] = [first.out.match(/access key:\s+(\S+)/)?.[1] ?? '', first.out.match(/secret key:\s+(\S+)/)?.[1] ?? '']
+  const s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 })
+  const body = deterministicBytes('helia-restart', 1000)
+  const { file: cid } = await upload(s3, { file: body })
+  s3.destroy()
+  await stop(first.child)
+
+  // The same port again: the address a peer kept from the first run, /p2p/ part included, still works.
+  const again = await start(first.address.replace(/\/p2p\/.*$/, ''))
+  t.is(again.peerId, first.peerId)
+  t.is(again.address, first.address)
+  const peer = await startPeer(t)
+  t.true((await peer.cat(first.address, cid)).equals(body))
+  await stop(again.child)
 })
 
 test('CLI: a listen address that is not TCP is a usage error (exit 2)', async (t) => {

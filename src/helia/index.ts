@@ -2,23 +2,21 @@
 // fetches blocks and DAGs from replica nodes when asked to. helia and libp2p are optional peer
 // dependencies, loaded only when a node starts.
 import { fetchDagInto, fetchVerified, type BlockRetriever, type FetchBlockOptions, type FetchDagOptions, type FetchDagResult, type WritableBlocks } from './fetch.js'
+import { loadOrCreateIpfsKey, type PrivateKey } from './key.js'
+import { missingPackages } from './packages.js'
 import { installPromiseWithResolvers } from './polyfill.js'
 import { ReadOnlyBlockstore, type ServedBlocks } from './read-only-blockstore.js'
 import type { AbortOptions } from '../types.js'
 import type { CID } from 'multiformats/cid'
 
-export type { FetchBlockOptions, FetchDagOptions, FetchDagResult, ServedBlocks, WritableBlocks }
+export { loadOrCreateIpfsKey }
+export type { FetchBlockOptions, FetchDagOptions, FetchDagResult, PrivateKey, ServedBlocks, WritableBlocks }
 
 /** The default listen address: loopback only, like the standalone server's HTTP default. */
 const DEFAULT_IPFS_LISTEN = ['/ip4/127.0.0.1/tcp/4001']
 
 /** What the TCP transport can listen on. */
 const TCP_LISTEN = /^\/ip[46]\/[^/]+\/tcp\/\d{1,5}$/
-
-/** The packages `startIpfsNode` loads (optional peer dependencies of s3-ipfs-gateway). */
-const IPFS_NODE_PACKAGES = [
-  'helia', '@helia/libp2p', '@helia/bitswap', '@libp2p/tcp', '@libp2p/identify', '@chainsafe/libp2p-noise', '@chainsafe/libp2p-yamux',
-] as const
 
 /**
  * How long a peer that asked for a block and got it is not sent it again (bitswap's default is 5 s).
@@ -47,6 +45,12 @@ export interface IpfsNodeInit {
    * Default `['/ip4/127.0.0.1/tcp/4001']`.
    */
   listen?: string[]
+  /**
+   * The node's identity: its peer id is this key's. Keep one with `loadOrCreateIpfsKey(path)` for
+   * a peer id that stays the same across restarts (what peers, peering lists and `/p2p/` addresses
+   * name). Default: a new Ed25519 key on every start.
+   */
+  privateKey?: PrivateKey
 }
 
 /** What `connect` did with each address. */
@@ -62,7 +66,7 @@ export interface ConnectResult {
  * blocks from peers only when asked to (`fetchBlock`, `fetchDag`).
  */
 export interface IpfsNode {
-  /** The node's peer id (`12D3KooW...`). A new one on every start. */
+  /** The node's peer id (`12D3KooW...`): `init.privateKey`'s, else a new one on every start. */
   readonly peerId: string
   /**
    * The addresses peers dial, each ending in `/p2p/<peerId>` (a wildcard listen address is
@@ -171,6 +175,7 @@ export async function startIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     addBlockBroker(broker)
   }
   const helia = withBitswap(withLibp2pLight(light, {
+    privateKey: init.privateKey,
     addresses: { listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
@@ -249,14 +254,6 @@ export async function startIpfsNode (init: IpfsNodeInit): Promise<IpfsNode> {
     },
     stop: () => (stopping ??= helia.stop().then(() => {})),
   }
-}
-
-function missingPackages (err: unknown): unknown {
-  if ((err as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') return err
-  return Object.assign(
-    new Error(`s3-ipfs-gateway/helia needs its optional peer dependencies: npm install ${IPFS_NODE_PACKAGES.join(' ')}`, { cause: err }),
-    { code: 'ERR_IPFS_NODE_PACKAGES' },
-  )
 }
 
 function listenAddressError (message: string): TypeError {

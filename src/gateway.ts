@@ -26,6 +26,8 @@ import { DEFAULT_DAY_MS, LIFECYCLE, lifecycleHandler } from './lifecycle/pass.js
 import { ARCHIVE, ARCHIVE_DELETE, archiveDeleteHandler, archiveHandler } from './archive/jobs.js'
 import { withArchiveJobs } from './archive/wrap.js'
 import { archiveAdmin } from './archive/admin.js'
+import { findByCid } from './discovery/find-by-cid.js'
+import { json } from './federation/admin.js'
 import type { JobHandler } from './jobs/handler.js'
 import { reconcileLifecycle } from './lifecycle/reconcile.js'
 import { defaultLogger } from './observability/logger.js'
@@ -185,24 +187,28 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     logger.error({ err }, 'starting the job worker failed')
   })
 
-  async function dispatch (received: S3Request, id: string, state: RequestState): Promise<S3Response> {
+  /** The request with its headers as text, refused when they are too large. */
+  function withTextHeaders (received: S3Request): S3Request {
     const text = headerText(received.headers)
-    let req = text === received.headers ? received : { ...received, headers: text }
-    const relative = req.path.slice(req.basePath.length) || '/'
-    const query = new URLSearchParams(req.query)
-    const target = address({ path: relative, hostname: req.hostname, baseDomains })
-    state.bucket = target.bucket
-    state.key = target.key
+    const req = text === received.headers ? received : { ...received, headers: text }
     if (headerBytes(req.headers) > maxHeaderBytes) throw new S3Error('RequestHeaderSectionTooLarge', undefined, { MaxSizeAllowed: String(maxHeaderBytes) })
+    return req
+  }
+
+  /**
+   * Who sent the request (SigV4 header or presigned, SigV2 when enabled; anonymous when unsigned),
+   * and the authorizer that decides its accesses: for S3 requests and for the admin views that
+   * answer S3 principals (find-by-CID) alike.
+   */
+  async function authenticated (received: S3Request, query: URLSearchParams, state: RequestState, hostBucket?: string): Promise<{ req: S3Request, auth: AuthContext, principal?: string, authorizer: Authorizer }> {
+    let req = received
     // A CORS preflight is never authenticated (as in S3): it may be sent to a presigned URL whose
     // signature is for the request that follows it.
     const auth: AuthContext = req.method === 'OPTIONS'
       ? { anonymous: true, payloadMode: 'NONE' }
-      : await authenticate(req, { credentials, region, now: signatureClock(), signatureV2, hostBucket: target.virtualHosted === true ? target.bucket : undefined })
+      : await authenticate(req, { credentials, region, now: signatureClock(), signatureV2, hostBucket })
     state.auth = auth
     if (auth.signatureVersion === 2 && auth.presigned === true) req = withQueryAmzHeaders(req)
-    const match = route(req.method, target, query, req.headers)
-    state.operation = match.operation
     const principal = auth.anonymous ? undefined : auth.principal
     const authorizer = new Authorizer({
       metadata,
@@ -215,6 +221,18 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       signatureVersion: auth.signatureVersion,
     })
     state.authorizer = authorizer
+    return { req, auth, principal, authorizer }
+  }
+
+  async function dispatch (received: S3Request, id: string, state: RequestState): Promise<S3Response> {
+    const relative = received.path.slice(received.basePath.length) || '/'
+    const query = new URLSearchParams(received.query)
+    const target = address({ path: relative, hostname: received.hostname, baseDomains })
+    state.bucket = target.bucket
+    state.key = target.key
+    const { req, auth, principal, authorizer } = await authenticated(withTextHeaders(received), query, state, target.virtualHosted === true ? target.bucket : undefined)
+    const match = route(req.method, target, query, req.headers)
+    state.operation = match.operation
     await authorizeOperation(authorizer, match, query)
     if (match.operation !== 'CreateBucket') await checkExpectedOwner(authorizer, match.bucket, req.headers['x-amz-expected-bucket-owner'])
     const ctx: OperationContext = {
@@ -272,6 +290,61 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     }
   }
 
+  /**
+   * Where a request to an S3 principal's endpoint begins and ends (see RequestObserver): `run`
+   * answers it, `renderError` turns what it throws into the answer.
+   */
+  async function observed (incoming: S3Request, run: (req: S3Request, id: string, state: RequestState) => Promise<S3Response>,
+    renderError: (req: S3Request, id: string, err: S3Error) => S3Response, cors: boolean): Promise<S3Response> {
+    const exchange: Exchange = observability.observer.begin(incoming, requestId())
+    const { id, request: req } = exchange
+    const state: RequestState = exchange.state
+    let response: S3Response
+    try {
+      if (closed) throw new S3Error('ServiceUnavailable')
+      response = await run(req, id, state)
+      response.headers['x-amz-request-id'] = id
+      response.headers['x-amz-id-2'] = id
+      if (req.method === 'HEAD') delete response.body
+      if (!cidMetadata) delete response.headers['x-amz-meta-cid']
+    } catch (err) {
+      const s3 = toS3Error(err)
+      if (s3 === undefined) logger.error({ requestId: id, method: req.method, path: req.path, err }, 'unexpected error')
+      else if (s3.code === 'ServiceUnavailable' || s3.code === 'SlowDown') logger.warn({ requestId: id, method: req.method, path: req.path, err }, 'a dependency failed')
+      else if ((err as { code?: unknown }).code === 'ERR_DECRYPT') {
+        // Stored ciphertext that fails authentication was altered beneath the gateway: the operator must know.
+        logger.error({ requestId: id, method: req.method, path: req.path, err }, 'encrypted content failed authentication')
+      }
+      const error = s3 ?? new S3Error('InternalError')
+      state.error = error.code
+      response = renderError(req, id, error)
+    }
+    if (cors && req.headers.origin !== undefined && req.method !== 'OPTIONS') await addCorsHeaders(req, state, response)
+    return observability.observer.answered(exchange, response)
+  }
+
+  /** `GET /-/cids/<cid>`: the versions holding the CID in buckets the (S3) caller may list, as JSON. */
+  async function lookUpCid (received: S3Request, state: RequestState, cidText: string): Promise<S3Response> {
+    state.operation = 'FindByCid'
+    if (received.method !== 'GET' && received.method !== 'HEAD') throw new S3Error('MethodNotAllowed')
+    const query = new URLSearchParams(received.query)
+    const { req, authorizer } = await authenticated(withTextHeaders(received), query, state)
+    let cid: string
+    try {
+      cid = decodeURIComponent(cidText)
+    } catch {
+      cid = cidText
+    }
+    return json(200, await findByCid({ metadata, authorizer, signal: req.signal }, cid, query))
+  }
+
+  function jsonErrorResponse (req: S3Request, id: string, err: S3Error): S3Response {
+    const response = json(err.status, { error: err.code, message: err.message, ...err.detail, requestId: id })
+    Object.assign(response.headers, err.headers)
+    if (req.method === 'HEAD') delete response.body
+    return response
+  }
+
   function errorResponse (req: S3Request, id: string, err: S3Error): S3Response {
     const headers: Record<string, string> = { 'x-amz-request-id': id, 'x-amz-id-2': id, ...err.headers }
     if (req.method === 'HEAD' || err.status === 304) {
@@ -296,35 +369,13 @@ export function createGateway (init: GatewayInit = {}): Gateway {
   return {
     region,
     async handle (incoming: S3Request): Promise<S3Response> {
-      const exchange: Exchange = observability.observer.begin(incoming, requestId())
-      const { id, request: req } = exchange
-      const state: RequestState = exchange.state
-      let response: S3Response
-      try {
-        if (closed) throw new S3Error('ServiceUnavailable')
-        response = await dispatch(req, id, state)
-        response.headers['x-amz-request-id'] = id
-        response.headers['x-amz-id-2'] = id
-        if (req.method === 'HEAD') delete response.body
-        if (!cidMetadata) delete response.headers['x-amz-meta-cid']
-      } catch (err) {
-        const s3 = toS3Error(err)
-        if (s3 === undefined) logger.error({ requestId: id, method: req.method, path: req.path, err }, 'unexpected error')
-        else if (s3.code === 'ServiceUnavailable' || s3.code === 'SlowDown') logger.warn({ requestId: id, method: req.method, path: req.path, err }, 'a dependency failed')
-        else if ((err as { code?: unknown }).code === 'ERR_DECRYPT') {
-          // Stored ciphertext that fails authentication was altered beneath the gateway: the operator must know.
-          logger.error({ requestId: id, method: req.method, path: req.path, err }, 'encrypted content failed authentication')
-        }
-        const error = s3 ?? new S3Error('InternalError')
-        state.error = error.code
-        response = errorResponse(req, id, error)
-      }
-      if (req.headers.origin !== undefined && req.method !== 'OPTIONS') await addCorsHeaders(req, state, response)
-      return observability.observer.answered(exchange, response)
+      return await observed(incoming, dispatch, errorResponse, true)
     },
     admin: {
       async handle (req) {
         const path = (req.path.slice(req.basePath.length) || '/').replace(/\/+$/, '') || '/'
+        const cid = /^\/cids\/([^/]+)$/.exec(path)?.[1]
+        if (cid !== undefined) return await observed(req, async (received, _id, state) => await lookUpCid(received, state, cid), jsonErrorResponse, false)
         try {
           return await federation.adminRoute(req, path) ?? await archiveView(req, path) ?? await observability.admin(req)
         } catch (err) {

@@ -6,6 +6,7 @@ import type { ExecutionContext } from 'ava'
 import Database from 'better-sqlite3'
 import type { ObjectVersion } from '../src/metadata/metadata-store.js'
 import { SQLITE_SCHEMA_VERSION, SqliteMetadataStore } from '../src/metadata/sqlite.js'
+import { cidListSql } from '../src/metadata/sqlite/objects.js'
 import { pinListSql } from '../src/metadata/sqlite/pins.js'
 import { jobQueueSuite } from './compliance/job-queue.suite.js'
 import { metadataStoreSuite } from './compliance/metadata-store.suite.js'
@@ -46,8 +47,11 @@ archiveStoreSuite('SqliteMetadataStore (file)', async () => {
 
 const T0 = new Date('2025-01-02T03:04:05.678Z')
 
+/** Turns a database of the current schema back into a schema 10 one: no index of versions by CID. */
+const TO_SCHEMA_10 = 'DROP INDEX versions_by_cid; PRAGMA user_version = 10'
+
 /** Turns a database of the current schema back into a schema 9 one: no archive records. */
-const TO_SCHEMA_9 = 'DROP TABLE archives; PRAGMA user_version = 9'
+const TO_SCHEMA_9 = `${TO_SCHEMA_10}; DROP TABLE archives; PRAGMA user_version = 9`
 
 /** Turns a database of the current schema back into a schema 8 one: no pins. */
 const TO_SCHEMA_8 = `${TO_SCHEMA_9}; DROP TABLE pins; PRAGMA user_version = 8`
@@ -398,6 +402,27 @@ test('SqliteMetadataStore: a schema 9 database gains archive records; its object
   t.is(await migrated.refCount('X'), 0)
   t.is((await migrated.getArchive('X'))?.versions, 1)
   assertFreshSchema(t, path, freshPath)
+})
+
+test('SqliteMetadataStore: a schema 10 database gains the index of versions by CID, built from the versions it holds', async (t) => {
+  const { migrated, path, freshPath } = await migratedFrom(t, TO_SCHEMA_10)
+  t.deepEqual(await migrated.listVersionsByCid('X', { limit: 10 }), [{ bucket: 'b', key: 'k', versionId: 'null', isLatest: true }])
+  await migrated.putObject({ bucket: 'b', key: 'j', versionId: 'null', deleteMarker: false, cid: 'X', size: 1, etag: 'e', lastModified: T0, owner: 'o', headers: {}, metadata: {}, tags: [] })
+  t.deepEqual((await migrated.listVersionsByCid('X', { limit: 10 })).map((m) => m.key), ['j', 'k'])
+  assertFreshSchema(t, path, freshPath)
+})
+
+test('SqliteMetadataStore: a page of the versions holding a CID is one seek in versions_by_cid, read from the index alone, with no sort', async (t) => {
+  const dir = await tempDir()
+  t.teardown(async () => rm(dir, { recursive: true, force: true }))
+  const path = join(dir, 'meta.db')
+  await new SqliteMetadataStore({ path }).close()
+  const db = new Database(path, { readonly: true })
+  t.teardown(() => db.close())
+  const plan = (sql: string, ...params: unknown[]): string[] =>
+    (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((p) => p.detail)
+  t.deepEqual(plan(cidListSql(false), 'X', 10), ['SEARCH versions USING COVERING INDEX versions_by_cid (cid=?)'])
+  t.deepEqual(plan(cidListSql(true), 'X', 'b', 'k', 'v', 10), ['SEARCH versions USING COVERING INDEX versions_by_cid (cid=? AND (bucket,key,version_id)>(?,?,?))'])
 })
 
 test('SqliteMetadataStore: an owner\'s pin listing reads one range of pins_by_owner, newest first, with no sort', async (t) => {

@@ -3,7 +3,7 @@
  * searched, and copied in and out (every value crosses the store's boundary as a copy).
  */
 import { compareKeys } from './key-order.js'
-import type { BucketRecord, CompletedUpload, ListedObject, MultipartUpload, ObjectVersion, UploadedPart } from './metadata-store.js'
+import type { BucketRecord, CidListOptions, CompletedUpload, ListedObject, MultipartUpload, ObjectVersion, UploadedPart } from './metadata-store.js'
 
 export type StoredVersion = Omit<ObjectVersion, 'isLatest'>
 
@@ -155,4 +155,59 @@ export function listedOf (v: StoredVersion, isLatest: boolean): ListedObject {
 
 export function output (version: StoredVersion, isLatest: boolean): ObjectVersion {
   return { ...copyVersion(version), isLatest }
+}
+
+/** Where a version is, as the CID index orders it. */
+export interface VersionPlace {
+  bucket: string
+  key: string
+  versionId: string
+}
+
+function comparePlaces (a: VersionPlace, b: VersionPlace): number {
+  return compareKeys(a.bucket, b.bucket) || compareKeys(a.key, b.key) || compareKeys(a.versionId, b.versionId)
+}
+
+/** Index of the first place of sorted `places` that is greater than `place` (or >= when `inclusive`). */
+function placeBound (places: readonly VersionPlace[], place: VersionPlace, inclusive: boolean): number {
+  let lo = 0
+  let hi = places.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    const c = comparePlaces(places[mid], place)
+    if (c < 0 || (c === 0 && !inclusive)) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
+/** The places of the versions holding each CID (delete markers never), each CID's in (bucket, key, versionId) order. */
+export class CidIndex {
+  private readonly places = new Map<string, VersionPlace[]>()
+
+  add (version: StoredVersion): void {
+    const cid = heldCid(version)
+    if (cid === undefined) return
+    let places = this.places.get(cid)
+    if (places === undefined) this.places.set(cid, places = [])
+    const place = { bucket: version.bucket, key: version.key, versionId: version.versionId }
+    places.splice(placeBound(places, place, true), 0, place)
+  }
+
+  remove (version: StoredVersion): void {
+    const cid = heldCid(version)
+    const places = cid === undefined ? undefined : this.places.get(cid)
+    if (cid === undefined || places === undefined) return
+    const i = placeBound(places, version, true)
+    if (i < places.length && comparePlaces(places[i], version) === 0) places.splice(i, 1)
+    if (places.length === 0) this.places.delete(cid)
+  }
+
+  /** The places after `options.after`, at most `options.limit`. */
+  list (cid: string, options: CidListOptions): VersionPlace[] {
+    const places = this.places.get(cid)
+    if (places === undefined || !(options.limit >= 1)) return []
+    const start = options.after === undefined ? 0 : placeBound(places, options.after, false)
+    return places.slice(start, start + Math.min(Math.floor(options.limit), places.length)).map((p) => ({ ...p }))
+  }
 }

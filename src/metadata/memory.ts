@@ -1,11 +1,11 @@
 import type { AbortOptions } from '../types.js'
 import type {
-  BucketConfigKind, BucketRecord, CompletedUpload, CompleteOptions, CompleteResult, DeleteResult, ListOptions, MetadataStore, MultipartUpload,
+  BucketConfigKind, BucketRecord, CidListOptions, CidMatch, CompletedUpload, CompleteOptions, CompleteResult, DeleteResult, ListOptions, MetadataStore, MultipartUpload,
   ObjectVersion, PartListOptions, PartWriteResult, PutOptions, StatsOptions, StoreStats, WriteOptions, UploadedPart, UploadListOptions,
   VersionListOptions, WriteResult, ListedObject, WriteCondition,
 } from './metadata-store.js'
 import { noSuchBucket, sourceReleased, storeClosed, uploadExists } from './metadata-store.js'
-import { copyBucket, copyCompleted, copyPart, copyUpload, copyTags, copyVersion, count, heldCid, indexOf, latestOf, listedOf, output, partBound, uploadBound, uploadKey } from './memory-state.js'
+import { CidIndex, copyBucket, copyCompleted, copyPart, copyUpload, copyTags, copyVersion, count, heldCid, indexOf, latestOf, listedOf, output, partBound, uploadBound, uploadKey } from './memory-state.js'
 import type { KeyVersions, UploadState, BucketState, StoredVersion } from './memory-state.js'
 import type { ChangeOptions } from './jobs.js'
 import { badJob, jobsOf } from './jobs.js'
@@ -37,6 +37,7 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
   private readonly buckets = new Map<string, BucketState>()
   private readonly refs = new Map<string, number>()
   private readonly archives = new MemoryArchives()
+  private readonly byCid = new CidIndex()
   /** Every completed record, oldest completion first. */
   private completedByTime: CompletedEntry[] = []
   /** Write order of versions: the last `seq` handed out. */
@@ -131,6 +132,7 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
     }
     this.relist(state, key)
     count(state, deleted, -1)
+    this.byCid.remove(deleted)
     return this.enqueueFor(options, { deleted: output(deleted, wasLatest), released: this.releaseHeld(deleted) })
   }
 
@@ -206,6 +208,14 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
       out.push(key)
     }
     return out
+  }
+
+  async listVersionsByCid (cid: string, options: CidListOptions): Promise<CidMatch[]> {
+    options.signal?.throwIfAborted()
+    return this.byCid.list(cid, options).map((place) => {
+      const chain = this.buckets.get(place.bucket)?.versions.get(place.key) as KeyVersions
+      return { ...place, isLatest: indexOf(chain, place.versionId) === chain.list.length - 1 }
+    })
   }
 
   async createUpload (upload: MultipartUpload, options?: AbortOptions): Promise<void> {
@@ -403,6 +413,8 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
     this.relist(state, stored.key)
     count(state, stored, 1)
     if (replaced !== undefined) count(state, replaced, -1)
+    if (replaced !== undefined) this.byCid.remove(replaced)
+    this.byCid.add(stored)
     this.retain(heldCid(stored))
     return {
       ...(replaced === undefined ? {} : { replaced: output(replaced, wasLatest) }),

@@ -196,6 +196,25 @@ export interface VersionListOptions extends AbortOptions {
   limit: number
 }
 
+/** A version whose content is a given CID (listVersionsByCid): where it is, and whether it is its key's latest. */
+export interface CidMatch {
+  bucket: string
+  key: string
+  versionId: string
+  isLatest: boolean
+}
+
+export interface CidListOptions extends AbortOptions {
+  /**
+   * Only matches after this position in (bucket, key, versionId) order, each compared in UTF-8 byte
+   * order; the position need not be a match itself (a bucket name followed by U+0000 seeks past the
+   * bucket's matches).
+   */
+  after?: { bucket: string, key: string, versionId: string }
+  /** At most this many matches (>= 1). */
+  limit: number
+}
+
 export interface PartListOptions extends AbortOptions {
   /** Only parts with a greater part number. */
   after?: number
@@ -424,6 +443,15 @@ export interface MetadataStore extends JobQueue, ReplicaStore, PinStore, Archive
    * to `prefix`; at most `limit`. Costs O(log n + limit) however many versions keys have.
    */
   listVersions(bucket: string, options: VersionListOptions): Promise<ListedObject[]>
+
+  /**
+   * The versions (of any bucket, latest or not; never delete markers) whose root CID is `cid`, as
+   * stored (the string form the version was written with), ordered by bucket, key and version id
+   * (each in UTF-8 byte order), after `options.after`; at most `limit`. Costs O(log n + limit): the
+   * store keeps an index by CID, it never scans versions. A version removed or replaced (same id,
+   * another CID) is no longer listed; an unknown CID lists nothing.
+   */
+  listVersionsByCid(cid: string, options: CidListOptions): Promise<CidMatch[]>
 
   /**
    * The same keys `listObjects` would list, keys only. Cheap enough to probe one key at a time:

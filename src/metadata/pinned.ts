@@ -2,7 +2,7 @@ import { CID } from 'multiformats/cid'
 import type { Pinner } from '../content/pins.js'
 import type { AbortOptions, GatewayLogger } from '../types.js'
 import type {
-  BucketConfigKind, BucketRecord, CompletedUpload, CompleteOptions, CompleteResult, DeleteResult, ListedObject, ListOptions, MetadataStore,
+  BucketConfigKind, BucketRecord, CidListOptions, CidMatch, CompletedUpload, CompleteOptions, CompleteResult, DeleteResult, ListedObject, ListOptions, MetadataStore,
   MultipartUpload, ObjectVersion, PartListOptions, PartWriteResult, PutOptions, UploadedPart, UploadListOptions, VersionListOptions, WriteOptions,
   WriteResult,
 } from './metadata-store.js'
@@ -79,6 +79,7 @@ export class PinnedMetadataStore implements MetadataStore {
   async listObjects (bucket: string, options: ListOptions): Promise<ListedObject[]> { return await this.store.listObjects(bucket, options) }
   async listVersions (bucket: string, options: VersionListOptions): Promise<ListedObject[]> { return await this.store.listVersions(bucket, options) }
   async listKeys (bucket: string, options: ListOptions): Promise<string[]> { return await this.store.listKeys(bucket, options) }
+  async listVersionsByCid (cid: string, options: CidListOptions): Promise<CidMatch[]> { return await this.store.listVersionsByCid(cid, options) }
   async createUpload (upload: MultipartUpload, options?: AbortOptions): Promise<void> { await this.store.createUpload(upload, options) }
   async getUpload (bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<MultipartUpload | undefined> { return await this.store.getUpload(bucket, key, uploadId, options) }
   async listUploads (bucket: string, options: UploadListOptions): Promise<MultipartUpload[]> { return await this.store.listUploads(bucket, options) }

@@ -1,7 +1,7 @@
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import type {
-  BucketRecord, CompletedUpload, ListedObject, MetadataStore, MultipartUpload, ObjectVersion, StoreStats, UploadedPart, UploadListOptions,
+  BucketRecord, CidMatch, CompletedUpload, ListedObject, MetadataStore, MultipartUpload, ObjectVersion, StoreStats, UploadedPart, UploadListOptions,
   VersionListOptions,
 } from '../../src/metadata/metadata-store.js'
 
@@ -714,6 +714,107 @@ export function metadataStoreSuite (name: string, factory: MetadataStoreFactory)
     t.deepEqual(flags.map((v) => [v.versionId, v.isLatest]), [[idOf(n - 1), true], [idOf(n - 2), false]])
     const cid3 = Array.from({ length: n }, (_, i) => i).filter((i) => i % 97 !== 50 && i % 10 === 3).length
     t.is(await store.refCount('cid-3'), cid3, 'every version holding it counts')
+  })
+
+  // ---- versions by CID ----
+
+  /** Buckets 'a-bucket', B and 'zed' holding CID X in several keys and versions, among other CIDs and delete markers. */
+  const withCidSpread = (title: string, fn: (t: ExecutionContext, store: MetadataStore, all: CidMatch[]) => Promise<void>): void => {
+    it(title, async (t, store) => {
+      for (const name of ['a-bucket', B, 'zed']) await store.createBucket(bucket(name, 'alice', { versioning: 'Enabled' }))
+      await store.putObject(version('k', { versionId: 'v1', cid: 'X' }))
+      await store.putObject(version('k', { versionId: 'v2', cid: 'Y' }))
+      await store.putObject(version('k', { versionId: 'v3', cid: 'X' }))
+      await store.putObject(version('😀', { versionId: 'v1', cid: 'X' }))
+      await store.putObject(version('é', { versionId: 'v1', cid: 'X' }))
+      await store.putObject(marker('é', 'dm'))
+      await store.putObject(version('a', { cid: 'X' }))
+      await store.putObject(version('other', { cid: 'Y' }))
+      await store.putObject(version('k', { bucket: 'a-bucket', cid: 'X' }))
+      await store.putObject(version('\uFFFF', { bucket: 'zed', versionId: 'v\uFFFF', cid: 'X' }))
+      await store.putObject(version('\uFFFF', { bucket: 'zed', versionId: 'v\u{1F600}', cid: 'X' }))
+      const all: CidMatch[] = [
+        { bucket: 'a-bucket', key: 'k', versionId: 'null', isLatest: true },
+        { bucket: B, key: 'a', versionId: 'null', isLatest: true },
+        { bucket: B, key: 'k', versionId: 'v1', isLatest: false },
+        { bucket: B, key: 'k', versionId: 'v3', isLatest: true },
+        { bucket: B, key: 'é', versionId: 'v1', isLatest: false },
+        { bucket: B, key: '😀', versionId: 'v1', isLatest: true },
+        { bucket: 'zed', key: '\uFFFF', versionId: 'v\uFFFF', isLatest: false },
+        { bucket: 'zed', key: '\uFFFF', versionId: 'v\u{1F600}', isLatest: true },
+      ]
+      await fn(t, store, all)
+    })
+  }
+
+  withCidSpread('listVersionsByCid: every version holding the CID, across buckets, in (bucket, key, versionId) byte order, with isLatest', async (t, store, all) => {
+    t.deepEqual(await store.listVersionsByCid('X', { limit: 100 }), all, 'no delete marker, no version of another CID')
+    t.deepEqual(await store.listVersionsByCid('Y', { limit: 100 }), [
+      { bucket: B, key: 'k', versionId: 'v2', isLatest: false },
+      { bucket: B, key: 'other', versionId: 'null', isLatest: true },
+    ])
+    t.deepEqual(await store.listVersionsByCid('unknown', { limit: 100 }), [])
+    t.deepEqual(await store.listVersionsByCid('', { limit: 100 }), [], 'delete markers have no CID to find')
+    t.deepEqual(await store.listVersionsByCid('X', { limit: 0 }), [])
+  })
+
+  withCidSpread('listVersionsByCid pages with `after`: each page continues where the last ended; a position between matches, or past a bucket', async (t, store, all) => {
+    const seen: CidMatch[] = []
+    let after: { bucket: string, key: string, versionId: string } | undefined
+    for (let pages = 0; pages < 20; pages++) {
+      const page = await store.listVersionsByCid('X', { after, limit: 3 })
+      t.true(page.length <= 3)
+      if (page.length === 0) break
+      seen.push(...page)
+      const { bucket, key, versionId } = page[page.length - 1]
+      after = { bucket, key, versionId }
+    }
+    t.deepEqual(seen, all)
+    t.deepEqual(await store.listVersionsByCid('X', { after: { bucket: B, key: 'b', versionId: '' }, limit: 2 }), all.slice(2, 4), 'a position that is no match')
+    t.deepEqual(await store.listVersionsByCid('X', { after: { bucket: B, key: 'k', versionId: 'v2' }, limit: 10 }), all.slice(3))
+    t.deepEqual(await store.listVersionsByCid('X', { after: { bucket: `${B}\0`, key: '', versionId: '' }, limit: 10 }), all.slice(6), 'past every match of a bucket')
+    t.deepEqual(await store.listVersionsByCid('X', { after: { bucket: B, key: 'k\0', versionId: '' }, limit: 10 }), all.slice(4), 'past every version of a key')
+    t.deepEqual(await store.listVersionsByCid('X', { after: { bucket: 'zed', key: '\uFFFF', versionId: 'v\u{1F600}' }, limit: 10 }), [])
+  })
+
+  withCidSpread('listVersionsByCid follows changes: replaced and deleted versions go, a new latest is seen, a re-put is listed once', async (t, store, all) => {
+    // Replaced with other content under the same id: gone from X, listed under Z.
+    await store.putObject(version('a', { cid: 'Z' }))
+    t.deepEqual(await store.listVersionsByCid('X', { limit: 100 }), all.filter((m) => !(m.bucket === B && m.key === 'a')))
+    t.deepEqual(await store.listVersionsByCid('Z', { limit: 100 }), [{ bucket: B, key: 'a', versionId: 'null', isLatest: true }])
+    // The latest deleted: the version before it becomes the latest.
+    await store.deleteObject(B, 'k', 'v3')
+    t.deepEqual((await store.listVersionsByCid('X', { after: { bucket: B, key: 'a', versionId: '' }, limit: 2 })),
+      [{ bucket: B, key: 'k', versionId: 'v1', isLatest: false }, { bucket: B, key: 'é', versionId: 'v1', isLatest: false }])
+    await store.deleteObject(B, 'k', 'v2')
+    t.deepEqual((await store.listVersionsByCid('X', { after: { bucket: B, key: 'a', versionId: '' }, limit: 1 })),
+      [{ bucket: B, key: 'k', versionId: 'v1', isLatest: true }])
+    // The delete marker over 'é' removed: its version is the latest again.
+    await store.deleteObject(B, 'é', 'dm')
+    t.true((await store.listVersionsByCid('X', { limit: 100 })).some((m) => m.key === 'é' && m.isLatest))
+    // A version written again with the same id and CID: one match.
+    await store.putObject(version('k', { bucket: 'a-bucket', cid: 'X' }))
+    t.is((await store.listVersionsByCid('X', { limit: 100 })).filter((m) => m.bucket === 'a-bucket').length, 1)
+    // Everything of a bucket deleted, then the bucket: nothing of it is found.
+    await store.deleteObject('zed', '\uFFFF', 'v\uFFFF')
+    await store.deleteObject('zed', '\uFFFF', 'v\u{1F600}')
+    t.is(await store.deleteBucket('zed'), 'deleted')
+    t.false((await store.listVersionsByCid('X', { limit: 100 })).some((m) => m.bucket === 'zed'))
+    await t.throwsAsync(store.listVersionsByCid('X', { limit: 1, signal: AbortSignal.abort() }), { any: true, name: 'AbortError' })
+  })
+
+  withBucket('listVersionsByCid finds what a completed multipart upload and a copy hold, not the parts', async (t, store) => {
+    await store.createUpload(upload('big', 'u1'))
+    await store.putPart(B, 'big', 'u1', part(1, 'P1'))
+    await store.putPart(B, 'big', 'u1', part(2, 'P2'))
+    t.deepEqual(await store.listVersionsByCid('P1', { limit: 10 }), [], 'a part is no version')
+    const [v, record] = completion('big', 'u1', 'M')
+    t.is((await store.completeUpload(v, 'u1', [{ partNumber: 1, cid: 'P1' }, { partNumber: 2, cid: 'P2' }], record)).status, 'completed')
+    await store.putObject(version('copy', { cid: 'M' }), { sourceCid: 'M' })
+    t.deepEqual(await store.listVersionsByCid('M', { limit: 10 }), [
+      { bucket: B, key: 'big', versionId: 'null', isLatest: true },
+      { bucket: B, key: 'copy', versionId: 'null', isLatest: true },
+    ])
   })
 
   // ---- tags ----

@@ -1,6 +1,6 @@
 import type { AbortOptions } from '../../types.js'
 import type {
-  BucketConfigKind, BucketRecord, CompletedUpload, CompleteOptions, CompleteResult, DeleteResult, ListedObject, ListOptions, MetadataStore, MultipartUpload,
+  BucketConfigKind, BucketRecord, CidListOptions, CidMatch, CompletedUpload, CompleteOptions, CompleteResult, DeleteResult, ListedObject, ListOptions, MetadataStore, MultipartUpload,
   ObjectVersion, PartListOptions, PartWriteResult, PutOptions, StatsOptions, StoreStats, UploadedPart, UploadListOptions, VersionListOptions, WriteOptions,
   WriteResult,
 } from '../metadata-store.js'
@@ -96,6 +96,10 @@ export class PostgresMetadataStore extends BackgroundFacade<PostgresConnection> 
 
   async listKeys (bucket: string, options: ListOptions): Promise<string[]> {
     return await objects.listKeys(this.db, bucket, options)
+  }
+
+  async listVersionsByCid (cid: string, options: CidListOptions): Promise<CidMatch[]> {
+    return await objects.listVersionsByCid(this.db, cid, options)
   }
 
   async createUpload (upload: MultipartUpload, options?: AbortOptions): Promise<void> {

@@ -1,7 +1,7 @@
 import type { QueryResultRow } from 'pg'
 import type { AbortOptions } from '../../types.js'
 import type { ChangeOptions } from '../jobs.js'
-import type { DeleteResult, ListedObject, ListOptions, ObjectVersion, PutOptions, VersionListOptions, WriteCondition, WriteResult } from '../metadata-store.js'
+import type { CidListOptions, CidMatch, DeleteResult, ListedObject, ListOptions, ObjectVersion, PutOptions, VersionListOptions, WriteCondition, WriteResult } from '../metadata-store.js'
 import { noSuchBucket } from '../metadata-store.js'
 import { checkCondition } from '../conditions.js'
 import { compareKeys } from '../key-order.js'
@@ -121,6 +121,34 @@ export async function listVersions (db: PostgresConnection, bucket: string, opti
   const { rows } = await db.query<ListedRow>(options,
     `SELECT ${columns} FROM (${branches.join(' UNION ALL ')}) page ORDER BY branch, key, seq DESC LIMIT $2`, values, true)
   return rows.map((row) => toListed(row, row.is_latest === true))
+}
+
+export async function listVersionsByCid (db: PostgresConnection, cid: string, options: CidListOptions): Promise<CidMatch[]> {
+  options.signal?.throwIfAborted()
+  const limit = pageSize(options.limit)
+  if (limit === 0 || hasNul(cid)) return []
+  const values: unknown[] = [cid, limit]
+  const { after } = options
+  let seek = ''
+  if (after !== undefined) {
+    // No stored name holds NUL: a position with one is cut before it, and the comparison made
+    // strict on what is left (nothing lies between).
+    const cut = (text: string): string => text.slice(0, text.indexOf('\0'))
+    if (hasNul(after.bucket)) {
+      values.push(cut(after.bucket))
+      seek = 'AND bucket > $3'
+    } else if (hasNul(after.key)) {
+      values.push(after.bucket, cut(after.key))
+      seek = 'AND (bucket, key) > ($3, $4)'
+    } else {
+      values.push(after.bucket, after.key, hasNul(after.versionId) ? cut(after.versionId) : after.versionId)
+      seek = 'AND (bucket, key, version_id) > ($3, $4, $5)'
+    }
+  }
+  const { rows } = await db.query<{ bucket: string, key: string, version_id: string, is_latest: boolean }>(options,
+    `SELECT bucket, key, version_id, is_latest FROM ${db.s}.versions WHERE cid = $1 AND NOT delete_marker ${seek}
+      ORDER BY bucket, key, version_id LIMIT $2`, values, true)
+  return rows.map((row) => ({ bucket: row.bucket, key: row.key, versionId: row.version_id, isLatest: row.is_latest }))
 }
 
 /**

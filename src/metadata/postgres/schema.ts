@@ -1,7 +1,7 @@
 import type { PostgresConnection } from './connection.js'
 
 /** Version of the schema below, recorded in the `schema_migrations` table. */
-export const POSTGRES_SCHEMA_VERSION = 7
+export const POSTGRES_SCHEMA_VERSION = 8
 
 /** Text as an SQL string literal: a function body that names the schema, whatever characters its name holds. */
 const literal = (text: string): string => `'${text.replaceAll("'", "''")}'`
@@ -190,7 +190,13 @@ CREATE INDEX completed_uploads_by_time ON ${s}.completed_uploads (completed);
 ${statsSql(s)}
 ${jobsSql(s)}
 ${pinsSql(s)}
-${archivesSql(s)}`
+${archivesSql(s)}
+${cidIndexSql(s)}`
+
+// Schema 8: the versions holding each CID (listVersionsByCid), in (bucket, key, version_id) order;
+// is_latest rides along so that a page can be read from the index alone.
+const cidIndexSql = (s: string): string => `
+CREATE INDEX versions_by_cid ON ${s}.versions (cid, bucket, key, version_id) INCLUDE (is_latest) WHERE NOT delete_marker;`
 
 // Schema 5: the job queue (one row per job name; jobs.ts) and the replica rows (replicas.ts).
 // Times are epoch milliseconds, as in the other tables.
@@ -284,6 +290,8 @@ INSERT INTO ${s}.bucket_stats (bucket, slot) SELECT b.name, generate_series(1, $
   5: pinsSql,
   // 6 → 7: records of content on an archive target
   6: archivesSql,
+  // 7 → 8: the index of versions by CID
+  7: cidIndexSql,
 }
 
 function checkNotNewer (version: number | null): void {

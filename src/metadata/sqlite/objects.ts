@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 import type { AbortOptions } from '../../types.js'
 import type { ChangeOptions } from '../jobs.js'
-import type { DeleteResult, ListedObject, ListOptions, ObjectVersion, PutOptions, VersionListOptions, WriteCondition, WriteResult } from '../metadata-store.js'
+import type { CidListOptions, CidMatch, DeleteResult, ListedObject, ListOptions, ObjectVersion, PutOptions, VersionListOptions, WriteCondition, WriteResult } from '../metadata-store.js'
 import { noSuchBucket } from '../metadata-store.js'
 import { checkCondition } from '../conditions.js'
 import { prefixSuccessor, seekStart, versionSeek } from '../key-order.js'
@@ -19,6 +19,13 @@ type Row = VersionRow<'sqlite'>
 const LISTED_COLUMNS = 'key, version_id, delete_marker, size, etag, last_modified, owner, checksum, storage_class'
 type Listed = ListedRow<'sqlite'> & Pick<Row, 'delete_marker'>
 type ListedVersion = Listed & Pick<Row, 'is_latest'>
+type CidRow = Pick<Row, 'bucket' | 'key' | 'version_id' | 'is_latest'>
+
+/** A page of the versions holding a CID, read from versions_by_cid alone; `after`: from a position on. */
+export function cidListSql (after: boolean): string {
+  return `SELECT bucket, key, version_id, is_latest FROM versions INDEXED BY versions_by_cid WHERE cid = ? AND delete_marker = 0
+    ${after ? 'AND (bucket, key, version_id) > (?, ?, ?) ' : ''}ORDER BY bucket, key, version_id LIMIT ?`
+}
 
 export function objectStatements (db: Database.Database) {
   // Keys ascending, each key's versions newest first: versions_by_key's order.
@@ -46,6 +53,8 @@ export function objectStatements (db: Database.Database) {
     listOlderVersions: db.prepare(`SELECT ${LISTED_COLUMNS}, is_latest FROM versions INDEXED BY versions_by_key
       WHERE bucket = @bucket AND key = @key AND seq < (SELECT seq FROM versions WHERE bucket = @bucket AND key = @key AND version_id = @versionId)
       ORDER BY seq DESC LIMIT @limit`) as Statement<[{ bucket: string, key: string, versionId: string, limit: number }], ListedVersion>,
+    listByCid: db.prepare(cidListSql(false)) as Statement<[string, number], CidRow>,
+    listByCidAfter: db.prepare(cidListSql(true)) as Statement<[string, string, string, string, number], CidRow>,
     listKeysFrom: db.prepare(list('', 'key')).pluck() as Statement<[string, string, number], string>,
     listKeysRange: db.prepare(list('AND key < ?', 'key')).pluck() as Statement<[string, string, string, number], string>,
   }
@@ -139,6 +148,17 @@ export async function listKeys (db: SqliteDatabase, bucket: string, options: Lis
   return end === undefined
     ? db.sql.listKeysFrom.all(bucket, start, limit)
     : db.sql.listKeysRange.all(bucket, start, end, limit)
+}
+
+export async function listVersionsByCid (db: SqliteDatabase, cid: string, options: CidListOptions): Promise<CidMatch[]> {
+  options.signal?.throwIfAborted()
+  if (!(options.limit >= 1)) return []
+  const limit = Math.min(Math.floor(options.limit), Number.MAX_SAFE_INTEGER)
+  const { after } = options
+  const rows = after === undefined
+    ? db.sql.listByCid.all(cid, limit)
+    : db.sql.listByCidAfter.all(cid, after.bucket, after.key, after.versionId, limit)
+  return rows.map((row) => ({ bucket: row.bucket, key: row.key, versionId: row.version_id, isLatest: row.is_latest === 1 }))
 }
 
 /**

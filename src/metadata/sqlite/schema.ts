@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 
 /** Version of the schema below, kept in `PRAGMA user_version`. */
-export const SQLITE_SCHEMA_VERSION = 10
+export const SQLITE_SCHEMA_VERSION = 11
 
 // Schema 3: multipart uploads in progress, their parts, and completed uploads kept for retries.
 const MULTIPART_SCHEMA = `
@@ -62,6 +62,12 @@ CREATE TABLE archives (
   versions INTEGER NOT NULL CHECK (versions >= 0),
   deleting INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
+`
+
+// Schema 11: the versions holding each CID (listVersionsByCid), in (bucket, key, version_id) order;
+// is_latest rides along so that a page is read from the index alone.
+const CID_INDEX_SCHEMA = `
+CREATE INDEX versions_by_cid ON versions (cid, bucket, key, version_id, is_latest) WHERE delete_marker = 0;
 `
 
 // Schema 7: each bucket's totals, kept by triggers in the transaction of every change, so that
@@ -215,7 +221,8 @@ ALTER TABLE uploads ADD COLUMN extra TEXT;
 ${STATS_SCHEMA}
 ${JOBS_SCHEMA}
 ${PINS_SCHEMA}
-${ARCHIVES_SCHEMA}`
+${ARCHIVES_SCHEMA}
+${CID_INDEX_SCHEMA}`
 
 /** Steps from each older schema version to the next; a new database gets SCHEMA directly. */
 const MIGRATIONS: Record<number, string> = {
@@ -250,6 +257,8 @@ INSERT INTO bucket_stats (bucket, objects, bytes, uploads) SELECT buckets.name,
   8: PINS_SCHEMA,
   // 9 → 10: records of content on an archive target
   9: ARCHIVES_SCHEMA,
+  // 10 → 11: the index of versions by CID
+  10: CID_INDEX_SCHEMA,
 }
 
 export function migrate (db: Database.Database): void {

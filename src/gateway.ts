@@ -27,6 +27,7 @@ import { ARCHIVE, ARCHIVE_DELETE, archiveDeleteHandler, archiveHandler } from '.
 import { withArchiveJobs } from './archive/wrap.js'
 import { archiveAdmin } from './archive/admin.js'
 import { findByCid } from './discovery/find-by-cid.js'
+import { serveIpfs } from './ipfs-gateway/index.js'
 import { json } from './federation/admin.js'
 import type { JobHandler } from './jobs/handler.js'
 import { reconcileLifecycle } from './lifecycle/reconcile.js'
@@ -150,6 +151,8 @@ export function createGateway (init: GatewayInit = {}): Gateway {
   const maxObjectSize = init.maxObjectSize ?? FIVE_GIB
   const maxHeaderBytes = init.maxHeaderBytes ?? MAX_HEADER_BYTES
   const cidMetadata = init.cidMetadata ?? true
+  const ipfsGatewayMode = init.ipfsGateway ?? 'authorized'
+  if (ipfsGatewayMode !== 'open' && ipfsGatewayMode !== 'authorized') throw new TypeError('ipfsGateway must be \'open\' or \'authorized\'')
   const encryption: EncryptionSettings = {
     masterKey: init.masterKey === undefined ? undefined : parseMasterKey(init.masterKey),
     encryptByDefault: init.encryptByDefault ?? false,
@@ -228,6 +231,10 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     const relative = received.path.slice(received.basePath.length) || '/'
     const query = new URLSearchParams(received.query)
     const target = address({ path: relative, hostname: received.hostname, baseDomains })
+    // The bucket name `ipfs` is reserved: path-style GET/HEAD /ipfs/<cid>[/<path>] is the IPFS gateway.
+    if (target.virtualHosted !== true && relative.startsWith('/ipfs/') && (received.method === 'GET' || received.method === 'HEAD')) {
+      return await ipfsGateway(received, relative.slice('/ipfs/'.length), state)
+    }
     state.bucket = target.bucket
     state.key = target.key
     const { req, auth, principal, authorizer } = await authenticated(withTextHeaders(received), query, state, target.virtualHosted === true ? target.bucket : undefined)
@@ -274,6 +281,13 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     } finally {
       ctx.session.close()
     }
+  }
+
+  /** `GET/HEAD /ipfs/<cid>[/<path>]`, authenticated as S3 requests are (see serveIpfs). */
+  async function ipfsGateway (received: S3Request, rest: string, state: RequestState): Promise<S3Response> {
+    state.operation = 'IpfsGateway'
+    const { req, authorizer } = await authenticated(withTextHeaders(received), new URLSearchParams(received.query), state)
+    return await serveIpfs({ content, blockstore, metadata, mode: ipfsGatewayMode }, req, rest, authorizer)
   }
 
   /** The bucket's CORS headers for a request from a browser origin, on success and error alike. */

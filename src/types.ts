@@ -186,6 +186,15 @@ export interface GatewayInit {
    * requests fetch through it.
    */
   ipfs?: IpfsPeer
+  /**
+   * Who `GET /ipfs/<cid>[/<path>]` (the IPFS path and trustless gateway on the S3 port) serves.
+   * 'authorized' (default): a CID that is the content of an object version the caller may read
+   * (s3:GetObject / s3:GetObjectVersion, as authenticated for S3: SigV4 header, presigned, or
+   * anonymous for public objects), and whatever lies under it; anything else is 404. 'open': every
+   * block this gateway holds, inner blocks included. Either way an encrypted version's ciphertext
+   * is served only as raw blocks and CARs.
+   */
+  ipfsGateway?: 'open' | 'authorized'
   /** The background job worker of this process (replication, pins, scrubbing). Default: on. */
   jobs?: JobsOptions
   /**

@@ -47,6 +47,10 @@ Options (each overrides its environment variable):
   --allow-insecure-sse-c                accept SSE-C keys over plain HTTP (TLS ends at a proxy)
   --no-cid-metadata S3IPFS_CID_METADATA=false  return each version's CID only in x-ipfs-path, not
                                         also as x-amz-meta-cid (for S3-identical user metadata)
+  --ipfs-gateway M  S3IPFS_IPFS_GATEWAY authorized | open: who GET /ipfs/<cid>[/<path>] on the S3 port
+                                        serves. authorized (default): CIDs of object versions the
+                                        caller may read (SigV4, presigned, or public); open: every
+                                        block held here, to anyone
   --no-signature-v2                     refuse AWS Signature Version 2 (\`AWS key:signature\` headers,
                                         AWSAccessKeyId/Signature URLs and forms) with 400 InvalidRequest,
                                         as Amazon S3 does; S3IPFS_SIGNATURE_V2=false. Default: accepted
@@ -159,6 +163,7 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
       'audit-log': { type: 'string' },
       'allow-insecure-sse-c': { type: 'boolean' },
       'no-cid-metadata': { type: 'boolean' },
+      'ipfs-gateway': { type: 'string' },
       'no-signature-v2': { type: 'boolean' },
       'admin-listen': { type: 'string' },
       'metrics-token': { type: 'string' },
@@ -215,6 +220,7 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
     encrypt: values.encrypt ?? (env.S3IPFS_ENCRYPT === '1' || env.S3IPFS_ENCRYPT === 'true'),
     auditLog: values['audit-log'] ?? nonEmpty(env.S3IPFS_AUDIT_LOG),
     allowInsecureSseC: values['allow-insecure-sse-c'] ?? false,
+    ipfsGateway: ipfsGatewayMode(values['ipfs-gateway'] ?? nonEmpty(env.S3IPFS_IPFS_GATEWAY)),
     cidMetadata: values['no-cid-metadata'] === true ? false : !FALSE_WORDS.includes((env.S3IPFS_CID_METADATA ?? '').toLowerCase()),
     lifecycleDaySeconds: lifecycleDaySeconds(env),
     signatureV2: values['no-signature-v2'] === true ? false : signatureV2Env === undefined ? undefined : !FALSE_WORDS.includes(signatureV2Env.toLowerCase()),
@@ -490,3 +496,10 @@ async function main (argv: string[]): Promise<number> {
 
 const code = await main(process.argv.slice(2))
 if (code >= 0) process.exitCode = code
+
+/** `--ipfs-gateway` / S3IPFS_IPFS_GATEWAY. */
+function ipfsGatewayMode (text: string | undefined): 'open' | 'authorized' | undefined {
+  if (text === undefined) return undefined
+  if (text !== 'open' && text !== 'authorized') throw new UsageError(`--ipfs-gateway must be open or authorized, not ${JSON.stringify(text)}`)
+  return text
+}

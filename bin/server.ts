@@ -68,6 +68,8 @@ export interface ServerOptions {
   auditLog?: string
   /** Accept SSE-C keys over plain HTTP (S3 refuses them; for a TLS-terminating proxy in front). */
   allowInsecureSseC?: boolean
+  /** GatewayInit.ipfsGateway: who `/ipfs/<cid>` serves ('authorized' by default, or 'open'). */
+  ipfsGateway?: 'open' | 'authorized'
   /** GatewayInit.cidMetadata. */
   cidMetadata?: boolean
   /** GatewayInit.lifecycleDaySeconds. */
@@ -228,6 +230,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
       encryptByDefault: options.encrypt === true,
       allowInsecureSseC: options.allowInsecureSseC,
       cidMetadata: options.cidMetadata,
+      ipfsGateway: options.ipfsGateway ?? options.gateway?.ipfsGateway,
       lifecycleDaySeconds: options.lifecycleDaySeconds,
       archive,
       signatureV2: options.signatureV2 ?? options.gateway?.signatureV2,

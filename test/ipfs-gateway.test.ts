@@ -12,6 +12,7 @@ import { HttpRequest } from '@smithy/protocol-http'
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner'
 import { CarReader } from '@ipld/car'
 import * as dagPb from '@ipld/dag-pb'
+import { UnixFS } from 'ipfs-unixfs'
 import { importer } from 'ipfs-unixfs-importer'
 import { CID } from 'multiformats/cid'
 import { createGateway } from '../src/gateway.js'
@@ -32,7 +33,7 @@ const PRIVATE = 'alice keeps this to herself'
 const SECRET = 'encrypted at rest'
 
 interface Running { host: RunningHost, gateway: Gateway, blockstore: MemoryBlockstore }
-const cids = { small: '', big: '', private: '', encrypted: '', bob: '', dir: '', site: '', leaf: '' }
+const cids = { small: '', big: '', private: '', bob: '', dir: '', site: '', sharded: '', leaf: '' }
 /** An encrypted version's CID differs per gateway (a fresh data key each time). */
 const encrypted = new Map<Running, string>()
 let authorized: Running
@@ -77,9 +78,9 @@ async function populate (running: Running): Promise<void> {
 }
 
 /** `ipfs add -r --cid-version=1` of a directory, written straight into the blockstore; returns the root. */
-async function addDirectory (blockstore: MemoryBlockstore, files: Array<{ path: string, content: string }>): Promise<string> {
+async function addDirectory (blockstore: MemoryBlockstore, files: Array<{ path: string, content: string }>, options: { shardSplitThresholdBytes?: number } = {}): Promise<string> {
   let root: CID | undefined
-  for await (const entry of importer(files.map((f) => ({ path: f.path, content: Buffer.from(f.content) })), blockstore, { cidVersion: 1, rawLeaves: true, wrapWithDirectory: true })) {
+  for await (const entry of importer(files.map((f) => ({ path: f.path, content: Buffer.from(f.content) })), blockstore, { cidVersion: 1, rawLeaves: true, wrapWithDirectory: true, ...options })) {
     if (entry.path === '') root = entry.cid
   }
   return String(root)
@@ -92,6 +93,7 @@ test.before(async () => {
   await populate(authorized)
   cids.dir = await addDirectory(open.blockstore, [{ path: 'a.txt', content: 'file a' }, { path: 'sub/b.txt', content: 'file b' }])
   cids.site = await addDirectory(open.blockstore, [{ path: 'index.html', content: '<p>home</p>' }, { path: 'x.txt', content: 'x' }])
+  cids.sharded = await addDirectory(open.blockstore, Array.from({ length: 40 }, (_, i) => ({ path: `f${i}.txt`, content: `file ${i}` })), { shardSplitThresholdBytes: 1 })
   const root = dagPb.decode(await blockOf(authorized.blockstore, cids.big))
   cids.leaf = root.Links[1].Hash.toString()
 })
@@ -335,6 +337,13 @@ test('open mode: any held content to anyone; UnixFS directories traversed, liste
   for await (const block of (await CarReader.fromBytes(new Uint8Array(await car.arrayBuffer()))).blocks()) { count++; verifyBlock(t, block.cid, block.bytes) }
   t.is(count, 4)
   t.is((await get(open, `/ipfs/${cids.dir}/a.txt?format=car`)).status, 501)
+  // A HAMT-sharded directory (as Kubo shards large ones): traversed and listed alike.
+  const shardRoot = dagPb.decode(await blockOf(open.blockstore, cids.sharded))
+  t.is(UnixFS.unmarshal(shardRoot.Data ?? new Uint8Array()).type, 'hamt-sharded-directory')
+  t.is(await (await get(open, `/ipfs/${cids.sharded}/f37.txt`)).text(), 'file 37')
+  const shardList = await (await get(open, `/ipfs/${cids.sharded}/`)).text()
+  t.is(shardList.match(/<li>/g)?.length, 40)
+  t.is((await get(open, `/ipfs/${cids.sharded}?format=car&dag-scope=entity`)).status, 501)
   // The same directory on the authorized gateway is no one's object.
   t.is((await get(authorized, `/ipfs/${cids.dir}/`)).status, 404)
 })

@@ -15,10 +15,12 @@ import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { importer } from 'ipfs-unixfs-importer'
 import { CID } from 'multiformats/cid'
+import { startServer } from '../bin/server.js'
 import { createGateway } from '../src/gateway.js'
 import { MemoryBlockstore } from '../src/blockstores/memory.js'
 import { installPromiseWithResolvers } from '../src/helia/polyfill.js'
 import type { Gateway } from '../src/types.js'
+import { tempDir } from './helpers/child.js'
 import { nodeHost, type RunningHost } from './helpers/hosts.js'
 import { Sha256, signedFetch } from './helpers/sign.js'
 
@@ -377,6 +379,23 @@ test('@helia/verified-fetch, pointed at the gateway, verifies every block and ge
       t.is(Buffer.from(await res.arrayBuffer()).toString(), expected)
     } finally {
       await stop()
+    }
+  }
+})
+
+test('the standalone server passes ipfsGateway through (serve --ipfs-gateway open)', async (t) => {
+  for (const mode of ['open', undefined] as const) {
+    const running = await startServer({ port: 0, dataDir: await tempDir(t), ...USERS.alice, ipfsGateway: mode, gateway: { logger: { error: () => {}, warn: () => {}, info: () => {} } } })
+    try {
+      const alice = client(running.url, 'alice')
+      await alice.send(new CreateBucketCommand({ Bucket: 'private' }))
+      await alice.send(new PutObjectCommand({ Bucket: 'private', Key: 'k', Body: PRIVATE }))
+      const cid = await cidOf(alice, 'private', 'k')
+      const res = await fetch(`${running.url}/ipfs/${cid}`)
+      t.is(res.status, mode === 'open' ? 200 : 404, String(mode))
+      await res.arrayBuffer()
+    } finally {
+      await running.close()
     }
   }
 })

@@ -193,7 +193,20 @@ test('CAR (?format=car and Accept): CAR v1, dfs, every block verifiable; dag-sco
   t.is(dups.headers.get('content-type'), 'application/vnd.ipld.car; version=1; order=dfs; dups=y')
   await dups.arrayBuffer()
 
-  t.is((await get(authorized, `/ipfs/${cids.big}?format=car&entity-bytes=0:10`)).status, 501)
+  // entity-bytes: the root and only the leaves that hold the range (1 MiB leaves; the last holds 5 bytes).
+  const leaves = dagPb.decode(await blockOf(authorized.blockstore, cids.big)).Links.map((l) => l.Hash.toString())
+  const MiB = 1024 * 1024
+  for (const [range, expected] of [
+    ['0:10', [0]], [`${MiB - 6}:${MiB + 3}`, [0, 1]], ['-3:*', [3]], [`${2 * MiB}:-1`, [2, 3]], ['0:*', [0, 1, 2, 3]], ['99999999:*', []], [`${MiB}:${MiB}`, [1]],
+  ] as const) {
+    const res = await get(authorized, `/ipfs/${cids.big}?format=car&entity-bytes=${range}`)
+    t.is(res.status, 200, range)
+    t.regex(res.headers.get('etag') ?? '', /bytes-/)
+    const got: string[] = []
+    for await (const b of (await CarReader.fromBytes(new Uint8Array(await res.arrayBuffer()))).blocks()) { verifyBlock(t, b.cid, b.bytes); got.push(b.cid.toString()) }
+    t.deepEqual(got, [cids.big, ...expected.map((i) => leaves[i])], range)
+  }
+  t.is((await get(authorized, `/ipfs/${cids.big}?format=car&entity-bytes=5:2`)).status, 400)
   t.is((await get(authorized, `/ipfs/${cids.big}?format=car&entity-bytes=nonsense`)).status, 400)
   t.is((await get(authorized, `/ipfs/${cids.big}?format=car&dag-scope=everything`)).status, 400)
   t.is((await get(authorized, `/ipfs/${cids.big}`, { headers: { accept: 'application/vnd.ipld.car; version=2' } })).status, 400)

@@ -1,4 +1,5 @@
 import * as dagPb from '@ipld/dag-pb'
+import { UnixFS } from 'ipfs-unixfs'
 import { createWriter, headerLength } from '@ipld/car/buffer-writer'
 import { varint } from 'multiformats'
 import * as raw from 'multiformats/codecs/raw'
@@ -16,6 +17,12 @@ export interface CarExportOptions extends AbortOptions {
   duplicates?: boolean
   /** `all` (default): every block of the DAG; `block`: the root block alone. */
   scope?: 'all' | 'block'
+  /**
+   * With scope `all` on a UnixFS file: only the blocks needed to verify these bytes (first and
+   * last, inclusive; the trustless gateway's `entity-bytes`): every node on the way to a leaf that
+   * overlaps them, skipping subtrees whose bytes (from the file nodes' blocksizes) are all outside.
+   */
+  range?: { start: number, end: number }
   /** Sibling blocks fetched ahead of the one being sent (default 4). */
   readAhead?: number
 }
@@ -60,6 +67,7 @@ export async function exportCar (root: CID, blockstore: ReadTarget, options: Car
     blockstore,
     seen: options.duplicates === true ? undefined : new Set(),
     scope: options.scope ?? 'all',
+    range: options.range,
     readAhead: Math.max(1, options.readAhead ?? 4),
     signal: options.signal,
   }
@@ -71,16 +79,18 @@ interface Walk {
   /** CIDs sent so far (dups=n); undefined with dups=y. */
   seen?: Set<string>
   scope: 'all' | 'block'
+  range?: { start: number, end: number }
   readAhead: number
   signal?: AbortSignal
 }
 
 async function * carStream (walk: Walk, root: CID, block: Uint8Array): AsyncGenerator<Uint8Array> {
   yield carHeader(root)
-  yield * emit(walk, root, block, 0)
+  yield * emit(walk, root, block, 0, 0)
 }
 
-async function * emit (walk: Walk, cid: CID, block: Uint8Array, depth: number): AsyncGenerator<Uint8Array> {
+/** `start`: the offset in the file of this node's first byte (read only with a range). */
+async function * emit (walk: Walk, cid: CID, block: Uint8Array, depth: number, start: number): AsyncGenerator<Uint8Array> {
   if (cid.multihash.code !== identity.code) {
     if (walk.seen !== undefined) {
       const key = cid.toString()
@@ -104,9 +114,19 @@ async function * emit (walk: Walk, cid: CID, block: Uint8Array, depth: number): 
     throw new CorruptContentError(`Invalid dag-pb block ${cid}: ${(err as Error).message}`)
   }
   const children: CID[] = []
+  const offsets: number[] = []
   const listed = new Set<string>()
-  for (const link of node.Links) {
+  const sizes = walk.range === undefined ? undefined : fileBlockSizes(cid, node)
+  let position = start + (sizes?.dataLength ?? 0)
+  for (const [i, link] of node.Links.entries()) {
     checkCodec(link.Hash)
+    const offset = position
+    if (sizes !== undefined && walk.range !== undefined) {
+      const size = sizes.blockSizes[i]
+      position += size
+      // Outside the range: neither this child nor anything under it is needed.
+      if (offset + size - 1 < walk.range.start || offset > walk.range.end) continue
+    }
     if (walk.seen !== undefined) {
       // Sent already, or an earlier sibling: neither the block nor anything under it goes out
       // again (checked once more when its turn comes, as an earlier sibling's subtree may send it).
@@ -115,11 +135,26 @@ async function * emit (walk: Walk, cid: CID, block: Uint8Array, depth: number): 
       listed.add(key)
     }
     children.push(link.Hash)
+    offsets.push(offset)
   }
+  let index = 0
   for await (const child of fetchAhead(walk, children)) {
     walk.signal?.throwIfAborted()
-    yield * emit(walk, child.cid, child.block, depth + 1)
+    yield * emit(walk, child.cid, child.block, depth + 1, offsets[index++])
   }
+}
+
+/** A UnixFS file node's own data length and its children's byte counts, for range walks. */
+function fileBlockSizes (cid: CID, node: dagPb.PBNode): { dataLength: number, blockSizes: number[] } {
+  let unixfs: UnixFS
+  try {
+    unixfs = UnixFS.unmarshal(node.Data ?? new Uint8Array())
+  } catch (err) {
+    throw new CorruptContentError(`Invalid UnixFS data in ${cid}: ${(err as Error).message}`)
+  }
+  if (unixfs.type !== 'file' && unixfs.type !== 'raw') throw new UnsupportedContentError(`${cid} is not a UnixFS file: byte ranges apply to files only`)
+  if (unixfs.blockSizes.length !== node.Links.length) throw new CorruptContentError(`${cid} has ${node.Links.length} links but ${unixfs.blockSizes.length} blocksizes`)
+  return { dataLength: unixfs.data?.byteLength ?? 0, blockSizes: unixfs.blockSizes.map(Number) }
 }
 
 /** Yield each child's block in order while up to `readAhead` later ones are being fetched. */

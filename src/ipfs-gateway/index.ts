@@ -4,7 +4,7 @@ import { exporter, walkPath } from 'ipfs-unixfs-exporter'
 import * as raw from 'multiformats/codecs/raw'
 import { identity } from 'multiformats/hashes/identity'
 import { collectBytes } from '../content/bytes.js'
-import { contentRange, parseRange } from '../protocol/range.js'
+import { contentRange, parseRange, type ByteRange } from '../protocol/range.js'
 import { cidAccess } from './access.js'
 import { IpfsGatewayError, parseIpfsRequest, type IpfsRequest } from './request.js'
 import type { Authorizer } from '../auth/authorize.js'
@@ -18,7 +18,7 @@ export { IpfsGatewayError } from './request.js'
 export type IpfsGatewayMode = 'open' | 'authorized'
 
 export interface IpfsGatewayInit {
-  content: Pick<ContentStore, 'cat' | 'exportCar'>
+  content: Pick<ContentStore, 'cat' | 'exportCar' | 'stat'>
   blockstore: Pick<Blockstore, 'get'>
   metadata: Pick<MetadataStore, 'listVersionsByCid' | 'getObject'>
   mode: IpfsGatewayMode
@@ -78,14 +78,18 @@ async function rawBlock (init: IpfsGatewayInit, request: IpfsRequest, headers: R
 async function car (init: IpfsGatewayInit, request: IpfsRequest, headers: Record<string, string>, req: S3Request): Promise<S3Response> {
   const { cid } = request
   if (request.segments.length > 0) throw new IpfsGatewayError(501, 'CAR responses for a path under the CID are not implemented here: ask for the CID the path leads to')
-  if (request.entityBytes !== undefined && request.entityBytes !== '0:*') {
-    throw new IpfsGatewayError(501, 'entity-bytes ranges other than 0:* are not implemented here: ask for the whole entity (dag-scope=entity)')
-  }
   let scope: 'all' | 'block' = request.scope === 'block' ? 'block' : 'all'
+  let range: ByteRange | undefined
   if (request.scope === 'entity') scope = await entityScope(init, cid, req.signal)
-  const stream = await init.content.exportCar(cid, { duplicates: request.duplicates, scope, signal: req.signal })
+  // entity-bytes applies to a file (or raw block); for anything else it is dag-scope=entity.
+  if (request.entityBytes !== undefined && scope === 'all' && await isFile(init, cid, req.signal)) {
+    range = entityRange(request.entityBytes, (await init.content.stat(cid, { signal: req.signal })).size)
+    // Nothing of the file selected: the root block alone, from which a client learns its size.
+    if (range === undefined) scope = 'block'
+  }
+  const stream = await init.content.exportCar(cid, { duplicates: request.duplicates, scope, range, signal: req.signal })
   const dups = request.duplicates ? 'y' : 'n'
-  const etag = `"${cid.toString()}.car.dfs.dups-${dups}.${request.scope}${request.entityBytes === undefined ? '' : '.bytes-0-'}"`
+  const etag = `"${cid.toString()}.car.dfs.dups-${dups}.${request.scope}${request.entityBytes === undefined ? '' : `.bytes-${request.entityBytes.replace(':', '_')}`}"`
   if (matches(req.headers['if-none-match'], etag)) {
     await stream.return(undefined)
     return { status: 304, headers: { ...headers, etag } }
@@ -106,14 +110,40 @@ async function car (init: IpfsGatewayInit, request: IpfsRequest, headers: Record
 }
 
 /**
+ * `entity-bytes=from:to` against a file of `size` bytes: negative values count from the end, `*`
+ * is the last byte; the part of the range inside the file, or undefined when none of it is.
+ */
+export function entityRange (text: string, size: number): ByteRange | undefined {
+  const [fromText, toText] = text.split(':')
+  let from = Number(fromText)
+  let to = toText === '*' ? size - 1 : Number(toText)
+  if (from < 0) from = Math.max(0, size + from)
+  if (to < 0) to = size + to
+  to = Math.min(to, size - 1)
+  if (from > to || from >= size) return undefined
+  return { start: from, end: to }
+}
+
+async function isFile (init: IpfsGatewayInit, cid: CID, signal?: AbortSignal): Promise<boolean> {
+  if (cid.code === raw.code) return true
+  if (cid.code !== dagPb.code) return false
+  const type = await unixfsType(init, cid, signal)
+  return type === 'file' || type === 'raw'
+}
+
+async function unixfsType (init: IpfsGatewayInit, cid: CID, signal?: AbortSignal): Promise<string | undefined> {
+  const block = cid.multihash.code === identity.code ? cid.multihash.digest : await collectBytes(init.blockstore.get(cid, { signal }))
+  const data = dagPb.decode(block).Data
+  return data === undefined ? undefined : UnixFS.unmarshal(data).type
+}
+
+/**
  * `dag-scope=entity`: a UnixFS file (or raw block) is all its blocks; a plain directory is its one
  * block (enumerating it needs no more). A HAMT-sharded directory's shards are not walked here yet.
  */
 async function entityScope (init: IpfsGatewayInit, cid: CID, signal?: AbortSignal): Promise<'all' | 'block'> {
   if (cid.code === raw.code || cid.code !== dagPb.code) return 'all'
-  const block = cid.multihash.code === identity.code ? cid.multihash.digest : await collectBytes(init.blockstore.get(cid, { signal }))
-  const data = dagPb.decode(block).Data
-  const type = data === undefined ? undefined : UnixFS.unmarshal(data).type
+  const type = await unixfsType(init, cid, signal)
   if (type === 'directory') return 'block'
   if (type === 'hamt-sharded-directory') throw new IpfsGatewayError(501, 'dag-scope=entity for a HAMT-sharded directory is not implemented here')
   return 'all'

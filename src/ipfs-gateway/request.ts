@@ -102,7 +102,9 @@ export function parseIpfsRequest (rest: string, query: URLSearchParams, accept: 
   }
   const entityBytes = query.get('entity-bytes')
   if (entityBytes !== null) {
-    if (!/^-?\d+:(-?\d+|\*)$/.test(entityBytes)) throw new IpfsGatewayError(400, `entity-bytes must be from:to (integers, to may be *), not ${JSON.stringify(entityBytes.slice(0, 40))}`)
+    if (!/^-?\d{1,16}:(-?\d{1,16}|\*)$/.test(entityBytes)) throw new IpfsGatewayError(400, `entity-bytes must be from:to (integers, to may be *), not ${JSON.stringify(entityBytes.slice(0, 40))}`)
+    const [from, to] = entityBytes.split(':')
+    if (!from.startsWith('-') && to !== '*' && !to.startsWith('-') && Number(to) < Number(from)) throw new IpfsGatewayError(400, `entity-bytes ${entityBytes} ends before it starts`)
     request.entityBytes = entityBytes
     request.scope = 'entity'
   }

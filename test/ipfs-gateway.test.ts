@@ -345,13 +345,24 @@ test('open mode: any held content to anyone; UnixFS directories traversed, liste
   t.is(site.status, 200)
   t.is(site.headers.get('content-type'), 'text/html; charset=utf-8')
   t.is(await site.text(), '<p>home</p>')
-  // The directory's own block and CAR, as for any CID; a CAR of a path under it is not implemented yet.
+  // The directory's own CAR, as for any CID.
   const car = await get(open, `/ipfs/${cids.dir}?format=car`)
   t.is(car.status, 200)
   let count = 0
   for await (const block of (await CarReader.fromBytes(new Uint8Array(await car.arrayBuffer()))).blocks()) { count++; verifyBlock(t, block.cid, block.bytes) }
   t.is(count, 4)
-  t.is((await get(open, `/ipfs/${cids.dir}/a.txt?format=car`)).status, 501)
+  // A CAR of a path: the directories on the way, then the DAG at its end.
+  const pathCar = await get(open, `/ipfs/${cids.dir}/sub/b.txt?format=car`)
+  t.is(pathCar.status, 200)
+  const pathRoots = (pathCar.headers.get('x-ipfs-roots') ?? '').split(',')
+  t.is(pathRoots.length, 3)
+  t.not(pathCar.headers.get('etag'), (await get(open, `/ipfs/${cids.dir}?format=car`)).headers.get('etag'))
+  const pathReader = await CarReader.fromBytes(new Uint8Array(await pathCar.arrayBuffer()))
+  t.deepEqual((await pathReader.getRoots()).map(String), [cids.dir])
+  const pathBlocks: string[] = []
+  for await (const block of pathReader.blocks()) { verifyBlock(t, block.cid, block.bytes); pathBlocks.push(block.cid.toString()) }
+  t.deepEqual(pathBlocks, pathRoots)
+  t.is((await get(open, `/ipfs/${cids.dir}/nothing?format=car`)).status, 404)
   // A HAMT-sharded directory (as Kubo shards large ones): traversed and listed alike.
   const shardRoot = dagPb.decode(await blockOf(open.blockstore, cids.sharded))
   t.is(UnixFS.unmarshal(shardRoot.Data ?? new Uint8Array()).type, 'hamt-sharded-directory')
@@ -359,6 +370,7 @@ test('open mode: any held content to anyone; UnixFS directories traversed, liste
   const shardList = await (await get(open, `/ipfs/${cids.sharded}/`)).text()
   t.is(shardList.match(/<li>/g)?.length, 40)
   t.is((await get(open, `/ipfs/${cids.sharded}?format=car&dag-scope=entity`)).status, 501)
+  t.is((await get(open, `/ipfs/${cids.sharded}/f37.txt?format=car`)).status, 501)
   // The same directory on the authorized gateway is no one's object.
   t.is((await get(authorized, `/ipfs/${cids.dir}/`)).status, 404)
 })

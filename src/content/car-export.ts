@@ -25,6 +25,11 @@ export interface CarExportOptions extends AbortOptions {
   range?: { start: number, end: number }
   /** Sibling blocks fetched ahead of the one being sent (default 4). */
   readAhead?: number
+  /**
+   * Blocks sent first, in order (a path gateway's path: the directories from a root down to the
+   * DAG exported, which then need not be that root). The CAR's header names the first of them.
+   */
+  path?: Array<{ cid: CID, block: Uint8Array }>
 }
 
 /** Deeper DAGs are refused: a UnixFS file of 5 TiB is 4 levels deep under 1024-link nodes. */
@@ -71,7 +76,7 @@ export async function exportCar (root: CID, blockstore: ReadTarget, options: Car
     readAhead: Math.max(1, options.readAhead ?? 4),
     signal: options.signal,
   }
-  return carStream(walk, root, block)
+  return carStream(walk, root, block, options.path ?? [])
 }
 
 interface Walk {
@@ -84,8 +89,12 @@ interface Walk {
   signal?: AbortSignal
 }
 
-async function * carStream (walk: Walk, root: CID, block: Uint8Array): AsyncGenerator<Uint8Array> {
-  yield carHeader(root)
+async function * carStream (walk: Walk, root: CID, block: Uint8Array, path: Array<{ cid: CID, block: Uint8Array }>): AsyncGenerator<Uint8Array> {
+  yield carHeader(path[0]?.cid ?? root)
+  for (const step of path) {
+    walk.seen?.add(step.cid.toString())
+    yield concatBytes([sectionPrefix(step.cid, step.block.byteLength), step.block])
+  }
   yield * emit(walk, root, block, 0, 0)
 }
 

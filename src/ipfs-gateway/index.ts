@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { exporter, walkPath } from 'ipfs-unixfs-exporter'
@@ -76,8 +77,8 @@ async function rawBlock (init: IpfsGatewayInit, request: IpfsRequest, headers: R
 }
 
 async function car (init: IpfsGatewayInit, request: IpfsRequest, headers: Record<string, string>, req: S3Request): Promise<S3Response> {
-  const { cid } = request
-  if (request.segments.length > 0) throw new IpfsGatewayError(501, 'CAR responses for a path under the CID are not implemented here: ask for the CID the path leads to')
+  const resolved = request.segments.length === 0 ? undefined : await carPath(init, request, req.signal)
+  const cid = resolved?.terminal ?? request.cid
   let scope: 'all' | 'block' = request.scope === 'block' ? 'block' : 'all'
   let range: ByteRange | undefined
   if (request.scope === 'entity') scope = await entityScope(init, cid, req.signal)
@@ -87,9 +88,10 @@ async function car (init: IpfsGatewayInit, request: IpfsRequest, headers: Record
     // Nothing of the file selected: the root block alone, from which a client learns its size.
     if (range === undefined) scope = 'block'
   }
-  const stream = await init.content.exportCar(cid, { duplicates: request.duplicates, scope, range, signal: req.signal })
+  const stream = await init.content.exportCar(cid, { duplicates: request.duplicates, scope, range, path: resolved?.path, signal: req.signal })
   const dups = request.duplicates ? 'y' : 'n'
-  const etag = `"${cid.toString()}.car.dfs.dups-${dups}.${request.scope}${request.entityBytes === undefined ? '' : `.bytes-${request.entityBytes.replace(':', '_')}`}"`
+  const pathTag = resolved === undefined ? '' : `.path-${createHash('sha256').update(request.segments.join('/')).digest('hex').slice(0, 16)}`
+  const etag = `"${request.cid.toString()}${pathTag}.car.dfs.dups-${dups}.${request.scope}${request.entityBytes === undefined ? '' : `.bytes-${request.entityBytes.replace(':', '_')}`}"`
   if (matches(req.headers['if-none-match'], etag)) {
     await stream.return(undefined)
     return { status: 304, headers: { ...headers, etag } }
@@ -100,13 +102,34 @@ async function car (init: IpfsGatewayInit, request: IpfsRequest, headers: Record
       ...headers,
       ...contentLocation(request, req, 'car'),
       'content-type': `application/vnd.ipld.car; version=1; order=dfs; dups=${dups}`,
-      'content-disposition': `attachment; filename="${cid.toString()}.car"`,
+      'content-disposition': `attachment; filename="${[request.cid.toString(), ...request.segments].join('_').replace(/["\\\r\n]/g, '_')}.car"`,
       'x-content-type-options': 'nosniff',
-      'x-ipfs-roots': cid.toString(),
+      'x-ipfs-roots': resolved?.roots ?? cid.toString(),
       etag,
     },
     body: stream,
   }
+}
+
+/**
+ * The blocks that prove `/ipfs/<cid>/<path>` leads where it does: every directory on the way,
+ * then the CID at its end. HAMT-sharded directories on the way are not walked here yet (501).
+ */
+async function carPath (init: IpfsGatewayInit, request: IpfsRequest, signal?: AbortSignal): Promise<{ terminal: CID, path: Array<{ cid: CID, block: Uint8Array }>, roots: string }> {
+  let terminal: { cid: CID, roots: CID[] } | undefined
+  for await (const entry of walkPath([request.cid.toString(), ...request.segments].join('/'), init.blockstore, { signal })) terminal = entry
+  if (terminal === undefined) throw notFound(request.cid)
+  const roots = terminal.roots.length > 0 ? terminal.roots : [terminal.cid]
+  const path: Array<{ cid: CID, block: Uint8Array }> = []
+  for (const cid of roots.slice(0, -1)) {
+    const block = await collectBytes(init.blockstore.get(cid, { signal }))
+    const data = dagPb.decode(block).Data
+    if (data === undefined || UnixFS.unmarshal(data).type !== 'directory') {
+      throw new IpfsGatewayError(501, 'CAR responses for a path through a HAMT-sharded directory are not implemented here: ask for the CID the path leads to')
+    }
+    path.push({ cid, block })
+  }
+  return { terminal: terminal.cid, path, roots: roots.map(String).join(',') }
 }
 
 /**

@@ -33,6 +33,22 @@ const toSchema3 = (s: string): string => `${toSchema4(s)}; DROP TABLE ${s}.bucke
   DELETE FROM ${s}.schema_migrations; INSERT INTO ${s}.schema_migrations (version) VALUES (3)`
 const freshSchema = (): string => `s3ipfs_test_${randomBytes(6).toString('hex')}`
 
+/** A one-connection pool that records every statement it runs (its own pool, to see the statements a store runs). */
+function recordingPool (t: ExecutionContext): { pool: pg.Pool, statements: Array<{ text: string, values?: unknown[] }> } {
+  const statements: Array<{ text: string, values?: unknown[] }> = []
+  const pool = new pg.Pool({ connectionString: URL, max: 1 })
+  t.teardown(async () => pool.end())
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown
+    client.query = ((...args: unknown[]) => {
+      const config = typeof args[0] === 'string' ? { text: args[0], values: args[1] as unknown[] | undefined } : args[0] as { text: string, values?: unknown[] }
+      statements.push({ text: config.text, values: config.values })
+      return query(...args)
+    }) as typeof client.query
+  })
+  return { pool, statements }
+}
+
 function version (key: string, init: Partial<ObjectVersion> = {}): ObjectVersion {
   return {
     bucket: 'b', key, versionId: 'null', deleteMarker: false, cid: `cid-${key}`, size: 3, etag: 'e', lastModified: new Date(T0),
@@ -242,17 +258,7 @@ function registerTests (): void {
     const schema = freshSchema()
     const s = quote(schema)
     t.teardown(async () => dropSchema(schema))
-    const statements: Array<{ text: string, values?: unknown[] }> = []
-    const pool = new pg.Pool({ connectionString: URL, max: 1 })
-    t.teardown(async () => pool.end())
-    pool.on('connect', (client) => {
-      const query = client.query.bind(client) as (...args: unknown[]) => unknown
-      client.query = ((...args: unknown[]) => {
-        const config = typeof args[0] === 'string' ? { text: args[0], values: args[1] as unknown[] | undefined } : args[0] as { text: string, values?: unknown[] }
-        statements.push({ text: config.text, values: config.values })
-        return query(...args)
-      }) as typeof client.query
-    })
+    const { pool, statements } = recordingPool(t)
     const store = new PostgresMetadataStore({ pool, schema })
     for (const name of ['b', 'other']) await store.createBucket({ name, owner: 'o', created: T0, region: 'r', versioning: 'Enabled' })
     // 40k versions in two buckets, each its own CID but for one in a thousand (CID 'shared'); every
@@ -299,17 +305,7 @@ function registerTests (): void {
     const schema = freshSchema()
     const s = quote(schema)
     t.teardown(async () => dropSchema(schema))
-    const statements: Array<{ text: string, values?: unknown[] }> = []
-    const pool = new pg.Pool({ connectionString: URL, max: 1 })
-    t.teardown(async () => pool.end())
-    pool.on('connect', (client) => {
-      const query = client.query.bind(client) as (...args: unknown[]) => unknown
-      client.query = ((...args: unknown[]) => {
-        const config = typeof args[0] === 'string' ? { text: args[0], values: args[1] as unknown[] | undefined } : args[0] as { text: string, values?: unknown[] }
-        statements.push({ text: config.text, values: config.values })
-        return query(...args)
-      }) as typeof client.query
-    })
+    const { pool, statements } = recordingPool(t)
     const store = new PostgresMetadataStore({ pool, schema })
     await store.init()
     // 20k pins for each of two owners, one in five pinned.
@@ -533,17 +529,7 @@ function registerTests (): void {
     const schema = freshSchema()
     const s = quote(schema)
     t.teardown(async () => dropSchema(schema))
-    const statements: Array<{ text: string, values?: unknown[] }> = []
-    const pool = new pg.Pool({ connectionString: URL, max: 1 })
-    t.teardown(async () => pool.end())
-    pool.on('connect', (client) => {
-      const query = client.query.bind(client) as (...args: unknown[]) => unknown
-      client.query = ((...args: unknown[]) => {
-        const config = typeof args[0] === 'string' ? { text: args[0], values: args[1] as unknown[] | undefined } : args[0] as { text: string, values?: unknown[] }
-        statements.push({ text: config.text, values: config.values })
-        return query(...args)
-      }) as typeof client.query
-    })
+    const { pool, statements } = recordingPool(t)
     const store = new PostgresMetadataStore({ pool, schema })
     for (const name of ['b', 'other']) await store.createBucket({ name, owner: 'o', created: T0, region: 'r', versioning: 'Enabled' })
     // Enough rows that a bucket scan would show: 20k keys in each of two buckets (every tenth a

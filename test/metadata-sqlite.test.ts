@@ -412,15 +412,19 @@ test('SqliteMetadataStore: a schema 10 database gains the index of versions by C
   assertFreshSchema(t, path, freshPath)
 })
 
-test('SqliteMetadataStore: a page of the versions holding a CID is one seek in versions_by_cid, read from the index alone, with no sort', async (t) => {
+/** EXPLAIN QUERY PLAN of a statement on a fresh database of the current schema: its plan lines. */
+async function queryPlanner (t: ExecutionContext): Promise<(sql: string, ...params: unknown[]) => string[]> {
   const dir = await tempDir()
   t.teardown(async () => rm(dir, { recursive: true, force: true }))
   const path = join(dir, 'meta.db')
   await new SqliteMetadataStore({ path }).close()
   const db = new Database(path, { readonly: true })
   t.teardown(() => db.close())
-  const plan = (sql: string, ...params: unknown[]): string[] =>
-    (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((p) => p.detail)
+  return (sql, ...params) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((p) => p.detail)
+}
+
+test('SqliteMetadataStore: a page of the versions holding a CID is one seek in versions_by_cid, read from the index alone, with no sort', async (t) => {
+  const plan = await queryPlanner(t)
   t.deepEqual(plan(cidListSql(false), 'X', 10), ['SEARCH versions USING COVERING INDEX versions_by_cid (cid=?)'])
   t.deepEqual(plan(cidListSql(true), 'X', 'b', 'k', 'v', 10), ['SEARCH versions USING COVERING INDEX versions_by_cid (cid=? AND (bucket,key,version_id)>(?,?,?))'])
 })
@@ -460,14 +464,7 @@ test('SqliteMetadataStore: totals are read from bucket_stats alone, never counte
 })
 
 test('SqliteMetadataStore: a version listing is range scans of versions_by_key in listing order, with no sort', async (t) => {
-  const dir = await tempDir()
-  t.teardown(async () => rm(dir, { recursive: true, force: true }))
-  const path = join(dir, 'meta.db')
-  await new SqliteMetadataStore({ path }).close()
-  const db = new Database(path, { readonly: true })
-  t.teardown(() => db.close())
-  const plan = (sql: string, ...params: unknown[]): string[] =>
-    (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((p) => p.detail)
+  const plan = await queryPlanner(t)
   const columns = 'key, version_id, delete_marker, size, etag, last_modified, owner, checksum, storage_class, is_latest'
   t.deepEqual(plan(`SELECT ${columns} FROM versions INDEXED BY versions_by_key WHERE bucket = ? AND key >= ? ORDER BY key, seq DESC LIMIT ?`, 'b', 'a', 10),
     ['SEARCH versions USING INDEX versions_by_key (bucket=? AND key>?)'])
@@ -485,14 +482,7 @@ test('SqliteMetadataStore: a version listing is range scans of versions_by_key i
 })
 
 test('SqliteMetadataStore: upload and part listings seek on their primary keys', async (t) => {
-  const dir = await tempDir()
-  t.teardown(async () => rm(dir, { recursive: true, force: true }))
-  const path = join(dir, 'meta.db')
-  await new SqliteMetadataStore({ path }).close()
-  const db = new Database(path, { readonly: true })
-  t.teardown(() => db.close())
-  const plan = (sql: string, ...params: unknown[]): string[] =>
-    (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((p) => p.detail)
+  const plan = await queryPlanner(t)
   t.deepEqual(plan(`SELECT * FROM uploads WHERE bucket = ? AND (key, upload_id) >= (?, ?) AND key < ? ORDER BY key, upload_id LIMIT ?`, 'b', 'a', '', 'b', 10),
     ['SEARCH uploads USING PRIMARY KEY (bucket=? AND (key,upload_id)>(?,?) AND key<?)'])
   t.deepEqual(plan(`SELECT * FROM parts WHERE bucket = ? AND key = ? AND upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?`, 'b', 'k', 'u', 0, 10),

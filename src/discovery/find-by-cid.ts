@@ -1,9 +1,7 @@
-import { CID } from 'multiformats/cid'
-import { bases } from 'multiformats/basics'
-import type { MultibaseDecoder } from 'multiformats/bases/interface'
 import { S3Error } from '../errors.js'
 import type { Authorizer } from '../auth/authorize.js'
 import type { CidMatch, MetadataStore } from '../metadata/metadata-store.js'
+import { parseAnyCid } from '../content/cid-text.js'
 
 /** What `GET /-/cids/<cid>` answers. */
 export interface FindByCidResult {
@@ -78,20 +76,11 @@ export async function findByCid (init: FindByCidInit, cidText: string, query: UR
   return after === undefined ? { cid, objects } : { cid, objects, nextContinuationToken: tokenOf(after) }
 }
 
-/** Every multibase multiformats knows (base32 upper case, base64url, ...), not only the default three. */
-const DECODERS = new Map<string, MultibaseDecoder<string>>(Object.values(bases).map((base) => [base.prefix, base.decoder]))
-const ANY_BASE: MultibaseDecoder<string> = {
-  decode (text) {
-    const decoder = DECODERS.get(text[0])
-    if (decoder === undefined) throw new Error(`Unknown multibase prefix ${JSON.stringify(text[0])}`)
-    return decoder.decode(text)
-  },
-}
 
 /** The canonical string of a CID given in any multibase (CIDv0 stays base58btc, CIDv1 becomes base32). */
 export function normalizeCid (text: string): string {
   try {
-    return CID.parse(text, ANY_BASE).toString()
+    return parseAnyCid(text).toString()
   } catch {
     throw new S3Error('InvalidArgument', `Not a CID: ${JSON.stringify(text.slice(0, 100))}`, { ArgumentName: 'cid' })
   }

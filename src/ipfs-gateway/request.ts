@@ -1,6 +1,5 @@
 import { CID } from 'multiformats/cid'
-import { bases } from 'multiformats/basics'
-import type { MultibaseDecoder } from 'multiformats/bases/interface'
+import { parseAnyCid } from '../content/cid-text.js'
 
 /** An answer the gateway gives with its status and a short text body (see the path gateway spec's status codes). */
 export class IpfsGatewayError extends Error {
@@ -31,14 +30,6 @@ export interface IpfsRequest {
   explicitFormat: boolean
 }
 
-const DECODERS = new Map<string, MultibaseDecoder<string>>(Object.values(bases).map((base) => [base.prefix, base.decoder]))
-const ANY_BASE: MultibaseDecoder<string> = {
-  decode (text) {
-    const decoder = DECODERS.get(text[0])
-    if (decoder === undefined) throw new Error(`Unknown multibase prefix ${JSON.stringify(text[0])}`)
-    return decoder.decode(text)
-  },
-}
 
 const RAW = 'application/vnd.ipld.raw'
 const CAR = 'application/vnd.ipld.car'
@@ -52,7 +43,7 @@ export function parseIpfsRequest (rest: string, query: URLSearchParams, accept: 
   const [first, ...others] = rest.split('/')
   let cid: CID
   try {
-    cid = CID.parse(decodeURIComponent(first), ANY_BASE)
+    cid = parseAnyCid(decodeURIComponent(first))
   } catch {
     throw new IpfsGatewayError(400, `invalid CID: ${JSON.stringify(first.slice(0, 100))}`)
   }

@@ -1,9 +1,8 @@
-import { bases } from 'multiformats/basics'
 import { CID } from 'multiformats/cid'
-import type { MultibaseDecoder } from 'multiformats/bases/interface'
 import { S3Error } from '../errors.js'
 import type { ObjectVersion } from '../metadata/metadata-store.js'
 import { requireObject } from './common.js'
+import { parseAnyCid } from '../content/cid-text.js'
 import { readable } from '../archive/read-through.js'
 import { checkExpectedOwner } from '../auth/expected-owner.js'
 import type { OperationContext } from './context.js'
@@ -19,17 +18,6 @@ export interface IpfsCopySource {
   cid: CID
   /** `/ipfs/<cid>` as the client wrote the CID, for messages. */
   path: string
-}
-
-/** Multibase decoders by prefix: a CID string may be in any base multiformats knows. */
-const DECODERS = new Map<string, MultibaseDecoder<string>>(Object.values(bases).map(b => [b.prefix, b.decoder as MultibaseDecoder<string>]))
-
-/** A CIDv0 (`Qm...`), or a CIDv1 in any multibase (base32, base58btc, base36, ...). */
-function parseCid (text: string): CID {
-  if (text.startsWith('Q')) return CID.parse(text)
-  const decoder = DECODERS.get(String.fromCodePoint(text.codePointAt(0) ?? 0))
-  if (decoder === undefined) throw new TypeError('Unknown multibase prefix')
-  return CID.parse(text, decoder)
 }
 
 /** `x-amz-copy-source`: `[/]bucket/key[?versionId=id]`, URL-encoded. */
@@ -78,7 +66,7 @@ export function parseIpfsCopySource (header: string): IpfsCopySource | undefined
   if (text.includes('/')) throw invalid('Paths inside IPFS content are not supported as a copy source; name the file\'s own CID: /ipfs/<cid>.')
   let cid: CID
   try {
-    cid = parseCid(text)
+    cid = parseAnyCid(text)
   } catch {
     throw invalid(`"${text}" is not a valid CID.`)
   }

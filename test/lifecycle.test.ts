@@ -26,6 +26,7 @@ import { MemoryBlockstore } from '../src/blockstores/memory.js'
 import { parseLifecycleConfiguration, toStoredLifecycle } from '../src/lifecycle/configuration.js'
 import { LIFECYCLE, lifecycleHandler } from '../src/lifecycle/pass.js'
 import { MemoryMetadataStore } from '../src/metadata/memory.js'
+import type { MetadataStore } from '../src/metadata/metadata-store.js'
 import { dueAfter, expirationHeader } from '../src/lifecycle/rules.js'
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
 import { PostgresMetadataStore } from '../src/metadata/postgres.js'
@@ -44,7 +45,7 @@ const pgProblem = await postgresProblem(PG_URL)
 const LABELS = ['disk+sqlite', 'memory', ...(pgProblem === undefined ? ['postgres'] : [])]
 whenServices('lifecycle on PostgreSQL', pgProblem, () => {})
 
-interface Target { name: string, s3: S3Client, url: string, gateway: Gateway, advance: (days: number) => void, has: (cid: string) => Promise<boolean>, capture: ReturnType<typeof captureHeaders> }
+interface Target { name: string, s3: S3Client, url: string, gateway: Gateway, advance: (days: number) => Promise<void>, has: (cid: string) => Promise<boolean>, capture: ReturnType<typeof captureHeaders> }
 const targets: Target[] = []
 const cleanup: Array<() => Promise<void>> = []
 
@@ -56,8 +57,8 @@ test.before(async () => {
     let clock = Math.floor(Date.now() / DAY) * DAY + DAY / 2
     const blockstore = name === 'memory' ? new MemoryBlockstore() : blockstoreUnderTest(join(dir, `blocks-${name}`))
     const schema = `s3ipfs_lc_${randomBytes(6).toString('hex')}`
-    const metadata = name === 'memory'
-      ? undefined
+    const metadata: MetadataStore = name === 'memory'
+      ? new MemoryMetadataStore()
       : name === 'postgres' ? new PostgresMetadataStore({ connectionString: PG_URL, schema }) : new SqliteMetadataStore({ path: join(dir, 'meta.db') })
     if (name === 'postgres') {
       cleanup.push(async () => {
@@ -81,7 +82,12 @@ test.before(async () => {
       s3,
       url: host.url,
       gateway,
-      advance: (days) => { clock += days * DAY },
+      advance: async (days) => {
+        // Days pass only between job runs: a run claimed before the jump would see its lease (taken
+        // on the old clock) expire at once, and a second worker would run the same pass beside it.
+        await settled(metadata, () => new Date(clock))
+        clock += days * DAY
+      },
       has: async (cid) => await blockstore.has(CID.parse(cid)),
       capture: captureHeaders(s3),
     })
@@ -100,6 +106,16 @@ function each (title: string, fn: (t: ExecutionContext, target: Target) => Promi
       await fn(t, target)
     })
   }
+}
+
+/** Until no job is running and none is due on the gateway's clock (what a clock jump may not interrupt). */
+async function settled (metadata: MetadataStore, now: () => Date): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const jobs = await metadata.listJobs({ limit: 1000 })
+    if (jobs.every(job => job.state === 'failed' || (job.state === 'ready' && job.runAt > now()))) return
+    await new Promise(resolve => setTimeout(resolve, 25))
+  }
+  throw new Error('background jobs did not settle within 10 s')
 }
 
 /** Waits (polling) until `check` holds: the pass is a background job. */
@@ -222,10 +238,10 @@ each('unversioned: due objects are removed, others stay; stale uploads are abort
     },
   }))
   t.deepEqual(await versions(s3, Bucket, ''), ['keep:null*', 'tmp/big:null*', 'tmp/old:null*'])
-  advance(2)
+  await advance(2)
   await eventually(t, 'the due object is removed', async () => (await versions(s3, Bucket, '')).join() === 'keep:null*,tmp/big:null*')
   t.is((await s3.send(new ListMultipartUploadsCommand({ Bucket }))).Uploads?.length, 1, 'the upload is not due before its second day')
-  advance(1)
+  await advance(1)
   await eventually(t, 'the stale upload is aborted', async () => ((await s3.send(new ListMultipartUploadsCommand({ Bucket }))).Uploads ?? []).length === 0)
   t.true(await has(cid))
   await gateway.gc({ gracePeriodMs: 0 })
@@ -250,7 +266,7 @@ each('versioned: current versions get a delete marker, noncurrent ones go after 
       ],
     },
   }))
-  advance(2)
+  await advance(2)
   // doc: v3 expires (a delete marker on top); v1 is beyond the one newest noncurrent version kept.
   // gone: its one noncurrent version is the newest, kept by NewerNoncurrentVersions; so is its marker.
   await eventually(t, 'the first pass', async () => (await versions(s3, Bucket, 'doc')).join() === 'doc:marker*,doc:version,doc:version')
@@ -264,9 +280,9 @@ each('versioned: current versions get a delete marker, noncurrent ones go after 
       ],
     },
   }))
-  advance(2)
+  await advance(2)
   await eventually(t, 'noncurrent versions go, then the lone markers', async () => {
-    advance(1)
+    await advance(1)
     return (await versions(s3, Bucket, '')).length === 0
   })
 })
@@ -280,7 +296,7 @@ each('suspended: an expired current version becomes the null delete marker; vers
   await s3.send(new PutObjectCommand({ Bucket, Key: 'k', Body: 'null version' }))
   t.deepEqual(await versions(s3, Bucket, ''), ['k:null*', 'k:version'])
   await s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules: [{ ID: 'e', Filter: {}, Status: 'Enabled', Expiration: { Days: 1 } }] } }))
-  advance(2)
+  await advance(2)
   await eventually(t, 'the null version is replaced by a null delete marker', async () => (await versions(s3, Bucket, '')).join() === 'k:marker*,k:version')
 })
 

@@ -215,7 +215,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
       const privateKey = ipfsKeyFile === undefined ? undefined : await loadOrCreateIpfsKey(ipfsKeyFile)
       ipfs = await startIpfsNode({ blockstore: stores.blockstore, listen: options.ipfsListen, privateKey })
     }
-    const archive = options.archive === undefined ? options.gateway?.archive : await createArchiveTarget(options.archive, { ipfs })
+    const archive = options.archive === undefined ? options.gateway?.archive : createArchiveTarget(options.archive, { ipfs })
     const masterKey = options.masterKey ?? (options.metadataUrl === undefined ? await loadOrCreateMasterKey(dataDir) : undefined)
     if (options.encrypt === true && masterKey === undefined) {
       throw new TypeError('Encrypting every object needs a master key: with shared (PostgreSQL) metadata, give it (S3IPFS_MASTER_KEY)')

@@ -31,7 +31,7 @@ test('cold cycle with a Storacha space as the archive: several shards, status re
   t.timeout(30_000)
   const storacha = await startStoracha(t)
   const config = JSON.parse(JSON.stringify({ ...storacha.config, shardSize: SHARD_SIZE })) as unknown
-  const target = await createArchiveTarget(config)
+  const target = createArchiveTarget(config)
   t.true(target instanceof StorachaArchiveTarget, 'createArchiveTarget accepts the Storacha configuration')
   t.is(target.name, `storacha:${storacha.space}`)
   t.teardown(async () => { await target.close?.() })

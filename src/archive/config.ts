@@ -10,15 +10,30 @@ export interface ArchiveTargetContext {
   ipfs?: IpfsPeer
 }
 
-const TYPES = ['s3', 'storacha', 'pinning-service']
+/** Each target type: its configuration checked (a TypeError naming the field), and the target made from it. */
+const TYPES: Record<string, { check: (config: unknown) => unknown, make: (config: unknown, context: ArchiveTargetContext) => ArchiveTarget }> = {
+  s3: { check: parseS3ArchiveConfig, make: (config) => new S3ArchiveTarget(parseS3ArchiveConfig(config)) },
+  storacha: { check: parseStorachaArchiveConfig, make: (config) => new StorachaArchiveTarget(parseStorachaArchiveConfig(config)) },
+  'pinning-service': {
+    check: parsePinningArchiveConfig,
+    make: (config, context) => {
+      const parsed = parsePinningArchiveConfig(config)
+      if (context.ipfs === undefined) throw new TypeError('A pinning-service archive target needs the gateway\'s IPFS node (--ipfs-listen): the service fetches the content from it')
+      return new PinningArchiveTarget(parsed, context.ipfs)
+    },
+  },
+}
+
+function typeOf (config: unknown): (typeof TYPES)[string] {
+  const type = typeof config === 'object' && config !== null ? (config as { type?: unknown }).type : undefined
+  const found = typeof type === 'string' && Object.hasOwn(TYPES, type) ? TYPES[type] : undefined
+  if (found === undefined) throw new TypeError(`The archive configuration's "type" must be one of ${Object.keys(TYPES).map(t => `"${t}"`).join(', ')}`)
+  return found
+}
 
 /** Checks a configuration as `createArchiveTarget` will, without making the target: a TypeError naming the bad field. */
 export function checkArchiveConfig (config: unknown): void {
-  const type = typeof config === 'object' && config !== null ? (config as { type?: unknown }).type : undefined
-  if (type === 's3') parseS3ArchiveConfig(config)
-  else if (type === 'pinning-service') parsePinningArchiveConfig(config)
-  else if (type === 'storacha') parseStorachaArchiveConfig(config)
-  else throw new TypeError(`The archive configuration's "type" must be one of ${TYPES.map(t => `"${t}"`).join(', ')}`)
+  typeOf(config).check(config)
 }
 
 /**
@@ -27,19 +42,6 @@ export function checkArchiveConfig (config: unknown): void {
  * `{ "type": "pinning-service", "endpoint", "token", ... }` or `{ "type": "storacha", "key", "proof", ... }`.
  * A bad configuration throws a TypeError naming the field (never a secret's value).
  */
-export async function createArchiveTarget (config: unknown, context: ArchiveTargetContext = {}): Promise<ArchiveTarget> {
-  const type = typeof config === 'object' && config !== null ? (config as { type?: unknown }).type : undefined
-  switch (type) {
-    case 's3':
-      return new S3ArchiveTarget(parseS3ArchiveConfig(config))
-    case 'pinning-service': {
-      const parsed = parsePinningArchiveConfig(config)
-      if (context.ipfs === undefined) throw new TypeError('A pinning-service archive target needs the gateway\'s IPFS node (--ipfs-listen): the service fetches the content from it')
-      return new PinningArchiveTarget(parsed, context.ipfs)
-    }
-    case 'storacha':
-      return new StorachaArchiveTarget(parseStorachaArchiveConfig(config))
-    default:
-      throw new TypeError(`The archive configuration's "type" must be one of ${TYPES.map(t => `"${t}"`).join(', ')}`)
-  }
+export function createArchiveTarget (config: unknown, context: ArchiveTargetContext = {}): ArchiveTarget {
+  return typeOf(config).make(config, context)
 }

@@ -24,13 +24,12 @@ import { archiveJob, ARCHIVE } from '../src/archive/jobs.js'
 import { createGateway } from '../src/gateway.js'
 import { MemoryMetadataStore } from '../src/metadata/memory.js'
 import { PostgresMetadataStore } from '../src/metadata/postgres.js'
-import pg from 'pg'
 import { parseLifecycleConfiguration } from '../src/lifecycle/configuration.js'
 import { bodyOf, coldCycle, eventually, startArchiveGateway, startStoppableGateway, storageClass, type ArchiveGateway, type StoppableGateway } from './helpers/archive-env.js'
 import { nodeHost } from './helpers/hosts.js'
 import { startS3rver } from './helpers/s3rver.js'
 import { AWS_CLI, awsCliEnv } from './helpers/aws-cli.js'
-import { postgresProblem, whenServices } from './helpers/services.js'
+import { postgresProblem, whenServices, dropPostgresSchema } from './helpers/services.js'
 import { credentials, s3Client, s3Error } from './helpers/s3.js'
 
 const run = promisify(execFile)
@@ -76,12 +75,7 @@ whenServices('archive on PostgreSQL', pgProblem, () => {
   test('cold cycle with PostgreSQL metadata (references and records in its transactions)', async t => {
     const schema = `s3ipfs_archive_${randomBytes(6).toString('hex')}`
     const metadata = new PostgresMetadataStore({ connectionString: PG_URL, schema })
-    t.teardown(async () => {
-      const client = new pg.Client({ connectionString: PG_URL })
-      await client.connect()
-      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
-      await client.end()
-    })
+    t.teardown(async () => { await dropPostgresSchema(PG_URL, schema) })
     const { remote, env } = await s3ArchivePair(t, { metadata })
     await coldCycle(t, env, 'cold-b', randomBytes(1024 * KIB), async () => (await carStored(remote.s3)).length === 1)
     const cid = (await env.s3.send(new HeadObjectCommand({ Bucket: 'cold-b', Key: 'cold' }))).Metadata?.cid as string

@@ -17,13 +17,12 @@ import { HttpRequest } from '@smithy/protocol-http'
 import { S3RequestPresigner } from '@aws-sdk/s3-request-presigner'
 import { CID } from 'multiformats/cid'
 import { base58btc } from 'multiformats/bases/base58'
-import pg from 'pg'
 import { createGateway } from '../src/gateway.js'
 import { MemoryBlockstore } from '../src/blockstores/memory.js'
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
 import { PostgresMetadataStore } from '../src/metadata/postgres.js'
 import type { Gateway } from '../src/types.js'
-import { postgresProblem, whenServices } from './helpers/services.js'
+import { postgresProblem, whenServices, dropPostgresSchema } from './helpers/services.js'
 import { nodeHost } from './helpers/hosts.js'
 import { ipfsAddCid } from './helpers/s3.js'
 import { Sha256, signedFetch } from './helpers/sign.js'
@@ -70,12 +69,7 @@ test.before(async () => {
       ? undefined
       : name === 'postgres' ? new PostgresMetadataStore({ connectionString: PG_URL, schema, max: 4 }) : new SqliteMetadataStore({ path: join(dir, 'meta.db') })
     if (name === 'postgres') {
-      cleanup.push(async () => {
-        const admin = new pg.Client({ connectionString: PG_URL })
-        await admin.connect()
-        await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
-        await admin.end()
-      })
+      cleanup.push(async () => { await dropPostgresSchema(PG_URL, schema) })
     }
     const gateway = createGateway({
       blockstore: new MemoryBlockstore(),

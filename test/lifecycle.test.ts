@@ -20,7 +20,6 @@ import {
   PutObjectCommand, type LifecycleRule, type S3Client,
 } from '@aws-sdk/client-s3'
 import { CID } from 'multiformats/cid'
-import pg from 'pg'
 import { createGateway } from '../src/gateway.js'
 import { MemoryBlockstore } from '../src/blockstores/memory.js'
 import { parseLifecycleConfiguration, toStoredLifecycle } from '../src/lifecycle/configuration.js'
@@ -30,7 +29,7 @@ import type { MetadataStore } from '../src/metadata/metadata-store.js'
 import { dueAfter, expirationHeader } from '../src/lifecycle/rules.js'
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
 import { PostgresMetadataStore } from '../src/metadata/postgres.js'
-import { postgresProblem, whenServices } from './helpers/services.js'
+import { postgresProblem, whenServices, dropPostgresSchema } from './helpers/services.js'
 import type { Gateway } from '../src/types.js'
 import { blockstoreUnderTest } from './helpers/blockstore.js'
 import { AWS_CLI, awsCliEnv } from './helpers/aws-cli.js'
@@ -61,12 +60,7 @@ test.before(async () => {
       ? new MemoryMetadataStore()
       : name === 'postgres' ? new PostgresMetadataStore({ connectionString: PG_URL, schema }) : new SqliteMetadataStore({ path: join(dir, 'meta.db') })
     if (name === 'postgres') {
-      cleanup.push(async () => {
-        const client = new pg.Client({ connectionString: PG_URL })
-        await client.connect()
-        await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
-        await client.end()
-      })
+      cleanup.push(async () => { await dropPostgresSchema(PG_URL, schema) })
     }
     const gateway = createGateway({
       blockstore,

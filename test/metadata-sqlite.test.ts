@@ -198,16 +198,10 @@ test('SqliteMetadataStore: in a commit group a failing change rolls back alone, 
 })
 
 test('SqliteMetadataStore: a listing page reads the covering index alone, keys-only probes too', async (t) => {
-  const dir = await tempDir()
-  t.teardown(async () => rm(dir, { recursive: true, force: true }))
-  const path = join(dir, 'meta.db')
-  await new SqliteMetadataStore({ path }).close()
-  const db = new Database(path, { readonly: true })
-  t.teardown(() => db.close())
+  const plan = await queryPlanner(t)
   for (const columns of ['key, version_id, delete_marker, size, etag, last_modified, owner, checksum, storage_class', 'key']) {
-    const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT ${columns} FROM versions WHERE bucket = ? AND is_latest = 1 AND delete_marker = 0
-      AND key >= ? AND key < ? ORDER BY key LIMIT ?`).all('b', 'a', 'b', 10) as Array<{ detail: string }>
-    t.deepEqual(plan.map((p) => p.detail), ['SEARCH versions USING COVERING INDEX versions_listing (bucket=? AND key>? AND key<?)'])
+    t.deepEqual(plan(`SELECT ${columns} FROM versions WHERE bucket = ? AND is_latest = 1 AND delete_marker = 0
+      AND key >= ? AND key < ? ORDER BY key LIMIT ?`, 'b', 'a', 'b', 10), ['SEARCH versions USING COVERING INDEX versions_listing (bucket=? AND key>? AND key<?)'])
   }
 })
 

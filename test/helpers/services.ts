@@ -34,3 +34,14 @@ export async function postgresProblem (url: string): Promise<string | undefined>
     await client.end().catch(() => {})
   }
 }
+
+/** Drops a PostgreSQL schema a test made (and everything in it), on its own connection. */
+export async function dropPostgresSchema (url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema.replaceAll('"', '""')}" CASCADE`)
+  } finally {
+    await client.end()
+  }
+}

@@ -8,6 +8,8 @@ import { jobQueueSuite } from './compliance/job-queue.suite.js'
 import { metadataStoreSuite } from './compliance/metadata-store.suite.js'
 import { pinStoreSuite } from './compliance/pin-store.suite.js'
 import { archiveStoreSuite } from './compliance/archive-store.suite.js'
+import { cidTerm, storageClassTerm, tagTerm } from '../src/metadata/search.js'
+import { searchIndexSuite } from './compliance/search-index.suite.js'
 
 const URL = process.env.S3IPFS_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const T0 = new Date('2025-01-02T03:04:05.678Z')
@@ -15,8 +17,12 @@ const T0 = new Date('2025-01-02T03:04:05.678Z')
 
 const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`
 
+/** Turns a schema of the current version back into a version 8 one: no search index. */
+const toSchema8 = (s: string): string => `DROP TABLE ${s}.search_terms; DROP FUNCTION ${s}.search_index() CASCADE; DROP FUNCTION ${s}.search_terms_of;
+  DROP INDEX ${s}.versions_by_size; DROP INDEX ${s}.versions_by_modified;
+  DELETE FROM ${s}.schema_migrations; INSERT INTO ${s}.schema_migrations (version) VALUES (8)`
 /** Turns a schema of the current version back into a version 7 one: no index of versions by CID. */
-const toSchema7 = (s: string): string => `DROP INDEX ${s}.versions_by_cid;
+const toSchema7 = (s: string): string => `${toSchema8(s)}; DROP INDEX ${s}.versions_by_cid;
   DELETE FROM ${s}.schema_migrations; INSERT INTO ${s}.schema_migrations (version) VALUES (7)`
 /** Turns a schema of the current version back into a version 6 one: no archive records. */
 const toSchema6 = (s: string): string => `${toSchema7(s)}; DROP TABLE ${s}.archives;
@@ -85,6 +91,10 @@ function registerTests (): void {
     const schema = freshSchema()
     return { store: new PostgresMetadataStore({ pool: shared, schema }), teardown: async () => dropSchema(schema) }
   })
+  searchIndexSuite('PostgresMetadataStore', async () => {
+    const schema = freshSchema()
+    return { store: new PostgresMetadataStore({ pool: shared, schema }), teardown: async () => dropSchema(schema) }
+  })
 
   test('PostgresMetadataStore: conditional writes racing from several stores (pools of their own, as processes) on one schema: one commits', async (t) => {
     const schema = freshSchema()
@@ -140,8 +150,8 @@ function registerTests (): void {
     t.teardown(async () => { await Promise.all(stores.map(async (store) => store.close())) })
     await Promise.all(stores.map(async (store) => store.init()))
     const { rows: versions } = await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)
-    t.deepEqual(versions.map((r) => r.version), [1, 2, 3, 4, 5, 6, 7, 8], 'migrated once')
-    t.is(POSTGRES_SCHEMA_VERSION, 8)
+    t.deepEqual(versions.map((r) => r.version), [1, 2, 3, 4, 5, 6, 7, 8, 9], 'migrated once')
+    t.is(POSTGRES_SCHEMA_VERSION, 9)
     const { rows: columns } = await shared.query(`SELECT column_name, data_type, is_nullable FROM information_schema.columns
       WHERE table_schema = $1 AND table_name = 'buckets' ORDER BY ordinal_position`, [schema])
     t.deepEqual(columns, freshColumns, 'the migrated table is the fresh one')
@@ -194,7 +204,7 @@ function registerTests (): void {
     t.deepEqual(await migrated.stats({ bucket: 'b' }), { buckets: 1, objects: 3, bytes: 123, uploads: 2 })
     t.deepEqual(await migrated.stats({ bucket: 'c' }), { buckets: 1, objects: 1, bytes: 5, uploads: 1 })
     t.deepEqual(await migrated.stats({ bucket: 'empty' }), { buckets: 1, objects: 0, bytes: 0, uploads: 0 })
-    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [3, 4, 5, 6, 7, 8])
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [3, 4, 5, 6, 7, 8, 9])
     t.deepEqual(await triggers(schema), await triggers(fresh), 'the triggers of a fresh schema')
 
     await migrated.deleteObject('b', 'k', 'v1')
@@ -231,7 +241,7 @@ function registerTests (): void {
     await migrated.createPin({ requestId: 'r', owner: 'o', cid: 'X', origins: [], meta: {}, status: 'pinned', created: T0, updated: T0 })
     t.is(await migrated.refCount('X'), 2)
     t.is((await migrated.listPins({ owner: 'o', status: ['pinned'], limit: 10 })).count, 1)
-    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [5, 6, 7, 8])
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [5, 6, 7, 8, 9])
   })
 
   test('PostgresMetadataStore: a schema 6 database gains archive records; its objects and their references are kept', async (t) => {
@@ -241,7 +251,7 @@ function registerTests (): void {
     t.is(archived.status, 'changed')
     t.is(await migrated.refCount('X'), 0)
     t.deepEqual((await migrated.getArchive('X'))?.location, { a: 1 })
-    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [6, 7, 8])
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [6, 7, 8, 9])
   })
 
   test('PostgresMetadataStore: a schema 7 database gains the index of versions by CID, built from the versions it holds', async (t) => {
@@ -249,9 +259,19 @@ function registerTests (): void {
     t.deepEqual(await migrated.listVersionsByCid('X', { limit: 10 }), [{ bucket: 'b', key: 'k', versionId: 'null', isLatest: true }])
     await migrated.putObject(version('j', { cid: 'X' }))
     t.deepEqual((await migrated.listVersionsByCid('X', { limit: 10 })).map((m) => m.key), ['j', 'k'])
-    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [7, 8])
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [7, 8, 9])
     const { rows } = await shared.query(`SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'versions_by_cid'`, [s.slice(1, -1)])
     t.regex(rows[0]?.indexdef ?? '', /\(cid, bucket, key, version_id\) INCLUDE \(is_latest\) WHERE \(NOT delete_marker\)/)
+  })
+
+  test('PostgresMetadataStore: a schema 8 database gains the search index, built from the objects it holds', async (t) => {
+    const { migrated, s } = await migratedFrom(t, toSchema8)
+    t.deepEqual((await migrated.searchObjects('b', { term: cidTerm('X') }, { limit: 10 })).map((v) => v.key), ['k'])
+    t.deepEqual((await migrated.searchObjects('b', { size: { min: 0 } }, { limit: 10 })).map((v) => v.key), ['k'])
+    await migrated.putObject(version('j', { cid: 'Y', tags: [['a', 'b']] }))
+    t.deepEqual((await migrated.searchObjects('b', { term: tagTerm('a', 'b') }, { limit: 10 })).map((v) => v.key), ['j'])
+    t.deepEqual((await migrated.searchObjects('b', { term: storageClassTerm(undefined) }, { limit: 10 })).map((v) => v.key), ['j', 'k'])
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [8, 9])
   })
 
   test('PostgresMetadataStore: a page of the versions holding a CID is one range of versions_by_cid, no more rows than it returns, no sort', async (t) => {
@@ -358,7 +378,7 @@ function registerTests (): void {
     const { rows } = await shared.query<{ table_name: string }>(
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [odd])
     t.deepEqual(rows.map((r) => r.table_name).sort(),
-      ['archives', 'bucket_stats', 'buckets', 'completed_uploads', 'jobs', 'parts', 'pins', 'refs', 'replicas', 'schema_migrations', 'uploads', 'versions'])
+      ['archives', 'bucket_stats', 'buckets', 'completed_uploads', 'jobs', 'parts', 'pins', 'refs', 'replicas', 'schema_migrations', 'search_terms', 'uploads', 'versions'])
     t.deepEqual(await a.stats(), { buckets: 1, objects: 1, bytes: 3, uploads: 0 }, 'the triggers name the quoted schema')
 
     // A given pool is the host's: close() leaves it open.

@@ -12,6 +12,8 @@ import { jobQueueSuite } from './compliance/job-queue.suite.js'
 import { metadataStoreSuite } from './compliance/metadata-store.suite.js'
 import { pinStoreSuite } from './compliance/pin-store.suite.js'
 import { archiveStoreSuite } from './compliance/archive-store.suite.js'
+import { cidTerm, storageClassTerm, tagTerm } from '../src/metadata/search.js'
+import { searchIndexSuite } from './compliance/search-index.suite.js'
 
 async function tempDir (): Promise<string> {
   return mkdtemp(join(tmpdir(), 's3ipfs-sqlite-'))
@@ -44,11 +46,20 @@ archiveStoreSuite('SqliteMetadataStore (file)', async () => {
   const store = new SqliteMetadataStore({ path: join(dir, 'meta.db') })
   return { store, teardown: async () => rm(dir, { recursive: true, force: true }) }
 })
+searchIndexSuite('SqliteMetadataStore (file)', async () => {
+  const dir = await tempDir()
+  const store = new SqliteMetadataStore({ path: join(dir, 'meta.db') })
+  return { store, teardown: async () => rm(dir, { recursive: true, force: true }) }
+})
 
 const T0 = new Date('2025-01-02T03:04:05.678Z')
 
+/** Turns a database of the current schema back into a schema 11 one: no search index. */
+const TO_SCHEMA_11 = `DROP TRIGGER search_add; DROP TRIGGER search_remove; DROP TRIGGER search_change; DROP TABLE search_terms;
+  DROP INDEX versions_by_size; DROP INDEX versions_by_modified; PRAGMA user_version = 11`
+
 /** Turns a database of the current schema back into a schema 10 one: no index of versions by CID. */
-const TO_SCHEMA_10 = 'DROP INDEX versions_by_cid; PRAGMA user_version = 10'
+const TO_SCHEMA_10 = `${TO_SCHEMA_11}; DROP INDEX versions_by_cid; PRAGMA user_version = 10`
 
 /** Turns a database of the current schema back into a schema 9 one: no archive records. */
 const TO_SCHEMA_9 = `${TO_SCHEMA_10}; DROP TABLE archives; PRAGMA user_version = 9`
@@ -403,6 +414,16 @@ test('SqliteMetadataStore: a schema 10 database gains the index of versions by C
   t.deepEqual(await migrated.listVersionsByCid('X', { limit: 10 }), [{ bucket: 'b', key: 'k', versionId: 'null', isLatest: true }])
   await migrated.putObject({ bucket: 'b', key: 'j', versionId: 'null', deleteMarker: false, cid: 'X', size: 1, etag: 'e', lastModified: T0, owner: 'o', headers: {}, metadata: {}, tags: [] })
   t.deepEqual((await migrated.listVersionsByCid('X', { limit: 10 })).map((m) => m.key), ['j', 'k'])
+  assertFreshSchema(t, path, freshPath)
+})
+
+test('SqliteMetadataStore: a schema 11 database gains the search index, built from the objects it holds', async (t) => {
+  const { migrated, path, freshPath } = await migratedFrom(t, TO_SCHEMA_11)
+  t.deepEqual((await migrated.searchObjects('b', { term: cidTerm('X') }, { limit: 10 })).map((v) => v.key), ['k'])
+  t.deepEqual((await migrated.searchObjects('b', { size: { min: 1 } }, { limit: 10 })).map((v) => v.key), ['k'])
+  await migrated.putObject({ bucket: 'b', key: 'j', versionId: 'null', deleteMarker: false, cid: 'Y', size: 1, etag: 'e', lastModified: T0, owner: 'o', headers: {}, metadata: {}, tags: [['a', 'b']] })
+  t.deepEqual((await migrated.searchObjects('b', { term: tagTerm('a', 'b') }, { limit: 10 })).map((v) => v.key), ['j'])
+  t.deepEqual((await migrated.searchObjects('b', { term: storageClassTerm(undefined) }, { limit: 10 })).map((v) => v.key), ['j', 'k'])
   assertFreshSchema(t, path, freshPath)
 })
 

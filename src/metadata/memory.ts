@@ -14,6 +14,8 @@ import { MemoryBackground } from './memory-background.js'
 import { MemoryArchives } from './memory-archives.js'
 import type { ArchiveChange, ArchiveChangeResult, ArchiveRecord } from './archives.js'
 import { applyArchiveChange, archiveDeleteJob, versionHolds } from './archives.js'
+import { MemorySearch } from './memory-search.js'
+import type { SearchCountOptions, SearchDriver, SearchReadOptions } from './search.js'
 import { compareKeys, lowerBound, prefixSuccessor, seekStart, uploadSeekStart, versionSeek } from './key-order.js'
 
 /** A completed record in the store-wide pruning order. */
@@ -38,6 +40,7 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
   private readonly refs = new Map<string, number>()
   private readonly archives = new MemoryArchives()
   private readonly byCid = new CidIndex()
+  private readonly search = new MemorySearch()
   /** Every completed record, oldest completion first. */
   private completedByTime: CompletedEntry[] = []
   /** Write order of versions: the last `seq` handed out. */
@@ -143,6 +146,7 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
     if (chain === undefined || index === -1) return false
     const entry = chain.list[index]
     entry.version = { ...entry.version, tags: copyTags(tags) }
+    if (index === chain.list.length - 1) this.relist(this.buckets.get(bucket) as BucketState, key)
     return true
   }
 
@@ -208,6 +212,21 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
       out.push(key)
     }
     return out
+  }
+
+  async searchObjects (bucket: string, driver: SearchDriver, options: SearchReadOptions): Promise<ObjectVersion[]> {
+    options.signal?.throwIfAborted()
+    const state = this.buckets.get(bucket)
+    if (state === undefined) return []
+    const keys = 'all' in driver
+      ? await this.listKeys(bucket, { prefix: options.prefix, after: options.after, limit: options.limit })
+      : this.search.keys(bucket, driver, options)
+    return keys.map((key) => output(latestOf(state.versions.get(key) as KeyVersions), true))
+  }
+
+  async countSearch (bucket: string, driver: Exclude<SearchDriver, { all: true }>, options: SearchCountOptions): Promise<number> {
+    options.signal?.throwIfAborted()
+    return this.search.count(bucket, driver, options)
   }
 
   async listVersionsByCid (cid: string, options: CidListOptions): Promise<CidMatch[]> {
@@ -355,6 +374,7 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
     const before = versionHolds(entry.version)
     const after = versionHolds(outcome.next)
     entry.version = outcome.next
+    if (isLatest) this.relist(this.buckets.get(bucket) as BucketState, key)
     if (change.archive !== undefined) this.archives.hold(change.cid, change.archive)
     if (after.local !== undefined && before.local === undefined) this.retain(after.local)
     const released = before.local !== undefined && after.local === undefined ? this.release(before.local) : []
@@ -462,7 +482,7 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
     if (stale > 0) this.completedByTime = order.slice(stale)
   }
 
-  // Keeps `listed` in step with the key's latest version.
+  // Keeps `listed` and the search index in step with the key's latest version.
   private relist (state: BucketState, key: string): void {
     const chain = state.versions.get(key)
     const latest = chain === undefined ? undefined : latestOf(chain)
@@ -471,6 +491,7 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
     const present = state.listed[i] === key
     if (shouldList && !present) state.listed.splice(i, 0, key)
     else if (!shouldList && present) state.listed.splice(i, 1)
+    this.search.reindex(state.record.name, key, shouldList ? latest : undefined)
   }
 
   /** Before a change: its signal, and its jobs (a bad one must refuse the change before any of it happens). */

@@ -3,6 +3,7 @@ import type { ArchiveStore, RestoreState } from './archives.js'
 import type { ChangeOptions, JobQueue } from './jobs.js'
 import type { PinStore } from './pins.js'
 import type { ReplicaStore } from './replicas.js'
+import type { SearchIndex } from './search.js'
 
 export type Versioning = 'Unversioned' | 'Enabled' | 'Suspended'
 
@@ -331,10 +332,10 @@ export interface DeleteResult {
  * Changes take `ChangeOptions`: jobs given there (and jobs for each CID whose last reference the
  * change releases) are enqueued in the change's own transaction, so the background work a change
  * needs exists exactly when the change does. The store is also the job queue and keeps the
- * replica rows and the pin requests it serves (jobs.ts, replicas.ts, pins.ts), and the records of
- * archived content (archives.ts).
+ * replica rows and the pin requests it serves (jobs.ts, replicas.ts, pins.ts), the records of
+ * archived content (archives.ts) and the metadata search index (search.ts).
  */
-export interface MetadataStore extends JobQueue, ReplicaStore, PinStore, ArchiveStore {
+export interface MetadataStore extends JobQueue, ReplicaStore, PinStore, ArchiveStore, SearchIndex {
   /**
    * Creates the bucket. Returns false (and changes nothing) when a bucket of that name exists,
    * whoever owns it. Repeating a successful call returns false.

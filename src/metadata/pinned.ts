@@ -6,6 +6,7 @@ import type {
   MultipartUpload, ObjectVersion, PartListOptions, PartWriteResult, PutOptions, UploadedPart, UploadListOptions, VersionListOptions, WriteOptions,
   WriteResult,
 } from './metadata-store.js'
+import type { SearchCountOptions, SearchDriver, SearchReadOptions } from './search.js'
 import type { ChangeOptions, ClaimOptions, Job, JobCount, JobListOptions, JobOutcome, NewJob } from './jobs.js'
 import type { PinDeleteResult, PinList, PinListOptions, PinRecord, PinState, PinStatusOptions } from './pins.js'
 import type { ReplicaListOptions, ReplicaRecord } from './replicas.js'
@@ -80,6 +81,8 @@ export class PinnedMetadataStore implements MetadataStore {
   async listVersions (bucket: string, options: VersionListOptions): Promise<ListedObject[]> { return await this.store.listVersions(bucket, options) }
   async listKeys (bucket: string, options: ListOptions): Promise<string[]> { return await this.store.listKeys(bucket, options) }
   async listVersionsByCid (cid: string, options: CidListOptions): Promise<CidMatch[]> { return await this.store.listVersionsByCid(cid, options) }
+  async searchObjects (bucket: string, driver: SearchDriver, options: SearchReadOptions): Promise<ObjectVersion[]> { return await this.store.searchObjects(bucket, driver, options) }
+  async countSearch (bucket: string, driver: Exclude<SearchDriver, { all: true }>, options: SearchCountOptions): Promise<number> { return await this.store.countSearch(bucket, driver, options) }
   async createUpload (upload: MultipartUpload, options?: AbortOptions): Promise<void> { await this.store.createUpload(upload, options) }
   async getUpload (bucket: string, key: string, uploadId: string, options?: AbortOptions): Promise<MultipartUpload | undefined> { return await this.store.getUpload(bucket, key, uploadId, options) }
   async listUploads (bucket: string, options: UploadListOptions): Promise<MultipartUpload[]> { return await this.store.listUploads(bucket, options) }

@@ -14,6 +14,8 @@ import type { PostgresMetadataStoreInit } from './connection.js'
 import * as objects from './objects.js'
 import * as pins from './pins.js'
 import * as refs from './refs.js'
+import * as search from './search.js'
+import type { SearchCountOptions, SearchDriver, SearchReadOptions } from '../search.js'
 import * as statistics from './stats.js'
 import * as uploads from './uploads.js'
 
@@ -96,6 +98,14 @@ export class PostgresMetadataStore extends BackgroundFacade<PostgresConnection> 
 
   async listKeys (bucket: string, options: ListOptions): Promise<string[]> {
     return await objects.listKeys(this.db, bucket, options)
+  }
+
+  async searchObjects (bucket: string, driver: SearchDriver, options: SearchReadOptions): Promise<ObjectVersion[]> {
+    return await search.searchObjects(this.db, bucket, driver, options)
+  }
+
+  async countSearch (bucket: string, driver: Exclude<SearchDriver, { all: true }>, options: SearchCountOptions): Promise<number> {
+    return await search.countSearch(this.db, bucket, driver, options)
   }
 
   async listVersionsByCid (cid: string, options: CidListOptions): Promise<CidMatch[]> {

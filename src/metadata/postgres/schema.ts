@@ -1,7 +1,8 @@
 import type { PostgresConnection } from './connection.js'
+import { searchMigrationSql, searchSql } from './search.js'
 
 /** Version of the schema below, recorded in the `schema_migrations` table. */
-export const POSTGRES_SCHEMA_VERSION = 8
+export const POSTGRES_SCHEMA_VERSION = 9
 
 /** Text as an SQL string literal: a function body that names the schema, whatever characters its name holds. */
 const literal = (text: string): string => `'${text.replaceAll("'", "''")}'`
@@ -122,8 +123,9 @@ CREATE TABLE ${s}.versions (
   -- { acl, encryption } when either is set
   extra jsonb,
   -- The key while this is its latest version and not a delete marker: what listObjects orders by.
-  -- Only versions_listing has it, so the planner cannot list through another index and a filter
-  -- (which would step over delete markers and older versions).
+  -- Only versions_listing has it first, so the planner cannot list through another index and a
+  -- filter (which would step over delete markers and older versions); the search's range indexes
+  -- (versions_by_size, versions_by_modified) have it after the value they order by.
   listed_key text COLLATE "C" GENERATED ALWAYS AS (CASE WHEN is_latest AND NOT delete_marker THEN key END) STORED,
   PRIMARY KEY (bucket, key, version_id)
 );
@@ -191,7 +193,8 @@ ${statsSql(s)}
 ${jobsSql(s)}
 ${pinsSql(s)}
 ${archivesSql(s)}
-${cidIndexSql(s)}`
+${cidIndexSql(s)}
+${searchSql(s)}`
 
 // Schema 8: the versions holding each CID (listVersionsByCid), in (bucket, key, version_id) order;
 // is_latest rides along so that a page can be read from the index alone.
@@ -292,6 +295,8 @@ INSERT INTO ${s}.bucket_stats (bucket, slot) SELECT b.name, generate_series(1, $
   6: archivesSql,
   // 7 → 8: the index of versions by CID
   7: cidIndexSql,
+  // 8 → 9: the metadata search index
+  8: searchMigrationSql,
 }
 
 function checkNotNewer (version: number | null): void {

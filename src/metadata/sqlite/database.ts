@@ -68,6 +68,7 @@ export class SqliteDatabase {
    * descriptor names the file every commit of this connection goes to.
    */
   private walFd?: number
+  private readonly shapes = new Map<string, Statement<unknown[]>>()
   private syncInFlight?: Promise<void>
   private syncQueued?: Promise<void>
   /** 'GROUP' mode: changes waiting for the next group commit, and the loop committing them. */
@@ -108,6 +109,13 @@ export class SqliteDatabase {
         }
       }
     }).immediate
+  }
+
+  /** A statement prepared once per SQL text: for statements put together from a few shapes. */
+  statement<P extends unknown[], R = unknown> (sql: string): Statement<P, R> {
+    let prepared = this.shapes.get(sql)
+    if (prepared === undefined) this.shapes.set(sql, prepared = this.db.prepare(sql))
+    return prepared as Statement<P, R>
   }
 
   /** Runs reads that must see one snapshot. */

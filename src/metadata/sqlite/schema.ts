@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3'
+import { SEARCH_MIGRATION, SEARCH_SCHEMA } from './search.js'
 
 /** Version of the schema below, kept in `PRAGMA user_version`. */
-export const SQLITE_SCHEMA_VERSION = 11
+export const SQLITE_SCHEMA_VERSION = 12
 
 // Schema 3: multipart uploads in progress, their parts, and completed uploads kept for retries.
 const MULTIPART_SCHEMA = `
@@ -222,7 +223,8 @@ ${STATS_SCHEMA}
 ${JOBS_SCHEMA}
 ${PINS_SCHEMA}
 ${ARCHIVES_SCHEMA}
-${CID_INDEX_SCHEMA}`
+${CID_INDEX_SCHEMA}
+${SEARCH_SCHEMA}`
 
 /** Steps from each older schema version to the next; a new database gets SCHEMA directly. */
 const MIGRATIONS: Record<number, string> = {
@@ -259,6 +261,8 @@ INSERT INTO bucket_stats (bucket, objects, bytes, uploads) SELECT buckets.name,
   9: ARCHIVES_SCHEMA,
   // 10 → 11: the index of versions by CID
   10: CID_INDEX_SCHEMA,
+  // 11 → 12: the metadata search index
+  11: SEARCH_MIGRATION,
 }
 
 export function migrate (db: Database.Database): void {

@@ -4,10 +4,6 @@
  * listable) through the AWS SDK, then ask which objects hold its CID with requests signed by
  * @smithy/signature-v4 (header and presigned) or unsigned. Each sees only the buckets it may list.
  */
-import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import test from 'ava'
 import {
   CopyObjectCommand, CreateBucketCommand, DeleteObjectCommand, HeadObjectCommand, PutBucketPolicyCommand, PutBucketVersioningCommand,
@@ -19,18 +15,13 @@ import { CID } from 'multiformats/cid'
 import { base58btc } from 'multiformats/bases/base58'
 import { createGateway } from '../src/gateway.js'
 import { MemoryBlockstore } from '../src/blockstores/memory.js'
-import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
-import { PostgresMetadataStore } from '../src/metadata/postgres.js'
 import type { Gateway } from '../src/types.js'
-import { postgresProblem, whenServices, dropPostgresSchema } from './helpers/services.js'
+import { emptyMetadataStore, storeKinds } from './helpers/metadata-stores.js'
 import { nodeHost } from './helpers/hosts.js'
 import { ipfsAddCid } from './helpers/s3.js'
 import { Sha256, signedFetch } from './helpers/sign.js'
 
-const PG_URL = process.env.S3IPFS_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
-const pgProblem = await postgresProblem(PG_URL)
-const LABELS = ['memory', 'sqlite', ...(pgProblem === undefined ? ['postgres'] : [])]
-whenServices('find by CID on PostgreSQL', pgProblem, () => {})
+const LABELS = await storeKinds('find by CID')
 
 const USERS = { alice: { accessKeyId: 'ALICEKEY', secretAccessKey: 'alice-secret' }, bob: { accessKeyId: 'BOBKEY', secretAccessKey: 'bob-secret' } }
 type User = keyof typeof USERS
@@ -61,19 +52,10 @@ function publicPolicy (bucket: string, actions: string[]): string {
 }
 
 test.before(async () => {
-  const dir = await mkdtemp(join(tmpdir(), 's3ipfs-find-by-cid-'))
-  cleanup.push(async () => { await rm(dir, { recursive: true, force: true }) })
   for (const name of LABELS) {
-    const schema = `s3ipfs_cids_${randomBytes(6).toString('hex')}`
-    const metadata = name === 'memory'
-      ? undefined
-      : name === 'postgres' ? new PostgresMetadataStore({ connectionString: PG_URL, schema, max: 4 }) : new SqliteMetadataStore({ path: join(dir, 'meta.db') })
-    if (name === 'postgres') {
-      cleanup.push(async () => { await dropPostgresSchema(PG_URL, schema) })
-    }
     const gateway = createGateway({
       blockstore: new MemoryBlockstore(),
-      metadata,
+      metadata: await emptyMetadataStore(name, cleanup),
       credentials: { [USERS.alice.accessKeyId]: USERS.alice.secretAccessKey, [USERS.bob.accessKeyId]: USERS.bob.secretAccessKey },
     })
     const host = await nodeHost.start(gateway, '', { adminPath: '/-' })

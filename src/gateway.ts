@@ -28,6 +28,7 @@ import { withArchiveJobs } from './archive/wrap.js'
 import { archiveAdmin } from './archive/admin.js'
 import { findByCid } from './discovery/find-by-cid.js'
 import { serveIpfs } from './ipfs-gateway/index.js'
+import { searchBucket } from './discovery/search.js'
 import { json } from './federation/admin.js'
 import type { JobHandler } from './jobs/handler.js'
 import { reconcileLifecycle } from './lifecycle/reconcile.js'
@@ -352,6 +353,20 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     return json(200, await findByCid({ metadata, authorizer, signal: req.signal }, cid, query))
   }
 
+  /** `GET /-/search?bucket=<bucket>&<filters>`: a bucket's current objects meeting the filters, for callers who may list it. */
+  async function search (received: S3Request, state: RequestState): Promise<S3Response> {
+    state.operation = 'SearchObjects'
+    if (received.method !== 'GET' && received.method !== 'HEAD') throw new S3Error('MethodNotAllowed')
+    const query = new URLSearchParams(received.query)
+    const { req, authorizer } = await authenticated(withTextHeaders(received), query, state)
+    const bucket = query.get('bucket') ?? ''
+    if (bucket === '') throw new S3Error('InvalidArgument', 'bucket is required', { ArgumentName: 'bucket' })
+    state.bucket = bucket
+    if (await authorizer.bucket(bucket) === undefined) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket })
+    await authorizer.require('s3:ListBucket', bucket, undefined)
+    return json(200, await searchBucket(metadata, bucket, query, req.signal))
+  }
+
   function jsonErrorResponse (req: S3Request, id: string, err: S3Error): S3Response {
     const response = json(err.status, { error: err.code, message: err.message, ...err.detail, requestId: id })
     Object.assign(response.headers, err.headers)
@@ -390,6 +405,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
         const path = (req.path.slice(req.basePath.length) || '/').replace(/\/+$/, '') || '/'
         const cid = /^\/cids\/([^/]+)$/.exec(path)?.[1]
         if (cid !== undefined) return await observed(req, async (received, _id, state) => await lookUpCid(received, state, cid), jsonErrorResponse, false)
+        if (path === '/search') return await observed(req, async (received, _id, state) => await search(received, state), jsonErrorResponse, false)
         try {
           return await federation.adminRoute(req, path) ?? await archiveView(req, path) ?? await observability.admin(req)
         } catch (err) {

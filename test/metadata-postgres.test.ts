@@ -9,6 +9,7 @@ import { metadataStoreSuite } from './compliance/metadata-store.suite.js'
 import { pinStoreSuite } from './compliance/pin-store.suite.js'
 import { archiveStoreSuite } from './compliance/archive-store.suite.js'
 import { cidTerm, storageClassTerm, tagTerm } from '../src/metadata/search.js'
+import { searchPage } from '../src/discovery/search.js'
 import { searchIndexSuite } from './compliance/search-index.suite.js'
 
 const URL = process.env.S3IPFS_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -272,6 +273,48 @@ function registerTests (): void {
     t.deepEqual((await migrated.searchObjects('b', { term: tagTerm('a', 'b') }, { limit: 10 })).map((v) => v.key), ['j'])
     t.deepEqual((await migrated.searchObjects('b', { term: storageClassTerm(undefined) }, { limit: 10 })).map((v) => v.key), ['j', 'k'])
     t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [8, 9])
+  })
+
+  test('PostgresMetadataStore: a search matching 10 objects among 100,000 reads at most 16 rows of each index it touches, with no sort', async (t) => {
+    const schema = freshSchema()
+    const s = quote(schema)
+    t.teardown(async () => dropSchema(schema))
+    const { pool, statements } = recordingPool(t)
+    const store = new PostgresMetadataStore({ pool, schema })
+    await store.createBucket({ name: 'b', owner: 'o', created: T0, region: 'r', versioning: 'Enabled' })
+    // Every object is tagged kind=common; one in 10,000 also rare=yes. Sizes and times vary.
+    await pool.query(`INSERT INTO ${s}.versions (bucket, key, version_id, is_latest, delete_marker, cid, size, etag, last_modified, owner, headers, metadata, tags)
+      SELECT 'b', 'k/' || lpad(i::text, 6, '0'), 'null', true, false, 'cid' || i, i % 5000, 'e', i, 'o', '{"content-type":"text/plain"}', '{}',
+        CASE WHEN i % 10000 = 7 THEN '[["kind","common"],["rare","yes"]]' ELSE '[["kind","common"]]' END::jsonb
+      FROM generate_series(0, 99999) i`)
+    await pool.query(`VACUUM ANALYZE ${s}.versions`)
+    await pool.query(`VACUUM ANALYZE ${s}.search_terms`)
+    statements.length = 0
+    const filter = { tags: [['kind', 'common'], ['rare', 'yes']] as Array<[string, string]>, tagKeys: [], metadata: [], contentType: 'text/plain', size: { min: 1 }, modified: {} }
+    const page = await searchPage(store, 'b', filter, { limit: 100 })
+    t.deepEqual(page.objects.map((v) => v.key), Array.from({ length: 10 }, (_, i) => `k/${String(i * 10000 + 7).padStart(6, '0')}`))
+    t.is(page.next, undefined)
+    const reads = statements.splice(0)
+    t.true(reads.length <= 6, `${reads.length} statements: a count per condition, then one page`)
+
+    const client = new pg.Client({ connectionString: URL })
+    await client.connect()
+    t.teardown(async () => client.end())
+    await client.query('SET enable_seqscan = off')
+    type PlanNode = Record<string, unknown> & { Plans?: PlanNode[] }
+    const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)]
+    for (const { text, values } of reads) {
+      const { rows } = await client.query(`EXPLAIN (FORMAT JSON, ANALYZE) ${text}`, values)
+      const plan = nodes((rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0].Plan)
+      const described = `${text} ${JSON.stringify(values)}: ${JSON.stringify(plan.map((n) => ({ ...n, Plans: undefined })))}`
+      const scans = plan.filter((n) => n['Relation Name'] !== undefined)
+      t.true(scans.length > 0, described)
+      t.false(plan.some((n) => n['Node Type'] === 'Sort' || n['Node Type'] === 'Seq Scan'), `no sort, no sequential scan: ${described}`)
+      for (const scan of scans) {
+        const read = Number(scan['Actual Rows']) * Number(scan['Actual Loops'] ?? 1) + Number(scan['Rows Removed by Filter'] ?? 0)
+        t.true(read <= 16, `rows read ${read} (a count stops at 16 in its first round): ${described}`)
+      }
+    }
   })
 
   test('PostgresMetadataStore: a page of the versions holding a CID is one range of versions_by_cid, no more rows than it returns, no sort', async (t) => {

@@ -12,6 +12,7 @@ import { jobQueueSuite } from './compliance/job-queue.suite.js'
 import { metadataStoreSuite } from './compliance/metadata-store.suite.js'
 import { pinStoreSuite } from './compliance/pin-store.suite.js'
 import { archiveStoreSuite } from './compliance/archive-store.suite.js'
+import { searchSql } from '../src/metadata/sqlite/search.js'
 import { cidTerm, storageClassTerm, tagTerm } from '../src/metadata/search.js'
 import { searchIndexSuite } from './compliance/search-index.suite.js'
 
@@ -442,6 +443,30 @@ test('SqliteMetadataStore: a page of the versions holding a CID is one seek in v
   const plan = await queryPlanner(t)
   t.deepEqual(plan(cidListSql(false), 'X', 10), ['SEARCH versions USING COVERING INDEX versions_by_cid (cid=?)'])
   t.deepEqual(plan(cidListSql(true), 'X', 'b', 'k', 'v', 10), ['SEARCH versions USING COVERING INDEX versions_by_cid (cid=? AND (bucket,key,version_id)>(?,?,?))'])
+})
+
+test('SqliteMetadataStore: a search reads a term\'s keys in order from search_terms, a range from its own index, with no full scan', async (t) => {
+  const plan = await queryPlanner(t)
+  const bounds = { low: true, high: true, end: true }
+  const params = { bucket: 'b', term: 't', start: 'a', end: 'z', low: 1, high: 2, limit: 10 }
+  const only = (sql: string): Record<string, unknown> => Object.fromEntries(Object.entries(params).filter(([name]) => sql.includes(`@${name}`)))
+  const term = searchSql('term', bounds)
+  t.deepEqual(plan(term, only(term)), [
+    'CO-ROUTINE t',
+    'SEARCH search_terms USING PRIMARY KEY (bucket=? AND term=? AND key>? AND key<?)',
+    'SCAN t',
+    'SEARCH v USING INDEX versions_listing (bucket=? AND key=?)',
+  ], 'a page of the term\'s keys, each joined to its current version: no sort')
+  const count = searchSql('term', bounds, true)
+  t.deepEqual(plan(count, only(count)).filter((line) => line.startsWith('SEARCH')), ['SEARCH search_terms USING PRIMARY KEY (bucket=? AND term=? AND key>? AND key<?)'])
+  for (const [column, index] of [['size', 'versions_by_size'], ['last_modified', 'versions_by_modified']] as const) {
+    const range = searchSql(column, bounds)
+    t.deepEqual(plan(range, only(range))[0], `SEARCH versions USING INDEX ${index} (bucket=? AND ${column}>? AND ${column}<?)`)
+    const counted = searchSql(column, bounds, true)
+    t.true(plan(counted, only(counted)).includes(`SEARCH versions USING COVERING INDEX ${index} (bucket=? AND ${column}>? AND ${column}<?)`))
+  }
+  const listing = searchSql('all', bounds)
+  t.deepEqual(plan(listing, only(listing)), ['SEARCH versions USING INDEX versions_listing (bucket=? AND key>? AND key<?)'])
 })
 
 test('SqliteMetadataStore: an owner\'s pin listing reads one range of pins_by_owner, newest first, with no sort', async (t) => {

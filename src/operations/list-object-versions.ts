@@ -1,4 +1,5 @@
 import { S3Error } from '../errors.js'
+import { refuseSearch } from '../discovery/search.js'
 import type { ListedObject } from '../metadata/metadata-store.js'
 import type { XmlObject } from '../xml/render.js'
 import type { OperationContext } from './context.js'
@@ -12,6 +13,7 @@ import { listedRestores, type ListedRestores } from './restore-status.js'
  * marker, and a common prefix is skipped with one more seek, however many versions keys have.
  */
 export async function listObjectVersions (ctx: OperationContext) {
+  refuseSearch(ctx.query, 'ListObjectVersions')
   const bucket = await requireBucket(ctx)
   const { prefix, delimiter } = listingParams(ctx)
   const maxKeys = maxKeysParam(ctx)

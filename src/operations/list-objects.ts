@@ -1,10 +1,12 @@
 import type { OperationContext } from './context.js'
+import { refuseSearch } from '../discovery/search.js'
 import { encodingTypeParam, requireBucket, urlEncodeIf, xmlResponse } from './common.js'
 import { contentsXml, cursorAfter, entryMarker, listingParams, listPage, maxKeysParam } from './listing.js'
 import { listedRestores } from './restore-status.js'
 
 /** ListObjects (version 1): `marker` in, `NextMarker` out when a delimiter is used, as S3. */
 export async function listObjects (ctx: OperationContext) {
+  refuseSearch(ctx.query, 'ListObjects')
   const bucket = await requireBucket(ctx)
   const { prefix, delimiter } = listingParams(ctx)
   const maxKeys = maxKeysParam(ctx)

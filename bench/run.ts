@@ -50,6 +50,7 @@ import { buildDist, cleanupSync, makeTempDir, removeTempDir, startTarget, type T
 import { countOf, fmtBytes, fmtNum, fmtRatio, median, pad, runPool, sleep } from './util.js'
 import { sectionVersions, versionsVerdicts } from './versions.js'
 import { sectionTesting, testingVerdicts, type TestingSizes } from './testing.js'
+import { printSearchTable, searchVerdicts, sectionSearch, type SearchResults } from './search.js'
 import { metadataVerdicts, printMetadataTable, sectionMetadata, type MetadataResults, type MetadataSizes } from './metadata.js'
 import { kuboVerdicts, printKuboTable, sectionKubo, type KuboResults, type KuboSizes } from './kubo.js'
 import { observabilityVerdicts, printObservabilityTable, sectionObservability, type ObservabilityResults, type ObservabilitySizes } from './observability.js'
@@ -58,7 +59,7 @@ import { randomBytes } from 'node:crypto'
 
 // ---------------------------------------------------------------------------------------- options
 
-const SECTIONS = ['hash', 'disk', 'big', 'flat', 'parallel', 'small', 'list', 'multipart', 'complete', 'versions', 'testing', 'metadata', 'kubo', 'observability', 'federation'] as const
+const SECTIONS = ['hash', 'disk', 'big', 'flat', 'parallel', 'small', 'list', 'multipart', 'complete', 'versions', 'testing', 'metadata', 'kubo', 'observability', 'federation', 'search'] as const
 type Section = typeof SECTIONS[number]
 const ALL_TARGETS: TargetName[] = ['ours', 's3rver', 'limit']
 
@@ -113,7 +114,7 @@ function parseArgs (argv: string[]) {
     }
     else if (a === '--cpu-prof') opts.cpuProf = val()
     else if (a === '--help' || a === '-h') {
-      console.log('usage: tsx bench/run.ts [--quick] [--only hash,disk,big,flat,parallel,small,list,multipart,complete,versions,testing,metadata,kubo,observability,federation] [--targets ours,s3rver,limit] [--reps N] [--peer-cap] [--from-source] [--max-minutes M] [--pg URL] [--kubo-port N] [--cpu-prof DIR]')
+      console.log('usage: tsx bench/run.ts [--quick] [--only hash,disk,big,flat,parallel,small,list,multipart,complete,versions,testing,metadata,kubo,observability,federation,search] [--targets ours,s3rver,limit] [--reps N] [--peer-cap] [--from-source] [--max-minutes M] [--pg URL] [--kubo-port N] [--cpu-prof DIR]')
       process.exit(0)
     } else throw new Error(`unknown argument "${a}"`)
   }
@@ -143,6 +144,7 @@ const SIZES = {
   // `page` keys follow the middle of those neighbours (so the shallow version page is full)
   versions: { deep: Q ? 1000 : 10_000, before: Q ? 20 : 100, after: Q ? 250 : 1000, size: 4096, concurrency: 16, page: Q ? 250 : 1000, reps: Q ? 51 : 201 },
   testing: { reps: Q ? 10 : 50, warmup: 3, size: 4096 } satisfies TestingSizes,
+  search: { keys: Q ? 10_000 : 100_000, reps: Q ? 51 : 201, fillConcurrency: 64 },
   metadata: { count: Q ? 500 : 5000, size: 4096, concurrency: 32, keys: Q ? 10_000 : 100_000, fillConcurrency: 64, fillSeconds: Q ? 180 : 900, listReps: Q ? 11 : 31 } satisfies MetadataSizes,
   // the warm gateway's cache holds the object with room to spare
   kubo: { size: Q ? 16 * MiB : 256 * MiB, cacheBytes: 320 * MiB, inFlight: 4, basePort: opts.kuboPort } satisfies KuboSizes,
@@ -655,7 +657,8 @@ function printTable (): void {
   for (const b of body) console.log(line(b))
 }
 
-function printTargets (metadata: MetadataResults | undefined, kubo: KuboResults | undefined, observability: ObservabilityResults | undefined, federation: FederationResults | undefined): void {
+function printTargets (metadata: MetadataResults | undefined, kubo: KuboResults | undefined, observability: ObservabilityResults | undefined, federation: FederationResults | undefined,
+  search: SearchResults | undefined): void {
   console.log('\nTargets' + (Q ? ' (quick sizes — the targets are defined for the full sizes)' : ''))
   const v = (key: string, t: TargetName): number | undefined => rows.find(r => r.key === key)?.values[t]
   const out: string[] = []
@@ -703,6 +706,7 @@ function printTargets (metadata: MetadataResults | undefined, kubo: KuboResults 
   if (opts.only.has('kubo')) kuboVerdicts(kubo, verdict)
   if (opts.only.has('observability')) observabilityVerdicts(observability, verdict)
   if (opts.only.has('federation')) federationVerdicts(federation, verdict)
+  if (opts.only.has('search')) searchVerdicts(search, verdict)
   for (const c of checks) out.push(`  ${c.ok ? 'PASS' : 'FAIL'}  check ${c.name}: ${c.detail}`)
   console.log(out.join('\n'))
 }
@@ -715,7 +719,7 @@ async function main (): Promise<void> {
   console.log(`s3-ipfs-gateway bench — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} cores, ` +
     `${Q ? 'QUICK sizes' : 'full sizes'}, reps ${opts.reps}, sections ${[...opts.only].join(',')}, load ${load0.map(x => x.toFixed(2)).join(' ')}`)
   // testing runs in this process, metadata, kubo, observability and federation start servers of their own
-  const needServers = [...opts.only].some(s => s !== 'hash' && s !== 'disk' && s !== 'testing' && s !== 'metadata' && s !== 'kubo' && s !== 'observability' && s !== 'federation')
+  const needServers = [...opts.only].some(s => s !== 'hash' && s !== 'disk' && s !== 'testing' && s !== 'metadata' && s !== 'kubo' && s !== 'observability' && s !== 'federation' && s !== 'search')
   if (opts.only.has('hash')) await sectionHash()
   if (opts.only.has('disk')) await sectionDisk()
   if (needServers) await startAll(opts.targets)
@@ -751,6 +755,12 @@ async function main (): Promise<void> {
     federationResults = await sectionFederation({ ...sectionContext, region: opts.region }, SIZES.federation)
   })
 
+  let searchResults: SearchResults | undefined
+  await run('search', async () => {
+    searchResults = await sectionSearch(SIZES.search, opts.pgUrl, log)
+    notes.push(...searchResults.notes)
+  })
+
   for (const [n, l] of live) {
     if (l.t.alive()) record('rss-end', 'RSS at end of run', 'MB', n, l.t.memory().rssMB, 'lower')
   }
@@ -760,7 +770,8 @@ async function main (): Promise<void> {
   if (kuboResults !== undefined && kuboResults.skipped === undefined) printKuboTable(kuboResults)
   if (observabilityResults !== undefined && observabilityResults.reps > 0) printObservabilityTable(observabilityResults)
   if (federationResults !== undefined) printFederationTable(federationResults)
-  printTargets(metadataResults, kuboResults, observabilityResults, federationResults)
+  if (searchResults !== undefined) printSearchTable(searchResults)
+  printTargets(metadataResults, kuboResults, observabilityResults, federationResults, searchResults)
   const load1 = loadavg()
   console.log(`\nNotes`)
   console.log(`  MB = 10^6 bytes. Medians of ${opts.reps} for throughput, of up to ${SIZES.listReps} for listing latency, of ${SIZES.complete.reps} for Complete latency, ` +

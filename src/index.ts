@@ -92,3 +92,7 @@ export type { Pinner, ReconcileReport } from './content/pins.js'
 export { CID_PROFILES, cidProfile, isCidProfileName } from './content/profiles.js'
 export type { CidProfile, CidProfileName } from './content/profiles.js'
 
+
+// IPNS names: keys derived from the node's key, signed records, and the HTTP endpoints serving them
+export { IpnsKeyring, deriveIpnsKey, nodeIpnsKey, parseIpnsName, ipnsNameOf, signIpnsRecord, IpnsRecordCache, ipnsRecordServer, IPNS_RECORD_CONTENT_TYPE, MAX_IPNS_RECORD_SIZE } from './ipns/index.js'
+export type { IpnsKey, NodePrivateKey, IpnsName, IpnsRecordInit, SignedIpnsRecord, IpnsRecordCacheInit, IpnsPublication, IpnsRecordServer, IpnsRecordServerInit, IpnsResolver } from './ipns/index.js'

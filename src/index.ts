@@ -52,6 +52,13 @@ export { PinnedMetadataStore } from './metadata/pinned.js'
 export type { NewJob, Job, JobState, JobOutcome, ClaimOptions, JobListOptions, JobCount, JobQueue, ChangeOptions } from './metadata/jobs.js'
 export type { ReplicaRecord, ReplicaStatus, ReplicaStore, ReplicaListOptions } from './metadata/replicas.js'
 export type { PinRecord, PinState, PinStore, PinListOptions, PinList } from './metadata/pins.js'
+export type { SearchIndex, SearchDriver, SearchReadOptions, SearchCountOptions } from './metadata/search.js'
+
+// Discovery: which objects hold a CID, metadata search
+export { findByCid } from './discovery/find-by-cid.js'
+export type { FindByCidResult } from './discovery/find-by-cid.js'
+export { searchPage, parseSearchFilter, matchesFilter } from './discovery/search.js'
+export type { SearchFilter, SearchPage, SearchResult } from './discovery/search.js'
 
 // Replicas and federation: the job queue's worker, remote pinning services (client and server), scrubbing
 export { JobWorker } from './jobs/worker.js'
@@ -91,7 +98,6 @@ export { isPinner, reconcilePins } from './content/pins.js'
 export type { Pinner, ReconcileReport } from './content/pins.js'
 export { CID_PROFILES, cidProfile, isCidProfileName } from './content/profiles.js'
 export type { CidProfile, CidProfileName } from './content/profiles.js'
-
 
 // IPNS names: keys derived from the node's key, signed records, and the HTTP endpoints serving them
 export { IpnsKeyring, deriveIpnsKey, nodeIpnsKey, parseIpnsName, ipnsNameOf, signIpnsRecord, IpnsRecordCache, ipnsRecordServer, IPNS_RECORD_CONTENT_TYPE, MAX_IPNS_RECORD_SIZE } from './ipns/index.js'

@@ -8,6 +8,7 @@ import { jobQueueSuite } from './compliance/job-queue.suite.js'
 import { metadataStoreSuite } from './compliance/metadata-store.suite.js'
 import { pinStoreSuite } from './compliance/pin-store.suite.js'
 import { archiveStoreSuite } from './compliance/archive-store.suite.js'
+import { snapshotStoreSuite } from './compliance/snapshot-store.suite.js'
 
 const URL = process.env.S3IPFS_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const T0 = new Date('2025-01-02T03:04:05.678Z')
@@ -15,8 +16,14 @@ const T0 = new Date('2025-01-02T03:04:05.678Z')
 
 const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`
 
+/** Turns a schema of the current version back into a version 9 one: no snapshots. */
+const toSchema9 = (s: string): string => `DROP TABLE ${s}.snapshots;
+  DELETE FROM ${s}.schema_migrations; INSERT INTO ${s}.schema_migrations (version) VALUES (9)`
+/** Turns a schema of the current version back into a version 8 one: no search tables (added on another branch: nothing to drop here yet). */
+const toSchema8 = (s: string): string => `${toSchema9(s)};
+  DELETE FROM ${s}.schema_migrations; INSERT INTO ${s}.schema_migrations (version) VALUES (8)`
 /** Turns a schema of the current version back into a version 7 one: no index of versions by CID. */
-const toSchema7 = (s: string): string => `DROP INDEX ${s}.versions_by_cid;
+const toSchema7 = (s: string): string => `${toSchema8(s)}; DROP INDEX ${s}.versions_by_cid;
   DELETE FROM ${s}.schema_migrations; INSERT INTO ${s}.schema_migrations (version) VALUES (7)`
 /** Turns a schema of the current version back into a version 6 one: no archive records. */
 const toSchema6 = (s: string): string => `${toSchema7(s)}; DROP TABLE ${s}.archives;
@@ -85,6 +92,10 @@ function registerTests (): void {
     const schema = freshSchema()
     return { store: new PostgresMetadataStore({ pool: shared, schema }), teardown: async () => dropSchema(schema) }
   })
+  snapshotStoreSuite('PostgresMetadataStore', async () => {
+    const schema = freshSchema()
+    return { store: new PostgresMetadataStore({ pool: shared, schema }), teardown: async () => dropSchema(schema) }
+  })
 
   test('PostgresMetadataStore: conditional writes racing from several stores (pools of their own, as processes) on one schema: one commits', async (t) => {
     const schema = freshSchema()
@@ -140,8 +151,8 @@ function registerTests (): void {
     t.teardown(async () => { await Promise.all(stores.map(async (store) => store.close())) })
     await Promise.all(stores.map(async (store) => store.init()))
     const { rows: versions } = await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)
-    t.deepEqual(versions.map((r) => r.version), [1, 2, 3, 4, 5, 6, 7, 8], 'migrated once')
-    t.is(POSTGRES_SCHEMA_VERSION, 8)
+    t.deepEqual(versions.map((r) => r.version), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'migrated once')
+    t.is(POSTGRES_SCHEMA_VERSION, 10)
     const { rows: columns } = await shared.query(`SELECT column_name, data_type, is_nullable FROM information_schema.columns
       WHERE table_schema = $1 AND table_name = 'buckets' ORDER BY ordinal_position`, [schema])
     t.deepEqual(columns, freshColumns, 'the migrated table is the fresh one')
@@ -194,7 +205,7 @@ function registerTests (): void {
     t.deepEqual(await migrated.stats({ bucket: 'b' }), { buckets: 1, objects: 3, bytes: 123, uploads: 2 })
     t.deepEqual(await migrated.stats({ bucket: 'c' }), { buckets: 1, objects: 1, bytes: 5, uploads: 1 })
     t.deepEqual(await migrated.stats({ bucket: 'empty' }), { buckets: 1, objects: 0, bytes: 0, uploads: 0 })
-    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [3, 4, 5, 6, 7, 8])
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [3, 4, 5, 6, 7, 8, 9, 10])
     t.deepEqual(await triggers(schema), await triggers(fresh), 'the triggers of a fresh schema')
 
     await migrated.deleteObject('b', 'k', 'v1')
@@ -225,13 +236,23 @@ function registerTests (): void {
     return { migrated: new PostgresMetadataStore({ pool: shared, schema }), s }
   }
 
+  test('PostgresMetadataStore: a schema 9 database gains snapshots; its objects and their references are kept', async (t) => {
+    const { migrated, s } = await migratedFrom(t, toSchema9)
+    t.is(await migrated.refCount('X'), 1)
+    const record = { bucket: 'b', id: 's', cid: 'X', prefix: '', created: T0, owner: 'o', profile: 'unixfs-v1-2025', keys: 1, bytes: 3, skipped: { encrypted: 0, archived: 0 } }
+    t.is(await migrated.createSnapshot(record), 'created')
+    t.is(await migrated.refCount('X'), 2)
+    t.deepEqual(await migrated.listSnapshotsByCid('X', { limit: 10 }), [{ bucket: 'b', id: 's', prefix: '' }])
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [9, 10])
+  })
+
   test('PostgresMetadataStore: a schema 5 database gains pins; its objects and their references are kept', async (t) => {
     const { migrated, s } = await migratedFrom(t, toSchema5)
     t.is(await migrated.refCount('X'), 1)
     await migrated.createPin({ requestId: 'r', owner: 'o', cid: 'X', origins: [], meta: {}, status: 'pinned', created: T0, updated: T0 })
     t.is(await migrated.refCount('X'), 2)
     t.is((await migrated.listPins({ owner: 'o', status: ['pinned'], limit: 10 })).count, 1)
-    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [5, 6, 7, 8])
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [5, 6, 7, 8, 9, 10])
   })
 
   test('PostgresMetadataStore: a schema 6 database gains archive records; its objects and their references are kept', async (t) => {
@@ -241,7 +262,7 @@ function registerTests (): void {
     t.is(archived.status, 'changed')
     t.is(await migrated.refCount('X'), 0)
     t.deepEqual((await migrated.getArchive('X'))?.location, { a: 1 })
-    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [6, 7, 8])
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [6, 7, 8, 9, 10])
   })
 
   test('PostgresMetadataStore: a schema 7 database gains the index of versions by CID, built from the versions it holds', async (t) => {
@@ -249,7 +270,7 @@ function registerTests (): void {
     t.deepEqual(await migrated.listVersionsByCid('X', { limit: 10 }), [{ bucket: 'b', key: 'k', versionId: 'null', isLatest: true }])
     await migrated.putObject(version('j', { cid: 'X' }))
     t.deepEqual((await migrated.listVersionsByCid('X', { limit: 10 })).map((m) => m.key), ['j', 'k'])
-    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [7, 8])
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [7, 8, 9, 10])
     const { rows } = await shared.query(`SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'versions_by_cid'`, [s.slice(1, -1)])
     t.regex(rows[0]?.indexdef ?? '', /\(cid, bucket, key, version_id\) INCLUDE \(is_latest\) WHERE \(NOT delete_marker\)/)
   })

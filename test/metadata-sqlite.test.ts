@@ -12,6 +12,7 @@ import { jobQueueSuite } from './compliance/job-queue.suite.js'
 import { metadataStoreSuite } from './compliance/metadata-store.suite.js'
 import { pinStoreSuite } from './compliance/pin-store.suite.js'
 import { archiveStoreSuite } from './compliance/archive-store.suite.js'
+import { snapshotStoreSuite } from './compliance/snapshot-store.suite.js'
 
 async function tempDir (): Promise<string> {
   return mkdtemp(join(tmpdir(), 's3ipfs-sqlite-'))
@@ -44,11 +45,22 @@ archiveStoreSuite('SqliteMetadataStore (file)', async () => {
   const store = new SqliteMetadataStore({ path: join(dir, 'meta.db') })
   return { store, teardown: async () => rm(dir, { recursive: true, force: true }) }
 })
+snapshotStoreSuite('SqliteMetadataStore (file)', async () => {
+  const dir = await tempDir()
+  const store = new SqliteMetadataStore({ path: join(dir, 'meta.db') })
+  return { store, teardown: async () => rm(dir, { recursive: true, force: true }) }
+})
 
 const T0 = new Date('2025-01-02T03:04:05.678Z')
 
+/** Turns a database of the current schema back into a schema 12 one: no snapshots. */
+const TO_SCHEMA_12 = 'DROP TABLE snapshots; PRAGMA user_version = 12'
+
+/** Turns a database of the current schema back into a schema 11 one: no search tables (added on another branch: nothing to drop here yet). */
+const TO_SCHEMA_11 = `${TO_SCHEMA_12}; PRAGMA user_version = 11`
+
 /** Turns a database of the current schema back into a schema 10 one: no index of versions by CID. */
-const TO_SCHEMA_10 = 'DROP INDEX versions_by_cid; PRAGMA user_version = 10'
+const TO_SCHEMA_10 = `${TO_SCHEMA_11}; DROP INDEX versions_by_cid; PRAGMA user_version = 10`
 
 /** Turns a database of the current schema back into a schema 9 one: no archive records. */
 const TO_SCHEMA_9 = `${TO_SCHEMA_10}; DROP TABLE archives; PRAGMA user_version = 9`
@@ -395,6 +407,16 @@ test('SqliteMetadataStore: a schema 9 database gains archive records; its object
   t.is(archived.status, 'changed')
   t.is(await migrated.refCount('X'), 0)
   t.is((await migrated.getArchive('X'))?.versions, 1)
+  assertFreshSchema(t, path, freshPath)
+})
+
+test('SqliteMetadataStore: a schema 12 database gains snapshots; its objects and their references are kept', async (t) => {
+  const { migrated, path, freshPath } = await migratedFrom(t, TO_SCHEMA_12)
+  t.is(await migrated.refCount('X'), 1)
+  const record = { bucket: 'b', id: 's', cid: 'X', prefix: '', created: T0, owner: 'o', profile: 'unixfs-v1-2025', keys: 1, bytes: 3, skipped: { encrypted: 0, archived: 0 } }
+  t.is(await migrated.createSnapshot(record), 'created')
+  t.is(await migrated.refCount('X'), 2)
+  t.deepEqual(await migrated.listSnapshotsByCid('X', { limit: 10 }), [{ bucket: 'b', id: 's', prefix: '' }])
   assertFreshSchema(t, path, freshPath)
 })
 

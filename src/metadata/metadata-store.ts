@@ -3,6 +3,7 @@ import type { ArchiveStore, RestoreState } from './archives.js'
 import type { ChangeOptions, JobQueue } from './jobs.js'
 import type { PinStore } from './pins.js'
 import type { ReplicaStore } from './replicas.js'
+import type { SnapshotStore } from './snapshots.js'
 
 export type Versioning = 'Unversioned' | 'Enabled' | 'Suspended'
 
@@ -332,9 +333,9 @@ export interface DeleteResult {
  * change releases) are enqueued in the change's own transaction, so the background work a change
  * needs exists exactly when the change does. The store is also the job queue and keeps the
  * replica rows and the pin requests it serves (jobs.ts, replicas.ts, pins.ts), and the records of
- * archived content (archives.ts).
+ * archived content (archives.ts) and the bucket snapshots (snapshots.ts).
  */
-export interface MetadataStore extends JobQueue, ReplicaStore, PinStore, ArchiveStore {
+export interface MetadataStore extends JobQueue, ReplicaStore, PinStore, ArchiveStore, SnapshotStore {
   /**
    * Creates the bucket. Returns false (and changes nothing) when a bucket of that name exists,
    * whoever owns it. Repeating a successful call returns false.
@@ -363,7 +364,8 @@ export interface MetadataStore extends JobQueue, ReplicaStore, PinStore, Archive
    * Deletes an empty bucket. 'not-empty' when any object version (delete markers included) remains;
    * 'missing' when there is no such bucket. Repeating a successful call returns 'missing'.
    * Multipart uploads in progress do not keep a bucket from being deleted (as in Amazon S3): they
-   * are removed with it and their parts' references released, in the same transaction.
+   * are removed with it and their parts' references released, in the same transaction; so are the
+   * bucket's snapshots (snapshots.ts) and their references.
    */
   deleteBucket(name: string, options?: ChangeOptions): Promise<'deleted' | 'not-empty' | 'missing'>
 

@@ -379,7 +379,7 @@ function registerTests (): void {
     const { rows } = await shared.query<{ table_name: string }>(
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [odd])
     t.deepEqual(rows.map((r) => r.table_name).sort(),
-      ['archives', 'bucket_stats', 'buckets', 'completed_uploads', 'jobs', 'parts', 'pins', 'refs', 'replicas', 'schema_migrations', 'uploads', 'versions'])
+      ['archives', 'bucket_stats', 'buckets', 'completed_uploads', 'jobs', 'parts', 'pins', 'refs', 'replicas', 'schema_migrations', 'snapshots', 'uploads', 'versions'])
     t.deepEqual(await a.stats(), { buckets: 1, objects: 1, bytes: 3, uploads: 0 }, 'the triggers name the quoted schema')
 
     // A given pool is the host's: close() leaves it open.

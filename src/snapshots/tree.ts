@@ -84,6 +84,16 @@ export class TreeBuilder {
     return { ...written, holder: this.root.holder }
   }
 
+  /** Releases every hold, the root's included (after a failure, or once the root is referenced). */
+  abandon (): void {
+    const release = (dir: OpenDir): void => {
+      for (const child of dir.children.values()) release(child)
+      dir.children.clear()
+      dir.holder.close()
+    }
+    release(this.root)
+  }
+
   private open (name: string, parent: OpenDir | undefined, prefix: string, keyed: boolean): OpenDir {
     const dir: OpenDir = { name, parent, prefix, entries: [], children: new Map(), holder: this.init.holder() }
     if (keyed) dir.files = []

@@ -52,6 +52,7 @@ export { PinnedMetadataStore } from './metadata/pinned.js'
 export type { NewJob, Job, JobState, JobOutcome, ClaimOptions, JobListOptions, JobCount, JobQueue, ChangeOptions } from './metadata/jobs.js'
 export type { ReplicaRecord, ReplicaStatus, ReplicaStore, ReplicaListOptions } from './metadata/replicas.js'
 export type { PinRecord, PinState, PinStore, PinListOptions, PinList } from './metadata/pins.js'
+export type { SnapshotRecord, SnapshotStore, SnapshotMatch, SnapshotListOptions, SnapshotCidListOptions, SnapshotDeleteResult } from './metadata/snapshots.js'
 
 // Replicas and federation: the job queue's worker, remote pinning services (client and server), scrubbing
 export { JobWorker } from './jobs/worker.js'

@@ -137,3 +137,17 @@ test('the key rule round-trips any set of keys (property)', async (t) => {
   }), { numRuns: 300 })
   t.pass()
 })
+
+for (const profile of PROFILES) {
+  test(`${profile}: at the edge of the threshold the decision to shard is the importer's (each count of entries around it)`, async (t) => {
+    // 40-byte names: each entry adds 74-76 estimated bytes (links-bytes) or ~86 (block-bytes); a 2000-byte threshold is crossed near 23-27 entries.
+    const shapes = new Set<string>()
+    for (let n = 20; n <= 30; n++) {
+      const keys = Array.from({ length: n }, (_, i) => `${String(i).padStart(4, '0')}${'n'.repeat(36)}`)
+      const root = await assertSameAsImporter(t, keys, profile, 2000)
+      const { blocks } = await snapshotOf(keys, profile, 2000)
+      shapes.add((await exporter(root, blocks) as { unixfs: { type: string } }).unixfs.type)
+    }
+    t.deepEqual([...shapes].sort(), ['directory', 'hamt-sharded-directory'], 'both sides of the threshold were compared')
+  })
+}

@@ -29,6 +29,7 @@ import { archiveAdmin } from './archive/admin.js'
 import { findByCid } from './discovery/find-by-cid.js'
 import { serveIpfs } from './ipfs-gateway/index.js'
 import { searchBucket } from './discovery/search.js'
+import { handleSnapshots } from './snapshots/http.js'
 import { json } from './federation/admin.js'
 import type { JobHandler } from './jobs/handler.js'
 import { reconcileLifecycle } from './lifecycle/reconcile.js'
@@ -367,6 +368,13 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     return json(200, await searchBucket(metadata, bucket, query, req.signal))
   }
 
+  /** `/-/snapshots/...`: bucket snapshots for S3 callers (see handleSnapshots). */
+  async function snapshots (received: S3Request, state: RequestState, rest: string): Promise<S3Response> {
+    state.operation = 'Snapshots'
+    const { req, principal, authorizer } = await authenticated(withTextHeaders(received), new URLSearchParams(received.query), state)
+    return await handleSnapshots({ metadata, blockstore, content, now, newId, encryptByDefault: encryption.encryptByDefault, signal: req.signal }, req, rest, { principal, authorizer })
+  }
+
   function jsonErrorResponse (req: S3Request, id: string, err: S3Error): S3Response {
     const response = json(err.status, { error: err.code, message: err.message, ...err.detail, requestId: id })
     Object.assign(response.headers, err.headers)
@@ -406,6 +414,8 @@ export function createGateway (init: GatewayInit = {}): Gateway {
         const cid = /^\/cids\/([^/]+)$/.exec(path)?.[1]
         if (cid !== undefined) return await observed(req, async (received, _id, state) => await lookUpCid(received, state, cid), jsonErrorResponse, false)
         if (path === '/search') return await observed(req, async (received, _id, state) => await search(received, state), jsonErrorResponse, false)
+        const snapshot = /^\/snapshots\/(.+)$/.exec(path)?.[1]
+        if (snapshot !== undefined) return await observed(req, async (received, _id, state) => await snapshots(received, state, snapshot), jsonErrorResponse, false)
         try {
           return await federation.adminRoute(req, path) ?? await archiveView(req, path) ?? await observability.admin(req)
         } catch (err) {

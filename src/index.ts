@@ -59,6 +59,7 @@ export { findByCid } from './discovery/find-by-cid.js'
 export type { FindByCidResult } from './discovery/find-by-cid.js'
 export { searchPage, parseSearchFilter, matchesFilter } from './discovery/search.js'
 export type { SearchFilter, SearchPage, SearchResult } from './discovery/search.js'
+export type { SnapshotRecord, SnapshotStore, SnapshotMatch, SnapshotListOptions, SnapshotCidListOptions, SnapshotDeleteResult } from './metadata/snapshots.js'
 
 // Replicas and federation: the job queue's worker, remote pinning services (client and server), scrubbing
 export { JobWorker } from './jobs/worker.js'

@@ -9,12 +9,14 @@ import { metadataStoreSuite } from './compliance/metadata-store.suite.js'
 import { pinStoreSuite } from './compliance/pin-store.suite.js'
 import { archiveStoreSuite } from './compliance/archive-store.suite.js'
 import { searchIndexSuite } from './compliance/search-index.suite.js'
+import { snapshotStoreSuite } from './compliance/snapshot-store.suite.js'
 
 metadataStoreSuite('MemoryMetadataStore', async () => ({ store: new MemoryMetadataStore() }))
 jobQueueSuite('MemoryMetadataStore', async () => ({ store: new MemoryMetadataStore() }))
 pinStoreSuite('MemoryMetadataStore', async () => ({ store: new MemoryMetadataStore() }))
 archiveStoreSuite('MemoryMetadataStore', async () => ({ store: new MemoryMetadataStore() }))
 searchIndexSuite('MemoryMetadataStore', async () => ({ store: new MemoryMetadataStore() }))
+snapshotStoreSuite('MemoryMetadataStore', async () => ({ store: new MemoryMetadataStore() }))
 
 const byteCompare = (a: string, b: string): number => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
 

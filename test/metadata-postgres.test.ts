@@ -11,6 +11,7 @@ import { archiveStoreSuite } from './compliance/archive-store.suite.js'
 import { cidTerm, storageClassTerm, tagTerm } from '../src/metadata/search.js'
 import { searchPage } from '../src/discovery/search.js'
 import { searchIndexSuite } from './compliance/search-index.suite.js'
+import { snapshotStoreSuite } from './compliance/snapshot-store.suite.js'
 
 const URL = process.env.S3IPFS_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const T0 = new Date('2025-01-02T03:04:05.678Z')
@@ -18,8 +19,11 @@ const T0 = new Date('2025-01-02T03:04:05.678Z')
 
 const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`
 
+/** Turns a schema of the current version back into a version 9 one: no snapshots. */
+const toSchema9 = (s: string): string => `DROP TABLE ${s}.snapshots;
+  DELETE FROM ${s}.schema_migrations; INSERT INTO ${s}.schema_migrations (version) VALUES (9)`
 /** Turns a schema of the current version back into a version 8 one: no search index. */
-const toSchema8 = (s: string): string => `DROP TABLE ${s}.search_terms; DROP FUNCTION ${s}.search_index() CASCADE; DROP FUNCTION ${s}.search_terms_of;
+const toSchema8 = (s: string): string => `${toSchema9(s)}; DROP TABLE ${s}.search_terms; DROP FUNCTION ${s}.search_index() CASCADE; DROP FUNCTION ${s}.search_terms_of;
   DROP INDEX ${s}.versions_by_size; DROP INDEX ${s}.versions_by_modified;
   DELETE FROM ${s}.schema_migrations; INSERT INTO ${s}.schema_migrations (version) VALUES (8)`
 /** Turns a schema of the current version back into a version 7 one: no index of versions by CID. */
@@ -96,6 +100,10 @@ function registerTests (): void {
     const schema = freshSchema()
     return { store: new PostgresMetadataStore({ pool: shared, schema }), teardown: async () => dropSchema(schema) }
   })
+  snapshotStoreSuite('PostgresMetadataStore', async () => {
+    const schema = freshSchema()
+    return { store: new PostgresMetadataStore({ pool: shared, schema }), teardown: async () => dropSchema(schema) }
+  })
 
   test('PostgresMetadataStore: conditional writes racing from several stores (pools of their own, as processes) on one schema: one commits', async (t) => {
     const schema = freshSchema()
@@ -151,8 +159,8 @@ function registerTests (): void {
     t.teardown(async () => { await Promise.all(stores.map(async (store) => store.close())) })
     await Promise.all(stores.map(async (store) => store.init()))
     const { rows: versions } = await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)
-    t.deepEqual(versions.map((r) => r.version), [1, 2, 3, 4, 5, 6, 7, 8, 9], 'migrated once')
-    t.is(POSTGRES_SCHEMA_VERSION, 9)
+    t.deepEqual(versions.map((r) => r.version), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'migrated once')
+    t.is(POSTGRES_SCHEMA_VERSION, 10)
     const { rows: columns } = await shared.query(`SELECT column_name, data_type, is_nullable FROM information_schema.columns
       WHERE table_schema = $1 AND table_name = 'buckets' ORDER BY ordinal_position`, [schema])
     t.deepEqual(columns, freshColumns, 'the migrated table is the fresh one')
@@ -205,7 +213,7 @@ function registerTests (): void {
     t.deepEqual(await migrated.stats({ bucket: 'b' }), { buckets: 1, objects: 3, bytes: 123, uploads: 2 })
     t.deepEqual(await migrated.stats({ bucket: 'c' }), { buckets: 1, objects: 1, bytes: 5, uploads: 1 })
     t.deepEqual(await migrated.stats({ bucket: 'empty' }), { buckets: 1, objects: 0, bytes: 0, uploads: 0 })
-    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [3, 4, 5, 6, 7, 8, 9])
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [3, 4, 5, 6, 7, 8, 9, 10])
     t.deepEqual(await triggers(schema), await triggers(fresh), 'the triggers of a fresh schema')
 
     await migrated.deleteObject('b', 'k', 'v1')
@@ -236,13 +244,23 @@ function registerTests (): void {
     return { migrated: new PostgresMetadataStore({ pool: shared, schema }), s }
   }
 
+  test('PostgresMetadataStore: a schema 9 database gains snapshots; its objects and their references are kept', async (t) => {
+    const { migrated, s } = await migratedFrom(t, toSchema9)
+    t.is(await migrated.refCount('X'), 1)
+    const record = { bucket: 'b', id: 's', cid: 'X', prefix: '', created: T0, owner: 'o', profile: 'unixfs-v1-2025', keys: 1, bytes: 3, skipped: { encrypted: 0, archived: 0 } }
+    t.is(await migrated.createSnapshot(record), 'created')
+    t.is(await migrated.refCount('X'), 2)
+    t.deepEqual(await migrated.listSnapshotsByCid('X', { limit: 10 }), [{ bucket: 'b', id: 's', prefix: '' }])
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [9, 10])
+  })
+
   test('PostgresMetadataStore: a schema 5 database gains pins; its objects and their references are kept', async (t) => {
     const { migrated, s } = await migratedFrom(t, toSchema5)
     t.is(await migrated.refCount('X'), 1)
     await migrated.createPin({ requestId: 'r', owner: 'o', cid: 'X', origins: [], meta: {}, status: 'pinned', created: T0, updated: T0 })
     t.is(await migrated.refCount('X'), 2)
     t.is((await migrated.listPins({ owner: 'o', status: ['pinned'], limit: 10 })).count, 1)
-    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [5, 6, 7, 8, 9])
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [5, 6, 7, 8, 9, 10])
   })
 
   test('PostgresMetadataStore: a schema 6 database gains archive records; its objects and their references are kept', async (t) => {
@@ -252,7 +270,7 @@ function registerTests (): void {
     t.is(archived.status, 'changed')
     t.is(await migrated.refCount('X'), 0)
     t.deepEqual((await migrated.getArchive('X'))?.location, { a: 1 })
-    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [6, 7, 8, 9])
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [6, 7, 8, 9, 10])
   })
 
   test('PostgresMetadataStore: a schema 7 database gains the index of versions by CID, built from the versions it holds', async (t) => {
@@ -260,7 +278,7 @@ function registerTests (): void {
     t.deepEqual(await migrated.listVersionsByCid('X', { limit: 10 }), [{ bucket: 'b', key: 'k', versionId: 'null', isLatest: true }])
     await migrated.putObject(version('j', { cid: 'X' }))
     t.deepEqual((await migrated.listVersionsByCid('X', { limit: 10 })).map((m) => m.key), ['j', 'k'])
-    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [7, 8, 9])
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [7, 8, 9, 10])
     const { rows } = await shared.query(`SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'versions_by_cid'`, [s.slice(1, -1)])
     t.regex(rows[0]?.indexdef ?? '', /\(cid, bucket, key, version_id\) INCLUDE \(is_latest\) WHERE \(NOT delete_marker\)/)
   })
@@ -272,7 +290,7 @@ function registerTests (): void {
     await migrated.putObject(version('j', { cid: 'Y', tags: [['a', 'b']] }))
     t.deepEqual((await migrated.searchObjects('b', { term: tagTerm('a', 'b') }, { limit: 10 })).map((v) => v.key), ['j'])
     t.deepEqual((await migrated.searchObjects('b', { term: storageClassTerm(undefined) }, { limit: 10 })).map((v) => v.key), ['j', 'k'])
-    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [8, 9])
+    t.deepEqual((await shared.query(`SELECT version FROM ${s}.schema_migrations ORDER BY version`)).rows.map((r) => r.version), [8, 9, 10])
   })
 
   test('PostgresMetadataStore: a search matching 10 objects among 100,000 reads at most 16 rows of each index it touches, with no sort', async (t) => {
@@ -421,7 +439,7 @@ function registerTests (): void {
     const { rows } = await shared.query<{ table_name: string }>(
       'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name', [odd])
     t.deepEqual(rows.map((r) => r.table_name).sort(),
-      ['archives', 'bucket_stats', 'buckets', 'completed_uploads', 'jobs', 'parts', 'pins', 'refs', 'replicas', 'schema_migrations', 'search_terms', 'uploads', 'versions'])
+      ['archives', 'bucket_stats', 'buckets', 'completed_uploads', 'jobs', 'parts', 'pins', 'refs', 'replicas', 'schema_migrations', 'search_terms', 'snapshots', 'uploads', 'versions'])
     t.deepEqual(await a.stats(), { buckets: 1, objects: 1, bytes: 3, uploads: 0 }, 'the triggers name the quoted schema')
 
     // A given pool is the host's: close() leaves it open.

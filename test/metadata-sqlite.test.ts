@@ -15,6 +15,7 @@ import { archiveStoreSuite } from './compliance/archive-store.suite.js'
 import { searchSql } from '../src/metadata/sqlite/search.js'
 import { cidTerm, storageClassTerm, tagTerm } from '../src/metadata/search.js'
 import { searchIndexSuite } from './compliance/search-index.suite.js'
+import { snapshotStoreSuite } from './compliance/snapshot-store.suite.js'
 
 async function tempDir (): Promise<string> {
   return mkdtemp(join(tmpdir(), 's3ipfs-sqlite-'))
@@ -52,11 +53,19 @@ searchIndexSuite('SqliteMetadataStore (file)', async () => {
   const store = new SqliteMetadataStore({ path: join(dir, 'meta.db') })
   return { store, teardown: async () => rm(dir, { recursive: true, force: true }) }
 })
+snapshotStoreSuite('SqliteMetadataStore (file)', async () => {
+  const dir = await tempDir()
+  const store = new SqliteMetadataStore({ path: join(dir, 'meta.db') })
+  return { store, teardown: async () => rm(dir, { recursive: true, force: true }) }
+})
 
 const T0 = new Date('2025-01-02T03:04:05.678Z')
 
+/** Turns a database of the current schema back into a schema 12 one: no snapshots. */
+const TO_SCHEMA_12 = 'DROP TABLE snapshots; PRAGMA user_version = 12'
+
 /** Turns a database of the current schema back into a schema 11 one: no search index. */
-const TO_SCHEMA_11 = `DROP TRIGGER search_add; DROP TRIGGER search_remove; DROP TRIGGER search_change; DROP TABLE search_terms;
+const TO_SCHEMA_11 = `${TO_SCHEMA_12}; DROP TRIGGER search_add; DROP TRIGGER search_remove; DROP TRIGGER search_change; DROP TABLE search_terms;
   DROP INDEX versions_by_size; DROP INDEX versions_by_modified; PRAGMA user_version = 11`
 
 /** Turns a database of the current schema back into a schema 10 one: no index of versions by CID. */
@@ -407,6 +416,16 @@ test('SqliteMetadataStore: a schema 9 database gains archive records; its object
   t.is(archived.status, 'changed')
   t.is(await migrated.refCount('X'), 0)
   t.is((await migrated.getArchive('X'))?.versions, 1)
+  assertFreshSchema(t, path, freshPath)
+})
+
+test('SqliteMetadataStore: a schema 12 database gains snapshots; its objects and their references are kept', async (t) => {
+  const { migrated, path, freshPath } = await migratedFrom(t, TO_SCHEMA_12)
+  t.is(await migrated.refCount('X'), 1)
+  const record = { bucket: 'b', id: 's', cid: 'X', prefix: '', created: T0, owner: 'o', profile: 'unixfs-v1-2025', keys: 1, bytes: 3, skipped: { encrypted: 0, archived: 0 } }
+  t.is(await migrated.createSnapshot(record), 'created')
+  t.is(await migrated.refCount('X'), 2)
+  t.deepEqual(await migrated.listSnapshotsByCid('X', { limit: 10 }), [{ bucket: 'b', id: 's', prefix: '' }])
   assertFreshSchema(t, path, freshPath)
 })
 

@@ -7,6 +7,7 @@ import { resourceArn } from './actions.js'
 import { evaluatePolicy, isPublicPolicy, parsePolicy } from './policy.js'
 import type { Decision, Policy, RequestFacts } from './policy.js'
 import { aclsDisabled } from './ownership.js'
+import { mayDenySome } from './wildcard-access.js'
 import { fromStoredPublicAccessBlock } from './public-access-block.js'
 
 /** The canonical id Amazon S3 gives anonymous requesters (owner of objects they upload). */
@@ -42,6 +43,8 @@ export interface AccessOptions {
   uploadId?: string
   /** The bucket is to be created: whoever owns a bucket of that name, only identity policies apply. */
   newBucket?: boolean
+  /** `key` is a pattern standing for many objects (`prefix*`): object ACLs, each one object's, grant nothing. */
+  wildcard?: boolean
 }
 
 const POLICY_CACHE_SIZE = 500
@@ -136,6 +139,23 @@ export class Authorizer {
     this.buckets.delete(name)
   }
 
+  /**
+   * Whether the requester may perform `action` on every object of the bucket whose key starts with
+   * `prefix` (a snapshot's objects): a policy (or ownership) must grant it on the pattern
+   * `<bucket>/<prefix>*`, no Deny of the bucket policy or the identity policies may apply to any
+   * key of that range (see mayDenySome), and object ACLs grant nothing.
+   */
+  async allowedForAll (action: string, bucketName: string, prefix: string): Promise<boolean> {
+    const bucket = await this.bucket(bucketName)
+    if (bucket === undefined) return false
+    const policies = [...this.init.requester.policies ?? []]
+    const policy = bucketPolicy(bucket)
+    if (policy !== undefined) policies.push(policy)
+    const rangeStart = `${resourceArn(bucketName)}/${prefix}`
+    if (policies.some((p) => mayDenySome(p, this.init.requester.principal, action, rangeStart))) return false
+    return await this.allowed(action, bucketName, `${prefix}*`, { wildcard: true })
+  }
+
   /** Throws AccessDenied unless `allowed`. */
   async require (action: string, bucketName: string | undefined, key: string | undefined, options: AccessOptions = {}): Promise<void> {
     if (!await this.allowed(action, bucketName, key, options)) throw new S3Error('AccessDenied')
@@ -166,7 +186,7 @@ export class Authorizer {
       principal,
       action,
       resource: bucketName === undefined ? '*' : resourceArn(bucketName, objectKey),
-      context: this.context(needsTags && objectKey !== undefined ? await loadObject() : undefined),
+      context: this.context(needsTags && objectKey !== undefined && options.wildcard !== true ? await loadObject() : undefined),
     }
 
     const identity: Decision[] = (requester.policies ?? []).map((p) => evaluatePolicy(p, facts))
@@ -189,7 +209,7 @@ export class Authorizer {
     if (objectKey !== undefined) {
       const permission = aclPermissionFor(action, 'object')
       if (permission !== undefined) {
-        if (!acls) return false
+        if (!acls || options.wildcard === true) return false
         const version = await loadObject()
         if (version === undefined || version.deleteMarker) return false
         return aclAllows(objectAcl(version), principal, permission, { ignorePublic })

@@ -243,6 +243,7 @@ export class Federation {
       abortUpload: async (b, k, id, o) => await store.abortUpload(b, k, id, released(o)),
       deleteBucket: async (name, o) => await store.deleteBucket(name, released(o)),
       setVersionArchive: async (b, k, id, change, o) => await store.setVersionArchive(b, k, id, change, released(o)),
+      deleteSnapshot: async (b, id, o) => await store.deleteSnapshot(b, id, released(o)),
     }
     return withOverrides(store, overrides)
   }

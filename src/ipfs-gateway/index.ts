@@ -21,7 +21,7 @@ export type IpfsGatewayMode = 'open' | 'authorized'
 export interface IpfsGatewayInit {
   content: Pick<ContentStore, 'cat' | 'exportCar' | 'stat'>
   blockstore: Pick<Blockstore, 'get'>
-  metadata: Pick<MetadataStore, 'listVersionsByCid' | 'getObject'>
+  metadata: Pick<MetadataStore, 'listVersionsByCid' | 'getObject' | 'listSnapshotsByCid'>
   mode: IpfsGatewayMode
 }
 
@@ -32,7 +32,7 @@ const IMMUTABLE = 'public, max-age=29030400, immutable'
  * path and trustless gateway specs describe, for content the caller may read (see cidAccess);
  * anything else is 404, as absent content is. Every error is a short text answer.
  */
-export async function serveIpfs (init: IpfsGatewayInit, req: S3Request, rest: string, authorizer: Pick<Authorizer, 'allowed'>): Promise<S3Response> {
+export async function serveIpfs (init: IpfsGatewayInit, req: S3Request, rest: string, authorizer: Pick<Authorizer, 'allowed' | 'allowedForAll'>): Promise<S3Response> {
   try {
     const query = new URLSearchParams(req.query)
     const request = parseIpfsRequest(rest, query, req.headers.accept)

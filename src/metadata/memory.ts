@@ -12,6 +12,8 @@ import { badJob, jobsOf } from './jobs.js'
 import { checkCondition } from './conditions.js'
 import { MemoryBackground } from './memory-background.js'
 import { MemoryArchives } from './memory-archives.js'
+import { MemorySnapshots } from './memory-snapshots.js'
+import type { SnapshotCidListOptions, SnapshotDeleteResult, SnapshotListOptions, SnapshotMatch, SnapshotRecord } from './snapshots.js'
 import type { ArchiveChange, ArchiveChangeResult, ArchiveRecord } from './archives.js'
 import { applyArchiveChange, archiveDeleteJob, versionHolds } from './archives.js'
 import { MemorySearch } from './memory-search.js'
@@ -39,6 +41,7 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
   private readonly buckets = new Map<string, BucketState>()
   private readonly refs = new Map<string, number>()
   private readonly archives = new MemoryArchives()
+  private readonly snapshots = new MemorySnapshots({ retain: (cid) => { this.retain(cid) }, release: (cid) => this.release(cid) })
   private readonly byCid = new CidIndex()
   private readonly search = new MemorySearch()
   /** Every completed record, oldest completion first. */
@@ -99,6 +102,7 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
     for (const { parts } of state.uploads.values()) {
       for (const part of parts) released.push(...this.release(part.cid))
     }
+    released.push(...this.snapshots.dropBucket(name))
     this.buckets.delete(name)
     this.enqueueFor(options, { released })
     return 'deleted'
@@ -394,6 +398,35 @@ export class MemoryMetadataStore extends MemoryBackground implements MetadataSto
   async deleteArchive (cid: string, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
     return this.archives.delete(cid)
+  }
+
+  async createSnapshot (record: SnapshotRecord, options?: ChangeOptions): Promise<'created' | 'exists' | 'no-bucket'> {
+    this.checkChange(options)
+    if (!this.buckets.has(record.bucket)) return 'no-bucket'
+    const outcome = this.snapshots.create(record)
+    if (outcome === 'created') this.enqueueFor(options, { released: [] })
+    return outcome
+  }
+
+  async getSnapshot (bucket: string, id: string, options?: AbortOptions): Promise<SnapshotRecord | undefined> {
+    options?.signal?.throwIfAborted()
+    return this.snapshots.get(bucket, id)
+  }
+
+  async listSnapshots (bucket: string, options: SnapshotListOptions): Promise<SnapshotRecord[]> {
+    options.signal?.throwIfAborted()
+    return this.snapshots.list(bucket, options)
+  }
+
+  async deleteSnapshot (bucket: string, id: string, options?: ChangeOptions): Promise<SnapshotDeleteResult> {
+    this.checkChange(options)
+    const result = this.snapshots.delete(bucket, id)
+    return result.deleted === undefined ? result : this.enqueueFor(options, result)
+  }
+
+  async listSnapshotsByCid (cid: string, options: SnapshotCidListOptions): Promise<SnapshotMatch[]> {
+    options.signal?.throwIfAborted()
+    return this.snapshots.listByCid(cid, options)
   }
 
   async close (): Promise<void> {

@@ -4,6 +4,7 @@ import type { ChangeOptions, JobQueue } from './jobs.js'
 import type { PinStore } from './pins.js'
 import type { ReplicaStore } from './replicas.js'
 import type { SearchIndex } from './search.js'
+import type { SnapshotStore } from './snapshots.js'
 
 export type Versioning = 'Unversioned' | 'Enabled' | 'Suspended'
 
@@ -333,9 +334,10 @@ export interface DeleteResult {
  * change releases) are enqueued in the change's own transaction, so the background work a change
  * needs exists exactly when the change does. The store is also the job queue and keeps the
  * replica rows and the pin requests it serves (jobs.ts, replicas.ts, pins.ts), the records of
- * archived content (archives.ts) and the metadata search index (search.ts).
+ * archived content (archives.ts), the metadata search index (search.ts) and the bucket snapshots
+ * (snapshots.ts).
  */
-export interface MetadataStore extends JobQueue, ReplicaStore, PinStore, ArchiveStore, SearchIndex {
+export interface MetadataStore extends JobQueue, ReplicaStore, PinStore, ArchiveStore, SearchIndex, SnapshotStore {
   /**
    * Creates the bucket. Returns false (and changes nothing) when a bucket of that name exists,
    * whoever owns it. Repeating a successful call returns false.
@@ -364,7 +366,8 @@ export interface MetadataStore extends JobQueue, ReplicaStore, PinStore, Archive
    * Deletes an empty bucket. 'not-empty' when any object version (delete markers included) remains;
    * 'missing' when there is no such bucket. Repeating a successful call returns 'missing'.
    * Multipart uploads in progress do not keep a bucket from being deleted (as in Amazon S3): they
-   * are removed with it and their parts' references released, in the same transaction.
+   * are removed with it and their parts' references released, in the same transaction; so are the
+   * bucket's snapshots (snapshots.ts) and their references.
    */
   deleteBucket(name: string, options?: ChangeOptions): Promise<'deleted' | 'not-empty' | 'missing'>
 

@@ -11,6 +11,7 @@ import type { ChangeOptions, ClaimOptions, Job, JobCount, JobListOptions, JobOut
 import type { PinDeleteResult, PinList, PinListOptions, PinRecord, PinState, PinStatusOptions } from './pins.js'
 import type { ReplicaListOptions, ReplicaRecord } from './replicas.js'
 import type { ArchiveChange, ArchiveChangeResult, ArchiveRecord } from './archives.js'
+import type { SnapshotCidListOptions, SnapshotDeleteResult, SnapshotListOptions, SnapshotMatch, SnapshotRecord } from './snapshots.js'
 
 /**
  * A MetadataStore whose reference changes are mirrored as pins on a networked node: a root is
@@ -53,7 +54,7 @@ export class PinnedMetadataStore implements MetadataStore {
   async setBucketVersioning (name: string, versioning: 'Enabled' | 'Suspended', options?: AbortOptions): Promise<boolean> { return await this.store.setBucketVersioning(name, versioning, options) }
   async setBucketConfig (name: string, kind: BucketConfigKind, value: string | undefined, options?: AbortOptions): Promise<boolean> { return await this.store.setBucketConfig(name, kind, value, options) }
   async listBuckets (owner?: string, options?: AbortOptions): Promise<BucketRecord[]> { return await this.store.listBuckets(owner, options) }
-  /** Parts of uploads removed with a bucket are unpinned by the next reconcile (their CIDs are not reported). */
+  /** Parts of uploads and snapshots removed with a bucket are unpinned by the next reconcile (their CIDs are not reported). */
   async deleteBucket (name: string, options?: ChangeOptions): Promise<'deleted' | 'not-empty' | 'missing'> { return await this.store.deleteBucket(name, options) }
 
   async putObject (version: ObjectVersion, options?: PutOptions): Promise<WriteResult> {
@@ -183,5 +184,26 @@ export class PinnedMetadataStore implements MetadataStore {
   async getArchive (cid: string, options?: AbortOptions): Promise<ArchiveRecord | undefined> { return await this.store.getArchive(cid, options) }
   async markArchiveDeleting (cid: string, options?: AbortOptions): Promise<ArchiveRecord | undefined> { return await this.store.markArchiveDeleting(cid, options) }
   async deleteArchive (cid: string, options?: AbortOptions): Promise<boolean> { return await this.store.deleteArchive(cid, options) }
+  /** A snapshot's root is pinned (the whole directory, and so every file it links) before its record commits. */
+  async createSnapshot (record: SnapshotRecord, options?: ChangeOptions): Promise<'created' | 'exists' | 'no-bucket'> {
+    await this.pin(record.cid, options)
+    const outcome = await this.store.createSnapshot(record, options).catch(async (err: unknown) => {
+      await this.unpinUnreferenced(record.cid)
+      throw err
+    })
+    if (outcome !== 'created') await this.unpinUnreferenced(record.cid)
+    return outcome
+  }
+
+  async getSnapshot (bucket: string, id: string, options?: AbortOptions): Promise<SnapshotRecord | undefined> { return await this.store.getSnapshot(bucket, id, options) }
+  async listSnapshots (bucket: string, options: SnapshotListOptions): Promise<SnapshotRecord[]> { return await this.store.listSnapshots(bucket, options) }
+
+  async deleteSnapshot (bucket: string, id: string, options?: ChangeOptions): Promise<SnapshotDeleteResult> {
+    const result = await this.store.deleteSnapshot(bucket, id, options)
+    await this.unpin(result.released)
+    return result
+  }
+
+  async listSnapshotsByCid (cid: string, options: SnapshotCidListOptions): Promise<SnapshotMatch[]> { return await this.store.listSnapshotsByCid(cid, options) }
   async close (): Promise<void> { await this.store.close() }
 }

@@ -3,7 +3,7 @@ import { S3Error } from '../errors.js'
 import { createChecksumHasher, toBase64, type Hasher } from '../protocol/checksums.js'
 import { checkConditions } from '../protocol/conditional.js'
 import type { ChecksumAlgorithm } from '../metadata/metadata-store.js'
-import type { OperationContext } from './context.js'
+import type { ContentStore, WriteSession } from '../content/content-store.js'
 import type { IpfsCopySource } from './copy-source.js'
 
 /** How long each block of an /ipfs/ source may take to arrive (a networked node searching for it). */
@@ -38,7 +38,7 @@ export function checkIpfsSourceConditions (headers: Record<string, string>, md5:
 }
 
 /** Size in bytes of the UnixFS file an /ipfs/ source names, from its (verified) root block. */
-export async function ipfsSourceSize (ctx: OperationContext, source: IpfsCopySource): Promise<number> {
+export async function ipfsSourceSize (ctx: { content: Pick<ContentStore, 'statVerified'>, signal?: AbortSignal }, source: IpfsCopySource): Promise<number> {
   try {
     return (await ctx.content.statVerified(source.cid, { blockTimeoutMs: IPFS_BLOCK_TIMEOUT_MS, signal: ctx.signal })).size
   } catch (err) {
@@ -51,7 +51,7 @@ export async function ipfsSourceSize (ctx: OperationContext, source: IpfsCopySou
  * its CID, while digesting them. With `protect`, the request's write session holds the source
  * (see ContentStore.catVerified) until the operation commits the reference to it.
  */
-export function readIpfsSource (ctx: OperationContext, source: IpfsCopySource,
+export function readIpfsSource (ctx: { content: Pick<ContentStore, 'catVerified'>, session: WriteSession, signal?: AbortSignal }, source: IpfsCopySource,
   options: { protect: boolean, algorithm?: ChecksumAlgorithm, offset?: number, length?: number }): IpfsSourceRead {
   const md5 = createHash('md5')
   const checksum: Hasher | undefined = options.algorithm === undefined ? undefined : createChecksumHasher(options.algorithm)

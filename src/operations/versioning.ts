@@ -6,7 +6,7 @@ import { timestamp } from './common.js'
  * The version id a write gets: a new unique id in a versioning-enabled bucket, the null version
  * otherwise (in a suspended bucket it replaces the previous null version only).
  */
-export function newVersionId (ctx: OperationContext, bucket: BucketRecord): string {
+export function newVersionId (ctx: Pick<OperationContext, 'newId'>, bucket: BucketRecord): string {
   return bucket.versioning === 'Enabled' ? ctx.newId('version') : 'null'
 }
 

@@ -57,8 +57,9 @@ export async function deleteBucket (db: PostgresConnection, name: string, option
         parts AS (DELETE FROM ${db.s}.parts WHERE bucket = $1 RETURNING cid),
         uploads AS (DELETE FROM ${db.s}.uploads WHERE bucket = $1),
         completed AS (DELETE FROM ${db.s}.completed_uploads WHERE bucket = $1),
+        snapshots AS (DELETE FROM ${db.s}.snapshots WHERE bucket = $1 RETURNING cid),
         buckets AS (DELETE FROM ${db.s}.buckets WHERE name = $1)
-      SELECT cid FROM parts`, [name]))
+      SELECT cid FROM parts UNION ALL SELECT cid FROM snapshots`, [name]))
     for (const { cid } of parts) add(deltas, cid, -1)
     return 'deleted'
   })

@@ -2,7 +2,7 @@ import type { PostgresConnection } from './connection.js'
 import { searchMigrationSql, searchSql } from './search.js'
 
 /** Version of the schema below, recorded in the `schema_migrations` table. */
-export const POSTGRES_SCHEMA_VERSION = 9
+export const POSTGRES_SCHEMA_VERSION = 10
 
 /** Text as an SQL string literal: a function body that names the schema, whatever characters its name holds. */
 const literal = (text: string): string => `'${text.replaceAll("'", "''")}'`
@@ -194,7 +194,27 @@ ${jobsSql(s)}
 ${pinsSql(s)}
 ${archivesSql(s)}
 ${cidIndexSql(s)}
-${searchSql(s)}`
+${searchSql(s)}
+${snapshotsSql(s)}`
+
+// Schema 10: bucket snapshots (snapshots.ts); each holds one reference on its root CID in refs.
+// snapshots_by_cid answers "which snapshots have this root" (the /ipfs/ gateway's access check).
+const snapshotsSql = (s: string): string => `
+CREATE TABLE ${s}.snapshots (
+  bucket text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL,
+  cid text COLLATE "C" NOT NULL,
+  prefix text COLLATE "C" NOT NULL,
+  created bigint NOT NULL,
+  owner text NOT NULL,
+  profile text NOT NULL,
+  keys bigint NOT NULL,
+  bytes bigint NOT NULL,
+  skipped_encrypted bigint NOT NULL,
+  skipped_archived bigint NOT NULL,
+  PRIMARY KEY (bucket, id)
+);
+CREATE INDEX snapshots_by_cid ON ${s}.snapshots (cid, bucket, id);`
 
 // Schema 8: the versions holding each CID (listVersionsByCid), in (bucket, key, version_id) order;
 // is_latest rides along so that a page can be read from the index alone.
@@ -297,6 +317,8 @@ INSERT INTO ${s}.bucket_stats (bucket, slot) SELECT b.name, generate_series(1, $
   7: cidIndexSql,
   // 8 → 9: the metadata search index
   8: searchMigrationSql,
+  // 9 → 10: bucket snapshots
+  9: snapshotsSql,
 }
 
 function checkNotNewer (version: number | null): void {

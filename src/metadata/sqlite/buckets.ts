@@ -6,6 +6,7 @@ import type { BucketRow } from '../rows.js'
 import { configOf, heldCid, sqliteRows } from '../rows.js'
 import type { SqliteDatabase, Statement } from './database.js'
 import { release } from './refs.js'
+import { dropBucketSnapshots } from './snapshots.js'
 
 const { toBucket } = sqliteRows
 
@@ -75,6 +76,7 @@ export async function deleteBucket (db: SqliteDatabase, name: string, options?: 
     db.sql.deleteBucketParts.run(name)
     db.sql.deleteBucketUploads.run(name)
     db.sql.deleteBucketCompleted.run(name)
+    dropBucketSnapshots(db, name)
     db.sql.deleteBucket.run(name)
     return 'deleted' as const
   }, options)

@@ -10,6 +10,7 @@ import { checkJobs, enqueue, jobStatements } from './jobs.js'
 import { objectStatements } from './objects.js'
 import { pinStatements } from './pins.js'
 import { refStatements } from './refs.js'
+import { snapshotStatements } from './snapshots.js'
 import { migrate } from './schema.js'
 import { statStatements } from './stats.js'
 import { uploadStatements } from './uploads.js'
@@ -45,7 +46,7 @@ interface PendingWrite {
 
 function prepare (db: Database.Database) {
   return { ...bucketStatements(db), ...objectStatements(db), ...uploadStatements(db), ...refStatements(db), ...statStatements(db), ...jobStatements(db),
-    ...pinStatements(db), ...archiveStatements(db) }
+    ...pinStatements(db), ...archiveStatements(db), ...snapshotStatements(db) }
 }
 
 /**

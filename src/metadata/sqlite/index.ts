@@ -5,6 +5,7 @@ import type {
   VersionListOptions, WriteOptions, WriteResult,
 } from '../metadata-store.js'
 import type { ChangeOptions } from '../jobs.js'
+import type { SnapshotCidListOptions, SnapshotDeleteResult, SnapshotListOptions, SnapshotMatch, SnapshotRecord } from '../snapshots.js'
 import { BackgroundFacade } from '../background-facade.js'
 import * as archives from './archives.js'
 import * as buckets from './buckets.js'
@@ -16,6 +17,7 @@ import * as pins from './pins.js'
 import * as refs from './refs.js'
 import * as search from './search.js'
 import type { SearchCountOptions, SearchDriver, SearchReadOptions } from '../search.js'
+import * as snapshots from './snapshots.js'
 import * as statistics from './stats.js'
 import * as uploads from './uploads.js'
 
@@ -140,6 +142,26 @@ export class SqliteMetadataStore extends BackgroundFacade<SqliteDatabase> implem
 
   referencedCids (options?: AbortOptions): AsyncIterable<string> {
     return refs.referencedCids(this.db, options)
+  }
+
+  async createSnapshot (record: SnapshotRecord, options?: ChangeOptions): Promise<'created' | 'exists' | 'no-bucket'> {
+    return await snapshots.createSnapshot(this.db, record, options)
+  }
+
+  async getSnapshot (bucket: string, id: string, options?: AbortOptions): Promise<SnapshotRecord | undefined> {
+    return await snapshots.getSnapshot(this.db, bucket, id, options)
+  }
+
+  async listSnapshots (bucket: string, options: SnapshotListOptions): Promise<SnapshotRecord[]> {
+    return await snapshots.listSnapshots(this.db, bucket, options)
+  }
+
+  async deleteSnapshot (bucket: string, id: string, options?: ChangeOptions): Promise<SnapshotDeleteResult> {
+    return await snapshots.deleteSnapshot(this.db, bucket, id, options)
+  }
+
+  async listSnapshotsByCid (cid: string, options: SnapshotCidListOptions): Promise<SnapshotMatch[]> {
+    return await snapshots.listSnapshotsByCid(this.db, cid, options)
   }
 
   async stats (options?: StatsOptions): Promise<StoreStats | undefined> {

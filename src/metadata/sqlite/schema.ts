@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3'
 import { SEARCH_MIGRATION, SEARCH_SCHEMA } from './search.js'
 
 /** Version of the schema below, kept in `PRAGMA user_version`. */
-export const SQLITE_SCHEMA_VERSION = 12
+export const SQLITE_SCHEMA_VERSION = 13
 
 // Schema 3: multipart uploads in progress, their parts, and completed uploads kept for retries.
 const MULTIPART_SCHEMA = `
@@ -69,6 +69,26 @@ CREATE TABLE archives (
 // is_latest rides along so that a page is read from the index alone.
 const CID_INDEX_SCHEMA = `
 CREATE INDEX versions_by_cid ON versions (cid, bucket, key, version_id, is_latest) WHERE delete_marker = 0;
+`
+
+// Schema 13: bucket snapshots (snapshots.ts); each holds one reference on its root CID in refs.
+// snapshots_by_cid answers "which snapshots have this root" (the /ipfs/ gateway's access check).
+const SNAPSHOTS_SCHEMA = `
+CREATE TABLE snapshots (
+  bucket TEXT NOT NULL,
+  id TEXT NOT NULL COLLATE BINARY,
+  cid TEXT NOT NULL,
+  prefix TEXT NOT NULL COLLATE BINARY,
+  created INTEGER NOT NULL,
+  owner TEXT NOT NULL,
+  profile TEXT NOT NULL,
+  keys INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  skipped_encrypted INTEGER NOT NULL,
+  skipped_archived INTEGER NOT NULL,
+  PRIMARY KEY (bucket, id)
+) WITHOUT ROWID;
+CREATE INDEX snapshots_by_cid ON snapshots (cid, bucket, id);
 `
 
 // Schema 7: each bucket's totals, kept by triggers in the transaction of every change, so that
@@ -224,7 +244,8 @@ ${JOBS_SCHEMA}
 ${PINS_SCHEMA}
 ${ARCHIVES_SCHEMA}
 ${CID_INDEX_SCHEMA}
-${SEARCH_SCHEMA}`
+${SEARCH_SCHEMA}
+${SNAPSHOTS_SCHEMA}`
 
 /** Steps from each older schema version to the next; a new database gets SCHEMA directly. */
 const MIGRATIONS: Record<number, string> = {
@@ -263,6 +284,8 @@ INSERT INTO bucket_stats (bucket, objects, bytes, uploads) SELECT buckets.name,
   10: CID_INDEX_SCHEMA,
   // 11 → 12: the metadata search index
   11: SEARCH_MIGRATION,
+  // 12 → 13: bucket snapshots
+  12: SNAPSHOTS_SCHEMA,
 }
 
 export function migrate (db: Database.Database): void {

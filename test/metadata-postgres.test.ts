@@ -60,6 +60,30 @@ function recordingPool (t: ExecutionContext): { pool: pg.Pool, statements: Array
   return { pool, statements }
 }
 
+type PlanNode = Record<string, unknown> & { Plans?: PlanNode[] }
+
+/**
+ * EXPLAIN (FORMAT JSON[, ANALYZE]) on a client of its own with sequential scans priced out (a plan
+ * that still has one has no index to use): the plan's nodes, flattened. With `rollback`, each
+ * statement is explained in a transaction that is rolled back.
+ */
+async function planner (t: ExecutionContext, options: { rollback?: boolean } = {}): Promise<(text: string, values?: unknown[], analyze?: boolean) => Promise<PlanNode[]>> {
+  const client = new pg.Client({ connectionString: URL })
+  await client.connect()
+  t.teardown(async () => client.end())
+  await client.query('SET enable_seqscan = off')
+  const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)]
+  return async (text, values, analyze = true) => {
+    if (options.rollback === true) await client.query('BEGIN')
+    try {
+      const { rows } = await client.query(`EXPLAIN (FORMAT JSON${analyze ? ', ANALYZE' : ''}) ${text}`, values)
+      return nodes((rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0].Plan)
+    } finally {
+      if (options.rollback === true) await client.query('ROLLBACK')
+    }
+  }
+}
+
 function version (key: string, init: Partial<ObjectVersion> = {}): ObjectVersion {
   return {
     bucket: 'b', key, versionId: 'null', deleteMarker: false, cid: `cid-${key}`, size: 3, etag: 'e', lastModified: new Date(T0),
@@ -315,15 +339,9 @@ function registerTests (): void {
     const reads = statements.splice(0)
     t.true(reads.length <= 6, `${reads.length} statements: a count per condition, then one page`)
 
-    const client = new pg.Client({ connectionString: URL })
-    await client.connect()
-    t.teardown(async () => client.end())
-    await client.query('SET enable_seqscan = off')
-    type PlanNode = Record<string, unknown> & { Plans?: PlanNode[] }
-    const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)]
+    const explain = await planner(t)
     for (const { text, values } of reads) {
-      const { rows } = await client.query(`EXPLAIN (FORMAT JSON, ANALYZE) ${text}`, values)
-      const plan = nodes((rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0].Plan)
+      const plan = await explain(text, values)
       const described = `${text} ${JSON.stringify(values)}: ${JSON.stringify(plan.map((n) => ({ ...n, Plans: undefined })))}`
       const scans = plan.filter((n) => n['Relation Name'] !== undefined)
       t.true(scans.length > 0, described)
@@ -361,15 +379,9 @@ function registerTests (): void {
     const reads = statements.splice(0)
     t.is(reads.length, 4, 'one statement per page')
 
-    const client = new pg.Client({ connectionString: URL })
-    await client.connect()
-    t.teardown(async () => client.end())
-    await client.query('SET enable_seqscan = off')
-    type PlanNode = Record<string, unknown> & { Plans?: PlanNode[] }
-    const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)]
+    const explain = await planner(t)
     for (const { text, values } of reads) {
-      const { rows } = await client.query(`EXPLAIN (FORMAT JSON, ANALYZE) ${text}`, values)
-      const plan = nodes((rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0].Plan)
+      const plan = await explain(text, values)
       const described = `${text} ${JSON.stringify(values)}: ${JSON.stringify(plan.map((n) => ({ ...n, Plans: undefined })))}`
       const scans = plan.filter((n) => n['Relation Name'] !== undefined)
       // An index-only scan whenever the visibility map allows (other tests' open transactions may hold it back).
@@ -403,15 +415,9 @@ function registerTests (): void {
     t.is(filtered.results[0].requestId, 'alice19995')
     const [page, withFilters] = statements.splice(0)
 
-    const client = new pg.Client({ connectionString: URL })
-    await client.connect()
-    t.teardown(async () => client.end())
-    await client.query('SET enable_seqscan = off')
-    type PlanNode = Record<string, unknown> & { Plans?: PlanNode[] }
-    const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)]
+    const explain = await planner(t)
     for (const { text, values } of [page, withFilters]) {
-      const { rows } = await client.query(`EXPLAIN (FORMAT JSON, ANALYZE) ${text}`, values)
-      const plan = nodes((rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0].Plan)
+      const plan = await explain(text, values)
       const scans = plan.filter((n) => n['Relation Name'] === 'pins' || n['Index Name'] !== undefined)
       const described = JSON.stringify(plan.map((n) => ({ ...n, Plans: undefined })))
       t.deepEqual(scans.filter((n) => n['Node Type'] === 'Seq Scan'), [], described)
@@ -419,8 +425,7 @@ function registerTests (): void {
       // Bob's 20k pins are never read: each scan stays in Alice's range.
       for (const scan of scans) t.true(Number(scan['Actual Rows']) + Number(scan['Rows Removed by Filter'] ?? 0) <= 20000, described)
     }
-    const { rows } = await client.query(`EXPLAIN (FORMAT JSON, ANALYZE) ${page.text}`, page.values)
-    const pageScan = nodes((rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0].Plan).filter((n) => n['Relation Name'] === 'pins')
+    const pageScan = (await explain(page.text, page.values)).filter((n) => n['Relation Name'] === 'pins')
       .find((n) => n['Node Type'] === 'Index Scan' && Number(n['Actual Rows']) <= 11)
     t.truthy(pageScan, 'the page is read newest first and stops at its limit')
   })
@@ -671,22 +676,8 @@ function registerTests (): void {
     const changeStatements = statements.splice(0).filter((st) => /^\s*(SELECT|WITH|INSERT|UPDATE|DELETE)/.test(st.text))
     t.true(changeStatements.length > 30)
 
-    const client = new pg.Client({ connectionString: URL })
-    await client.connect()
-    t.teardown(async () => client.end())
-    // With sequential scans priced out, a plan that still has one has no index to use.
-    await client.query('SET enable_seqscan = off')
-    type PlanNode = Record<string, unknown> & { Plans?: PlanNode[] }
-    const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)]
-    const explain = async (text: string, values: unknown[] | undefined, analyze: boolean): Promise<PlanNode[]> => {
-      await client.query('BEGIN')
-      try {
-        const { rows } = await client.query(`EXPLAIN (FORMAT JSON${analyze ? ', ANALYZE' : ''}) ${text}`, values)
-        return nodes((rows[0]['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0].Plan)
-      } finally {
-        await client.query('ROLLBACK')
-      }
-    }
+    // Changes are explained in a transaction rolled back, so that ANALYZE's run of them changes nothing.
+    const explain = await planner(t, { rollback: true })
     for (const { text, values } of [...listingStatements, ...changeStatements]) {
       const plan = await explain(text, values, false)
       const scans = plan.filter((n) => n['Relation Name'] !== undefined)

@@ -5,8 +5,7 @@ import type {
   VersionListOptions, WriteOptions, WriteResult,
 } from '../metadata-store.js'
 import type { ChangeOptions } from '../jobs.js'
-import type { SnapshotCidListOptions, SnapshotDeleteResult, SnapshotListOptions, SnapshotMatch, SnapshotRecord } from '../snapshots.js'
-import { BackgroundFacade } from '../background-facade.js'
+import { SqlStoreFacade } from '../sql-facade.js'
 import * as archives from './archives.js'
 import * as buckets from './buckets.js'
 import * as jobs from './jobs.js'
@@ -16,7 +15,6 @@ import * as objects from './objects.js'
 import * as pins from './pins.js'
 import * as refs from './refs.js'
 import * as search from './search.js'
-import type { SearchCountOptions, SearchDriver, SearchReadOptions } from '../search.js'
 import * as snapshots from './snapshots.js'
 import * as statistics from './stats.js'
 import * as uploads from './uploads.js'
@@ -30,9 +28,9 @@ export { SQLITE_SCHEMA_VERSION } from './schema.js'
  * several processes may share the file. Listing is one range query on a partial index of the
  * latest, non-deleted versions; listing versions is at most two on versions_by_key.
  */
-export class SqliteMetadataStore extends BackgroundFacade<SqliteDatabase> implements MetadataStore {
+export class SqliteMetadataStore extends SqlStoreFacade<SqliteDatabase> implements MetadataStore {
   constructor (init: SqliteMetadataStoreInit) {
-    super(new SqliteDatabase(init), { ...jobs, ...pins, ...archives })
+    super(new SqliteDatabase(init), { ...jobs, ...pins, ...archives, ...search, ...snapshots })
   }
 
   async createBucket (bucket: BucketRecord, options?: AbortOptions): Promise<boolean> {
@@ -91,14 +89,6 @@ export class SqliteMetadataStore extends BackgroundFacade<SqliteDatabase> implem
     return await objects.listKeys(this.db, bucket, options)
   }
 
-  async searchObjects (bucket: string, driver: SearchDriver, options: SearchReadOptions): Promise<ObjectVersion[]> {
-    return await search.searchObjects(this.db, bucket, driver, options)
-  }
-
-  async countSearch (bucket: string, driver: Exclude<SearchDriver, { all: true }>, options: SearchCountOptions): Promise<number> {
-    return await search.countSearch(this.db, bucket, driver, options)
-  }
-
   async listVersionsByCid (cid: string, options: CidListOptions): Promise<CidMatch[]> {
     return await objects.listVersionsByCid(this.db, cid, options)
   }
@@ -142,26 +132,6 @@ export class SqliteMetadataStore extends BackgroundFacade<SqliteDatabase> implem
 
   referencedCids (options?: AbortOptions): AsyncIterable<string> {
     return refs.referencedCids(this.db, options)
-  }
-
-  async createSnapshot (record: SnapshotRecord, options?: ChangeOptions): Promise<'created' | 'exists' | 'no-bucket'> {
-    return await snapshots.createSnapshot(this.db, record, options)
-  }
-
-  async getSnapshot (bucket: string, id: string, options?: AbortOptions): Promise<SnapshotRecord | undefined> {
-    return await snapshots.getSnapshot(this.db, bucket, id, options)
-  }
-
-  async listSnapshots (bucket: string, options: SnapshotListOptions): Promise<SnapshotRecord[]> {
-    return await snapshots.listSnapshots(this.db, bucket, options)
-  }
-
-  async deleteSnapshot (bucket: string, id: string, options?: ChangeOptions): Promise<SnapshotDeleteResult> {
-    return await snapshots.deleteSnapshot(this.db, bucket, id, options)
-  }
-
-  async listSnapshotsByCid (cid: string, options: SnapshotCidListOptions): Promise<SnapshotMatch[]> {
-    return await snapshots.listSnapshotsByCid(this.db, cid, options)
   }
 
   async stats (options?: StatsOptions): Promise<StoreStats | undefined> {

@@ -3,13 +3,16 @@ import type { ChangeOptions, ClaimOptions, Job, JobCount, JobListOptions, JobOut
 import type { PinDeleteResult, PinList, PinListOptions, PinRecord, PinState, PinStatusOptions, PinStore } from './pins.js'
 import type { ReplicaListOptions, ReplicaRecord, ReplicaStore } from './replicas.js'
 import type { ArchiveChange, ArchiveChangeResult, ArchiveRecord, ArchiveStore } from './archives.js'
+import type { ObjectVersion } from './metadata-store.js'
+import type { SearchCountOptions, SearchDriver, SearchIndex, SearchReadOptions } from './search.js'
+import type { SnapshotCidListOptions, SnapshotDeleteResult, SnapshotListOptions, SnapshotMatch, SnapshotRecord, SnapshotStore } from './snapshots.js'
 
 /**
- * A SQL store's functions for its background concerns (the job queue, replica rows, pins, archive
- * records), each taking the store's connection first: sqlite/{jobs,pins,archives}.ts and
- * postgres/{jobs,pins,archives}.ts.
+ * A SQL store's functions for the concerns beside objects and uploads (the job queue, replica rows,
+ * pins, archive records, the search index, snapshots), each taking the store's connection first:
+ * sqlite/{jobs,pins,archives,search,snapshots}.ts and postgres/{jobs,pins,archives,search,snapshots}.ts.
  */
-export interface BackgroundFunctions<DB> {
+export interface SqlStoreFunctions<DB> {
   enqueueJobs: (db: DB, jobs: NewJob[], options?: AbortOptions) => Promise<void>
   claimJobs: (db: DB, options: ClaimOptions) => Promise<Job[]>
   finishJob: (db: DB, id: string, lease: string, outcome: JobOutcome, options?: AbortOptions) => Promise<boolean>
@@ -32,14 +35,21 @@ export interface BackgroundFunctions<DB> {
   getArchive: (db: DB, cid: string, options?: AbortOptions) => Promise<ArchiveRecord | undefined>
   markArchiveDeleting: (db: DB, cid: string, options?: AbortOptions) => Promise<ArchiveRecord | undefined>
   deleteArchive: (db: DB, cid: string, options?: AbortOptions) => Promise<boolean>
+  searchObjects: (db: DB, bucket: string, driver: SearchDriver, options: SearchReadOptions) => Promise<ObjectVersion[]>
+  countSearch: (db: DB, bucket: string, driver: Exclude<SearchDriver, { all: true }>, options: SearchCountOptions) => Promise<number>
+  createSnapshot: (db: DB, record: SnapshotRecord, options?: ChangeOptions) => Promise<'created' | 'exists' | 'no-bucket'>
+  getSnapshot: (db: DB, bucket: string, id: string, options?: AbortOptions) => Promise<SnapshotRecord | undefined>
+  listSnapshots: (db: DB, bucket: string, options: SnapshotListOptions) => Promise<SnapshotRecord[]>
+  deleteSnapshot: (db: DB, bucket: string, id: string, options?: ChangeOptions) => Promise<SnapshotDeleteResult>
+  listSnapshotsByCid: (db: DB, cid: string, options: SnapshotCidListOptions) => Promise<SnapshotMatch[]>
 }
 
 /**
- * The methods of the background concerns, written once for both SQL stores: each hands its
- * connection to the store's own function (the SQL differs; the delegation does not).
+ * The methods of those concerns, written once for both SQL stores: each hands its connection to
+ * the store's own function (the SQL differs; the delegation does not).
  */
-export abstract class BackgroundFacade<DB> implements JobQueue, ReplicaStore, PinStore, ArchiveStore {
-  protected constructor (protected readonly db: DB, private readonly fns: BackgroundFunctions<DB>) {}
+export abstract class SqlStoreFacade<DB> implements JobQueue, ReplicaStore, PinStore, ArchiveStore, SearchIndex, SnapshotStore {
+  protected constructor (protected readonly db: DB, private readonly fns: SqlStoreFunctions<DB>) {}
 
   async enqueueJobs (jobs: NewJob[], options?: AbortOptions): Promise<void> { await this.fns.enqueueJobs(this.db, jobs, options) }
   async claimJobs (options: ClaimOptions): Promise<Job[]> { return await this.fns.claimJobs(this.db, options) }
@@ -66,4 +76,15 @@ export abstract class BackgroundFacade<DB> implements JobQueue, ReplicaStore, Pi
   async getArchive (cid: string, options?: AbortOptions): Promise<ArchiveRecord | undefined> { return await this.fns.getArchive(this.db, cid, options) }
   async markArchiveDeleting (cid: string, options?: AbortOptions): Promise<ArchiveRecord | undefined> { return await this.fns.markArchiveDeleting(this.db, cid, options) }
   async deleteArchive (cid: string, options?: AbortOptions): Promise<boolean> { return await this.fns.deleteArchive(this.db, cid, options) }
+
+  async searchObjects (bucket: string, driver: SearchDriver, options: SearchReadOptions): Promise<ObjectVersion[]> { return await this.fns.searchObjects(this.db, bucket, driver, options) }
+  async countSearch (bucket: string, driver: Exclude<SearchDriver, { all: true }>, options: SearchCountOptions): Promise<number> {
+    return await this.fns.countSearch(this.db, bucket, driver, options)
+  }
+
+  async createSnapshot (record: SnapshotRecord, options?: ChangeOptions): Promise<'created' | 'exists' | 'no-bucket'> { return await this.fns.createSnapshot(this.db, record, options) }
+  async getSnapshot (bucket: string, id: string, options?: AbortOptions): Promise<SnapshotRecord | undefined> { return await this.fns.getSnapshot(this.db, bucket, id, options) }
+  async listSnapshots (bucket: string, options: SnapshotListOptions): Promise<SnapshotRecord[]> { return await this.fns.listSnapshots(this.db, bucket, options) }
+  async deleteSnapshot (bucket: string, id: string, options?: ChangeOptions): Promise<SnapshotDeleteResult> { return await this.fns.deleteSnapshot(this.db, bucket, id, options) }
+  async listSnapshotsByCid (cid: string, options: SnapshotCidListOptions): Promise<SnapshotMatch[]> { return await this.fns.listSnapshotsByCid(this.db, cid, options) }
 }

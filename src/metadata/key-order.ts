@@ -62,11 +62,16 @@ export function seekStart (range: KeyRange): string | undefined {
 
 /** Index of the first element of sorted `keys` that is >= `key` (keys.length when none). */
 export function lowerBound (keys: readonly string[], key: string): number {
+  return lowerBoundBy(keys, key, compareKeys)
+}
+
+/** Index of the first element of `items` (sorted by `compare`) that is >= `probe` (items.length when none). */
+export function lowerBoundBy<T> (items: readonly T[], probe: T, compare: (a: T, b: T) => number): number {
   let lo = 0
-  let hi = keys.length
+  let hi = items.length
   while (lo < hi) {
     const mid = (lo + hi) >>> 1
-    if (compareKeys(keys[mid], key) < 0) lo = mid + 1
+    if (compare(items[mid], probe) < 0) lo = mid + 1
     else hi = mid
   }
   return lo

@@ -1,4 +1,4 @@
-import { compareKeys, lowerBound, prefixSuccessor, seekStart } from './key-order.js'
+import { compareKeys, lowerBound, lowerBoundBy, prefixSuccessor, seekStart } from './key-order.js'
 import type { StoredVersion } from './memory-state.js'
 import type { SearchCountOptions, SearchDriver, SearchReadOptions } from './search.js'
 import { searchTerms } from './search.js'
@@ -25,14 +25,7 @@ function comparePairs (a: Pair, b: Pair): number {
 }
 
 function pairBound (pairs: readonly Pair[], pair: Pair): number {
-  let lo = 0
-  let hi = pairs.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (comparePairs(pairs[mid], pair) < 0) lo = mid + 1
-    else hi = mid
-  }
-  return lo
+  return lowerBoundBy(pairs, pair, comparePairs)
 }
 
 /** The memory store's search index (SearchIndex), kept by the store as keys' current objects change. */

@@ -16,7 +16,7 @@ import type { CidProfileName } from '../src/content/profiles.js'
 import { auditLogFile, type AuditSink } from '../src/audit.js'
 import { fileCredentials, type UserDirectory } from '../src/auth/user-file.js'
 import { createGateway } from '../src/gateway.js'
-import { loadOrCreateIpfsKey, startIpfsNode, type IpfsNode } from '../src/helia/index.js'
+import { loadOrCreateIpfsKey, startIpfsNode, type IpfsNode, type PrivateKey } from '../src/helia/index.js'
 import type { PinningServiceConfig } from '../src/federation/index.js'
 import { parseReplicasOption } from '../src/federation/replication.js'
 import type { ScrubOptions } from '../src/federation/scrub.js'
@@ -196,6 +196,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
   let stores: DataDirStores | undefined
   let gateway: Gateway
   let ipfs: IpfsNode | undefined
+  let ipnsKey: PrivateKey | undefined
   const ipfsKeyFile = options.ipfsListen === undefined || options.ipfsListen.length === 0
     ? undefined
     : options.ipfsKeyFile === undefined ? (options.metadataUrl === undefined ? join(dataDir, 'ipfs.key') : undefined) : resolve(options.ipfsKeyFile)
@@ -212,8 +213,9 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
     if (options.ipfsListen !== undefined && options.ipfsListen.length > 0) {
       // Before the gateway: its replicas' requests name this node as their origin, and reads and
       // pin requests fetch through it.
-      const privateKey = ipfsKeyFile === undefined ? undefined : await loadOrCreateIpfsKey(ipfsKeyFile)
-      ipfs = await startIpfsNode({ blockstore: stores.blockstore, listen: options.ipfsListen, privateKey })
+      // A kept key also names the buckets' published snapshots (IPNS); a key new on every start would move the names.
+      ipnsKey = ipfsKeyFile === undefined ? undefined : await loadOrCreateIpfsKey(ipfsKeyFile)
+      ipfs = await startIpfsNode({ blockstore: stores.blockstore, listen: options.ipfsListen, privateKey: ipnsKey })
     }
     const archive = options.archive === undefined ? options.gateway?.archive : createArchiveTarget(options.archive, { ipfs })
     const masterKey = options.masterKey ?? (options.metadataUrl === undefined ? await loadOrCreateMasterKey(dataDir) : undefined)
@@ -238,6 +240,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
       logger,
       metricsToken: options.metricsToken ?? options.gateway?.metricsToken,
       ipfs: ipfs ?? options.gateway?.ipfs,
+      ipnsKey: ipnsKey ?? options.gateway?.ipnsKey,
       replication: options.pinningServices === undefined || options.pinningServices.length === 0
         ? options.gateway?.replication
         : { ...options.gateway?.replication, services: options.pinningServices, replicas: options.replicas === undefined ? options.gateway?.replication?.replicas : parseReplicasOption(options.replicas) },

@@ -30,6 +30,8 @@ import { findByCid } from './discovery/find-by-cid.js'
 import { serveIpfs } from './ipfs-gateway/index.js'
 import { searchBucket } from './discovery/search.js'
 import { handleSnapshots } from './snapshots/http.js'
+import { SnapshotNames } from './snapshots/ipns.js'
+import { ipnsRecordServer } from './ipns/server.js'
 import { json } from './federation/admin.js'
 import type { JobHandler } from './jobs/handler.js'
 import { reconcileLifecycle } from './lifecycle/reconcile.js'
@@ -144,6 +146,9 @@ export function createGateway (init: GatewayInit = {}): Gateway {
   late[ARCHIVE] = archiveHandler({ metadata, content, target: init.archive, dayMs: lifecycleDayMs, logger })
   late[ARCHIVE_DELETE] = archiveDeleteHandler({ metadata, target: init.archive })
   const archiveView = archiveAdmin({ metadata, target: init.archive, adminToken: init.adminToken })
+  // Buckets' IPNS names and their signed records: public, like any IPNS record.
+  const snapshotNames = init.ipnsKey === undefined ? undefined : new SnapshotNames({ nodeKey: init.ipnsKey, metadata })
+  const ipnsRecords = snapshotNames === undefined ? undefined : ipnsRecordServer({ resolve: snapshotNames.resolve })
   const now = init.now ?? (() => new Date())
   const signatureClock = init.signatureClock ?? now
   const signatureV2 = init.signatureV2 ?? true
@@ -236,6 +241,11 @@ export function createGateway (init: GatewayInit = {}): Gateway {
     // The bucket name `ipfs` is reserved: path-style GET/HEAD /ipfs/<cid>[/<path>] is the IPFS gateway.
     if (target.virtualHosted !== true && relative.startsWith('/ipfs/') && (received.method === 'GET' || received.method === 'HEAD')) {
       return await ipfsGateway(received, relative.slice('/ipfs/'.length), state)
+    }
+    // `/ipns/<name>` asking for the signed record (else the bucket `ipns`, as before).
+    if (ipnsRecords !== undefined && target.virtualHosted !== true && relative.startsWith('/ipns/')) {
+      const record = await ipnsRecords.gatewayRecord(received, relative.slice('/ipns/'.length))
+      if (record !== undefined) { state.operation = 'IpnsRecord'; return record }
     }
     state.bucket = target.bucket
     state.key = target.key
@@ -372,7 +382,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
   async function snapshots (received: S3Request, state: RequestState, rest: string): Promise<S3Response> {
     state.operation = 'Snapshots'
     const { req, principal, authorizer } = await authenticated(withTextHeaders(received), new URLSearchParams(received.query), state)
-    return await handleSnapshots({ metadata, blockstore, content, now, newId, encryptByDefault: encryption.encryptByDefault, signal: req.signal }, req, rest, { principal, authorizer })
+    return await handleSnapshots({ metadata, blockstore, content, now, newId, encryptByDefault: encryption.encryptByDefault, ipns: snapshotNames, signal: req.signal }, req, rest, { principal, authorizer })
   }
 
   function jsonErrorResponse (req: S3Request, id: string, err: S3Error): S3Response {
@@ -417,7 +427,7 @@ export function createGateway (init: GatewayInit = {}): Gateway {
         const snapshot = /^\/snapshots\/(.+)$/.exec(path)?.[1]
         if (snapshot !== undefined) return await observed(req, async (received, _id, state) => await snapshots(received, state, snapshot), jsonErrorResponse, false)
         try {
-          return await federation.adminRoute(req, path) ?? await archiveView(req, path) ?? await observability.admin(req)
+          return await ipnsRecords?.route(req, path) ?? await federation.adminRoute(req, path) ?? await archiveView(req, path) ?? await observability.admin(req)
         } catch (err) {
           logger.error({ err, path }, 'an admin request failed')
           const body = Buffer.from(JSON.stringify({ error: 'InternalError' }) + '\n')

@@ -11,6 +11,7 @@ import type { IpfsPeer, JobsOptions, ReplicationOptions } from './federation/ind
 import type { ScrubOptions } from './federation/scrub.js'
 import type { Registry } from 'prom-client'
 import type { ArchiveTarget } from './archive/target.js'
+import type { NodePrivateKey } from './ipns/keys.js'
 
 export type { GatewayLogger } from './observability/logger.js'
 
@@ -195,6 +196,15 @@ export interface GatewayInit {
    * is served only as raw blocks and CARs.
    */
   ipfsGateway?: 'open' | 'authorized'
+  /**
+   * The node's private key (`loadOrCreateIpfsKey` from `s3-ipfs-gateway/helia`, the key `ipfs` runs
+   * with): each bucket's IPNS name is derived from it (`deriveIpnsKey(ipnsKey, bucket)`), so names
+   * stay the same across restarts. With it, `POST /-/snapshots/<bucket>?publish=ipns` publishes a
+   * snapshot under the bucket's name, and the admin endpoints serve the signed records
+   * (`/routing/v1/ipns/<name>`, Delegated Routing V1), as does `/ipns/<name>?format=ipns-record` on
+   * the S3 port. Without it publishing answers 501 NotImplemented.
+   */
+  ipnsKey?: NodePrivateKey
   /** The background job worker of this process (replication, pins, scrubbing). Default: on. */
   jobs?: JobsOptions
   /**

@@ -29,8 +29,11 @@ export interface BucketRecord {
   config?: BucketConfig
 }
 
-/** Bucket sub-resources a store keeps for the gateway, opaque to the store. */
-export type BucketConfigKind = 'policy' | 'acl' | 'cors' | 'publicAccessBlock' | 'encryption' | 'replication' | 'tagging' | 'ownershipControls' | 'lifecycle'
+/**
+ * Bucket sub-resources a store keeps for the gateway, opaque to the store. `ipns`: the snapshot the
+ * bucket's IPNS name points to (src/snapshots/ipns.ts).
+ */
+export type BucketConfigKind = 'policy' | 'acl' | 'cors' | 'publicAccessBlock' | 'encryption' | 'replication' | 'tagging' | 'ownershipControls' | 'lifecycle' | 'ipns'
 export type BucketConfig = Partial<Record<BucketConfigKind, string>>
 
 /**

@@ -20,3 +20,11 @@ export async function mayRestore (authorizer: Pick<Authorizer, 'allowedForAll'>,
 export function mayDeleteSnapshot (principal: string | undefined, bucketOwner: string, snapshotOwner: string): boolean {
   return principal !== undefined && (principal === bucketOwner || principal === snapshotOwner)
 }
+
+/**
+ * Publishing a snapshot under the bucket's IPNS name, or unpublishing it: the bucket's owner only.
+ * A published root CID is public to anyone who has the name, whatever the bucket's policy says.
+ */
+export function mayPublishSnapshot (principal: string | undefined, bucketOwner: string): boolean {
+  return principal !== undefined && principal === bucketOwner
+}

@@ -7,13 +7,16 @@ import type { SnapshotRecord } from '../metadata/snapshots.js'
 import { fromStoredBucketEncryption } from '../protocol/bucket-encryption.js'
 import { MAX_KEY_BYTES } from '../protocol/names.js'
 import type { S3Request, S3Response } from '../types.js'
-import { mayDeleteSnapshot, mayReadSnapshot, mayRestore } from './access.js'
+import { mayDeleteSnapshot, mayPublishSnapshot, mayReadSnapshot, mayRestore } from './access.js'
 import { takeSnapshot } from './create.js'
+import { publishedSnapshot, publishSnapshot, unpublishSnapshot, type SnapshotNames } from './ipns.js'
 import { restoreDirectory, type RestoreContext } from './restore.js'
 
 export interface SnapshotHttpContext extends RestoreContext {
   /** GatewayInit.encryptByDefault: a restore would write plaintext CIDs where every object must be encrypted. */
   encryptByDefault: boolean
+  /** Each bucket's IPNS name; without it publishing answers 501. */
+  ipns?: Pick<SnapshotNames, 'name'>
 }
 
 export interface Caller {
@@ -42,10 +45,12 @@ export function snapshotJson (record: SnapshotRecord): Record<string, unknown> {
 
 /**
  * `/-/snapshots/<bucket>[/<id>|/restore]` (`rest` is what follows `/snapshots/`, percent-encoded):
- * - POST `<bucket>[?prefix=]`: take a snapshot (201, the snapshot);
+ * - POST `<bucket>[?prefix=][&publish=ipns]`: take a snapshot (201, the snapshot); with `publish=ipns`
+ *   (the bucket owner) it becomes the one the bucket's IPNS name points to (`ipns: { name, sequence }`);
  * - GET `<bucket>[?max-results=&continuation-token=]`: the snapshots the caller may read, oldest first;
- * - GET `<bucket>/<id>`: one (404 when absent or not readable);
- * - DELETE `<bucket>/<id>`: the bucket owner or its taker (204);
+ * - GET `<bucket>/<id>`: one (404 when absent or not readable); the published one shows `ipns: { name }`;
+ * - DELETE `<bucket>/<id>`: the bucket owner or its taker (204); the published one is unpublished first;
+ * - DELETE `<bucket>/ipns`: the bucket owner unpublishes (204; the snapshot stays);
  * - POST `<bucket>/restore?cid=<directory>[&prefix=]`: objects from a directory (200, the report).
  * Permissions: see access.ts.
  */
@@ -70,17 +75,32 @@ export async function handleSnapshots (ctx: SnapshotHttpContext, req: S3Request,
     if (req.method !== 'POST') throw new S3Error('MethodNotAllowed')
     return await restore(ctx, bucket, query, caller)
   }
+  if (parts[1] === 'ipns') {
+    if (req.method !== 'DELETE') throw new S3Error('MethodNotAllowed')
+    if (!mayPublishSnapshot(caller.principal, bucket.owner)) throw new S3Error('AccessDenied')
+    await unpublishSnapshot(ctx.metadata, bucket.name, { signal: ctx.signal })
+    return { status: 204, headers: { 'cache-control': 'no-store' } }
+  }
   const record = await ctx.metadata.getSnapshot(bucket.name, parts[1], { signal: ctx.signal })
   const readable = record !== undefined && await mayReadSnapshot(caller.authorizer, bucket.name, record.prefix)
   if (req.method === 'GET' || req.method === 'HEAD') {
     if (!readable) throw noSuchSnapshot()
-    return json(200, snapshotJson(record))
+    return json(200, shownSnapshot(ctx, bucket, record))
   }
   if (req.method !== 'DELETE') throw new S3Error('MethodNotAllowed')
   if (record === undefined) throw noSuchSnapshot()
   if (!mayDeleteSnapshot(caller.principal, bucket.owner, record.owner)) throw readable ? new S3Error('AccessDenied') : noSuchSnapshot()
+  // Before its reference is released: a name never points at content that may be collected.
+  if (publishedSnapshot(bucket)?.id === record.id) await unpublishSnapshot(ctx.metadata, bucket.name, { signal: ctx.signal })
   await ctx.metadata.deleteSnapshot(bucket.name, record.id, { signal: ctx.signal })
   return { status: 204, headers: { 'cache-control': 'no-store' } }
+}
+
+/** The snapshot as the API shows it, with its bucket's IPNS name when it is the published one. */
+function shownSnapshot (ctx: SnapshotHttpContext, bucket: BucketRecord, record: SnapshotRecord): Record<string, unknown> {
+  const json = snapshotJson(record)
+  if (ctx.ipns !== undefined && publishedSnapshot(bucket)?.id === record.id) json.ipns = { name: ctx.ipns.name(bucket.name) }
+  return json
 }
 
 function noSuchSnapshot (): S3Error {
@@ -95,8 +115,16 @@ function prefixOf (query: URLSearchParams): string {
 
 async function create (ctx: SnapshotHttpContext, bucket: BucketRecord, query: URLSearchParams, caller: Caller): Promise<S3Response> {
   const prefix = prefixOf(query)
+  const publish = query.get('publish')
+  if (publish !== null && publish !== 'ipns') throw new S3Error('InvalidArgument', 'publish may only be ipns', { ArgumentName: 'publish' })
   if (caller.principal === undefined || !await mayReadSnapshot(caller.authorizer, bucket.name, prefix)) throw new S3Error('AccessDenied')
-  return json(201, snapshotJson(await takeSnapshot(ctx, bucket, prefix, caller.principal)))
+  if (publish === null) return json(201, snapshotJson(await takeSnapshot(ctx, bucket, prefix, caller.principal)))
+  if (ctx.ipns === undefined) throw new S3Error('NotImplemented', 'Publishing under an IPNS name needs the node\'s key (GatewayInit.ipnsKey).')
+  if (!mayPublishSnapshot(caller.principal, bucket.owner)) throw new S3Error('AccessDenied')
+  const record = await takeSnapshot(ctx, bucket, prefix, caller.principal)
+  const published = await publishSnapshot(ctx.metadata, bucket, record, { signal: ctx.signal })
+  if (published === undefined) throw new S3Error('NoSuchBucket', undefined, { BucketName: bucket.name })
+  return json(201, { ...snapshotJson(record), ipns: { name: ctx.ipns.name(bucket.name), sequence: String(published.sequence) } })
 }
 
 async function list (ctx: SnapshotHttpContext, bucket: BucketRecord, query: URLSearchParams, caller: Caller): Promise<S3Response> {
@@ -116,7 +144,7 @@ async function list (ctx: SnapshotHttpContext, bucket: BucketRecord, query: URLS
       after = record.id
       let allowed = readable.get(record.prefix)
       if (allowed === undefined) readable.set(record.prefix, allowed = await mayReadSnapshot(caller.authorizer, bucket.name, record.prefix))
-      if (allowed) shown.push(snapshotJson(record))
+      if (allowed) shown.push(shownSnapshot(ctx, bucket, record))
     }
     if (page.length < max - shown.length + 1) break
   }

@@ -282,7 +282,9 @@ export interface Gateway {
    * The admin endpoints for any adapter to mount (`createAdminHandler` in `s3-ipfs-gateway/node`,
    * `adminMiddleware` for Express, `adminPlugin` for Fastify). Paths relative to `basePath`:
    * `/healthy` (liveness: never touches a dependency), `/ready` (each dependency checked; 503 when
-   * a required one is down), `/metrics` (Prometheus text), `/dashboard` and `/dashboard/data`.
+   * a required one is down), `/metrics` (Prometheus text), `/dashboard` and `/dashboard/data`; for
+   * S3 callers (signed as S3 requests are) `/cids/<cid>`, `/search`, `/snapshots/...`; and, with
+   * `ipnsKey`, `/routing/v1/ipns/<name>` (published snapshots' IPNS records, to anyone).
    */
   readonly admin: { handle(request: S3Request): Promise<S3Response> }
   /** The gateway's Prometheus registry; undefined when metrics are off. */

@@ -12,7 +12,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
-import { CreateBucketCommand, PutBucketPolicyCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { PutBucketPolicyCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { CID } from 'multiformats/cid'
 import { createGateway } from '../src/gateway.js'
 import { MemoryBlockstore } from '../src/blockstores/memory.js'
@@ -28,7 +28,7 @@ import { startServer } from '../bin/server.js'
 import { nodeHost } from './helpers/hosts.js'
 import { dropPostgresSchema, postgresProblem, whenServices } from './helpers/services.js'
 import { deterministicBytes } from './helpers/s3.js'
-import { signedFetch } from './helpers/sign.js'
+import { CREDENTIALS, USERS, call, client, fill } from './helpers/snapshot-users.js'
 
 installPromiseWithResolvers() // helia needs it on Node 20; helia packages are imported dynamically below
 
@@ -37,9 +37,6 @@ const pgProblem = await postgresProblem(PG_URL)
 const LABELS = ['memory', 'sqlite', ...(pgProblem === undefined ? ['postgres'] : [])]
 whenServices('published snapshots on PostgreSQL', pgProblem, () => {})
 
-const USERS = { alice: { accessKeyId: 'ALICEKEY', secretAccessKey: 'alice-secret' }, bob: { accessKeyId: 'BOBKEY', secretAccessKey: 'bob-secret' } }
-type User = keyof typeof USERS | undefined
-const CREDENTIALS = { [USERS.alice.accessKeyId]: USERS.alice.secretAccessKey, [USERS.bob.accessKeyId]: USERS.bob.secretAccessKey }
 const RECORD_TYPE = 'application/vnd.ipfs.ipns-record'
 
 const FILES: Record<string, Buffer> = {
@@ -50,26 +47,10 @@ const FILES: Record<string, Buffer> = {
 
 interface Published { id: string, cid: string, created: string, ipns?: { name: string, sequence?: string } }
 
-function client (origin: string, user: keyof typeof USERS): S3Client {
-  return new S3Client({ endpoint: origin, region: 'us-east-1', forcePathStyle: true, credentials: USERS[user], maxAttempts: 1 })
-}
-
-async function call (origin: string, user: User, method: string, path: string): Promise<{ status: number, body: any }> {
-  const url = `${origin}${path}`
-  const response = user === undefined ? await fetch(url, { method }) : await signedFetch({ method, url, ...USERS[user] })
-  const text = await response.text()
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) }
-}
-
 async function tempDir (t: ExecutionContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 's3ipfs-snap-ipns-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   return dir
-}
-
-async function fill (s3: S3Client, bucket: string, files: Record<string, Buffer>): Promise<void> {
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }))
-  for (const [key, body] of Object.entries(files)) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }))
 }
 
 /** The routing endpoint's status for `name`, as the delegated routing client asks. */

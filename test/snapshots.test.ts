@@ -28,15 +28,13 @@ import { postgresProblem, whenServices, dropPostgresSchema } from './helpers/ser
 import { nodeHost } from './helpers/hosts.js'
 import { deterministicBytes } from './helpers/s3.js'
 import { Sha256, signedFetch } from './helpers/sign.js'
+import { CREDENTIALS, USERS, call, client, fill, type User } from './helpers/snapshot-users.js'
 
 const PG_URL = process.env.S3IPFS_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const pgProblem = await postgresProblem(PG_URL)
 const LABELS = ['memory', 'sqlite', ...(pgProblem === undefined ? ['postgres'] : [])]
 whenServices('snapshots on PostgreSQL', pgProblem, () => {})
 
-const USERS = { alice: { accessKeyId: 'ALICEKEY', secretAccessKey: 'alice-secret' }, bob: { accessKeyId: 'BOBKEY', secretAccessKey: 'bob-secret' } }
-type User = keyof typeof USERS | undefined
-const CREDENTIALS = { [USERS.alice.accessKeyId]: USERS.alice.secretAccessKey, [USERS.bob.accessKeyId]: USERS.bob.secretAccessKey }
 
 /** The bucket's objects: plain keys, nested ones, the rule's special keys, and a file of several blocks. */
 const OBJECTS: Record<string, Buffer> = {
@@ -52,17 +50,6 @@ const OBJECTS: Record<string, Buffer> = {
 }
 
 interface Snapshot { id: string, bucket: string, cid: string, path: string, prefix: string, created: string, owner: string, profile: string, keys: number, bytes: number, skipped: { encrypted: number, archived: number } }
-
-function client (origin: string, user: keyof typeof USERS): S3Client {
-  return new S3Client({ endpoint: origin, region: 'us-east-1', forcePathStyle: true, credentials: USERS[user], maxAttempts: 1 })
-}
-
-async function call (origin: string, user: User, method: string, path: string): Promise<{ status: number, body: any }> {
-  const url = `${origin}${path}`
-  const response = user === undefined ? await fetch(url, { method }) : await signedFetch({ method, url, ...USERS[user] })
-  const text = await response.text()
-  return { status: response.status, body: text === '' ? undefined : JSON.parse(text) }
-}
 
 async function ipfs (origin: string, user: User, path: string, accept?: string): Promise<{ status: number, bytes: Buffer }> {
   const url = `${origin}${path}`
@@ -92,11 +79,6 @@ async function start (t: import('ava').ExecutionContext, label: string, init: Pa
   const host = await nodeHost.start(gateway, '', { adminPath: '/-' })
   t.teardown(async () => { await host.close(); await gateway.close() })
   return { origin: host.origin, gateway, blockstore }
-}
-
-async function fill (s3: S3Client, bucket: string, objects: Record<string, Buffer>): Promise<void> {
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }))
-  for (const [key, body] of Object.entries(objects)) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }))
 }
 
 for (const label of LABELS) {

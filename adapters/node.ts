@@ -1,5 +1,7 @@
 import { createServer as createHttpServer } from 'node:http'
 import type { IncomingMessage, Server, ServerOptions, ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import type { Server as HttpsServer } from 'node:https'
 import type { Gateway, S3Request, S3Response } from '../src/types.js'
 import { deferContinue, isUnderBasePath, normalizeBasePath, toS3Request, writeS3Response } from './node-io.js'
 import type { TrustProxy } from './node-io.js'
@@ -68,21 +70,35 @@ export interface CreateServerOptions extends NodeHandlerOptions {
   serverOptions?: ServerOptions
   /** Also serve the gateway's admin endpoints under this path (e.g. '/-'), outside `basePath`. */
   adminPath?: string
+  /**
+   * Serve HTTPS with this certificate chain and private key (PEM). Replace them on the running
+   * server with `server.setSecureContext({ cert, key })`. Default: plain HTTP.
+   */
+  tls?: { cert: string | Buffer, key: string | Buffer }
 }
 
+type ServedGateway = Pick<Gateway, 'handle'> & Partial<Pick<Gateway, 'admin'>>
+
 /**
- * An `http.Server` (not yet listening) serving `gateway` under `basePath`. `100 Continue` is
- * written only when a request's body is read (`deferContinue`).
+ * An `http.Server` (not yet listening) serving `gateway` under `basePath`, or an `https.Server`
+ * with `tls`. `100 Continue` is written only when a request's body is read (`deferContinue`).
  */
-export function createServer (gateway: Pick<Gateway, 'handle'> & Partial<Pick<Gateway, 'admin'>>, options: CreateServerOptions = {}): Server {
+export function createServer (gateway: ServedGateway, options: CreateServerOptions & { tls: NonNullable<CreateServerOptions['tls']> }): HttpsServer
+export function createServer (gateway: ServedGateway, options?: CreateServerOptions & { tls?: undefined }): Server
+export function createServer (gateway: ServedGateway, options?: CreateServerOptions): Server | HttpsServer
+export function createServer (gateway: ServedGateway, options: CreateServerOptions = {}): Server | HttpsServer {
   const handler = createNodeHandler(gateway, options)
   const admin = options.adminPath === undefined || gateway.admin === undefined
     ? undefined
     : createAdminHandler({ admin: gateway.admin }, { basePath: options.adminPath, trustProxy: options.trustProxy })
-  const server = createHttpServer({ requestTimeout: 0, ...options.serverOptions }, (req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     if (admin === undefined) handler(req, res)
     else admin(req, res, () => { handler(req, res) })
-  })
+  }
+  const serverOptions = { requestTimeout: 0, ...options.serverOptions }
+  const server = options.tls === undefined
+    ? createHttpServer(serverOptions, listener)
+    : createHttpsServer({ ...serverOptions, cert: options.tls.cert, key: options.tls.key }, listener)
   server.keepAliveTimeout = options.serverOptions?.keepAliveTimeout ?? 65_000
   deferContinue(server)
   return server

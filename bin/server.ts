@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { access, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer as createHttpServer, type Server } from 'node:http'
+import type { Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
 import type { Blockstore } from 'interface-blockstore'
@@ -26,6 +27,7 @@ import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
 import type { Gateway, GatewayInit } from '../src/types.js'
 import { defaultLogger, jsonLogger, type GatewayLogger, type LogLevel } from '../src/observability/logger.js'
 import { createArchiveTarget } from '../src/archive/config.js'
+import { readTlsPair, reloadTlsOnChange, type TlsFiles } from './tls-files.js'
 
 export const DEFAULT_PORT = 9090
 export const DEFAULT_HOST = '127.0.0.1'
@@ -68,6 +70,12 @@ export interface ServerOptions {
   auditLog?: string
   /** Accept SSE-C keys over plain HTTP (S3 refuses them; for a TLS-terminating proxy in front). */
   allowInsecureSseC?: boolean
+  /**
+   * Serve HTTPS with this certificate and key (PEM files), re-read when they change (a renewal
+   * needs no restart). Requests over it count as secure, so SSE-C works without
+   * `allowInsecureSseC`. The admin listener (`adminListen`) stays plain HTTP. Default: plain HTTP.
+   */
+  tls?: TlsFiles
   /** GatewayInit.ipfsGateway: who `/ipfs/<cid>` serves ('authorized' by default, or 'open'). */
   ipfsGateway?: 'open' | 'authorized'
   /** GatewayInit.cidMetadata. */
@@ -154,13 +162,14 @@ export interface ServerCredentials {
 }
 
 export interface RunningServer {
-  /** `http://host:port` plus the base path, for `--endpoint-url` / the SDK's `endpoint`. */
+  /** `http(s)://host:port` plus the base path, for `--endpoint-url` / the SDK's `endpoint`. */
   url: string
   port: number
   host: string
   gateway: Gateway
   credentials: ServerCredentials
-  server: Server
+  /** An `https.Server` with `tls`. */
+  server: Server | HttpsServer
   /** The embedded IPFS node, when `ipfsListen` was given. */
   ipfs?: IpfsNode
   /** The file the embedded node's key is kept in; undefined when it has a new peer id on every start. */
@@ -185,6 +194,8 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
   if ((options.accessKeyId === undefined) !== (options.secretAccessKey === undefined)) {
     throw new TypeError('Set both the access key and the secret key, or neither (then a pair is generated and kept in the data directory)')
   }
+  // Before anything is opened or made: unusable TLS files stop the start (code ERR_TLS_FILES).
+  const tlsPair = options.tls === undefined ? undefined : readTlsPair(options.tls)
   const credentials = options.accessKeyId !== undefined && options.secretAccessKey !== undefined
     ? { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey }
     : await loadOrCreateCredentials(dataDir)
@@ -260,7 +271,8 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
       'encrypted (SSE-S3 / SSE-C, or --encrypt for all of it) is public to anyone who learns an object\'s CID.', { code: 'S3IPFS_PUBLIC_CONTENT' })
   }
 
-  const server = createServer(gateway, { basePath: options.basePath, trustProxy: options.trustProxy, adminPath: ADMIN_PATH })
+  const server = createServer(gateway, { basePath: options.basePath, trustProxy: options.trustProxy, adminPath: ADMIN_PATH, tls: tlsPair })
+  if (options.tls !== undefined) reloadTlsOnChange(server as HttpsServer, options.tls, logger)
   let adminServer: Server | undefined
   try {
     await listen(server, port, host)
@@ -282,7 +294,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
   const basePath = normalize(options.basePath)
   let closing: Promise<void> | undefined
   return {
-    url: `http://${urlHost(address.address)}:${address.port}${basePath}`,
+    url: `${options.tls === undefined ? 'http' : 'https'}://${urlHost(address.address)}:${address.port}${basePath}`,
     port: address.port,
     host: address.address,
     gateway,
@@ -413,7 +425,7 @@ export function postgresStore (url: string): PostgresMetadataStore {
   return new PostgresMetadataStore({ connectionString: parsed.toString(), schema })
 }
 
-async function listen (server: Server, port: number, host: string): Promise<void> {
+async function listen (server: Server | HttpsServer, port: number, host: string): Promise<void> {
   server.listen(port, host)
   await Promise.race([
     once(server, 'listening'),
@@ -421,7 +433,7 @@ async function listen (server: Server, port: number, host: string): Promise<void
   ])
 }
 
-async function shutdown (server: Server, gateway: Gateway, timeoutMs: number): Promise<void> {
+async function shutdown (server: Server | HttpsServer, gateway: Gateway, timeoutMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => { server.close(() => { resolve() }) })
   server.closeIdleConnections()
   // keep-alive connections that become idle after their last reply

@@ -44,6 +44,9 @@ Options (each overrides its environment variable):
                                         identity policies (re-read when it changes)
   --encrypt         S3IPFS_ENCRYPT=1    store every new object encrypted (SSE-S3)
   --audit-log FILE  S3IPFS_AUDIT_LOG    append a JSON line per request to FILE
+  --tls-cert FILE   S3IPFS_TLS_CERT     serve HTTPS with this certificate chain (PEM); needs --tls-key.
+  --tls-key FILE    S3IPFS_TLS_KEY      Both files are re-read when they change (renewals need no
+                                        restart); SSE-C then works without --allow-insecure-sse-c
   --allow-insecure-sse-c                accept SSE-C keys over plain HTTP (TLS ends at a proxy)
   --no-cid-metadata S3IPFS_CID_METADATA=false  return each version's CID only in x-ipfs-path, not
                                         also as x-amz-meta-cid (for S3-identical user metadata)
@@ -162,6 +165,8 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
       encrypt: { type: 'boolean' },
       'audit-log': { type: 'string' },
       'allow-insecure-sse-c': { type: 'boolean' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
       'no-cid-metadata': { type: 'boolean' },
       'ipfs-gateway': { type: 'string' },
       'no-signature-v2': { type: 'boolean' },
@@ -220,6 +225,7 @@ function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): ServerOpt
     encrypt: values.encrypt ?? (env.S3IPFS_ENCRYPT === '1' || env.S3IPFS_ENCRYPT === 'true'),
     auditLog: values['audit-log'] ?? nonEmpty(env.S3IPFS_AUDIT_LOG),
     allowInsecureSseC: values['allow-insecure-sse-c'] ?? false,
+    tls: tlsFiles(values['tls-cert'] ?? nonEmpty(env.S3IPFS_TLS_CERT), values['tls-key'] ?? nonEmpty(env.S3IPFS_TLS_KEY)),
     ipfsGateway: ipfsGatewayMode(values['ipfs-gateway'] ?? nonEmpty(env.S3IPFS_IPFS_GATEWAY)),
     cidMetadata: values['no-cid-metadata'] === true ? false : !FALSE_WORDS.includes((env.S3IPFS_CID_METADATA ?? '').toLowerCase()),
     lifecycleDaySeconds: lifecycleDaySeconds(env),
@@ -238,6 +244,14 @@ function lifecycleDaySeconds (env: NodeJS.ProcessEnv): number | undefined {
   if (text === undefined) return undefined
   if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`Invalid S3IPFS_LIFECYCLE_DAY_SECONDS "${text}"; expected a whole number of seconds, at least 1`)
   return Number(text)
+}
+
+/** `--tls-cert` and `--tls-key` (or their variables): both or neither. */
+function tlsFiles (certFile: string | undefined, keyFile: string | undefined): ServerOptions['tls'] {
+  if (certFile === undefined && keyFile === undefined) return undefined
+  if (keyFile === undefined) throw new UsageError('--tls-cert (S3IPFS_TLS_CERT) needs --tls-key (S3IPFS_TLS_KEY) too')
+  if (certFile === undefined) throw new UsageError('--tls-key (S3IPFS_TLS_KEY) needs --tls-cert (S3IPFS_TLS_CERT) too')
+  return { certFile: resolve(certFile), keyFile: resolve(keyFile) }
 }
 
 /** `HOST:PORT`, `[v6]:PORT` or `:PORT` (all interfaces' loopback default: 127.0.0.1). */
@@ -264,6 +278,7 @@ function banner (running: RunningServer, options: ServerOptions): string {
     `  data directory:  ${options.dataDir ?? DEFAULT_DATA_DIR}`,
     ...(options.ipfsApi === undefined ? [] : [`  ipfs node:       ${options.ipfsApi} (Kubo RPC API)`]),
     ...(options.usersFile === undefined ? [] : [`  users file:      ${options.usersFile}`]),
+    ...(options.tls === undefined ? [] : [`  tls:             ${options.tls.certFile} (re-read when it or the key changes)`]),
     `  encryption:      ${options.encrypt === true ? 'every new object (SSE-S3)' : 'per request or bucket (SSE-S3, SSE-C)'}`,
     ...(options.auditLog === undefined ? [] : [`  audit log:       ${options.auditLog}`]),
     `  admin:           ${running.url.replace(/\/+$/, '').replace(/(https?:\/\/[^/]+).*/, '$1')}/-/ (healthy, ready, metrics, dashboard)`,
@@ -479,6 +494,10 @@ async function main (argv: string[]): Promise<number> {
     const e = err as Error & { code?: string }
     if (e.name === 'UsageError' || e.code === 'ERR_IPFS_LISTEN_ADDRESS' || e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
       process.stderr.write(`${e.message}\n\n${usage}`)
+      return 2
+    }
+    if (e.code === 'ERR_TLS_FILES') {
+      process.stderr.write(`${e.message}\n`)
       return 2
     }
     if (e.code === 'EADDRINUSE') {

@@ -240,6 +240,25 @@ test('serve: --archive and S3IPFS_ARCHIVE files are checked before anything star
   }
 })
 
+test('serve: --tls-cert and --tls-key (or S3IPFS_TLS_*) go together; an unreadable or non-PEM file exits 2 before listening, quoting nothing of it', async (t) => {
+  const dir = await tempDir(t)
+  const notPem = join(dir, 'not-pem.key')
+  await writeFile(notPem, 'TOP-SECRET-VALUE\n')
+  const cases: Array<[string[], Record<string, string>, RegExp]> = [
+    [['--tls-cert', join(dir, 'cert.pem')], {}, /--tls-cert \(S3IPFS_TLS_CERT\) needs --tls-key \(S3IPFS_TLS_KEY\) too/],
+    [[], { S3IPFS_TLS_KEY: notPem }, /--tls-key \(S3IPFS_TLS_KEY\) needs --tls-cert \(S3IPFS_TLS_CERT\) too/],
+    [['--tls-cert', join(dir, 'missing.pem'), '--tls-key', notPem], {}, /Cannot read the TLS certificate file \S+missing\.pem: ENOENT/],
+    [['--tls-cert', notPem, '--tls-key', notPem], { S3IPFS_TLS_CERT: join(dir, 'ignored.pem') }, /The TLS certificate file \S+not-pem\.key holds no PEM block/],
+  ]
+  for (const [args, env, message] of cases) {
+    const { exit, stdout, stderr } = await run(t, ['serve', '--port', '0', '--data-dir', dir, ...args], env)
+    t.deepEqual(exit, { code: 2, signal: null }, stderr)
+    t.regex(stderr, message)
+    t.notRegex(stderr, /TOP-SECRET-VALUE/)
+    t.notRegex(stdout, /listening on/)
+  }
+})
+
 test('--help prints the usage and exits 0', async (t) => {
   const child = cli(t, ['serve', '--help'])
   t.deepEqual(await child.exited(START_TIMEOUT), { code: 0, signal: null })

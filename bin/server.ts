@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { access, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { access, link, mkdir, open, readdir, readFile, unlink } from 'node:fs/promises'
 import { createServer as createHttpServer, type Server } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
@@ -481,15 +481,32 @@ async function loadOrCreateMasterKey (dataDir: string): Promise<string> {
   } catch (err) {
     if ((err as { code?: unknown }).code !== 'ENOENT') throw new Error(`Cannot read ${file}: ${(err as Error).message}`)
   }
-  const key = randomBytes(32).toString('base64')
   await mkdir(dataDir, { recursive: true })
+  return (await createOnce(file, randomBytes(32).toString('base64') + '\n')).trim()
+}
+
+/**
+ * Writes `text` to `file` unless it exists, and returns what the file holds then. The file appears
+ * whole or not at all (written to a temporary name, synced, then linked into place): processes
+ * starting together on one data directory all read the one that was linked first.
+ */
+async function createOnce (file: string, text: string): Promise<string> {
+  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`
+  const handle = await open(temp, 'wx', 0o600)
   try {
-    await writeFile(file, key + '\n', { mode: 0o600, flag: 'wx' })
-    return key
+    await handle.writeFile(text)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  try {
+    await link(temp, file)
+    return text
   } catch (err) {
-    // Another process made it first: use theirs.
-    if ((err as { code?: unknown }).code === 'EEXIST') return (await readFile(file, 'utf8')).trim()
-    throw err
+    if ((err as { code?: unknown }).code !== 'EEXIST') throw err
+    return await readFile(file, 'utf8')
+  } finally {
+    await unlink(temp).catch(() => {})
   }
 }
 
@@ -513,8 +530,9 @@ async function loadOrCreateCredentials (dataDir: string): Promise<ServerCredenti
     secretAccessKey: randomBytes(30).toString('base64'),
   }
   await mkdir(dataDir, { recursive: true })
-  await writeFile(file, JSON.stringify(generated, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
-  return generated
+  // Another process starting on the same directory may have made one first: its pair is the one kept.
+  const kept = JSON.parse(await createOnce(file, JSON.stringify(generated, null, 2) + '\n')) as ServerCredentials
+  return { accessKeyId: kept.accessKeyId, secretAccessKey: kept.secretAccessKey }
 }
 
 function normalize (basePath: string | undefined): string {

@@ -577,3 +577,20 @@ test('startServer: auditLog and gateway.audit both get every entry', async (t) =
   t.deepEqual(logged.map(e => [e.operation, e.status, e.error]), [['ListBuckets', 200, undefined], ['HeadObject', 404, 'NoSuchBucket']])
   t.deepEqual(seen.map(e => e.requestId), logged.map(e => e.requestId))
 })
+
+test('startServer: servers starting together on a fresh data directory agree on one key pair and one master key', async (t) => {
+  const dataDir = await tempDir(t)
+  const servers = await Promise.all(Array.from({ length: 4 }, async () => await startServer({ port: 0, dataDir })))
+  t.teardown(async () => { await Promise.all(servers.map(async (s) => { await s.close() })) })
+  const saved = JSON.parse(await readFile(join(dataDir, 'credentials.json'), 'utf8')) as { accessKeyId: string, secretAccessKey: string }
+  for (const server of servers) t.deepEqual(server.credentials, saved)
+  t.deepEqual((await readdir(dataDir)).filter((name) => name.endsWith('.tmp')), [], 'no temporary file is left')
+  // An object encrypted under the master key by one server is read back by another.
+  const first = client(t, servers[0].url, saved)
+  await first.send(new CreateBucketCommand({ Bucket: 'shared' }))
+  await first.send(new PutObjectCommand({ Bucket: 'shared', Key: 'k', Body: 'sealed', ServerSideEncryption: 'AES256' }))
+  for (const server of servers.slice(1)) {
+    const got = await client(t, server.url, saved).send(new GetObjectCommand({ Bucket: 'shared', Key: 'k' }))
+    t.is(await got.Body?.transformToString(), 'sealed')
+  }
+})

@@ -51,7 +51,10 @@ async function serve (argv: string[]): Promise<void> {
       process.exit(1)
     }
     stopping = true
-    process.stderr.write(`${signal}: finishing in-flight requests...\n`)
+    const delay = options.shutdownDelay ?? 0
+    process.stderr.write(delay > 0
+      ? `${signal}: unready now; serving ${delay} ms more, then finishing in-flight requests...\n`
+      : `${signal}: unready now; finishing in-flight requests...\n`)
     running.close().then(
       () => { process.exit(0) },
       (err: unknown) => {

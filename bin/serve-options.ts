@@ -2,7 +2,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { CID_PROFILES, isCidProfileName } from '../src/content/profiles.js'
 import { LOG_LEVELS, type LogLevel } from '../src/observability/logger.js'
-import { nonEmpty, UsageError } from './args.js'
+import { nonEmpty, parseDuration, UsageError } from './args.js'
 import { federationOptions } from './federation-options.js'
 import { DEFAULT_HOST, type ServerOptions } from './server.js'
 
@@ -43,6 +43,8 @@ export function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): Se
       'no-workers': { type: 'boolean' },
       'scrub-rate': { type: 'string' },
       archive: { type: 'string' },
+      'shutdown-delay': { type: 'string' },
+      'shutdown-timeout': { type: 'string' },
     },
     strict: true,
     allowPositionals: false,
@@ -96,6 +98,8 @@ export function resolveServeOptions (argv: string[], env: NodeJS.ProcessEnv): Se
     adminListen: adminListenText === undefined ? undefined : parseListen(adminListenText),
     metricsToken: values['metrics-token'] ?? nonEmpty(env.S3IPFS_METRICS_TOKEN),
     logLevel: logLevel as LogLevel,
+    shutdownDelay: duration('--shutdown-delay', values['shutdown-delay'] ?? nonEmpty(env.S3IPFS_SHUTDOWN_DELAY)),
+    shutdownTimeout: duration('--shutdown-timeout', values['shutdown-timeout'] ?? nonEmpty(env.S3IPFS_SHUTDOWN_TIMEOUT)),
     ...federationOptions(values, env),
   }
 }
@@ -138,4 +142,14 @@ function ipfsGatewayMode (text: string | undefined): 'open' | 'authorized' | und
   if (text === undefined) return undefined
   if (text !== 'open' && text !== 'authorized') throw new UsageError(`--ipfs-gateway must be open or authorized, not ${JSON.stringify(text)}`)
   return text
+}
+
+/** A duration flag (`--shutdown-delay 5s`): milliseconds, or a number with ms, s, m, h or d. */
+function duration (flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  try {
+    return parseDuration(text)
+  } catch {
+    throw new UsageError(`Invalid ${flag} "${text}"; expected milliseconds, or a number with ms, s, m, h or d, e.g. 5s`)
+  }
 }

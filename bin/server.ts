@@ -104,7 +104,14 @@ export interface ServerOptions {
   ipfsApiHeaders?: Record<string, string>
   /** Further gateway settings (baseDomains, maxObjectSize, logger, ...). */
   gateway?: Omit<GatewayInit, 'blockstore' | 'metadata' | 'credentials' | 'region' | 'cidProfile'>
-  /** How long `close()` lets in-flight requests run before cutting their connections, in ms. Default 10 s. */
+  /**
+   * How long `close()` keeps serving after turning unready, in ms, before it stops accepting
+   * connections: the time a load balancer's health checks (or Kubernetes' endpoint updates) take to
+   * notice. Meanwhile every response closes its connection, so clients reconnect through the
+   * balancer to another gateway. Default 0.
+   */
+  shutdownDelay?: number
+  /** How long `close()` then lets in-flight requests run before cutting their connections, in ms. Default 10 s. */
   shutdownTimeout?: number
   /**
    * TCP multiaddrs (e.g. `/ip4/0.0.0.0/tcp/4001`) for an embedded IPFS node serving the blockstore
@@ -169,8 +176,10 @@ export interface RunningServer {
   /** `http://host:port` of the admin listener, when `adminListen` was given. */
   adminUrl?: string
   /**
-   * Stops accepting connections, lets in-flight requests finish (for at most `shutdownTimeout`,
-   * then destroys their sockets) and closes the gateway. Repeated calls return the same promise.
+   * A graceful shutdown: turns unready at once (`/-/ready` answers 503, status 'draining'), keeps
+   * serving for `shutdownDelay`, then stops accepting connections, lets in-flight requests finish
+   * (for at most `shutdownTimeout`, then destroys their sockets) and closes the gateway.
+   * Repeated calls return the same promise.
    */
   close(): Promise<void>
 }
@@ -182,6 +191,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
   const port = options.port ?? DEFAULT_PORT
   const region = options.region ?? 'us-east-1'
   const shutdownTimeout = options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT
+  const shutdownDelay = options.shutdownDelay ?? 0
 
   if ((options.accessKeyId === undefined) !== (options.secretAccessKey === undefined)) {
     throw new TypeError('Set both the access key and the secret key, or neither (then a pair is generated and kept in the data directory)')
@@ -264,6 +274,10 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
   }
 
   const server = createServer(gateway, { basePath: options.basePath, trustProxy: options.trustProxy, adminPath: ADMIN_PATH, tls: tlsPair })
+  let draining = false
+  // Once draining, no connection is kept alive: the client's next request opens a new one, which
+  // the balancer sends to a gateway that is still ready.
+  server.prependListener('request', (_req, res) => { if (draining) res.setHeader('connection', 'close') })
   if (options.tls !== undefined) reloadTlsOnChange(server as HttpsServer, options.tls, logger)
   let adminServer: Server | undefined
   try {
@@ -296,7 +310,10 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
     ipfsKeyFile,
     adminUrl: adminAddress === undefined ? undefined : `http://${urlHost(adminAddress.address)}:${adminAddress.port}`,
     close: () => (closing ??= (async () => {
+      draining = true
+      gateway.drain()
       try {
+        if (shutdownDelay > 0) await new Promise((resolve) => setTimeout(resolve, shutdownDelay))
         await ipfs?.stop()
       } finally {
         try {

@@ -72,6 +72,12 @@ Options (each overrides its environment variable):
   S3IPFS_LIFECYCLE_DAY_SECONDS          the length of a lifecycle "day" in seconds (default 86400): rules'
                                         Days count in it, and each bucket's lifecycle pass runs once per
                                         day. Shorten it to see rules act in tests and staging
+  --shutdown-delay T S3IPFS_SHUTDOWN_DELAY  on SIGTERM/SIGINT, turn unready (/-/ready answers 503) at once
+                                        and keep serving for T, closing each connection after its
+                                        response, so a load balancer's health checks take this process
+                                        out first (ms, or with s, m; default 0)
+  --shutdown-timeout T S3IPFS_SHUTDOWN_TIMEOUT  then stop accepting connections and let requests in
+                                        flight finish for at most T before cutting them (default 10s)
   -h, --help                            show this help
   -v, --version                         show the version
 

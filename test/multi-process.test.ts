@@ -4,7 +4,6 @@
  * reference counts, GC), and a gateway killed in the middle of uploads leaves nothing partial.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { createConnection } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -13,7 +12,7 @@ import {
   GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, ListObjectVersionsCommand, ListPartsCommand, PutBucketVersioningCommand,
   PutObjectCommand, S3Client, UploadPartCommand,
 } from '@aws-sdk/client-s3'
-import { postgresProblem, whenServices } from './helpers/services.js'
+import { postgresProblem, redisProblem, whenServices } from './helpers/services.js'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import pg from 'pg'
@@ -36,20 +35,7 @@ const CREDENTIALS = { accessKeyId: 'MULTIPROCESSTEST0000', secretAccessKey: 'mul
 const MiB = 1024 * 1024
 
 
-async function probeRedis (): Promise<string | undefined> {
-  const pong = await new Promise<boolean>((resolve) => {
-    const { hostname, port } = new URL(REDIS_URL)
-    const socket = createConnection({ host: hostname, port: Number(port === '' ? 6379 : port) })
-    socket.setTimeout(1000)
-    socket.once('connect', () => { socket.write('PING\r\n') })
-    socket.once('data', (data) => { socket.destroy(); resolve(data.toString().startsWith('+PONG')) })
-    socket.once('error', () => { resolve(false) })
-    socket.once('timeout', () => { socket.destroy(); resolve(false) })
-  })
-  return pong ? undefined : `Redis not reachable at ${REDIS_URL}`
-}
-
-const unreachable = (await Promise.all([postgresProblem(PG_URL), probeRedis()])).filter((m) => m !== undefined).join('; ')
+const unreachable = (await Promise.all([postgresProblem(PG_URL), redisProblem(REDIS_URL)])).filter((m) => m !== undefined).join('; ')
 // Imported only now: importing it declares an AVA hook, and AVA starts a file's tests on the tick
 // after its first declaration, so no declaration may precede the probes' await.
 const { REPO_ROOT, spawnChild, tempDir } = await import('./helpers/child.js')

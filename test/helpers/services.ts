@@ -1,3 +1,4 @@
+import { createConnection } from 'node:net'
 import test from 'ava'
 import pg from 'pg'
 
@@ -44,4 +45,18 @@ export async function dropPostgresSchema (url: string, schema: string): Promise<
   } finally {
     await client.end()
   }
+}
+
+/** Why Redis at `url` cannot be used (a PING), or undefined when it answers PONG. */
+export async function redisProblem (url: string): Promise<string | undefined> {
+  const pong = await new Promise<boolean>((resolve) => {
+    const { hostname, port } = new URL(url)
+    const socket = createConnection({ host: hostname, port: Number(port === '' ? 6379 : port) })
+    socket.setTimeout(1000)
+    socket.once('connect', () => { socket.write('PING\r\n') })
+    socket.once('data', (data) => { socket.destroy(); resolve(data.toString().startsWith('+PONG')) })
+    socket.once('error', () => { resolve(false) })
+    socket.once('timeout', () => { socket.destroy(); resolve(false) })
+  })
+  return pong ? undefined : `Redis not reachable at ${url}`
 }

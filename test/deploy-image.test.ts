@@ -1,6 +1,6 @@
 /**
  * deploy/Dockerfile: no Docker daemon runs here and no registry but npm's is reachable, so the image
- * is never built (docs/DEPLOYMENT.md, section 7). Instead the Dockerfile is parsed (dockerfile-ast)
+ * is never built (docs/DEPLOYMENT.md, "Container image"). Instead the Dockerfile is parsed (dockerfile-ast)
  * and held to what the deployment needs: two stages on node:20-slim, a non-root final user, a health
  * check on /-/healthy, the built CLI running `serve`. Then the runtime stage is repeated outside a
  * container: tsup's bundle (JavaScript only: the image's `npm run build` also writes type

@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { access, link, mkdir, open, readdir, readFile, unlink } from 'node:fs/promises'
 import { createServer as createHttpServer, type Server } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
@@ -9,10 +7,6 @@ import type { Blockstore } from 'interface-blockstore'
 // The standalone server is a host like any other, so it mounts the gateway through the node adapter.
 import { createAdminHandler, createServer } from '../adapters/node.js'
 import type { TrustProxy } from '../adapters/node-io.js'
-import { CachedBlockstore, redisBlockCache } from '../src/blockstores/cached.js'
-import { FsBlockstore } from '../src/blockstores/fs.js'
-import { KuboBlockstore } from '../src/blockstores/kubo.js'
-import { PackBlockstore } from '../src/blockstores/pack.js'
 import type { CidProfileName } from '../src/content/profiles.js'
 import { auditLogFile, type AuditSink } from '../src/audit.js'
 import { fileCredentials, type UserDirectory } from '../src/auth/user-file.js'
@@ -22,12 +16,15 @@ import type { PinningServiceConfig } from '../src/federation/index.js'
 import { parseReplicasOption } from '../src/federation/replication.js'
 import type { ScrubOptions } from '../src/federation/scrub.js'
 import type { MetadataStore } from '../src/metadata/metadata-store.js'
-import { PostgresMetadataStore } from '../src/metadata/postgres.js'
-import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
 import type { Gateway, GatewayInit } from '../src/types.js'
-import { defaultLogger, jsonLogger, type GatewayLogger, type LogLevel } from '../src/observability/logger.js'
+import { jsonLogger, type GatewayLogger, type LogLevel } from '../src/observability/logger.js'
 import { createArchiveTarget } from '../src/archive/config.js'
+import { loadOrCreateCredentials, loadOrCreateMasterKey, type ServerCredentials } from './key-files.js'
+import { closeStores, openStores, type DataDirStores } from './stores.js'
 import { readTlsPair, reloadTlsOnChange, type TlsFiles } from './tls-files.js'
+
+export type { ServerCredentials } from './key-files.js'
+export { kuboStore, openStores, postgresStore, type DataDirStores, type OpenStoresOptions } from './stores.js'
 
 export const DEFAULT_PORT = 9090
 export const DEFAULT_HOST = '127.0.0.1'
@@ -107,7 +104,14 @@ export interface ServerOptions {
   ipfsApiHeaders?: Record<string, string>
   /** Further gateway settings (baseDomains, maxObjectSize, logger, ...). */
   gateway?: Omit<GatewayInit, 'blockstore' | 'metadata' | 'credentials' | 'region' | 'cidProfile'>
-  /** How long `close()` lets in-flight requests run before cutting their connections, in ms. Default 10 s. */
+  /**
+   * How long `close()` keeps serving after turning unready, in ms, before it stops accepting
+   * connections: the time a load balancer's health checks (or Kubernetes' endpoint updates) take to
+   * notice. Meanwhile every response closes its connection, so clients reconnect through the
+   * balancer to another gateway. Default 0.
+   */
+  shutdownDelay?: number
+  /** How long `close()` then lets in-flight requests run before cutting their connections, in ms. Default 10 s. */
   shutdownTimeout?: number
   /**
    * TCP multiaddrs (e.g. `/ip4/0.0.0.0/tcp/4001`) for an embedded IPFS node serving the blockstore
@@ -156,11 +160,6 @@ export interface ServerOptions {
   logLevel?: LogLevel
 }
 
-export interface ServerCredentials {
-  accessKeyId: string
-  secretAccessKey: string
-}
-
 export interface RunningServer {
   /** `http(s)://host:port` plus the base path, for `--endpoint-url` / the SDK's `endpoint`. */
   url: string
@@ -177,8 +176,10 @@ export interface RunningServer {
   /** `http://host:port` of the admin listener, when `adminListen` was given. */
   adminUrl?: string
   /**
-   * Stops accepting connections, lets in-flight requests finish (for at most `shutdownTimeout`,
-   * then destroys their sockets) and closes the gateway. Repeated calls return the same promise.
+   * A graceful shutdown: turns unready at once (`/-/ready` answers 503, status 'draining'), keeps
+   * serving for `shutdownDelay`, then stops accepting connections, lets in-flight requests finish
+   * (for at most `shutdownTimeout`, then destroys their sockets) and closes the gateway.
+   * Repeated calls return the same promise.
    */
   close(): Promise<void>
 }
@@ -190,6 +191,7 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
   const port = options.port ?? DEFAULT_PORT
   const region = options.region ?? 'us-east-1'
   const shutdownTimeout = options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT
+  const shutdownDelay = options.shutdownDelay ?? 0
 
   if ((options.accessKeyId === undefined) !== (options.secretAccessKey === undefined)) {
     throw new TypeError('Set both the access key and the secret key, or neither (then a pair is generated and kept in the data directory)')
@@ -272,6 +274,10 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
   }
 
   const server = createServer(gateway, { basePath: options.basePath, trustProxy: options.trustProxy, adminPath: ADMIN_PATH, tls: tlsPair })
+  let draining = false
+  // Once draining, no connection is kept alive: the client's next request opens a new one, which
+  // the balancer sends to a gateway that is still ready.
+  server.prependListener('request', (_req, res) => { if (draining) res.setHeader('connection', 'close') })
   if (options.tls !== undefined) reloadTlsOnChange(server as HttpsServer, options.tls, logger)
   let adminServer: Server | undefined
   try {
@@ -304,7 +310,10 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
     ipfsKeyFile,
     adminUrl: adminAddress === undefined ? undefined : `http://${urlHost(adminAddress.address)}:${adminAddress.port}`,
     close: () => (closing ??= (async () => {
+      draining = true
+      gateway.drain()
       try {
+        if (shutdownDelay > 0) await new Promise((resolve) => setTimeout(resolve, shutdownDelay))
         await ipfs?.stop()
       } finally {
         try {
@@ -320,109 +329,6 @@ export async function startServer (options: ServerOptions = {}): Promise<Running
       }
     })()),
   }
-}
-
-export interface DataDirStores {
-  blockstore: Blockstore
-  metadata: MetadataStore
-}
-
-export interface OpenStoresOptions {
-  /** Use this instead of the PackBlockstore in `<dataDir>/blocks`. */
-  blockstore?: Blockstore
-  /** Use this instead of SQLite at `<dataDir>/meta.db`. */
-  metadata?: MetadataStore
-  /** PostgreSQL instead of SQLite (see ServerOptions.metadataUrl). */
-  metadataUrl?: string
-  /** Put a Redis block cache in front of the blockstore. */
-  redisUrl?: string
-  /** A KuboBlockstore on this RPC API instead of `<dataDir>/blocks` (see ServerOptions.ipfsApi). */
-  ipfsApi?: string
-  ipfsApiHeaders?: Record<string, string>
-  /** Where the Redis block cache reports that it is unavailable (default: the library's logger). */
-  logger?: Pick<GatewayLogger, 'warn'>
-  /**
-   * Fail (code 'ERR_NO_DATA_DIR') unless `<dataDir>/meta.db` exists, instead of creating the
-   * directory and an empty database. For tools that must not mistake a wrong path for an empty store.
-   */
-  existing?: boolean
-}
-
-/**
- * The stores `serve` keeps in `dataDir`: a PackBlockstore in `blocks/` (pack files in `blocks/packs/`,
- * their index in `blocks/index.db`) and SQLite (WAL) in `meta.db`. A `blocks/` directory written by
- * an earlier version (FsBlockstore: a file per block in two-letter shard directories) is read
- * through underneath: its blocks stay readable and collectable, new blocks go to packs.
- * Several processes may open the same directory at once (the `gc` command beside a server).
- */
-export async function openStores (dataDir: string, options: OpenStoresOptions = {}): Promise<DataDirStores> {
-  const metaDb = join(dataDir, 'meta.db')
-  const metadata = options.metadata ?? (options.metadataUrl === undefined ? undefined : postgresStore(options.metadataUrl))
-  if (metadata === undefined && options.existing === true) {
-    try {
-      await access(metaDb)
-    } catch (err) {
-      if ((err as { code?: unknown }).code !== 'ENOENT') throw err
-      throw Object.assign(new Error(`${metaDb} not found: ${dataDir} is not a data directory serve has used`), { code: 'ERR_NO_DATA_DIR' })
-    }
-  }
-  if (options.blockstore === undefined || metadata === undefined) await mkdir(dataDir, { recursive: true })
-  const kubo = options.blockstore === undefined && options.ipfsApi !== undefined
-  let blockstore: Blockstore = options.blockstore ??
-    (kubo ? kuboStore(options.ipfsApi ?? '', options.ipfsApiHeaders) : await packStore(join(dataDir, 'blocks')))
-  if (options.redisUrl !== undefined) {
-    const logger = options.logger ?? defaultLogger()
-    blockstore = new CachedBlockstore(blockstore, { cache: await redisBlockCache(options.redisUrl, { logger }) })
-  } else if (kubo) {
-    // Every read from a node is an RPC call plus a hash: repeated reads come from memory.
-    blockstore = new CachedBlockstore(blockstore)
-  }
-  return {
-    blockstore,
-    metadata: metadata ?? new SqliteMetadataStore({ path: metaDb }),
-  }
-}
-
-/** The PackBlockstore of a data directory, over the FsBlockstore files an earlier version left there. */
-async function packStore (path: string): Promise<PackBlockstore> {
-  let names: string[] = []
-  try {
-    names = await readdir(path)
-  } catch (err) {
-    if ((err as { code?: unknown }).code !== 'ENOENT') throw err
-  }
-  const legacy = names.some(n => /^[a-z2-7]{2}$/.test(n)) ? new FsBlockstore({ path }) : undefined
-  return new PackBlockstore({ path, legacy })
-}
-
-/** A KuboBlockstore on `url` (http or https), or a usage error. */
-export function kuboStore (url: string, headers?: Record<string, string>): KuboBlockstore {
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    throw Object.assign(new Error(`Invalid IPFS API URL "${url}"`), { code: 'ERR_IPFS_API_URL' })
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw Object.assign(new Error(`Unsupported IPFS API URL "${url}": expected http://host:5001`), { code: 'ERR_IPFS_API_URL' })
-  }
-  return new KuboBlockstore({ url: parsed, headers })
-}
-
-/** A PostgresMetadataStore from `postgres://...[?schema=name]`. */
-export function postgresStore (url: string): PostgresMetadataStore {
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    throw Object.assign(new Error(`Invalid metadata URL "${url}"`), { code: 'ERR_METADATA_URL' })
-  }
-  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
-    throw Object.assign(new Error(`Unsupported metadata URL "${url}": expected postgres://...`), { code: 'ERR_METADATA_URL' })
-  }
-  const schema = parsed.searchParams.get('schema') ?? undefined
-  parsed.searchParams.delete('schema')
-  return new PostgresMetadataStore({ connectionString: parsed.toString(), schema })
 }
 
 async function listen (server: Server | HttpsServer, port: number, host: string): Promise<void> {
@@ -455,14 +361,6 @@ function bothSinks (a: AuditSink | undefined, b: AuditSink | undefined): AuditSi
   return async (entry) => { await Promise.all([(async () => { await a(entry) })(), (async () => { await b(entry) })()]) }
 }
 
-/** The stores of a start that failed after opening them. */
-async function closeStores (stores: DataDirStores | undefined): Promise<void> {
-  if (stores === undefined) return
-  await stores.metadata.close()
-  const closable = stores.blockstore as { close?: () => Promise<void> | void }
-  if (typeof closable.close === 'function') await closable.close()
-}
-
 /** The server's key pair (an account named by its access key id), and the users file's users. */
 function serverCredentials (pair: ServerCredentials, usersFile: string | undefined): GatewayInit['credentials'] {
   const own = { secretAccessKey: pair.secretAccessKey, principal: pair.accessKeyId, displayName: pair.accessKeyId }
@@ -471,68 +369,6 @@ function serverCredentials (pair: ServerCredentials, usersFile: string | undefin
   const provider = ((accessKeyId: string) => accessKeyId === pair.accessKeyId ? own : users(accessKeyId)) as UserDirectory
   provider.knownPrincipal = (id: string) => id === pair.accessKeyId || users.knownPrincipal(id)
   return provider
-}
-
-/** `<dataDir>/master.key`: 32 random bytes, base64, made once (mode 0600). */
-async function loadOrCreateMasterKey (dataDir: string): Promise<string> {
-  const file = join(dataDir, 'master.key')
-  try {
-    return (await readFile(file, 'utf8')).trim()
-  } catch (err) {
-    if ((err as { code?: unknown }).code !== 'ENOENT') throw new Error(`Cannot read ${file}: ${(err as Error).message}`)
-  }
-  await mkdir(dataDir, { recursive: true })
-  return (await createOnce(file, randomBytes(32).toString('base64') + '\n')).trim()
-}
-
-/**
- * Writes `text` to `file` unless it exists, and returns what the file holds then. The file appears
- * whole or not at all (written to a temporary name, synced, then linked into place): processes
- * starting together on one data directory all read the one that was linked first.
- */
-async function createOnce (file: string, text: string): Promise<string> {
-  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`
-  const handle = await open(temp, 'wx', 0o600)
-  try {
-    await handle.writeFile(text)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  try {
-    await link(temp, file)
-    return text
-  } catch (err) {
-    if ((err as { code?: unknown }).code !== 'EEXIST') throw err
-    return await readFile(file, 'utf8')
-  } finally {
-    await unlink(temp).catch(() => {})
-  }
-}
-
-async function loadOrCreateCredentials (dataDir: string): Promise<ServerCredentials> {
-  const file = join(dataDir, 'credentials.json')
-  let saved: Partial<ServerCredentials> | undefined
-  try {
-    saved = JSON.parse(await readFile(file, 'utf8')) as Partial<ServerCredentials>
-  } catch (err) {
-    if ((err as { code?: unknown }).code !== 'ENOENT') throw new Error(`Cannot read ${file}: ${(err as Error).message}`)
-  }
-  if (saved !== undefined) {
-    if (typeof saved.accessKeyId === 'string' && typeof saved.secretAccessKey === 'string') {
-      return { accessKeyId: saved.accessKeyId, secretAccessKey: saved.secretAccessKey }
-    }
-    throw new Error(`${file} lacks accessKeyId / secretAccessKey; fix or remove it`)
-  }
-  const generated = {
-    // 20 upper-case alphanumerics as AWS access key ids; 40 base64 characters as their secrets
-    accessKeyId: 'S3IPFS' + randomBytes(16).toString('hex').toUpperCase().slice(0, 14),
-    secretAccessKey: randomBytes(30).toString('base64'),
-  }
-  await mkdir(dataDir, { recursive: true })
-  // Another process starting on the same directory may have made one first: its pair is the one kept.
-  const kept = JSON.parse(await createOnce(file, JSON.stringify(generated, null, 2) + '\n')) as ServerCredentials
-  return { accessKeyId: kept.accessKeyId, secretAccessKey: kept.secretAccessKey }
 }
 
 function normalize (basePath: string | undefined): string {

@@ -457,9 +457,13 @@ export function createGateway (init: GatewayInit = {}): Gateway {
       if (options.dryRun !== true) observability.gcFinished(blocks)
       return { pins, blocks }
     },
+    drain (): void {
+      observability.readiness.drain()
+    },
     async close (): Promise<void> {
       if (closed) return
       closed = true
+      observability.readiness.drain()
       await startup
       await federation.stop()
       await metadata.close()

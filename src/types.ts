@@ -275,6 +275,14 @@ export interface Gateway {
    * written within the grace period. Never deletes a block reachable from a live root.
    */
   gc(options?: GatewayGcOptions): Promise<GatewayGcReport>
+  /**
+   * The first step of a graceful shutdown: from now on `/ready` answers 503 with status
+   * 'draining', so load balancers and Kubernetes stop sending new requests here, while every
+   * request that still arrives is served as before. Call it on SIGTERM, keep serving until the
+   * balancers have noticed, stop accepting connections, let in-flight requests finish, then
+   * `close()`. Repeated calls do nothing more; `close()` drains too.
+   */
+  drain(): void
   /** Closes the metadata store and blockstore where they hold resources. */
   close(): Promise<void>
   readonly region: string
@@ -289,6 +297,6 @@ export interface Gateway {
   readonly admin: { handle(request: S3Request): Promise<S3Response> }
   /** The gateway's Prometheus registry; undefined when metrics are off. */
   readonly metrics?: Registry
-  /** Checks each dependency (metadata store, blockstore, shared block cache) now. */
+  /** Checks each dependency (metadata store, blockstore, shared block cache) now; 'draining' after `drain()`. */
   ready(): Promise<ReadinessReport>
 }

@@ -105,6 +105,7 @@ whenServices('browser: Chromium against the gateway, cross-origin', chromiumFoun
       region: gateway.region,
       admin: gateway.admin,
       ready: async () => await gateway.ready(),
+      drain: () => { gateway.drain() },
       handle: async (req: S3Request): Promise<S3Response> => {
         const res = await gateway.handle(req)
         exchanges.push({

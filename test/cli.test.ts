@@ -2,7 +2,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto'
 import { open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import test from 'ava'
 import type { ExecutionContext } from 'ava'
 import Database from 'better-sqlite3'
@@ -10,68 +10,21 @@ import type { CID } from 'multiformats/cid'
 import { startServer } from '../bin/server.js'
 import type { AuditEntry } from '../src/audit.js'
 import { MemoryBlockstore } from '../src/blockstores/memory.js'
-import { REPO_ROOT, spawnChild, tempDir as makeTempDir } from './helpers/child.js'
+import { tempDir as makeTempDir } from './helpers/child.js'
 import type { Child, Exit } from './helpers/child.js'
+import { cli, client, escape, EXIT_TIMEOUT, serve, START_TIMEOUT, stop } from './helpers/serve-process.js'
+import type { Served } from './helpers/serve-process.js'
 import { parseSamples } from './helpers/metrics-text.js'
 import { credentials, deterministicBytes, md5Hex, s3Error } from './helpers/s3.js'
 import type { GatewayGcReport } from '../src/types.js'
 
-/** The CLI entry point, relative to the repository root (the child's working directory). */
-const CLI = 'bin/cli.ts'
-
-const START_TIMEOUT = 60_000
-const EXIT_TIMEOUT = 20_000
 const HELLO = 'hello world'
 // `ipfs add --cid-version 1 --raw-leaves` / `ipfs add --cid-version 0` of "hello world" (no newline)
 const HELLO_CID_V1 = 'bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e'
 const HELLO_CID_V0 = 'Qmf412jQZiuVUtdgnB36FXFX7xg5V6KEbSJ4dpQuhkLyfD'
 
-/** Runs `node --import tsx CLI ...args` without any inherited S3IPFS_* setting; killed in teardown whatever happens. */
-function cli (t: ExecutionContext, args: string[], env: Record<string, string> = {}): Child {
-  return spawnChild(t, process.execPath, ['--import', 'tsx', CLI, ...args], {
-    cwd: REPO_ROOT,
-    env,
-    dropEnv: /^S3IPFS_/,
-    timeouts: { start: START_TIMEOUT, exit: EXIT_TIMEOUT },
-  })
-}
-
 async function tempDir (t: ExecutionContext): Promise<string> {
   return await makeTempDir(t, 's3ipfs-cli-')
-}
-
-interface Served {
-  child: Child
-  endpoint: string
-  accessKeyId: string
-  secretAccessKey: string
-}
-
-/** `serve --port 0` on `dataDir`; resolves once the whole banner is out. */
-async function serve (t: ExecutionContext, dataDir: string, args: string[] = [], env: Record<string, string> = {}): Promise<Served> {
-  const child = cli(t, ['serve', '--port', '0', '--data-dir', dataDir, ...args], env)
-  await child.waitFor('stdout', /aws --endpoint-url \S+/)
-  const out = child.stdout()
-  const endpoint = out.match(/listening on (http:\/\/127\.0\.0\.1:(\d+))\s*$/m)
-  const accessKeyId = out.match(/access key:\s+(\S+)/)
-  const secretAccessKey = out.match(/secret key:\s+(\S+)/)
-  if (endpoint === null || accessKeyId === null || secretAccessKey === null) throw new Error(`unexpected banner:\n${out}`)
-  t.not(endpoint[2], '0', 'prints the port it got, not the 0 it was asked for')
-  t.regex(out, new RegExp(`aws --endpoint-url ${escape(endpoint[1])}( |$)`, 'm'))
-  t.regex(out, new RegExp(`AWS_ACCESS_KEY_ID=${escape(accessKeyId[1])} AWS_SECRET_ACCESS_KEY=${escape(secretAccessKey[1])} `))
-  return { child, endpoint: endpoint[1], accessKeyId: accessKeyId[1], secretAccessKey: secretAccessKey[1] }
-}
-
-async function stop (t: ExecutionContext, child: Child): Promise<void> {
-  child.proc.kill('SIGTERM')
-  const exit = await child.exited()
-  t.deepEqual(exit, { code: 0, signal: null }, `${child.stdout()}\n${child.stderr()}`)
-}
-
-function client (t: ExecutionContext, endpoint: string, credentials: { accessKeyId: string, secretAccessKey: string }): S3Client {
-  const s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials, maxAttempts: 1 })
-  t.teardown(() => { s3.destroy() })
-  return s3
 }
 
 /** Runs a command that exits by itself (not `serve`). */
@@ -112,9 +65,7 @@ async function loseBlock (dataDir: string, hexMh: string): Promise<void> {
   }
 }
 
-function escape (s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
-}
+
 
 test('serve generates a key pair once, keeps it in credentials.json (0600) and keeps data across restarts', async (t) => {
   t.timeout(2 * (START_TIMEOUT + EXIT_TIMEOUT) + 30_000)

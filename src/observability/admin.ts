@@ -56,7 +56,7 @@ export function createAdminHandler (init: AdminHandlerInit): AdminHandler {
         return json(200, { status: 'ok' })
       case '/ready': {
         const report = await init.readiness.report()
-        return json(report.status === 'unready' ? 503 : 200, report)
+        return json(report.status === 'unready' || report.status === 'draining' ? 503 : 200, report)
       }
       case '/metrics': {
         if (init.metrics === undefined) return json(404, { error: 'NotFound', message: 'Metrics are disabled in this gateway' })

@@ -24,8 +24,12 @@ export interface CheckResult {
 }
 
 export interface ReadinessReport {
-  /** ready: all up; degraded: only optional dependencies down; unready: a required one is down. */
-  status: 'ready' | 'degraded' | 'unready'
+  /**
+   * ready: all up; degraded: only optional dependencies down; unready: a required one is down;
+   * draining: the gateway is shutting down (`Gateway.drain()`), whatever its dependencies say.
+   * `/ready` answers 503 for unready and draining.
+   */
+  status: 'ready' | 'degraded' | 'unready' | 'draining'
   checks: CheckResult[]
 }
 
@@ -70,6 +74,7 @@ export class Readiness {
   private readonly maxAgeMs: number
   private last: { at: number, report: ReadinessReport } | undefined
   private running: Promise<ReadinessReport> | undefined
+  private draining = false
 
   constructor (readonly checks: DependencyCheck[], private readonly init: ReadinessInit = {}) {
     this.timeoutMs = init.timeoutMs ?? 2000
@@ -77,9 +82,19 @@ export class Readiness {
   }
 
   async report (): Promise<ReadinessReport> {
-    if (this.last !== undefined && performance.now() - this.last.at < this.maxAgeMs) return this.last.report
-    this.running ??= this.run().finally(() => { this.running = undefined })
-    return await this.running
+    const report = this.last !== undefined && performance.now() - this.last.at < this.maxAgeMs
+      ? this.last.report
+      : await (this.running ??= this.run().finally(() => { this.running = undefined }))
+    return this.draining ? { ...report, status: 'draining' } : report
+  }
+
+  /** From now on every report says 'draining' (irreversible: a gateway drains once, then closes). */
+  drain (): void {
+    this.draining = true
+  }
+
+  get isDraining (): boolean {
+    return this.draining
   }
 
   private async run (): Promise<ReadinessReport> {

@@ -175,6 +175,7 @@ export function createTestGateway (options: TestGatewayOptions = {}): TestGatewa
     admin: gateway.admin,
     metrics: gateway.metrics,
     async ready () { return await gateway.ready() },
+    drain () { gateway.drain() },
     async close (): Promise<void> { await gateway.close() },
     objects,
     reset,

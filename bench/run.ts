@@ -22,7 +22,9 @@
  *                                         worker — the commit only enqueues the job — vs none, and none again as the
  *                                         noise floor, interleaved; the same with the worker replicating, for
  *                                         information; one 100 MiB object PUT → COMPLETED beside the plain bitswap
- *                                         transfer of it: see bench/federation.ts)
+ *                                         transfer of it: see bench/federation.ts),
+ *                                         search (see bench/search.ts), ha (the HA rehearsal's throughput around a
+ *                                         SIGKILL, a restart and a SIGTERM behind HAProxy: see bench/ha.ts)
  *   npm run bench -- --targets ours,limit servers: ours, s3rver, limit
  *   npm run bench -- --reps 3             repetitions for throughput figures (median reported)
  *   npm run bench -- --peer-cap           list s3rver at the small key count only
@@ -51,6 +53,7 @@ import { countOf, fmtBytes, fmtNum, fmtRatio, median, pad, runPool, sleep } from
 import { sectionVersions, versionsVerdicts } from './versions.js'
 import { sectionTesting, testingVerdicts, type TestingSizes } from './testing.js'
 import { printSearchTable, searchVerdicts, sectionSearch, type SearchResults } from './search.js'
+import { haVerdicts, printHaTable, sectionHa, type HaResults } from './ha.js'
 import { metadataVerdicts, printMetadataTable, sectionMetadata, type MetadataResults, type MetadataSizes } from './metadata.js'
 import { kuboVerdicts, printKuboTable, sectionKubo, type KuboResults, type KuboSizes } from './kubo.js'
 import { observabilityVerdicts, printObservabilityTable, sectionObservability, type ObservabilityResults, type ObservabilitySizes } from './observability.js'
@@ -59,7 +62,7 @@ import { randomBytes } from 'node:crypto'
 
 // ---------------------------------------------------------------------------------------- options
 
-const SECTIONS = ['hash', 'disk', 'big', 'flat', 'parallel', 'small', 'list', 'multipart', 'complete', 'versions', 'testing', 'metadata', 'kubo', 'observability', 'federation', 'search'] as const
+const SECTIONS = ['hash', 'disk', 'big', 'flat', 'parallel', 'small', 'list', 'multipart', 'complete', 'versions', 'testing', 'metadata', 'kubo', 'observability', 'federation', 'search', 'ha'] as const
 type Section = typeof SECTIONS[number]
 const ALL_TARGETS: TargetName[] = ['ours', 's3rver', 'limit']
 
@@ -114,7 +117,7 @@ function parseArgs (argv: string[]) {
     }
     else if (a === '--cpu-prof') opts.cpuProf = val()
     else if (a === '--help' || a === '-h') {
-      console.log('usage: tsx bench/run.ts [--quick] [--only hash,disk,big,flat,parallel,small,list,multipart,complete,versions,testing,metadata,kubo,observability,federation,search] [--targets ours,s3rver,limit] [--reps N] [--peer-cap] [--from-source] [--max-minutes M] [--pg URL] [--kubo-port N] [--cpu-prof DIR]')
+      console.log('usage: tsx bench/run.ts [--quick] [--only hash,disk,big,flat,parallel,small,list,multipart,complete,versions,testing,metadata,kubo,observability,federation,search,ha] [--targets ours,s3rver,limit] [--reps N] [--peer-cap] [--from-source] [--max-minutes M] [--pg URL] [--kubo-port N] [--cpu-prof DIR]')
       process.exit(0)
     } else throw new Error(`unknown argument "${a}"`)
   }
@@ -145,6 +148,7 @@ const SIZES = {
   versions: { deep: Q ? 1000 : 10_000, before: Q ? 20 : 100, after: Q ? 250 : 1000, size: 4096, concurrency: 16, page: Q ? 250 : 1000, reps: Q ? 51 : 201 },
   testing: { reps: Q ? 10 : 50, warmup: 3, size: 4096 } satisfies TestingSizes,
   search: { keys: Q ? 10_000 : 100_000, reps: Q ? 51 : 201, fillConcurrency: 64 },
+  ha: { phaseMs: Q ? 3000 : 10_000, clients: 4 },
   metadata: { count: Q ? 500 : 5000, size: 4096, concurrency: 32, keys: Q ? 10_000 : 100_000, fillConcurrency: 64, fillSeconds: Q ? 180 : 900, listReps: Q ? 11 : 31 } satisfies MetadataSizes,
   // the warm gateway's cache holds the object with room to spare
   kubo: { size: Q ? 16 * MiB : 256 * MiB, cacheBytes: 320 * MiB, inFlight: 4, basePort: opts.kuboPort } satisfies KuboSizes,
@@ -658,7 +662,7 @@ function printTable (): void {
 }
 
 function printTargets (metadata: MetadataResults | undefined, kubo: KuboResults | undefined, observability: ObservabilityResults | undefined, federation: FederationResults | undefined,
-  search: SearchResults | undefined): void {
+  search: SearchResults | undefined, ha: HaResults | undefined): void {
   console.log('\nTargets' + (Q ? ' (quick sizes — the targets are defined for the full sizes)' : ''))
   const v = (key: string, t: TargetName): number | undefined => rows.find(r => r.key === key)?.values[t]
   const out: string[] = []
@@ -707,6 +711,7 @@ function printTargets (metadata: MetadataResults | undefined, kubo: KuboResults 
   if (opts.only.has('observability')) observabilityVerdicts(observability, verdict)
   if (opts.only.has('federation')) federationVerdicts(federation, verdict)
   if (opts.only.has('search')) searchVerdicts(search, verdict)
+  if (opts.only.has('ha')) haVerdicts(ha, verdict)
   for (const c of checks) out.push(`  ${c.ok ? 'PASS' : 'FAIL'}  check ${c.name}: ${c.detail}`)
   console.log(out.join('\n'))
 }
@@ -719,7 +724,7 @@ async function main (): Promise<void> {
   console.log(`s3-ipfs-gateway bench — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} cores, ` +
     `${Q ? 'QUICK sizes' : 'full sizes'}, reps ${opts.reps}, sections ${[...opts.only].join(',')}, load ${load0.map(x => x.toFixed(2)).join(' ')}`)
   // testing runs in this process, metadata, kubo, observability and federation start servers of their own
-  const needServers = [...opts.only].some(s => s !== 'hash' && s !== 'disk' && s !== 'testing' && s !== 'metadata' && s !== 'kubo' && s !== 'observability' && s !== 'federation' && s !== 'search')
+  const needServers = [...opts.only].some(s => s !== 'hash' && s !== 'disk' && s !== 'testing' && s !== 'metadata' && s !== 'kubo' && s !== 'observability' && s !== 'federation' && s !== 'search' && s !== 'ha')
   if (opts.only.has('hash')) await sectionHash()
   if (opts.only.has('disk')) await sectionDisk()
   if (needServers) await startAll(opts.targets)
@@ -760,6 +765,10 @@ async function main (): Promise<void> {
     searchResults = await sectionSearch(SIZES.search, opts.pgUrl, log)
     notes.push(...searchResults.notes)
   })
+  let haResults: HaResults | undefined
+  await run('ha', async () => {
+    haResults = await sectionHa(SIZES.ha, opts.pgUrl, log)
+  })
 
   for (const [n, l] of live) {
     if (l.t.alive()) record('rss-end', 'RSS at end of run', 'MB', n, l.t.memory().rssMB, 'lower')
@@ -771,7 +780,8 @@ async function main (): Promise<void> {
   if (observabilityResults !== undefined && observabilityResults.reps > 0) printObservabilityTable(observabilityResults)
   if (federationResults !== undefined) printFederationTable(federationResults)
   if (searchResults !== undefined) printSearchTable(searchResults)
-  printTargets(metadataResults, kuboResults, observabilityResults, federationResults, searchResults)
+  if (haResults !== undefined) printHaTable(haResults)
+  printTargets(metadataResults, kuboResults, observabilityResults, federationResults, searchResults, haResults)
   const load1 = loadavg()
   console.log(`\nNotes`)
   console.log(`  MB = 10^6 bytes. Medians of ${opts.reps} for throughput, of up to ${SIZES.listReps} for listing latency, of ${SIZES.complete.reps} for Complete latency, ` +

@@ -60,28 +60,19 @@ export async function sectionHa (sizes: HaSizes, pgUrl: string, log: (s: string)
     marks.push({ name: 'baseline', at: performance.now() })
     await sleep(sizes.phaseMs)
 
-    log('ha: SIGKILL gateway-1')
-    const killedAt = performance.now()
-    await cluster.kill(0)
-    await cluster.waitFor('gateway-1', 'DOWN')
-    marks.push({ name: 'SIGKILL gateway-1', at: killedAt, detectedMs: performance.now() - killedAt })
-    await sleep(sizes.phaseMs)
-
-    log('ha: restart gateway-1')
-    const restartAt = performance.now()
-    await cluster.startGateway(0)
-    await cluster.waitFor('gateway-1', 'UP')
-    marks.push({ name: 'restart gateway-1', at: restartAt, detectedMs: performance.now() - restartAt })
-    await sleep(sizes.phaseMs)
-
-    log('ha: SIGTERM gateway-2')
-    const termAt = performance.now()
-    const terminated = cluster.terminate(1)
-    await cluster.waitFor('gateway-2', 'DOWN')
-    const downMs = performance.now() - termAt
-    await terminated
-    marks.push({ name: 'SIGTERM gateway-2', at: termAt, detectedMs: downMs })
-    await sleep(sizes.phaseMs)
+    // Each event: what is done, then the state HAProxy must reach; the phase runs on after it.
+    const event = async (name: string, server: string, state: 'UP' | 'DOWN', act: () => Promise<unknown>): Promise<void> => {
+      log(`ha: ${name}`)
+      const at = performance.now()
+      const acted = act()
+      await cluster.waitFor(server, state)
+      marks.push({ name, at, detectedMs: performance.now() - at })
+      await acted
+      await sleep(sizes.phaseMs)
+    }
+    await event('SIGKILL gateway-1', 'gateway-1', 'DOWN', async () => await cluster.kill(0))
+    await event('restart gateway-1', 'gateway-1', 'UP', async () => { await cluster.startGateway(0) })
+    await event('SIGTERM gateway-2', 'gateway-2', 'DOWN', async () => await cluster.terminate(1))
     marks.push({ name: 'end', at: performance.now() })
     await load.stop()
   } finally {

@@ -65,6 +65,7 @@ export async function sectionHa (sizes: HaSizes, pgUrl: string, log: (s: string)
       log(`ha: ${name}`)
       const at = performance.now()
       const acted = act()
+      acted.catch(() => {}) // awaited below; a failure of waitFor first must not leave it unhandled
       await cluster.waitFor(server, state)
       marks.push({ name, at, detectedMs: performance.now() - at })
       await acted

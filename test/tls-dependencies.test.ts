@@ -87,16 +87,19 @@ whenServices('TLS to Redis (rediss://)', redisProblem, () => {
     const s3 = client(t, trusting.endpoint, trusting)
     await s3.send(new CreateBucketCommand({ Bucket: 'cached' }))
     const body = deterministicBytes('tls-redis', 300_000)
-    await putAndGet(t, s3, 'cached', 'k', body) // a miss: read from the blockstore, written to Redis
-    const again = await s3.send(new GetObjectCommand({ Bucket: 'cached', Key: 'k' })) // from Redis
-    t.deepEqual(Buffer.from(await again.Body?.transformToByteArray() ?? []), body)
+    await putAndGet(t, s3, 'cached', 'k', body) // a miss: read from the blockstore, then written to Redis
+    // Later reads come from Redis; a cache call slower than its 200 ms budget counts as a miss (a
+    // loaded machine), so read until one is a hit.
+    await eventually('a read answered from Redis', async () => {
+      const again = await s3.send(new GetObjectCommand({ Bucket: 'cached', Key: 'k' }))
+      t.deepEqual(Buffer.from(await again.Body?.transformToByteArray() ?? []), body)
+      return redisCacheCounter((await metrics(trusting.endpoint)).text, 's3ipfs_block_cache_hits_total')
+    }, (hits) => hits > 0, WAIT)
 
     const r = await ready(trusting.endpoint)
     t.is(r.code, 200, r.text)
     t.is(r.status, 'ready', r.text)
     t.like(r.check('cache'), { status: 'up', backend: 'redis' })
-    const exposition = (await metrics(trusting.endpoint)).text
-    t.true(redisCacheCounter(exposition, 's3ipfs_block_cache_hits_total') > 0, 'a read was answered from Redis')
     t.true(Number(await redis.cli('dbsize')) > 1, 'blocks (and the readiness probe) are in Redis')
 
     // The same URL from a process that does not trust the CA: no connection, so the cache is down.
@@ -145,7 +148,7 @@ whenServices('TLS to the Kubo RPC API (https://)', kuboProblem, () => {
     const plain = client(t, untrusting.endpoint, untrusting)
     await plain.send(new CreateBucketCommand({ Bucket: 'unreached' }))
     const failed = await s3Error(plain.send(new PutObjectCommand({ Bucket: 'unreached', Key: 'k', Body: body })))
-    t.true((failed.status ?? 0) >= 500, JSON.stringify(failed))
+    t.deepEqual(failed, { code: 'ServiceUnavailable', status: 503 })
   })
 })
 
@@ -185,6 +188,7 @@ whenServices('TLS to PostgreSQL (sslmode=verify-full)', pgProblem, () => {
       t.is(r.code, 503, r.text)
       t.regex(r.check('metadata')?.error ?? '', reason)
       const failed = await s3Error(client(t, refused.endpoint, refused).send(new CreateBucketCommand({ Bucket: 'refused' })))
+      // InternalError today (a certificate error is not among the codes src/errors.ts counts as unreachable).
       t.true((failed.status ?? 0) >= 500, JSON.stringify(failed))
     }
   })

@@ -21,49 +21,9 @@ import { AWS_CLI, awsCliEnv } from './helpers/aws-cli.js'
 import { REPO_ROOT, spawnChild, tempDir } from './helpers/child.js'
 import { credentials, s3Error } from './helpers/s3.js'
 import { whenServices } from './helpers/services.js'
+import { makeCa, OPENSSL, type TestCa } from './helpers/test-ca.js'
 
-const OPENSSL = '/usr/bin/openssl'
 const run = promisify(execFile)
-
-interface Issued { certFile: string, keyFile: string }
-
-interface TestCa {
-  /** The CA certificate, PEM, and its file (for `--ca-bundle`). */
-  ca: Buffer
-  caFile: string
-  /** A server certificate for IP:127.0.0.1 and DNS:localhost, its key new each time. */
-  issue(name: string): Promise<Issued>
-}
-
-async function openssl (cwd: string, args: string[]): Promise<void> {
-  await run(OPENSSL, args, { cwd, timeout: 30_000 })
-}
-
-/** A CA (key and self-signed certificate) in `dir`, all made by the openssl binary. */
-async function makeCa (dir: string): Promise<TestCa> {
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
-  await openssl(dir, ['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=s3-ipfs-gateway test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-addext', 'subjectKeyIdentifier=hash'])
-  await writeFile(join(dir, 'server.ext'), [
-    'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    'basicConstraints=CA:FALSE',
-    'keyUsage=critical,digitalSignature',
-    'extendedKeyUsage=serverAuth',
-    'subjectKeyIdentifier=hash',
-    'authorityKeyIdentifier=keyid',
-    '',
-  ].join('\n'))
-  return {
-    ca: await readFile(join(dir, 'ca.pem')),
-    caFile: join(dir, 'ca.pem'),
-    issue: async (name) => {
-      await openssl(dir, ['req', '-new', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`])
-      await openssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', `0x${randomBytes(8).toString('hex')}`,
-        '-days', '2', '-extfile', 'server.ext', '-out', `${name}.pem`])
-      return { certFile: join(dir, `${name}.pem`), keyFile: join(dir, `${name}.key`) }
-    },
-  }
-}
 
 function sdk (t: ExecutionContext, endpoint: string, ca?: Buffer): S3Client {
   const s3 = new S3Client({

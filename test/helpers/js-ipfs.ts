@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url'
  * next block of 100 up is used).
  *
  * Ports in use: 15010 kubo-blockstore, 15020 s3-api-kubo, 15030 kubo-gateway, 15040 kubo-suites,
- * 15050 the benchmark, 15060 readiness.
+ * 15050 the benchmark, 15060 readiness, 15070 tls-dependencies.
  */
 const FIXTURE = fileURLToPath(new URL('../fixtures/js-ipfs', import.meta.url))
 const CLI = join(FIXTURE, 'node_modules/ipfs/src/cli.js')

@@ -158,9 +158,9 @@ export interface Service {
   stop: (graceMs?: number) => Promise<void>
 }
 
-/** Spawns a service binary with its output captured; stopped in the test's teardown whatever happens. */
-export function spawnService (t: ExecutionContext, command: string, args: string[], options: { cwd?: string, env?: NodeJS.ProcessEnv } = {}): Service {
-  const proc = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+/** Spawns a service binary with its output captured (as another user with `uid`/`gid`, when root); stopped in the test's teardown whatever happens. */
+export function spawnService (t: ExecutionContext, command: string, args: string[], options: { cwd?: string, env?: NodeJS.ProcessEnv, uid?: number, gid?: number } = {}): Service {
+  const proc = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, uid: options.uid, gid: options.gid, stdio: ['ignore', 'pipe', 'pipe'] })
   running.add(proc)
   let output = ''
   const listeners = new Set<() => void>()

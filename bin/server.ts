@@ -23,6 +23,7 @@ import { parseReplicasOption } from '../src/federation/replication.js'
 import type { ScrubOptions } from '../src/federation/scrub.js'
 import type { MetadataStore } from '../src/metadata/metadata-store.js'
 import { PostgresMetadataStore } from '../src/metadata/postgres.js'
+import { loadKuboRpcClient, loadPg } from '../src/optional-peers.js'
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
 import type { Gateway, GatewayInit } from '../src/types.js'
 import { defaultLogger, jsonLogger, type GatewayLogger, type LogLevel } from '../src/observability/logger.js'
@@ -368,6 +369,8 @@ export async function openStores (dataDir: string, options: OpenStoresOptions = 
   }
   if (options.blockstore === undefined || metadata === undefined) await mkdir(dataDir, { recursive: true })
   const kubo = options.blockstore === undefined && options.ipfsApi !== undefined
+  // Their optional peer packages, loaded now: a missing one stops the start (ERR_OPTIONAL_PEER_MISSING).
+  await Promise.all([options.metadata === undefined && options.metadataUrl !== undefined && loadPg(), kubo && loadKuboRpcClient()])
   let blockstore: Blockstore = options.blockstore ??
     (kubo ? kuboStore(options.ipfsApi ?? '', options.ipfsApiHeaders) : await packStore(join(dataDir, 'blocks')))
   if (options.redisUrl !== undefined) {

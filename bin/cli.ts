@@ -107,7 +107,7 @@ async function main (argv: string[]): Promise<number> {
       process.stderr.write(`${e.message}: another process is listening there; pick one with --port or S3IPFS_PORT\n`)
       return 1
     }
-    if (e.code === 'ERR_NO_DATA_DIR' || e.code === 'ERR_IPFS_LISTEN' || e.code === 'ERR_IPFS_KEY' || e.code === 'ERR_IPFS_NODE_PACKAGES' || e.name === 'AbortError') {
+    if (e.code === 'ERR_NO_DATA_DIR' || e.code === 'ERR_IPFS_LISTEN' || e.code === 'ERR_IPFS_KEY' || e.code === 'ERR_IPFS_NODE_PACKAGES' || e.code === 'ERR_OPTIONAL_PEER_MISSING' || e.name === 'AbortError') {
       process.stderr.write(`${e.message}\n`)
       return 1
     }

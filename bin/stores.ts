@@ -8,6 +8,7 @@ import { PackBlockstore } from '../src/blockstores/pack.js'
 import type { MetadataStore } from '../src/metadata/metadata-store.js'
 import { PostgresMetadataStore } from '../src/metadata/postgres.js'
 import { SqliteMetadataStore } from '../src/metadata/sqlite.js'
+import { loadKuboRpcClient, loadPg } from '../src/optional-peers.js'
 import { defaultLogger, type GatewayLogger } from '../src/observability/logger.js'
 
 export interface DataDirStores {
@@ -56,6 +57,8 @@ export async function openStores (dataDir: string, options: OpenStoresOptions = 
   }
   if (options.blockstore === undefined || metadata === undefined) await mkdir(dataDir, { recursive: true })
   const kubo = options.blockstore === undefined && options.ipfsApi !== undefined
+  // Their optional peer packages, loaded now: a missing one stops the start (ERR_OPTIONAL_PEER_MISSING).
+  await Promise.all([options.metadata === undefined && options.metadataUrl !== undefined && loadPg(), kubo && loadKuboRpcClient()])
   let blockstore: Blockstore = options.blockstore ??
     (kubo ? kuboStore(options.ipfsApi ?? '', options.ipfsApiHeaders) : await packStore(join(dataDir, 'blocks')))
   if (options.redisUrl !== undefined) {

@@ -21,6 +21,7 @@ export type { DashboardData, DashboardSample } from './observability/history.js'
 
 // Errors
 export { S3Error, isS3Error, toS3Error } from './errors.js'
+export { OPTIONAL_PEER_MISSING } from './optional-peers.js'
 
 // Blockstores
 export { MemoryBlockstore } from './blockstores/memory.js'
@@ -34,7 +35,7 @@ export { KuboBlockstore, KuboError, KUBO_ERRORS } from './blockstores/kubo.js'
 export { FailoverBlockstore, blockMatches } from './blockstores/failover.js'
 export type { FailoverBlockstoreInit, RepairEvent, MissEvent, FaultReason } from './blockstores/failover.js'
 export type { KuboBlockstoreInit } from './blockstores/kubo.js'
-export type { BlockCache, CacheMetrics, CachedBlockstoreOptions, KeyvBlockCacheOptions } from './blockstores/cached.js'
+export type { BlockCache, CacheMetrics, CachedBlockstoreOptions, KeyvBlockCacheOptions, KeyvStore } from './blockstores/cached.js'
 
 // Metadata stores
 export { MemoryMetadataStore } from './metadata/memory.js'

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
-import type Keyv from 'keyv'
 import type { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { collectBytes } from '../content/bytes.js'
 import type { AbortOptions, GatewayLogger } from '../types.js'
 import { COPIES_PUT_BYTES, copiesPutBytes } from '../content/leaves.js'
+import { loadKeyvRedis } from '../optional-peers.js'
 
 /** Where cached blocks live: values are whole blocks, keyed by CID string. */
 export interface BlockCache {
@@ -81,6 +81,18 @@ export interface KeyvBlockCacheOptions {
 }
 
 /**
+ * What KeyvBlockCache needs of a `Keyv` instance (the keyv package's class has this shape). Our own
+ * type, so that our declarations do not need keyv (an optional peer dependency) to be installed.
+ */
+export interface KeyvStore {
+  get(key: string): Promise<unknown>
+  set(key: string, value: string, ttl?: number): Promise<unknown>
+  delete(key: string): Promise<unknown>
+  disconnect(): Promise<void>
+  on(event: 'error', listener: (error: unknown) => void): unknown
+}
+
+/**
  * Blocks in any keyv store (Redis through `@keyv/redis` for many gateway processes), base64-encoded.
  * The cache is an optimisation, never a dependency: an error or a timeout is a miss, logged once
  * until the cache answers again. Hits are not trusted (another process wrote them): CachedBlockstore
@@ -92,7 +104,7 @@ export class KeyvBlockCache implements BlockCache {
   private readonly timeoutMs: number
   private failing = false
 
-  constructor (private readonly keyv: Keyv, private readonly options: KeyvBlockCacheOptions = {}) {
+  constructor (private readonly keyv: KeyvStore, private readonly options: KeyvBlockCacheOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? 200
     this.kind = options.kind ?? 'keyv'
     // keyv re-emits store errors; an unhandled 'error' event would crash the process.
@@ -128,7 +140,7 @@ export class KeyvBlockCache implements BlockCache {
   }
 
   async get (key: string): Promise<Uint8Array | undefined> {
-    const value = await this.attempt(async () => await this.keyv.get<string>(key))
+    const value = await this.attempt(async () => await this.keyv.get(key))
     if (typeof value !== 'string') return undefined
     // Only a hit proves the cache answers (a non-blocking store answers a miss while down).
     this.recovered()
@@ -151,7 +163,7 @@ export class KeyvBlockCache implements BlockCache {
     options?.signal?.throwIfAborted()
     const probe = `probe-${process.pid}-${Date.now()}`
     await this.keyv.set('readiness-probe', probe, 60_000)
-    const read = await this.keyv.get<string>('readiness-probe')
+    const read = await this.keyv.get('readiness-probe')
     // Another process may have written its own probe in between: any probe value proves a round trip.
     if (typeof read !== 'string' || !read.startsWith('probe-')) throw new Error('the block cache did not return what was written to it')
   }
@@ -161,9 +173,12 @@ export class KeyvBlockCache implements BlockCache {
   }
 }
 
-/** A KeyvBlockCache on Redis at `url`, shared by every gateway process that uses the same URL. */
+/**
+ * A KeyvBlockCache on Redis at `url`, shared by every gateway process that uses the same URL. Loads
+ * `@keyv/redis`, an optional peer dependency (missing: rejects with code ERR_OPTIONAL_PEER_MISSING).
+ */
 export async function redisBlockCache (url: string, options: KeyvBlockCacheOptions & { namespace?: string } = {}): Promise<KeyvBlockCache> {
-  const { createKeyvNonBlocking } = await import('@keyv/redis')
+  const { createKeyvNonBlocking } = await loadKeyvRedis()
   const keyv = createKeyvNonBlocking(url, { namespace: options.namespace ?? 's3ipfs-blocks' })
   return new KeyvBlockCache(keyv, { kind: 'redis', ...options })
 }

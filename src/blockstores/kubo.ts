@@ -5,6 +5,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { collectBytes } from '../content/bytes.js'
 import type { Pinner } from '../content/pins.js'
+import { loadKuboRpcClient } from '../optional-peers.js'
 import type { AbortOptions } from '../types.js'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
 import type { KuboRPCClient } from 'kubo-rpc-client'
@@ -76,9 +77,15 @@ export class KuboBlockstore implements Blockstore, Pinner {
     this.pinName = init.pinName ?? 's3-ipfs-gateway'
   }
 
-  /** The RPC client, loaded on first use so that importing the library does not load it. */
+  /**
+   * The RPC client, loaded on first use so that importing the library does not load it:
+   * kubo-rpc-client is an optional peer dependency (missing: code ERR_OPTIONAL_PEER_MISSING).
+   */
   private async rpc (): Promise<KuboRPCClient> {
-    this.client ??= import('kubo-rpc-client').then(({ create }) => create({ url: this.url, headers: this.headers }))
+    this.client ??= loadKuboRpcClient().then(({ create }) => create({ url: this.url, headers: this.headers }), (err: unknown) => {
+      this.client = undefined
+      throw err
+    })
     return await this.client
   }
 

@@ -1,17 +1,20 @@
 import { createHash } from 'node:crypto'
-import pg from 'pg'
-import type { Pool, PoolClient, QueryConfig, QueryResult, QueryResultRow } from 'pg'
+import { loadPg } from '../../optional-peers.js'
 import type { AbortOptions } from '../../types.js'
 import type { ChangeOptions } from '../jobs.js'
 import { jobsOf } from '../jobs.js'
 import { sourceReleased, storeClosed } from '../metadata-store.js'
 import { checkJobs, enqueue } from './jobs.js'
+import type { Pool, QueryConfig, Queryable, QueryResult, QueryResultRow } from './pg-types.js'
 import { migrate } from './schema.js'
 
 export interface PostgresMetadataStoreInit {
   /** e.g. `postgres://user@host:5432/db`. Ignored when `pool` is given; without either, pg's PG* environment variables apply. */
   connectionString?: string
-  /** A pool shared with the host application: the store uses it and `close()` leaves it open. */
+  /**
+   * A pg `Pool` shared with the host application: the store uses it and `close()` leaves it open.
+   * Without it the store makes its own, loading pg (an optional peer dependency: `npm install pg`) on first use.
+   */
   pool?: Pool
   /** PostgreSQL schema that holds the tables; created when missing. Default 's3ipfs'. */
   schema?: string
@@ -29,8 +32,8 @@ const ANALYZE_EVERY = 5000
  * Our own parsers, so that a pool shared with a host that changed pg's global type parsers reads
  * the same values: int8 as numbers (sizes and times stay below 2^53), jsonb parsed.
  */
-const TYPES = {
-  getTypeParser: ((oid: number) => {
+const TYPES: NonNullable<QueryConfig['types']> = {
+  getTypeParser: (oid: number) => {
     switch (oid) {
       case 16: return (v: string) => v === 't'
       case 20: case 21: case 23: return Number
@@ -38,10 +41,10 @@ const TYPES = {
       case 114: case 3802: return JSON.parse
       default: return (v: string) => v
     }
-  }) as unknown as typeof pg.types.getTypeParser,
+  },
 }
 
-export type Queryable = Pick<PoolClient, 'query'>
+export type { Queryable } from './pg-types.js'
 
 /** A lock a change takes before its first statement. */
 export type Lock = { bucket: string, shared: boolean } | { key: [string, string] } | { upload: [string, string, string] }
@@ -67,8 +70,12 @@ export function add (deltas: Deltas, cid: string | undefined, delta: number): vo
  * transaction-level advisory locks and last applies the reference count changes it collected.
  */
 export class PostgresConnection {
-  readonly pool: Pool
   private readonly ownsPool: boolean
+  /** The pool once there is one: the one given, or ours once pg is loaded. */
+  private opened?: Pool
+  private opening?: Promise<Pool>
+  private readonly connectionString?: string
+  private readonly max: number
   readonly schema: string
   /** The quoted schema name, for SQL text. */
   readonly s: string
@@ -86,10 +93,30 @@ export class PostgresConnection {
     }
     this.s = `"${this.schema.replaceAll('"', '""')}"`
     this.ownsPool = init.pool === undefined
-    this.pool = init.pool ?? new pg.Pool({ connectionString: init.connectionString, max: init.max ?? 10 })
-    // An idle connection that fails is dropped by the pool and replaced on the next query; without a
-    // listener its 'error' event would end the process.
-    if (this.ownsPool) this.pool.on('error', () => {})
+    this.opened = init.pool
+    this.connectionString = init.connectionString
+    this.max = init.max ?? 10
+  }
+
+  /**
+   * The pool. Ours is made on first use, loading pg then (an optional peer dependency: without it,
+   * this rejects with code ERR_OPTIONAL_PEER_MISSING); a failed load is retried by the next call.
+   */
+  async pool (): Promise<Pool> {
+    if (this.closed) throw storeClosed()
+    if (this.opened !== undefined) return this.opened
+    this.opening ??= loadPg().then((pg) => {
+      const pool: Pool = new pg.Pool({ connectionString: this.connectionString, max: this.max })
+      // An idle connection that fails is dropped by the pool and replaced on the next query; without a
+      // listener its 'error' event would end the process.
+      pool.on('error', () => {})
+      this.opened = pool
+      return pool
+    }, (err: unknown) => {
+      this.opening = undefined
+      throw err
+    })
+    return await this.opening
   }
 
   /** Creates or migrates the tables, once; a failure is retried by the next call. */
@@ -104,14 +131,16 @@ export class PostgresConnection {
   /** `SELECT 1` through the pool, without waiting for the schema. */
   async ping (options?: AbortOptions): Promise<void> {
     options?.signal?.throwIfAborted()
-    if (this.closed) throw storeClosed()
-    await untilAborted(this.pool.query('SELECT 1'), options?.signal)
+    const pool = await this.pool()
+    await untilAborted(pool.query('SELECT 1'), options?.signal)
   }
 
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
-    if (this.ownsPool) await this.pool.end()
+    if (!this.ownsPool) return
+    const pool = this.opened ?? await this.opening?.catch(() => undefined)
+    await pool?.end()
   }
 
   /**
@@ -134,7 +163,7 @@ export class PostgresConnection {
     options?.signal?.throwIfAborted()
     await this.init()
     options?.signal?.throwIfAborted()
-    return await this.pool.query<R>(this.sql(text, values, planned))
+    return await (await this.pool()).query<R>(this.sql(text, values, planned))
   }
 
   /**
@@ -157,7 +186,7 @@ export class PostgresConnection {
     const begin = ['BEGIN', ...lockSql].join('; ')
     for (let attempt = 1; ; attempt++) {
       options?.signal?.throwIfAborted()
-      const client = await this.pool.connect()
+      const client = await (await this.pool()).connect()
       let broken: Error | undefined
       try {
         await client.query(begin)
@@ -219,7 +248,7 @@ export class PostgresConnection {
    */
   private analyzeNow (): void {
     if (++this.changes % ANALYZE_EVERY !== 0) return
-    this.pool.query(`ANALYZE ${this.s}.versions, ${this.s}.uploads, ${this.s}.parts, ${this.s}.refs`).catch(() => {})
+    this.opened?.query(`ANALYZE ${this.s}.versions, ${this.s}.uploads, ${this.s}.parts, ${this.s}.refs`).catch(() => {})
   }
 }
 

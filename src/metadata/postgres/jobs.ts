@@ -49,7 +49,7 @@ export async function enqueueJobs (db: PostgresConnection, jobs: NewJob[], optio
   checkJobs(jobs)
   if (jobs.length === 0) return
   await db.init()
-  await enqueue(db, db.pool, jobs)
+  await enqueue(db, await db.pool(), jobs)
 }
 
 /** One statement: due jobs and expired leases, locked with SKIP LOCKED so concurrent claimers take different ones. */

@@ -1,4 +1,3 @@
-import type { QueryResultRow } from 'pg'
 import type { AbortOptions } from '../../types.js'
 import type { ChangeOptions } from '../jobs.js'
 import type { CidListOptions, CidMatch, DeleteResult, ListedObject, ListOptions, ObjectVersion, PutOptions, VersionListOptions, WriteCondition, WriteResult } from '../metadata-store.js'
@@ -9,6 +8,7 @@ import type { ListedRow as ListedRowOf, VersionRow as VersionRowOf } from '../ro
 import { extraOf, heldCid, jsonOrNull, postgresRows } from '../rows.js'
 import { add, of } from './connection.js'
 import type { Deltas, PostgresConnection, Queryable } from './connection.js'
+import type { QueryResultRow } from './pg-types.js'
 import { hasNul, keyRange, pageSize, rangeSql, unstorable } from './keys.js'
 import { releaseHeld } from './archives.js'
 

@@ -333,13 +333,14 @@ function checkNotNewer (version: number | null): void {
  */
 export async function migrate (db: PostgresConnection): Promise<void> {
   const s = db.s
-  const { rows: [table] } = await db.pool.query<{ present: boolean }>(db.sql('SELECT to_regclass($1) IS NOT NULL AS present', [`${s}.schema_migrations`], true))
+  const pool = await db.pool()
+  const { rows: [table] } = await pool.query<{ present: boolean }>(db.sql('SELECT to_regclass($1) IS NOT NULL AS present', [`${s}.schema_migrations`], true))
   const found = table.present
-    ? (await db.pool.query<{ version: number | null }>(db.sql(`SELECT max(version) AS version FROM ${s}.schema_migrations`, [], true))).rows[0]
+    ? (await pool.query<{ version: number | null }>(db.sql(`SELECT max(version) AS version FROM ${s}.schema_migrations`, [], true))).rows[0]
     : { version: null }
   if (found.version === POSTGRES_SCHEMA_VERSION) return
   checkNotNewer(found.version)
-  const client = await db.pool.connect()
+  const client = await pool.connect()
   let broken: Error | undefined
   try {
     await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${db.lockId('migrate')})`)

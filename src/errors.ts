@@ -201,9 +201,15 @@ function conditionError (err: { wanted?: unknown, current?: unknown }): S3Error 
   return new S3Error('PreconditionFailed', undefined, { Condition: err.wanted === 'none' ? 'If-None-Match' : 'If-Match' })
 }
 
-/** Network failures reaching a dependency, and PostgreSQL's "cannot serve now" states. */
+/**
+ * Network failures reaching a dependency, PostgreSQL's "cannot serve now" states, and a TLS
+ * connection to it whose certificate does not verify (the store cannot be reached safely; the
+ * readiness report names the cause).
+ */
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE',
-  '57P01', '57P02', '57P03', '53300'])
+  '57P01', '57P02', '57P03', '53300',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_REVOKED', 'ERR_TLS_CERT_ALTNAME_INVALID'])
 
 function isUnreachable (err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code

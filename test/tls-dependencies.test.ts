@@ -188,8 +188,8 @@ whenServices('TLS to PostgreSQL (sslmode=verify-full)', pgProblem, () => {
       t.is(r.code, 503, r.text)
       t.regex(r.check('metadata')?.error ?? '', reason)
       const failed = await s3Error(client(t, refused.endpoint, refused).send(new CreateBucketCommand({ Bucket: 'refused' })))
-      // InternalError today (a certificate error is not among the codes src/errors.ts counts as unreachable).
-      t.true((failed.status ?? 0) >= 500, JSON.stringify(failed))
+      // A store that cannot be reached safely is unavailable, as one that cannot be reached at all.
+      t.deepEqual(failed, { code: 'ServiceUnavailable', status: 503 })
     }
   })
 })

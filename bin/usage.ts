@@ -17,10 +17,13 @@ Options (each overrides its environment variable):
   --cid-profile P   S3IPFS_CID_PROFILE  ${CID_PROFILES.join(' | ')} (default ${CID_PROFILES[0]})
   --metadata URL    S3IPFS_METADATA_URL postgres://user@host:5432/db[?schema=name]: metadata in PostgreSQL
                                         (shared by several gateway processes) instead of <data-dir>/meta.db
+                                        (needs the optional package pg)
   --redis URL       S3IPFS_REDIS_URL    redis://host:6379: a block cache shared by gateway processes
+                                        (needs the optional package @keyv/redis)
   --ipfs-api URL    S3IPFS_IPFS_API     http://127.0.0.1:5001: keep content on that IPFS node (Kubo RPC
                                         API; pinned while referenced) instead of <data-dir>/blocks.
                                         S3IPFS_IPFS_API_AUTH: an Authorization header value for it
+                                        (needs the optional package kubo-rpc-client)
   --ipfs-listen MA  S3IPFS_IPFS_LISTEN  e.g. /ip4/0.0.0.0/tcp/4001: also run an IPFS node there, serving
                                         the stored blocks to peers over bitswap (repeatable or comma-
                                         separated; needs the optional peers of s3-ipfs-gateway/helia)

@@ -4,8 +4,10 @@
  * are parsed; shell blocks and inline code may only use flags `serve --help` / `gc --help` list,
  * npm scripts package.json has, and files the repository has; every `S3IPFS_*` variable named is
  * in .env.example; every relative link resolves, anchors included. A block opts out only with
- * `<!-- sample: skip reason="..." -->` on the line above it. The samples marked to run are run by
- * test/doc-samples-run.test.ts.
+ * `<!-- sample: skip reason="..." -->` on the line above it (a skipped shell block is not run, but
+ * its flags and paths are still checked). The samples marked to run are run by
+ * test/doc-samples-run.test.ts (`run`) and test/doc-samples-shell.test.ts (`run-shell`): every
+ * shell block must be one of them or skipped with its reason, and the skipped ones are listed.
  */
 import { execFile } from 'node:child_process'
 import { execFileSync } from 'node:child_process'
@@ -31,7 +33,7 @@ const OTHER_LANGS = new Map([
 ])
 const DIAGRAMS = /^(flowchart|graph|sequenceDiagram|stateDiagram(-v2)?|classDiagram|erDiagram)\b/
 /** Marker kinds: how test/doc-samples-run.test.ts and this file treat the block below. */
-const MARKER_KINDS = new Set(['skip', 'continues', 'serve', 'run'])
+const MARKER_KINDS = new Set(['skip', 'continues', 'serve', 'run', 'run-shell'])
 
 const files = markdownFiles()
 const texts = new Map(files.map((f) => [f, readMarkdown(f)]))
@@ -48,6 +50,17 @@ test('every code block has a known language and every marker a known kind (skips
   }
   const skipped = blocks.filter((b) => b.marker?.kind === 'skip')
   t.log(`${blocks.length} code blocks in ${files.length} files; ${skipped.length} skipped${skipped.map((b) => `\n  ${at(b)}: ${b.marker?.attrs.reason}`).join('')}`)
+})
+
+test('every shell block is run by a test, or skipped with the reason it cannot run here', (t) => {
+  const shell = blocks.filter((b) => SHELL_LANGS.has(b.lang))
+  t.true(shell.length > 10, `found only ${shell.length} shell blocks`)
+  const ran = shell.filter((b) => b.marker?.kind === 'run-shell' || (b.marker?.kind === 'run' && b.marker.attrs.against !== undefined))
+  const skipped = shell.filter((b) => b.marker?.kind === 'skip')
+  for (const b of shell) {
+    t.true(ran.includes(b) || skipped.includes(b), `${at(b)}: a shell block neither run (<!-- sample: run-shell setup=NAME -->, or run against=NAME) nor skipped with reason="why it cannot run here"`)
+  }
+  t.log(`${shell.length} shell blocks: ${ran.length} run, ${skipped.length} not run:${skipped.map((b) => `\n  ${at(b)}: ${b.marker?.attrs.reason}`).join('')}`)
 })
 
 test('every TypeScript and JavaScript sample type-checks against the sources (one program)', (t) => {
@@ -131,7 +144,7 @@ function existsOrMadeByUser (path: string): boolean {
 
 test('every npm script and repository file a shell sample names exists', (t) => {
   const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts
-  for (const b of blocks.filter((x) => SHELL_LANGS.has(x.lang) && x.marker?.kind !== 'skip')) {
+  for (const b of blocks.filter((x) => SHELL_LANGS.has(x.lang))) {
     for (const command of shellCommands(b)) {
       const run = /\bnpm run ([\w:-]+)/.exec(command)
       if (run !== null) t.truthy(scripts[run[1]], `${at(b)}: npm run ${run[1]}: no such script in package.json`)

@@ -24,8 +24,12 @@ const CREDENTIALS = { accessKeyId: 'HAREHEARSAL000000000', secretAccessKey: 'ha-
 const problem = (await Promise.all([postgresProblem(PG_URL), redisProblem(REDIS_URL)])).filter(m => m !== undefined).join('; ')
 const { tempDir } = await import('./helpers/child.js')
 
-/** Requests in flight at `at` (started before, ended after). */
-const inFlightAt = (at: number) => (r: Request): boolean => r.start <= at && r.end >= at
+/**
+ * Requests in flight while a process was dying: started before it had exited, ended after the
+ * signal. (Until the process is gone, the kernel still accepts connections on its socket, so a
+ * request sent just after the SIGKILL can reach it too.)
+ */
+const inFlightDuring = (from: number, to: number) => (r: Request): boolean => r.start <= to && r.end >= from
 
 whenServices('high-availability rehearsal', problem === '' ? undefined : problem, () => {
   test('HA: behind HAProxy, a SIGKILL, a restart and a SIGTERM of gateways fail no client request and lose no acknowledged write', async (t) => {
@@ -52,6 +56,7 @@ whenServices('high-availability rehearsal', problem === '' ? undefined : problem
     // 1. SIGKILL gateway-1: what it had in flight fails over to the SDK's retries.
     const killedAt = performance.now()
     const killed = await cluster.kill(0)
+    const goneAt = performance.now()
     t.is(killed.signal, 'SIGKILL')
     await cluster.waitFor('gateway-1', 'DOWN')
     await progress(40)
@@ -96,8 +101,8 @@ whenServices('high-availability rehearsal', problem === '' ? undefined : problem
     // A request failed when the SDK gave up on it, or needed a retry: only those in flight on the
     // SIGKILLed process may have.
     const troubled = load.requests.filter(r => !r.ok || r.attempts > 1)
-    const onKilled = troubled.filter(inFlightAt(killedAt))
-    const others = troubled.filter(r => !inFlightAt(killedAt)(r))
+    const onKilled = troubled.filter(inFlightDuring(killedAt, goneAt))
+    const others = troubled.filter(r => !inFlightDuring(killedAt, goneAt)(r))
     t.log(`${load.requests.length} requests (${load.acknowledged.size} PUTs acknowledged); in flight on the SIGKILLed gateway: ` +
       `${onKilled.filter(r => r.ok).length} succeeded after SDK retries, ${onKilled.filter(r => !r.ok).length} failed`)
     if (others.length > 0) t.log(`attempts that failed:\n${load.attemptErrors.map(e => `${Math.round(e.at - killedAt)} ms after the kill: ${e.error}`).join('\n')}\n${cluster.output()}`)

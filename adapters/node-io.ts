@@ -108,8 +108,7 @@ export function toS3Request (req: IncomingMessage, options: ToS3RequestOptions =
 export async function writeS3Response (res: ServerResponse, response: S3Response, signal?: AbortSignal): Promise<void> {
   const req = res.req as IncomingMessage | undefined
   const isHead = req?.method === 'HEAD'
-  // Keep-alive only if what is left of an unread request body is small enough to drain cheaply.
-  if (req !== undefined && !req.complete && !smallRemainder(req)) res.shouldKeepAlive = false
+  if (req !== undefined && !req.complete && !smallRemainder(req)) lingerOnUnreadBody(req, res)
   if (req !== undefined) res.once('finish', () => drainRequest(req))
 
   res.statusCode = response.status
@@ -297,6 +296,43 @@ function empty (): AsyncIterator<Uint8Array> {
 
 function failing (err: Error): AsyncIterator<Uint8Array> {
   return { next: async () => { throw err } }
+}
+
+/** How long, and how much more of an unread request body, a connection reads after an early reply before it is closed. */
+const LINGER_MS = 10_000
+const LINGER_BYTES = 64 * 1024 * 1024
+
+/**
+ * A reply sent before its request's body was read (an error, mostly) keeps the connection reading
+ * and discarding the rest of the body for a while — then it can serve the next request — instead
+ * of closing at once: the kernel would answer the unread bytes with a reset, which can overtake the
+ * reply and leave the client with "socket hang up" instead of the error. Past LINGER_MS or
+ * LINGER_BYTES the connection is closed.
+ */
+function lingerOnUnreadBody (req: IncomingMessage, res: ServerResponse): void {
+  res.once('finish', () => {
+    if (req.complete || req.destroyed) return
+    let left = LINGER_BYTES
+    const stop = (): void => {
+      clearTimeout(timer)
+      req.off('data', count)
+      req.off('end', stop)
+      req.off('close', stop)
+    }
+    const cut = (): void => {
+      stop()
+      req.socket?.destroy()
+    }
+    const count = (chunk: Buffer): void => {
+      left -= chunk.length
+      if (left < 0) cut()
+    }
+    const timer = setTimeout(cut, LINGER_MS)
+    timer.unref()
+    req.on('data', count)
+    req.once('end', stop)
+    req.once('close', stop)
+  })
 }
 
 function smallRemainder (req: IncomingMessage): boolean {

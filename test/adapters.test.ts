@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { createServer as createHttpServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { AddressInfo } from 'node:net'
+import { connect, type AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import test from 'ava'
 import express from 'express'
@@ -377,7 +377,8 @@ for (const host of hosts) {
       for (const size of [1000, 20 * MiB]) {
         const res = await client.request({ path: '/s3/bucket/k?reject', method: 'PUT', body: Buffer.alloc(size) })
         t.is(res.statusCode, 403, String(size))
-        t.is(res.headers.connection, size > MiB ? 'close' : 'keep-alive')
+        // A large unread body is read and discarded after the reply (for up to 10 s), not cut off.
+        t.is(res.headers.connection, 'keep-alive')
         t.is(await res.body.text(), 'denied')
         const next = await client.request({ path: '/s3/bucket/k', method: 'PUT', body: 'after' })
         t.is((await next.body.json() as Echo).bytes, 5)
@@ -386,6 +387,37 @@ for (const host of hosts) {
       await client.close()
       await server.close()
     }
+  })
+
+  test(t('an early reply to a large upload is not overtaken by a reset: the connection reads the rest of the body first'), async (t) => {
+    const gateway = new FakeGateway()
+    const server = await host.start(gateway, '/s3')
+    const { hostname, port } = new URL(server.origin)
+    const socket = connect(Number(port), hostname)
+    t.teardown(() => { socket.destroy() })
+    let failure: Error | undefined
+    socket.on('error', (err) => { failure = err })
+    await once(socket, 'connect')
+    // A busy client: the reply waits unread in the kernel while the body is still being sent.
+    socket.pause()
+    const size = 8 * MiB
+    socket.write(`PUT /s3/bucket/k?reject HTTP/1.1\r\nHost: ${hostname}:${port}\r\nContent-Length: ${size}\r\n\r\n`)
+    socket.write(Buffer.alloc(MiB))
+    while (gateway.seen.length === 0) await new Promise(resolve => setTimeout(resolve, 10))
+    await new Promise(resolve => setTimeout(resolve, 300)) // the reply is out by now
+    // Closing the connection now would make the server's kernel answer these bytes with a reset,
+    // and a reset discards the reply still unread on this side.
+    await new Promise<void>((resolve) => { socket.write(Buffer.alloc(size - MiB), () => { resolve() }) })
+    socket.resume()
+    let text = ''
+    await new Promise<void>((resolve) => {
+      socket.on('data', (chunk: Buffer) => { text += chunk.toString('latin1'); if (text.includes('denied')) resolve() })
+      socket.once('close', () => { resolve() })
+    })
+    t.is(failure, undefined)
+    t.regex(text, /^HTTP\/1\.1 403 /)
+    t.true(text.endsWith('denied'), text)
+    await server.close()
   })
 
   test(t('body end alone does not fire the signal'), async (t) => {

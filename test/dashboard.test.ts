@@ -167,7 +167,12 @@ async function openDashboard (t: ExecutionContext, browser: Browser, url: string
   const response = await page.goto(url)
   t.is(response?.status(), 200)
   t.is(response?.headers()['content-security-policy'], DASHBOARD_CONTENT_SECURITY_POLICY)
-  await page.waitForFunction('window.__dashboard !== undefined && window.__dashboard.updates >= 1', undefined, { timeout: 15_000 })
+  // A function, not a string: polling a string predicate evals it in the page, which the
+  // dashboard's Content-Security-Policy (no 'unsafe-eval') refuses whenever the first check fails.
+  await page.waitForFunction(() => {
+    const dashboard = (globalThis as unknown as { __dashboard?: { updates: number } }).__dashboard
+    return dashboard !== undefined && dashboard.updates >= 1
+  }, undefined, { timeout: 15_000 })
   return { page, problems }
 }
 

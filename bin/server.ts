@@ -3,7 +3,6 @@ import { createServer as createHttpServer, type Server } from 'node:http'
 import type { Server as HttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join, resolve } from 'node:path'
-import type { Blockstore } from 'interface-blockstore'
 // The standalone server is a host like any other, so it mounts the gateway through the node adapter.
 import { createAdminHandler, createServer } from '../adapters/node.js'
 import type { TrustProxy } from '../adapters/node-io.js'
@@ -15,16 +14,15 @@ import { loadOrCreateIpfsKey, startIpfsNode, type IpfsNode, type PrivateKey } fr
 import type { PinningServiceConfig } from '../src/federation/index.js'
 import { parseReplicasOption } from '../src/federation/replication.js'
 import type { ScrubOptions } from '../src/federation/scrub.js'
-import type { MetadataStore } from '../src/metadata/metadata-store.js'
 import type { Gateway, GatewayInit } from '../src/types.js'
 import { jsonLogger, type GatewayLogger, type LogLevel } from '../src/observability/logger.js'
 import { createArchiveTarget } from '../src/archive/config.js'
 import { loadOrCreateCredentials, loadOrCreateMasterKey, type ServerCredentials } from './key-files.js'
-import { closeStores, openStores, type DataDirStores } from './stores.js'
+import { closeStores, openStores, type DataDirStores, type StoreChoices } from './stores.js'
 import { readTlsPair, reloadTlsOnChange, type TlsFiles } from './tls-files.js'
 
 export type { ServerCredentials } from './key-files.js'
-export { kuboStore, openStores, postgresStore, type DataDirStores, type OpenStoresOptions } from './stores.js'
+export { kuboStore, openStores, postgresStore, type DataDirStores, type OpenStoresOptions, type StoreChoices } from './stores.js'
 
 export const DEFAULT_PORT = 9090
 export const DEFAULT_HOST = '127.0.0.1'
@@ -33,7 +31,7 @@ export const DEFAULT_SHUTDOWN_TIMEOUT = 10_000
 /** Where the admin endpoints are: no bucket name can start with '-'. */
 export const ADMIN_PATH = '/-'
 
-export interface ServerOptions {
+export interface ServerOptions extends StoreChoices {
   /** TCP port; 0 picks a free one. Default 9090. */
   port?: number
   /** Interface to listen on. Default 127.0.0.1. */
@@ -84,24 +82,6 @@ export interface ServerOptions {
   /** Mount prefix, e.g. '/s3'. Default: the root. */
   basePath?: string
   trustProxy?: TrustProxy
-  /** Replace the PackBlockstore under `<dataDir>/blocks` (e.g. a MemoryBlockstore in benchmarks). */
-  blockstore?: Blockstore
-  /** Replace the SQLite store at `<dataDir>/meta.db`. */
-  metadata?: MetadataStore
-  /**
-   * Metadata in PostgreSQL instead of `<dataDir>/meta.db`: `postgres://user@host:5432/db`, with an
-   * optional `?schema=name` (default schema 's3ipfs'). Several gateway processes may share it.
-   */
-  metadataUrl?: string
-  /** A Redis block cache shared by gateway processes, e.g. `redis://127.0.0.1:6379`. */
-  redisUrl?: string
-  /**
-   * Content on an IPFS node over the Kubo RPC API (e.g. `http://127.0.0.1:5001`) instead of
-   * `<dataDir>/blocks`, behind an in-memory block cache (or the Redis one).
-   */
-  ipfsApi?: string
-  /** Headers for every RPC call to `ipfsApi`, e.g. `{ authorization: 'Basic …' }`. */
-  ipfsApiHeaders?: Record<string, string>
   /** Further gateway settings (baseDomains, maxObjectSize, logger, ...). */
   gateway?: Omit<GatewayInit, 'blockstore' | 'metadata' | 'credentials' | 'region' | 'cidProfile'>
   /**

@@ -16,18 +16,29 @@ export interface DataDirStores {
   metadata: MetadataStore
 }
 
-export interface OpenStoresOptions {
-  /** Use this instead of the PackBlockstore in `<dataDir>/blocks`. */
+/** Which stores a data directory's server uses instead of its own (`serve`'s flags). */
+export interface StoreChoices {
+  /** Replace the PackBlockstore under `<dataDir>/blocks` (e.g. a MemoryBlockstore in benchmarks). */
   blockstore?: Blockstore
-  /** Use this instead of SQLite at `<dataDir>/meta.db`. */
+  /** Replace the SQLite store at `<dataDir>/meta.db`. */
   metadata?: MetadataStore
-  /** PostgreSQL instead of SQLite (see ServerOptions.metadataUrl). */
+  /**
+   * Metadata in PostgreSQL instead of `<dataDir>/meta.db`: `postgres://user@host:5432/db`, with an
+   * optional `?schema=name` (default schema 's3ipfs'). Several gateway processes may share it.
+   */
   metadataUrl?: string
-  /** Put a Redis block cache in front of the blockstore. */
+  /** A Redis block cache shared by gateway processes, e.g. `redis://127.0.0.1:6379`. */
   redisUrl?: string
-  /** A KuboBlockstore on this RPC API instead of `<dataDir>/blocks` (see ServerOptions.ipfsApi). */
+  /**
+   * Content on an IPFS node over the Kubo RPC API (e.g. `http://127.0.0.1:5001`) instead of
+   * `<dataDir>/blocks`, behind an in-memory block cache (or the Redis one).
+   */
   ipfsApi?: string
+  /** Headers for every RPC call to `ipfsApi`, e.g. `{ authorization: 'Basic …' }`. */
   ipfsApiHeaders?: Record<string, string>
+}
+
+export interface OpenStoresOptions extends StoreChoices {
   /** Where the Redis block cache reports that it is unavailable (default: the library's logger). */
   logger?: Pick<GatewayLogger, 'warn'>
   /**

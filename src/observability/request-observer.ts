@@ -7,6 +7,7 @@ import type { RequestHistory } from './history.js'
 import type { GatewayLogger } from './logger.js'
 import type { GatewayMetrics } from './metrics.js'
 import { observeIteration } from './iteration.js'
+import { bodyBytesRead } from '../protocol/read-buffers.js'
 
 /** What a request got to before it was answered. */
 export interface RequestState {
@@ -75,7 +76,10 @@ export class RequestObserver {
   begin (req: S3Request, id: string): Exchange {
     this.inFlight++
     this.init.history?.noteInFlight(this.inFlight)
-    const body = observeIteration(req.body, (chunk) => { exchange.received += chunk.byteLength }, () => {})
+    const body = observeIteration(req.body, (chunk) => {
+      exchange.received += chunk.byteLength
+      bodyBytesRead(chunk.byteLength)
+    }, () => {})
     const exchange: OpenExchange = {
       id,
       request: { ...req, body },

@@ -1,6 +1,6 @@
 import test from 'ava'
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { constants, PerformanceObserver } from 'node:perf_hooks'
+import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks'
 import { Readable } from 'node:stream'
 import { bodyBytesRead, RECLAIM_BYTES } from '../src/protocol/read-buffers.js'
 import { startTestServer } from '../src/testing/index.js'

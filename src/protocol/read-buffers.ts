@@ -1,5 +1,4 @@
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
+import { requestCollection } from '../heap.js'
 
 /**
  * Bounds the memory held by request-body buffers that are already dead.
@@ -14,35 +13,17 @@ import { runInNewContext } from 'node:vm'
  *
  * So the request observer reports the body bytes every request consumes, and every RECLAIM_BYTES of them (across all
  * requests) this asks V8 for a scavenge of the young generation, where the dead pieces' wrappers
- * are: well under a millisecond, 128 times per GiB. Where the runtime does not allow it (V8's
- * flags frozen), nothing is done and memory behaves as before.
+ * are: well under a millisecond, 128 times per GiB. Where the runtime does not allow it
+ * (heap.ts), nothing is done and memory behaves as before.
  */
 export const RECLAIM_BYTES = 8 * 1024 * 1024
 
-type Collect = (options: { type: 'minor' | 'major', execution?: 'sync' | 'async' }) => void
-
 let read = 0
-let collect: Collect | null | undefined
-
-function collector (): Collect | null {
-  if (collect !== undefined) return collect
-  try {
-    // The flag exposes `gc` to contexts created while it is set: this one only, then it is unset.
-    setFlagsFromString('--expose-gc')
-    const found = runInNewContext('gc') as unknown
-    collect = typeof found === 'function' ? found as Collect : null
-  } catch {
-    collect = null
-  } finally {
-    try { setFlagsFromString('--no-expose-gc') } catch {}
-  }
-  return collect
-}
 
 /** A body reader consumed `bytes` read from a socket. */
 export function bodyBytesRead (bytes: number): void {
   read += bytes
   if (read < RECLAIM_BYTES) return
   read = 0
-  collector()?.({ type: 'minor' })
+  requestCollection('minor')
 }

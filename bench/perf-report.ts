@@ -11,6 +11,11 @@
  * system calls, allocation) counts for the code that asked for it; samples in V8's collector count
  * as GC; samples with no frame of ours are node's own HTTP and stream machinery or the event loop.
  * `--ops N` prints microseconds per operation (N operations in the recording).
+ *
+ * One limit: optimized code carries the functions V8 inlined into it, so a caller (the gateway's
+ * dispatch, say) is charged for callees of other files; the categories by file shift by a few
+ * percent between runs for that reason. Add `--no-turbo-inlining` to the server's flags for exact
+ * attribution, at some cost to its speed.
  */
 import { readFileSync } from 'node:fs'
 import { SourceMap } from 'node:module'

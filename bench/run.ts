@@ -268,7 +268,8 @@ async function startAll (names: TargetName[]): Promise<void> {
         ? undefined
         : opts.cpuProf !== undefined
           ? ['--cpu-prof', '--cpu-prof-dir', join(resolve(opts.cpuProf), 'ours')]
-          : opts.perf !== undefined ? ['--perf-basic-prof', '--interpreted-frames-native-stack'] : undefined
+          // (code that is not moved or flushed keeps the address perf's map gave its name)
+          : opts.perf !== undefined ? ['--perf-basic-prof', '--interpreted-frames-native-stack', '--no-compact-code-space', '--no-flush-bytecode'] : undefined
       const t = await startTarget(n, { region: opts.region, fromSource: opts.fromSource, nodeArgs })
       if (n === 'ours' && opts.perf !== undefined) perfRecording = await recordPerf(t.pid, resolve(opts.perf))
       if (n === 'ours') notes.push(opts.fromSource ? 'ours = tsx bin/cli.ts serve (from source)' : 'ours = node dist/cli.js serve (built)')

@@ -1,5 +1,5 @@
 import { S3Error } from '../errors.js'
-import { primeChunks, type ContentChunks } from '../content/export.js'
+import { CorruptContentError, primeChunks, type ContentChunks } from '../content/export.js'
 import { checkConditions } from '../protocol/conditional.js'
 import { overrideValue, RESPONSE_OVERRIDES } from '../protocol/headers.js'
 import { contentRange, parseRange, type ByteRange } from '../protocol/range.js'
@@ -78,11 +78,28 @@ export async function readObject (ctx: OperationContext, withBody: boolean): Pro
   }
   const status = range !== undefined ? 206 : 200
   if (!withBody || length === 0) return { status, headers }
-  return {
-    status,
-    headers,
-    body: dataKey === undefined
-      ? await primeChunks(ctx.content.cat(version.cid, { offset, length, signal: ctx.signal }))
-      : await primeChunks(readDecrypted(ctx, version, dataKey, offset, length) as ContentChunks),
+  const chunks = dataKey === undefined
+    ? ctx.content.cat(version.cid, { offset, length, signal: ctx.signal })
+    : readDecrypted(ctx, version, dataKey, offset, length) as ContentChunks
+  return { status, headers, body: length <= WHOLE_BODY_BYTES ? await readWhole(chunks, length) : await primeChunks(chunks) }
+}
+
+/**
+ * Bodies up to this size are read before the answer and sent with its headers in one write: for a
+ * small object the streaming machinery (an async iteration per chunk, a write per chunk, then the
+ * end) costs more than the bytes. One block of the default profile is bigger, so this never holds
+ * more than one block's worth.
+ */
+const WHOLE_BODY_BYTES = 64 * 1024
+
+/** The content's `length` bytes in one buffer (the one chunk as it is, when there is one). */
+async function readWhole (chunks: AsyncIterable<Uint8Array>, length: number): Promise<Uint8Array> {
+  const parts: Uint8Array[] = []
+  let got = 0
+  for await (const chunk of chunks) {
+    parts.push(chunk)
+    got += chunk.byteLength
   }
+  if (got !== length) throw new CorruptContentError(`content gave ${got} bytes where ${length} were expected`)
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts, length)
 }

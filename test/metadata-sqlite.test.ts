@@ -143,6 +143,37 @@ test('SqliteMetadataStore: reopening the file keeps buckets, versions and refere
   t.is((await second.getObject('b', 'k/😀'))?.versionId, 'v1')
 })
 
+test('SqliteMetadataStore: a bucket read and kept by one connection is read again once another connection changes it', async (t) => {
+  const dir = await tempDir()
+  t.teardown(async () => rm(dir, { recursive: true, force: true }))
+  const path = join(dir, 'meta.db')
+  // Two stores on one file: two connections, as two processes have.
+  const a = new SqliteMetadataStore({ path })
+  const b = new SqliteMetadataStore({ path })
+  t.teardown(async () => { await a.close(); await b.close() })
+  t.is(await a.getBucket('shared'), undefined)
+  await b.createBucket({ name: 'shared', owner: 'alice', created: T0, region: 'us-east-1', versioning: 'Unversioned' })
+  t.is((await a.getBucket('shared'))?.versioning, 'Unversioned', 'an absent bucket is not remembered past another connection creating it')
+  await b.setBucketVersioning('shared', 'Enabled')
+  t.is((await a.getBucket('shared'))?.versioning, 'Enabled')
+  await b.setBucketConfig('shared', 'policy', '{"Version":"2012-10-17","Statement":[]}')
+  t.is((await a.getBucket('shared'))?.config?.policy, '{"Version":"2012-10-17","Statement":[]}')
+  // And this connection's own changes, with reads in between.
+  await a.setBucketConfig('shared', 'policy', undefined)
+  t.is((await a.getBucket('shared'))?.config?.policy, undefined)
+  t.is((await b.getBucket('shared'))?.config?.policy, undefined)
+  t.is(await b.deleteBucket('shared'), 'deleted')
+  t.is(await a.getBucket('shared'), undefined)
+  // Each of this connection's bucket writes, each after a read that was kept.
+  t.is(await a.getBucket('own'), undefined)
+  await a.createBucket({ name: 'own', owner: 'alice', created: T0, region: 'us-east-1', versioning: 'Unversioned' })
+  t.is((await a.getBucket('own'))?.versioning, 'Unversioned')
+  await a.setBucketVersioning('own', 'Suspended')
+  t.is((await a.getBucket('own'))?.versioning, 'Suspended')
+  t.is(await a.deleteBucket('own'), 'deleted')
+  t.is(await a.getBucket('own'), undefined)
+})
+
 test('SqliteMetadataStore: records its schema version and uses WAL', async (t) => {
   const dir = await tempDir()
   t.teardown(async () => rm(dir, { recursive: true, force: true }))

@@ -20,6 +20,7 @@ export function bucketStatements (db: Database.Database) {
     setVersioning: db.prepare('UPDATE buckets SET versioning = ? WHERE name = ?') as Statement<[string, string]>,
     setConfig: db.prepare('UPDATE buckets SET config = ? WHERE name = ?') as Statement<[string | null, string]>,
     bucketExists: db.prepare('SELECT 1 FROM buckets WHERE name = ?').pluck() as Statement<[string], number>,
+    dataVersion: db.prepare('PRAGMA data_version').pluck() as Statement<[], number>,
     listBuckets: db.prepare('SELECT * FROM buckets ORDER BY name') as Statement<[], Row>,
     listBucketsOf: db.prepare('SELECT * FROM buckets WHERE owner = ? ORDER BY name') as Statement<[string], Row>,
     deleteBucket: db.prepare('DELETE FROM buckets WHERE name = ?') as Statement<[string]>,
@@ -33,24 +34,33 @@ export function bucketStatements (db: Database.Database) {
 
 export async function createBucket (db: SqliteDatabase, bucket: BucketRecord, options?: AbortOptions): Promise<boolean> {
   options?.signal?.throwIfAborted()
-  return await db.write(() => db.sql.insertBucket.run(bucket.name, bucket.owner, bucket.ownerDisplayName ?? null,
-    bucket.created.getTime(), bucket.region, bucket.versioning, bucket.cidProfile ?? null, configOf(bucket)).changes === 1)
+  return await db.write(() => {
+    db.buckets.clear()
+    return db.sql.insertBucket.run(bucket.name, bucket.owner, bucket.ownerDisplayName ?? null,
+      bucket.created.getTime(), bucket.region, bucket.versioning, bucket.cidProfile ?? null, configOf(bucket)).changes === 1
+  })
 }
 
 export async function getBucket (db: SqliteDatabase, name: string, options?: AbortOptions): Promise<BucketRecord | undefined> {
   options?.signal?.throwIfAborted()
-  const row = db.sql.getBucket.get(name)
-  return row === undefined ? undefined : toBucket(row)
+  return db.buckets.get(name, () => {
+    const row = db.sql.getBucket.get(name)
+    return row === undefined ? undefined : toBucket(row)
+  })
 }
 
 export async function setBucketVersioning (db: SqliteDatabase, name: string, versioning: 'Enabled' | 'Suspended', options?: AbortOptions): Promise<boolean> {
   options?.signal?.throwIfAborted()
-  return await db.write(() => db.sql.setVersioning.run(versioning, name).changes === 1)
+  return await db.write(() => {
+    db.buckets.clear()
+    return db.sql.setVersioning.run(versioning, name).changes === 1
+  })
 }
 
 export async function setBucketConfig (db: SqliteDatabase, name: string, kind: BucketConfigKind, value: string | undefined, options?: AbortOptions): Promise<boolean> {
   options?.signal?.throwIfAborted()
   return await db.write(() => {
+    db.buckets.clear()
     const row = db.sql.getBucket.get(name)
     if (row === undefined) return false
     const config: BucketConfig = row.config === null ? {} : JSON.parse(row.config)
@@ -72,6 +82,7 @@ export async function deleteBucket (db: SqliteDatabase, name: string, options?: 
   return await db.write(() => {
     if (db.sql.getBucket.get(name) === undefined) return 'missing' as const
     if (db.sql.anyVersion.get(name) !== undefined) return 'not-empty' as const
+    db.buckets.clear()
     for (const cid of db.sql.bucketPartCids.all(name)) release(db, heldCid(false, cid))
     db.sql.deleteBucketParts.run(name)
     db.sql.deleteBucketUploads.run(name)

@@ -12,6 +12,7 @@ import { pinStatements } from './pins.js'
 import { refStatements } from './refs.js'
 import { snapshotStatements } from './snapshots.js'
 import { migrate } from './schema.js'
+import { BucketCache } from './bucket-cache.js'
 import { statStatements } from './stats.js'
 import { uploadStatements } from './uploads.js'
 
@@ -57,6 +58,8 @@ function prepare (db: Database.Database) {
 export class SqliteDatabase {
   private readonly db: Database.Database
   readonly sql: ReturnType<typeof prepare>
+  /** Bucket records read on this connection (bucket-cache.ts). */
+  readonly buckets: BucketCache
   /** Runs a change as one immediate transaction. */
   private readonly changeTx: (change: () => unknown) => unknown
   /** Runs reads in one deferred transaction, so that they see one snapshot whoever else writes the file. */
@@ -93,6 +96,7 @@ export class SqliteDatabase {
       if (mode === 'GROUP' && path !== ':memory:' && path !== '') this.walPath = `${path}-wal`
       migrate(this.db)
       this.sql = prepare(this.db)
+      this.buckets = new BucketCache(() => this.sql.dataVersion.get() as number)
     } catch (err) {
       this.db.close()
       throw err

@@ -3,30 +3,23 @@ import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks'
 import { applyHeapPolicy, OLD_GENERATION_HEADROOM, YOUNG_GENERATION_BYTES } from '../bin/heap-policy.js'
+import { forcedCollections } from './helpers/forced-collections.js'
 import { client, serve, stop } from './helpers/serve-process.js'
 
 test.serial('the old generation is collected once it grows the headroom past what was live', async t => {
-  let forcedMajor = 0
-  const observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      const detail = (entry as PerformanceEntry & { detail: { kind: number, flags: number } }).detail
-      if (detail.kind === constants.NODE_PERFORMANCE_GC_MAJOR && (detail.flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0) forcedMajor++
-    }
-  })
-  observer.observe({ entryTypes: ['gc'] })
+  const major = forcedCollections('major')
   const policy = applyHeapPolicy()
-  t.teardown(() => { policy.stop(); observer.disconnect() })
+  t.teardown(() => { policy.stop(); major.stop() })
   // Objects that live long enough to be promoted, twice the headroom of them, then dropped.
   let kept: Array<{ n: number, s: string }> = []
-  for (let round = 0; round < 40 && forcedMajor === 0; round++) {
+  for (let round = 0; round < 40 && major.count() === 0; round++) {
     for (let i = 0; i < 40_000; i++) kept.push({ n: i, s: `object ${round} ${i}` })
     if (kept.length * 80 > 2 * OLD_GENERATION_HEADROOM) kept = []
     await new Promise(resolve => setImmediate(resolve))
   }
   await new Promise(resolve => setTimeout(resolve, 50))
-  t.true(forcedMajor >= 1, 'a full collection was asked for')
+  t.true(major.count() >= 1, 'a full collection was asked for')
 })
 
 test.serial('serve keeps the young generation at its cap through module loading and load', async t => {

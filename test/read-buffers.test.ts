@@ -1,28 +1,20 @@
 import test from 'ava'
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
-import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks'
 import { Readable } from 'node:stream'
 import { bodyBytesRead, RECLAIM_BYTES } from '../src/protocol/read-buffers.js'
 import { startTestServer } from '../src/testing/index.js'
+import { forcedCollections } from './helpers/forced-collections.js'
 
-/** Counts the scavenges something asked for (a `gc()` call sets the forced flag) while `run` runs. */
+/** The scavenges something asked for while `run` ran. */
 async function forcedScavenges (run: () => Promise<void> | void): Promise<number> {
-  let forced = 0
-  const observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      const detail = (entry as PerformanceEntry & { detail: { kind: number, flags: number } }).detail
-      if (detail.kind === constants.NODE_PERFORMANCE_GC_MINOR && (detail.flags & constants.NODE_PERFORMANCE_GC_FLAGS_FORCED) !== 0) forced++
-    }
-  })
-  observer.observe({ entryTypes: ['gc'] })
+  const minor = forcedCollections('minor')
   try {
     await run()
-    // GC entries are delivered asynchronously
     await new Promise(resolve => setTimeout(resolve, 50))
+    return minor.count()
   } finally {
-    observer.disconnect()
+    minor.stop()
   }
-  return forced
 }
 
 test.serial('every RECLAIM_BYTES of body bytes read asks V8 for a scavenge', async t => {

@@ -12,7 +12,7 @@ import { requestCollection } from '../src/heap.js'
  * 5,000 small PUTs the heap held 60–70 MB of which 20–25 MB were live. Both only bound by flags
  * given at start (`--max-semi-space-size`, `--max-old-space-size`, the latter a hard limit that
  * ends the process). Measured (bench/WRITE-PATH.md, round three), this policy takes the peak RSS
- * of 5,000 × 4 KiB PUTs from 141–154 MB to 113–117 MB at the same throughput.
+ * of 10,000 × 4 KiB PUTs from 141–154 MB to 112–126 MB at the same throughput.
  *
  * - Young generation: growth is held off from the start (V8 reads `--semi-space-growth-factor`
  *   each time it would grow the space) and allowed again, after each collection, only while the

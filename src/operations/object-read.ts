@@ -1,5 +1,6 @@
 import { S3Error } from '../errors.js'
 import { CorruptContentError, primeChunks, type ContentChunks } from '../content/export.js'
+import { collectBytes } from '../content/bytes.js'
 import { checkConditions } from '../protocol/conditional.js'
 import { overrideValue, RESPONSE_OVERRIDES } from '../protocol/headers.js'
 import { contentRange, parseRange, type ByteRange } from '../protocol/range.js'
@@ -81,7 +82,7 @@ export async function readObject (ctx: OperationContext, withBody: boolean): Pro
   const chunks = dataKey === undefined
     ? ctx.content.cat(version.cid, { offset, length, signal: ctx.signal })
     : readDecrypted(ctx, version, dataKey, offset, length) as ContentChunks
-  return { status, headers, body: length <= WHOLE_BODY_BYTES ? await readWhole(chunks, length) : await primeChunks(chunks) }
+  return { status, headers, body: length <= WHOLE_BODY_BYTES ? await readWhole(chunks, length, ctx.signal) : await primeChunks(chunks) }
 }
 
 /**
@@ -93,13 +94,8 @@ export async function readObject (ctx: OperationContext, withBody: boolean): Pro
 const WHOLE_BODY_BYTES = 64 * 1024
 
 /** The content's `length` bytes in one buffer (the one chunk as it is, when there is one). */
-async function readWhole (chunks: AsyncIterable<Uint8Array>, length: number): Promise<Uint8Array> {
-  const parts: Uint8Array[] = []
-  let got = 0
-  for await (const chunk of chunks) {
-    parts.push(chunk)
-    got += chunk.byteLength
-  }
-  if (got !== length) throw new CorruptContentError(`content gave ${got} bytes where ${length} were expected`)
-  return parts.length === 1 ? parts[0] : Buffer.concat(parts, length)
+async function readWhole (chunks: AsyncIterable<Uint8Array>, length: number, signal?: AbortSignal): Promise<Uint8Array> {
+  const bytes = await collectBytes(chunks, { signal })
+  if (bytes.byteLength !== length) throw new CorruptContentError(`content gave ${bytes.byteLength} bytes where ${length} were expected`)
+  return bytes
 }

@@ -73,7 +73,8 @@ function parse (text: string): Array<{ tid: string, frames: Frame[] }> {
   let current: { tid: string, frames: Frame[] } | undefined
   for (const line of text.split('\n')) {
     if (line.trim() === '') { if (current !== undefined) samples.push(current); current = undefined; continue }
-    if (!/^\s/.test(line)) { current = { tid: line.trim().split(/\s+/)[0], frames: [] }; continue }
+    // a sample's first line is its thread id, right-aligned (so it may start with spaces); frames follow
+    if (/^\s*\d+\s*$/.test(line)) { current = { tid: line.trim(), frames: [] }; continue }
     const sym = line.trim().replace(/^[0-9a-f]+\s+/, '')
     const js = JS_FRAME.exec(sym)
     current?.frames.push(js === null ? { name: sym } : { name: js[1], url: js[2], line: Number(js[3]), column: Number(js[4]) })
@@ -87,7 +88,8 @@ function main (): void {
   const samples = parse(readFileSync(0, 'utf8'))
   const byThread = new Map<string, number>()
   for (const s of samples) byThread.set(s.tid, (byThread.get(s.tid) ?? 0) + 1)
-  const main = [...byThread].sort((a, b) => b[1] - a[1])[0]?.[0]
+  // the main thread's id is the process id, the lowest of its threads' (the busiest may be a worker's)
+  const main = [...byThread.keys()].sort((a, b) => Number(a) - Number(b))[0]
   const shares = new Map<string, number>()
   const functions = new Map<string, number>()
   let busy = 0

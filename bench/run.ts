@@ -45,6 +45,8 @@
  *
  * All traffic goes to 127.0.0.1. Child servers and temp dirs are removed on exit and on SIGINT.
  */
+// first: the bench restarts itself with its allocator settings (client-allocator.ts)
+import './client-allocator.js'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { BenchClient } from './client.js'

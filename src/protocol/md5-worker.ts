@@ -36,7 +36,14 @@ export type DigestAlgorithm = 'md5' | 'sha256'
 export const BATCH_SIZE = 1 << 20
 /** Batches one stream may have queued at the worker. */
 const MAX_IN_FLIGHT = 3
-/** Returned batch buffers kept for reuse, across all streams. */
+/**
+ * Returned batch buffers kept for reuse, across all streams, once no batch is in use. While some
+ * are, the pool keeps every buffer given back: each stream has up to a dozen batches out at once
+ * (being filled, at the worker, and as leaves with the blockstore's writes), and buffers dropped
+ * under load come back as fresh allocations and as external memory for V8 to reclaim. With four
+ * parts of a multipart upload in flight, a pool of 8 dropped and re-made a tenth of the batches,
+ * and V8 ran full collections 3 times as often (bench/WRITE-PATH.md, round four).
+ */
 const MAX_POOLED = 8
 
 export interface StreamDigestOptions {
@@ -145,12 +152,68 @@ let warned = false
 let shared: HashWorker | undefined
 const pool: ArrayBuffer[] = []
 
+/**
+ * Batches at the worker or held as leaves, across all streams, past which a stream takes no more
+ * bytes until batches come back. Each stream may have a few at the worker and a few with its
+ * receiver; this bounds what many at once hold (four parts of a multipart upload in flight held
+ * 30 MiB or more without it). A stream that holds no batch at all is never held back, so each one
+ * progresses; leaves keep reaching receivers while their stream waits, and receivers release them
+ * as their writes finish, so what is held always comes back.
+ */
+const BUFFER_BUDGET = 16
+
+/** Batch buffers out of the pool (being filled, at the worker, or held as leaves). */
+let lent = 0
+/** Of those, the ones being filled (one per stream at most). */
+let filling = 0
+/** Streams waiting for the budget, first come first served. */
+const budgetWaiters = new Set<WorkerDigest>()
+/** Batch buffers made since the process started (for tests). */
+let made = 0
+
 function takeBuffer (): ArrayBuffer {
-  return pool.pop() ?? new ArrayBuffer(BATCH_SIZE)
+  lent++
+  const buf = pool.pop()
+  if (buf !== undefined) return buf
+  made++
+  return new ArrayBuffer(BATCH_SIZE)
 }
 
+/** A lent buffer comes back for reuse. */
 function giveBuffer (buf: ArrayBuffer): void {
-  if (buf.byteLength === BATCH_SIZE && pool.length < MAX_POOLED) pool.push(buf)
+  returned()
+  if (buf.byteLength === BATCH_SIZE && (lent > 0 || pool.length < MAX_POOLED)) pool.push(buf)
+}
+
+/** A lent buffer is gone for good (kept by a receiver, or lost with the worker). */
+function returned (): void {
+  lent = Math.max(0, lent - 1)
+  trimIfIdle()
+  wakeOne()
+}
+
+function heldBatches (): number {
+  return lent - filling
+}
+
+/** A batch came back: the longest waiting stream that may go on now does. */
+function wakeOne (): void {
+  for (const stream of budgetWaiters) {
+    if (stream.mayGoOn()) {
+      stream.wake()
+      return
+    }
+  }
+}
+
+/** With no batch in use, keep only the few the next body needs. */
+function trimIfIdle (): void {
+  if (lent === 0 && pool.length > MAX_POOLED) pool.length = MAX_POOLED
+}
+
+/** For tests: batch buffers made so far, lent out now, and pooled now. */
+export function batchBufferStats (): { made: number, lent: number, pooled: number, held: number } {
+  return { made, lent, pooled: pool.length, held: heldBatches() }
 }
 
 class HashWorker {
@@ -209,6 +272,9 @@ class HashWorker {
     const streams = [...this.streams.values()]
     this.streams.clear()
     for (const s of streams) s.fail(err)
+    // Batches at the worker never come back: count from here (leaves still out only clamp at 0).
+    lent = 0
+    trimIfIdle()
     void this.worker.terminate().catch(() => {})
   }
 }
@@ -224,6 +290,8 @@ class WorkerDigest implements StreamDigest {
   private worker: HashWorker | undefined
   private id = 0
   private inFlight = 0
+  /** Leaves handed on and not released yet. */
+  leavesOut = 0
   private waiter: { resolve: () => void, reject: (err: unknown) => void } | undefined
   private final: { resolve: (hex: string[]) => void, reject: (err: unknown) => void } | undefined
   private failure: Error | undefined
@@ -241,15 +309,19 @@ class WorkerDigest implements StreamDigest {
     if (this.failure !== undefined) throw this.failure
     let offset = 0
     while (offset < piece.byteLength) {
-      this.batch ??= new Uint8Array(takeBuffer())
+      if (this.batch === undefined) {
+        this.batch = new Uint8Array(takeBuffer())
+        filling++
+      }
       const n = Math.min(piece.byteLength - offset, BATCH_SIZE - this.filled)
       this.batch.set(n === piece.byteLength ? piece : piece.subarray(offset, offset + n), this.filled)
       this.filled += n
       offset += n
       if (this.filled === BATCH_SIZE) this.send()
     }
-    if (this.inFlight < MAX_IN_FLIGHT) return undefined
+    if (this.mayGoOn()) return undefined
     const wait = new Promise<void>((resolve, reject) => { this.waiter = { resolve, reject } })
+    if (this.inFlight < MAX_IN_FLIGHT) budgetWaiters.add(this)
     // The caller may await it only later (after handing the bytes on): a failure meanwhile must
     // not count as an unhandled rejection. The caller still sees it when it awaits.
     wait.catch(() => {})
@@ -267,8 +339,8 @@ class WorkerDigest implements StreamDigest {
       for (const h of hashes) h.update(view)
       const hex = hashes.map(h => h.digest('hex'))
       if (this.onLeaf !== undefined && this.batch !== undefined && this.filled > 0) {
-        this.handOn(this.batch.buffer as ArrayBuffer, this.filled)
-        this.batch = undefined // the leaf's now
+        const len = this.filled
+        this.handOn(this.detachBatch(), len) // the leaf's now
       }
       this.release()
       this.completed = true
@@ -277,11 +349,9 @@ class WorkerDigest implements StreamDigest {
     const result = new Promise<string[]>((resolve, reject) => { this.final = { resolve, reject } })
     const message: Record<string, unknown> = { t: 'end', id: this.id, algs: this.algorithms, leaf: this.onLeaf !== undefined }
     if (this.batch !== undefined && this.filled > 0) {
-      const buf = this.batch.buffer as ArrayBuffer
-      message.buf = buf
       message.len = this.filled
-      this.batch = undefined
-      this.filled = 0
+      const buf = this.detachBatch()
+      message.buf = buf
       this.worker.post(message, [buf])
     } else {
       this.worker.post(message)
@@ -300,15 +370,16 @@ class WorkerDigest implements StreamDigest {
 
   onReply (m: WorkerReply): void {
     if (m.t === 'ack') {
-      if (this.onLeaf !== undefined && m.leaf !== undefined) this.onLeaf(leafOf(m.buf, m.len, m.leaf))
+      if (this.onLeaf !== undefined && m.leaf !== undefined) this.onLeaf(leafOf(m.buf, m.len, m.leaf, this))
       else giveBuffer(m.buf)
       this.inFlight--
-      const waiter = this.waiter
-      this.waiter = undefined
-      waiter?.resolve()
+      if (this.waiter !== undefined) {
+        if (this.mayGoOn()) this.wake()
+        else if (this.inFlight < MAX_IN_FLIGHT) budgetWaiters.add(this) // now waiting for the budget only
+      }
     } else if (m.t === 'digest') {
       if (m.buf !== undefined) {
-        if (this.onLeaf !== undefined && m.leaf !== undefined) this.onLeaf(leafOf(m.buf, m.len ?? 0, m.leaf))
+        if (this.onLeaf !== undefined && m.leaf !== undefined) this.onLeaf(leafOf(m.buf, m.len ?? 0, m.leaf, this))
         else giveBuffer(m.buf)
       }
       const final = this.final
@@ -329,10 +400,31 @@ class WorkerDigest implements StreamDigest {
     final?.reject(err)
   }
 
-  private send (): void {
+  /** Whether more bytes may be taken now: few batches at the worker, and room in the budget or none held. */
+  mayGoOn (): boolean {
+    if (this.inFlight >= MAX_IN_FLIGHT) return false
+    return heldBatches() < BUFFER_BUDGET || (this.inFlight === 0 && this.leavesOut === 0)
+  }
+
+  /** Go on feeding: the stream's wait (for its worker or for the budget) is over. */
+  wake (): void {
+    budgetWaiters.delete(this)
+    const waiter = this.waiter
+    this.waiter = undefined
+    waiter?.resolve()
+  }
+
+  /** The batch being filled, no longer this stream's to fill. */
+  private detachBatch (): ArrayBuffer {
     const buf = (this.batch as Uint8Array).buffer as ArrayBuffer
     this.batch = undefined
     this.filled = 0
+    filling--
+    return buf
+  }
+
+  private send (): void {
+    const buf = this.detachBatch()
     if (this.worker === undefined && this.local === undefined && workerDisabled) this.local = this.algorithms.map(a => createHash(a))
     if (this.local !== undefined) {
       const view = new Uint8Array(buf, 0, BATCH_SIZE)
@@ -355,13 +447,12 @@ class WorkerDigest implements StreamDigest {
       return
     }
     const bytes = new Uint8Array(buf, 0, len)
-    this.onLeaf(leafOf(buf, len, createHash('sha256').update(bytes).digest()))
+    this.onLeaf(leafOf(buf, len, createHash('sha256').update(bytes).digest(), this))
   }
 
   private release (): void {
-    if (this.batch !== undefined) giveBuffer(this.batch.buffer as ArrayBuffer)
-    this.batch = undefined
-    this.filled = 0
+    if (this.batch !== undefined) giveBuffer(this.detachBatch())
+    budgetWaiters.delete(this)
     this.waiter = undefined
     this.final = undefined
     this.worker?.unregister(this.id)
@@ -369,15 +460,18 @@ class WorkerDigest implements StreamDigest {
 }
 
 /** A leaf's buffer goes back to the pool only when its receiver says nothing holds the bytes any more. */
-function leafOf (buf: ArrayBuffer, len: number, sha256: Uint8Array): HashedLeaf {
+function leafOf (buf: ArrayBuffer, len: number, sha256: Uint8Array, owner: WorkerDigest): HashedLeaf {
   let released = false
+  owner.leavesOut++
   return {
     bytes: new Uint8Array(buf, 0, len),
     sha256: new Uint8Array(sha256),
     release: (reusable?: boolean) => {
       if (released) return
       released = true
+      owner.leavesOut--
       if (reusable === true) giveBuffer(buf)
+      else returned()
     }
   }
 }

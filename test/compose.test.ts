@@ -163,6 +163,33 @@ test('unixfs-v0-2015: aligned parts past one node\'s fan-out (200 leaves > 174) 
   t.is(composed.cid.toString(), (await content.add([data])).cid.toString())
 })
 
+test('the parts\' root blocks are read several at once, and each once', async t => {
+  const sizes = Array.from({ length: 20 }, () => 2 * MiB)
+  const data = deterministicBytes('roots ahead', 40 * MiB)
+  const memory = new MemoryBlockstore()
+  const parts = await addParts(new ContentStore({ blockstore: memory }), data, sizes)
+  let reading = 0
+  let most = 0
+  const { store, reads } = recording(memory)
+  const slow = Object.create(store) as MemoryBlockstore
+  slow.get = async function * (cid, options) {
+    reading++
+    most = Math.max(most, reading)
+    try {
+      await new Promise(resolve => setTimeout(resolve, 5))
+      yield * store.get(cid, options)
+    } finally {
+      reading--
+    }
+  }
+  const content = new ContentStore({ blockstore: slow })
+  const composed = await content.compose(parts)
+  t.true(composed.standard)
+  t.is(reads.length, 20, 'each part\'s root read once')
+  t.true(most > 1, `${most} reads in flight at most`)
+  t.is(composed.cid.toString(), (await new ContentStore({ blockstore: memory }).add([data])).cid.toString())
+})
+
 test('unixfs-v0-2015: 200 unaligned parts (past the fan-out of 174) read back, ranges included', async t => {
   const sizes = Array.from({ length: 200 }, (_, i) => 1000 + 37 * i)
   const data = deterministicBytes('many parts', sizes.reduce((a, b) => a + b, 0))

@@ -183,7 +183,12 @@ interface Walk {
   signal?: AbortSignal
   /** Encoded size of a dag-pb leaf by content size (computed, never read). */
   leafDagSizes: Map<number, number>
+  /** Root blocks of the parts ahead, being read while earlier parts are walked. */
+  ahead?: Map<string, Promise<Uint8Array>>
 }
+
+/** Parts whose root blocks are read ahead of the walk (one read each: their roots). */
+const PARTS_AHEAD = 8
 
 /** The part is not the profile's balanced import of its bytes. */
 class NotStandard extends Error {
@@ -242,7 +247,22 @@ function rootLooksStandard (layout: DagLayout, part: Part): boolean {
 }
 
 async function * concatLeaves (walk: Walk, parts: Part[]): AsyncGenerator<DagChild> {
-  for (const part of parts) yield * standardLeaves(walk, part)
+  const ahead = walk.ahead = new Map()
+  try {
+    for (let i = 0, next = 0; i < parts.length; i++) {
+      // A node's root is read ahead, so that the walk does not wait a read per part in turn.
+      for (; next < parts.length && next <= i + PARTS_AHEAD; next++) {
+        const { cid } = parts[next]
+        if (cid.code !== dagPb.code || cid.multihash.code === identity.code || ahead.has(cid.toString())) continue
+        const read = readBlock({ ...walk, ahead: undefined }, cid)
+        read.catch(() => {}) // awaited when its part is walked; a walk that ends sooner drops it
+        ahead.set(cid.toString(), read)
+      }
+      yield * standardLeaves(walk, parts[i])
+    }
+  } finally {
+    walk.ahead = undefined
+  }
 }
 
 /**
@@ -367,5 +387,11 @@ function decodeOrNotStandard (block: Uint8Array): { pb: dagPb.PBNode, unixfs: Un
 async function readBlock (walk: Walk, cid: CID): Promise<Uint8Array> {
   walk.signal?.throwIfAborted()
   if (cid.multihash.code === identity.code) return cid.multihash.digest
+  const key = cid.toString()
+  const read = walk.ahead?.get(key)
+  if (read !== undefined) {
+    walk.ahead!.delete(key)
+    return await read
+  }
   return await collectBytes(walk.blockstore.get(cid, { signal: walk.signal }), { signal: walk.signal })
 }

@@ -8,8 +8,9 @@ import type { HashedLeaf } from '../content/leaves.js'
  *
  * The bytes fed to `update` are copied into 1 MiB batch buffers; a full batch is transferred (not
  * copied) to one long-lived worker shared by every request, which hashes it and hands the buffer
- * back for reuse. At most `MAX_IN_FLIGHT` batches per stream are queued: `update` returns a promise
- * to wait on when that many are outstanding, so memory stays flat whatever the body size.
+ * back for reuse. At most `MAX_IN_FLIGHT` batches per stream are queued, and `BUFFER_BUDGET` across
+ * all streams are out (at the worker or held as leaves): `update` returns a promise to wait on when
+ * either is reached, so memory stays flat whatever the body size and the number of bodies.
  *
  * A body that ends before its first batch is full never reaches the worker: it is hashed in-thread
  * at `digest()` (a round trip costs more than hashing under 1 MiB). `createStreamDigest` with a
@@ -38,11 +39,10 @@ export const BATCH_SIZE = 1 << 20
 const MAX_IN_FLIGHT = 3
 /**
  * Returned batch buffers kept for reuse, across all streams, once no batch is in use. While some
- * are, the pool keeps every buffer given back: each stream has up to a dozen batches out at once
- * (being filled, at the worker, and as leaves with the blockstore's writes), and buffers dropped
- * under load come back as fresh allocations and as external memory for V8 to reclaim. With four
- * parts of a multipart upload in flight, a pool of 8 dropped and re-made a tenth of the batches,
- * and V8 ran full collections 3 times as often (bench/WRITE-PATH.md, round four).
+ * are, the pool keeps every buffer given back (at most what was out at once, which the budget
+ * below bounds): buffers dropped under load come back as fresh allocations, and as swings of
+ * external memory that make V8 run full collections. With four parts of a multipart upload in
+ * flight, a pool of 8 dropped and re-made a tenth of the batches (bench/WRITE-PATH.md, round four).
  */
 const MAX_POOLED = 8
 

@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto'
+import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { HashedLeaf } from '../content/leaves.js'
 
@@ -7,8 +8,10 @@ import type { HashedLeaf } from '../content/leaves.js'
  * thread, so that they overlap the importer's SHA-256 and the block writes on the other core.
  *
  * The bytes fed to `update` are copied into 1 MiB batch buffers; a full batch is transferred (not
- * copied) to one long-lived worker shared by every request, which hashes it and hands the buffer
- * back for reuse. At most `MAX_IN_FLIGHT` batches per stream are queued, and `BUFFER_BUDGET` across
+ * copied) to a long-lived worker shared with other requests, which hashes it and hands the buffer
+ * back for reuse. A stream stays on one worker (its hash state lives there); a new stream goes to
+ * the least busy one, and another worker is started while all are busy, up to one per core the
+ * event loop leaves free (at most 4). At most `MAX_IN_FLIGHT` batches per stream are queued, and `BUFFER_BUDGET` across
  * all streams are out (at the worker or held as leaves): `update` returns a promise to wait on when
  * either is reached, so memory stays flat whatever the body size and the number of bodies.
  *
@@ -136,7 +139,7 @@ Promise.all([import('node:worker_threads'), import('node:crypto')]).then(([wt, c
       }
     } catch (err) {
       streams.delete(m.id)
-      port.postMessage({ t: 'error', id: m.id, message: String(err && err.message || err) })
+      port.postMessage({ t: 'error', id: m.id, message: String(err && err.message || err), lost: m.buf !== undefined })
     }
   })
 })
@@ -145,11 +148,16 @@ Promise.all([import('node:worker_threads'), import('node:crypto')]).then(([wt, c
 type WorkerReply =
   | { t: 'ack', id: number, buf: ArrayBuffer, len: number, leaf?: Uint8Array }
   | { t: 'digest', id: number, hex: string[], buf?: ArrayBuffer, len?: number, leaf?: Uint8Array }
-  | { t: 'error', id: number, message: string }
+  | { t: 'error', id: number, message: string, lost?: boolean }
 
 let workerDisabled = false
 let warned = false
-let shared: HashWorker | undefined
+/**
+ * Workers to run at most: one hashes MD5 and SHA-256 at about 450 MB/s on this project's machines,
+ * and the event loop needs a core of its own.
+ */
+let workerLimit = Math.max(1, Math.min(4, availableParallelism() - 1))
+const workers: HashWorker[] = []
 const pool: ArrayBuffer[] = []
 
 /**
@@ -221,12 +229,19 @@ class HashWorker {
   private readonly streams = new Map<number, WorkerDigest>()
   private nextId = 1
   private dead = false
+  /** Batch buffers sent here and not back yet. */
+  private holding = 0
 
   constructor () {
     // execArgv: [] keeps the parent's loader flags (tsx, --input-type) out of the worker.
     this.worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], name: 's3-ipfs-gateway digest' })
     this.worker.unref()
     this.worker.on('message', (m: WorkerReply) => {
+      if ((m.t === 'ack' || m.t === 'digest') && m.buf !== undefined) this.holding--
+      if (m.t === 'error' && m.lost === true) {
+        this.holding--
+        returned() // transferred with the failed message, and kept there
+      }
       const stream = this.streams.get(m.id)
       if (stream !== undefined) stream.onReply(m)
       else this.orphan(m)
@@ -250,9 +265,18 @@ class HashWorker {
   post (message: Record<string, unknown>, transfer?: ArrayBuffer[]): void {
     if (this.dead) throw new Error('digest worker is not running')
     this.worker.postMessage(message, transfer)
+    if (message.buf !== undefined) this.holding++
   }
 
   get alive (): boolean { return !this.dead }
+
+  /** Streams using this worker. */
+  get load (): number { return this.streams.size }
+
+  /** For tests: end the thread as if it had crashed. */
+  async crash (): Promise<void> {
+    await this.worker.terminate()
+  }
 
   /** A reply for a stream already aborted: recycle its buffer. */
   private orphan (m: WorkerReply): void {
@@ -262,7 +286,8 @@ class HashWorker {
   private die (err: Error): void {
     if (this.dead) return
     this.dead = true
-    if (shared === this) shared = undefined
+    const at = workers.indexOf(this)
+    if (at >= 0) workers.splice(at, 1)
     workerDisabled = true
     if (!warned) {
       warned = true
@@ -272,16 +297,20 @@ class HashWorker {
     const streams = [...this.streams.values()]
     this.streams.clear()
     for (const s of streams) s.fail(err)
-    // Batches at the worker never come back: count from here (leaves still out only clamp at 0).
-    lent = 0
-    trimIfIdle()
+    // Batches sent here never come back.
+    for (; this.holding > 0; this.holding--) returned()
     void this.worker.terminate().catch(() => {})
   }
 }
 
+/** The least busy worker, or a new one while every one is busy and fewer than the limit run. */
 function sharedWorker (): HashWorker {
-  if (shared === undefined || !shared.alive) shared = new HashWorker()
-  return shared
+  let least: HashWorker | undefined
+  for (const worker of workers) if (least === undefined || worker.load < least.load) least = worker
+  if (least !== undefined && (least.load === 0 || workers.length >= workerLimit)) return least
+  const started = new HashWorker()
+  workers.push(started)
+  return started
 }
 
 class WorkerDigest implements StreamDigest {
@@ -481,8 +510,17 @@ export function digestWorkerDisabled (): boolean {
   return workerDisabled
 }
 
-/** For tests: terminate the shared worker as if it had crashed. */
+/** For tests: terminate every digest worker as if it had crashed. */
 export async function crashDigestWorkerForTest (): Promise<void> {
-  const w = shared as unknown as { worker: Worker } | undefined
-  if (w !== undefined) await w.worker.terminate()
+  await Promise.all(workers.map(async (worker) => { await worker.crash() }))
+}
+
+/** For tests: how many digest workers may run (default: the cores the event loop leaves, at most 4). */
+export function setDigestWorkerLimitForTest (limit: number): void {
+  workerLimit = limit
+}
+
+/** For tests: the digest workers running now. */
+export function digestWorkersRunning (): number {
+  return workers.length
 }

@@ -2,6 +2,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { HashedLeaf } from '../content/leaves.js'
+import { BATCH_SIZE, beginFilling, endFilling, giveBuffer, returned, stopWaiting, takeBuffer, underBudget, waitForBudget } from './batch-buffers.js'
 
 /**
  * Streaming digests (MD5 for the ETag, optionally SHA-256 of the same bytes) computed off the main
@@ -11,16 +12,17 @@ import type { HashedLeaf } from '../content/leaves.js'
  * copied) to a long-lived worker shared with other requests, which hashes it and hands the buffer
  * back for reuse. A stream stays on one worker (its hash state lives there); a new stream goes to
  * the least busy one, and another worker is started while all are busy, up to one per core the
- * event loop leaves free (at most 4). At most `MAX_IN_FLIGHT` batches per stream are queued, and `BUFFER_BUDGET` across
- * all streams are out (at the worker or held as leaves): `update` returns a promise to wait on when
- * either is reached, so memory stays flat whatever the body size and the number of bodies.
+ * event loop leaves free (at most 4). At most `MAX_IN_FLIGHT` batches per stream are queued, and
+ * the batches out across all streams are budgeted (batch-buffers.ts): `update` returns a promise
+ * to wait on when either limit is reached, so memory stays flat whatever the body size and the
+ * number of bodies.
  *
  * A body that ends before its first batch is full never reaches the worker: it is hashed in-thread
  * at `digest()` (a round trip costs more than hashing under 1 MiB). `createStreamDigest` with a
  * `sizeHint` below the batch size skips the batch buffer altogether and hashes synchronously.
  *
- * If the worker dies, digests in flight reject, a warning is logged once, and every later stream
- * hashes in-thread.
+ * If a worker dies, digests in flight there reject, a warning is logged once, and every later
+ * stream hashes in-thread.
  */
 export interface StreamDigest {
   /**
@@ -36,18 +38,9 @@ export interface StreamDigest {
 
 export type DigestAlgorithm = 'md5' | 'sha256'
 
-/** Bytes per message to the worker. */
-export const BATCH_SIZE = 1 << 20
+export { BATCH_SIZE, batchBufferStats } from './batch-buffers.js'
 /** Batches one stream may have queued at the worker. */
 const MAX_IN_FLIGHT = 3
-/**
- * Returned batch buffers kept for reuse, across all streams, once no batch is in use. While some
- * are, the pool keeps every buffer given back (at most what was out at once, which the budget
- * below bounds): buffers dropped under load come back as fresh allocations, and as swings of
- * external memory that make V8 run full collections. With four parts of a multipart upload in
- * flight, a pool of 8 dropped and re-made a tenth of the batches (bench/WRITE-PATH.md, round four).
- */
-const MAX_POOLED = 8
 
 export interface StreamDigestOptions {
   /** Expected body size, when known: under one batch, hashing stays in-thread. */
@@ -158,72 +151,6 @@ let warned = false
  */
 let workerLimit = Math.max(1, Math.min(4, availableParallelism() - 1))
 const workers: HashWorker[] = []
-const pool: ArrayBuffer[] = []
-
-/**
- * Batches at the worker or held as leaves, across all streams, past which a stream takes no more
- * bytes until batches come back. Each stream may have a few at the worker and a few with its
- * receiver; this bounds what many at once hold (four parts of a multipart upload in flight held
- * 30 MiB or more without it). A stream that holds no batch at all is never held back, so each one
- * progresses; leaves keep reaching receivers while their stream waits, and receivers release them
- * as their writes finish, so what is held always comes back.
- */
-const BUFFER_BUDGET = 16
-
-/** Batch buffers out of the pool (being filled, at the worker, or held as leaves). */
-let lent = 0
-/** Of those, the ones being filled (one per stream at most). */
-let filling = 0
-/** Streams waiting for the budget, first come first served. */
-const budgetWaiters = new Set<WorkerDigest>()
-/** Batch buffers made since the process started (for tests). */
-let made = 0
-
-function takeBuffer (): ArrayBuffer {
-  lent++
-  const buf = pool.pop()
-  if (buf !== undefined) return buf
-  made++
-  return new ArrayBuffer(BATCH_SIZE)
-}
-
-/** A lent buffer comes back for reuse. */
-function giveBuffer (buf: ArrayBuffer): void {
-  returned()
-  if (buf.byteLength === BATCH_SIZE && (lent > 0 || pool.length < MAX_POOLED)) pool.push(buf)
-}
-
-/** A lent buffer is gone for good (kept by a receiver, or lost with the worker). */
-function returned (): void {
-  lent = Math.max(0, lent - 1)
-  trimIfIdle()
-  wakeOne()
-}
-
-function heldBatches (): number {
-  return lent - filling
-}
-
-/** A batch came back: the longest waiting stream that may go on now does. */
-function wakeOne (): void {
-  for (const stream of budgetWaiters) {
-    if (stream.mayGoOn()) {
-      stream.wake()
-      return
-    }
-  }
-}
-
-/** With no batch in use, keep only the few the next body needs. */
-function trimIfIdle (): void {
-  if (lent === 0 && pool.length > MAX_POOLED) pool.length = MAX_POOLED
-}
-
-/** For tests: batch buffers made so far, lent out now, and pooled now. */
-export function batchBufferStats (): { made: number, lent: number, pooled: number, held: number } {
-  return { made, lent, pooled: pool.length, held: heldBatches() }
-}
-
 class HashWorker {
   private readonly worker: Worker
   private readonly streams = new Map<number, WorkerDigest>()
@@ -340,7 +267,7 @@ class WorkerDigest implements StreamDigest {
     while (offset < piece.byteLength) {
       if (this.batch === undefined) {
         this.batch = new Uint8Array(takeBuffer())
-        filling++
+        beginFilling()
       }
       const n = Math.min(piece.byteLength - offset, BATCH_SIZE - this.filled)
       this.batch.set(n === piece.byteLength ? piece : piece.subarray(offset, offset + n), this.filled)
@@ -350,7 +277,7 @@ class WorkerDigest implements StreamDigest {
     }
     if (this.mayGoOn()) return undefined
     const wait = new Promise<void>((resolve, reject) => { this.waiter = { resolve, reject } })
-    if (this.inFlight < MAX_IN_FLIGHT) budgetWaiters.add(this)
+    if (this.inFlight < MAX_IN_FLIGHT) waitForBudget(this)
     // The caller may await it only later (after handing the bytes on): a failure meanwhile must
     // not count as an unhandled rejection. The caller still sees it when it awaits.
     wait.catch(() => {})
@@ -404,7 +331,7 @@ class WorkerDigest implements StreamDigest {
       this.inFlight--
       if (this.waiter !== undefined) {
         if (this.mayGoOn()) this.wake()
-        else if (this.inFlight < MAX_IN_FLIGHT) budgetWaiters.add(this) // now waiting for the budget only
+        else if (this.inFlight < MAX_IN_FLIGHT) waitForBudget(this) // now waiting for the budget only
       }
     } else if (m.t === 'digest') {
       if (m.buf !== undefined) {
@@ -432,12 +359,12 @@ class WorkerDigest implements StreamDigest {
   /** Whether more bytes may be taken now: few batches at the worker, and room in the budget or none held. */
   mayGoOn (): boolean {
     if (this.inFlight >= MAX_IN_FLIGHT) return false
-    return heldBatches() < BUFFER_BUDGET || (this.inFlight === 0 && this.leavesOut === 0)
+    return underBudget() || (this.inFlight === 0 && this.leavesOut === 0)
   }
 
   /** Go on feeding: the stream's wait (for its worker or for the budget) is over. */
   wake (): void {
-    budgetWaiters.delete(this)
+    stopWaiting(this)
     const waiter = this.waiter
     this.waiter = undefined
     waiter?.resolve()
@@ -448,7 +375,7 @@ class WorkerDigest implements StreamDigest {
     const buf = (this.batch as Uint8Array).buffer as ArrayBuffer
     this.batch = undefined
     this.filled = 0
-    filling--
+    endFilling()
     return buf
   }
 
@@ -481,7 +408,7 @@ class WorkerDigest implements StreamDigest {
 
   private release (): void {
     if (this.batch !== undefined) giveBuffer(this.detachBatch())
-    budgetWaiters.delete(this)
+    stopWaiting(this)
     this.waiter = undefined
     this.final = undefined
     this.worker?.unregister(this.id)

@@ -25,9 +25,7 @@ export interface HashedLeaf {
   /**
    * Call once, when the bytes are written or will not be. `reusable`: nothing holds the bytes any
    * more (the blockstore copies them, see COPIES_PUT_BYTES), so the buffer may be reused; without
-   * it the buffer is only dropped (a blockstore may keep the bytes it was given). Call it as each
-   * write finishes, not at the end: the source may wait for leaves to come back before it reads
-   * further (a request body holds back once many batches are out across all bodies).
+   * it the buffer is only dropped (a blockstore may keep the bytes it was given).
    */
   release: (reusable?: boolean) => void
 }

@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { HashedLeaf } from '../content/leaves.js'
-import { BATCH_SIZE, beginFilling, endFilling, giveBuffer, returned, stopWaiting, takeBuffer, underBudget, waitForBudget } from './batch-buffers.js'
+import { BATCH_SIZE, giveBuffer, returned, takeBuffer } from './batch-buffers.js'
 
 /**
  * Streaming digests (MD5 for the ETag, optionally SHA-256 of the same bytes) computed off the main
@@ -12,10 +12,9 @@ import { BATCH_SIZE, beginFilling, endFilling, giveBuffer, returned, stopWaiting
  * copied) to a long-lived worker shared with other requests, which hashes it and hands the buffer
  * back for reuse. A stream stays on one worker (its hash state lives there); a new stream goes to
  * the least busy one, and another worker is started while all are busy, up to one per core the
- * event loop leaves free (at most 4). At most `MAX_IN_FLIGHT` batches per stream are queued, and
- * the batches out across all streams are budgeted (batch-buffers.ts): `update` returns a promise
- * to wait on when either limit is reached, so memory stays flat whatever the body size and the
- * number of bodies.
+ * event loop leaves free (at most 4). At most `MAX_IN_FLIGHT` batches per stream are queued:
+ * `update` returns a promise to wait on when that many are outstanding, so memory stays flat
+ * whatever the body size. Batch buffers are pooled (batch-buffers.ts).
  *
  * A body that ends before its first batch is full never reaches the worker: it is hashed in-thread
  * at `digest()` (a round trip costs more than hashing under 1 MiB). `createStreamDigest` with a
@@ -246,8 +245,6 @@ class WorkerDigest implements StreamDigest {
   private worker: HashWorker | undefined
   private id = 0
   private inFlight = 0
-  /** Leaves handed on and not released yet. */
-  leavesOut = 0
   private waiter: { resolve: () => void, reject: (err: unknown) => void } | undefined
   private final: { resolve: (hex: string[]) => void, reject: (err: unknown) => void } | undefined
   private failure: Error | undefined
@@ -265,19 +262,15 @@ class WorkerDigest implements StreamDigest {
     if (this.failure !== undefined) throw this.failure
     let offset = 0
     while (offset < piece.byteLength) {
-      if (this.batch === undefined) {
-        this.batch = new Uint8Array(takeBuffer())
-        beginFilling()
-      }
+      this.batch ??= new Uint8Array(takeBuffer())
       const n = Math.min(piece.byteLength - offset, BATCH_SIZE - this.filled)
       this.batch.set(n === piece.byteLength ? piece : piece.subarray(offset, offset + n), this.filled)
       this.filled += n
       offset += n
       if (this.filled === BATCH_SIZE) this.send()
     }
-    if (this.mayGoOn()) return undefined
+    if (this.inFlight < MAX_IN_FLIGHT) return undefined
     const wait = new Promise<void>((resolve, reject) => { this.waiter = { resolve, reject } })
-    if (this.inFlight < MAX_IN_FLIGHT) waitForBudget(this)
     // The caller may await it only later (after handing the bytes on): a failure meanwhile must
     // not count as an unhandled rejection. The caller still sees it when it awaits.
     wait.catch(() => {})
@@ -326,16 +319,15 @@ class WorkerDigest implements StreamDigest {
 
   onReply (m: WorkerReply): void {
     if (m.t === 'ack') {
-      if (this.onLeaf !== undefined && m.leaf !== undefined) this.onLeaf(leafOf(m.buf, m.len, m.leaf, this))
+      if (this.onLeaf !== undefined && m.leaf !== undefined) this.onLeaf(leafOf(m.buf, m.len, m.leaf))
       else giveBuffer(m.buf)
       this.inFlight--
-      if (this.waiter !== undefined) {
-        if (this.mayGoOn()) this.wake()
-        else if (this.inFlight < MAX_IN_FLIGHT) waitForBudget(this) // now waiting for the budget only
-      }
+      const waiter = this.waiter
+      this.waiter = undefined
+      waiter?.resolve()
     } else if (m.t === 'digest') {
       if (m.buf !== undefined) {
-        if (this.onLeaf !== undefined && m.leaf !== undefined) this.onLeaf(leafOf(m.buf, m.len ?? 0, m.leaf, this))
+        if (this.onLeaf !== undefined && m.leaf !== undefined) this.onLeaf(leafOf(m.buf, m.len ?? 0, m.leaf))
         else giveBuffer(m.buf)
       }
       const final = this.final
@@ -356,26 +348,11 @@ class WorkerDigest implements StreamDigest {
     final?.reject(err)
   }
 
-  /** Whether more bytes may be taken now: few batches at the worker, and room in the budget or none held. */
-  mayGoOn (): boolean {
-    if (this.inFlight >= MAX_IN_FLIGHT) return false
-    return underBudget() || (this.inFlight === 0 && this.leavesOut === 0)
-  }
-
-  /** Go on feeding: the stream's wait (for its worker or for the budget) is over. */
-  wake (): void {
-    stopWaiting(this)
-    const waiter = this.waiter
-    this.waiter = undefined
-    waiter?.resolve()
-  }
-
   /** The batch being filled, no longer this stream's to fill. */
   private detachBatch (): ArrayBuffer {
     const buf = (this.batch as Uint8Array).buffer as ArrayBuffer
     this.batch = undefined
     this.filled = 0
-    endFilling()
     return buf
   }
 
@@ -403,12 +380,11 @@ class WorkerDigest implements StreamDigest {
       return
     }
     const bytes = new Uint8Array(buf, 0, len)
-    this.onLeaf(leafOf(buf, len, createHash('sha256').update(bytes).digest(), this))
+    this.onLeaf(leafOf(buf, len, createHash('sha256').update(bytes).digest()))
   }
 
   private release (): void {
     if (this.batch !== undefined) giveBuffer(this.detachBatch())
-    stopWaiting(this)
     this.waiter = undefined
     this.final = undefined
     this.worker?.unregister(this.id)
@@ -416,16 +392,14 @@ class WorkerDigest implements StreamDigest {
 }
 
 /** A leaf's buffer goes back to the pool only when its receiver says nothing holds the bytes any more. */
-function leafOf (buf: ArrayBuffer, len: number, sha256: Uint8Array, owner: WorkerDigest): HashedLeaf {
+function leafOf (buf: ArrayBuffer, len: number, sha256: Uint8Array): HashedLeaf {
   let released = false
-  owner.leavesOut++
   return {
     bytes: new Uint8Array(buf, 0, len),
     sha256: new Uint8Array(sha256),
     release: (reusable?: boolean) => {
       if (released) return
       released = true
-      owner.leavesOut--
       if (reusable === true) giveBuffer(buf)
       else returned()
     }

@@ -82,47 +82,20 @@ export function openPayload (req: S3Request, auth: AuthContext, opts: OpenPayloa
 
 /**
  * The body as hashed leaves: reading it feeds the digest stream, whose batches come back as
- * leaves; the pieces themselves are dropped. Reading stops while leaves wait to be taken, and
- * leaves are handed on while reading waits (the digest stream may hold the body back until
- * batches held elsewhere come back: the receiver's writes are what gives them back).
+ * leaves; the pieces themselves are dropped. Reading stops while leaves wait to be taken.
  */
 async function * leavesOf (req: S3Request, auth: AuthContext, plan: Plan, done: (d: PayloadDigests) => void): AsyncGenerator<HashedLeaf, void, undefined> {
   const ready: HashedLeaf[] = []
-  let arrived: (() => void) | undefined
-  let closed = false
-  const body = readBody(req, auth, plan, done, (leaf) => {
-    if (closed) {
-      leaf.release()
-      return
-    }
-    ready.push(leaf)
-    arrived?.()
-  })
-  let reading: Promise<IteratorResult<Uint8Array, void>> | undefined
+  const body = readBody(req, auth, plan, done, (leaf) => { ready.push(leaf) })
   try {
     for (;;) {
       while (ready.length > 0) yield ready.shift() as HashedLeaf
-      reading ??= body.next()
-      const leaf = new Promise<undefined>((resolve) => { arrived = () => { resolve(undefined) } })
-      const read = await Promise.race([reading, leaf])
-      arrived = undefined
-      if (read === undefined) continue // a leaf came first; the read goes on
-      reading = undefined
-      if (read.done === true) break
+      if ((await body.next()).done === true) break
     }
     while (ready.length > 0) yield ready.shift() as HashedLeaf
   } finally {
-    closed = true
     for (const leaf of ready.splice(0)) leaf.release()
-    // Stopped early with a read in progress: the body ends once that read does (the next piece,
-    // or the request's end or abort), without keeping the caller waiting for it.
-    const ended = body.return(undefined)
-    if (reading === undefined) {
-      await ended
-    } else {
-      reading.catch(() => {})
-      ended.catch(() => {})
-    }
+    await body.return(undefined)
   }
 }
 

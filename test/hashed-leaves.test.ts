@@ -111,6 +111,17 @@ test('a failing store stops the import, and every leaf buffer is handed back', a
   t.is(released.count, released.leaves)
 })
 
+test('an import aborted mid-body hands back every leaf buffer, the one taken when it stopped too', async t => {
+  const bytes = randomBytes(6 * MiB)
+  const released = { count: 0, leaves: 0 }
+  const controller = new AbortController()
+  let puts = 0
+  const aborting = { put: async (cid: CID) => { if (++puts === 2) controller.abort(new Error('client gone')); return cid } }
+  await t.throwsAsync(importContent(leafSource(() => slices(bytes, 65536), { released }), aborting, { profile: 'unixfs-v1-2025', signal: controller.signal }), { message: 'client gone' })
+  t.true(released.leaves > 2)
+  t.is(released.count, released.leaves)
+})
+
 test('a store that keeps the bytes it is given (memory) never sees a leaf buffer reused', async t => {
   const store = new ContentStore({ blockstore: new MemoryBlockstore() })
   const first = randomBytes(3 * MiB + 5)

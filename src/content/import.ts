@@ -136,7 +136,10 @@ async function importHashedLeaves (leaves: AsyncIterable<HashedLeaf>, target: Im
       const next = await iterator.next()
       if (next.done === true) return
       const leaf = next.value
-      signal?.throwIfAborted()
+      if (signal?.aborted === true) {
+        leaf.release() // taken from the source: its buffer is ours to give back
+        signal.throwIfAborted()
+      }
       const length = leaf.bytes.byteLength
       size += length
       if (length === 0) {

@@ -253,10 +253,11 @@ async function * concatLeaves (walk: Walk, parts: Part[]): AsyncGenerator<DagChi
       // A node's root is read ahead, so that the walk does not wait a read per part in turn.
       for (; next < parts.length && next <= i + PARTS_AHEAD; next++) {
         const { cid } = parts[next]
-        if (cid.code !== dagPb.code || cid.multihash.code === identity.code || ahead.has(cid.toString())) continue
-        const read = readBlock({ ...walk, ahead: undefined }, cid)
+        const key = cid.toString()
+        if (cid.code !== dagPb.code || cid.multihash.code === identity.code || ahead.has(key)) continue
+        const read = fetchBlock(walk, cid)
         read.catch(() => {}) // awaited when its part is walked; a walk that ends sooner drops it
-        ahead.set(cid.toString(), read)
+        ahead.set(key, read)
       }
       yield * standardLeaves(walk, parts[i])
     }
@@ -387,11 +388,18 @@ function decodeOrNotStandard (block: Uint8Array): { pb: dagPb.PBNode, unixfs: Un
 async function readBlock (walk: Walk, cid: CID): Promise<Uint8Array> {
   walk.signal?.throwIfAborted()
   if (cid.multihash.code === identity.code) return cid.multihash.digest
-  const key = cid.toString()
-  const read = walk.ahead?.get(key)
-  if (read !== undefined) {
-    walk.ahead!.delete(key)
-    return await read
+  const ahead = walk.ahead
+  if (ahead !== undefined) {
+    const key = cid.toString()
+    const read = ahead.get(key)
+    if (read !== undefined) {
+      ahead.delete(key)
+      return await read
+    }
   }
+  return await fetchBlock(walk, cid)
+}
+
+async function fetchBlock (walk: Walk, cid: CID): Promise<Uint8Array> {
   return await collectBytes(walk.blockstore.get(cid, { signal: walk.signal }), { signal: walk.signal })
 }

@@ -78,3 +78,16 @@ test.serial('leaves kept by their receiver are no longer counted as out', async 
   for (const leaf of held) leaf.release(false) // the receiver keeps the bytes
   t.is(batchBufferStats().lent, 0)
 })
+
+test.serial('a batch the worker fails on is counted back', async t => {
+  const digest = createStreamDigest(['no-such-hash' as 'md5'])
+  // One whole batch goes to the worker, which cannot hash it and keeps it.
+  await t.throwsAsync(async () => {
+    for (let at = 0; at < BATCH_SIZE; at += PIECE) {
+      const wait = digest.update(BODY.subarray(at, at + PIECE))
+      if (wait !== undefined) await wait
+    }
+    await digest.digest()
+  })
+  t.is(batchBufferStats().lent, 0)
+})

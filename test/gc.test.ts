@@ -409,18 +409,30 @@ test('write sessions: a watcher records CIDs that become held, until taken or cl
   again.close()
 })
 
+/** Keys of every block under the held CIDs whose blocks are in the store (what a collection marks from them). */
+async function protectedKeys (store: Pick<Blockstore, 'get' | 'has'>, content: ContentStore): Promise<Set<string>> {
+  const out = new Set<string>()
+  for (const cid of content.protectedRoots()) {
+    if (await store.has(cid)) await dagKeys(store as Store, cid, out)
+  }
+  return out
+}
+
 for (const profile of ['unixfs-v1-2025', 'unixfs-v0-2015'] as const) {
-  test(`write sessions: add and compose hold every block they put, and compose the parts (${profile})`, async t => {
+  test(`write sessions: add and compose protect every block they put, holding a node's blocks until it is stored (${profile})`, async t => {
     const blockstore = new MemoryBlockstore()
     const content = new ContentStore({ blockstore, profile })
     const chunk = profile === 'unixfs-v1-2025' ? 1 << 20 : 262144
     const session = content.session()
     const one = await content.add([deterministicBytes('session a', 2 * chunk + 5)], { session })
     const small = await content.add([deterministicBytes('session b', 10)], { session })
-    const held = new Set(content.protectedRoots().map(key))
+    // The leaves are released once the root linking them is stored: the roots protect them.
+    t.deepEqual(sorted(content.protectedRoots().map(key)), sorted([key(one.cid), key(small.cid)]))
     const expected = new Set([...await dagKeys(blockstore, one.cid), ...await dagKeys(blockstore, small.cid)])
-    t.deepEqual(sorted(held), sorted(expected))
+    t.is(expected.size, 5, 'three leaves, their node and the small block')
+    t.deepEqual(sorted(await protectedKeys(blockstore, content)), sorted(expected))
     session.close()
+    t.deepEqual(content.protectedRoots(), [])
 
     const parts = [
       await content.add([deterministicBytes('part 1', chunk)]),
@@ -428,9 +440,10 @@ for (const profile of ['unixfs-v1-2025', 'unixfs-v0-2015'] as const) {
     ]
     const composing = content.session()
     const composed = await content.compose(parts, { session: composing })
-    const composedHeld = new Set(content.protectedRoots().map(key))
-    t.true(composedHeld.has(key(composed.cid)))
-    for (const part of parts) t.true(composedHeld.has(key(part.cid)), 'parts are held')
+    t.true(content.protectedRoots().map(key).includes(key(composed.cid)))
+    const under = await protectedKeys(blockstore, content)
+    for (const part of parts) for (const k of await dagKeys(blockstore, part.cid)) t.true(under.has(k) || content.protectedRoots().map(key).includes(k), 'the parts are protected')
+    for (const k of await dagKeys(blockstore, composed.cid)) t.true(under.has(k), 'the composed DAG is protected')
     composing.close()
     const single = content.session()
     const same = await content.compose([parts[0]], { session: single })
@@ -438,3 +451,37 @@ for (const profile of ['unixfs-v1-2025', 'unixfs-v0-2015'] as const) {
     single.close()
   })
 }
+
+test('write sessions: an import of two levels holds what is not under a stored node yet, not every block, and leaves nothing unprotected', async t => {
+  // unixfs-v0-2015: 174 links per node, 256 KiB leaves; 176 leaves make two nodes under a root.
+  const blockstore = new MemoryBlockstore()
+  const put: string[] = []
+  let checks = 0
+  let content: ContentStore | undefined
+  // Before each write: every block written so far is held, or under a held node already stored
+  // (what a collection running then would mark).
+  const watched = Object.assign(Object.create(blockstore) as MemoryBlockstore, {
+    put: async (cid: CID, bytes: Uint8Array) => {
+      if (put.length % 20 === 0 || cid.code === dagPb.code) {
+        checks++
+        const under = await protectedKeys(blockstore, content as ContentStore)
+        for (const k of (content as ContentStore).protectedRoots().map(key)) under.add(k)
+        const unprotected = put.filter(k => !under.has(k))
+        if (unprotected.length > 0) t.fail(`${unprotected.length} blocks written and not protected before write ${put.length + 1}`)
+      }
+      await blockstore.put(cid, bytes)
+      put.push(key(cid))
+      return cid
+    },
+  })
+  content = new ContentStore({ blockstore: watched, profile: 'unixfs-v0-2015' })
+  const session = content.session()
+  const result = await content.add([deterministicBytes('two levels', 176 * 262144)], { session })
+  const all = await dagKeys(blockstore, result.cid)
+  t.is(all.size, 176 + 2 + 1)
+  t.true(checks > 10)
+  // Once the root is stored it alone is held, and everything is under it.
+  t.deepEqual(content.protectedRoots().map(key), [key(result.cid)])
+  t.deepEqual(sorted(await protectedKeys(blockstore, content)), sorted(all))
+  session.close()
+})

@@ -1,3 +1,4 @@
+import * as dagPb from '@ipld/dag-pb'
 import { CID } from 'multiformats/cid'
 import { exportCar } from './car-export.js'
 import { importCar } from './car-import.js'
@@ -209,7 +210,7 @@ export class ContentStore implements HeldRoots {
   /**
    * Store the blocks of a CAR v1 whose one root is a UnixFS file and return that root and the
    * file's size; every block is verified against its CID and the DAG under the root must be
-   * complete (see importCar). The session holds the root and every block put. A bad CAR rejects
+   * complete (see importCar). The session protects the root and every block put (see `holding`). A bad CAR rejects
    * with InvalidCarError; its blocks already written are garbage for GC.
    */
   async importCar (source: AsyncIterable<Uint8Array>, options: Omit<AddOptions, 'profile'> = {}): Promise<ImportedCar> {
@@ -285,6 +286,18 @@ class Session implements WriteSession {
     for (const recorded of this.watchers) recorded.push(parsed)
   }
 
+  /**
+   * Stop holding `cid` here (a no-op when this session does not hold it): for a block now reached
+   * through a held node that is already in the store, which protects it as well (see `holding`).
+   */
+  release (cid: CID): void {
+    if (this.held === undefined) return
+    const key = cid.toString()
+    if (!this.held.delete(key)) return
+    const entry = this.holds.get(key)
+    if (entry !== undefined && --entry.sessions === 0) this.holds.delete(key)
+  }
+
   close (): void {
     if (this.held === undefined) return
     for (const key of this.held) {
@@ -296,19 +309,42 @@ class Session implements WriteSession {
   }
 }
 
-/** `target` with every put held by `session` first (the put may find the block present). */
+/**
+ * `target` with every put held by `session` first (the put may find the block present).
+ *
+ * Once a dag-pb node is in the store, the blocks it links to are released again: garbage
+ * collection marks everything under a held root, so the node protects them from then on, and what
+ * a session holds stays a few levels of the tree instead of growing by a CID and its map entries
+ * for every block of the object (3 MB per GiB of a PUT). Every block is still held from before its
+ * write until its parent is readable, and a collection that runs meanwhile has recorded each hold
+ * (gc.ts), so nothing is unprotected in between.
+ */
 function holding (target: ImportTarget & ReadTarget, session: Pick<WriteSession, 'hold'> | undefined): ImportTarget & ReadTarget {
   if (session === undefined) return target
+  const release = session instanceof Session ? session : undefined
   const held: ImportTarget & ReadTarget = {
     put: async (cid, bytes, options) => {
       session.hold(cid)
-      return await target.put(cid, bytes, options)
+      const stored = await target.put(cid, bytes, options)
+      if (release !== undefined && cid.code === dagPb.code && bytes instanceof Uint8Array) releaseLinks(release, bytes)
+      return stored
     },
     get: target.get.bind(target)
   }
   if (target.flush !== undefined) held.flush = target.flush.bind(target)
   if (copiesPutBytes(target)) Object.defineProperty(held, COPIES_PUT_BYTES, { value: true })
   return held
+}
+
+/** Releases the blocks a dag-pb node links to; bytes that do not decode release nothing. */
+function releaseLinks (session: Session, bytes: Uint8Array): void {
+  let node: dagPb.PBNode
+  try {
+    node = dagPb.decode(bytes)
+  } catch {
+    return
+  }
+  for (const link of node.Links) session.release(link.Hash)
 }
 
 function toCid (cid: CID | string): CID {

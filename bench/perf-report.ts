@@ -2,7 +2,7 @@
  * Where the server's main thread spent its CPU, from a Linux `perf` recording of `npm run bench --
  * --perf DIR` (ours runs with --perf-basic-prof, so JIT frames carry JavaScript names):
  *
- *   perf script -i DIR/ours.perf.data -F tid,ip,sym | npx tsx bench/perf-report.ts [--ops N]
+ *   perf script -i DIR/ours.perf.data -F tid,ip,sym | npx tsx bench/perf-report.ts [--ops N] [--leaves PATTERN]
  *
  * Unlike `--cpu-prof` (V8's sampler runs on a wall-clock timer, so a thread waiting for a core is
  * charged to whatever it last ran, most often a system call), perf samples only while a thread is
@@ -10,7 +10,9 @@
  * adapters/, bin/, mapped back through dist's source maps), so native work (SQLite, hashing,
  * system calls, allocation) counts for the code that asked for it; samples in V8's collector count
  * as GC; samples with no frame of ours are node's own HTTP and stream machinery or the event loop.
- * `--ops N` prints microseconds per operation (N operations in the recording).
+ * `--ops N` prints microseconds per operation (N operations in the recording). `--leaves PATTERN`
+ * lists the innermost frames of the samples charged to the functions of ours matching PATTERN (a
+ * regular expression on `file:line name`): what those functions spent their time in.
  *
  * One limit: optimized code carries the functions V8 inlined into it, so a caller (the gateway's
  * dispatch, say) is charged for callees of other files; the categories by file shift by a few
@@ -92,6 +94,9 @@ function main (): void {
   const main = [...byThread.keys()].sort((a, b) => Number(a) - Number(b))[0]
   const shares = new Map<string, number>()
   const functions = new Map<string, number>()
+  // --leaves PATTERN: what the samples charged to matching functions of ours were doing (their innermost frames)
+  const leavesOf = process.argv.includes('--leaves') ? new RegExp(process.argv[process.argv.indexOf('--leaves') + 1]) : undefined
+  const leaves = new Map<string, number>()
   let busy = 0
   for (const s of samples) {
     if (s.tid !== main) continue
@@ -107,6 +112,10 @@ function main (): void {
       } else {
         name = category(own.file)
         functions.set(own.where, (functions.get(own.where) ?? 0) + 1)
+        if (leavesOf?.test(own.where) === true) {
+          const leaf = s.frames.slice(0, 2).map(f => f.url === undefined ? f.name : `${f.name} ${f.url.replace(/^.*\//, '')}:${f.line ?? 0}`).join(' < ')
+          leaves.set(leaf, (leaves.get(leaf) ?? 0) + 1)
+        }
       }
     }
     shares.set(name, (shares.get(name) ?? 0) + 1)
@@ -119,6 +128,9 @@ function main (): void {
   for (const [name, n] of [...shares].sort((a, b) => b[1] - a[1])) console.log(`  ${(100 * n / busy).toFixed(1).padStart(5)}% ${per(n)}  ${name}`)
   console.log('\nfunctions of ours (samples charged to them, including the native work they called):')
   for (const [where, n] of [...functions].sort((a, b) => b[1] - a[1]).slice(0, 30)) console.log(`  ${(100 * n / busy).toFixed(1).padStart(5)}%  ${where}`)
+  if (leavesOf === undefined) return
+  console.log(`\ninnermost two frames of the samples charged to ${String(leavesOf)}:`)
+  for (const [leaf, n] of [...leaves].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(`  ${(100 * n / busy).toFixed(1).padStart(5)}%  ${leaf}`)
 }
 
 /** perf's default rate for `perf record -F 999`: samples → CPU seconds. */

@@ -9,7 +9,8 @@
  *                                         3 + 2 gateways × 5,000 × 4 KiB PUT per repetition and 100 MiB to COMPLETED for federation)
  *   npm run bench -- --quick              sizes ÷16, counts ÷10 (a smoke run)
  *   npm run bench -- --only small,list    sections: hash, disk, big, flat (ours only: peak RSS of one PUT of the big size and
- *                                         of 5 times it — 5 GiB, S3's largest single PUT — which must stay within 16 MB of each other), parallel, small, list,
+ *                                         of 5 times it — 5 GiB, S3's largest single PUT — which must stay within 16 MB of each other, and
+ *                                         the RSS through the 5 GiB PUT, whose last fifth must peak within 8 MB of its first), parallel, small, list,
  *                                         multipart, complete,
  *                                         versions, testing (runs in this process: see bench/testing.ts),
  *                                         metadata (SQLite vs PostgreSQL, 1 and 3 processes: see bench/metadata.ts),
@@ -419,6 +420,14 @@ async function sectionBig (): Promise<void> {
   }
 }
 
+/** Peak RSS in the first and in the last fifth of a transfer's duration; undefined with too few samples. */
+function fifthsGrowth (samples: Array<{ at: number, mb: number }>, duration: number): { first: number, last: number } | undefined {
+  const first = samples.filter(x => x.at <= duration / 5).map(x => x.mb)
+  const last = samples.filter(x => x.at >= duration * 4 / 5).map(x => x.mb)
+  if (first.length < 3 || last.length < 3) return undefined
+  return { first: Math.max(...first), last: Math.max(...last) }
+}
+
 /** Memory does not grow with the object: peak server RSS of a PUT of the big size, then of 5× it (S3's largest single PUT at full size; ours only). */
 async function sectionFlat (): Promise<void> {
   const l = usable('ours')
@@ -429,13 +438,24 @@ async function sectionFlat (): Promise<void> {
     const key = `flat/${id}`
     try {
       let mbps = 0
-      const { peakMB } = await withPeakRss(l.t, async () => {
-        const t0 = performance.now()
-        await putPattern(l, 'bench-flat', key, 7000 + size / SIZES.big, size)
-        mbps = size / 1e6 / ((performance.now() - t0) / 1000)
-      })
-      log(`ours flat ${fmtBytes(size)}: PUT ${fmtNum(mbps)} MB/s, peak RSS ${fmtNum(peakMB)} MB`)
+      // RSS through the PUT, to see whether it climbs as the object grows (not only the peak)
+      const samples: Array<{ at: number, mb: number }> = []
+      const t0 = performance.now()
+      const sampler = setInterval(() => { samples.push({ at: performance.now() - t0, mb: l.t.memory().rssMB }) }, 100)
+      let peakMB: number
+      try {
+        ({ peakMB } = await withPeakRss(l.t, async () => {
+          await putPattern(l, 'bench-flat', key, 7000 + size / SIZES.big, size)
+          mbps = size / 1e6 / ((performance.now() - t0) / 1000)
+        }))
+      } finally {
+        clearInterval(sampler)
+      }
+      const growth = fifthsGrowth(samples, performance.now() - t0)
+      log(`ours flat ${fmtBytes(size)}: PUT ${fmtNum(mbps)} MB/s, peak RSS ${fmtNum(peakMB)} MB, RSS ${growth === undefined ? 'not sampled' : `${fmtNum(growth.first)} MB in its first fifth, ${fmtNum(growth.last)} MB in its last`}`)
       record(id, `peak RSS during one PUT of ${fmtBytes(size)}`, 'MB', 'ours', peakMB, 'lower')
+      // (the first transfer of a process also warms it up: only the large one's climb is the object's)
+      if (growth !== undefined && id === 'flat-5x') record(`${id}-growth`, `RSS growth through one PUT of ${fmtBytes(size)} (peak of its last fifth − of its first)`, 'MB', 'ours', growth.last - growth.first, 'lower')
       await l.c.ok({ method: 'DELETE', bucket: 'bench-flat', key }).then(r => r.body.dump()).catch(() => undefined)
     } catch (err) {
       failed('ours', `${fmtBytes(size)} PUT`, err)
@@ -755,6 +775,10 @@ function printTargets (metadata: MetadataResults | undefined, kubo: KuboResults 
   const flat5 = v('flat-5x', 'ours')
   if (flat1 === undefined || flat5 === undefined || !Number.isFinite(flat1) || !Number.isFinite(flat5)) verdict(`PUT peak RSS flat: ${fmtBytes(5 * SIZES.big)} within 16 MB of ${bigLabel}`, undefined, 'not measured')
   else verdict(`PUT peak RSS flat: ${fmtBytes(5 * SIZES.big)} within 16 MB of ${bigLabel}`, flat5 - flat1 <= 16, `${fmtNum(flat5)} vs ${fmtNum(flat1)} MB (${fmtNum(flat5 - flat1)} MB apart)`)
+  // Within one PUT: what a transfer keeps per byte shows as a climb from its first fifth to its last.
+  const growth = v('flat-5x-growth', 'ours')
+  if (growth === undefined || !Number.isFinite(growth)) verdict(`PUT RSS flat through ${fmtBytes(5 * SIZES.big)}: last fifth within 8 MB of the first`, undefined, 'not measured')
+  else verdict(`PUT RSS flat through ${fmtBytes(5 * SIZES.big)}: last fifth within 8 MB of the first`, growth <= 8, `${fmtNum(growth)} MB`)
   multipartVerdicts(v, verdict, SIZES.multipart, SIZES.complete)
   versionsVerdicts(v, verdict, SIZES.versions)
   testingVerdicts(v, verdict)

@@ -73,16 +73,31 @@ whenServices('gateway on KuboBlockstore (js-ipfs)', jsIpfsProblem(), () => {
     let stopped: Promise<void> | undefined
     const body = new Readable({
       read () {
-        if (sent === 8) stopped = daemon.stop()
+        if (sent === 8) stopped ??= daemon.stop()
         if (sent === size / MiB) { this.push(null); return }
         sent++
         setTimeout(() => this.push(chunk), sent > 8 ? 50 : 0)
       },
     })
-    const err = await s3Error(s3.send(new PutObjectCommand({ Bucket: 'midput', Key: 'k', Body: body, ContentLength: size })))
-    t.is(err.status, 503, JSON.stringify(err))
-    await stopped
-    await daemon.start()
+    let err: { code: string, status: number | undefined }
+    try {
+      err = await s3Error(s3.send(new PutObjectCommand({ Bucket: 'midput', Key: 'k', Body: body, ContentLength: size })))
+    } finally {
+      // Whatever the request did, the node is up again for the tests after this one.
+      body.destroy()
+      if (stopped !== undefined) {
+        await stopped
+        await daemon.start()
+      }
+    }
+    // The gateway answers 503 while the client is still sending, and keeps reading the rest of the
+    // body so that the answer arrives (adapters/node-io.ts, lingerOnUnreadBody). On a loaded machine
+    // the SDK has twice seen the connection reset instead (ECONNRESET or EPIPE, which it names
+    // TimeoutError), as HTTP/1.1 allows after an early answer. Either way the PUT failed, and
+    // what matters below is that nothing of it was committed.
+    if (err.status === undefined) t.log(`the PUT failed without an answer: ${err.code}`)
+    else t.is(err.status, 503, JSON.stringify(err))
+    t.true(err.status === 503 || (err.status === undefined && err.code === 'TimeoutError'), JSON.stringify(err))
     t.is(await (await s3.send(new GetObjectCommand({ Bucket: 'midput', Key: 'k' }))).Body?.transformToString(), 'previous')
   })
 

@@ -343,12 +343,14 @@ function notePeak (n: TargetName, mb: number): void {
 }
 
 /** Samples VmRSS every 50 ms while running `fn`; returns max(sampled, VmHWM after a reset). */
-async function withPeakRss<T> (t: Target, fn: () => Promise<T>): Promise<{ result: T, peakMB: number, hwmReset: boolean }> {
+async function withPeakRss<T> (t: Target, fn: () => Promise<T>, samples?: Array<{ at: number, mb: number }>): Promise<{ result: T, peakMB: number, hwmReset: boolean }> {
   const hwmReset = t.resetPeak()
   let peak = t.memory().rssMB
+  const t0 = performance.now()
   const timer = setInterval(() => {
     const m = t.memory().rssMB
     if (m > peak) peak = m
+    samples?.push({ at: performance.now() - t0, mb: m })
   }, 50)
   try {
     const result = await fn()
@@ -441,16 +443,10 @@ async function sectionFlat (): Promise<void> {
       // RSS through the PUT, to see whether it climbs as the object grows (not only the peak)
       const samples: Array<{ at: number, mb: number }> = []
       const t0 = performance.now()
-      const sampler = setInterval(() => { samples.push({ at: performance.now() - t0, mb: l.t.memory().rssMB }) }, 100)
-      let peakMB: number
-      try {
-        ({ peakMB } = await withPeakRss(l.t, async () => {
-          await putPattern(l, 'bench-flat', key, 7000 + size / SIZES.big, size)
-          mbps = size / 1e6 / ((performance.now() - t0) / 1000)
-        }))
-      } finally {
-        clearInterval(sampler)
-      }
+      const { peakMB } = await withPeakRss(l.t, async () => {
+        await putPattern(l, 'bench-flat', key, 7000 + size / SIZES.big, size)
+        mbps = size / 1e6 / ((performance.now() - t0) / 1000)
+      }, samples)
       const growth = fifthsGrowth(samples, performance.now() - t0)
       log(`ours flat ${fmtBytes(size)}: PUT ${fmtNum(mbps)} MB/s, peak RSS ${fmtNum(peakMB)} MB, RSS ${growth === undefined ? 'not sampled' : `${fmtNum(growth.first)} MB in its first fifth, ${fmtNum(growth.last)} MB in its last`}`)
       record(id, `peak RSS during one PUT of ${fmtBytes(size)}`, 'MB', 'ours', peakMB, 'lower')

@@ -13,7 +13,8 @@ import { fsyncPath, isCode, once } from './fs-files.js'
 import type { FsBlockstore } from './fs.js'
 import { compactPacks, type CompactionReport } from './pack-compact.js'
 import { ABANDONED_MS, fileHeader, packName, recordHeader, FILE_HEADER_SIZE, PACK_NAME } from './pack-format.js'
-import { closeFd, fdatasync, openFd, readAt, writeAllAt, writeAllAtNow } from './pack-files.js'
+import { PackAppender } from './pack-appender.js'
+import { closeFd, fdatasync, openFd, readAt, writeAllAt } from './pack-files.js'
 import { PackIndex, type IndexedRecord } from './pack-index.js'
 import { PendingRows } from './pack-pending-rows.js'
 import { PackReaders, type PackReader } from './pack-readers.js'
@@ -52,6 +53,8 @@ interface Writer {
   synced: number
   /** Date.now() of the last append. */
   lastAppend: number
+  /** Writes the records, one write at a time. */
+  appender: PackAppender
   /** Writes in flight, by the offset each starts at. */
   writes: Map<Promise<void>, number>
   /** Group commits using `fd` now; it is closed once sealing is done and none is. */
@@ -178,7 +181,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     const start = pack.end
     pack.end += size
     pack.lastAppend = Date.now()
-    const write = size <= SYNC_WRITE_MAX ? writeAllAtNow(pack.fd, [header, data], start) : writeAllAt(pack.fd, [header, data], start)
+    const write = pack.appender.append([header, data], start, size)
     const tracked = write.finally(() => { pack.writes.delete(tracked) })
     tracked.catch(() => {})
     pack.writes.set(tracked, start)
@@ -492,7 +495,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
       await closeFd(fd).catch(() => {})
       throw err
     }
-    const writer: Writer = { id, fd, end: FILE_HEADER_SIZE, synced: FILE_HEADER_SIZE, lastAppend: Date.now(), writes: new Map(), users: 0, closeWhenIdle: false }
+    const writer: Writer = { id, fd, end: FILE_HEADER_SIZE, synced: FILE_HEADER_SIZE, lastAppend: Date.now(), appender: new PackAppender(fd, SYNC_WRITE_MAX), writes: new Map(), users: 0, closeWhenIdle: false }
     this.writers.set(id, writer)
     this.active = writer
     return writer

@@ -1,5 +1,6 @@
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks'
 import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'node:v8'
+import type { Worker } from 'node:worker_threads'
 import { requestCollection } from '../src/heap.js'
 
 /**
@@ -17,7 +18,10 @@ import { requestCollection } from '../src/heap.js'
  * - Young generation: growth is held off from the start (V8 reads `--semi-space-growth-factor`
  *   each time it would grow the space) and allowed again, after each collection, only while the
  *   space is under YOUNG_GENERATION_BYTES. A larger young generation saves little once it holds a
- *   few milliseconds of allocation: requests' objects die within it either way.
+ *   few milliseconds of allocation: requests' objects die within it either way. Making an isolate
+ *   raises the factor back to V8's own (2), so it is set again after every collection and once
+ *   each worker thread is running. (Before that, the first body of 1 MiB or more started the
+ *   digest worker and the young generation grew to 2 × 16 MiB: bench/WRITE-PATH.md, round six.)
  * - Old generation: after each collection, once the heap has grown OLD_GENERATION_HEADROOM past
  *   what the last full collection left, an incremental full collection is asked for (it marks
  *   beside the program and finishes in the background).
@@ -47,8 +51,14 @@ function setGrowthFactor (factor: number): boolean {
 
 /** Applies the policy to this process; call it before loading anything large. */
 export function applyHeapPolicy (): HeapPolicy {
-  let growth = 1
   const steering = youngGenerationSize() < YOUNG_GENERATION_BYTES && setGrowthFactor(1)
+  // Set every time, not only when it changes: V8 raises the factor to at least 2, for the whole
+  // process, whenever an isolate is made (a worker thread starting, such as the digest worker).
+  const steer = (): void => {
+    if (steering) setGrowthFactor(youngGenerationSize() < YOUNG_GENERATION_BYTES ? 2 : 1)
+  }
+  const onWorker = (worker: Worker): void => { worker.once('online', steer) }
+  process.on('worker', onWorker)
   let live = getHeapStatistics().used_heap_size
   let collecting = false
   const observer = new PerformanceObserver((list) => {
@@ -59,10 +69,7 @@ export function applyHeapPolicy (): HeapPolicy {
         collecting = false
       }
     }
-    if (steering) {
-      const wanted = youngGenerationSize() < YOUNG_GENERATION_BYTES ? 2 : 1
-      if (wanted !== growth && setGrowthFactor(wanted)) growth = wanted
-    }
+    steer()
     if (!collecting && getHeapStatistics().used_heap_size > live + OLD_GENERATION_HEADROOM) {
       collecting = requestCollection('major')
     }
@@ -71,6 +78,7 @@ export function applyHeapPolicy (): HeapPolicy {
   return {
     stop: () => {
       observer.disconnect()
+      process.off('worker', onWorker)
       if (steering) setGrowthFactor(2)
     },
   }

@@ -118,6 +118,16 @@ async function completed<T> (writer: WriteBehind, source: AsyncIterator<unknown>
 }
 
 /**
+ * Leaf writes in flight shared by every hashed import in the process (each gets at least one, at
+ * most its `writeConcurrency`). A leaf holds its body's 1 MiB batch until its write finishes: eight
+ * bodies at once with four writes each held 32 MiB (bench/WRITE-PATH.md, round six); four
+ * multipart parts still get four each. Writes to a pack go one at a time anyway (pack-appender.ts).
+ */
+const SHARED_LEAF_WRITES = 16
+/** Hashed imports running now. */
+let hashedImports = 0
+
+/**
  * Import content that arrives as raw leaves already hashed (a request body whose digest worker
  * hashed each chunk): the leaves are written as they are, without another copy or hash, and the
  * tree over them is built as the importer's balanced layout builds it (`buildBalanced`, the code
@@ -127,7 +137,8 @@ async function completed<T> (writer: WriteBehind, source: AsyncIterator<unknown>
 async function importHashedLeaves (leaves: AsyncIterable<HashedLeaf>, target: ImportTarget, options: ImportOptions): Promise<ImportedContent> {
   const signal = options.signal
   const profile = cidProfile(options.profile)
-  const writer = new WriteBehind(target, options.writeConcurrency ?? 4, signal)
+  const most = options.writeConcurrency ?? 4
+  const writer = new WriteBehind(target, () => Math.max(1, Math.min(most, Math.floor(SHARED_LEAF_WRITES / hashedImports))), signal)
   const iterator = leaves[Symbol.asyncIterator]()
   const reusable = copiesPutBytes(target)
   let size = 0
@@ -151,15 +162,20 @@ async function importHashedLeaves (leaves: AsyncIterable<HashedLeaf>, target: Im
       yield { cid, contentSize: length, dagSize: length }
     }
   }
-  const cid = await completed(writer, iterator, async () => {
-    const root = await buildBalanced(children(), profile, async (cid, block) => { await writer.put(cid, block) })
-    if (root !== undefined) return root.cid
-    // No bytes: the one empty block, as for small content.
-    const empty = await singleBlock(new Uint8Array(0), options.profile)
-    await writer.put(empty.cid, empty.bytes)
-    return empty.cid
-  })
-  return { cid, size }
+  hashedImports++
+  try {
+    const cid = await completed(writer, iterator, async () => {
+      const root = await buildBalanced(children(), profile, async (cid, block) => { await writer.put(cid, block) })
+      if (root !== undefined) return root.cid
+      // No bytes: the one empty block, as for small content.
+      const empty = await singleBlock(new Uint8Array(0), options.profile)
+      await writer.put(empty.cid, empty.bytes)
+      return empty.cid
+    })
+    return { cid, size }
+  } finally {
+    hashedImports--
+  }
 }
 
 /**
@@ -194,7 +210,8 @@ export class WriteBehind {
   private unflushed: CID[] = []
   private failure: { error: unknown } | undefined
 
-  constructor (private readonly target: ImportTarget, private readonly limit: number, private readonly signal?: AbortSignal) {}
+  /** `limit`: writes in flight at most; a function is asked again before each write. */
+  constructor (private readonly target: ImportTarget, private readonly limit: number | (() => number), private readonly signal?: AbortSignal) {}
 
   async put (cid: CID, bytes: Uint8Array): Promise<CID> {
     return await this.putThen(cid, bytes, undefined)
@@ -204,7 +221,7 @@ export class WriteBehind {
   async putThen (cid: CID, bytes: Uint8Array, done: (() => void) | undefined): Promise<CID> {
     try {
       this.throwIfFailed()
-      while (this.inFlight.size >= this.limit) {
+      while (this.inFlight.size >= (typeof this.limit === 'number' ? this.limit : this.limit())) {
         await Promise.race(this.inFlight)
         this.throwIfFailed()
       }

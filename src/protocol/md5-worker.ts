@@ -12,7 +12,8 @@ import { BATCH_SIZE, giveBuffer, returned, takeBuffer } from './batch-buffers.js
  * copied) to a long-lived worker shared with other requests, which hashes it and hands the buffer
  * back for reuse. A stream stays on one worker (its hash state lives there); a new stream goes to
  * the least busy one, and another worker is started while all are busy, up to one per core the
- * event loop leaves free (at most 4). At most `MAX_IN_FLIGHT` batches per stream are queued:
+ * event loop leaves free (at most 4). At most `MAX_IN_FLIGHT` batches per stream are queued (fewer
+ * when many streams share the workers, SHARED_IN_FLIGHT):
  * `update` returns a promise to wait on when that many are outstanding, so memory stays flat
  * whatever the body size. Batch buffers are pooled (batch-buffers.ts).
  *
@@ -40,6 +41,19 @@ export type DigestAlgorithm = 'md5' | 'sha256'
 export { BATCH_SIZE, batchBufferStats } from './batch-buffers.js'
 /** Batches one stream may have queued at the worker. */
 const MAX_IN_FLIGHT = 3
+/**
+ * Batches queued at the workers, shared by every stream (each may have at least one, at most
+ * MAX_IN_FLIGHT): a worker hashes one at a time, faster than a body arrives, so a longer queue
+ * only holds memory. Eight bodies at once with three each held 24 MiB (bench/WRITE-PATH.md, round
+ * six); four multipart parts still get three each.
+ */
+const SHARED_IN_FLIGHT = 12
+/** Streams registered with a worker now. */
+let workerStreams = 0
+
+function inFlightLimit (): number {
+  return Math.max(1, Math.min(MAX_IN_FLIGHT, Math.floor(SHARED_IN_FLIGHT / Math.max(1, workerStreams))))
+}
 
 export interface StreamDigestOptions {
   /** Expected body size, when known: under one batch, hashing stays in-thread. */
@@ -181,11 +195,14 @@ class HashWorker {
     // Keep the process alive only while some stream waits on the worker.
     if (this.streams.size === 0) this.worker.ref()
     this.streams.set(id, stream)
+    workerStreams++
     return id
   }
 
   unregister (id: number): void {
-    if (this.streams.delete(id) && this.streams.size === 0 && !this.dead) this.worker.unref()
+    if (!this.streams.delete(id)) return
+    workerStreams--
+    if (this.streams.size === 0 && !this.dead) this.worker.unref()
   }
 
   post (message: Record<string, unknown>, transfer?: ArrayBuffer[]): void {
@@ -221,6 +238,7 @@ class HashWorker {
       process.emitWarning(`the digest worker thread failed; hashing request bodies on the main thread from now on: ${(err as Error)?.stack ?? String(err)}`, { code: 'S3IPFS_DIGEST_WORKER' })
     }
     const streams = [...this.streams.values()]
+    workerStreams -= this.streams.size
     this.streams.clear()
     for (const s of streams) s.fail(err)
     // Batches sent here never come back.
@@ -269,7 +287,7 @@ class WorkerDigest implements StreamDigest {
       offset += n
       if (this.filled === BATCH_SIZE) this.send()
     }
-    if (this.inFlight < MAX_IN_FLIGHT) return undefined
+    if (this.inFlight < inFlightLimit()) return undefined
     const wait = new Promise<void>((resolve, reject) => { this.waiter = { resolve, reject } })
     // The caller may await it only later (after handing the bytes on): a failure meanwhile must
     // not count as an unhandled rejection. The caller still sees it when it awaits.

@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto'
 import test from 'ava'
 import type { CID } from 'multiformats/cid'
 import { importContent } from '../src/content/import.js'
-import { HASHED_LEAVES, type HashedLeaf, type HashedLeafSource } from '../src/content/leaves.js'
 import { BATCH_SIZE, createStreamDigest } from '../src/protocol/md5-worker.js'
+import { leafSource } from './helpers/hashed-leaves.js'
 import { deterministicBytes } from './helpers/s3.js'
 
 const BATCH = deterministicBytes('shared-body-limits', BATCH_SIZE)
@@ -36,28 +36,6 @@ test.serial('a stream alone queues three batches at the worker; with twelve stre
   t.true(digests.slice(1).every(d => d === createHash('md5').update(BATCH).digest('hex')))
 })
 
-/** A body of `batches` MiB fed through a digest stream in leaf mode, as payload.ts does. */
-function leafSource (batches: number): HashedLeafSource & Iterable<Uint8Array> {
-  const leaves = async function * (): AsyncGenerator<HashedLeaf> {
-    const ready: HashedLeaf[] = []
-    const digest = createStreamDigest(['md5'], { onLeaf: (leaf) => { ready.push(leaf) } })
-    try {
-      for (let i = 0; i < batches; i++) {
-        const wait = digest.update(BATCH)
-        while (ready.length > 0) yield ready.shift() as HashedLeaf
-        if (wait !== undefined) await wait
-      }
-      await digest.digest()
-      while (ready.length > 0) yield ready.shift() as HashedLeaf
-    } finally {
-      for (const leaf of ready.splice(0)) leaf.release()
-      digest.abort()
-    }
-  }
-  // The bytes themselves, for an import that cannot use the leaves (not used here).
-  return { [HASHED_LEAVES]: { size: BATCH_SIZE, leaves }, [Symbol.iterator]: () => Array.from({ length: batches }, () => BATCH)[Symbol.iterator]() }
-}
-
 test.serial('eight imports of hashed leaves at once have sixteen writes in flight between them, one each at least', async t => {
   let open: () => void = () => {}
   const gate = new Promise<void>(resolve => { open = resolve })
@@ -74,7 +52,7 @@ test.serial('eight imports of hashed leaves at once have sixteen writes in fligh
       return cid
     }
   })
-  const imports = Array.from({ length: 8 }, async (_, n) => await importContent(leafSource(6), store(n), { profile: 'unixfs-v1-2025' }))
+  const imports = Array.from({ length: 8 }, async (_, n) => await importContent(leafSource(() => Array.from({ length: 6 }, () => BATCH)), store(n), { profile: 'unixfs-v1-2025' }))
   // Until the writes in flight stop growing: every import has one, and none may start another.
   for (let last = -1, still = 0; still < 5; await new Promise(resolve => setTimeout(resolve, 50))) {
     still = writing === last && started.size === 8 ? still + 1 : 0

@@ -6,8 +6,8 @@ import { writeAllAt, writeAllAtNow } from './pack-files.js'
  *
  * Concurrent writes to one file do not run in parallel: ext4 takes the inode's lock for every
  * buffered write, and a thread waiting for it spins while the holder copies its megabyte into the
- * page cache. With a multipart upload's four parts in flight the thread pool spent 2 s of CPU per
- * GiB there (`rwsem_spin_on_owner`), on a machine of two cores (bench/WRITE-PATH.md, round six).
+ * page cache. With a multipart upload's four parts in flight, more than half of the thread pool's
+ * CPU went there (`rwsem_spin_on_owner`), on a machine of two cores (bench/WRITE-PATH.md, round six).
  *
  * Records are appended in the order their offsets were handed out, so those queued behind a write
  * lie end to end, and the next write covers them all. A small record with nothing in flight is

@@ -53,8 +53,8 @@ test.serial('eight imports of hashed leaves at once have sixteen writes in fligh
     }
   })
   const imports = Array.from({ length: 8 }, async (_, n) => await importContent(leafSource(() => Array.from({ length: 6 }, () => BATCH)), store(n), { profile: 'unixfs-v1-2025' }))
-  // Until the writes in flight stop growing: every import has one, and none may start another.
-  for (let last = -1, still = 0; still < 5; await new Promise(resolve => setTimeout(resolve, 50))) {
+  // Until the writes in flight have stopped growing for a second: every import has one, and none may start another.
+  for (let last = -1, still = 0; still < 20; await new Promise(resolve => setTimeout(resolve, 50))) {
     still = writing === last && started.size === 8 ? still + 1 : 0
     last = writing
   }

@@ -102,6 +102,26 @@ test('a pack is closed to new blocks at packSize and a new one started', async t
   for (const b of some) t.deepEqual(await bytesOf(store.get(b.cid)), Buffer.from(b.bytes))
 })
 
+test('a put that took the pack before another found it full is written before the pack is sealed', async t => {
+  const path = await tempDir(t)
+  const store = open(t, path, { packSize: 1024 * 1024 })
+  // 800 KB in the pack, every write finished: nothing for sealing to wait for.
+  const filler = await makeBlock(800_000)
+  await store.put(filler.cid, filler.bytes)
+  // Started together, they take the pack in turn: the first fits, the second does not and seals
+  // the pack while the first has not written yet.
+  const fits = await makeBlock(100_000)
+  const overflows = await makeBlock(300_000)
+  await Promise.all([store.put(fits.cid, fits.bytes), store.put(overflows.cid, overflows.bytes)])
+  await store.flush([filler.cid, fits.cid, overflows.cid])
+  t.is((await packFiles(path)).length, 2)
+  for (const b of [filler, fits, overflows]) t.deepEqual(await bytesOf(store.get(b.cid)), Buffer.from(b.bytes))
+  await store.close()
+  const again = open(t, path)
+  for (const b of [filler, fits, overflows]) t.deepEqual(await bytesOf(again.get(b.cid)), Buffer.from(b.bytes))
+  t.true(await allVerify(again))
+})
+
 test('a torn tail is ignored, never read as a block, and reclaimed by compaction', async t => {
   const path = await tempDir(t)
   const first = new PackBlockstore({ path })

@@ -77,3 +77,15 @@ test('a failed write rejects every record it covered, and later appends are stil
   await t.throwsAsync(appender.append([randomBytes(SYNC_MAX + 1)], SYNC_MAX + 21, SYNC_MAX + 1), { code: 'EBADF' })
   t.is((await readFile(file.path)).byteLength, 0)
 })
+
+test('after close, an append rejects and writes nothing', async t => {
+  const file = await tempFile(t)
+  const appender = new PackAppender(file.fd, SYNC_MAX)
+  const first = [randomBytes(40), randomBytes(100)]
+  await appender.append(first, 0, 140)
+  appender.close()
+  await t.throwsAsync(appender.append([randomBytes(10)], 140, 10), { message: /sealed/ })
+  await t.throwsAsync(appender.append([randomBytes(SYNC_MAX * 2)], 140, SYNC_MAX * 2), { message: /sealed/ })
+  t.true((await readFile(file.path)).equals(Buffer.concat(first)))
+  t.deepEqual(appender.writes, { now: 1, pooled: 0 })
+})

@@ -15,6 +15,7 @@ import { writeAllAt, writeAllAtNow } from './pack-files.js'
  */
 export class PackAppender {
   private writing = false
+  private closed = false
   private queue: Append[] = []
   /** Writes made: on the calling thread, and on the thread pool (for tests). */
   readonly writes = { now: 0, pooled: 0 }
@@ -23,6 +24,7 @@ export class PackAppender {
 
   /** Write `buffers` (`size` bytes in all) at `position`: the end of the previous append. */
   append (buffers: Uint8Array[], position: number, size: number): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('Pack is sealed: no append after its final sync'))
     if (!this.writing && size <= this.syncMax) {
       this.writes.now++
       return writeAllAtNow(this.fd, buffers, position)
@@ -31,6 +33,15 @@ export class PackAppender {
       this.queue.push({ buffers, position, size, resolve, reject })
       if (!this.writing) this.next()
     })
+  }
+
+  /**
+   * No append after this: every later one rejects without writing. Called before the pack's final
+   * sync, once every append made so far has settled, so that a late record can neither miss that
+   * sync nor be written through a file descriptor closed after it (and perhaps reused).
+   */
+  close (): void {
+    this.closed = true
   }
 
   private next (): void {

@@ -170,7 +170,13 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     options?.signal?.throwIfAborted()
     const header = recordHeader(mh, data.byteLength)
     const size = header.byteLength + data.byteLength
-    const pack = await this.writerFor(index, size)
+    // From here to the write's registration in `pack.writes` nothing awaits, so that the pack
+    // chosen cannot begin sealing before the write is there for sealing to wait for.
+    let pack = this.activeFor(size)
+    while (pack === undefined) {
+      await this.createActive(index)
+      pack = this.activeFor(size)
+    }
     // Another put of the same block here may have started meanwhile (one in another process would
     // only cost a duplicate record, which compaction reclaims).
     const started = this.writing.get(key)
@@ -465,22 +471,22 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     return false
   }
 
-  /** The pack to append `size` bytes to: the active one, or a new one when it is full or idle. */
-  private async writerFor (index: PackIndex, size: number): Promise<Writer> {
-    for (;;) {
-      const active = this.active
-      if (active !== undefined) {
-        const full = active.end > FILE_HEADER_SIZE && active.end + size > this.packSize
-        const idle = Date.now() - active.lastAppend > ROTATE_IDLE_MS
-        if (!full && !idle) return active
-        void this.retire(active).catch(() => {})
-      }
-      if (this.creating === undefined) {
-        this.creating = this.createPack(index).finally(() => { this.creating = undefined })
-      }
-      const created = await this.creating
-      if (this.active === created) return created
-    }
+  /** The active pack when `size` more bytes fit in it; otherwise it is retired, and undefined. */
+  private activeFor (size: number): Writer | undefined {
+    const active = this.active
+    if (active === undefined) return undefined
+    const full = active.end > FILE_HEADER_SIZE && active.end + size > this.packSize
+    const idle = Date.now() - active.lastAppend > ROTATE_IDLE_MS
+    if (!full && !idle) return active
+    void this.retire(active).catch(() => {})
+    return undefined
+  }
+
+  /** Resolves once a new active pack was created (by this call or one already under way). */
+  private async createActive (index: PackIndex): Promise<void> {
+    if (this.closed) throw new OpenFailedError('PackBlockstore is closed')
+    this.creating ??= this.createPack(index).finally(() => { this.creating = undefined })
+    await this.creating
   }
 
   /** A new pack: its row, then its file, durable in the directory before any block goes in. */
@@ -506,6 +512,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     if (this.active === writer) this.active = undefined
     writer.sealing ??= (async () => {
       while (writer.writes.size > 0) await Promise.allSettled(writer.writes.keys())
+      writer.appender.close()
       writer.users++
       try {
         await fdatasync(writer.fd)

@@ -28,7 +28,7 @@ export class ContentRangeError extends RangeError {
 export type ReadTarget = Pick<Blockstore, 'get'> & {
   /**
    * Optional: read a block into a caller-owned buffer (see FsBlockstore.readInto). When present,
-   * an export whose consumer took the chunk release function reads raw leaves into reused buffers.
+   * exports read raw leaves into buffers of a pool, reused once a consumer releases them.
    */
   readInto?: (cid: CID, buffer: Uint8Array, expected?: number, options?: AbortOptions) => Promise<Uint8Array>
 }
@@ -37,11 +37,13 @@ export type ReadTarget = Pick<Blockstore, 'get'> & {
  * Key of a method on the iterable `exportContent` (and so `ContentStore.cat`) returns. A consumer
  * that calls it, before or during iteration, receives a `release(chunk)` function and promises to
  * call it for a yielded chunk once nothing reads that chunk's bytes any more (for an HTTP
- * response: in the write callback, once the socket has taken the bytes), or never. From then on
- * raw leaf blocks may be read into buffers reused from a small pool: a buffer goes back to the
- * pool only after `release` was called for the chunk cut from it, so a consumer that never calls
- * `release` (or does not take it at all) never sees its chunks change. It is a `Symbol.for` key so
- * that an HTTP adapter can look for it without importing this module.
+ * response: in the write callback, once the socket has taken the bytes), or never. Raw leaf
+ * blocks are read into buffers of a pool shared by every export (when the blockstore can read
+ * into a buffer): a buffer goes back to the pool only after `release` was called for the chunk
+ * cut from it, so a consumer that never calls `release` (or does not take it at all) never sees
+ * its chunks change, and chunks read before the consumer took it (the first, read before the
+ * answer's headers, and those read ahead with it) are released like any other. It is a
+ * `Symbol.for` key so that an HTTP adapter can look for it without importing this module.
  */
 export const RELEASE_CHUNKS: unique symbol = Symbol.for('s3-ipfs-gateway.releaseChunks') as never
 
@@ -82,13 +84,8 @@ export async function contentSize (cid: CID, blockstore: ReadTarget, options: Ab
  * which is why this walks the DAG itself).
  */
 export function exportContent (cid: CID, blockstore: ReadTarget, options: ExportOptions = {}): ContentChunks {
-  const state: { pool?: BlockPool } = {}
-  const chunks = exportChunks(cid, blockstore, options, state) as ContentChunks
-  chunks[RELEASE_CHUNKS] = () => {
-    state.pool ??= new BlockPool(Math.max(1, options.readAhead ?? 4) + 4)
-    const pool = state.pool
-    return (chunk) => { pool.release(chunk) }
-  }
+  const chunks = exportChunks(cid, blockstore, options) as ContentChunks
+  chunks[RELEASE_CHUNKS] = () => (chunk) => { pool.release(chunk) }
   return chunks
 }
 
@@ -112,7 +109,7 @@ export async function primeChunks (chunks: ContentChunks): Promise<ContentChunks
   return primed
 }
 
-async function * exportChunks (cid: CID, blockstore: ReadTarget, options: ExportOptions, state: { pool?: BlockPool }): AsyncGenerator<Uint8Array> {
+async function * exportChunks (cid: CID, blockstore: ReadTarget, options: ExportOptions): AsyncGenerator<Uint8Array> {
   const root = await resolveRoot(cid, blockstore, options)
   const offset = options.offset ?? 0
   if (!Number.isSafeInteger(offset) || offset < 0 || offset > root.size) {
@@ -125,8 +122,7 @@ async function * exportChunks (cid: CID, blockstore: ReadTarget, options: Export
     end: Math.min(root.size, offset + length),
     readAhead: Math.max(1, options.readAhead ?? 4),
     blockstore,
-    signal: options.signal,
-    state
+    signal: options.signal
   }
   if (walk.end <= walk.start) return
 
@@ -147,16 +143,18 @@ interface Walk {
   readAhead: number
   blockstore: ReadTarget
   signal?: AbortSignal
-  /** `pool` is set once the consumer takes the release function. */
-  state: { pool?: BlockPool }
 }
 
 /**
- * Buffers for raw leaves, reused once the consumer releases the chunk cut from them. A buffer is
- * in exactly one place at a time: the free list, a read in flight (or its result not yet
- * yielded), or lent out with a chunk (recorded in `lent`). Only `release` moves a buffer back to
- * the free list, so nothing can read into a buffer whose chunk the consumer may still be sending.
- * Buffers of reads abandoned by an early return, and of chunks never released, are left to GC.
+ * Buffers for raw leaves, shared by every export in the process and reused once a consumer
+ * releases the chunk cut from them. A buffer is in exactly one place at a time: the free list, a
+ * read in flight (or its result not yet yielded), or lent out with a chunk (recorded in `lent`).
+ * Only `release` and `giveBack` move a buffer to the free list, so nothing can read into a buffer
+ * whose chunk a consumer may still be sending. Chunks never released are left to GC.
+ *
+ * Shared, not one pool per export: each export's pool became garbage when it ended, and V8
+ * collects such buffers only after external memory has grown by about 64 MB. Eight parallel GETs
+ * of 64 MiB left 50-70 MB of them behind (bench/WRITE-PATH.md, round seven).
  */
 class BlockPool {
   private readonly free: Uint8Array[] = []
@@ -164,7 +162,7 @@ class BlockPool {
 
   constructor (private readonly maxFree: number) {}
 
-  /** A buffer of at least `size` bytes, owned by the caller until it is lent and released. */
+  /** A buffer of at least `size` bytes, owned by the caller until it is lent or given back. */
   take (size: number): Uint8Array {
     for (let i = this.free.length - 1; i >= 0; i--) {
       if (this.free[i].byteLength >= size) return this.free.splice(i, 1)[0]
@@ -172,7 +170,7 @@ class BlockPool {
     return new Uint8Array(size)
   }
 
-  /** `chunk` (a view of `buffer`) goes to the consumer; `buffer` returns when it is released. */
+  /** `chunk` (a view of `buffer`) goes to a consumer; `buffer` returns when it is released. */
   lend (chunk: Uint8Array, buffer: Uint8Array): void {
     this.lent.set(chunk, buffer)
   }
@@ -181,8 +179,26 @@ class BlockPool {
     const buffer = this.lent.get(chunk)
     if (buffer === undefined) return // not ours, or released already
     this.lent.delete(chunk)
+    this.giveBack(buffer)
+  }
+
+  /** A buffer taken and never lent (its read was not used), which nothing else refers to. */
+  giveBack (buffer: Uint8Array): void {
     if (this.free.length < this.maxFree) this.free.push(buffer)
   }
+
+  get size (): number {
+    return this.free.length
+  }
+}
+
+/** Free buffers kept between exports: a default export's read-ahead (4) and what it is sending. */
+const POOL_FREE = 8
+const pool = new BlockPool(POOL_FREE)
+
+/** For tests: free buffers in the shared pool, and the most it keeps. */
+export function pooledBlockBuffers (): { free: number, max: number } {
+  return { free: pool.size, max: POOL_FREE }
 }
 
 /** Pooled buffers are at least this big, so that blocks of slightly different sizes share them. */
@@ -220,10 +236,13 @@ async function * walkNode (walk: Walk, codec: number, block: Uint8Array, positio
     if (buffer !== undefined) {
       // A raw leaf in a pooled buffer: yields at most one chunk, lent with the buffer.
       const slice = cut(walk, block, child.position)
-      if (slice === undefined) continue // buffer left to GC: nothing else holds it
+      if (slice === undefined) {
+        pool.giveBack(buffer) // nothing else holds it
+        continue
+      }
       // `block` is a fresh view made by this read (and `slice` a fresh view of it), so the release
       // of one chunk can never be mistaken for another's.
-      walk.state.pool?.lend(slice, buffer)
+      pool.lend(slice, buffer)
       yield slice
       continue
     }
@@ -245,9 +264,8 @@ interface Fetched {
 }
 
 async function fetchChild (walk: Walk, child: Child): Promise<Fetched> {
-  const pool = walk.state.pool
   const readInto = walk.blockstore.readInto
-  if (pool === undefined || readInto === undefined || child.cid.code !== raw.code ||
+  if (readInto === undefined || child.cid.code !== raw.code ||
     child.cid.multihash.code === identity.code || !Number.isSafeInteger(child.size) || child.size < 0 ||
     child.size > MAX_POOLED) {
     return { block: await getBlock(child.cid, walk.blockstore, walk.signal) }
@@ -259,6 +277,7 @@ async function fetchChild (walk: Walk, child: Child): Promise<Fetched> {
   if (block.byteLength !== child.size) {
     // Not what the DAG says: behave exactly as the unpooled path does (the size check at the end
     // reports it), from a private copy of the block.
+    pool.giveBack(buffer)
     return { block: await getBlock(child.cid, walk.blockstore, walk.signal) }
   }
   return { block, buffer }
@@ -292,7 +311,11 @@ async function * fetchAhead (walk: Walk, children: Child[]): AsyncGenerator<Fetc
       yield { child: children[i], ...fetched }
     }
   } finally {
-    for (const { ahead } of pending) if (ahead) aheadInFlight--
+    for (const { fetch, ahead } of pending) {
+      if (ahead) aheadInFlight--
+      // Read and never yielded (an early return): once the read has finished, nothing holds it.
+      fetch.then((fetched) => { if (fetched.buffer !== undefined) pool.giveBack(fetched.buffer) }, () => {})
+    }
   }
 }
 

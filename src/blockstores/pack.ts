@@ -9,16 +9,16 @@ import type { ListedBlock, StrayFile, SweepableBlockstore } from '../content/gc.
 import { COPIES_PUT_BYTES } from '../content/leaves.js'
 import type { AbortOptions } from '../types.js'
 import type { Blockstore, InputPair, Pair } from 'interface-blockstore'
-import { fsyncPath, isCode, once } from './fs-files.js'
+import { isCode, once } from './fs-files.js'
 import type { FsBlockstore } from './fs.js'
 import { compactPacks, type CompactionReport } from './pack-compact.js'
-import { ABANDONED_MS, fileHeader, packName, recordHeader, FILE_HEADER_SIZE, PACK_NAME } from './pack-format.js'
-import { PackAppender } from './pack-appender.js'
-import { closeFd, fdatasync, openFd, readAt, writeAllAt } from './pack-files.js'
+import { packName, recordHeader, PACK_NAME } from './pack-format.js'
+import { closeFd, fdatasync, openFd, readAt } from './pack-files.js'
 import { PackIndex, type IndexedRecord } from './pack-index.js'
 import { PendingRows } from './pack-pending-rows.js'
 import { PackReaders, type PackReader } from './pack-readers.js'
 import { checkUnsealed, recoverPack } from './pack-recover.js'
+import { PackWriters, type Writer } from './pack-writers.js'
 
 type BlockInput = Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>
 
@@ -43,42 +43,8 @@ export interface PackBlockstoreInit {
   busyTimeout?: number
 }
 
-/** A pack this process appends to (or did, until it is sealed). */
-interface Writer {
-  id: number
-  fd: number
-  /** Where the next record goes. */
-  end: number
-  /** Everything before this offset is on disk (fdatasync). */
-  synced: number
-  /** Date.now() of the last append. */
-  lastAppend: number
-  /** Writes the records, one write at a time. */
-  appender: PackAppender
-  /** Writes in flight, by the offset each starts at. */
-  writes: Map<Promise<void>, number>
-  /** Group commits using `fd` now; it is closed once sealing is done and none is. */
-  users: number
-  /** Set when the pack is closed to new blocks: resolves once it is synced, sealed and closed. */
-  sealing?: Promise<void>
-  closeWhenIdle: boolean
-}
-
-interface SyncRequest {
-  writer: Writer
-  upTo: number
-}
-
-/** A writer idle this long starts a new pack on its next put: compaction in other processes treats older unsealed packs as abandoned. */
-const ROTATE_IDLE_MS = 60_000
-/** A pack row without a file this old is a pack whose creation was lost (a creation takes milliseconds). */
-const LOST_PACK_MS = 60_000
 const LIST_PAGE = 1000
-/**
- * Records up to this size are written synchronously: a write into the page cache costs less than
- * the thread-pool round trip of an asynchronous one (most S3 objects are small).
- */
-const SYNC_WRITE_MAX = 64 * 1024
+
 /**
  * Blocks appended to large pack files, with an index in SQLite (`index.db`, WAL) shared by every
  * process using the directory. A put is one positioned write and one index row; making blocks
@@ -108,22 +74,13 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
   private readonly busyTimeout: number
   private opening?: Promise<PackIndex>
   private index?: PackIndex
-  private active?: Writer
-  private creating?: Promise<Writer>
-  private readonly writers = new Map<number, Writer>()
   /** Blocks being written by this process, for puts of the same block meanwhile. */
   private readonly writing = new Map<string, Promise<void>>()
-  /** Blocks this process wrote and has not synced yet: where a flush must sync to (no index read). */
-  private readonly unsynced = new Map<string, SyncRequest>()
   /** Index rows of finished writes not committed yet (this process reads them from there). */
   private readonly pendingRows = new PendingRows(() => this.index)
-  private queue: SyncRequest[] = []
-  private nextGroup?: { promise: Promise<void>, resolve: () => void, reject: (err: unknown) => void }
-  private committing?: Promise<void>
   private readonly readers: PackReaders
   private closed = false
-  /** fdatasync calls made on packs by flushes (group commits share them). */
-  syncs = 0
+  private readonly packs: PackWriters
 
   constructor (init: PackBlockstoreInit) {
     this.path = init.path
@@ -135,6 +92,12 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     this.legacy = init.legacy
     this.busyTimeout = init.busyTimeout ?? 5000
     this.readers = new PackReaders((id) => this.file(id))
+    this.packs = new PackWriters({ packsDir: this.packsDir, packSize: this.packSize, file: (id) => this.file(id), index: () => this.index, pendingRows: this.pendingRows })
+  }
+
+  /** fdatasync calls made on packs by flushes (group commits share them). */
+  get syncs (): number {
+    return this.packs.syncs
   }
 
   /** Resolves when the store can be written (for readiness probes). */
@@ -170,12 +133,13 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     options?.signal?.throwIfAborted()
     const header = recordHeader(mh, data.byteLength)
     const size = header.byteLength + data.byteLength
-    // From here to the write's registration in `pack.writes` nothing awaits, so that the pack
+    // From the choice of pack to the write's registration nothing awaits, so that the pack
     // chosen cannot begin sealing before the write is there for sealing to wait for.
-    let pack = this.activeFor(size)
+    let pack = this.packs.activeFor(size)
     while (pack === undefined) {
-      await this.createActive(index)
-      pack = this.activeFor(size)
+      if (this.closed) throw new OpenFailedError('PackBlockstore is closed')
+      await this.packs.createActive(index)
+      pack = this.packs.activeFor(size)
     }
     // Another put of the same block here may have started meanwhile (one in another process would
     // only cost a duplicate record, which compaction reclaims).
@@ -184,13 +148,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
       await started
       return cid
     }
-    const start = pack.end
-    pack.end += size
-    pack.lastAppend = Date.now()
-    const write = pack.appender.append([header, data], start, size)
-    const tracked = write.finally(() => { pack.writes.delete(tracked) })
-    tracked.catch(() => {})
-    pack.writes.set(tracked, start)
+    const { start, write } = this.packs.append(pack, [header, data], size)
     const row = { mh, pack: pack.id, offset: start + header.byteLength, length: data.byteLength, written: this.now() }
     const stored = write.then(() => {
       this.pendingRows.add(key, row)
@@ -201,7 +159,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     } finally {
       if (this.writing.get(key) === stored) this.writing.delete(key)
     }
-    this.unsynced.set(key, { writer: pack, upTo: start + size })
+    this.packs.unsynced.set(key, { writer: pack, upTo: start + size })
     return cid
   }
 
@@ -344,7 +302,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
       const key = keyOf(mh)
       const pending = this.writing.get(key)
       if (pending !== undefined) await pending
-      const own = this.unsynced.get(key)
+      const own = this.packs.unsynced.get(key)
       if (own !== undefined) {
         flushed.push(key)
         if (own.writer.synced < own.upTo) needs.set(own.writer, Math.max(needs.get(own.writer) ?? 0, own.upTo))
@@ -356,7 +314,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
         legacy.push(cid)
         continue
       }
-      const writer = this.writers.get(row.pack)
+      const writer = this.packs.byId.get(row.pack)
       const upTo = row.offset + row.length
       if (writer === undefined) foreign.add(row.pack)
       else if (writer.synced < upTo) needs.set(writer, Math.max(needs.get(writer) ?? 0, upTo))
@@ -366,16 +324,10 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     for (const id of foreign) {
       if (index.sql.pack.get(id)?.sealed === 0) await this.syncForeign(id)
     }
-    if (needs.size > 0) {
-      this.nextGroup ??= deferred()
-      const group = this.nextGroup.promise
-      for (const [writer, upTo] of needs) this.queue.push({ writer, upTo })
-      this.committing ??= this.commitGroups()
-      await group
-    }
+    await this.packs.sync(needs)
     // Rows a group commit left (none ran, or its commit failed) are committed before this resolves.
     if (this.pendingRows.size > 0 && flushed.some(key => this.pendingRows.get(key) !== undefined)) this.pendingRows.commit()
-    for (const key of flushed) this.unsynced.delete(key)
+    for (const key of flushed) this.packs.unsynced.delete(key)
   }
 
   /**
@@ -386,12 +338,12 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
   async compact (options?: AbortOptions): Promise<CompactionReport> {
     options?.signal?.throwIfAborted()
     const index = await this.ready()
-    if (this.active !== undefined) await this.retire(this.active)
+    await this.packs.retireActive()
     return await compactPacks({
       index,
       packsDir: this.packsDir,
       compactBelow: this.compactBelow,
-      ownPack: (id) => this.writers.has(id),
+      ownPack: (id) => this.packs.byId.has(id),
       newPack: () => index.sql.newPack.get(Date.now())?.id as number,
       recover: async (id, fd, size, from) => { await recoverPack(index, id, fd, size, from) },
       dropReader: (id) => { this.readers.drop(id) },
@@ -409,10 +361,9 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
       this.index?.close()
       return
     }
-    await this.creating?.catch(() => {})
+    await this.packs.created()
     await Promise.allSettled(this.writing.values())
-    while (this.committing !== undefined) await this.committing.catch(() => {})
-    await Promise.allSettled([...this.writers.values()].map(async w => { await this.retire(w) }))
+    await this.packs.retireAll()
     // Rows a failed seal left: a pack not sealed is scanned on the next open, which indexes them.
     this.pendingRows.stop()
     try { this.pendingRows.commit() } catch { /* see above */ }
@@ -469,114 +420,6 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
       return true
     }
     return false
-  }
-
-  /** The active pack when `size` more bytes fit in it; otherwise it is retired, and undefined. */
-  private activeFor (size: number): Writer | undefined {
-    const active = this.active
-    if (active === undefined) return undefined
-    const full = active.end > FILE_HEADER_SIZE && active.end + size > this.packSize
-    const idle = Date.now() - active.lastAppend > ROTATE_IDLE_MS
-    if (!full && !idle) return active
-    void this.retire(active).catch(() => {})
-    return undefined
-  }
-
-  /** Resolves once a new active pack was created (by this call or one already under way). */
-  private async createActive (index: PackIndex): Promise<void> {
-    if (this.closed) throw new OpenFailedError('PackBlockstore is closed')
-    this.creating ??= this.createPack(index).finally(() => { this.creating = undefined })
-    await this.creating
-  }
-
-  /** A new pack: its row, then its file, durable in the directory before any block goes in. */
-  private async createPack (index: PackIndex): Promise<Writer> {
-    const id = index.sql.newPack.get(Date.now())?.id as number
-    const fd = await openFd(this.file(id), 'wx+')
-    try {
-      await writeAllAt(fd, [fileHeader()], 0)
-      await fdatasync(fd)
-      await fsyncPath(this.packsDir, true)
-    } catch (err) {
-      await closeFd(fd).catch(() => {})
-      throw err
-    }
-    const writer: Writer = { id, fd, end: FILE_HEADER_SIZE, synced: FILE_HEADER_SIZE, lastAppend: Date.now(), appender: new PackAppender(fd, SYNC_WRITE_MAX), writes: new Map(), users: 0, closeWhenIdle: false }
-    this.writers.set(id, writer)
-    this.active = writer
-    return writer
-  }
-
-  /** Close a pack to new blocks: once its writes finish it is synced, sealed and its file closed. */
-  private async retire (writer: Writer): Promise<void> {
-    if (this.active === writer) this.active = undefined
-    writer.sealing ??= (async () => {
-      while (writer.writes.size > 0) await Promise.allSettled(writer.writes.keys())
-      writer.appender.close()
-      writer.users++
-      try {
-        await fdatasync(writer.fd)
-        writer.synced = writer.end
-        for (const [key, request] of this.unsynced) if (request.writer === writer) this.unsynced.delete(key)
-        this.pendingRows.commit()
-        this.index?.sql.seal.run(writer.id)
-        this.writers.delete(writer.id)
-      } finally {
-        writer.users--
-        writer.closeWhenIdle = true
-        if (writer.users === 0) closeFd(writer.fd).catch(() => {})
-      }
-    })()
-    await writer.sealing
-  }
-
-  private async commitGroups (): Promise<void> {
-    try {
-      // Let the flushes issued in this turn of the event loop join the first group.
-      await new Promise<void>(resolve => setImmediate(resolve))
-      while (this.queue.length > 0) {
-        const requests = this.queue
-        const done = this.nextGroup as NonNullable<typeof this.nextGroup>
-        this.queue = []
-        this.nextGroup = undefined
-        try {
-          await this.syncGroup(requests)
-          done.resolve()
-        } catch (err) {
-          done.reject(err)
-        }
-      }
-    } finally {
-      this.committing = undefined
-    }
-  }
-
-  private async syncGroup (requests: SyncRequest[]): Promise<void> {
-    const packs = new Map<Writer, number>()
-    for (const r of requests) packs.set(r.writer, Math.max(packs.get(r.writer) ?? 0, r.upTo))
-    await Promise.all([...packs].map(async ([writer, upTo]) => {
-      if (writer.synced >= upTo) return
-      if (writer.sealing !== undefined) {
-        await writer.sealing
-        return
-      }
-      // Every write before `upTo` must have finished, so that a scan after a power failure reads through to it.
-      const before = [...writer.writes].filter(([, start]) => start < upTo).map(([w]) => w)
-      await Promise.allSettled(before)
-      if (writer.closeWhenIdle) return // sealed meanwhile: synced up to its end
-      writer.users++
-      try {
-        this.syncs++
-        await fdatasync(writer.fd)
-        writer.synced = Math.max(writer.synced, upTo)
-        // Every record before upTo has finished, and its row is pending: committed in one
-        // transaction with the note that a recovery scan need not look there again.
-        this.pendingRows.commit(() => { this.index?.sql.verified.run(upTo, writer.id) })
-      } finally {
-        writer.users--
-        if (writer.closeWhenIdle && writer.users === 0) closeFd(writer.fd).catch(() => {})
-      }
-    }))
   }
 
   /** fdatasync a pack another process is writing (its page cache is ours too). */
@@ -653,12 +496,4 @@ async function collect (bytes: BlockInput, signal?: AbortSignal): Promise<Uint8A
     chunks.push(chunk)
   }
   return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
-}
-
-function deferred (): { promise: Promise<void>, resolve: () => void, reject: (err: unknown) => void } {
-  let resolve!: () => void
-  let reject!: (err: unknown) => void
-  const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej })
-  promise.catch(() => {}) // rejections reach the flushes awaiting it
-  return { promise, resolve, reject }
 }

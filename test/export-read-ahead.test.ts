@@ -5,7 +5,8 @@ import type { Blockstore } from 'interface-blockstore'
 import type { CID } from 'multiformats/cid'
 import { MemoryBlockstore } from '../src/blockstores/memory.js'
 import { ContentStore } from '../src/content/content-store.js'
-import { blocksFetchedAhead } from '../src/content/export.js'
+import { blocksFetchedAhead, primeChunks, type ContentChunks } from '../src/content/export.js'
+import { observeIteration } from '../src/observability/iteration.js'
 import { deterministicBytes } from './helpers/s3.js'
 
 // Its own file (its own process under ava): the read-ahead budget is shared by every export in a
@@ -67,6 +68,20 @@ test.serial('exports stopped early give their share back', async t => {
     await chunks.next()
     await chunks.return?.(undefined)
   }))
+  t.is(blocksFetchedAhead(), 0)
+  t.is(await md5Of(reader.cat(cid)), MD5)
+})
+
+test.serial('a primed export returned before it is read, as by an HTTP answer whose client left, gives its share back', async t => {
+  const { cid, reader } = await slowContent()
+  const primed = await primeChunks(reader.cat(cid) as ContentChunks)
+  t.true(blocksFetchedAhead() > 0, 'the first block read, and the next ones being read ahead')
+  await primed.return(undefined)
+  t.is(blocksFetchedAhead(), 0)
+  // The same through the request observer's wrapper, which is what an adapter holds.
+  const observed = observeIteration(await primeChunks(reader.cat(cid) as ContentChunks), undefined, () => {})
+  t.true(blocksFetchedAhead() > 0)
+  await observed.return?.(undefined)
   t.is(blocksFetchedAhead(), 0)
   t.is(await md5Of(reader.cat(cid)), MD5)
 })

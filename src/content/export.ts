@@ -105,6 +105,14 @@ export async function primeChunks (chunks: ContentChunks): Promise<ContentChunks
       await chunks.return(undefined)
     }
   })() as ContentChunks
+  // A generator returned before its first pull never runs its `finally`: end `chunks` here too,
+  // or an answer whose client left before its body was pulled would keep its export (and its
+  // share of the read-ahead) for good.
+  const returnPrimed = primed.return.bind(primed)
+  primed.return = async (value) => {
+    await chunks.return(undefined)
+    return await returnPrimed(value)
+  }
   primed[RELEASE_CHUNKS] = chunks[RELEASE_CHUNKS]
   return primed
 }
@@ -127,10 +135,15 @@ async function * exportChunks (cid: CID, blockstore: ReadTarget, options: Export
   if (walk.end <= walk.start) return
 
   let sent = 0
-  for await (const chunk of walkNode(walk, root.codec, root.block, 0, root.node, root.unixfs)) {
-    walk.signal?.throwIfAborted()
-    sent += chunk.byteLength
-    yield chunk
+  pool.begin()
+  try {
+    for await (const chunk of walkNode(walk, root.codec, root.block, 0, root.node, root.unixfs)) {
+      walk.signal?.throwIfAborted()
+      sent += chunk.byteLength
+      yield chunk
+    }
+  } finally {
+    pool.end()
   }
   if (sent !== walk.end - walk.start) {
     throw new CorruptContentError(`DAG ${cid} gave ${sent} bytes where ${walk.end - walk.start} were expected`)
@@ -154,13 +167,27 @@ interface Walk {
  *
  * Shared, not one pool per export: each export's pool became garbage when it ended, and V8
  * collects such buffers only after external memory has grown by about 64 MB. Eight parallel GETs
- * of 64 MiB left 50-70 MB of them behind (bench/WRITE-PATH.md, round seven).
+ * of 64 MiB left 50-70 MB of them behind (bench/WRITE-PATH.md, round seven). Free buffers are
+ * kept only while some export runs: kept for good, they added their 8 MB to every later peak.
  */
 class BlockPool {
   private readonly free: Uint8Array[] = []
   private readonly lent = new WeakMap<Uint8Array, Uint8Array>()
+  /** Exports running (begun and not ended). */
+  private running = 0
 
   constructor (private readonly maxFree: number) {}
+
+  /** An export starts. */
+  begin (): void {
+    this.running++
+  }
+
+  /** An export ended: with none left running, the free buffers are let go. */
+  end (): void {
+    this.running--
+    if (this.running === 0) this.free.length = 0
+  }
 
   /** A buffer of at least `size` bytes, owned by the caller until it is lent or given back. */
   take (size: number): Uint8Array {
@@ -184,7 +211,7 @@ class BlockPool {
 
   /** A buffer taken and never lent (its read was not used), which nothing else refers to. */
   giveBack (buffer: Uint8Array): void {
-    if (this.free.length < this.maxFree) this.free.push(buffer)
+    if (this.running > 0 && this.free.length < this.maxFree) this.free.push(buffer)
   }
 
   get size (): number {
@@ -192,11 +219,11 @@ class BlockPool {
   }
 }
 
-/** Free buffers kept between exports: a default export's read-ahead (4) and what it is sending. */
+/** Free buffers kept while exports run: a default export's read-ahead (4) and what it is sending. */
 const POOL_FREE = 8
 const pool = new BlockPool(POOL_FREE)
 
-/** For tests: free buffers in the shared pool, and the most it keeps. */
+/** For tests: free buffers in the shared pool now, and the most it keeps. */
 export function pooledBlockBuffers (): { free: number, max: number } {
   return { free: pool.size, max: POOL_FREE }
 }

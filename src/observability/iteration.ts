@@ -36,7 +36,10 @@ class ObservedIterator<T> implements AsyncIterableIterator<T> {
 
   async return (value?: unknown): Promise<IteratorResult<T>> {
     this.end('stopped')
-    if (typeof this.iterator?.return === 'function') return await this.iterator.return(value)
+    // Not pulled yet: a source that is itself an iterator (a generator, a response body being
+    // read) is ended; an iterable that would make one (a request stream) is left untouched.
+    const iterator = this.iterator ?? (isIterator(this.source) ? this.source : undefined)
+    if (typeof iterator?.return === 'function') return await iterator.return(value)
     return { done: true, value: value as T }
   }
 
@@ -59,4 +62,8 @@ class ObservedIterator<T> implements AsyncIterableIterator<T> {
     this.ended = true
     this.onEnd(how)
   }
+}
+
+function isIterator<T> (source: AsyncIterable<T> | Iterable<T>): source is (AsyncIterable<T> & AsyncIterator<T>) | (Iterable<T> & Iterator<T>) {
+  return typeof (source as { next?: unknown }).next === 'function'
 }

@@ -56,9 +56,9 @@ const SYNC_WRITE_MAX = 64 * 1024
  * The packs this process appends to, and how they become durable: the active pack (a new one once
  * it is full or idle), packs being sealed, and the group commits that fdatasync them for flushes.
  *
- * A record is reserved and its write registered in one synchronous stretch (`append`), after
- * `activeFor` chose the pack in that same stretch, so a pack never starts sealing with a write
- * not yet registered; sealing waits for every registered write, then closes the appender.
+ * `append` chooses the pack, reserves the record's place and registers its write in one
+ * synchronous call, so a pack never starts sealing with a write not yet registered; sealing waits
+ * for every registered write, then closes the appender.
  */
 export class PackWriters {
   /** Packs not sealed yet, by id. */
@@ -75,8 +75,27 @@ export class PackWriters {
 
   constructor (private readonly init: PackWritersInit) {}
 
+  /**
+   * Append a record of `size` bytes to the active pack: its place reserved and its write
+   * registered in this one synchronous call, so that sealing (which waits for registered writes)
+   * cannot begin between the choice of pack and the write. Undefined when there is no active pack
+   * or it is full or idle (it is retired then): `createActive`, and call again.
+   */
+  append (buffers: Uint8Array[], size: number): { writer: Writer, start: number, write: Promise<void> } | undefined {
+    const writer = this.activeFor(size)
+    if (writer === undefined) return undefined
+    const start = writer.end
+    writer.end += size
+    writer.lastAppend = Date.now()
+    const write = writer.appender.append(buffers, start, size)
+    const tracked = write.finally(() => { writer.writes.delete(tracked) })
+    tracked.catch(() => {})
+    writer.writes.set(tracked, start)
+    return { writer, start, write }
+  }
+
   /** The active pack when `size` more bytes fit in it; otherwise it is retired, and undefined. */
-  activeFor (size: number): Writer | undefined {
+  private activeFor (size: number): Writer | undefined {
     const active = this.active
     if (active === undefined) return undefined
     const full = active.end > FILE_HEADER_SIZE && active.end + size > this.init.packSize
@@ -90,21 +109,6 @@ export class PackWriters {
   async createActive (index: PackIndex): Promise<void> {
     this.creating ??= this.createPack(index).finally(() => { this.creating = undefined })
     await this.creating
-  }
-
-  /**
-   * Reserve `size` bytes at the end of `writer` and write `buffers` there. Synchronous up to the
-   * write's registration: call it in the same stretch as `activeFor`, with no await between.
-   */
-  append (writer: Writer, buffers: Uint8Array[], size: number): { start: number, write: Promise<void> } {
-    const start = writer.end
-    writer.end += size
-    writer.lastAppend = Date.now()
-    const write = writer.appender.append(buffers, start, size)
-    const tracked = write.finally(() => { writer.writes.delete(tracked) })
-    tracked.catch(() => {})
-    writer.writes.set(tracked, start)
-    return { start, write }
   }
 
   /**

@@ -133,22 +133,21 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     options?.signal?.throwIfAborted()
     const header = recordHeader(mh, data.byteLength)
     const size = header.byteLength + data.byteLength
-    // From the choice of pack to the write's registration nothing awaits, so that the pack
-    // chosen cannot begin sealing before the write is there for sealing to wait for.
-    let pack = this.packs.activeFor(size)
-    while (pack === undefined) {
+    let appended: ReturnType<PackWriters['append']>
+    for (;;) {
+      // Another put of the same block here may have started meanwhile (one in another process
+      // would only cost a duplicate record, which compaction reclaims).
+      const started = this.writing.get(key)
+      if (started !== undefined) {
+        await started
+        return cid
+      }
+      appended = this.packs.append([header, data], size)
+      if (appended !== undefined) break
       if (this.closed) throw new OpenFailedError('PackBlockstore is closed')
       await this.packs.createActive(index)
-      pack = this.packs.activeFor(size)
     }
-    // Another put of the same block here may have started meanwhile (one in another process would
-    // only cost a duplicate record, which compaction reclaims).
-    const started = this.writing.get(key)
-    if (started !== undefined) {
-      await started
-      return cid
-    }
-    const { start, write } = this.packs.append(pack, [header, data], size)
+    const { writer: pack, start, write } = appended
     const row = { mh, pack: pack.id, offset: start + header.byteLength, length: data.byteLength, written: this.now() }
     const stored = write.then(() => {
       this.pendingRows.add(key, row)

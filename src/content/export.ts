@@ -168,7 +168,7 @@ interface Walk {
  * Shared, not one pool per export: each export's pool became garbage when it ended, and V8
  * collects such buffers only after external memory has grown by about 64 MB. Eight parallel GETs
  * of 64 MiB left 50-70 MB of them behind (bench/WRITE-PATH.md, round seven). Free buffers are
- * kept only while some export runs: kept for good, they added their 8 MB to every later peak.
+ * kept only while some export runs: kept for good, they would sit under every later peak.
  */
 class BlockPool {
   private readonly free: Uint8Array[] = []

@@ -1,4 +1,4 @@
-import * as dagPb from '@ipld/dag-pb'
+import { code as DAG_PB } from '@ipld/dag-pb'
 import { CID } from 'multiformats/cid'
 import { exportCar } from './car-export.js'
 import { importCar } from './car-import.js'
@@ -7,6 +7,7 @@ import { contentSize, exportContent } from './export.js'
 import { isSweepable } from './gc.js'
 import { COPIES_PUT_BYTES, copiesPutBytes } from './leaves.js'
 import { importContent } from './import.js'
+import { linkHashes } from './link-hashes.js'
 import { cidProfile } from './profiles.js'
 import { verifying } from './verify.js'
 import type { CarExportOptions } from './car-export.js'
@@ -109,7 +110,7 @@ export class ContentStore implements HeldRoots {
   private readonly readAhead: number
   /** Whether garbage collection may sweep the blockstore (see catVerified). */
   private readonly sweepable: boolean
-  /** Held CIDs by CID string, with the number of open sessions holding each. */
+  /** Held CIDs by `holdKey`, with the number of open sessions holding each. */
   private readonly holds = new Map<string, { cid: CID, sessions: number }>()
   private readonly watchers = new Set<CID[]>()
 
@@ -274,7 +275,7 @@ class Session implements WriteSession {
   hold (cid: CID | string): void {
     if (this.held === undefined) throw new Error('WriteSession is closed')
     const parsed = toCid(cid)
-    const key = parsed.toString()
+    const key = holdKey(parsed)
     if (this.held.has(key)) return
     this.held.add(key)
     const entry = this.holds.get(key)
@@ -287,12 +288,12 @@ class Session implements WriteSession {
   }
 
   /**
-   * Stop holding `cid` here (a no-op when this session does not hold it): for a block now reached
-   * through a held node that is already in the store, which protects it as well (see `holding`).
+   * Stop holding the CID whose `holdKey` is `key` here (a no-op when this session does not hold
+   * it): for a block now reached through a held node that is already in the store, which protects
+   * it as well (see `holding`).
    */
-  release (cid: CID): void {
+  releaseKey (key: string): void {
     if (this.held === undefined) return
-    const key = cid.toString()
     if (!this.held.delete(key)) return
     const entry = this.holds.get(key)
     if (entry !== undefined && --entry.sessions === 0) this.holds.delete(key)
@@ -326,7 +327,7 @@ function holding (target: ImportTarget & ReadTarget, session: Pick<WriteSession,
     put: async (cid, bytes, options) => {
       session.hold(cid)
       const stored = await target.put(cid, bytes, options)
-      if (release !== undefined && cid.code === dagPb.code && bytes instanceof Uint8Array) releaseLinks(release, bytes)
+      if (release !== undefined && cid.code === DAG_PB && bytes instanceof Uint8Array) releaseLinks(release, bytes)
       return stored
     },
     get: target.get.bind(target)
@@ -336,15 +337,27 @@ function holding (target: ImportTarget & ReadTarget, session: Pick<WriteSession,
   return held
 }
 
-/** Releases the blocks a dag-pb node links to; bytes that do not decode release nothing. */
+/**
+ * Releases the blocks a dag-pb node links to; bytes that do not decode release nothing. The links
+ * are read without decoding the node: a parent of 1,024 leaves decoded made 1,024 CIDs at once,
+ * about 1 KB of old-generation garbage per leaf of a large PUT (bench/WRITE-PATH.md, round eight).
+ */
 function releaseLinks (session: Session, bytes: Uint8Array): void {
-  let node: dagPb.PBNode
-  try {
-    node = dagPb.decode(bytes)
-  } catch {
-    return
-  }
-  for (const link of node.Links) session.release(link.Hash)
+  for (const hash of linkHashes(bytes) ?? []) session.releaseKey(keyOfBytes(hash))
+}
+
+/**
+ * A held CID's key: its bytes as a one-byte string, made in one native copy. `cid.toString()`
+ * builds base32 a character at a time and caches it on the CID through a WeakMap; for the leaves a
+ * large PUT holds until their parent is written, that was about 3 KB of garbage per 1 MiB block
+ * that lived long enough to reach V8's old generation (bench/WRITE-PATH.md, round eight).
+ */
+function holdKey (cid: CID): string {
+  return keyOfBytes(cid.bytes)
+}
+
+function keyOfBytes (bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
 }
 
 function toCid (cid: CID | string): CID {

@@ -1,0 +1,78 @@
+/**
+ * The `Hash` bytes of every link of a dag-pb node, read from its protobuf encoding without
+ * decoding the node: no CID, link or node objects, and each hash is a view into `bytes`.
+ * Returns undefined for bytes that are not a well-formed dag-pb encoding (truncated fields, wire
+ * types dag-pb does not use, fields it does not have), so a caller can treat them as linking to
+ * nothing it knows.
+ *
+ * dag-pb (ipld/specs, "DAG-PB"): PBNode { 2: repeated PBLink Links; 1: bytes Data },
+ * PBLink { 1: bytes Hash; 2: string Name; 3: uint64 Tsize }.
+ */
+export function linkHashes (bytes: Uint8Array): Uint8Array[] | undefined {
+  const hashes: Uint8Array[] = []
+  const reader = { pos: 0 }
+  while (reader.pos < bytes.length) {
+    const tag = readVarint(bytes, reader, bytes.length)
+    if (tag === undefined || (tag & 7) !== LENGTH_DELIMITED) return undefined
+    const end = fieldEnd(bytes, reader, bytes.length)
+    if (end === undefined) return undefined
+    const field = tag >>> 3
+    if (field === 2) {
+      const hash = linkHash(bytes, reader.pos, end)
+      if (hash === false) return undefined
+      if (hash !== undefined) hashes.push(hash)
+    } else if (field !== 1) {
+      return undefined
+    }
+    reader.pos = end
+  }
+  return hashes
+}
+
+const VARINT = 0
+const LENGTH_DELIMITED = 2
+
+/** A PBLink's Hash within [start, end): the bytes, undefined for a link without one, false if malformed. */
+function linkHash (bytes: Uint8Array, start: number, end: number): Uint8Array | undefined | false {
+  const reader = { pos: start }
+  let hash: Uint8Array | undefined
+  while (reader.pos < end) {
+    const tag = readVarint(bytes, reader, end)
+    if (tag === undefined) return false
+    const field = tag >>> 3
+    const wire = tag & 7
+    if ((field === 1 || field === 2) && wire === LENGTH_DELIMITED) {
+      const next = fieldEnd(bytes, reader, end)
+      if (next === undefined) return false
+      if (field === 1) hash = bytes.subarray(reader.pos, next)
+      reader.pos = next
+    } else if (field === 3 && wire === VARINT) {
+      if (readVarint(bytes, reader, end) === undefined) return false
+    } else {
+      return false
+    }
+  }
+  return hash
+}
+
+/** Reads a length prefix at `reader.pos` and returns where the field's bytes end, or undefined past `limit`. */
+function fieldEnd (bytes: Uint8Array, reader: { pos: number }, limit: number): number | undefined {
+  const length = readVarint(bytes, reader, limit)
+  if (length === undefined || reader.pos + length > limit) return undefined
+  return reader.pos + length
+}
+
+/**
+ * An unsigned varint of up to 10 bytes (a uint64); undefined when truncated or longer. Values past
+ * 2^53 come out inexact, which only a Tsize can be, and a Tsize is skipped.
+ */
+function readVarint (bytes: Uint8Array, reader: { pos: number }, limit: number): number | undefined {
+  let value = 0
+  for (let shift = 0; shift < 70; shift += 7) {
+    if (reader.pos >= limit) return undefined
+    const byte = bytes[reader.pos++]
+    value += (byte & 0x7f) * 2 ** shift
+    if (byte < 0x80) return value
+  }
+  return undefined
+}

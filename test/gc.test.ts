@@ -1,8 +1,10 @@
 import { mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { CarWriter } from '@ipld/car'
 import * as dagPb from '@ipld/dag-pb'
 import test from 'ava'
+import { UnixFS } from 'ipfs-unixfs'
 import { importBytes } from 'ipfs-unixfs-importer'
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced } from 'ipfs-unixfs-importer/layout'
@@ -452,6 +454,40 @@ for (const profile of ['unixfs-v1-2025', 'unixfs-v0-2015'] as const) {
     single.close()
   })
 }
+
+test('write sessions: a CAR node the dag-pb codec refuses releases none of the blocks it appears to link', async t => {
+  // A client's CAR may hold a dag-pb block that hashes to its CID but does not decode: here its
+  // links are interleaved with its Data. Garbage collection cannot follow such a node, so the leaf
+  // it seems to link must stay held until a node that decodes links it.
+  const blockstore = new MemoryBlockstore()
+  const leafBytes = deterministicBytes('car leaf', 1000)
+  const leaf = CID.createV1(raw.code, await sha256.digest(leafBytes))
+  const link = Buffer.concat([Buffer.from([0x0a, leaf.bytes.byteLength]), leaf.bytes])
+  const linksField = Buffer.concat([Buffer.from([0x12, link.byteLength]), link])
+  const malformedBytes = Buffer.concat([linksField, Buffer.from([0x0a, 0x02, 0x08, 0x02]), linksField])
+  t.throws(() => dagPb.decode(malformedBytes), undefined, 'the codec refuses it')
+  const malformed = CID.createV1(dagPb.code, await sha256.digest(malformedBytes))
+  const rootBytes = dagPb.encode(dagPb.prepare({ Data: new UnixFS({ type: 'file', blockSizes: [1000n] }).marshal(), Links: [{ Hash: leaf, Tsize: 1000 }] }))
+  const root = CID.createV1(dagPb.code, await sha256.digest(rootBytes))
+  let leafHeldWhenRootWritten: boolean | undefined
+  let content: ContentStore | undefined
+  const watched = Object.assign(Object.create(blockstore) as MemoryBlockstore, {
+    put: async (cid: CID, bytes: Uint8Array) => {
+      if (cid.equals(root)) leafHeldWhenRootWritten = (content as ContentStore).protectedRoots().some(held => held.equals(leaf))
+      return await blockstore.put(cid, bytes)
+    }
+  })
+  content = new ContentStore({ blockstore: watched })
+  const { writer, out } = CarWriter.create([root])
+  const car = (async () => { const parts: Uint8Array[] = []; for await (const part of out) parts.push(part); return parts })()
+  for (const [cid, bytes] of [[leaf, leafBytes], [malformed, malformedBytes], [root, rootBytes]] as const) await writer.put({ cid, bytes })
+  await writer.close()
+  const session = content.session()
+  const imported = await content.importCar((async function * () { yield * await car })(), { session })
+  t.true(imported.cid.equals(root))
+  t.true(leafHeldWhenRootWritten, 'the leaf was still held when the root that links it was written')
+  session.close()
+})
 
 test('write sessions: an import of two levels holds what is not under a stored node yet, not every block, and leaves nothing unprotected', async t => {
   // unixfs-v0-2015: 174 links per node, 256 KiB leaves; 176 leaves make two nodes under a root.

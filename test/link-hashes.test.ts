@@ -64,5 +64,7 @@ test('linkHashes: bytes that are not a dag-pb node give undefined, not a wrong h
   t.is(linkHashes(new Uint8Array([0x12, 0x02, 0x1d, 0x00])), undefined, 'a fixed32 field inside a link')
   t.is(linkHashes(new Uint8Array([0x12, 0x0b, 0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])), undefined, 'a Tsize varint longer than ten bytes')
   t.is(linkHashes(new Uint8Array([0x92])), undefined, 'a tag cut short')
+  // 2^32 + 0x12: read as 32 bits it would be field 2, length-delimited.
+  t.is(linkHashes(new Uint8Array([0x92, 0x80, 0x80, 0x80, 0x10, 0x00])), undefined, 'a tag past 32 bits')
   t.deepEqual(linkHashes(new Uint8Array([0x12, 0x00])), [], 'a link without a hash links to nothing')
 })

@@ -1,4 +1,4 @@
-import { code as DAG_PB } from '@ipld/dag-pb'
+import { code as DAG_PB, decode as decodeNode, type PBNode } from '@ipld/dag-pb'
 import { CID } from 'multiformats/cid'
 import { exportCar } from './car-export.js'
 import { importCar } from './car-import.js'
@@ -130,7 +130,7 @@ export class ContentStore implements HeldRoots {
    * reason. Either way no CID is returned and the blocks already written are garbage for GC.
    */
   async add (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: AddOptions = {}): Promise<ImportedContent> {
-    return importContent(source, holding(this.blockstore, options.session), {
+    return importContent(source, holding(this.blockstore, options.session, 'encoded here'), {
       profile: options.profile ?? this.profile,
       writeConcurrency: this.writeConcurrency,
       signal: options.signal
@@ -148,7 +148,7 @@ export class ContentStore implements HeldRoots {
   async compose (parts: ComposePart[], options: ComposeOptions = {}): Promise<ComposedContent> {
     // The result may be a part's own root (one part), or a DAG over the parts' blocks.
     for (const part of parts) options.session?.hold(part.cid)
-    return composeContent(parts, holding(this.blockstore, options.session), {
+    return composeContent(parts, holding(this.blockstore, options.session, 'encoded here'), {
       profile: options.profile ?? this.profile,
       signal: options.signal
     })
@@ -215,7 +215,7 @@ export class ContentStore implements HeldRoots {
    * with InvalidCarError; its blocks already written are garbage for GC.
    */
   async importCar (source: AsyncIterable<Uint8Array>, options: Omit<AddOptions, 'profile'> = {}): Promise<ImportedCar> {
-    return await importCar(source, holding(this.blockstore, options.session), this.blockstore as CarReadTarget, {
+    return await importCar(source, holding(this.blockstore, options.session, 'from the client'), this.blockstore as CarReadTarget, {
       holdRoot: options.session === undefined ? undefined : (cid) => { options.session?.hold(cid) },
       writeConcurrency: this.writeConcurrency,
       signal: options.signal
@@ -320,14 +320,14 @@ class Session implements WriteSession {
  * write until its parent is readable, and a collection that runs meanwhile has recorded each hold
  * (gc.ts), so nothing is unprotected in between.
  */
-function holding (target: ImportTarget & ReadTarget, session: Pick<WriteSession, 'hold'> | undefined): ImportTarget & ReadTarget {
+function holding (target: ImportTarget & ReadTarget, session: Pick<WriteSession, 'hold'> | undefined, nodes: NodeOrigin): ImportTarget & ReadTarget {
   if (session === undefined) return target
   const release = session instanceof Session ? session : undefined
   const held: ImportTarget & ReadTarget = {
     put: async (cid, bytes, options) => {
       session.hold(cid)
       const stored = await target.put(cid, bytes, options)
-      if (release !== undefined && cid.code === DAG_PB && bytes instanceof Uint8Array) releaseLinks(release, bytes)
+      if (release !== undefined && cid.code === DAG_PB && bytes instanceof Uint8Array) releaseLinks(release, bytes, nodes)
       return stored
     },
     get: target.get.bind(target)
@@ -338,12 +338,31 @@ function holding (target: ImportTarget & ReadTarget, session: Pick<WriteSession,
 }
 
 /**
- * Releases the blocks a dag-pb node links to; bytes that do not decode release nothing. The links
- * are read without decoding the node: a parent of 1,024 leaves decoded made 1,024 CIDs at once,
- * about 1 KB of old-generation garbage per leaf of a large PUT (bench/WRITE-PATH.md, round eight).
+ * Where the dag-pb nodes a `holding` target is given come from: encoded here by the dag-pb codec
+ * (imports and compositions), or sent by a client (CAR uploads), verified against their CIDs but
+ * not checked as dag-pb.
  */
-function releaseLinks (session: Session, bytes: Uint8Array): void {
-  for (const hash of linkHashes(bytes) ?? []) session.releaseKey(keyOfBytes(hash))
+type NodeOrigin = 'encoded here' | 'from the client'
+
+/**
+ * Releases the blocks a dag-pb node links to; bytes that do not decode release nothing. The links
+ * of a node encoded here are read without decoding it: a parent of 1,024 leaves decoded made 1,024
+ * CIDs at once, about 1 KB of old-generation garbage per leaf of a large PUT (bench/WRITE-PATH.md,
+ * round eight). A client's node goes through the codec, as garbage collection's marking does: a
+ * node the codec refuses protects nothing under it there, so it must release nothing here.
+ */
+function releaseLinks (session: Session, bytes: Uint8Array, nodes: NodeOrigin): void {
+  if (nodes === 'encoded here') {
+    for (const hash of linkHashes(bytes) ?? []) session.releaseKey(keyOfBytes(hash))
+    return
+  }
+  let node: PBNode
+  try {
+    node = decodeNode(bytes)
+  } catch {
+    return
+  }
+  for (const link of node.Links) session.releaseKey(holdKey(link.Hash))
 }
 
 /**

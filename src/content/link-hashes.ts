@@ -12,7 +12,7 @@ export function linkHashes (bytes: Uint8Array): Uint8Array[] | undefined {
   const hashes: Uint8Array[] = []
   const reader = { pos: 0 }
   while (reader.pos < bytes.length) {
-    const tag = readVarint(bytes, reader, bytes.length)
+    const tag = readTag(bytes, reader, bytes.length)
     if (tag === undefined || (tag & 7) !== LENGTH_DELIMITED) return undefined
     const end = fieldEnd(bytes, reader, bytes.length)
     if (end === undefined) return undefined
@@ -37,7 +37,7 @@ function linkHash (bytes: Uint8Array, start: number, end: number): Uint8Array | 
   const reader = { pos: start }
   let hash: Uint8Array | undefined
   while (reader.pos < end) {
-    const tag = readVarint(bytes, reader, end)
+    const tag = readTag(bytes, reader, end)
     if (tag === undefined) return false
     const field = tag >>> 3
     const wire = tag & 7
@@ -53,6 +53,12 @@ function linkHash (bytes: Uint8Array, start: number, end: number): Uint8Array | 
     }
   }
   return hash
+}
+
+/** A field's key (number and wire type); undefined past 32 bits, which no field number reaches. */
+function readTag (bytes: Uint8Array, reader: { pos: number }, limit: number): number | undefined {
+  const tag = readVarint(bytes, reader, limit)
+  return tag !== undefined && tag <= 0xffffffff ? tag : undefined
 }
 
 /** Reads a length prefix at `reader.pos` and returns where the field's bytes end, or undefined past `limit`. */

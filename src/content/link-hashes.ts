@@ -1,3 +1,5 @@
+import { varint } from 'multiformats'
+
 /**
  * The `Hash` bytes of every link of a dag-pb node, read from its protobuf encoding without
  * decoding the node: no CID, link or node objects, and each hash is a view into `bytes`.
@@ -68,17 +70,16 @@ function fieldEnd (bytes: Uint8Array, reader: { pos: number }, limit: number): n
   return reader.pos + length
 }
 
-/**
- * An unsigned varint of up to 10 bytes (a uint64); undefined when truncated or longer. Values past
- * 2^53 come out inexact, which only a Tsize can be, and a Tsize is skipped.
- */
+/** An unsigned varint at `reader.pos` (multiformats' reader), or undefined when it is malformed or runs past `limit`. */
 function readVarint (bytes: Uint8Array, reader: { pos: number }, limit: number): number | undefined {
-  let value = 0
-  for (let shift = 0; shift < 70; shift += 7) {
-    if (reader.pos >= limit) return undefined
-    const byte = bytes[reader.pos++]
-    value += (byte & 0x7f) * 2 ** shift
-    if (byte < 0x80) return value
+  let value: number
+  let length: number
+  try {
+    [value, length] = varint.decode(bytes, reader.pos)
+  } catch {
+    return undefined
   }
-  return undefined
+  if (reader.pos + length > limit) return undefined
+  reader.pos += length
+  return value
 }

@@ -25,11 +25,25 @@ import { requestCollection } from '../src/heap.js'
  * - Old generation: after each collection, once the heap has grown OLD_GENERATION_HEADROOM past
  *   what the last full collection left, an incremental full collection is asked for (it marks
  *   beside the program and finishes in the background).
+ * - V8's own trigger is moved out of the way (`--heap-growing-percent`, read each time V8 sets its
+ *   limit). V8 starts marking once the old generation plus the external memory allocated since
+ *   the last full collection come within the young generation's size of its limit, which is
+ *   max(size × factor, size + 8 MB) + the young generation. A small heap thus has 8 MB of room,
+ *   and streamed bodies swing external memory by about that much between scavenges (the dead
+ *   socket buffers, read-buffers.ts). A full collection that ends at the swing's low point was
+ *   followed by another as soon as it was high again, every 50–250 ms for as long as the stream
+ *   lasted, each freeing almost nothing: 13–43 per GiB of upload once small requests had been
+ *   served, and 10–25% of the server's CPU. With the factor at OLD_GENERATION_GROWTH, the room is
+ *   twice the heap (28 MB for the 14 MB `serve` holds), and this policy's headroom is what starts
+ *   a full collection. The heap now stays up to that headroom above what is live where the chain
+ *   kept it near it: 10–15 MB more peak RSS (bench/WRITE-PATH.md, round nine).
  *
  * Where the runtime refuses a flag or `gc`, the heap behaves as V8 decides.
  */
 export const YOUNG_GENERATION_BYTES = 8 * 1024 * 1024
 export const OLD_GENERATION_HEADROOM = 24 * 1024 * 1024
+/** V8's limit for starting a full collection, as a multiple of what the last one left. */
+export const OLD_GENERATION_GROWTH = 3
 
 export interface HeapPolicy {
   /** Stop steering; the young generation may grow as V8 decides again (its default factor, 2). */
@@ -40,17 +54,22 @@ function youngGenerationSize (): number {
   return getHeapSpaceStatistics().find((space) => space.space_name === 'new_space')?.space_size ?? 0
 }
 
-function setGrowthFactor (factor: number): boolean {
+function setFlag (flag: string): boolean {
   try {
-    setFlagsFromString(`--semi-space-growth-factor=${factor}`)
+    setFlagsFromString(flag)
     return true
   } catch {
     return false
   }
 }
 
+function setGrowthFactor (factor: number): boolean {
+  return setFlag(`--semi-space-growth-factor=${factor}`)
+}
+
 /** Applies the policy to this process; call it before loading anything large. */
 export function applyHeapPolicy (): HeapPolicy {
+  setFlag(`--heap-growing-percent=${(OLD_GENERATION_GROWTH - 1) * 100}`)
   const steering = youngGenerationSize() < YOUNG_GENERATION_BYTES && setGrowthFactor(1)
   // Set every time, not only when it changes: V8 raises the factor to at least 2, for the whole
   // process, whenever an isolate is made (a worker thread starting, such as the digest worker).
@@ -80,6 +99,7 @@ export function applyHeapPolicy (): HeapPolicy {
       observer.disconnect()
       process.off('worker', onWorker)
       if (steering) setGrowthFactor(2)
+      setFlag('--heap-growing-percent=0')
     },
   }
 }

@@ -3,7 +3,8 @@ import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { applyHeapPolicy, OLD_GENERATION_HEADROOM, YOUNG_GENERATION_BYTES } from '../bin/heap-policy.js'
+import { applyHeapPolicy, OLD_GENERATION_GROWTH, OLD_GENERATION_HEADROOM, YOUNG_GENERATION_BYTES } from '../bin/heap-policy.js'
+import { REPO_ROOT, spawnChild } from './helpers/child.js'
 import { forcedCollections } from './helpers/forced-collections.js'
 import { client, serve, stop } from './helpers/serve-process.js'
 
@@ -20,6 +21,28 @@ test.serial('the old generation is collected once it grows the headroom past wha
   }
   await new Promise(resolve => setTimeout(resolve, 50))
   t.true(major.count() >= 1, 'a full collection was asked for')
+})
+
+// V8 prints the factor it set its limit with (`--trace-gc-verbose`); with the policy, every full
+// collection sets it at OLD_GENERATION_GROWTH, whatever V8's speed estimates would choose (1.1–4).
+test.serial('V8 sets its own limit for a full collection at OLD_GENERATION_GROWTH times what the last one left', async t => {
+  const script = [
+    "const { applyHeapPolicy } = await import('./bin/heap-policy.ts')",
+    "const { requestCollection } = await import('./src/heap.ts')",
+    'applyHeapPolicy()',
+    "globalThis.kept = Array.from({ length: 100000 }, (_, i) => ({ i, s: 'object ' + i }))",
+    "for (let i = 0; i < 3; i++) { requestCollection('major'); await new Promise(resolve => setTimeout(resolve, 200)) }",
+  ].join('\n')
+  const child = spawnChild(t, process.execPath, ['--import', 'tsx', '--trace-gc-verbose', '--input-type=module', '-e', script], {
+    cwd: REPO_ROOT,
+    timeouts: { start: 60_000, exit: 60_000 },
+  })
+  const exit = await child.exited()
+  t.is(exit.code, 0, child.stderr())
+  const factors = [...child.stdout().matchAll(/\[HeapController\] Limit: old size: \d+ KB, new limit: \d+ KB \(([\d.]+)\)/g)].map(m => Number(m[1]))
+  // The last three are those of the collections asked for after the policy was applied.
+  t.true(factors.length >= 3, `V8's limits:\n${child.stdout().slice(-2000)}`)
+  t.deepEqual(factors.slice(-3), [OLD_GENERATION_GROWTH, OLD_GENERATION_GROWTH, OLD_GENERATION_GROWTH])
 })
 
 async function youngGenerationUnderLoad (t: ExecutionContext, rounds: number, firstBody?: Buffer): Promise<number> {

@@ -34,16 +34,17 @@ import { requestCollection } from '../src/heap.js'
  *   followed by another as soon as it was high again, every 50–250 ms for as long as the stream
  *   lasted, each freeing almost nothing: 13–43 per GiB of upload once small requests had been
  *   served, and 10–25% of the server's CPU. With the factor at OLD_GENERATION_GROWTH, the room is
- *   twice the heap (28 MB for the 14 MB `serve` holds), and this policy's headroom is what starts
- *   a full collection. The heap now stays up to that headroom above what is live where the chain
- *   kept it near it: 10–15 MB more peak RSS (bench/WRITE-PATH.md, round nine).
+ *   the heap's own size when that is over 8 MB (14 MB for what `serve` holds): 2–4 full
+ *   collections per GiB of multipart upload, and no chain. A factor of 3 left 0–1, at the same
+ *   CPU, but 12 MB more peak RSS, the heap keeping its garbage up to this policy's headroom
+ *   (bench/WRITE-PATH.md, round nine).
  *
  * Where the runtime refuses a flag or `gc`, the heap behaves as V8 decides.
  */
 export const YOUNG_GENERATION_BYTES = 8 * 1024 * 1024
 export const OLD_GENERATION_HEADROOM = 24 * 1024 * 1024
 /** V8's limit for starting a full collection, as a multiple of what the last one left. */
-export const OLD_GENERATION_GROWTH = 3
+export const OLD_GENERATION_GROWTH = 2
 
 export interface HeapPolicy {
   /** Stop steering; the young generation may grow as V8 decides again (its default factor, 2). */

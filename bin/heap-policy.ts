@@ -25,16 +25,16 @@ import { requestCollection } from '../src/heap.js'
  * - Old generation: after each collection, once the heap has grown OLD_GENERATION_HEADROOM past
  *   what the last full collection left, an incremental full collection is asked for (it marks
  *   beside the program and finishes in the background).
- * - V8's own trigger is moved out of the way (`--heap-growing-percent`, read each time V8 sets its
- *   limit). V8 starts marking once the old generation plus the external memory allocated since
+ * - V8's own trigger gets more room (`--heap-growing-percent`, read each time V8 sets its limit).
+ *   V8 starts marking once the old generation plus the external memory allocated since
  *   the last full collection come within the young generation's size of its limit, which is
  *   max(size × factor, size + 8 MB) + the young generation. A small heap thus has 8 MB of room,
  *   and streamed bodies swing external memory by about that much between scavenges (the dead
  *   socket buffers, read-buffers.ts). A full collection that ends at the swing's low point was
  *   followed by another as soon as it was high again, every 50–250 ms for as long as the stream
  *   lasted, each freeing almost nothing: 13–43 per GiB of upload once small requests had been
- *   served, and 10–25% of the server's CPU. With the factor at OLD_GENERATION_GROWTH, the room is
- *   the heap's own size when that is over 8 MB (14 MB for what `serve` holds): 2–4 full
+ *   served, and 11–18% of the server's CPU. With the factor at OLD_GENERATION_GROWTH, the room
+ *   is the heap's own size when that is over 8 MB (14 MB for what `serve` holds): 2–4 full
  *   collections per GiB of multipart upload, and no chain. A factor of 3 left 0–1, at the same
  *   CPU, but 12 MB more peak RSS, the heap keeping its garbage up to this policy's headroom
  *   (bench/WRITE-PATH.md, round nine).

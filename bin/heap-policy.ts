@@ -29,8 +29,8 @@ import { requestCollection } from '../src/heap.js'
  *   V8 starts marking once the old generation plus the external memory allocated since
  *   the last full collection come within the young generation's size of its limit, which is
  *   max(size × factor, size + 8 MB) + the young generation. A small heap thus has 8 MB of room,
- *   and streamed bodies swing external memory by about that much between scavenges (the dead
- *   socket buffers, read-buffers.ts). A full collection that ends at the swing's low point was
+ *   and streamed bodies swing external memory by that much or more between scavenges (the dead
+ *   socket buffers of read-buffers.ts, the batches at the digest worker). A full collection that ends at the swing's low point was
  *   followed by another as soon as it was high again, every 50–250 ms for as long as the stream
  *   lasted, each freeing almost nothing: 13–43 per GiB of upload once small requests had been
  *   served, and 11–18% of the server's CPU. With the factor at OLD_GENERATION_GROWTH, the room

@@ -5,6 +5,7 @@ import { NotFoundError, OpenFailedError } from 'interface-store'
 import { CID } from 'multiformats/cid'
 import * as raw from 'multiformats/codecs/raw'
 import * as Digest from 'multiformats/hashes/digest'
+import { bytesKey } from '../content/bytes.js'
 import type { ListedBlock, StrayFile, SweepableBlockstore } from '../content/gc.js'
 import { COPIES_PUT_BYTES } from '../content/leaves.js'
 import type { AbortOptions } from '../types.js'
@@ -118,7 +119,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
   async has (cid: CID, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
     const index = await this.ready()
-    if (this.pendingRows.get(keyOf(cid.multihash.bytes)) !== undefined) return true
+    if (this.pendingRows.get(bytesKey(cid.multihash.bytes)) !== undefined) return true
     if (index.sql.get.get(cid.multihash.bytes) !== undefined) return true
     return this.legacy !== undefined ? await this.legacy.has(cid, options) : false
   }
@@ -127,7 +128,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     options?.signal?.throwIfAborted()
     const index = await this.ready()
     const mh = cid.multihash.bytes
-    const key = keyOf(mh)
+    const key = bytesKey(mh)
     if (await this.present(index, cid, key, bytes)) return cid
     const data = await collect(bytes, options?.signal)
     options?.signal?.throwIfAborted()
@@ -182,7 +183,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
   async delete (cid: CID, options?: AbortOptions): Promise<void> {
     options?.signal?.throwIfAborted()
     const index = await this.ready()
-    this.pendingRows.delete(keyOf(cid.multihash.bytes))
+    this.pendingRows.delete(bytesKey(cid.multihash.bytes))
     index.sql.delete.run(cid.multihash.bytes)
     if (this.legacy !== undefined) await this.legacy.delete(cid, options)
   }
@@ -191,7 +192,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
   async deleteIfOlder (cid: CID, cutoff: number, options?: AbortOptions): Promise<boolean> {
     options?.signal?.throwIfAborted()
     const index = await this.ready()
-    const key = keyOf(cid.multihash.bytes)
+    const key = bytesKey(cid.multihash.bytes)
     const pending = this.pendingRows.get(key)
     if (pending !== undefined) {
       if (pending.written >= cutoff) return false
@@ -298,7 +299,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     const flushed: string[] = []
     for (const cid of cids) {
       const mh = cid.multihash.bytes
-      const key = keyOf(mh)
+      const key = bytesKey(mh)
       const pending = this.writing.get(key)
       if (pending !== undefined) await pending
       const own = this.packs.unsynced.get(key)
@@ -442,7 +443,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
     const index = await this.ready()
     const mh = cid.multihash.bytes
     for (let attempt = 0; attempt < 3; attempt++) {
-      const at = this.pendingRows.get(keyOf(mh)) ?? index.sql.get.get(mh)
+      const at = this.pendingRows.get(bytesKey(mh)) ?? index.sql.get.get(mh)
       if (at === undefined) break
       const buffer = into === undefined ? Buffer.allocUnsafe(at.length) : into
       const length = Math.min(at.length, buffer.byteLength)
@@ -475,9 +476,6 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
   }
 }
 
-function keyOf (mh: Uint8Array): string {
-  return Buffer.from(mh.buffer, mh.byteOffset, mh.byteLength).toString('base64')
-}
 
 function cidOf (mh: Uint8Array): CID | undefined {
   try {

@@ -1,5 +1,6 @@
 import { code as DAG_PB, decode as decodeNode, type PBNode } from '@ipld/dag-pb'
 import { CID } from 'multiformats/cid'
+import { bytesKey } from './bytes.js'
 import { exportCar } from './car-export.js'
 import { importCar } from './car-import.js'
 import { composeContent } from './compose.js'
@@ -353,7 +354,7 @@ type NodeOrigin = 'encoded here' | 'from the client'
  */
 function releaseLinks (session: Session, bytes: Uint8Array, nodes: NodeOrigin): void {
   if (nodes === 'encoded here') {
-    for (const hash of linkHashes(bytes) ?? []) session.releaseKey(keyOfBytes(hash))
+    for (const hash of linkHashes(bytes) ?? []) session.releaseKey(bytesKey(hash))
     return
   }
   let node: PBNode
@@ -366,17 +367,13 @@ function releaseLinks (session: Session, bytes: Uint8Array, nodes: NodeOrigin): 
 }
 
 /**
- * A held CID's key: its bytes as a one-byte string, made in one native copy. `cid.toString()`
- * builds base32 a character at a time and caches it on the CID through a WeakMap; for the leaves a
- * large PUT holds until their parent is written, that was about 3 KB of garbage per 1 MiB block
- * that lived long enough to reach V8's old generation (bench/WRITE-PATH.md, round eight).
+ * A held CID's key: its bytes (`bytesKey`). `cid.toString()` builds base32 a character at a time
+ * and caches it on the CID through a WeakMap; for the leaves a large PUT holds until their parent
+ * is written, that was about 3 KB of garbage per 1 MiB block that lived long enough to reach V8's
+ * old generation (bench/WRITE-PATH.md, round eight).
  */
 function holdKey (cid: CID): string {
-  return keyOfBytes(cid.bytes)
-}
-
-function keyOfBytes (bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+  return bytesKey(cid.bytes)
 }
 
 function toCid (cid: CID | string): CID {

@@ -53,6 +53,29 @@ test('blocks go into one pack file, not a file each, and survive reopening', asy
   for (const b of some) t.deepEqual(await bytesOf(second.get(b.cid)), Buffer.from(b.bytes))
 })
 
+// Blocks up to 64 KiB are read on the calling thread, larger ones on the thread pool: both read
+// whole blocks, into a caller's buffer too, and both refuse a pack cut short under an indexed block.
+for (const size of [1, 4096, 64 * 1024, 64 * 1024 + 1, 1024 * 1024]) {
+  test(`a block of ${size} bytes reads back whole, and a pack cut short under it is an error, not short bytes`, async t => {
+    const path = await tempDir(t)
+    const first = new PackBlockstore({ path })
+    const [a, b] = await blocks(2, size)
+    await first.put(a.cid, a.bytes)
+    await first.put(b.cid, b.bytes)
+    await first.flush([a.cid, b.cid])
+    t.deepEqual(await bytesOf(first.get(a.cid)), Buffer.from(a.bytes))
+    const into = new Uint8Array(size + 10)
+    t.deepEqual(Buffer.from(await first.readInto(b.cid, into)), Buffer.from(b.bytes))
+    await first.close()
+    const [pack] = await packFiles(path)
+    const file = join(path, 'packs', pack)
+    await truncate(file, (await stat(file)).size - 1)
+    const second = open(t, path)
+    t.deepEqual(await bytesOf(second.get(a.cid)), Buffer.from(a.bytes))
+    await t.throwsAsync(bytesOf(second.get(b.cid)), { message: /shorter than its index says/ })
+  })
+}
+
 test('a put of a present block appends nothing', async t => {
   const path = await tempDir(t)
   const store = open(t, path)

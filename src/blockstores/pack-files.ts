@@ -70,3 +70,17 @@ export function readAt (fd: number, buffer: Uint8Array, length: number, position
     next()
   })
 }
+
+/**
+ * As `readAt`, on the calling thread (small blocks: a read from the page cache costs less than a
+ * thread-pool round trip; one not cached blocks the caller for a disk read, as SQLite's do).
+ */
+export function readAtNow (fd: number, buffer: Uint8Array, length: number, position: number): number {
+  let total = 0
+  while (total < length) {
+    const bytesRead = fsCallback.readSync(fd, buffer, total, length - total, position + total)
+    if (bytesRead === 0) break
+    total += bytesRead
+  }
+  return total
+}

@@ -9,6 +9,7 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { FsBlockstore } from '../src/blockstores/fs.js'
 import { PackBlockstore } from '../src/blockstores/pack.js'
+import { SYNC_READ_MAX } from '../src/blockstores/pack-files.js'
 import { bytesOf, makeBlock } from './compliance/blockstore.suite.js'
 import { REPO_ROOT, spawnChild } from './helpers/child.js'
 
@@ -53,9 +54,9 @@ test('blocks go into one pack file, not a file each, and survive reopening', asy
   for (const b of some) t.deepEqual(await bytesOf(second.get(b.cid)), Buffer.from(b.bytes))
 })
 
-// Blocks up to 64 KiB are read on the calling thread, larger ones on the thread pool: both read
+// Blocks up to SYNC_READ_MAX are read on the calling thread, larger ones on the thread pool: both read
 // whole blocks, into a caller's buffer too, and both refuse a pack cut short under an indexed block.
-for (const size of [1, 4096, 64 * 1024, 64 * 1024 + 1, 1024 * 1024]) {
+for (const size of [1, 4096, SYNC_READ_MAX, SYNC_READ_MAX + 1, 1024 * 1024]) {
   test(`a block of ${size} bytes reads back whole, and a pack cut short under it is an error, not short bytes`, async t => {
     const path = await tempDir(t)
     const first = new PackBlockstore({ path })

@@ -72,10 +72,15 @@ export function readAt (fd: number, buffer: Uint8Array, length: number, position
 }
 
 /**
- * As `readAt`, on the calling thread (small blocks: a read from the page cache costs less than a
- * thread-pool round trip; one not cached blocks the caller for a disk read, as SQLite's do).
+ * Blocks up to this size are read on the calling thread: handing a 4 KiB read to libuv's thread
+ * pool cost the event loop more than the read from the page cache (bench/WRITE-PATH.md, round
+ * ten). One not cached blocks the caller for a disk read, as SQLite's reads do.
  */
-export function readAtNow (fd: number, buffer: Uint8Array, length: number, position: number): number {
+export const SYNC_READ_MAX = 64 * 1024
+
+/** As `readAt`, on the calling thread for reads up to SYNC_READ_MAX bytes. */
+export async function readBlockAt (fd: number, buffer: Uint8Array, length: number, position: number): Promise<number> {
+  if (length > SYNC_READ_MAX) return await readAt(fd, buffer, length, position)
   let total = 0
   while (total < length) {
     const bytesRead = fsCallback.readSync(fd, buffer, total, length - total, position + total)

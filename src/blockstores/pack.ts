@@ -14,7 +14,7 @@ import { isCode, once } from './fs-files.js'
 import type { FsBlockstore } from './fs.js'
 import { compactPacks, type CompactionReport } from './pack-compact.js'
 import { packName, recordHeader, PACK_NAME } from './pack-format.js'
-import { closeFd, fdatasync, openFd, readAt, readAtNow } from './pack-files.js'
+import { closeFd, fdatasync, openFd, readBlockAt } from './pack-files.js'
 import { PackIndex, type IndexedRecord } from './pack-index.js'
 import { PendingRows } from './pack-pending-rows.js'
 import { PackReaders, type PackReader } from './pack-readers.js'
@@ -45,11 +45,6 @@ export interface PackBlockstoreInit {
 }
 
 const LIST_PAGE = 1000
-/**
- * Blocks up to this size are read on the calling thread: handing a 4 KiB read to libuv's thread
- * pool cost the event loop more than the read (bench/WRITE-PATH.md, round ten).
- */
-const SYNC_READ_MAX = 64 * 1024
 
 /**
  * Blocks appended to large pack files, with an index in SQLite (`index.db`, WAL) shared by every
@@ -460,7 +455,7 @@ export class PackBlockstore implements Blockstore, SweepableBlockstore {
         throw err
       }
       try {
-        const got = length <= SYNC_READ_MAX ? readAtNow(reader.fd, buffer, length, at.offset) : await readAt(reader.fd, buffer, length, at.offset)
+        const got = await readBlockAt(reader.fd, buffer, length, at.offset)
         if (got < length) throw new Error(`Pack ${packName(at.pack)} is shorter than its index says (block ${cid})`)
         return into === undefined ? buffer : buffer.subarray(0, got)
       } finally {
